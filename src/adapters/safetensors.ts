@@ -1,0 +1,134 @@
+/**
+ * safetensors: an 8-byte little-endian header length, a JSON header
+ * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the data.
+ * Offsets are relative to the end of the header. Tensors are returned as views into the
+ * input bytes; nothing is copied until a caller asks for float32.
+ */
+
+export type Dtype = "F32" | "F16" | "BF16";
+
+export interface TensorView {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  /** The tensor's raw little-endian bytes, a view into the file. */
+  readonly bytes: Uint8Array;
+}
+
+export interface Safetensors {
+  readonly tensors: ReadonlyMap<string, TensorView>;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export class SafetensorsError extends Error {
+  constructor(
+    message: string,
+    /** The tensor the problem is about, when there is one. */
+    readonly key?: string,
+  ) {
+    super(message);
+    this.name = "SafetensorsError";
+  }
+}
+
+const ITEM_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
+/** A real adapter's header is a few KB; anything near this is hostile or broken. */
+export const MAX_HEADER_BYTES = 1 << 20;
+
+export function readSafetensors(file: Uint8Array): Safetensors {
+  if (file.byteLength < 8) throw new SafetensorsError(`file is ${file.byteLength} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const headerBytes = view.getBigUint64(0, true);
+  if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, file.byteLength - 8))) {
+    throw new SafetensorsError(`header length ${headerBytes} exceeds the file or the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  const dataStart = 8 + Number(headerBytes);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(file.subarray(8, dataStart)));
+  } catch {
+    throw new SafetensorsError("header is not valid UTF-8 JSON");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new SafetensorsError("header is not a JSON object");
+  }
+  const dataBytes = file.byteLength - dataStart;
+  const tensors = new Map<string, TensorView>();
+  const spans: Array<[number, number, string]> = [];
+  let metadata: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (key === "__metadata__") {
+      metadata = parseMetadata(entry);
+      continue;
+    }
+    const { dtype, shape, begin, end } = parseEntry(key, entry);
+    const expected = shape.reduce((n, d) => n * d, 1) * ITEM_BYTES[dtype];
+    if (end - begin !== expected) {
+      throw new SafetensorsError(`${key}: data_offsets span ${end - begin} bytes, shape [${shape}] of ${dtype} needs ${expected}`, key);
+    }
+    if (end > dataBytes) throw new SafetensorsError(`${key}: data_offsets end ${end} is past the data section (${dataBytes} bytes)`, key);
+    spans.push([begin, end, key]);
+    tensors.set(key, { dtype, shape, bytes: file.subarray(dataStart + begin, dataStart + end) });
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i][0] < spans[i - 1][1]) {
+      throw new SafetensorsError(`${spans[i][2]}: data overlaps ${spans[i - 1][2]}`, spans[i][2]);
+    }
+  }
+  return { tensors, metadata };
+}
+
+function parseEntry(key: string, entry: unknown): { dtype: Dtype; shape: number[]; begin: number; end: number } {
+  const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof e !== "object" || e === null) throw new SafetensorsError(`${key}: entry is not an object`, key);
+  if (typeof e.dtype !== "string" || !(e.dtype in ITEM_BYTES)) {
+    throw new SafetensorsError(`${key}: dtype ${JSON.stringify(e.dtype)} is not one of F32, F16, BF16`, key);
+  }
+  const shape = e.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SafetensorsError(`${key}: shape must be an array of non-negative integers`, key);
+  }
+  const offsets = e.data_offsets;
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]
+  ) {
+    throw new SafetensorsError(`${key}: data_offsets must be [begin, end] with 0 <= begin <= end`, key);
+  }
+  return { dtype: e.dtype as Dtype, shape: shape as number[], begin: offsets[0], end: offsets[1] };
+}
+
+function parseMetadata(entry: unknown): Record<string, string> {
+  if (typeof entry !== "object" || entry === null || !Object.values(entry).every((v) => typeof v === "string")) {
+    throw new SafetensorsError("__metadata__ must map strings to strings");
+  }
+  return entry as Record<string, string>;
+}
+
+/** The tensor as float32: a zero-copy view for aligned F32, a conversion otherwise. */
+export function toFloat32(t: TensorView): Float32Array {
+  const n = t.bytes.byteLength / ITEM_BYTES[t.dtype];
+  if (t.dtype === "F32") {
+    if (t.bytes.byteOffset % 4 === 0) return new Float32Array(t.bytes.buffer, t.bytes.byteOffset, n);
+    return new Float32Array(t.bytes.slice().buffer);
+  }
+  const view = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  const out = new Float32Array(n);
+  if (t.dtype === "BF16") {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+  }
+  return out;
+}
+
+/** IEEE 754 binary16 to a JS number (exact). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
