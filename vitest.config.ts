@@ -1,8 +1,38 @@
+import { readFile } from "node:fs/promises";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+const fixtures = new URL("./r2-fixtures/", import.meta.url);
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
+    projects: [
+      {
+        // Checks of the committed reference world itself, in Node (files on disk).
+        test: { name: "fixtures", include: ["test/fixtures/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
+              serviceBindings: {
+                FIXTURES: async (request: Request) => {
+                  const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
+                  if (key.includes("..")) return new Response("bad key", { status: 400 });
+                  try {
+                    return new Response(await readFile(new URL(key, fixtures)));
+                  } catch {
+                    return new Response("missing", { status: 404 });
+                  }
+                },
+              },
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+    ],
   },
 });

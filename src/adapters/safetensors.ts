@@ -44,7 +44,7 @@ export function readSafetensors(file: Uint8Array): Safetensors {
   const dataStart = 8 + Number(headerBytes);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(file.subarray(8, dataStart)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(file.subarray(8, dataStart)));
   } catch {
     throw new SafetensorsError("header is not valid UTF-8 JSON");
   }

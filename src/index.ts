@@ -1,0 +1,5 @@
+import { app } from "./api/app";
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

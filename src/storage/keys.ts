@@ -1,0 +1,7 @@
+/** R2 key layout, the same as r2-fixtures/ (see its README). */
+export type Split = "fewshot" | "test";
+
+export const modelKey = (modelId: string, file: string) => `models/${modelId}/${file}`;
+export const adapterKey = (taskId: string, file: "adapter_config.json" | "adapter_model.safetensors") =>
+  `adapters/${taskId}/${file}`;
+export const examplesKey = (taskId: string, split: Split) => `examples/${taskId}/${split}.jsonl`;

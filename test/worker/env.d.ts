@@ -1,0 +1,7 @@
+// Test-only bindings, added to the Env that `wrangler types` generates.
+declare namespace Cloudflare {
+  interface Env {
+    /** GET /<key> answers r2-fixtures/<key> (vitest.config.ts). */
+    FIXTURES: Fetcher;
+  }
+}
