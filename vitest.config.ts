@@ -16,6 +16,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              bindings: { ADMIN_TOKEN: "test-admin-token" },
               // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
               serviceBindings: {
                 FIXTURES: async (request: Request) => {

@@ -132,3 +132,37 @@ export function halfToFloat(h: number): number {
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
+
+export interface TensorInput {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  /** Little-endian bytes of the tensor (e.g. `new Uint8Array(float32Array.buffer)`). */
+  readonly bytes: Uint8Array;
+}
+
+/** Writes tensors in key order, the header padded with spaces to a multiple of 8 bytes. */
+export function writeSafetensors(tensors: Record<string, TensorInput>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  const names = Object.keys(tensors).sort();
+  for (const name of names) {
+    const t = tensors[name];
+    const expected = t.shape.reduce((n, d) => n * d, 1) * ITEM_BYTES[t.dtype];
+    if (t.bytes.byteLength !== expected) throw new SafetensorsError(`${name}: ${t.bytes.byteLength} bytes for shape [${t.shape}] of ${t.dtype}, expected ${expected}`, name);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + expected] };
+    offset += expected;
+  }
+  if (metadata) header.__metadata__ = metadata;
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (json.length % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.byteLength;
+  for (const name of names) {
+    out.set(tensors[name].bytes, at);
+    at += tensors[name].bytes.byteLength;
+  }
+  return out;
+}

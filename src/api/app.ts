@@ -1,5 +1,13 @@
 import { Hono } from "hono";
+import { renderError } from "./errors";
+import { evaluate } from "./evaluate";
+import { models } from "./models";
+import { tasks } from "./tasks";
 
 export const app = new Hono<{ Bindings: Env }>();
 
-app.get("/v1/health", (c) => c.json({ ok: true }));
+app.route("/v1/models", models);
+app.route("/v1/tasks", tasks);
+app.route("/v1/evaluate", evaluate);
+app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+app.onError(renderError);

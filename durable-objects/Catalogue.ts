@@ -1,0 +1,131 @@
+/**
+ * The catalogue: base models and tasks (adapter and example metadata; the blobs live in R2).
+ * One instance ("main") serialises every change; its version increases on each one, so the
+ * cron trigger and the releases can tell whether anything changed since they last looked.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ModelContract } from "../src/inference/contract";
+import type { Split } from "../src/storage/keys";
+
+export interface TaskRecord {
+  id: string;
+  modelId: string;
+  application?: string;
+  language?: string;
+  rank: number;
+  /** Size of adapter_model.safetensors. */
+  bytes: number;
+  adapterSha256: string;
+  examples: { fewshot: number; test: number };
+  updatedAt: string;
+}
+
+export interface AdapterUpload {
+  taskId: string;
+  modelId: string;
+  application?: string;
+  language?: string;
+  rank: number;
+  bytes: number;
+  adapterSha256: string;
+}
+
+interface TaskRow extends Record<string, SqlStorageValue> {
+  id: string;
+  model_id: string;
+  application: string | null;
+  language: string | null;
+  rank: number;
+  bytes: number;
+  adapter_sha256: string;
+  fewshot: number;
+  test: number;
+  updated_at: string;
+}
+
+const toTask = (r: TaskRow): TaskRecord => ({
+  id: r.id,
+  modelId: r.model_id,
+  ...(r.application === null ? {} : { application: r.application }),
+  ...(r.language === null ? {} : { language: r.language }),
+  rank: r.rank,
+  bytes: r.bytes,
+  adapterSha256: r.adapter_sha256,
+  examples: { fewshot: r.fewshot, test: r.test },
+  updatedAt: r.updated_at,
+});
+
+export class Catalogue extends DurableObject<Env> {
+  private sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT OR IGNORE INTO meta VALUES ('version', 0);
+        CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, contract TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS tasks (
+          id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
+          application TEXT, language TEXT, rank INTEGER NOT NULL, bytes INTEGER NOT NULL,
+          adapter_sha256 TEXT NOT NULL, fewshot INTEGER NOT NULL DEFAULT 0, test INTEGER NOT NULL DEFAULT 0,
+          updated_at TEXT NOT NULL);`);
+    });
+  }
+
+  get version(): number {
+    return this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value;
+  }
+
+  private bump(): number {
+    return this.sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value").one().value;
+  }
+
+  registerModel(contract: ModelContract): number {
+    this.sql.exec(
+      "INSERT INTO models VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
+      contract.modelId, JSON.stringify(contract), new Date().toISOString());
+    return this.bump();
+  }
+
+  model(modelId: string): ModelContract | null {
+    const row = this.sql.exec<{ contract: string }>("SELECT contract FROM models WHERE id = ?", modelId).toArray()[0];
+    return row ? (JSON.parse(row.contract) as ModelContract) : null;
+  }
+
+  /** Creates the task or replaces its adapter; its examples stay. Returns the new version. */
+  putAdapter(upload: AdapterUpload): number {
+    this.sql.exec(
+      `INSERT INTO tasks (id, model_id, application, language, rank, bytes, adapter_sha256, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
+         application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
+         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = excluded.updated_at`,
+      upload.taskId, upload.modelId, upload.application ?? null, upload.language ?? null, upload.rank, upload.bytes,
+      upload.adapterSha256, new Date().toISOString());
+    return this.bump();
+  }
+
+  /** Records a task's example count for a split; null when the task does not exist. */
+  putExamples(taskId: string, split: Split, count: number): number | null {
+    const column = split === "fewshot" ? "fewshot" : "test";
+    const changed = this.sql.exec(`UPDATE tasks SET ${column} = ?, updated_at = ? WHERE id = ?`, count, new Date().toISOString(), taskId).rowsWritten;
+    return changed ? this.bump() : null;
+  }
+
+  task(taskId: string): TaskRecord | null {
+    const row = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", taskId).toArray()[0];
+    return row ? toTask(row) : null;
+  }
+
+  list(): { tasks: TaskRecord[]; catalogueVersion: number } {
+    const tasks = this.sql.exec<TaskRow>("SELECT * FROM tasks ORDER BY id").toArray().map(toTask);
+    return { tasks, catalogueVersion: this.version };
+  }
+
+  /** Returns the new version, or null when there was no such task. */
+  deleteTask(taskId: string): number | null {
+    return this.sql.exec("DELETE FROM tasks WHERE id = ?", taskId).rowsWritten ? this.bump() : null;
+  }
+}

@@ -1,0 +1,62 @@
+import { Hono } from "hono";
+import type { ModelContract } from "../inference/contract";
+import { forgetModel } from "../inference/model";
+import { catalogue } from "../storage/catalogue";
+import { modelKey } from "../storage/keys";
+import { requireAdmin } from "./auth";
+import { ApiError } from "./errors";
+import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+
+const LIMITS = { "model.onnx": 50 << 20, "model.json": 1 << 20, "tokenizer.json": 10 << 20, "tokenizer_config.json": 1 << 20 };
+const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export const models = new Hono<{ Bindings: Env }>();
+
+models.put("/:modelId", requireAdmin, async (c) => {
+  const modelId = c.req.param("modelId");
+  if (!ID.test(modelId)) throw new ApiError(400, "bad_id", `model id must match ${ID}`);
+  const files = await multipartFiles(c.req.raw, LIMITS);
+  const contract = checkContract(modelId, parseJsonField("model.json", files["model.json"]));
+  const sha256 = await sha256Hex(files["model.onnx"]);
+  if (sha256 !== contract.onnx.sha256) {
+    throw new ApiError(400, "sha256_mismatch", `model.onnx has sha256 ${sha256}, model.json says ${contract.onnx.sha256}`);
+  }
+  parseJsonField("tokenizer.json", files["tokenizer.json"]);
+  parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]);
+  await Promise.all([
+    c.env.BUCKET.put(modelKey(modelId, contract.onnx.file), files["model.onnx"]),
+    c.env.BUCKET.put(modelKey(modelId, contract.tokenizer), files["tokenizer.json"]),
+    c.env.BUCKET.put(modelKey(modelId, "tokenizer_config.json"), files["tokenizer_config.json"]),
+  ]);
+  // model.json last: a reader that finds it finds everything it names.
+  await c.env.BUCKET.put(modelKey(modelId, "model.json"), files["model.json"]);
+  forgetModel(modelId);
+  const catalogueVersion = await catalogue(c.env).registerModel(contract);
+  return c.json({ modelId, sha256, catalogueVersion }, 201);
+});
+
+function checkContract(modelId: string, json: unknown): ModelContract {
+  const m = json as Partial<ModelContract>;
+  const fail = (what: string) => {
+    throw new ApiError(400, "bad_model_json", `model.json: ${what}`);
+  };
+  if (typeof m !== "object" || m === null) fail("not an object");
+  if (m.contractVersion !== 1) fail(`contractVersion ${JSON.stringify(m.contractVersion)}, expected 1`);
+  if (m.modelId !== modelId) fail(`modelId ${JSON.stringify(m.modelId)} differs from the URL's ${modelId}`);
+  if (!Number.isInteger(m.maxSequence) || m.maxSequence! < 2) fail("maxSequence must be an integer >= 2");
+  if (!Number.isInteger(m.vocabSize) || m.vocabSize! < 2) fail("vocabSize must be an integer >= 2");
+  const t = m.tokens;
+  if (!t || ![t.bos, t.eos, t.pad].every((x) => Number.isInteger(x) && x >= 0 && x < m.vocabSize!)) {
+    fail("tokens must give bos, eos and pad ids within the vocabulary");
+  }
+  if (!Array.isArray(m.loraTargets) || m.loraTargets.length === 0) fail("loraTargets must list at least one target");
+  for (const target of m.loraTargets!) {
+    if (typeof target.module !== "string" || !Number.isInteger(target.in) || !Number.isInteger(target.out)) {
+      fail("each lora target needs module (string), in and out (integers)");
+    }
+  }
+  // The files arrive as fixed multipart fields, so the contract must name them the same way.
+  if (m.onnx?.file !== "model.onnx" || !/^[0-9a-f]{64}$/.test(m.onnx.sha256 ?? "")) fail('onnx must be { file: "model.onnx", sha256: <hex> }');
+  if (m.tokenizer !== "tokenizer.json") fail('tokenizer must be "tokenizer.json"');
+  return m as ModelContract;
+}

@@ -1,0 +1,110 @@
+import { Hono } from "hono";
+import { AdapterError, parsePeftConfig, peftToFactors } from "../adapters/peft";
+import { parseExamples } from "../inference/contract";
+import { loadModel, tokenize } from "../inference/model";
+import { catalogue } from "../storage/catalogue";
+import { adapterKey, examplesKey, type Split } from "../storage/keys";
+import { requireAdmin } from "./auth";
+import { ApiError } from "./errors";
+import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+
+const TASK_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ADAPTER_LIMITS = { "adapter_config.json": 64 << 10, "adapter_model.safetensors": 64 << 20 };
+const EXAMPLES_LIMIT = 4 << 20;
+/** Few-shot sets are meant to be small: D2C evaluates every one of them each iteration. */
+const MAX_EXAMPLES: Record<Split, number> = { fewshot: 64, test: 10_000 };
+
+export const tasks = new Hono<{ Bindings: Env }>();
+
+tasks.get("/", async (c) => c.json(await catalogue(c.env).list()));
+
+tasks.get("/:taskId", async (c) => {
+  const task = await catalogue(c.env).task(c.req.param("taskId"));
+  if (!task) throw new ApiError(404, "unknown_task", `no task ${c.req.param("taskId")}`);
+  return c.json(task);
+});
+
+tasks.delete("/:taskId", requireAdmin, async (c) => {
+  const taskId = c.req.param("taskId");
+  const catalogueVersion = await catalogue(c.env).deleteTask(taskId);
+  if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `no task ${taskId}`);
+  // The catalogue forgot the task first, so nothing refers to these blobs any more.
+  await c.env.BUCKET.delete([
+    adapterKey(taskId, "adapter_config.json"),
+    adapterKey(taskId, "adapter_model.safetensors"),
+    examplesKey(taskId, "fewshot"),
+    examplesKey(taskId, "test"),
+  ]);
+  return c.json({ deleted: taskId, catalogueVersion });
+});
+
+tasks.put("/:taskId/adapter", requireAdmin, async (c) => {
+  const taskId = taskIdOf(c.req.param("taskId"));
+  const files = await multipartFiles(c.req.raw, ADAPTER_LIMITS);
+  const configJson = parseJsonField("adapter_config.json", files["adapter_config.json"]) as Record<string, unknown>;
+  const modelId = String(configJson?.base_model_name_or_path ?? "");
+  const contract = await catalogue(c.env).model(modelId);
+  if (!contract) {
+    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${JSON.stringify(modelId)} is not a registered model`);
+  }
+  let rank: number;
+  try {
+    const config = parsePeftConfig(configJson);
+    peftToFactors(config, files["adapter_model.safetensors"], contract.loraTargets);
+    rank = config.r;
+  } catch (e) {
+    if (e instanceof AdapterError) throw new ApiError(422, "invalid_adapter", e.message);
+    throw e;
+  }
+  const adapterSha256 = await sha256Hex(files["adapter_model.safetensors"]);
+  await c.env.BUCKET.put(adapterKey(taskId, "adapter_model.safetensors"), files["adapter_model.safetensors"], {
+    sha256: adapterSha256,
+  });
+  await c.env.BUCKET.put(adapterKey(taskId, "adapter_config.json"), files["adapter_config.json"]);
+  const catalogueVersion = await catalogue(c.env).putAdapter({
+    taskId,
+    modelId,
+    application: c.req.query("application"),
+    language: c.req.query("language"),
+    rank,
+    bytes: files["adapter_model.safetensors"].byteLength,
+    adapterSha256,
+  });
+  return c.json({ taskId, adapterSha256, catalogueVersion }, 201);
+});
+
+tasks.put("/:taskId/examples", requireAdmin, async (c) => {
+  const taskId = taskIdOf(c.req.param("taskId"));
+  const split = c.req.query("split");
+  if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
+  const task = await catalogue(c.env).task(taskId);
+  if (!task) throw new ApiError(404, "unknown_task", `no task ${taskId}: upload its adapter first`);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.byteLength > EXAMPLES_LIMIT) throw new ApiError(413, "too_large", `examples are ${body.byteLength} bytes, the limit is ${EXAMPLES_LIMIT}`);
+  let examples;
+  try {
+    examples = parseExamples(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
+  } catch (e) {
+    throw new ApiError(400, "bad_jsonl", e instanceof Error ? e.message : "examples are not UTF-8 JSONL");
+  }
+  if (examples.length === 0 || examples.length > MAX_EXAMPLES[split]) {
+    throw new ApiError(400, "bad_count", `${split} needs 1 to ${MAX_EXAMPLES[split]} examples, got ${examples.length}`);
+  }
+  const model = await loadModel(c.env.BUCKET, task.modelId);
+  tokenize(model, examples).forEach((e, i) => {
+    const length = e.prompt.length + e.completion.length + 2;
+    if (e.completion.length === 0) throw new ApiError(400, "empty_completion", `line ${i + 1}: the completion is empty`);
+    if (length > model.contract.maxSequence) {
+      throw new ApiError(400, "too_long", `line ${i + 1}: ${length} tokens with <s> and </s>, the model's maximum is ${model.contract.maxSequence}`);
+    }
+  });
+  await c.env.BUCKET.put(examplesKey(taskId, split), body);
+  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, examples.length);
+  if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
+  return c.json({ taskId, split, examples: examples.length, catalogueVersion }, 201);
+});
+
+function taskIdOf(id: string): string {
+  if (!TASK_ID.test(id)) throw new ApiError(400, "bad_id", `task id must match ${TASK_ID}`);
+  return id;
+}

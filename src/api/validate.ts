@@ -1,0 +1,18 @@
+import type { z } from "zod";
+import { ApiError } from "./errors";
+
+/** The JSON body parsed by `schema`; a failure names the field and what was expected. */
+export async function jsonBody<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+  let json: unknown;
+  try {
+    json = await request.json();
+  } catch {
+    throw new ApiError(400, "bad_json", "the request body is not valid JSON");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError(400, "invalid_request", `${issue.path.join(".") || "body"}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,5 @@
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them.
+interface Env {
+  /** Bearer token of the admin routes (`wrangler secret put ADMIN_TOKEN`; locally `.dev.vars`). */
+  ADMIN_TOKEN?: string;
+}
