@@ -1,0 +1,54 @@
+/**
+ * `npm start`: wrangler dev on 127.0.0.1:8787 with persisted local R2/DO state, an admin token
+ * generated into .dev.vars on first start (never committed), and the fixtures seeded.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { seed } from "./seed.ts";
+
+const PORT = 8787;
+const URL = `http://127.0.0.1:${PORT}`;
+
+function adminToken(): string {
+  const vars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
+  const found = /^ADMIN_TOKEN=(.+)$/m.exec(vars)?.[1]?.trim();
+  if (found) return found;
+  const token = randomBytes(24).toString("base64url");
+  writeFileSync(".dev.vars", `${vars}${vars && !vars.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`, { mode: 0o600 });
+  console.log("generated an admin token into .dev.vars");
+  return token;
+}
+
+async function ready(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${URL}/v1/tasks`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the Worker did not answer on ${URL} within ${timeoutMs / 1000} s`);
+}
+
+const token = adminToken();
+const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", ".wrangler/state"], {
+  stdio: "inherit",
+});
+wrangler.on("exit", (code) => process.exit(code ?? 0));
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => wrangler.kill(signal));
+
+try {
+  await ready(120_000);
+  const { uploaded, skipped } = await seed(URL, token, "r2-fixtures");
+  console.log(`\nd2c-edge is up on ${URL}: ${uploaded} tasks seeded, ${skipped} already there.`);
+  console.log(`  curl ${URL}/v1/tasks`);
+  console.log(`  curl -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'`);
+  console.log("  admin routes: Authorization: Bearer $(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)\n");
+} catch (error) {
+  console.error(error);
+  wrangler.kill();
+  process.exit(1);
+}
