@@ -2,3 +2,7 @@ declare module "*.onnx" {
   const bytes: ArrayBuffer;
   export default bytes;
 }
+declare module "*.jsonl" {
+  const text: string;
+  export default text;
+}

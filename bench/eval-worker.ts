@@ -1,0 +1,89 @@
+/**
+ * The benchmark Worker (workerd, onnxruntime-web wasm, one thread). The model and a few tasks'
+ * few-shot examples are bundled, so the figures are inference alone.
+ *   /forward?batch&sequence&runs   timings of a full batch, no adapter and rank 8
+ *   /matmul?n&runs                 timings of one n x n x n MatMul: the runtime's GEMM ceiling
+ *   /fewshot?runs                  evaluation of real few-shot sets: examples and tokens per run
+ */
+import onnx from "../r2-fixtures/models/d2c-char-lm/model.onnx";
+import contractJson from "../r2-fixtures/models/d2c-char-lm/model.json";
+import tokenizerJson from "../r2-fixtures/models/d2c-char-lm/tokenizer.json";
+import tokenizerConfig from "../r2-fixtures/models/d2c-char-lm/tokenizer_config.json";
+import gecDe from "../r2-fixtures/examples/gec-de/fewshot.jsonl";
+import qaEn from "../r2-fixtures/examples/qa-en/fewshot.jsonl";
+import replyJa from "../r2-fixtures/examples/reply-ja/fewshot.jsonl";
+import toneKo from "../r2-fixtures/examples/tone-ko/fewshot.jsonl";
+import matmulOnnx from "./matmul.onnx";
+import { Tokenizer } from "@huggingface/tokenizers";
+import type { AdapterFactors, LoraFactors } from "../src/adapters/peft";
+import type { Batch } from "../src/inference/batch";
+import { parseExamples, type ModelContract } from "../src/inference/contract";
+import { evaluate } from "../src/inference/evaluate";
+import { forward, type LoadedModel } from "../src/inference/model";
+import { createSession, ort } from "../src/inference/ort";
+
+const contract = contractJson as unknown as ModelContract;
+let model: Promise<LoadedModel> | undefined;
+let matmul: Promise<ort.InferenceSession> | undefined;
+
+const loadModel = () =>
+  (model ??= createSession(new Uint8Array(onnx)).then((session) => ({
+    contract,
+    session,
+    tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig),
+  })));
+
+function fullBatch(size: number, width: number): Batch {
+  const ids = new BigInt64Array(size * width);
+  for (let i = 0; i < ids.length; i++) ids[i] = BigInt(4 + (i % 30));
+  return { size, width, inputIds: ids, attentionMask: new BigInt64Array(size * width).fill(1n), scored: [], targets: new Int32Array(size * width) };
+}
+
+function rank8(): AdapterFactors {
+  const factors = new Map<string, LoraFactors>();
+  for (const t of contract.loraTargets) {
+    factors.set(t.module, { rank: 8, a: new Float32Array(8 * t.in).fill(0.01), b: new Float32Array(t.out * 8).fill(0.01) });
+  }
+  return factors;
+}
+
+async function timed(runs: number, once: () => Promise<unknown>): Promise<number[]> {
+  await once(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const q = (name: string, fallback: number) => Number(url.searchParams.get(name) ?? fallback);
+    const runs = q("runs", 20);
+    if (url.pathname === "/matmul") {
+      const n = q("n", 512);
+      const session = await (matmul ??= createSession(new Uint8Array(matmulOnnx)));
+      const a = new ort.Tensor("float32", new Float32Array(n * n).fill(0.5), [n, n]);
+      const b = new ort.Tensor("float32", new Float32Array(n * n).fill(0.25), [n, n]);
+      return Response.json({ n, times: await timed(runs, () => session.run({ A: a, B: b })) });
+    }
+    const loaded = await loadModel();
+    if (url.pathname === "/fewshot") {
+      const sets = [gecDe, qaEn, replyJa, toneKo].map(parseExamples);
+      let tokens = 0;
+      const times = await timed(runs, async () => {
+        tokens = 0;
+        for (const examples of sets) tokens += (await evaluate(loaded, examples, null)).tokens;
+      });
+      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, times });
+    }
+    const batch = fullBatch(q("batch", 10), q("sequence", contract.maxSequence));
+    return Response.json({
+      none: await timed(runs, () => forward(loaded, batch, null)),
+      rank8: await timed(runs, () => forward(loaded, batch, rank8())),
+    });
+  },
+};
