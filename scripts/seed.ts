@@ -24,7 +24,7 @@ export async function seed(url: string, token: string, dir: string): Promise<{ u
     ((await (await send("/v1/tasks", { method: "GET" })).json()) as { tasks: Task[] }).tasks.map((t) => [t.id, t]),
   );
   for (const modelId of new Set(entries.map((e) => e.modelId))) {
-    if ((await fetch(`${url}/v1/models/${modelId}`)).ok) continue;
+    if ((await fetch(`${url}/v1/models/${modelId}`, { headers: auth })).ok) continue;
     const body = new FormData();
     for (const f of ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"]) body.set(f, await file(`models/${modelId}/${f}`), f);
     await send(`/v1/models/${modelId}`, { method: "PUT", body });

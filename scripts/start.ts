@@ -24,7 +24,7 @@ async function ready(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`${URL}/v1/tasks`)).ok) return;
+      if ((await fetch(`${URL}/v1/tasks`)).status === 401) return; // up, and guarding the catalogue
     } catch {
       // not listening yet
     }
@@ -44,9 +44,9 @@ try {
   await ready(120_000);
   const { uploaded, skipped } = await seed(URL, token, "r2-fixtures");
   console.log(`\nd2c-edge is up on ${URL}: ${uploaded} tasks seeded, ${skipped} already there.`);
-  console.log(`  curl ${URL}/v1/tasks`);
-  console.log(`  curl -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'`);
-  console.log("  admin routes: Authorization: Bearer $(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)\n");
+  console.log("  TOKEN=$(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)");
+  console.log(`  curl -H "Authorization: Bearer $TOKEN" ${URL}/v1/tasks`);
+  console.log(`  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`);
 } catch (error) {
   console.error(error);
   wrangler.kill();

@@ -4,6 +4,7 @@ import { evaluate as evaluateExamples } from "../inference/evaluate";
 import { loadModel } from "../inference/model";
 import { readAdapter, readExamples } from "../storage/adapters";
 import { catalogue } from "../storage/catalogue";
+import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { jsonBody } from "./validate";
 
@@ -15,6 +16,9 @@ export const EvaluateRequest = z.object({
 });
 
 export const evaluate = new Hono<{ Bindings: Env }>();
+
+// Evaluation spends CPU on the operator's behalf: admin only.
+evaluate.use("*", requireAdmin);
 
 evaluate.post("/", async (c) => {
   const request = await jsonBody(c.req.raw, EvaluateRequest);

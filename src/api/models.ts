@@ -12,13 +12,15 @@ const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const models = new Hono<{ Bindings: Env }>();
 
+models.use("*", requireAdmin);
+
 models.get("/:modelId", async (c) => {
   const contract = await catalogue(c.env).model(c.req.param("modelId"));
   if (!contract) throw new ApiError(404, "unknown_model", `no model ${c.req.param("modelId")}`);
   return c.json(contract);
 });
 
-models.put("/:modelId", requireAdmin, async (c) => {
+models.put("/:modelId", async (c) => {
   const modelId = c.req.param("modelId");
   if (!ID.test(modelId)) throw new ApiError(400, "bad_id", `model id must match ${ID}`);
   const files = await multipartFiles(c.req.raw, LIMITS);

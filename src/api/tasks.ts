@@ -16,6 +16,9 @@ const MAX_EXAMPLES: Record<Split, number> = { fewshot: 64, test: 10_000 };
 
 export const tasks = new Hono<{ Bindings: Env }>();
 
+// The catalogue is the operators' view: every route needs the admin token.
+tasks.use("*", requireAdmin);
+
 tasks.get("/", async (c) => c.json(await catalogue(c.env).list()));
 
 tasks.get("/:taskId", async (c) => {
@@ -24,7 +27,7 @@ tasks.get("/:taskId", async (c) => {
   return c.json(task);
 });
 
-tasks.delete("/:taskId", requireAdmin, async (c) => {
+tasks.delete("/:taskId", async (c) => {
   const taskId = c.req.param("taskId");
   const catalogueVersion = await catalogue(c.env).deleteTask(taskId);
   if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `no task ${taskId}`);
@@ -38,7 +41,7 @@ tasks.delete("/:taskId", requireAdmin, async (c) => {
   return c.json({ deleted: taskId, catalogueVersion });
 });
 
-tasks.put("/:taskId/adapter", requireAdmin, async (c) => {
+tasks.put("/:taskId/adapter", async (c) => {
   const taskId = taskIdOf(c.req.param("taskId"));
   const files = await multipartFiles(c.req.raw, ADAPTER_LIMITS);
   const configJson = parseJsonField("adapter_config.json", files["adapter_config.json"]) as Record<string, unknown>;
@@ -73,7 +76,7 @@ tasks.put("/:taskId/adapter", requireAdmin, async (c) => {
   return c.json({ taskId, adapterSha256, catalogueVersion }, 201);
 });
 
-tasks.put("/:taskId/examples", requireAdmin, async (c) => {
+tasks.put("/:taskId/examples", async (c) => {
   const taskId = taskIdOf(c.req.param("taskId"));
   const split = c.req.query("split");
   if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');

@@ -5,8 +5,9 @@ import { fixtureBytes } from "./seed";
 export const ADMIN = { authorization: "Bearer test-admin-token" };
 export const MODEL = "d2c-char-lm";
 
+/** A request with the admin token unless `init.headers` says otherwise. */
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`http://d2c.test${path}`, init));
+  return exports.default.fetch(new Request(`http://d2c.test${path}`, { ...init, headers: init.headers ?? ADMIN }));
 }
 
 export function form(files: Record<string, Uint8Array>): FormData {

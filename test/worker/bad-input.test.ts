@@ -79,7 +79,8 @@ const cases: Case[] = [
   { name: "examples of an unknown task", status: 404, mention: "no task nope", send: () => uploadExamples("nope", "fewshot", encode('{"prompt":"a","completion":"b"}\n')) },
   { name: "bad split", status: 400, mention: "split", send: () => call("/v1/tasks/qa-en/examples?split=train", { method: "PUT", headers: ADMIN, body: "x" }) },
   { name: "bad token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: { authorization: "Bearer wrong" } }) },
-  { name: "no token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE" }) },
+  { name: "no token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: {} }) },
+  { name: "catalogue read without a token", status: 401, mention: "bearer token", send: () => call("/v1/tasks", { headers: {} }) },
   { name: "unknown base model", status: 422, mention: "llama-70b", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ base_model_name_or_path: "llama-70b" }))) },
 ];
 
