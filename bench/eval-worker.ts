@@ -73,10 +73,12 @@ export default {
     const loaded = await loadModel();
     if (url.pathname === "/fewshot") {
       const sets = [gecDe, qaEn, replyJa, toneKo].map(parseExamples);
+      // One run per task, or every task's examples in shared runs (as for one merged adapter).
+      const joint = url.searchParams.get("joint") === "1";
       let tokens = 0;
       const times = await timed(runs, async () => {
         tokens = 0;
-        for (const examples of sets) tokens += (await evaluate(loaded, examples, null)).tokens;
+        for (const examples of joint ? [sets.flat()] : sets) tokens += (await evaluate(loaded, examples, null)).tokens;
       });
       return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, times });
     }

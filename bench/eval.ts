@@ -51,7 +51,9 @@ try {
   const get = async <T>(path: string) => (await (await worker.fetch(`http://bench${path}`)).json()) as T;
   const forward = await get<{ none: number[]; rank8: number[] }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=30`);
   const matmul = await get<{ times: number[] }>(`/matmul?n=${N}&runs=20`);
-  const fewshot = await get<{ sets: number; examples: number; scoredTokens: number; times: number[] }>("/fewshot?runs=20");
+  type Fewshot = { sets: number; examples: number; scoredTokens: number; times: number[] };
+  const fewshot = await get<Fewshot>("/fewshot?runs=20");
+  const joint = await get<Fewshot>("/fewshot?runs=20&joint=1");
   const native = await nodeFigures();
 
   const flops = forwardFlops(shape, BATCH, SEQ);
@@ -64,6 +66,11 @@ try {
   console.log(
     `workerd  few-shot evaluation: ${fewshot.sets} tasks x 10 examples in ${fewshotMs.toFixed(1)} ms = ` +
       `${((fewshot.examples / fewshotMs) * 1000).toFixed(0)} examples/s, ${((fewshot.scoredTokens / fewshotMs) * 1000).toFixed(0)} scored tokens/s`,
+  );
+  const jointMs = median(joint.times);
+  console.log(
+    `workerd  the same ${joint.examples} examples batched across tasks (runs of up to 32 rows): ${jointMs.toFixed(1)} ms = ` +
+      `${((joint.examples / jointMs) * 1000).toFixed(0)} examples/s (${(fewshotMs / jointMs).toFixed(2)}x)`,
   );
   console.log(`native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): median ${native.forwardMs.toFixed(1)} ms, ${gflops(flops, native.forwardMs).toFixed(1)} GFLOP/s`);
   console.log(`native   MatMul ${N}^3: median ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`);
