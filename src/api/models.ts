@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { ModelContract } from "../inference/contract";
 import { forgetModel } from "../inference/model";
+import { createSession } from "../inference/ort";
 import { catalogue } from "../storage/catalogue";
 import { modelKey } from "../storage/keys";
 import { requireAdmin } from "./auth";
@@ -29,6 +30,7 @@ models.put("/:modelId", async (c) => {
   if (sha256 !== contract.onnx.sha256) {
     throw new ApiError(400, "sha256_mismatch", `model.onnx has sha256 ${sha256}, model.json says ${contract.onnx.sha256}`);
   }
+  await checkGraph(contract, files["model.onnx"]);
   parseJsonField("tokenizer.json", files["tokenizer.json"]);
   parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]);
   await Promise.all([
@@ -67,4 +69,22 @@ function checkContract(modelId: string, json: unknown): ModelContract {
   if (m.onnx?.file !== "model.onnx" || !/^[0-9a-f]{64}$/.test(m.onnx.sha256 ?? "")) fail('onnx must be { file: "model.onnx", sha256: <hex> }');
   if (m.tokenizer !== "tokenizer.json") fail('tokenizer must be "tokenizer.json"');
   return m as ModelContract;
+}
+
+/** The ONNX graph must load and take every input the contract promises. */
+async function checkGraph(contract: ModelContract, onnx: Uint8Array): Promise<void> {
+  let session;
+  try {
+    session = await createSession(onnx);
+  } catch {
+    throw new ApiError(400, "bad_onnx", "model.onnx does not load in onnxruntime");
+  }
+  try {
+    const expected = ["input_ids", "attention_mask", ...contract.loraTargets.flatMap((t) => [`${t.module}.lora_A`, `${t.module}.lora_B`])];
+    const missing = expected.filter((name) => !session.inputNames.includes(name));
+    if (missing.length) throw new ApiError(400, "bad_onnx", `model.onnx lacks inputs ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}`);
+    if (!session.outputNames.includes("logits")) throw new ApiError(400, "bad_onnx", "model.onnx has no output named logits");
+  } finally {
+    await session.release();
+  }
 }

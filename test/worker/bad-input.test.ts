@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readSafetensors, writeSafetensors, type TensorInput } from "../../src/adapters/safetensors";
-import { ADMIN, call, registerModel, uploadAdapter, uploadExamples } from "./api";
+import { ADMIN, call, form, registerModel, uploadAdapter, uploadExamples } from "./api";
 import { fixtureBytes } from "./seed";
 
 const encode = (s: string) => new TextEncoder().encode(s);
@@ -81,8 +81,25 @@ const cases: Case[] = [
   { name: "bad token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: { authorization: "Bearer wrong" } }) },
   { name: "no token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: {} }) },
   { name: "catalogue read without a token", status: 401, mention: "bearer token", send: () => call("/v1/tasks", { headers: {} }) },
+  { name: "ONNX that does not load", status: 400, mention: "does not load", send: () => registerBrokenModel() },
   { name: "unknown base model", status: 422, mention: "llama-70b", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ base_model_name_or_path: "llama-70b" }))) },
 ];
+
+/** The fixture model cut short, with a model.json whose sha256 matches the cut bytes. */
+async function registerBrokenModel(): Promise<Response> {
+  const dir = "models/d2c-char-lm";
+  const onnx = (await fixtureBytes(`${dir}/model.onnx`)).subarray(0, 4096);
+  const digest = await crypto.subtle.digest("SHA-256", onnx);
+  const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const contract = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${dir}/model.json`)));
+  const files = {
+    "model.onnx": onnx,
+    "model.json": encode(JSON.stringify({ ...contract, onnx: { ...contract.onnx, sha256 } })),
+    "tokenizer.json": await fixtureBytes(`${dir}/tokenizer.json`),
+    "tokenizer_config.json": await fixtureBytes(`${dir}/tokenizer_config.json`),
+  };
+  return call("/v1/models/d2c-char-lm", { method: "PUT", headers: ADMIN, body: form(files) });
+}
 
 async function snapshot() {
   const listed = await env.BUCKET.list({ limit: 1000 });
