@@ -1,8 +1,8 @@
 /**
  * The benchmark Worker (workerd, onnxruntime-web wasm, one thread). The model and a few tasks'
  * few-shot examples are bundled, so the figures are inference alone.
- *   /forward?batch&sequence&runs   timings of a full batch, no adapter and rank 8
- *   /matmul?n&runs                 timings of one n x n x n MatMul: the runtime's GEMM ceiling
+ *   /forward?batch&sequence&runs   mean ms of a full batch, no adapter and rank 8
+ *   /matmul?n&runs                 mean ms of one n x n x n MatMul: the runtime's GEMM ceiling
  *   /fewshot?runs                  evaluation of real few-shot sets: examples and tokens per run
  */
 import onnx from "../r2-fixtures/models/d2c-char-lm/model.onnx";
@@ -47,15 +47,12 @@ function rank8(): AdapterFactors {
   return factors;
 }
 
-async function timed(runs: number, once: () => Promise<unknown>): Promise<number[]> {
+/** Mean ms per run over one window: workerd's clock ticks in whole milliseconds. */
+async function timed(runs: number, once: () => Promise<unknown>): Promise<number> {
   await once(); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await once();
-    times.push(performance.now() - t0);
-  }
-  return times;
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await once();
+  return (performance.now() - t0) / runs;
 }
 
 export default {
@@ -68,7 +65,7 @@ export default {
       const session = await (matmul ??= createSession(new Uint8Array(matmulOnnx)));
       const a = new ort.Tensor("float32", new Float32Array(n * n).fill(0.5), [n, n]);
       const b = new ort.Tensor("float32", new Float32Array(n * n).fill(0.25), [n, n]);
-      return Response.json({ n, times: await timed(runs, () => session.run({ A: a, B: b })) });
+      return Response.json({ n, ms: await timed(runs, () => session.run({ A: a, B: b })) });
     }
     const loaded = await loadModel();
     if (url.pathname === "/fewshot") {
@@ -76,11 +73,11 @@ export default {
       // One run per task, or every task's examples in shared runs (as for one merged adapter).
       const joint = url.searchParams.get("joint") === "1";
       let tokens = 0;
-      const times = await timed(runs, async () => {
+      const ms = await timed(runs, async () => {
         tokens = 0;
         for (const examples of joint ? [sets.flat()] : sets) tokens += (await evaluate(loaded, examples, null)).tokens;
       });
-      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, times });
+      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, ms });
     }
     const batch = fullBatch(q("batch", 10), q("sequence", contract.maxSequence));
     return Response.json({
