@@ -4,12 +4,13 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parsePeftConfig, peftToFactors, type AdapterFactors } from "../../src/adapters/peft";
-import { parseExamples, type Example } from "../../src/inference/contract";
+import type { AdapterFactors } from "../../src/adapters/peft";
+import type { Example } from "../../src/inference/contract";
 import { evaluate } from "../../src/inference/evaluate";
 import { generate } from "../../src/inference/greedy";
 import { scoreBatch } from "../../src/inference/loss";
 import { batchOf, forward, loadModel, type LoadedModel } from "../../src/inference/model";
+import { readAdapter, readExamples } from "../../src/storage/adapters";
 import { adapterKey, examplesKey, modelKey } from "../../src/storage/keys";
 import { fixtureJson, seedKeys } from "./seed";
 
@@ -17,15 +18,8 @@ const MODEL = "d2c-char-lm";
 const TASKS = ["gec-de", "reply-ja", "qa-en", "tone-ko"];
 let model: LoadedModel;
 
-async function adapter(taskId: string): Promise<AdapterFactors> {
-  const config = await (await env.BUCKET.get(adapterKey(taskId, "adapter_config.json")))!.json();
-  const weights = await (await env.BUCKET.get(adapterKey(taskId, "adapter_model.safetensors")))!.arrayBuffer();
-  return peftToFactors(parsePeftConfig(config), new Uint8Array(weights), model.contract.loraTargets);
-}
-
-async function examples(taskId: string, split: "fewshot" | "test"): Promise<Example[]> {
-  return parseExamples(await (await env.BUCKET.get(examplesKey(taskId, split)))!.text());
-}
+const adapter = (taskId: string): Promise<AdapterFactors> => readAdapter(env.BUCKET, taskId, model.contract.loraTargets);
+const examples = async (taskId: string, split: "fewshot" | "test"): Promise<Example[]> => (await readExamples(env.BUCKET, taskId, split))!;
 
 beforeAll(async () => {
   await seedKeys([
@@ -42,15 +36,20 @@ beforeAll(async () => {
 
 describe("golden parity in workerd", () => {
   it("reproduces the PyTorch per-example NLL within 1e-4 relative, with and without adapters", async () => {
-    const probe = await fixtureJson<{ examples: Example[]; adapters: Record<string, { nll: number[] }> }>("golden/probe.json");
+    type Golden = { nll: number[]; logits: number[][] };
+    const probe = await fixtureJson<{ examples: Example[]; logitsSlice: [number, number]; adapters: Record<string, Golden> }>("golden/probe.json");
     const batch = batchOf(model, probe.examples);
+    const vocab = model.contract.vocabSize;
     for (const name of ["none", "gec-de", "reply-ja", "qa-en"]) {
-      const factors = name === "none" ? null : await adapter(name);
-      const scores = scoreBatch(batch, await forward(model, batch, factors), model.contract.vocabSize);
-      scores.forEach((s, i) => {
-        const expected = probe.adapters[name].nll[i];
-        expect(Math.abs(s.nll - expected) / expected, `${name} example ${i}`).toBeLessThan(1e-4);
+      const golden = probe.adapters[name];
+      const logits = await forward(model, batch, name === "none" ? null : await adapter(name));
+      scoreBatch(batch, logits, vocab).forEach((s, i) => {
+        expect(Math.abs(s.nll - golden.nll[i]) / golden.nll[i], `${name} example ${i}`).toBeLessThan(1e-4);
       });
+      const [positions, entries] = probe.logitsSlice;
+      for (let p = 0; p < positions; p++) {
+        for (let v = 0; v < entries; v++) expect(logits[p * vocab + v]).toBeCloseTo(golden.logits[p][v], 3);
+      }
     }
   });
 });
