@@ -20,15 +20,8 @@ export interface TaskRecord {
   updatedAt: string;
 }
 
-export interface AdapterUpload {
-  taskId: string;
-  modelId: string;
-  application?: string;
-  language?: string;
-  rank: number;
-  bytes: number;
-  adapterSha256: string;
-}
+/** What an adapter upload sets; the examples and the time are the catalogue's to keep. */
+export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "updatedAt"> & { taskId: string };
 
 interface TaskRow extends Record<string, SqlStorageValue> {
   id: string;
