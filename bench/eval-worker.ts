@@ -14,6 +14,7 @@ import qaEn from "../r2-fixtures/examples/qa-en/fewshot.jsonl";
 import replyJa from "../r2-fixtures/examples/reply-ja/fewshot.jsonl";
 import toneKo from "../r2-fixtures/examples/tone-ko/fewshot.jsonl";
 import matmulOnnx from "./matmul.onnx";
+import int8Onnx from "./model-int8.onnx";
 import { Tokenizer } from "@huggingface/tokenizers";
 import type { AdapterFactors, LoraFactors } from "../src/adapters/peft";
 import type { Batch } from "../src/inference/batch";
@@ -23,15 +24,19 @@ import { forward, type LoadedModel } from "../src/inference/model";
 import { createSession, ort } from "../src/inference/ort";
 
 const contract = contractJson as unknown as ModelContract;
-let model: Promise<LoadedModel> | undefined;
+const models = new Map<string, Promise<LoadedModel>>();
 let matmul: Promise<ort.InferenceSession> | undefined;
 
-const loadModel = () =>
-  (model ??= createSession(new Uint8Array(onnx)).then((session) => ({
-    contract,
-    session,
-    tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig),
-  })));
+/** "fp32": the model as shipped; "int8": its weight MatMuls quantized (tools/fixtures/quantize_int8.py). */
+function loadModel(variant: string): Promise<LoadedModel> {
+  let model = models.get(variant);
+  if (!model) {
+    const bytes = new Uint8Array(variant === "int8" ? int8Onnx : onnx);
+    model = createSession(bytes).then((session) => ({ contract, session, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) }));
+    models.set(variant, model);
+  }
+  return model;
+}
 
 function fullBatch(size: number, width: number): Batch {
   const ids = new BigInt64Array(size * width);
@@ -67,17 +72,23 @@ export default {
       const b = new ort.Tensor("float32", new Float32Array(n * n).fill(0.25), [n, n]);
       return Response.json({ n, ms: await timed(runs, () => session.run({ A: a, B: b })) });
     }
-    const loaded = await loadModel();
+    const loaded = await loadModel(url.searchParams.get("model") ?? "fp32");
     if (url.pathname === "/fewshot") {
       const sets = [gecDe, qaEn, replyJa, toneKo].map(parseExamples);
       // One run per task, or every task's examples in shared runs (as for one merged adapter).
       const joint = url.searchParams.get("joint") === "1";
       let tokens = 0;
+      let loss = 0;
       const ms = await timed(runs, async () => {
         tokens = 0;
-        for (const examples of joint ? [sets.flat()] : sets) tokens += (await evaluate(loaded, examples, null)).tokens;
+        loss = 0;
+        for (const examples of joint ? [sets.flat()] : sets) {
+          const result = await evaluate(loaded, examples, null);
+          tokens += result.tokens;
+          loss += result.loss / sets.length;
+        }
       });
-      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, ms });
+      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, loss, ms });
     }
     const batch = fullBatch(q("batch", 10), q("sequence", contract.maxSequence));
     return Response.json({

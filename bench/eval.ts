@@ -51,9 +51,11 @@ try {
   const get = async <T>(path: string) => (await (await worker.fetch(`http://bench${path}`)).json()) as T;
   const forward = await get<{ none: number; rank8: number }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=50`);
   const matmul = await get<{ ms: number }>(`/matmul?n=${N}&runs=50`);
-  type Fewshot = { sets: number; examples: number; scoredTokens: number; ms: number };
+  type Fewshot = { sets: number; examples: number; scoredTokens: number; loss: number; ms: number };
   const fewshot = await get<Fewshot>("/fewshot?runs=20");
   const joint = await get<Fewshot>("/fewshot?runs=20&joint=1");
+  const int8 = await get<{ none: number }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=50&model=int8`);
+  const int8Fewshot = await get<Fewshot>("/fewshot?runs=20&model=int8");
   const native = await nodeFigures();
 
   const flops = forwardFlops(shape, BATCH, SEQ);
@@ -71,6 +73,10 @@ try {
   console.log(
     `workerd  the same ${joint.examples} examples batched across tasks (runs of up to 32 rows): ${jointMs.toFixed(1)} ms = ` +
       `${((joint.examples / jointMs) * 1000).toFixed(0)} examples/s (${(fewshotMs / jointMs).toFixed(2)}x)`,
+  );
+  console.log(
+    `workerd  int8 weights (dynamic quantization): forward ${int8.none.toFixed(1)} ms (${(forward.none / int8.none).toFixed(2)}x), ` +
+      `few-shot ${int8Fewshot.ms.toFixed(1)} ms (${(fewshotMs / int8Fewshot.ms).toFixed(2)}x); base-model few-shot loss ${int8Fewshot.loss.toFixed(4)} vs fp32 ${fewshot.loss.toFixed(4)}`,
   );
   console.log(`native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${native.forwardMs.toFixed(1)} ms, ${gflops(flops, native.forwardMs).toFixed(1)} GFLOP/s`);
   console.log(`native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`);
