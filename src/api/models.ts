@@ -7,9 +7,9 @@ import { modelKey } from "../storage/keys";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+import { checkedId } from "./validate";
 
 const LIMITS = { "model.onnx": 50 << 20, "model.json": 1 << 20, "tokenizer.json": 10 << 20, "tokenizer_config.json": 1 << 20 };
-const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const models = new Hono<{ Bindings: Env }>();
 
@@ -22,8 +22,7 @@ models.get("/:modelId", async (c) => {
 });
 
 models.put("/:modelId", async (c) => {
-  const modelId = c.req.param("modelId");
-  if (!ID.test(modelId)) throw new ApiError(400, "bad_id", `model id must match ${ID}`);
+  const modelId = checkedId("model", c.req.param("modelId"));
   const files = await multipartFiles(c.req.raw, LIMITS);
   const contract = checkContract(modelId, parseJsonField("model.json", files["model.json"]));
   const sha256 = await sha256Hex(files["model.onnx"]);

@@ -7,8 +7,8 @@ import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+import { checkedId } from "./validate";
 
-const TASK_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ADAPTER_LIMITS = { "adapter_config.json": 64 << 10, "adapter_model.safetensors": 64 << 20 };
 const EXAMPLES_LIMIT = 4 << 20;
 /** Few-shot sets are meant to be small: D2C evaluates every one of them each iteration. */
@@ -42,7 +42,7 @@ tasks.delete("/:taskId", async (c) => {
 });
 
 tasks.put("/:taskId/adapter", async (c) => {
-  const taskId = taskIdOf(c.req.param("taskId"));
+  const taskId = checkedId("task", c.req.param("taskId"));
   const files = await multipartFiles(c.req.raw, ADAPTER_LIMITS);
   const configJson = parseJsonField("adapter_config.json", files["adapter_config.json"]) as Record<string, unknown>;
   const modelId = String(configJson?.base_model_name_or_path ?? "");
@@ -77,7 +77,7 @@ tasks.put("/:taskId/adapter", async (c) => {
 });
 
 tasks.put("/:taskId/examples", async (c) => {
-  const taskId = taskIdOf(c.req.param("taskId"));
+  const taskId = checkedId("task", c.req.param("taskId"));
   const split = c.req.query("split");
   if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
   const task = await catalogue(c.env).task(taskId);
@@ -106,8 +106,3 @@ tasks.put("/:taskId/examples", async (c) => {
   if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
   return c.json({ taskId, split, examples: examples.length, catalogueVersion }, 201);
 });
-
-function taskIdOf(id: string): string {
-  if (!TASK_ID.test(id)) throw new ApiError(400, "bad_id", `task id must match ${TASK_ID}`);
-  return id;
-}
