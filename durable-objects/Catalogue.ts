@@ -6,6 +6,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ModelContract } from "../src/inference/contract";
 import type { Split } from "../src/storage/keys";
+import * as cache from "./clusterCache";
+import type { CachedLoss, CachedMerge } from "./clusterCache";
 
 export interface TaskRecord {
   id: string;
@@ -17,11 +19,13 @@ export interface TaskRecord {
   bytes: number;
   adapterSha256: string;
   examples: { fewshot: number; test: number };
+  /** sha256 of each split's JSONL (empty before an upload): part of the loss cache key. */
+  examplesSha256: { fewshot: string; test: string };
   updatedAt: string;
 }
 
 /** What an adapter upload sets; the examples and the time are the catalogue's to keep. */
-export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "updatedAt"> & { taskId: string };
+export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "examplesSha256" | "updatedAt"> & { taskId: string };
 
 interface TaskRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -33,6 +37,8 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   adapter_sha256: string;
   fewshot: number;
   test: number;
+  fewshot_sha256: string;
+  test_sha256: string;
   updated_at: string;
 }
 
@@ -45,6 +51,7 @@ const toTask = (r: TaskRow): TaskRecord => ({
   bytes: r.bytes,
   adapterSha256: r.adapter_sha256,
   examples: { fewshot: r.fewshot, test: r.test },
+  examplesSha256: { fewshot: r.fewshot_sha256, test: r.test_sha256 },
   updatedAt: r.updated_at,
 });
 
@@ -63,7 +70,15 @@ export class Catalogue extends DurableObject<Env> {
           id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
           application TEXT, language TEXT, rank INTEGER NOT NULL, bytes INTEGER NOT NULL,
           adapter_sha256 TEXT NOT NULL, fewshot INTEGER NOT NULL DEFAULT 0, test INTEGER NOT NULL DEFAULT 0,
+          fewshot_sha256 TEXT NOT NULL DEFAULT '', test_sha256 TEXT NOT NULL DEFAULT '',
           updated_at TEXT NOT NULL);`);
+      // State written before the example digests existed (a developer's earlier `npm start`).
+      const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(tasks)").toArray().map((c) => c.name);
+      if (!columns.includes("fewshot_sha256")) {
+        this.sql.exec(`ALTER TABLE tasks ADD COLUMN fewshot_sha256 TEXT NOT NULL DEFAULT '';
+          ALTER TABLE tasks ADD COLUMN test_sha256 TEXT NOT NULL DEFAULT '';`);
+      }
+      cache.createClusterCache(this.sql);
     });
   }
 
@@ -100,10 +115,11 @@ export class Catalogue extends DurableObject<Env> {
     return this.bump();
   }
 
-  /** Records a task's example count for a split; null when the task does not exist. */
-  putExamples(taskId: string, split: Split, count: number): number | null {
+  /** Records a split's example count and digest; null when the task does not exist. */
+  putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): number | null {
     const column = split === "fewshot" ? "fewshot" : "test";
-    const changed = this.sql.exec(`UPDATE tasks SET ${column} = ?, updated_at = ? WHERE id = ?`, count, new Date().toISOString(), taskId).rowsWritten;
+    const changed = this.sql.exec(`UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
+      examples.count, examples.sha256, new Date().toISOString(), taskId).rowsWritten;
     return changed ? this.bump() : null;
   }
 
@@ -120,5 +136,23 @@ export class Catalogue extends DurableObject<Env> {
   /** Returns the new version, or null when there was no such task. */
   deleteTask(taskId: string): number | null {
     return this.sql.exec("DELETE FROM tasks WHERE id = ?", taskId).rowsWritten ? this.bump() : null;
+  }
+
+  /** Merged adapters already built, by cluster key (see src/runs/keys.ts). */
+  cachedMerges(clusterKeys: readonly string[]): Record<string, CachedMerge> {
+    return cache.cachedMerges(this.sql, clusterKeys);
+  }
+
+  recordMerge(clusterKey: string, merge: CachedMerge): void {
+    cache.recordMerge(this.sql, clusterKey, merge);
+  }
+
+  /** Few-shot losses already measured, by loss key: shared by every run, never re-evaluated. */
+  cachedLosses(lossKeys: readonly string[]): Record<string, CachedLoss> {
+    return cache.cachedLosses(this.sql, lossKeys);
+  }
+
+  recordLosses(entries: readonly (CachedLoss & { key: string })[]): void {
+    cache.recordLosses(this.sql, entries);
   }
 }

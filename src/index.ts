@@ -1,7 +1,13 @@
 import { app } from "./api/app";
+import { queue } from "./queue";
+import type { EvaluationUnit } from "./runs/unit";
+import { scheduled } from "./scheduled";
 
 export { Catalogue } from "../durable-objects/Catalogue";
+export { ClusterRun } from "../durable-objects/ClusterRun";
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue,
+  scheduled,
+} satisfies ExportedHandler<Env, EvaluationUnit>;

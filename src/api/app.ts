@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { renderError } from "./errors";
 import { evaluate } from "./evaluate";
 import { models } from "./models";
+import { runs } from "./runs";
 import { tasks } from "./tasks";
 
 export const app = new Hono<{ Bindings: Env }>();
@@ -9,5 +10,6 @@ export const app = new Hono<{ Bindings: Env }>();
 app.route("/v1/models", models);
 app.route("/v1/tasks", tasks);
 app.route("/v1/evaluate", evaluate);
+app.route("/v1/runs", runs);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(renderError);

@@ -6,7 +6,8 @@ import { catalogue } from "../storage/catalogue";
 import { modelKey } from "../storage/keys";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
-import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+import { sha256Hex } from "../storage/sha256";
+import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
 const LIMITS = { "model.onnx": 50 << 20, "model.json": 1 << 20, "tokenizer.json": 10 << 20, "tokenizer_config.json": 1 << 20 };

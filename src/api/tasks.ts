@@ -6,7 +6,8 @@ import { catalogue } from "../storage/catalogue";
 import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
-import { multipartFiles, parseJsonField, sha256Hex } from "./upload";
+import { sha256Hex } from "../storage/sha256";
+import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
 const ADAPTER_LIMITS = { "adapter_config.json": 64 << 10, "adapter_model.safetensors": 64 << 20 };
@@ -102,7 +103,7 @@ tasks.put("/:taskId/examples", async (c) => {
     }
   });
   await c.env.BUCKET.put(examplesKey(taskId, split), body);
-  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, examples.length);
+  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, { count: examples.length, sha256: await sha256Hex(body) });
   if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
   return c.json({ taskId, split, examples: examples.length, catalogueVersion }, 201);
 });

@@ -29,8 +29,3 @@ export function parseJsonField(name: string, bytes: Uint8Array): unknown {
     throw new ApiError(400, "bad_json", `${name} is not valid JSON`);
   }
 }
-
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}

@@ -5,3 +5,6 @@ export const modelKey = (modelId: string, file: string) => `models/${modelId}/${
 export const adapterKey = (taskId: string, file: "adapter_config.json" | "adapter_model.safetensors") =>
   `adapters/${taskId}/${file}`;
 export const examplesKey = (taskId: string, split: Split) => `examples/${taskId}/${split}.jsonl`;
+/** Merged adapters are content-addressed by the sha256 of their safetensors bytes. */
+export const mergedKey = (sha256: string, file: "adapter_config.json" | "adapter_model.safetensors") =>
+  `merged/${sha256}/${file}`;

@@ -1,0 +1,280 @@
+/**
+ * One clustering run (D2C or a baseline) as a state machine advanced by alarms:
+ * init -> merge -> evaluate -> reassign -> merge -> ... -> done | failed | cancelled.
+ * Evaluation units go out over the EVALUATIONS queue and come back by RPC (`reportUnit`); the
+ * alarm doubles as the watchdog that re-sends units that never reported.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { clustersOf, mergeAll, sameAssignment } from "../src/clustering/assignment";
+import { bestIteration, objective, reassign } from "../src/clustering/d2c";
+import { kmeans } from "../src/clustering/kmeans";
+import { randomAssignment } from "../src/clustering/random";
+import { taskSimilarity } from "../src/clustering/taskVectors";
+import type { RunConfig } from "../src/runs/config";
+import { clusterKey, lossKey } from "../src/runs/keys";
+import { buildMergedAdapter } from "../src/runs/merging";
+import type { EvaluationUnit, UnitResult } from "../src/runs/unit";
+import { readAdapter } from "../src/storage/adapters";
+import { catalogue } from "../src/storage/catalogue";
+import type { CachedMerge } from "./clusterCache";
+import { RunListeners, type RunEvent } from "./runEvents";
+import { runStatus, type HeldOutRow, type RunStatus } from "./runStatus";
+import * as tables from "./runTables";
+import type { RunPhase, RunState } from "./runTables";
+
+/** Sends of one unit before the run gives up on it (the queue retries failures on its own). */
+const MAX_SENDS = 5;
+/** Alarm attempts of a phase before a persistent error fails the run (transient R2 errors pass). */
+const PHASE_ATTEMPTS = 3;
+const QUEUE_BATCH = 100;
+
+export class ClusterRun extends DurableObject<Env> {
+  private sql: SqlStorage;
+  private listeners = new RunListeners();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => tables.createRunTables(this.sql));
+  }
+
+  /** Starts the run; a second start of the same run is refused. */
+  async start(config: RunConfig): Promise<void> {
+    if (tables.readRun(this.sql)) throw new Error(`run ${config.runId} already exists`);
+    const now = new Date().toISOString();
+    this.sql.exec("INSERT INTO run VALUES (1, ?, 'running', 'init', 0, NULL, NULL, ?, ?, NULL)", JSON.stringify(config), now, now);
+    this.emit("started", { method: config.method, k: config.k, tasks: config.tasks.length });
+    await this.wake();
+  }
+
+  status(): RunStatus | null {
+    const run = tables.readRun(this.sql);
+    return run && runStatus(this.sql, run);
+  }
+
+  /** A unit's loss from the queue consumer. A duplicate delivery changes nothing. */
+  async reportUnit(unitId: string, result: UnitResult): Promise<void> {
+    const run = tables.readRun(this.sql);
+    if (run?.state !== "running") return;
+    const written = this.sql.exec("UPDATE units SET loss = ?, tokens = ?, ms = ?, error = NULL WHERE id = ? AND loss IS NULL",
+      result.loss, result.tokens, result.ms, unitId).rowsWritten;
+    if (!written) return;
+    const total = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM units WHERE iteration = ?", run.iteration).one().n;
+    const pending = tables.pendingUnits(this.sql, run.iteration).length;
+    this.listeners.push({ type: "progress", data: { iteration: run.iteration, evaluated: total - pending, units: total } });
+    if (pending === 0 && run.phase === "evaluate") await this.wake();
+  }
+
+  /** The consumer's last error for a unit, kept as the reason if the unit ends in the dead-letter queue. */
+  unitError(unitId: string, reason: string): void {
+    this.sql.exec("UPDATE units SET error = ? WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
+  }
+
+  /** A unit exhausted its queue retries: the run cannot complete its loss matrix. */
+  async unitFailed(unitId: string, attempts: number): Promise<void> {
+    const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
+    if (!unit || unit.loss !== null) return;
+    const task = tables.readRun(this.sql)?.parsed.tasks[unit.task]?.id;
+    await this.finish("failed", `evaluation of task ${task} under cluster ${unit.cluster} failed after ${attempts} attempts: ${unit.error ?? "no error recorded"}`);
+  }
+
+  async cancel(): Promise<RunStatus | null> {
+    await this.finish("cancelled", "cancelled by request");
+    return this.status();
+  }
+
+  /** Held-out scores computed by the Worker (POST /v1/runs/:id/report), kept with the run. */
+  recordHeldOut(rows: readonly HeldOutRow[]): void {
+    for (const r of rows) this.sql.exec("INSERT OR REPLACE INTO report VALUES (?, ?, ?, ?, ?)", r.task, r.cluster, r.exactMatch, r.loss, r.examples);
+  }
+
+  /** Server-sent events: GET only; the Worker forwards /v1/runs/:id/events here. */
+  async fetch(request: Request): Promise<Response> {
+    const after = Number(request.headers.get("last-event-id") ?? "0") || 0;
+    const stored = this.sql.exec<{ seq: number; type: string; data: string }>("SELECT * FROM events WHERE seq > ? ORDER BY seq", after)
+      .toArray().map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
+    return this.listeners.open(stored, tables.readRun(this.sql)?.state !== "running");
+  }
+
+  async alarm(info?: AlarmInvocationInfo): Promise<void> {
+    const run = tables.readRun(this.sql);
+    if (run?.state !== "running") return;
+    try {
+      await this.advanceFrom(run.phase, run.parsed, run.iteration);
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      if ((info?.retryCount ?? 0) + 1 < PHASE_ATTEMPTS) throw e; // the runtime retries the alarm with backoff
+      await this.finish("failed", `${run.phase} of iteration ${run.iteration}: ${reason}`);
+    }
+  }
+
+  private advanceFrom(phase: RunPhase, config: RunConfig, iteration: number): Promise<void> {
+    switch (phase) {
+      case "init": return this.init(config);
+      case "merge": return this.merge(config, iteration);
+      case "evaluate": return this.evaluate(config, iteration);
+      case "reassign": return this.reassign(config, iteration);
+    }
+  }
+
+  private async init(config: RunConfig): Promise<void> {
+    const assignment = await this.initialAssignment(config);
+    this.commit(() => {
+      this.sql.exec("INSERT INTO iterations VALUES (0, ?, NULL, ?, NULL)", JSON.stringify(assignment), new Date().toISOString());
+      this.advance("merge");
+      this.emit("iteration", { iteration: 0, assignment });
+    });
+    await this.wake();
+  }
+
+  private async initialAssignment(config: RunConfig): Promise<number[]> {
+    const n = config.tasks.length;
+    if (config.initialAssignment) return [...config.initialAssignment];
+    if (config.method === "merge-all") return mergeAll(n);
+    if (config.method === "random") return randomAssignment(n, config.k, config.seed);
+    const targets = await this.targets(config);
+    const adapters = await Promise.all(config.tasks.map((t) => readAdapter(this.env.BUCKET, t.id, targets, t.adapterSha256)));
+    return kmeans(taskSimilarity(adapters, targets), n, config.k, config.seed);
+  }
+
+  private async merge(config: RunConfig, iteration: number): Promise<void> {
+    const clusters = clustersOf(tables.assignmentOf(this.sql, iteration), config.k);
+    const members = clusters.map((tasks) => tasks.map((t) => config.tasks[t]));
+    const keys = await Promise.all(members.map((m) => clusterKey(config.modelId, m, config.merge)));
+    const cat = catalogue(this.env);
+    const known = await cat.cachedMerges(keys);
+    const targets = await this.targets(config);
+    const merges: CachedMerge[] = [];
+    for (const [c, key] of keys.entries()) {
+      let merged = known[key];
+      if (!merged) {
+        merged = await buildMergedAdapter(this.env.BUCKET, targets, members[c], config.merge);
+        await cat.recordMerge(key, merged);
+      }
+      merges.push(merged);
+    }
+    this.commit(() => {
+      merges.forEach((m, c) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
+        iteration, c, JSON.stringify(clusters[c]), keys[c], m.sha256, m.bytes, m.rank));
+      this.advance("evaluate");
+      this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ tasks: members[c].map((t) => t.id), sha256: m.sha256, bytes: m.bytes })) });
+    });
+    await this.wake();
+  }
+
+  /** First visit: create the units (cached losses filled in) and send the rest. Later visits: watchdog. */
+  private async evaluate(config: RunConfig, iteration: number): Promise<void> {
+    if (tables.unitsOfIteration(this.sql, iteration).length === 0) await this.createUnits(config, iteration);
+    const pending = tables.pendingUnits(this.sql, iteration);
+    if (pending.length === 0) {
+      this.commit(() => this.advance("reassign"));
+      return this.wake();
+    }
+    const overdue = pending.filter((u) => u.sent_at <= Date.now() - config.unitTimeoutMs);
+    const exhausted = overdue.find((u) => u.attempts >= MAX_SENDS);
+    if (exhausted) {
+      return this.finish("failed", `task ${config.tasks[exhausted.task].id} under cluster ${exhausted.cluster} never reported after ${MAX_SENDS} sends`);
+    }
+    if (overdue.length) await this.send(config, iteration, overdue);
+    await this.wake(Date.now() + config.unitTimeoutMs);
+  }
+
+  private async createUnits(config: RunConfig, iteration: number): Promise<void> {
+    const assignment = tables.assignmentOf(this.sql, iteration);
+    const clusters = tables.clustersOfIteration(this.sql, iteration);
+    // D2C needs every task under every cluster; a baseline only each task under its own.
+    const pairs = config.tasks.flatMap((_, t) =>
+      config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
+    const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
+    const known = await catalogue(this.env).cachedLosses(keys);
+    this.commit(() => {
+      pairs.forEach(([t, c], i) => {
+        const hit = known[keys[i]];
+        this.sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL)",
+          `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
+      });
+    });
+  }
+
+  private async send(config: RunConfig, iteration: number, units: readonly tables.UnitRow[]): Promise<void> {
+    const clusters = tables.clustersOfIteration(this.sql, iteration);
+    const messages = units.map((u): { body: EvaluationUnit } => ({
+      body: {
+        runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
+        fewshotSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
+      },
+    }));
+    for (let i = 0; i < messages.length; i += QUEUE_BATCH) await this.env.EVALUATIONS.sendBatch(messages.slice(i, i + QUEUE_BATCH));
+    const now = Date.now();
+    for (const u of units) this.sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ? WHERE id = ?", now, u.id);
+    if (units.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: units.length });
+  }
+
+  private async reassign(config: RunConfig, iteration: number): Promise<void> {
+    const units = tables.unitsOfIteration(this.sql, iteration);
+    await catalogue(this.env).recordLosses(units.filter((u) => u.source === "queue")
+      .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens! })));
+    const losses = config.tasks.map(() => new Array<number>(config.k).fill(NaN));
+    for (const u of units) losses[u.task][u.cluster] = u.loss!;
+    const assignment = tables.assignmentOf(this.sql, iteration);
+    const j = objective(losses, assignment);
+    const next = config.method === "d2c" ? reassign(losses, assignment) : assignment;
+    const last = sameAssignment(next, assignment) || iteration + 1 >= config.maxIterations;
+    const now = new Date().toISOString();
+    this.commit(() => {
+      this.sql.exec("UPDATE iterations SET objective = ?, finished_at = ? WHERE iteration = ?", j, now, iteration);
+      this.emit("evaluated", { iteration, objective: j });
+      if (!last) {
+        this.sql.exec("INSERT INTO iterations VALUES (?, ?, NULL, ?, NULL)", iteration + 1, JSON.stringify(next), now);
+        this.sql.exec("UPDATE run SET iteration = ? WHERE id = 1", iteration + 1);
+        this.advance("merge");
+        this.emit("iteration", { iteration: iteration + 1, assignment: next });
+      }
+    });
+    if (!last) return this.wake();
+    const iterations = this.sql.exec<{ assignment: string; objective: number }>("SELECT assignment, objective FROM iterations ORDER BY iteration")
+      .toArray().map((r) => ({ assignment: JSON.parse(r.assignment) as number[], objective: r.objective }));
+    await this.finish("done", null, bestIteration(iterations));
+  }
+
+  private async targets(config: RunConfig) {
+    const model = await catalogue(this.env).model(config.modelId);
+    if (!model) throw new Error(`model ${config.modelId} is no longer registered`);
+    return model.loraTargets;
+  }
+
+  /**
+   * Writes a phase's results in one transaction, unless the run stopped meanwhile (a cancel
+   * can land while a phase awaits R2): a stopped run must stay exactly as it was left.
+   */
+  private commit(write: () => void): void {
+    this.ctx.storage.transactionSync(() => {
+      if (tables.readRun(this.sql)?.state === "running") write();
+    });
+  }
+
+  private async wake(at = Date.now()): Promise<void> {
+    if (tables.readRun(this.sql)?.state === "running") await this.ctx.storage.setAlarm(at);
+  }
+
+  private advance(phase: RunPhase): void {
+    this.sql.exec("UPDATE run SET phase = ?, updated_at = ? WHERE id = 1", phase, new Date().toISOString());
+  }
+
+  /** The one way out of "running"; whichever of done, failed and cancelled comes first stays. */
+  private async finish(state: Exclude<RunState, "running">, reason: string | null, best: number | null = null): Promise<void> {
+    const now = new Date().toISOString();
+    this.commit(() => {
+      this.sql.exec("UPDATE run SET state = ?, reason = ?, best_iteration = ?, updated_at = ?, finished_at = ? WHERE id = 1", state, reason, best, now, now);
+      this.emit(state, reason === null ? {} : { reason });
+    });
+    this.listeners.close();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  private emit(type: string, data: unknown): void {
+    const at = new Date().toISOString();
+    const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (at, type, data) VALUES (?, ?, ?) RETURNING seq", at, type, JSON.stringify(data)).one().seq;
+    this.listeners.push({ seq, type, data } satisfies RunEvent);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * A ClusterRun's SQLite tables and the reads the run needs. Every phase writes its results and
+ * its successor phase in one transaction, so an object evicted mid-phase restarts that phase
+ * from what is stored and nothing is ever half-advanced.
+ */
+import type { RunConfig } from "../src/runs/config";
+
+export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
+export type RunState = "running" | "done" | "failed" | "cancelled";
+
+interface RunFields {
+  state: RunState;
+  phase: RunPhase;
+  iteration: number;
+  reason: string | null;
+  best_iteration: number | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+type RunRow = RunFields & { config: string } & Record<string, SqlStorageValue>;
+
+export interface ClusterRow extends Record<string, SqlStorageValue> {
+  iteration: number;
+  cluster: number;
+  members: string;
+  cluster_key: string;
+  sha256: string;
+  bytes: number;
+  rank: number;
+}
+
+export interface UnitRow extends Record<string, SqlStorageValue> {
+  id: string;
+  iteration: number;
+  task: number;
+  cluster: number;
+  loss_key: string;
+  loss: number | null;
+  tokens: number | null;
+  ms: number | null;
+  /** "cache" when the loss was known before the run asked, else "queue". */
+  source: string;
+  attempts: number;
+  sent_at: number;
+  error: string | null;
+}
+
+export function createRunTables(sql: SqlStorage): void {
+  sql.exec(`
+    CREATE TABLE IF NOT EXISTS run (
+      id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL,
+      iteration INTEGER NOT NULL, reason TEXT, best_iteration INTEGER,
+      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT);
+    CREATE TABLE IF NOT EXISTS iterations (
+      iteration INTEGER PRIMARY KEY, assignment TEXT NOT NULL, objective REAL, started_at TEXT NOT NULL, finished_at TEXT);
+    CREATE TABLE IF NOT EXISTS clusters (
+      iteration INTEGER NOT NULL, cluster INTEGER NOT NULL, members TEXT NOT NULL, cluster_key TEXT NOT NULL,
+      sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL, PRIMARY KEY (iteration, cluster));
+    CREATE TABLE IF NOT EXISTS units (
+      id TEXT PRIMARY KEY, iteration INTEGER NOT NULL, task INTEGER NOT NULL, cluster INTEGER NOT NULL,
+      loss_key TEXT NOT NULL, loss REAL, tokens INTEGER, ms REAL, source TEXT NOT NULL,
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT);
+    CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
+    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS report (task TEXT PRIMARY KEY, cluster INTEGER NOT NULL, exact_match REAL NOT NULL, loss REAL NOT NULL, examples INTEGER NOT NULL);`);
+}
+
+export type StoredRun = RunFields & { readonly parsed: RunConfig };
+
+export function readRun(sql: SqlStorage): StoredRun | null {
+  const row = sql.exec<RunRow>("SELECT * FROM run").toArray()[0];
+  if (!row) return null;
+  const { config, ...rest } = row;
+  return { ...(rest as RunFields), parsed: JSON.parse(config) as RunConfig };
+}
+
+export function assignmentOf(sql: SqlStorage, iteration: number): number[] {
+  return JSON.parse(sql.exec<{ assignment: string }>("SELECT assignment FROM iterations WHERE iteration = ?", iteration).one().assignment) as number[];
+}
+
+export function clustersOfIteration(sql: SqlStorage, iteration: number): ClusterRow[] {
+  return sql.exec<ClusterRow>("SELECT * FROM clusters WHERE iteration = ? ORDER BY cluster", iteration).toArray();
+}
+
+export function unitsOfIteration(sql: SqlStorage, iteration: number): UnitRow[] {
+  return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? ORDER BY task, cluster", iteration).toArray();
+}
+
+export function pendingUnits(sql: SqlStorage, iteration: number): UnitRow[] {
+  return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? AND loss IS NULL", iteration).toArray();
+}

@@ -1,0 +1,37 @@
+/** What a clustering run was asked to do, fixed when it starts (POST /v1/runs). */
+import type { MergeSettings } from "../adapters/merge";
+
+export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all";
+export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all"] as const satisfies readonly RunMethod[];
+
+export type { MergeSettings };
+
+/** A task as the run saw it when it started: later catalogue changes do not leak into a run. */
+export interface RunTask {
+  readonly id: string;
+  readonly adapterSha256: string;
+  readonly fewshotSha256: string;
+  /** Few-shot examples: forward passes per evaluation are ceil(fewshot / MAX_BATCH). */
+  readonly fewshot: number;
+  readonly application?: string;
+  readonly language?: string;
+}
+
+export interface RunConfig {
+  readonly runId: string;
+  readonly modelId: string;
+  /** Sorted by id; assignments index into this list. */
+  readonly tasks: readonly RunTask[];
+  readonly k: number;
+  readonly method: RunMethod;
+  /** The merge applied to every cluster; weights are always uniform over the cluster's tasks. */
+  readonly merge: MergeSettings;
+  readonly seed: number;
+  /** Assignments evaluated at most (D2C); the baselines evaluate one. */
+  readonly maxIterations: number;
+  /** Warm start: cluster per task (index-aligned with tasks) instead of k-means. */
+  readonly initialAssignment?: readonly number[];
+  /** A unit not reported within this time is sent again by the run's alarm. */
+  readonly unitTimeoutMs: number;
+  readonly createdAt: string;
+}

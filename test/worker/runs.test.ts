@@ -1,0 +1,172 @@
+/**
+ * Clustering runs end to end: the real ClusterRun Durable Object, its alarms, the real local
+ * Queue and its consumer (src/queue.ts), R2 and the Catalogue. Runs advance on their own; the
+ * tests poll their status with a bound.
+ */
+import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { examplesKey } from "../../src/storage/keys";
+import { clusterRun } from "../../src/storage/runs";
+import type { RunStatus } from "../../durable-objects/runStatus";
+import type { RunConfig } from "../../src/runs/config";
+import type { EvaluationUnit } from "../../src/runs/unit";
+import { call, registerModel, uploadAdapter, uploadExamples } from "./api";
+
+type ErrorBody = { error: { code: string; message: string } };
+
+/** Two applications x four languages: D2C should find structure here. */
+const TASKS = ["gec-de", "gec-fr", "gec-ja", "gec-en", "reply-de", "reply-fr", "reply-ja", "reply-en"];
+
+beforeAll(async () => {
+  expect((await registerModel()).status).toBe(201);
+  for (const task of TASKS) {
+    expect((await uploadAdapter(task)).status).toBe(201);
+    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
+  }
+  expect((await uploadExamples("gec-de", "test")).status).toBe(201);
+});
+
+async function startRun(body: Record<string, unknown>): Promise<string> {
+  const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, ...body }) });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { runId: string }).runId;
+}
+
+const statusOf = async (runId: string) => (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
+
+/** Polls until `done(status)`, at most `seconds`. */
+async function waitFor(runId: string, done: (s: RunStatus) => boolean, seconds = 90): Promise<RunStatus> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const status = await statusOf(runId);
+    if (done(status)) return status;
+    if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`);
+    await scheduler.wait(50);
+  }
+}
+
+const finished = (s: RunStatus) => s.state !== "running";
+const evaluating = (s: RunStatus) => s.phase === "evaluate" && s.cost.units > 0 && s.cost.units > s.cost.cacheHits + s.cost.forwardPasses;
+
+describe("a D2C run", () => {
+  it("clusters 8 tasks into K=2 through the queue and reports held-out exact match", async () => {
+    const runId = await startRun({ k: 2, method: "d2c", seed: 7 });
+    const status = await waitFor(runId, finished);
+    expect(status.state).toBe("done");
+    expect(status.result!.clusters).toHaveLength(2);
+    expect(Object.keys(status.result!.assignment).sort()).toEqual([...TASKS].sort());
+    // D2C evaluates every task under every cluster and keeps the best J it saw.
+    const first = status.iterations[0];
+    expect(Object.values(first.losses).flat().every((l) => typeof l === "number" && l > 0)).toBe(true);
+    expect(status.result!.objective).toBeLessThanOrEqual(Math.min(...status.iterations.map((i) => i.objective!)));
+    expect(status.cost.forwardPasses).toBeGreaterThan(0);
+    expect(status.cost.units).toBe(status.cost.cacheHits + status.cost.forwardPasses);
+    // Merged adapters exist in R2 before the run names them.
+    for (const c of status.result!.clusters) expect(await env.BUCKET.head(`merged/${c.sha256}/adapter_model.safetensors`)).not.toBeNull();
+
+    const events = await (await call(`/v1/runs/${runId}/events`)).text();
+    expect(events).toContain("event: started");
+    expect(events).toContain("event: done");
+
+    const report = await call(`/v1/runs/${runId}/report`, { method: "POST" });
+    expect(report.status).toBe(409); // 7 of the 8 tasks have no held-out examples
+  });
+
+  it("resumes after its object is evicted and aborted mid-iteration, with the undisturbed result", async () => {
+    const config = { k: 2, method: "d2c", seed: 3, merge: { method: "ties_svd", density: 0.5 } };
+    const disturbed = await startRun(config);
+    await waitFor(disturbed, evaluating);
+    await evictDurableObject(clusterRun(env, disturbed));
+    await waitFor(disturbed, (s) => s.iteration >= 1 || finished(s));
+    await abortAllDurableObjects();
+    const resumed = await waitFor(disturbed, finished);
+    // Same seed, cache now warm: the same numbers, so the same clusters.
+    const undisturbed = await waitFor(await startRun(config), finished);
+    expect(resumed.state).toBe("done");
+    expect(undisturbed.cost.forwardPasses).toBe(0);
+    expect(resumed.result!.assignment).toEqual(undisturbed.result!.assignment);
+    expect(resumed.result!.objective).toBe(undisturbed.result!.objective);
+  });
+
+  it("counts a unit delivered twice once", async () => {
+    const config = { k: 3, method: "d2c", seed: 5, merge: { method: "magnitude_prune_svd", density: 0.5 } };
+    const runId = await startRun(config);
+    await waitFor(runId, evaluating);
+    // Exact copies of every unit of the first iteration, sent while the originals are in flight.
+    const copies = await runInDurableObject(clusterRun(env, runId), (_, state) => {
+      const sql = state.storage.sql;
+      const run = JSON.parse(sql.exec<{ config: string }>("SELECT config FROM run").one().config) as RunConfig;
+      const merged = sql.exec<{ sha256: string }>("SELECT sha256 FROM clusters WHERE iteration = 0 ORDER BY cluster").toArray().map((c) => c.sha256);
+      return sql.exec<{ id: string; task: number; cluster: number }>("SELECT * FROM units WHERE iteration = 0 AND source = 'queue'").toArray()
+        .map((u): { body: EvaluationUnit } => ({
+          body: { runId, unitId: u.id, modelId: run.modelId, taskId: run.tasks[u.task].id, fewshotSha256: run.tasks[u.task].fewshotSha256, mergedSha256: merged[u.cluster] },
+        }));
+    });
+    expect(copies.length).toBeGreaterThan(0);
+    await env.EVALUATIONS.sendBatch(copies);
+    const duplicated = await waitFor(runId, finished);
+    const reference = await waitFor(await startRun(config), finished);
+    expect(duplicated.state).toBe("done");
+    // Each unit counted once: as many passes as the units it sent, the same clusters as a clean run.
+    expect(duplicated.cost.forwardPasses).toBe(duplicated.cost.units - duplicated.cost.cacheHits);
+    expect(duplicated.result!.assignment).toEqual(reference.result!.assignment);
+    expect(duplicated.result!.objective).toBe(reference.result!.objective);
+  });
+
+  it("fails with the unit's reason when a unit keeps failing, through retries and the dead-letter queue", async () => {
+    // Examples replaced behind the API's back: a run pins the catalogue's digest, so every attempt fails.
+    expect((await uploadAdapter("qa-de")).status).toBe(201);
+    expect((await uploadExamples("qa-de", "fewshot")).status).toBe(201);
+    await env.BUCKET.put(examplesKey("qa-de", "fewshot"), '{"prompt":"x","completion":"y"}\n');
+    const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: [...TASKS, "qa-de"], k: 2, method: "kmeans", seed: 11 }) });
+    const { runId } = (await response.json()) as { runId: string };
+    const status = await waitFor(runId, finished, 120);
+    expect(status.state).toBe("failed");
+    expect(status.reason).toContain("qa-de");
+    expect(status.reason).toContain("changed since the run started");
+  });
+
+  it("stops when cancelled", async () => {
+    const runId = await startRun({ k: 4, method: "d2c", seed: 13, merge: { method: "svd", rank: 2 } });
+    const cancel = await call(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    expect(cancel.status).toBe(200);
+    expect(((await cancel.json()) as RunStatus).state).toBe("cancelled");
+    const alarm = await runInDurableObject(clusterRun(env, runId), (_, state) => state.storage.getAlarm());
+    expect(alarm).toBeNull();
+    expect((await statusOf(runId)).state).toBe("cancelled");
+  });
+});
+
+describe("run requests", () => {
+  const cases: Array<[string, Record<string, unknown>, number, string]> = [
+    ["k below 1", { k: 0 }, 400, "k"],
+    ["k above the task count", { k: 9 }, 400, "more than the 8 tasks"],
+    ["unknown method", { k: 2, method: "spectral" }, 400, "method"],
+    ["unknown merge", { k: 2, merge: { method: "mean" } }, 400, "merge.method"],
+    ["unknown task", { k: 2, tasks: ["gec-de", "gec-xx"] }, 404, "gec-xx"],
+    ["both k and budget", { k: 2, budget: { maxAdapters: 2 } }, 400, "exactly one of k and budget"],
+    ["budget below one adapter", { budget: { maxBytes: 1000 } }, 422, "does not hold one adapter"],
+  ];
+  for (const [name, body, status, message] of cases) {
+    it(`refuses ${name}`, async () => {
+      const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, ...body }) });
+      expect(response.status).toBe(status);
+      expect(((await response.json()) as ErrorBody).error.message).toContain(message);
+    });
+  }
+
+  it("derives K from a byte budget", async () => {
+    // fp16 rank 8 over 16 targets of 128 x 128: 16 * 8 * 256 * 2 = 65,536 bytes per adapter.
+    const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, budget: { maxBytes: 3 * 65_536 + 100 } }) });
+    expect(response.status).toBe(202);
+    const { runId, k } = (await response.json()) as { runId: string; k: number };
+    expect(k).toBe(3);
+    await call(`/v1/runs/${runId}/cancel`, { method: "POST" });
+  });
+
+  it("answers 404 for an unknown run", async () => {
+    const response = await call(`/v1/runs/run-${crypto.randomUUID()}`);
+    expect(response.status).toBe(404);
+  });
+});
