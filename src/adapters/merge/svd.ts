@@ -7,20 +7,19 @@
 import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import type { LoraFactors, LoraTarget } from "../peft";
 
-/** delta W = B A, [out, in] row-major, in float64. */
-export function deltaW(f: LoraFactors, target: LoraTarget): Float64Array {
+/** delta W = B A, [out, in] row-major, in float64; with `into`, adds weight * B A to it instead. */
+export function deltaW(f: LoraFactors, target: LoraTarget, weight = 1, into = new Float64Array(target.out * target.in)): Float64Array {
   const { in: cols, out: rows } = target;
-  const delta = new Float64Array(rows * cols);
   for (let o = 0; o < rows; o++) {
     const row = o * cols;
     for (let r = 0; r < f.rank; r++) {
-      const b = f.b[o * f.rank + r];
+      const b = weight * f.b[o * f.rank + r];
       if (b === 0) continue;
       const a = r * cols;
-      for (let j = 0; j < cols; j++) delta[row + j] += b * f.a[a + j];
+      for (let j = 0; j < cols; j++) into[row + j] += b * f.a[a + j];
     }
   }
-  return delta;
+  return into;
 }
 
 export function weightedSum(deltas: readonly Float64Array[], weights: readonly number[]): Float64Array {
@@ -33,7 +32,9 @@ export function weightedSum(deltas: readonly Float64Array[], weights: readonly n
 
 /** `svd` by the dense path: the weighted sum of the delta Ws, truncated to `rank`. */
 export function denseSvdMerge(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget, rank: number): LoraFactors {
-  return svdFactors(weightedSum(factors.map((f) => deltaW(f, target)), weights), target, rank);
+  const sum = new Float64Array(target.out * target.in);
+  factors.forEach((f, i) => deltaW(f, target, weights[i], sum));
+  return svdFactors(sum, target, rank);
 }
 
 /** Truncated SVD of a dense [out, in] matrix as factors: B = U_k diag(S_k), A = V_k^T. */
