@@ -20,7 +20,7 @@ import type { AdapterFactors, LoraFactors } from "../src/adapters/peft";
 import type { Batch } from "../src/inference/batch";
 import { parseExamples, type ModelContract } from "../src/inference/contract";
 import { evaluate } from "../src/inference/evaluate";
-import { forward, type LoadedModel } from "../src/inference/model";
+import { forward, type LoadedModel } from "../src/inference/forward";
 import { createSession, ort } from "../src/inference/ort";
 
 const contract = contractJson as unknown as ModelContract;
@@ -32,7 +32,7 @@ function loadModel(variant: string): Promise<LoadedModel> {
   let model = models.get(variant);
   if (!model) {
     const bytes = new Uint8Array(variant === "int8" ? int8Onnx : onnx);
-    model = createSession(bytes).then((session) => ({ contract, session, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) }));
+    model = createSession(bytes).then((session) => ({ contract, session, Tensor: ort.Tensor, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) }));
     models.set(variant, model);
   }
   return model;

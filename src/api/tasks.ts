@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { AdapterError, parsePeftConfig, peftToFactors } from "../adapters/peft";
 import { parseExamples } from "../inference/contract";
-import { loadModel, tokenize } from "../inference/model";
+import { tokenize } from "../inference/forward";
+import { loadModel } from "../inference/model";
 import { catalogue } from "../storage/catalogue";
 import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";

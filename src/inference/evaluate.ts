@@ -5,7 +5,7 @@
 import type { AdapterFactors } from "../adapters/peft";
 import type { Example } from "./contract";
 import { scoreBatch } from "./loss";
-import { batchOf, forward, type LoadedModel } from "./model";
+import { batchOf, forward, type LoadedModel } from "./forward";
 
 export interface Evaluation {
   /** Mean over examples of each example's mean completion NLL (nats per token). */

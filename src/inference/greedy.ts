@@ -3,7 +3,7 @@
  * teacher-forced pass decides exact match); the console and the agreement test do.
  */
 import type { AdapterFactors } from "../adapters/peft";
-import { forward, type LoadedModel } from "./model";
+import { forward, type LoadedModel } from "./forward";
 
 export async function generate(model: LoadedModel, prompt: string, adapter: AdapterFactors | null): Promise<string> {
   const { bos, eos } = model.contract.tokens;

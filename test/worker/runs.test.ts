@@ -3,7 +3,7 @@
  * Queue and its consumer (src/queue.ts), R2 and the Catalogue. Runs advance on their own; the
  * tests poll their status with a bound.
  */
-import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { examplesKey } from "../../src/storage/keys";
@@ -11,7 +11,7 @@ import { clusterRun } from "../../src/storage/runs";
 import type { RunStatus } from "../../durable-objects/runStatus";
 import type { RunConfig } from "../../src/runs/config";
 import type { EvaluationUnit } from "../../src/runs/unit";
-import { call, registerModel, uploadAdapter, uploadExamples } from "./api";
+import { ADMIN, call, registerModel, uploadAdapter, uploadExamples } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -23,8 +23,8 @@ beforeAll(async () => {
   for (const task of TASKS) {
     expect((await uploadAdapter(task)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
+    expect((await uploadExamples(task, "test")).status).toBe(201);
   }
-  expect((await uploadExamples("gec-de", "test")).status).toBe(201);
 });
 
 async function startRun(body: Record<string, unknown>): Promise<string> {
@@ -52,6 +52,8 @@ const evaluating = (s: RunStatus) => s.phase === "evaluate" && s.cost.units > 0 
 describe("a D2C run", () => {
   it("clusters 8 tasks into K=2 through the queue and reports held-out exact match", async () => {
     const runId = await startRun({ k: 2, method: "d2c", seed: 7 });
+    // Opened while the run works: the stream carries its events live and closes when it ends.
+    const live = (await call(`/v1/runs/${runId}/events`)).text();
     const status = await waitFor(runId, finished);
     expect(status.state).toBe("done");
     expect(status.result!.clusters).toHaveLength(2);
@@ -65,12 +67,38 @@ describe("a D2C run", () => {
     // Merged adapters exist in R2 before the run names them.
     for (const c of status.result!.clusters) expect(await env.BUCKET.head(`merged/${c.sha256}/adapter_model.safetensors`)).not.toBeNull();
 
-    const events = await (await call(`/v1/runs/${runId}/events`)).text();
+    const events = await live;
     expect(events).toContain("event: started");
+    expect(events).toContain("event: progress");
     expect(events).toContain("event: done");
+    const replay = await (await call(`/v1/runs/${runId}/events`, { headers: { ...ADMIN, "last-event-id": "1" } })).text();
+    expect(replay).not.toContain("event: started");
+    expect(replay).toContain("event: done");
 
     const report = await call(`/v1/runs/${runId}/report`, { method: "POST" });
-    expect(report.status).toBe(409); // 7 of the 8 tasks have no held-out examples
+    expect(report.status).toBe(200);
+    const held = (await report.json()) as { meanExactMatch: number; tasks: Array<{ task: string; cluster: number; exactMatch: number; examples: number }> };
+    expect(held.tasks.map((t) => t.task).sort()).toEqual([...TASKS].sort());
+    expect(held.tasks.every((t) => t.examples === 100 && t.cluster === status.result!.assignment[t.task])).toBe(true);
+    expect(held.meanExactMatch).toBeGreaterThan(0);
+    expect((await statusOf(runId)).heldOut).toHaveLength(TASKS.length);
+  });
+
+  it("sends again the units that never reported, from its alarm", async () => {
+    const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
+    const run = clusterRun(env, runId);
+    await waitFor(runId, evaluating);
+    // Pretend the pending units were sent long ago and lost.
+    const lost = await runInDurableObject(run, (_, state) =>
+      state.storage.sql.exec("UPDATE units SET sent_at = 0 WHERE loss IS NULL AND source = 'queue'").rowsWritten);
+    expect(lost).toBeGreaterThan(0);
+    expect(await runDurableObjectAlarm(run)).toBe(true);
+    const resent = await runInDurableObject(run, (_, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM units WHERE attempts = 2").one().n);
+    expect(resent).toBeGreaterThan(0);
+    const status = await waitFor(runId, finished);
+    expect(status.state).toBe("done");
+    expect(await (await call(`/v1/runs/${runId}/events`)).text()).toContain("event: resent");
   });
 
   it("resumes after its object is evicted and aborted mid-iteration, with the undisturbed result", async () => {
