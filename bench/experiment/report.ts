@@ -76,7 +76,7 @@ function markdown(r: Results): string {
 
 function plot(r: Results): string {
   const W = 640, H = 400, L = 60, R = 120, T = 30, B = 50;
-  const x = (k: number) => L + ((W - L - R) * Math.log(k / r.n * 40) ) / Math.log(40);
+  const x = (k: number) => L + ((W - L - R) * Math.log(k)) / Math.log(r.n);
   const y = (v: number) => T + (H - T - B) * (1 - v);
   const ks = r.ks.filter((k) => k <= r.n);
   const series = CLUSTERED.map((m) => {

@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { evaluate as evaluateExamples } from "../inference/evaluate";
 import { loadModel } from "../inference/model";
-import { readAdapter, readExamples } from "../storage/adapters";
+import { readAdapter, readExamples, readMergedAdapter } from "../storage/adapters";
+import { mergedKey } from "../storage/keys";
 import { catalogue } from "../storage/catalogue";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
@@ -10,10 +11,12 @@ import { jsonBody } from "./validate";
 
 export const EvaluateRequest = z.object({
   task: z.string().min(1),
-  /** A task id (that task's own adapter) or "none" (the base model). */
+  /** A task id (that task's own adapter), a merged adapter's sha256, or "none" (the base model). */
   adapter: z.string().min(1),
   split: z.enum(["fewshot", "test"]).default("fewshot"),
 });
+
+const MERGED = /^[0-9a-f]{64}$/;
 
 export const evaluate = new Hono<{ Bindings: Env }>();
 
@@ -25,15 +28,21 @@ evaluate.post("/", async (c) => {
   const cat = catalogue(c.env);
   const task = await cat.task(request.task);
   if (!task) throw new ApiError(404, "unknown_task", `no task ${request.task}`);
-  const source = request.adapter === "none" ? null : await cat.task(request.adapter);
-  if (request.adapter !== "none" && !source) throw new ApiError(404, "unknown_adapter", `no adapter ${request.adapter}: give a task id or "none"`);
+  const merged = MERGED.test(request.adapter);
+  const source = request.adapter === "none" || merged ? null : await cat.task(request.adapter);
+  if (merged && !(await c.env.BUCKET.head(mergedKey(request.adapter, "adapter_model.safetensors")))) {
+    throw new ApiError(404, "unknown_adapter", `no merged adapter ${request.adapter}`);
+  }
+  if (request.adapter !== "none" && !merged && !source) throw new ApiError(404, "unknown_adapter", `no adapter ${request.adapter}: give a task id, a merged adapter's sha256 or "none"`);
   if (source && source.modelId !== task.modelId) {
     throw new ApiError(422, "model_mismatch", `adapter ${source.id} is for model ${source.modelId}, task ${task.id} for ${task.modelId}`);
   }
   const examples = await readExamples(c.env.BUCKET, task.id, request.split);
   if (!examples) throw new ApiError(409, "no_examples", `task ${task.id} has no ${request.split} examples yet`);
   const model = await loadModel(c.env.BUCKET, task.modelId);
-  const adapter = source ? await readAdapter(c.env.BUCKET, source.id, model.contract.loraTargets) : null;
+  const targets = model.contract.loraTargets;
+  // A merged adapter of another model fails its shape checks against this model's targets.
+  const adapter = merged ? await readMergedAdapter(c.env.BUCKET, request.adapter, targets) : source ? await readAdapter(c.env.BUCKET, source.id, targets) : null;
   const result = await evaluateExamples(model, examples, adapter);
   return c.json(request.split === "test" ? result : { ...result, exactMatch: undefined });
 });

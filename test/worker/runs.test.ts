@@ -82,6 +82,10 @@ describe("a D2C run", () => {
     expect(held.tasks.every((t) => t.examples === 100 && t.cluster === status.result!.assignment[t.task])).toBe(true);
     expect(held.meanExactMatch).toBeGreaterThan(0);
     expect((await statusOf(runId)).heldOut).toHaveLength(TASKS.length);
+    // The same number through /v1/evaluate with the merged adapter's digest.
+    const one = held.tasks[0];
+    const direct = await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: one.task, adapter: status.result!.clusters[one.cluster].sha256, split: "test" }) });
+    expect(((await direct.json()) as { exactMatch: number }).exactMatch).toBe(one.exactMatch);
   });
 
   it("sends again the units that never reported, from its alarm", async () => {
