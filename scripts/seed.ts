@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 interface CatalogueEntry { id: string; modelId: string; application?: string; language?: string }
-interface Task { id: string; examples: { fewshot: number; test: number } }
+interface Task { id: string; examples: { fewshot: number; test: number }; examplesSha256?: { fewshot: string; test: string } }
 
 export async function seed(url: string, token: string, dir: string): Promise<{ uploaded: number; skipped: number }> {
   const auth = { authorization: `Bearer ${token}` };
@@ -32,7 +32,8 @@ export async function seed(url: string, token: string, dir: string): Promise<{ u
   let uploaded = 0;
   for (const entry of entries) {
     const task = present.get(entry.id);
-    if (task && task.examples.fewshot > 0 && task.examples.test > 0) continue;
+    // Examples stored before the catalogue kept their digests are uploaded again.
+    if (task && task.examples.fewshot > 0 && task.examples.test > 0 && task.examplesSha256?.fewshot && task.examplesSha256.test) continue;
     if (!task) {
       const body = new FormData();
       for (const f of ["adapter_config.json", "adapter_model.safetensors"]) body.set(f, await file(`adapters/${entry.id}/${f}`), f);

@@ -46,13 +46,14 @@ runs.post("/", async (c) => {
   const request = await jsonBody(c.req.raw, RunRequest);
   const cat = catalogue(c.env);
   const { tasks: all } = await cat.list();
-  let chosen = all.filter((t) => t.examples.fewshot > 0);
+  let chosen = all.filter((t) => t.examples.fewshot > 0 && t.examplesSha256.fewshot);
   if (request.tasks) {
     const byId = new Map(all.map((t) => [t.id, t]));
     chosen = [...new Set(request.tasks)].sort().map((id) => {
       const task = byId.get(id);
       if (!task) throw new ApiError(404, "unknown_task", `tasks: no task ${id}`);
       if (task.examples.fewshot === 0) throw new ApiError(409, "no_examples", `tasks: ${id} has no few-shot examples yet`);
+      if (!task.examplesSha256.fewshot) throw new ApiError(409, "no_examples", `tasks: ${id}'s few-shot examples predate example digests; upload them again`);
       return task;
     });
   }
