@@ -1,0 +1,38 @@
+/** The signed manifest a device receives (DESIGN.md, "A signed manifest"). */
+export type AdapterFormat = "peft" | "onnx_adapter";
+
+export interface ManifestAdapter {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly format: AdapterFormat;
+  /** Path of the blob on the Worker: `/v1/adapters/<sha256>`. */
+  readonly url: string;
+  /** The tasks this merged adapter serves. */
+  readonly tasks: readonly string[];
+}
+
+export interface Manifest {
+  readonly profile: string;
+  /** Increases with every release, rollback included: a client never accepts a lower one. */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** Percent of devices (by stable bucket of their id) that get this release. */
+  readonly rollout: number;
+  /** Task -> sha256 of the adapter serving it, in the profile's first format. */
+  readonly routing: Readonly<Record<string, string>>;
+  /** Every blob of the release, one entry per merged adapter and format. */
+  readonly adapters: readonly ManifestAdapter[];
+}
+
+export interface SignedManifest {
+  readonly manifest: Manifest;
+  /** Base64 Ed25519 signature over canonicalBytes(manifest). */
+  readonly signature: string;
+  readonly keyId: string;
+}
+
+/** `GET /v1/keys`. */
+export interface SigningKeys {
+  readonly keys: ReadonlyArray<{ readonly keyId: string; readonly algorithm: "Ed25519"; /** base64, raw 32 bytes */ readonly publicKey: string }>;
+}
