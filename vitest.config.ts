@@ -1,8 +1,11 @@
+import { generateKeyPairSync } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
+// A signing key made for this test run only: no key, test or real, lives in the repo.
+const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
 
 export default defineConfig({
   test: {
@@ -16,7 +19,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ADMIN_TOKEN: "test-admin-token" },
+              bindings: { ADMIN_TOKEN: "test-admin-token", MANIFEST_SIGNING_KEY: signingKey },
               // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
               serviceBindings: {
                 FIXTURES: async (request: Request) => {

@@ -8,6 +8,7 @@ import type { ModelContract } from "../src/inference/contract";
 import type { Split } from "../src/storage/keys";
 import * as cache from "./clusterCache";
 import type { CachedLoss, CachedMerge } from "./clusterCache";
+import type { Profile, StoredProfile } from "../src/delivery/profiles";
 
 export interface TaskRecord {
   id: string;
@@ -79,6 +80,7 @@ export class Catalogue extends DurableObject<Env> {
           ALTER TABLE tasks ADD COLUMN test_sha256 TEXT NOT NULL DEFAULT '';`);
       }
       cache.createClusterCache(this.sql);
+      this.sql.exec("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
     });
   }
 
@@ -154,5 +156,19 @@ export class Catalogue extends DurableObject<Env> {
 
   recordLosses(entries: readonly (CachedLoss & { key: string })[]): void {
     cache.recordLosses(this.sql, entries);
+  }
+
+  /** Creates or replaces a device profile; its own version increases with each change. */
+  putProfile(id: string, profile: Profile): StoredProfile {
+    const row = this.sql.exec<{ version: number; updated_at: string }>(
+      `INSERT INTO profiles VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
+         profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, updated_at`,
+      id, JSON.stringify(profile), new Date().toISOString()).one();
+    return { ...profile, id, version: row.version, updatedAt: row.updated_at };
+  }
+
+  profiles(): StoredProfile[] {
+    return this.sql.exec<{ id: string; profile: string; version: number; updated_at: string }>("SELECT * FROM profiles ORDER BY id")
+      .toArray().map((r) => ({ ...(JSON.parse(r.profile) as Profile), id: r.id, version: r.version, updatedAt: r.updated_at }));
   }
 }

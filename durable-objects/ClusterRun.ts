@@ -6,7 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { clustersOf, mergeAll, sameAssignment } from "../src/clustering/assignment";
-import { bestIteration, objective, reassign } from "../src/clustering/d2c";
+import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { kmeans } from "../src/clustering/kmeans";
 import { randomAssignment } from "../src/clustering/random";
 import { taskSimilarity } from "../src/clustering/taskVectors";
@@ -216,13 +216,13 @@ export class ClusterRun extends DurableObject<Env> {
       .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens! })));
     const losses = config.tasks.map(() => new Array<number>(config.k).fill(NaN));
     for (const u of units) losses[u.task][u.cluster] = u.loss!;
-    const assignment = tables.assignmentOf(this.sql, iteration);
+    const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
     const j = objective(losses, assignment);
     const next = config.method === "d2c" ? reassign(losses, assignment) : assignment;
     const last = sameAssignment(next, assignment) || iteration + 1 >= config.maxIterations;
     const now = new Date().toISOString();
     this.commit(() => {
-      this.sql.exec("UPDATE iterations SET objective = ?, finished_at = ? WHERE iteration = ?", j, now, iteration);
+      this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, finished_at = ? WHERE iteration = ?", JSON.stringify(assignment), j, now, iteration);
       this.emit("evaluated", { iteration, objective: j });
       if (!last) {
         this.sql.exec("INSERT INTO iterations VALUES (?, ?, NULL, ?, NULL)", iteration + 1, JSON.stringify(next), now);

@@ -42,6 +42,7 @@ export interface RunStatus {
   readonly seed: number;
   readonly maxIterations: number;
   readonly tasks: string[];
+  readonly catalogueVersion: number;
   readonly iteration: number;
   readonly iterations: IterationView[];
   /** The best iteration (lowest J) once the run is done. */
@@ -81,7 +82,8 @@ export function runStatus(sql: SqlStorage, run: StoredRun): RunStatus {
   const best = run.best_iteration === null ? null : iterations[run.best_iteration];
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tasks: ids, iteration: run.iteration,
+    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tasks: ids,
+    catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: best && {
       iteration: best.iteration, objective: best.objective!, assignment: best.assignment, clusters: best.clusters,

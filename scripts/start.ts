@@ -3,21 +3,22 @@
  * generated into .dev.vars on first start (never committed), and the fixtures seeded.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { seed } from "./seed.ts";
 
 const PORT = 8787;
 const URL = `http://127.0.0.1:${PORT}`;
 
-function adminToken(): string {
+/** A local secret from .dev.vars, generated there on first start (never committed). */
+function localSecret(name: string, generate: () => string): string {
   const vars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
-  const found = /^ADMIN_TOKEN=(.+)$/m.exec(vars)?.[1]?.trim();
+  const found = new RegExp(`^${name}=(.+)$`, "m").exec(vars)?.[1]?.trim();
   if (found) return found;
-  const token = randomBytes(24).toString("base64url");
-  writeFileSync(".dev.vars", `${vars}${vars && !vars.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`, { mode: 0o600 });
-  console.log("generated an admin token into .dev.vars");
-  return token;
+  const value = generate();
+  writeFileSync(".dev.vars", `${vars}${vars && !vars.endsWith("\n") ? "\n" : ""}${name}=${value}\n`, { mode: 0o600 });
+  console.log(`generated ${name} into .dev.vars`);
+  return value;
 }
 
 async function ready(timeoutMs: number): Promise<void> {
@@ -33,7 +34,9 @@ async function ready(timeoutMs: number): Promise<void> {
   throw new Error(`the Worker did not answer on ${URL} within ${timeoutMs / 1000} s`);
 }
 
-const token = adminToken();
+const token = localSecret("ADMIN_TOKEN", () => randomBytes(24).toString("base64url"));
+// The manifest signing key, an Ed25519 JWK (single-quoted: .dev.vars is dotenv syntax).
+localSecret("MANIFEST_SIGNING_KEY", () => `'${JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }))}'`);
 const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", ".wrangler/state"], {
   stdio: "inherit",
 });

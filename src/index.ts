@@ -5,6 +5,7 @@ import { scheduled } from "./scheduled";
 
 export { Catalogue } from "../durable-objects/Catalogue";
 export { ClusterRun } from "../durable-objects/ClusterRun";
+export { Releases } from "../durable-objects/Releases";
 
 export default {
   fetch: app.fetch,

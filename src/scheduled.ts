@@ -1,9 +1,71 @@
 /**
- * The cron trigger (wrangler.toml [triggers]). Re-clustering profiles whose catalogue changed
- * needs device profiles and releases, which arrive with OTA delivery; until then a tick only
- * records that it ran, so a deployed cron is visibly alive.
+ * The cron trigger (wrangler.toml [triggers]): for every profile marked autoRecluster, finish
+ * what the last tick started (publish the run, or record why not) or, when the catalogue has
+ * changed since the profile's release, start one D2C run warm-started from that release.
+ * A profile whose run is still going is left alone. Current manifests are re-signed before
+ * they expire.
  */
+import { ApiError } from "./api/errors";
+import { publishRun } from "./delivery/publish";
+import type { StoredProfile } from "./delivery/profiles";
+import { startRun, type RunRequest } from "./runs/start";
+import { catalogue } from "./storage/catalogue";
+import { clusterRun, releases } from "./storage/runs";
+
+const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10 };
+
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
-  console.log(`cron ${controller.cron}: no auto-recluster profiles yet`);
-  void env;
+  const profiles = (await catalogue(env).profiles()).filter((p) => p.autoRecluster);
+  for (const profile of profiles) {
+    try {
+      console.log(`cron ${controller.cron}: profile ${profile.id}: ${await recluster(env, profile)}`);
+    } catch (e) {
+      console.error(`cron: profile ${profile.id} failed`, e);
+    }
+  }
+  for (const profile of await catalogue(env).profiles()) await releases(env, profile.id).refreshExpiry();
+}
+
+/** One tick for one profile; returns what it did, for the log. */
+export async function recluster(env: Env, profile: StoredProfile): Promise<string> {
+  const stub = releases(env, profile.id);
+  const auto = await stub.autoState();
+  if (auto?.runId && auto.outcome === null) {
+    const run = await clusterRun(env, auto.runId).status();
+    if (run?.state === "running") return `run ${auto.runId} still going`;
+    const outcome = run?.state === "done" ? await decide(env, profile, auto.runId) : `run ${auto.runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`;
+    await stub.setAutoState({ ...auto, outcome });
+    return outcome;
+  }
+  const catalogueVersion = await catalogue(env).version;
+  const release = await stub.latest();
+  if (release && release.catalogueVersion >= catalogueVersion) return "release is current";
+  if (auto && auto.catalogueVersion >= catalogueVersion) return `catalogue ${catalogueVersion} already tried: ${auto.outcome}`;
+  let started;
+  try {
+    started = await startRun(env, { ...AUTO_RUN, profile: profile.id }, release ? { clusters: release.clusters } : undefined);
+  } catch (e) {
+    // The release's clusters no longer fit (K changed, a cluster lost all its tasks): start cold.
+    if (!(e instanceof ApiError && e.code === "cannot_warm_start")) throw e;
+    started = await startRun(env, { ...AUTO_RUN, profile: profile.id });
+  }
+  await stub.setAutoState({ runId: started.runId, catalogueVersion, outcome: null });
+  return `started run ${started.runId} (K=${started.k}, ${started.tasks} tasks${release ? `, warm from release ${release.version}` : ""})`;
+}
+
+/**
+ * Publish only if the run serves every task of the catalogue and its few-shot objective is no
+ * worse than the old release's clusters re-evaluated on today's catalogue: iteration 0 of a
+ * warm-started run is exactly that evaluation.
+ */
+async function decide(env: Env, profile: StoredProfile, runId: string): Promise<string> {
+  const run = (await clusterRun(env, runId).status())!;
+  const { tasks } = await catalogue(env).list();
+  const unserved = tasks.filter((t) => t.modelId === profile.modelId && t.examples.fewshot > 0 && !(t.id in run.result!.assignment));
+  if (unserved.length) return `not published: run ${runId} does not serve ${unserved.map((t) => t.id).join(", ")}`;
+  const warm = (await releases(env, profile.id).latest()) !== null;
+  const before = run.iterations[0].objective!;
+  if (warm && run.result!.objective > before) return `not published: J ${run.result!.objective.toFixed(4)} is worse than the release's ${before.toFixed(4)}`;
+  const release = await publishRun(env, env.BUCKET, profile.id, runId);
+  return `published release ${release.version} (J ${run.result!.objective.toFixed(4)}${warm ? `, release's clusters ${before.toFixed(4)}` : ""})`;
 }

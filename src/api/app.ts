@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { renderError } from "./errors";
+import { devices } from "./devices";
 import { evaluate } from "./evaluate";
 import { models } from "./models";
+import { profiles } from "./profiles";
 import { runs } from "./runs";
 import { tasks } from "./tasks";
 
@@ -11,5 +13,7 @@ app.route("/v1/models", models);
 app.route("/v1/tasks", tasks);
 app.route("/v1/evaluate", evaluate);
 app.route("/v1/runs", runs);
+app.route("/v1/profiles", profiles);
+app.route("/v1", devices);
 app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 app.onError(renderError);

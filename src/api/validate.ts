@@ -17,10 +17,10 @@ export async function jsonBody<T extends z.ZodType>(request: Request, schema: T)
   return parsed.data;
 }
 
-/** Model and task ids become R2 key segments: lowercase, digits, `.`, `_`, `-`, at most 64. */
+/** Model, task and profile ids become R2 key and object-name segments: lowercase, digits, `.`, `_`, `-`, at most 64. */
 const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-export function checkedId(kind: "model" | "task", id: string): string {
+export function checkedId(kind: "model" | "task" | "profile", id: string): string {
   if (!ID.test(id)) throw new ApiError(400, "bad_id", `${kind} id must match ${ID}`);
   return id;
 }

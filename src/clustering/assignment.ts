@@ -21,10 +21,10 @@ export function sameAssignment(a: Assignment, b: Assignment): boolean {
   return a.length === b.length && a.every((c, i) => c === b[i]);
 }
 
-/** Task indices of each cluster, in task order. */
+/** Task indices of each cluster, in task order; a task at -1 (not yet placed) is in none. */
 export function clustersOf(assignment: Assignment, k = Math.max(-1, ...assignment) + 1): number[][] {
   const clusters: number[][] = Array.from({ length: k }, () => []);
-  assignment.forEach((c, task) => clusters[c].push(task));
+  assignment.forEach((c, task) => c >= 0 && clusters[c].push(task));
   return clusters;
 }
 

@@ -36,6 +36,15 @@ export function reassign(losses: LossMatrix, assignment: Assignment): number[] {
   return canonical(next);
 }
 
+/**
+ * A warm start leaves new tasks at -1: the old clusters are merged without them, and each goes
+ * to the cluster whose merged adapter serves it best. That placed assignment is what the
+ * iteration is scored as.
+ */
+export function placeNewTasks(losses: LossMatrix, assignment: Assignment): number[] {
+  return assignment.map((c, t) => (c >= 0 ? c : argmin(losses[t])));
+}
+
 export interface Iteration {
   readonly assignment: Assignment;
   readonly objective: number;

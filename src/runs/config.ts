@@ -33,5 +33,7 @@ export interface RunConfig {
   readonly initialAssignment?: readonly number[];
   /** A unit not reported within this time is sent again by the run's alarm. */
   readonly unitTimeoutMs: number;
+  /** The catalogue version the run's tasks were read at (a release records it; cron compares). */
+  readonly catalogueVersion: number;
   readonly createdAt: string;
 }

@@ -8,3 +8,5 @@ export const examplesKey = (taskId: string, split: Split) => `examples/${taskId}
 /** Merged adapters are content-addressed by the sha256 of their safetensors bytes. */
 export const mergedKey = (sha256: string, file: "adapter_config.json" | "adapter_model.safetensors") =>
   `merged/${sha256}/${file}`;
+/** Release blobs (any format), content-addressed by their own sha256: what devices download. */
+export const blobKey = (sha256: string) => `blobs/${sha256}`;

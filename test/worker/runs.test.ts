@@ -177,7 +177,8 @@ describe("run requests", () => {
     ["unknown method", { k: 2, method: "spectral" }, 400, "method"],
     ["unknown merge", { k: 2, merge: { method: "mean" } }, 400, "merge.method"],
     ["unknown task", { k: 2, tasks: ["gec-de", "gec-xx"] }, 404, "gec-xx"],
-    ["both k and budget", { k: 2, budget: { maxAdapters: 2 } }, 400, "exactly one of k and budget"],
+    ["unknown profile", { profile: "nope" }, 404, "no profile nope"],
+    ["both k and budget", { k: 2, budget: { maxAdapters: 2 } }, 400, "exactly one of k, budget and profile"],
     ["budget below one adapter", { budget: { maxBytes: 1000 } }, 422, "does not hold one adapter"],
   ];
   for (const [name, body, status, message] of cases) {

@@ -1,6 +1,6 @@
 /** A merged adapter written as a PEFT LoRA adapter: fp32 safetensors and its adapter_config.json. */
 import type { AdapterFactors, LoraTarget } from "../peft";
-import { writeSafetensors, type TensorInput } from "../safetensors";
+import { floatToHalf, writeSafetensors, type TensorInput } from "../safetensors";
 
 /** adapter_config.json of a merged adapter: lora_alpha = r, so PEFT's scaling is 1. */
 export interface PeftAdapterConfig {
@@ -30,9 +30,10 @@ export interface PeftAdapter {
 /**
  * Every target must have factors, and all of the same rank: PEFT's config has one r (the svd
  * family gives `rank` everywhere; cat the summed rank, the same everywhere when the inputs share
- * ranks). `baseModel` fills base_model_name_or_path.
+ * ranks). `baseModel` fills base_model_name_or_path; `dtype` "fp16" halves the bytes a phone
+ * downloads (round to nearest even), "fp32" (default) keeps every bit.
  */
-export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], baseModel?: string): PeftAdapter {
+export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], baseModel?: string, dtype: "fp32" | "fp16" = "fp32"): PeftAdapter {
   for (const module of factors.keys()) {
     if (!targets.some((t) => t.module === module)) throw new RangeError(`module ${module} is not one of the ${targets.length} targets`);
   }
@@ -48,8 +49,8 @@ export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], 
     if (f.a.length !== r * inDim || f.b.length !== out * r) {
       throw new RangeError(`module ${module}: A has ${f.a.length} values and B ${f.b.length}, expected [${r}, ${inDim}] and [${out}, ${r}]`);
     }
-    tensors[`base_model.model.${module}.lora_A.weight`] = { dtype: "F32", shape: [r, inDim], bytes: bytesOf(f.a) };
-    tensors[`base_model.model.${module}.lora_B.weight`] = { dtype: "F32", shape: [out, r], bytes: bytesOf(f.b) };
+    tensors[`base_model.model.${module}.lora_A.weight`] = tensorOf(f.a, [r, inDim], dtype);
+    tensors[`base_model.model.${module}.lora_B.weight`] = tensorOf(f.b, [out, r], dtype);
   }
   const config: PeftAdapterConfig = {
     peft_type: "LORA",
@@ -70,7 +71,9 @@ export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], 
   return { config, safetensors: writeSafetensors(tensors, { format: "pt" }) };
 }
 
-/** Little-endian float32 bytes (every platform Workers run on is little-endian). */
-function bytesOf(values: Float32Array): Uint8Array {
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+/** Little-endian bytes (every platform Workers run on is little-endian). */
+function tensorOf(values: Float32Array, shape: number[], dtype: "fp32" | "fp16"): TensorInput {
+  if (dtype === "fp32") return { dtype: "F32", shape, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+  const half = Uint16Array.from(values, floatToHalf);
+  return { dtype: "F16", shape, bytes: new Uint8Array(half.buffer) };
 }

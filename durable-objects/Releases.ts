@@ -1,0 +1,190 @@
+/**
+ * The releases of one device profile: an append-only history of signed manifests whose
+ * versions only increase (a rollback is a new version pointing at old adapters), the rollout
+ * percentage of the newest, and the state of the profile's automatic re-clustering.
+ * Blobs are written before `commit` is called, so a committed manifest never names a missing blob.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
+import { manifestSigner } from "../src/delivery/signing";
+import { sha256Hex } from "../src/storage/sha256";
+
+/** A manifest is valid this long; the cron re-signs current ones before they lapse. */
+export const MANIFEST_TTL_MS = 30 * 24 * 3600 * 1000;
+const REFRESH_BEFORE_MS = 7 * 24 * 3600 * 1000;
+
+export interface ReleaseInput {
+  readonly runId: string;
+  readonly catalogueVersion: number;
+  readonly profileVersion: number;
+  readonly routing: Readonly<Record<string, string>>;
+  readonly adapters: readonly ManifestAdapter[];
+  /** Task ids per merged adapter: where a warm-started re-clustering begins. */
+  readonly clusters: readonly (readonly string[])[];
+  readonly objective: number;
+  readonly rollout?: number;
+}
+
+export interface ReleaseSummary {
+  readonly version: number;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly rollout: number;
+  readonly runId: string;
+  readonly catalogueVersion: number;
+  readonly profileVersion: number;
+  readonly objective: number;
+  readonly kind: "publish" | "rollback";
+  /** For a rollback: the version whose adapters it serves again. */
+  readonly sourceVersion: number | null;
+  readonly tasks: number;
+  readonly adapters: number;
+  readonly clusters: string[][];
+}
+
+export interface AutoState {
+  readonly runId: string | null;
+  readonly catalogueVersion: number;
+  /** null while the run is going; then what the cron did with it. */
+  readonly outcome: string | null;
+  readonly updatedAt: string;
+}
+
+interface ReleaseRow extends Record<string, SqlStorageValue> {
+  version: number;
+  created_at: string;
+  expires_at: string;
+  rollout: number;
+  manifest: string;
+  signed: string;
+  etag: string;
+  run_id: string;
+  catalogue_version: number;
+  profile_version: number;
+  objective: number;
+  kind: "publish" | "rollback";
+  source_version: number | null;
+  clusters: string;
+}
+
+export class Releases extends DurableObject<Env> {
+  private sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS releases (
+          version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, rollout REAL NOT NULL,
+          manifest TEXT NOT NULL, signed TEXT NOT NULL, etag TEXT NOT NULL, run_id TEXT NOT NULL,
+          catalogue_version INTEGER NOT NULL, profile_version INTEGER NOT NULL, objective REAL NOT NULL,
+          kind TEXT NOT NULL, source_version INTEGER, clusters TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS auto (
+          id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT, updated_at TEXT NOT NULL);`);
+    });
+  }
+
+  /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
+  async commit(profile: string, input: ReleaseInput): Promise<ReleaseSummary> {
+    const version = (this.newest()?.version ?? 0) + 1;
+    const manifest = this.manifestOf(profile, version, input.routing, input.adapters, input.rollout ?? 100);
+    const signed = await this.sign(manifest);
+    this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
+      version, manifest.createdAt, manifest.expiresAt, manifest.rollout, JSON.stringify(manifest), signed.text, signed.etag,
+      input.runId, input.catalogueVersion, input.profileVersion, input.objective, JSON.stringify(input.clusters));
+    return summary(this.row(version)!);
+  }
+
+  /** The signed manifest for a device in rollout bucket `bucket` ([0, 100)), or null before any release. */
+  manifestFor(bucket: number): { signed: string; etag: string; version: number } | null {
+    const newest = this.newest();
+    if (!newest) return null;
+    const row = bucket < newest.rollout ? newest
+      : this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? ORDER BY version DESC LIMIT 1", newest.version).toArray()[0];
+    return row ? { signed: row.signed, etag: row.etag, version: row.version } : null;
+  }
+
+  /** Sets the newest release's rollout (re-signed: the percentage is part of the manifest). */
+  async setRollout(percent: number): Promise<ReleaseSummary | null> {
+    const newest = this.newest();
+    if (!newest) return null;
+    await this.resign(newest, { rollout: percent });
+    return summary(this.row(newest.version)!);
+  }
+
+  /** A new version serving the adapters of `version` again, to every device. */
+  async rollback(profile: string, version: number): Promise<ReleaseSummary | null> {
+    const old = this.row(version);
+    if (!old) return null;
+    const next = this.newest()!.version + 1;
+    const previous = JSON.parse(old.manifest) as Manifest;
+    const manifest = this.manifestOf(profile, next, previous.routing, previous.adapters, 100);
+    const signed = await this.sign(manifest);
+    this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
+      next, manifest.createdAt, manifest.expiresAt, 100, JSON.stringify(manifest), signed.text, signed.etag,
+      old.run_id, old.catalogue_version, old.profile_version, old.objective, version, old.clusters);
+    return summary(this.row(next)!);
+  }
+
+  history(): ReleaseSummary[] {
+    return this.sql.exec<ReleaseRow>("SELECT * FROM releases ORDER BY version DESC").toArray().map(summary);
+  }
+
+  latest(): ReleaseSummary | null {
+    const newest = this.newest();
+    return newest && summary(newest);
+  }
+
+  /** Re-signs current manifests that would lapse within a week (same version, later expiry). */
+  async refreshExpiry(): Promise<number> {
+    const soon = new Date(Date.now() + REFRESH_BEFORE_MS).toISOString();
+    const rows = this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE expires_at < ? ORDER BY version DESC LIMIT 2", soon).toArray();
+    for (const row of rows) await this.resign(row, {});
+    return rows.length;
+  }
+
+  autoState(): AutoState | null {
+    const row = this.sql.exec<{ run_id: string | null; catalogue_version: number; outcome: string | null; updated_at: string }>("SELECT * FROM auto").toArray()[0];
+    return row ? { runId: row.run_id, catalogueVersion: row.catalogue_version, outcome: row.outcome, updatedAt: row.updated_at } : null;
+  }
+
+  setAutoState(state: Omit<AutoState, "updatedAt">): void {
+    this.sql.exec("INSERT OR REPLACE INTO auto VALUES (1, ?, ?, ?, ?)", state.runId, state.catalogueVersion, state.outcome, new Date().toISOString());
+  }
+
+  private manifestOf(profile: string, version: number, routing: Manifest["routing"], adapters: Manifest["adapters"], rollout: number): Manifest {
+    const now = Date.now();
+    return { profile, version, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_TTL_MS).toISOString(), rollout, routing, adapters };
+  }
+
+  private async resign(row: ReleaseRow, change: Partial<Pick<Manifest, "rollout">>): Promise<void> {
+    const manifest: Manifest = { ...(JSON.parse(row.manifest) as Manifest), ...change, expiresAt: new Date(Date.now() + MANIFEST_TTL_MS).toISOString() };
+    const signed = await this.sign(manifest);
+    this.sql.exec("UPDATE releases SET rollout = ?, expires_at = ?, manifest = ?, signed = ?, etag = ? WHERE version = ?",
+      manifest.rollout, manifest.expiresAt, JSON.stringify(manifest), signed.text, signed.etag, row.version);
+  }
+
+  private async sign(manifest: Manifest): Promise<{ text: string; etag: string }> {
+    const text = JSON.stringify(await (await manifestSigner(this.env.MANIFEST_SIGNING_KEY)).sign(manifest));
+    return { text, etag: `"${(await sha256Hex(text)).slice(0, 32)}"` };
+  }
+
+  private newest(): ReleaseRow | null {
+    return this.sql.exec<ReleaseRow>("SELECT * FROM releases ORDER BY version DESC LIMIT 1").toArray()[0] ?? null;
+  }
+
+  private row(version: number): ReleaseRow | null {
+    return this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE version = ?", version).toArray()[0] ?? null;
+  }
+}
+
+function summary(r: ReleaseRow): ReleaseSummary {
+  const manifest = JSON.parse(r.manifest) as Manifest;
+  return {
+    version: r.version, createdAt: r.created_at, expiresAt: r.expires_at, rollout: r.rollout, runId: r.run_id,
+    catalogueVersion: r.catalogue_version, profileVersion: r.profile_version, objective: r.objective, kind: r.kind,
+    sourceVersion: r.source_version, tasks: Object.keys(manifest.routing).length, adapters: manifest.adapters.length,
+    clusters: JSON.parse(r.clusters) as string[][],
+  };
+}

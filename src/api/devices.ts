@@ -1,0 +1,78 @@
+/**
+ * Device routes (no token): the signed manifest for a device, adapter blobs, signing keys.
+ * Blobs are immutable and content-addressed, so they are cacheable forever and resumable.
+ */
+import { Hono } from "hono";
+import { parseRange } from "../delivery/range";
+import { resolveProfile, type DeviceTraits } from "../delivery/profiles";
+import { rolloutBucket } from "../delivery/rollout";
+import { manifestSigner } from "../delivery/signing";
+import { catalogue } from "../storage/catalogue";
+import { blobKey } from "../storage/keys";
+import { releases } from "../storage/runs";
+import { ApiError } from "./errors";
+
+export const devices = new Hono<{ Bindings: Env }>();
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const TRAIT_HEADERS = "X-Device-Id, X-Device-Ram-Mb, X-Device-Soc, X-Device-Model, X-Device-Os";
+
+devices.get("/manifest", async (c) => {
+  const trait = (query: string, header: string) => c.req.query(query) ?? c.req.header(header);
+  const ram = trait("ramMb", "x-device-ram-mb");
+  if (ram !== undefined && !/^\d+$/.test(ram)) throw new ApiError(400, "bad_trait", `ramMb must be a whole number of MB, got ${JSON.stringify(ram)}`);
+  const traits: DeviceTraits = {
+    ...(ram !== undefined ? { ramMb: Number(ram) } : {}),
+    ...(trait("soc", "x-device-soc") ? { soc: trait("soc", "x-device-soc") } : {}),
+    ...(trait("model", "x-device-model") ? { model: trait("model", "x-device-model") } : {}),
+    ...(trait("os", "x-device-os") ? { os: trait("os", "x-device-os") } : {}),
+  };
+  const device = trait("device", "x-device-id");
+  const all = await catalogue(c.env).profiles();
+  const explicit = c.req.query("profile");
+  const profile = explicit === undefined ? resolveProfile(all, traits) : all.find((p) => p.id === explicit);
+  if (!profile) {
+    throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${JSON.stringify(traits)}` : `no profile ${explicit}`);
+  }
+  const current = await releases(c.env, profile.id).manifestFor(await rolloutBucket(profile.id, device));
+  if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
+  const headers = { etag: current.etag, "cache-control": "private, no-cache", vary: TRAIT_HEADERS };
+  if (ifNoneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);
+  return c.body(current.signed, 200, { ...headers, "content-type": "application/json" });
+});
+
+devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
+  const sha256 = c.req.param("sha256");
+  if (!SHA256.test(sha256)) throw new ApiError(400, "bad_sha256", "an adapter is named by its lowercase hex sha256 (64 characters)");
+  const head = await c.env.BUCKET.head(blobKey(sha256));
+  if (!head) throw new ApiError(404, "unknown_adapter", `no adapter blob ${sha256}`);
+  const etag = `"${sha256}"`;
+  const headers: Record<string, string> = {
+    etag, "cache-control": "public, max-age=31536000, immutable", "accept-ranges": "bytes", "content-type": "application/octet-stream",
+  };
+  if (ifNoneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
+  // If-Range: the range holds only while the client's copy is this very blob (strong match).
+  const ifRange = c.req.header("if-range");
+  const range = ifRange === undefined || ifRange === etag ? parseRange(c.req.header("range") ?? null, head.size) : null;
+  if (range === "unsatisfiable") {
+    return c.json({ error: { code: "range_not_satisfiable", message: `the blob has ${head.size} bytes` } }, 416, { ...headers, "content-range": `bytes */${head.size}` });
+  }
+  const status = range ? 206 : 200;
+  const length = range ? range.length : head.size;
+  if (range) headers["content-range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`;
+  headers["content-length"] = String(length);
+  if (c.req.method === "HEAD") return c.body(null, status, headers);
+  const object = await c.env.BUCKET.get(blobKey(sha256), range ? { range } : {});
+  if (!object) throw new ApiError(404, "unknown_adapter", `no adapter blob ${sha256}`);
+  return c.body(object.body, status, headers); // streamed from R2, never buffered whole
+});
+
+devices.get("/keys", async (c) => {
+  const signer = await manifestSigner(c.env.MANIFEST_SIGNING_KEY);
+  return c.json({ keys: [{ keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey }] });
+});
+
+/** Strong comparison against an If-None-Match list (`*` matches anything). */
+function ifNoneMatch(header: string | undefined, etag: string): boolean {
+  return header !== undefined && header.split(",").some((t) => t.trim() === etag || t.trim() === "*");
+}

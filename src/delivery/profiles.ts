@@ -1,0 +1,81 @@
+/**
+ * Device profiles and how a device finds its own: every rule a profile states must hold for the
+ * device's traits; among matching profiles the most specific (most rules) wins, then the lowest
+ * id. A profile with no rules matches every device, so it is the default.
+ */
+import { z } from "zod";
+import { MAX_RANK } from "../adapters/peft";
+
+export const ProfileSchema = z.object({
+  modelId: z.string().min(1),
+  /** What a device of this profile can hold: a count of merged adapters, a byte budget, or both. */
+  budget: z.object({
+    maxAdapters: z.number().int().min(1).optional(),
+    maxBytes: z.number().int().min(1).optional(),
+  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
+  /** Stored precision of the shipped adapters. */
+  dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+  /** Blob formats shipped; the first is the one the routing table points at. */
+  formats: z.array(z.enum(["peft", "onnx_adapter"])).min(1).default(["peft"])
+    .refine((f) => new Set(f).size === f.length, "formats must not repeat"),
+  /** Rank of the merged adapters (svd merge); default 8. */
+  rank: z.number().int().min(1).max(MAX_RANK).default(8),
+  match: z.object({
+    minRamMb: z.number().int().min(0).optional(),
+    maxRamMb: z.number().int().min(0).optional(),
+    socs: z.array(z.string().min(1)).min(1).optional(),
+    models: z.array(z.string().min(1)).min(1).optional(),
+    os: z.array(z.string().min(1)).min(1).optional(),
+  }).strict().default({}),
+  /** Re-cluster from the cron trigger when the catalogue changes. */
+  autoRecluster: z.boolean().default(false),
+}).strict();
+
+export type Profile = z.infer<typeof ProfileSchema>;
+
+export interface StoredProfile extends Profile {
+  readonly id: string;
+  /** Increases with every change of this profile. */
+  readonly version: number;
+  readonly updatedAt: string;
+}
+
+export interface DeviceTraits {
+  readonly ramMb?: number;
+  readonly soc?: string;
+  readonly model?: string;
+  readonly os?: string;
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+/** The number of rules the profile states, or -1 when one of them fails for these traits. */
+function specificity(profile: Profile, traits: DeviceTraits): number {
+  const m = profile.match;
+  let rules = 0;
+  const check = (stated: boolean, holds: () => boolean) => {
+    if (!stated) return true;
+    rules++;
+    return holds();
+  };
+  const ok =
+    check(m.minRamMb !== undefined, () => traits.ramMb !== undefined && traits.ramMb >= m.minRamMb!) &&
+    check(m.maxRamMb !== undefined, () => traits.ramMb !== undefined && traits.ramMb <= m.maxRamMb!) &&
+    check(m.socs !== undefined, () => traits.soc !== undefined && m.socs!.map(lower).includes(lower(traits.soc))) &&
+    check(m.models !== undefined, () => traits.model !== undefined && m.models!.map(lower).includes(lower(traits.model))) &&
+    check(m.os !== undefined, () => traits.os !== undefined && m.os!.map(lower).includes(lower(traits.os)));
+  return ok ? rules : -1;
+}
+
+export function resolveProfile<P extends StoredProfile>(profiles: readonly P[], traits: DeviceTraits): P | null {
+  let best: P | null = null;
+  let bestRules = -1;
+  for (const p of [...profiles].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const rules = specificity(p, traits);
+    if (rules > bestRules) {
+      best = p;
+      bestRules = rules;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,66 @@
+/**
+ * Publishing a finished run to a device profile: every merged adapter is written to R2 in each
+ * format the profile asks (content-addressed by the blob's sha256) before the profile's
+ * Releases object commits the manifest that names them. A failure on the way leaves the current
+ * manifest untouched; blobs already written are harmless, immutable and unreferenced.
+ */
+import { toPeft } from "../adapters/merge";
+import type { LoraTarget } from "../adapters/peft";
+import { ApiError } from "../api/errors";
+import { readMergedAdapter } from "../storage/adapters";
+import { blobKey } from "../storage/keys";
+import { catalogue } from "../storage/catalogue";
+import { clusterRun, releases } from "../storage/runs";
+import { sha256Hex } from "../storage/sha256";
+import type { ClusterView } from "../../durable-objects/runStatus";
+import type { ReleaseSummary } from "../../durable-objects/Releases";
+import type { AdapterFormat, ManifestAdapter } from "./manifest";
+import { toOnnxAdapter } from "./onnxAdapter";
+import type { StoredProfile } from "./profiles";
+
+export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string): Promise<ReleaseSummary> {
+  const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
+  if (!profile) throw new ApiError(404, "unknown_profile", `no profile ${profileId}`);
+  const run = await clusterRun(env, runId).status();
+  if (!run) throw new ApiError(404, "unknown_run", `no run ${runId}`);
+  if (run.state !== "done" || !run.result) throw new ApiError(409, "run_not_done", `run ${runId} is ${run.state}; only a finished run can be published`);
+  if (run.modelId !== profile.modelId) throw new ApiError(422, "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
+  const model = await catalogue(env).model(run.modelId);
+  if (!model) throw new ApiError(409, "unknown_model", `model ${run.modelId} is no longer registered`);
+  const result = run.result;
+  const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
+  const blobs = await writeReleaseBlobs(bucket, profile, result.clusters, served, model.loraTargets);
+  const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
+  return releases(env, profileId).commit(profileId, {
+    runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, routing,
+    adapters: blobs.flat(), clusters: served, objective: result.objective,
+  });
+}
+
+/** Per cluster, one manifest entry per format, in the profile's order; every blob is in R2 on return. */
+export async function writeReleaseBlobs(
+  bucket: R2Bucket,
+  profile: StoredProfile,
+  clusters: readonly ClusterView[],
+  served: readonly (readonly string[])[],
+  targets: readonly LoraTarget[],
+): Promise<ManifestAdapter[][]> {
+  const entries: ManifestAdapter[][] = [];
+  for (const [c, cluster] of clusters.entries()) {
+    const factors = await readMergedAdapter(bucket, cluster.sha256, targets);
+    const perFormat: ManifestAdapter[] = [];
+    for (const format of profile.formats) {
+      const bytes = encode(format, factors, targets, profile);
+      const sha256 = await sha256Hex(bytes);
+      if (!(await bucket.head(blobKey(sha256)))) await bucket.put(blobKey(sha256), bytes, { sha256 });
+      perFormat.push({ sha256, bytes: bytes.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]] });
+    }
+    entries.push(perFormat);
+  }
+  return entries;
+}
+
+function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], targets: readonly LoraTarget[], profile: StoredProfile): Uint8Array {
+  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype: profile.dtype });
+  return toPeft(factors, targets, profile.modelId, profile.dtype).safetensors;
+}

@@ -1,0 +1,115 @@
+/**
+ * Starting a clustering run: the request checked against the catalogue, K chosen, the tasks
+ * pinned (adapter and example digests), and the ClusterRun object created. Used by
+ * `POST /v1/runs` and by the cron's re-clustering of auto profiles.
+ */
+import { z } from "zod";
+import { MERGE_METHODS } from "../adapters/merge";
+import { MAX_RANK, type LoraTarget } from "../adapters/peft";
+import { ApiError } from "../api/errors";
+import type { StoredProfile } from "../delivery/profiles";
+import { catalogue } from "../storage/catalogue";
+import { clusterRun } from "../storage/runs";
+import { kForBudget } from "./budget";
+import { RUN_METHODS, type RunConfig, type RunTask } from "./config";
+
+export const RunRequest = z.object({
+  /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
+  k: z.number().int().min(1).optional(),
+  budget: z.object({
+    maxAdapters: z.number().int().min(1).optional(),
+    maxBytes: z.number().int().min(1).optional(),
+    dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+  }).refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes").optional(),
+  profile: z.string().min(1).optional(),
+  method: z.enum(RUN_METHODS).default("d2c"),
+  merge: z.object({
+    method: z.enum(MERGE_METHODS),
+    density: z.number().gt(0).max(1).optional(),
+    rank: z.number().int().min(1).max(MAX_RANK).optional(),
+  }).default({ method: "svd" }),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  maxIterations: z.number().int().min(1).max(50).default(10),
+  /** Task ids; default every task of the catalogue that has few-shot examples. */
+  tasks: z.array(z.string().min(1)).min(1).optional(),
+}).strict();
+
+export type RunRequest = z.infer<typeof RunRequest>;
+
+/** How long a sent unit may stay silent before the run's alarm sends it again. */
+const UNIT_TIMEOUT_MS = 60_000;
+
+/** Warm start: the clusters of a release by task id; tasks in none of them are placed by loss. */
+export interface WarmStart {
+  readonly clusters: readonly (readonly string[])[];
+}
+
+export async function startRun(env: Env, request: RunRequest, warm?: WarmStart): Promise<{ runId: string; k: number; tasks: number }> {
+  const cat = catalogue(env);
+  const { tasks: all, catalogueVersion } = await cat.list();
+  const profile = request.profile === undefined ? undefined : (await cat.profiles()).find((p) => p.id === request.profile);
+  if (request.profile !== undefined && !profile) throw new ApiError(404, "unknown_profile", `profile: no profile ${request.profile}`);
+  let chosen = all.filter((t) => t.examples.fewshot > 0 && t.examplesSha256.fewshot && (!profile || t.modelId === profile.modelId));
+  if (request.tasks) {
+    const byId = new Map(all.map((t) => [t.id, t]));
+    chosen = [...new Set(request.tasks)].sort().map((id) => {
+      const task = byId.get(id);
+      if (!task) throw new ApiError(404, "unknown_task", `tasks: no task ${id}`);
+      if (task.examples.fewshot === 0) throw new ApiError(409, "no_examples", `tasks: ${id} has no few-shot examples yet`);
+      if (!task.examplesSha256.fewshot) throw new ApiError(409, "no_examples", `tasks: ${id}'s few-shot examples predate example digests; upload them again`);
+      return task;
+    });
+  }
+  if (chosen.length === 0) throw new ApiError(409, "no_tasks", "the catalogue has no task with few-shot examples");
+  const modelId = chosen[0].modelId;
+  const other = chosen.find((t) => t.modelId !== modelId);
+  if (other) throw new ApiError(422, "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: pass tasks of one model`);
+  const model = await cat.model(modelId);
+  if (!model) throw new ApiError(409, "unknown_model", `model ${modelId} is not registered`);
+  const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
+  const k = chooseK(request, profile, chosen.length, model.loraTargets, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
+  const runId = `run-${crypto.randomUUID()}`;
+  const config: RunConfig = {
+    runId, modelId, k, method: request.method, seed: request.seed,
+    // dare_ties_svd's drop pattern follows the run's seed.
+    merge: merge.method === "dare_ties_svd" ? { ...merge, seed: request.seed } : merge,
+    maxIterations: request.method === "d2c" ? request.maxIterations : 1,
+    tasks: chosen.map((t): RunTask => ({
+      id: t.id, adapterSha256: t.adapterSha256, fewshotSha256: t.examplesSha256.fewshot, fewshot: t.examples.fewshot,
+      ...(t.application ? { application: t.application } : {}), ...(t.language ? { language: t.language } : {}),
+    })),
+    ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
+    unitTimeoutMs: UNIT_TIMEOUT_MS,
+    catalogueVersion,
+    createdAt: new Date().toISOString(),
+  };
+  await clusterRun(env, runId).start(config);
+  return { runId, k, tasks: chosen.length };
+}
+
+function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks: number, targets: readonly LoraTarget[], rank: number): number {
+  const given = [request.k, request.budget, profile].filter((x) => x !== undefined).length;
+  if (request.method === "merge-all") {
+    if ((request.k ?? 1) !== 1 || request.budget || profile) throw new ApiError(400, "invalid_request", "merge-all makes one adapter: omit k, budget and profile, or give k = 1");
+    return 1;
+  }
+  if (given !== 1) throw new ApiError(400, "invalid_request", "give exactly one of k, budget and profile");
+  if (request.k !== undefined && request.k > tasks) throw new ApiError(400, "invalid_k", `k is ${request.k}, more than the ${tasks} tasks`);
+  if (request.k !== undefined) return request.k;
+  const budget = profile ? { ...profile.budget, dtype: profile.dtype } : request.budget!;
+  if (request.merge.method === "cat" && budget.maxBytes !== undefined) {
+    throw new ApiError(400, "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
+  }
+  const k = kForBudget(budget, tasks, targets, rank);
+  if (k < 1) throw new ApiError(422, "budget_too_small", `budget ${JSON.stringify(budget)} does not hold one adapter of rank ${rank}`);
+  return k;
+}
+
+/** The release's clusters as an assignment over `taskIds`; -1 for a task the release did not have. */
+function warmAssignment(warm: WarmStart, taskIds: readonly string[], k: number): number[] {
+  const clusterOf = new Map(warm.clusters.flatMap((tasks, c) => tasks.map((t) => [t, c] as const)));
+  const assignment = taskIds.map((t) => clusterOf.get(t) ?? -1);
+  const kept = new Set(assignment.filter((c) => c >= 0));
+  if (warm.clusters.length !== k || kept.size !== k) throw new ApiError(409, "cannot_warm_start", `the release's ${warm.clusters.length} clusters do not fit K=${k} over today's tasks`);
+  return assignment;
+}
