@@ -1,0 +1,46 @@
+/** Whether a verified manifest may replace the last good one: freshness, rollback, profile. */
+import type { Manifest } from "../../src/delivery/manifest";
+
+export interface AcceptanceContext {
+  readonly now: Date;
+  /** Highest version accepted so far, per profile. */
+  readonly versions: Readonly<Record<string, number>>;
+  /** The profile the device asked for explicitly, if any. */
+  readonly profile?: string;
+}
+
+/** Throws with the reason when the manifest must be refused. */
+export function checkAcceptable(manifest: Manifest, context: AcceptanceContext): void {
+  checkShape(manifest);
+  const expiresAt = Date.parse(manifest.expiresAt);
+  if (Number.isNaN(expiresAt)) throw new Error(`manifest expiresAt "${manifest.expiresAt}" is not a date`);
+  // Expiry bounds how long a captured manifest can be replayed (a freeze attack).
+  if (expiresAt < context.now.getTime()) throw new Error(`manifest expired at ${manifest.expiresAt}`);
+  if (context.profile !== undefined && manifest.profile !== context.profile) {
+    throw new Error(`manifest is for profile "${manifest.profile}", asked for "${context.profile}"`);
+  }
+  // Versions are monotonic per profile; a device whose traits move it to another profile starts that profile's sequence.
+  const highest = Object.hasOwn(context.versions, manifest.profile) ? context.versions[manifest.profile] : undefined;
+  if (highest !== undefined && manifest.version < highest) {
+    throw new Error(`manifest version ${manifest.version} is lower than ${highest}, already accepted for profile "${manifest.profile}"`);
+  }
+}
+
+/** The signature proves who wrote it, not that the fields the client reads have the right types. */
+function checkShape(manifest: Manifest): void {
+  const fail = (what: string) => {
+    throw new Error(`manifest: ${what}`);
+  };
+  if (typeof manifest !== "object" || manifest === null) fail("not an object");
+  if (typeof manifest.profile !== "string") fail("profile is not a string");
+  if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
+  if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");
+  if (typeof manifest.routing !== "object" || manifest.routing === null) fail("routing is not an object");
+  if (!Array.isArray(manifest.adapters)) fail("adapters is not an array");
+  for (const adapter of manifest.adapters) {
+    if (!/^[0-9a-f]{64}$/.test(adapter?.sha256)) fail(`adapter sha256 "${adapter?.sha256}" is not 64 hex digits`);
+    if (!Number.isSafeInteger(adapter.bytes) || adapter.bytes < 0) fail(`adapter ${adapter.sha256}: bytes is not a size`);
+    if (typeof adapter.url !== "string" || !adapter.url.startsWith("/")) fail(`adapter ${adapter.sha256}: url is not a path`);
+    if (!Array.isArray(adapter.tasks)) fail(`adapter ${adapter.sha256}: tasks is not an array`);
+  }
+}

@@ -1,0 +1,221 @@
+/** The reference OTA client: keeps a device's adapters at the newest release it can verify. */
+import { canonicalJson } from "../../src/delivery/canonical";
+import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest } from "../../src/delivery/manifest";
+import { checkAcceptable } from "./acceptance";
+import { downloadAdapter, type FetchLike } from "./download";
+import { selectAdapters } from "./selection";
+import { ManifestVerifier } from "./signature";
+import { storeKeys, type AdapterStore } from "./store";
+
+/** What the server matches device profiles on (`GET /v1/manifest` query). */
+export interface DeviceTraits {
+  readonly ramMb?: number;
+  readonly soc?: string;
+  readonly model?: string;
+  readonly os?: string;
+}
+
+export interface OtaClientOptions {
+  /** The d2c-edge Worker, e.g. "https://d2c.example.com"; a path prefix is kept. */
+  readonly baseUrl: string;
+  /** Stable device id; the server buckets it for staged rollouts. */
+  readonly deviceId: string;
+  /** Ask for this profile by id (the server skips trait matching, and the client refuses any other). */
+  readonly profile?: string;
+  /** Sent when `profile` is not, for the server to pick the profile. */
+  readonly traits?: DeviceTraits;
+  /** keyId -> base64 raw 32-byte Ed25519 public key, shipped with the app: never fetched from the server it checks. */
+  readonly publicKeys: Readonly<Record<string, string>>;
+  readonly store: AdapterStore;
+  /** Defaults to the global `fetch`; a Worker's own fetch (e.g. `exports.default.fetch`) talks to it in-process. */
+  readonly fetch?: FetchLike;
+  /** The clock that expiry is judged by; defaults to the system clock. */
+  readonly now?: () => Date;
+  /** Adapter formats this device can load, best first; default `["peft"]`. */
+  readonly formats?: readonly AdapterFormat[];
+}
+
+export interface SyncResult {
+  /** `kept-previous`: something failed, and the last good set (if any) is still the one served. */
+  readonly status: "updated" | "unchanged" | "kept-previous";
+  /** Version of the set served after this sync; null before the first good one. */
+  readonly version: number | null;
+  /** sha256 of every blob completed and verified during this sync. */
+  readonly downloaded: string[];
+  /** Why the sync kept the previous set, or why cleanup after a switch failed. */
+  readonly error?: string;
+}
+
+export interface InstalledAdapter {
+  readonly sha256: string;
+  readonly format: AdapterFormat;
+  readonly bytes: Uint8Array;
+}
+
+/** The last good release as persisted in the store. */
+interface InstalledRelease {
+  readonly signed: SignedManifest;
+  readonly etag: string | null;
+  /** taskId -> sha256 of the blob installed for it, in this device's format. */
+  readonly installed: Readonly<Record<string, string>>;
+}
+
+interface ClientState {
+  readonly release: InstalledRelease | null;
+  /** Highest version accepted per profile: the rollback floor. */
+  readonly versions: Readonly<Record<string, number>>;
+}
+
+export class OtaClient {
+  readonly #baseUrl: string;
+  readonly #options: OtaClientOptions;
+  readonly #verifier: ManifestVerifier;
+  readonly #fetch: FetchLike;
+  readonly #now: () => Date;
+  readonly #formats: readonly AdapterFormat[];
+  #state: Promise<ClientState> | null = null;
+  #syncing: Promise<SyncResult> | null = null;
+
+  constructor(options: OtaClientOptions) {
+    this.#options = options;
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#verifier = new ManifestVerifier(options.publicKeys);
+    // Wrapped, not stored bare: runtimes reject a global fetch called with another `this`.
+    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    this.#now = options.now ?? (() => new Date());
+    this.#formats = options.formats ?? ["peft"];
+    if (this.#formats.length === 0) throw new TypeError("formats: at least one format is required");
+  }
+
+  /** Fetches the manifest and, when it is newer and everything verifies, switches to it. Never throws. */
+  sync(): Promise<SyncResult> {
+    this.#syncing ??= this.#sync().finally(() => {
+      this.#syncing = null;
+    });
+    return this.#syncing;
+  }
+
+  /** The adapter serving `taskId` in the last good set, or null when that set has none. */
+  async adapterFor(taskId: string): Promise<InstalledAdapter | null> {
+    const { release } = await this.#loadState();
+    if (!release || !Object.hasOwn(release.installed, taskId)) return null;
+    const sha256 = release.installed[taskId];
+    const entry = release.signed.manifest.adapters.find((adapter) => adapter.sha256 === sha256);
+    const bytes = await this.#options.store.get(storeKeys.adapter(sha256));
+    return entry && bytes ? { sha256, format: entry.format, bytes } : null;
+  }
+
+  /** The last good manifest, or null before the first successful sync. */
+  async current(): Promise<Manifest | null> {
+    return (await this.#loadState()).release?.signed.manifest ?? null;
+  }
+
+  async #sync(): Promise<SyncResult> {
+    const state = await this.#loadState();
+    const previous = state.release;
+    const version = previous?.signed.manifest.version ?? null;
+    const downloaded: string[] = [];
+    let release: InstalledRelease;
+    let unchanged: boolean;
+    try {
+      const response = await this.#fetch(this.#manifestRequest(previous?.etag ?? null));
+      if (response.status === 304 && previous) return { status: "unchanged", version, downloaded };
+      if (response.status !== 200) throw new Error(`manifest: ${await describeFailure(response)}`);
+      const signed = (await response.json()) as SignedManifest;
+      await this.#verifier.verify(signed);
+      const { manifest } = signed;
+      checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile });
+      const selected = selectAdapters(manifest, this.#formats);
+      const held = new Set(await this.#options.store.list(storeKeys.adapterPrefix));
+      for (const adapter of uniqueBySha(selected.values())) {
+        if (held.has(storeKeys.adapter(adapter.sha256))) continue;
+        await downloadAdapter(adapter, { fetch: this.#fetch, baseUrl: this.#baseUrl }, this.#options.store);
+        downloaded.push(adapter.sha256);
+      }
+      const installed = Object.fromEntries([...selected].map(([taskId, adapter]) => [taskId, adapter.sha256]));
+      unchanged = previous !== null && canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
+      release = { signed, etag: response.headers.get("ETag"), installed };
+      // checkAcceptable refused anything below the floor, so this version is the new floor.
+      const next: ClientState = { release, versions: { ...state.versions, [manifest.profile]: manifest.version } };
+      // Persist before switching in memory, so a restart never serves a set the store does not describe.
+      await this.#options.store.put(storeKeys.state, new TextEncoder().encode(JSON.stringify(next)));
+      this.#state = Promise.resolve(next);
+    } catch (error) {
+      return { status: "kept-previous", version, downloaded, error: errorMessage(error) };
+    }
+    const result: SyncResult = { status: unchanged ? "unchanged" : "updated", version: release.signed.manifest.version, downloaded };
+    try {
+      await this.#deleteUnreferenced(release);
+    } catch (error) {
+      return { ...result, error: `cleanup: ${errorMessage(error)}` };
+    }
+    return result;
+  }
+
+  #manifestRequest(etag: string | null): Request {
+    const url = new URL(`${this.#baseUrl}/v1/manifest`);
+    url.searchParams.set("device", this.#options.deviceId);
+    if (this.#options.profile !== undefined) {
+      url.searchParams.set("profile", this.#options.profile);
+    } else {
+      for (const [name, value] of Object.entries(this.#options.traits ?? {})) {
+        if (value !== undefined) url.searchParams.set(name, String(value));
+      }
+    }
+    const headers = new Headers({ Accept: "application/json" });
+    if (etag) headers.set("If-None-Match", etag);
+    return new Request(url, { headers });
+  }
+
+  /** Blobs and partial downloads that the installed set does not reference. */
+  async #deleteUnreferenced(release: InstalledRelease): Promise<void> {
+    const { store } = this.#options;
+    const keep = new Set(Object.values(release.installed).map(storeKeys.adapter));
+    const keys = [...(await store.list(storeKeys.adapterPrefix)), ...(await store.list(storeKeys.partialPrefix))];
+    for (const key of keys) if (!keep.has(key)) await store.delete(key);
+  }
+
+  #loadState(): Promise<ClientState> {
+    this.#state ??= this.#readState();
+    return this.#state;
+  }
+
+  /** The persisted state, its manifest re-verified: the store may be writable by more than this client. */
+  async #readState(): Promise<ClientState> {
+    const bytes = await this.#options.store.get(storeKeys.state);
+    if (!bytes) return { release: null, versions: {} };
+    const state = JSON.parse(new TextDecoder().decode(bytes)) as ClientState;
+    if (!state.release) return state;
+    try {
+      await this.#verifier.verify(state.release.signed);
+      return state;
+    } catch {
+      return { release: null, versions: state.versions };
+    }
+  }
+}
+
+function* uniqueBySha(adapters: Iterable<ManifestAdapter>): Iterable<ManifestAdapter> {
+  const seen = new Set<string>();
+  for (const adapter of adapters) {
+    if (seen.has(adapter.sha256)) continue;
+    seen.add(adapter.sha256);
+    yield adapter;
+  }
+}
+
+/** Status and, when the body is the API's `{ error: { code, message } }`, its code and message. */
+async function describeFailure(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (error?.code || error?.message) return `HTTP ${response.status} ${error.code ?? ""}: ${error.message ?? ""}`.trim();
+  } catch {
+    // not the API's error body
+  }
+  return `HTTP ${response.status}`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
