@@ -1,19 +1,12 @@
 /** The reference OTA client: keeps a device's adapters at the newest release it can verify. */
 import { canonicalJson } from "../../src/delivery/canonical";
 import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest } from "../../src/delivery/manifest";
+import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
 import { selectAdapters } from "./selection";
 import { ManifestVerifier } from "./signature";
 import { storeKeys, type AdapterStore } from "./store";
-
-/** What the server matches device profiles on (`GET /v1/manifest` query). */
-export interface DeviceTraits {
-  readonly ramMb?: number;
-  readonly soc?: string;
-  readonly model?: string;
-  readonly os?: string;
-}
 
 export interface OtaClientOptions {
   /** The d2c-edge Worker, e.g. "https://d2c.example.com"; a path prefix is kept. */
@@ -22,7 +15,7 @@ export interface OtaClientOptions {
   readonly deviceId: string;
   /** Ask for this profile by id (the server skips trait matching, and the client refuses any other). */
   readonly profile?: string;
-  /** Sent when `profile` is not, for the server to pick the profile. */
+  /** Sent when `profile` is not, for the server to pick the profile (the server's own trait type). */
   readonly traits?: DeviceTraits;
   /** keyId -> base64 raw 32-byte Ed25519 public key, shipped with the app: never fetched from the server it checks. */
   readonly publicKeys: Readonly<Record<string, string>>;

@@ -203,17 +203,22 @@ describe("unchanged", () => {
 });
 
 describe("resumable downloads", () => {
-  it("keeps the bytes of a cut connection and resumes with Range and If-Range", async () => {
-    const { signer, worker, store, client } = await setup();
-    await worker.publish(signer, 1, RELEASE_1);
+  /** Release 1 with B's first download cut after 1000 bytes; the log is cleared after that sync. */
+  async function withCutDownload() {
+    const world = await setup();
+    await world.worker.publish(world.signer, 1, RELEASE_1);
     const shaB = await sha256Hex(B);
-    worker.cuts.set(shaB, 1000);
-    const cut = await client.sync();
+    world.worker.cuts.set(shaB, 1000);
+    const cut = await world.client.sync();
+    world.worker.requests.length = 0;
+    return { ...world, shaB, cut };
+  }
+
+  it("keeps the bytes of a cut connection and resumes with Range and If-Range", async () => {
+    const { worker, store, client, shaB, cut } = await withCutDownload();
     expect(cut).toMatchObject({ status: "kept-previous", version: null, downloaded: [await sha256Hex(A)] });
     expect(cut.error).toContain("stopped at 1000 of 3000 bytes");
     expect(await client.adapterFor("gec-de")).toBeNull(); // A arrived, but the set is not whole
-
-    worker.requests.length = 0;
     expect(await client.sync()).toEqual({ status: "updated", version: 1, downloaded: [shaB] });
     expect(worker.adapterRequests()).toEqual([{ path: `/v1/adapters/${shaB}`, range: "bytes=1000-", ifRange: `"${shaB}"`, ifNoneMatch: null, status: 206 }]);
     expect(await bytesOf(client, "sum-ko")).toEqual(B);
@@ -224,12 +229,8 @@ describe("resumable downloads", () => {
     ["a full 200 (If-Range did not match)", "200", [{ range: "bytes=1000-", status: 200 }]],
     ["416 (the partial is no good)", "416", [{ range: "bytes=1000-", status: 416 }, { range: null, status: 200 }]],
   ] as const)("restarts from the first byte on %s", async (_, resume, expected) => {
-    const { signer, worker, client } = await setup();
-    await worker.publish(signer, 1, RELEASE_1);
-    const shaB = await sha256Hex(B);
-    worker.cuts.set(shaB, 1000);
-    expect((await client.sync()).status).toBe("kept-previous");
-    worker.requests.length = 0;
+    const { worker, client, cut } = await withCutDownload();
+    expect(cut.status).toBe("kept-previous");
     worker.resume = resume;
     expect((await client.sync()).status).toBe("updated");
     expect(worker.adapterRequests()).toEqual(expected.map((r) => expect.objectContaining(r)));
