@@ -100,7 +100,7 @@ export class Releases extends DurableObject<Env> {
   manifestFor(bucket: number): { signed: string; etag: string; version: number } | null {
     const newest = this.newest();
     if (!newest) return null;
-    const row = bucket < newest.rollout ? newest
+    const row = newest.rollout >= 100 || bucket < newest.rollout ? newest
       : this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? ORDER BY version DESC LIMIT 1", newest.version).toArray()[0];
     return row ? { signed: row.signed, etag: row.etag, version: row.version } : null;
   }

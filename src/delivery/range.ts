@@ -14,8 +14,8 @@ export function parseRange(header: string | null, size: number): ByteRange | "un
     return { offset: Math.max(0, size - suffix), length: Math.min(suffix, size) };
   }
   const first = Number(m[1]);
+  if (first >= size) return "unsatisfiable";
   const last = m[2] === "" ? size - 1 : Number(m[2]);
   if (last < first) return null;
-  if (first >= size) return "unsatisfiable";
   return { offset: first, length: Math.min(last, size - 1) - first + 1 };
 }
