@@ -3,7 +3,7 @@
  * run, signed manifests (ETag/304), blobs (Range, If-Range, 416), rollout, rollback, an R2
  * failure mid-publish, and the cron re-clustering.
  */
-import { createExecutionContext, createScheduledController, listDurableObjectIds, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController, listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalBytes } from "../../src/delivery/canonical";
@@ -232,9 +232,7 @@ describe("publishing safely, rollout and rollback", () => {
 
 describe("cron re-clustering", () => {
   const tick = async () => {
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
   };
   const runs = async () => (await listDurableObjectIds(env.CLUSTER_RUN)).length;
   const auto = async () => ((await (await call("/v1/profiles/auto")).json()) as { auto: { runId: string; outcome: string | null }; release: ReleaseSummary | null });
