@@ -133,6 +133,40 @@ export function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+/**
+ * A float32 value to IEEE 754 binary16 bits, rounding to nearest, ties to even; overflow gives
+ * infinity, NaN stays a (quiet) NaN. A float64 argument is rounded to float32 first.
+ */
+export function floatToHalf(value: number): number {
+  f32[0] = value;
+  const x = f32Bits[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  const fraction = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (fraction ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the 24-bit significand down to units of 2^-24.
+    if (e < -10) return sign;
+    const significand = fraction | 0x800000;
+    const shift = 14 - e;
+    const rest = significand & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    let h = significand >>> shift;
+    if (rest > halfway || (rest === halfway && h & 1)) h++;
+    return sign | h;
+  }
+  // A carry out of the fraction correctly bumps the exponent (up to infinity).
+  let h = (e << 10) | (fraction >>> 13);
+  const rest = fraction & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
 export interface TensorInput {
   readonly dtype: Dtype;
   readonly shape: readonly number[];
