@@ -4,12 +4,14 @@
  * failure mid-publish, and the cron re-clustering.
  */
 import { createScheduledController, listDurableObjectIds } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { MemoryStore, OtaClient } from "../../clients/ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalBytes } from "../../src/delivery/canonical";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import { publishRun } from "../../src/delivery/publish";
 import { inRollout, rolloutBucket } from "../../src/delivery/rollout";
+import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";
 import worker from "../../src/index";
 import type { RunStatus } from "../../durable-objects/runStatus";
@@ -227,6 +229,55 @@ describe("publishing safely, rollout and rollback", () => {
     expect(now.version).toBe(3);
     expect(history.releases[2].runId).toBe(runA);
     expect((await call("/v1/profiles/default/rollback", json({ version: 9 }))).status).toBe(404);
+  });
+});
+
+describe("the reference OTA client against the Worker", () => {
+  it("installs the current release, revalidates with 304, refuses a corrupted blob and keeps its set", async () => {
+    const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
+    const store = new MemoryStore();
+    const client = new OtaClient({
+      baseUrl: "http://d2c.test", deviceId: "client-e2e", profile: "default", formats: ["onnx_adapter", "peft"], store,
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+      fetch: (request) => exports.default.fetch(request),
+    });
+    const first = await client.sync();
+    expect(first).toMatchObject({ status: "updated", version: 3 });
+    const manifest = (await client.current())!;
+    for (const task of TASKS) {
+      const adapter = (await client.adapterFor(task))!;
+      expect(adapter.format).toBe("onnx_adapter");
+      expect(await sha256Hex(adapter.bytes)).toBe(adapter.sha256);
+      expect(manifest.adapters.find((a) => a.sha256 === adapter.sha256)!.tasks).toContain(task);
+    }
+    expect((await client.sync()).status).toBe("unchanged");
+
+    // Version 4 serves run B's adapters again; one of its blobs is corrupted in R2.
+    expect((await call("/v1/profiles/default/rollback", json({ version: 2 }))).status).toBe(201);
+    const next = ((await (await manifestOf("profile=default&device=client-e2e")).json()) as SignedManifest).manifest;
+    const victim = next.adapters.find((a) => a.format === "onnx_adapter")!;
+    const good = new Uint8Array(await (await env.BUCKET.get(blobKey(victim.sha256)))!.arrayBuffer());
+    const bad = good.slice();
+    bad[bad.length - 1] ^= 0xff;
+    await env.BUCKET.put(blobKey(victim.sha256), bad);
+    const refused = await client.sync();
+    expect(refused.status).toBe("kept-previous");
+    expect(refused.error).toContain(victim.sha256);
+    expect((await client.current())!.version).toBe(3);
+    expect(await client.adapterFor(TASKS[0])).not.toBeNull();
+
+    await env.BUCKET.put(blobKey(victim.sha256), good);
+    expect(await client.sync()).toMatchObject({ status: "updated", version: 4 });
+    // A new client on the same store starts from what was installed, offline.
+    const offline = new OtaClient({
+      baseUrl: "http://offline.invalid", deviceId: "client-e2e", profile: "default", formats: ["onnx_adapter", "peft"], store,
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey }, fetch: async () => { throw new Error("offline"); },
+    });
+    expect((await offline.current())!.version).toBe(4);
+    for (const task of TASKS) {
+      const expected = next.adapters.find((a) => a.format === "onnx_adapter" && a.tasks.includes(task))!;
+      expect((await offline.adapterFor(task))!.sha256).toBe(expected.sha256);
+    }
   });
 });
 
