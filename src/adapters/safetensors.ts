@@ -167,6 +167,11 @@ export function floatToHalf(value: number): number {
   return sign | h;
 }
 
+/** Little-endian binary16 bytes of float32 values (what fp16 adapters ship). */
+export function halfBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(Uint16Array.from(values, floatToHalf).buffer);
+}
+
 export interface TensorInput {
   readonly dtype: Dtype;
   readonly shape: readonly number[];

@@ -12,7 +12,7 @@
  */
 import { Builder, ByteBuffer } from "flatbuffers";
 import type { AdapterFactors, LoraTarget } from "../adapters/peft";
-import { floatToHalf } from "../adapters/safetensors";
+import { halfBytes } from "../adapters/safetensors";
 
 export const ONNX_ADAPTER_IDENTIFIER = "TORT";
 export const ONNX_ADAPTER_FORMAT_VERSION = 1;
@@ -87,7 +87,7 @@ export function toOnnxAdapter(factors: AdapterFactors, targets: readonly LoraTar
     // ForceVectorAlignment; createByteVector's own prep then adds nothing.
     // Typed arrays are little-endian on every platform we run on, as the format wants.
     const raw = options.dtype === "fp16"
-      ? new Uint8Array(Uint16Array.from(values, floatToHalf).buffer)
+      ? halfBytes(values)
       : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     builder.prep(8, raw.byteLength);
     const rawOffset = builder.createByteVector(raw);

@@ -13,7 +13,7 @@ export const ProfileSchema = z.object({
     maxAdapters: z.number().int().min(1).optional(),
     maxBytes: z.number().int().min(1).optional(),
   }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
-  /** Stored precision of the shipped adapters. */
+  /** Precision of shipped PEFT adapters (.onnx_adapter files stay fp32: the model contract's LoRA inputs are float32). */
   dtype: z.enum(["fp16", "fp32"]).default("fp16"),
   /** Blob formats shipped; the first is the one the routing table points at. */
   formats: z.array(z.enum(["peft", "onnx_adapter"])).min(1).default(["peft"])

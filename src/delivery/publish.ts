@@ -61,6 +61,8 @@ export async function writeReleaseBlobs(
 }
 
 function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], targets: readonly LoraTarget[], profile: StoredProfile): Uint8Array {
-  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype: profile.dtype });
+  // ONNX Runtime feeds an .onnx_adapter's tensors to the graph as they are, and the model
+  // contract's LoRA inputs are float32: an fp16 file would load and then fail to run.
+  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype: "fp32" });
   return toPeft(factors, targets, profile.modelId, profile.dtype).safetensors;
 }

@@ -1,6 +1,6 @@
 /** A merged adapter written as a PEFT LoRA adapter: fp32 safetensors and its adapter_config.json. */
 import type { AdapterFactors, LoraTarget } from "../peft";
-import { floatToHalf, writeSafetensors, type TensorInput } from "../safetensors";
+import { halfBytes, writeSafetensors, type TensorInput } from "../safetensors";
 
 /** adapter_config.json of a merged adapter: lora_alpha = r, so PEFT's scaling is 1. */
 export interface PeftAdapterConfig {
@@ -74,6 +74,5 @@ export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], 
 /** Little-endian bytes (every platform Workers run on is little-endian). */
 function tensorOf(values: Float32Array, shape: number[], dtype: "fp32" | "fp16"): TensorInput {
   if (dtype === "fp32") return { dtype: "F32", shape, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-  const half = Uint16Array.from(values, floatToHalf);
-  return { dtype: "F16", shape, bytes: new Uint8Array(half.buffer) };
+  return { dtype: "F16", shape, bytes: halfBytes(values) };
 }
