@@ -30,10 +30,13 @@ export function decodePinnedKeys(publicKeys: Readonly<Record<string, string>>): 
   return decoded;
 }
 
+/** WebCrypto's key type, named through the API so that workerd's, the DOM's and Node's typings all agree. */
+type VerifyKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
 /** Pinned keys imported once into WebCrypto. */
 export class ManifestVerifier {
   readonly #raw: ReadonlyMap<string, Uint8Array>;
-  readonly #imported = new Map<string, Promise<CryptoKey>>();
+  readonly #imported = new Map<string, Promise<VerifyKey>>();
 
   constructor(publicKeys: Readonly<Record<string, string>>) {
     this.#raw = decodePinnedKeys(publicKeys);
@@ -58,7 +61,7 @@ export class ManifestVerifier {
     if (!valid) throw new Error(`manifest signature does not verify with key "${signed.keyId}"`);
   }
 
-  #key(keyId: string): Promise<CryptoKey> | undefined {
+  #key(keyId: string): Promise<VerifyKey> | undefined {
     const raw = this.#raw.get(keyId);
     if (!raw) return undefined;
     let key = this.#imported.get(keyId);
