@@ -80,6 +80,7 @@ export class Catalogue extends DurableObject<Env> {
           ALTER TABLE tasks ADD COLUMN test_sha256 TEXT NOT NULL DEFAULT '';`);
       }
       cache.createClusterCache(this.sql);
+      this.sql.exec("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL)");
       this.sql.exec("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
     });
   }
@@ -171,4 +172,23 @@ export class Catalogue extends DurableObject<Env> {
     return this.sql.exec<{ id: string; profile: string; version: number; updated_at: string }>("SELECT * FROM profiles ORDER BY id")
       .toArray().map((r) => ({ ...(JSON.parse(r.profile) as Profile), id: r.id, version: r.version, updatedAt: r.updated_at }));
   }
+
+  /** The index of clustering runs (their state lives in each ClusterRun object). */
+  recordRun(run: RunSummary): void {
+    this.sql.exec("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", run.runId, run.createdAt, JSON.stringify(run));
+  }
+
+  runs(limit: number): RunSummary[] {
+    return this.sql.exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
+      .toArray().map((r) => JSON.parse(r.summary) as RunSummary);
+  }
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly createdAt: string;
+  readonly method: string;
+  readonly k: number;
+  readonly tasks: number;
+  readonly profile?: string;
 }

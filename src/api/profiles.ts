@@ -8,6 +8,10 @@ import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { checkedId, jsonBody } from "./validate";
 
+export const PublishRequest = z.object({ runId: z.string().min(1) }).strict();
+export const RollbackRequest = z.object({ version: z.number().int().min(1) }).strict();
+export const RolloutRequest = z.object({ percent: z.number().min(0).max(100) }).strict();
+
 export const profiles = new Hono<{ Bindings: Env }>();
 
 profiles.use("*", requireAdmin);
@@ -39,7 +43,7 @@ profiles.get("/:profileId", async (c) => {
 });
 
 profiles.post("/:profileId/releases", async (c) => {
-  const { runId } = await jsonBody(c.req.raw, z.object({ runId: z.string().min(1) }).strict());
+  const { runId } = await jsonBody(c.req.raw, PublishRequest);
   return c.json(await publishRun(c.env, c.env.BUCKET, c.req.param("profileId"), runId), 201);
 });
 
@@ -49,7 +53,7 @@ profiles.get("/:profileId/releases", async (c) => {
 });
 
 profiles.post("/:profileId/rollback", async (c) => {
-  const { version } = await jsonBody(c.req.raw, z.object({ version: z.number().int().min(1) }).strict());
+  const { version } = await jsonBody(c.req.raw, RollbackRequest);
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const release = await releases(c.env, profile.id).rollback(profile.id, version);
   if (!release) throw new ApiError(404, "unknown_release", `profile ${profile.id} has no release ${version}`);
@@ -57,7 +61,7 @@ profiles.post("/:profileId/rollback", async (c) => {
 });
 
 profiles.post("/:profileId/rollout", async (c) => {
-  const { percent } = await jsonBody(c.req.raw, z.object({ percent: z.number().min(0).max(100) }).strict());
+  const { percent } = await jsonBody(c.req.raw, RolloutRequest);
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const release = await releases(c.env, profile.id).setRollout(percent);
   if (!release) throw new ApiError(409, "no_release", `profile ${profile.id} has no release yet`);

@@ -3,6 +3,7 @@ import { evaluate as evaluateExamples } from "../inference/evaluate";
 import { loadModel } from "../inference/model";
 import { RunRequest, startRun } from "../runs/start";
 import { readExamples, readMergedAdapter } from "../storage/adapters";
+import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import type { HeldOutRow } from "../../durable-objects/runStatus";
 import { requireAdmin } from "./auth";
@@ -14,6 +15,8 @@ const RUN_ID = /^run-[0-9a-f-]{36}$/;
 export const runs = new Hono<{ Bindings: Env }>();
 
 runs.use("*", requireAdmin);
+
+runs.get("/", async (c) => c.json({ runs: await catalogue(c.env).runs(100) }));
 
 runs.post("/", async (c) => {
   const request = await jsonBody(c.req.raw, RunRequest);

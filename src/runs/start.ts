@@ -84,6 +84,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
     createdAt: new Date().toISOString(),
   };
   await clusterRun(env, runId).start(config);
+  await cat.recordRun({ runId, createdAt: config.createdAt, method: config.method, k, tasks: chosen.length, ...(profile ? { profile: profile.id } : {}) });
   return { runId, k, tasks: chosen.length };
 }
 

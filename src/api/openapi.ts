@@ -1,0 +1,88 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate the requests
+ * (z.toJSONSchema), so the reference cannot drift from what the Worker accepts.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { ProfileSchema } from "../delivery/profiles";
+import { RunRequest } from "../runs/start";
+import { EvaluateRequest } from "./evaluate";
+import { PublishRequest, RollbackRequest, RolloutRequest } from "./profiles";
+
+type Operation = { summary: string; admin?: boolean; body?: z.ZodType; multipart?: string[]; raw?: string; params?: string[]; query?: string[]; responses: Record<string, string> };
+
+const ERRORS = { "400": "invalid request (the message names the field)", "401": "missing or wrong admin token", "404": "not found" };
+
+const PATHS: Record<string, Record<string, Operation>> = {
+  "/v1/models/{modelId}": {
+    put: { summary: "Register a base model", admin: true, params: ["modelId"], multipart: ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"], responses: { "201": "registered", ...ERRORS } },
+    get: { summary: "A model's contract", admin: true, params: ["modelId"], responses: { "200": "the model.json contract", ...ERRORS } },
+  },
+  "/v1/tasks": { get: { summary: "The catalogue: tasks and its version", admin: true, responses: { "200": "{ tasks, catalogueVersion }", ...ERRORS } } },
+  "/v1/tasks/{taskId}": {
+    get: { summary: "One task", admin: true, params: ["taskId"], responses: { "200": "the task", ...ERRORS } },
+    delete: { summary: "Delete a task and its blobs", admin: true, params: ["taskId"], responses: { "200": "deleted", ...ERRORS } },
+  },
+  "/v1/tasks/{taskId}/adapter": {
+    put: { summary: "Upload a task's PEFT LoRA adapter (validated against the model contract)", admin: true, params: ["taskId"], query: ["application", "language"], multipart: ["adapter_config.json", "adapter_model.safetensors"], responses: { "201": "{ taskId, adapterSha256, catalogueVersion }", "413": "too large", ...ERRORS } },
+  },
+  "/v1/tasks/{taskId}/examples": {
+    put: { summary: "Upload a task's examples, JSONL {prompt, completion} per line", admin: true, params: ["taskId"], query: ["split"], raw: "application/x-ndjson", responses: { "201": "{ taskId, split, examples, catalogueVersion }", ...ERRORS } },
+  },
+  "/v1/evaluate": { post: { summary: "Few-shot loss (and held-out exact match) of a task under an adapter", admin: true, body: EvaluateRequest, responses: { "200": "{ loss, exactMatch?, examples, tokens, ms }", ...ERRORS } } },
+  "/v1/runs": {
+    get: { summary: "Recent clustering runs", admin: true, responses: { "200": "{ runs }", ...ERRORS } },
+    post: { summary: "Start a clustering run (D2C or a baseline)", admin: true, body: RunRequest, responses: { "202": "{ runId, k, tasks }", "422": "budget too small", ...ERRORS } },
+  },
+  "/v1/runs/{runId}": { get: { summary: "A run: state, J per iteration, loss matrices, assignment, cost", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
+  "/v1/runs/{runId}/events": { get: { summary: "Live progress as server-sent events (Last-Event-ID resumes)", admin: true, params: ["runId"], responses: { "200": "text/event-stream", ...ERRORS } } },
+  "/v1/runs/{runId}/cancel": { post: { summary: "Cancel a run", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
+  "/v1/runs/{runId}/report": { post: { summary: "Held-out exact match per task under the run's merged adapters", admin: true, params: ["runId"], responses: { "200": "{ runId, meanExactMatch, tasks }", "409": "the run is not done", ...ERRORS } } },
+  "/v1/profiles": { get: { summary: "Device profiles", admin: true, responses: { "200": "{ profiles }", ...ERRORS } } },
+  "/v1/profiles/{profileId}": {
+    put: { summary: "Create or replace a device profile (versioned)", admin: true, params: ["profileId"], body: ProfileSchema, responses: { "200": "the stored profile", ...ERRORS } },
+    get: { summary: "A profile with its current release and cron state", admin: true, params: ["profileId"], responses: { "200": "the profile", ...ERRORS } },
+  },
+  "/v1/profiles/{profileId}/releases": {
+    post: { summary: "Publish a finished run: blobs first, then the signed manifest", admin: true, params: ["profileId"], body: PublishRequest, responses: { "201": "the release", "409": "the run is not done", ...ERRORS } },
+    get: { summary: "Release history, newest first", admin: true, params: ["profileId"], responses: { "200": "{ profile, releases }", ...ERRORS } },
+  },
+  "/v1/profiles/{profileId}/rollout": { post: { summary: "Set the newest release's rollout percentage", admin: true, params: ["profileId"], body: RolloutRequest, responses: { "200": "the release", ...ERRORS } } },
+  "/v1/profiles/{profileId}/rollback": { post: { summary: "Serve an earlier release's adapters again, as a new version", admin: true, params: ["profileId"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
+  "/v1/manifest": { get: { summary: "Device: the signed manifest for its traits (ETag, 304)", query: ["device", "profile", "ramMb", "soc", "model", "os"], responses: { "200": "{ manifest, signature, keyId }", "304": "unchanged", "404": "no profile or no release" } } },
+  "/v1/adapters/{sha256}": { get: { summary: "Device: an adapter blob (immutable; Range, If-Range)", params: ["sha256"], responses: { "200": "the blob", "206": "a range of it", "416": "range not satisfiable", "404": "not found" } } },
+  "/v1/keys": { get: { summary: "The public key(s) that sign manifests", responses: { "200": "{ keys: [{ keyId, algorithm, publicKey }] }" } } },
+  "/v1/results": { get: { summary: "The committed experiment results (docs/results.json)", responses: { "200": "[{ method, k, seed, meanExactMatch, meanFewShotLoss }]" } } },
+};
+
+function operation(op: Operation): object {
+  const parameters = [
+    ...(op.params ?? []).map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+    ...(op.query ?? []).map((name) => ({ name, in: "query", required: false, schema: { type: "string" } })),
+  ];
+  const content = op.body ? { "application/json": { schema: z.toJSONSchema(op.body, { io: "input" }) } }
+    : op.multipart ? { "multipart/form-data": { schema: { type: "object", required: op.multipart, properties: Object.fromEntries(op.multipart.map((f) => [f, { type: "string", format: "binary" }])) } } }
+    : op.raw ? { [op.raw]: { schema: { type: "string" } } } : undefined;
+  return {
+    summary: op.summary,
+    ...(parameters.length ? { parameters } : {}),
+    ...(content ? { requestBody: { required: true, content } } : {}),
+    ...(op.admin ? { security: [{ admin: [] }] } : { security: [] }),
+    responses: Object.fromEntries(Object.entries(op.responses).map(([status, description]) => [status, { description }])),
+  };
+}
+
+let document: object | undefined;
+
+export function openApiDocument(): object {
+  document ??= {
+    openapi: "3.1.0",
+    info: { title: "d2c-edge", version: "0.1.0", description: "Cluster, merge and ship task LoRA adapters to phones (D2C on Cloudflare Workers). Errors: { error: { code, message } }." },
+    components: { securitySchemes: { admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" } } },
+    paths: Object.fromEntries(Object.entries(PATHS).map(([path, ops]) => [path, Object.fromEntries(Object.entries(ops).map(([m, op]) => [m, operation(op)]))])),
+  };
+  return document;
+}
+
+export const openapi = new Hono<{ Bindings: Env }>();
+openapi.get("/", (c) => c.json(openApiDocument()));
