@@ -37,6 +37,14 @@ export default defineConfig({
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
       },
+      {
+        // The CLI as a child process against the real Worker (wrangler's unstable_startWorker), in Node.
+        test: { name: "cli", include: ["test/cli/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+      {
+        // The console in Debian's Chromium against a real `wrangler dev` (test/node/worker.ts).
+        test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 240_000, hookTimeout: 180_000 },
+      },
     ],
   },
 });

@@ -35,8 +35,9 @@ export function lineChart(series, options) {
 }
 
 /**
- * Loss of every task under every cluster: darker is lower; the task's own cluster is framed,
- * its best cluster dotted (where they differ, D2C moves the task).
+ * Loss of every task under every cluster, shaded per task (darkest = that task's best cluster,
+ * since tasks' losses differ in scale); the task's own cluster is framed, its best cluster
+ * dotted where they differ (there D2C moves the task). Tooltips give the values.
  * @param {string[]} tasks
  * @param {Record<string, (number | null)[]>} losses
  * @param {Record<string, number>} assignment
@@ -44,11 +45,11 @@ export function lineChart(series, options) {
 export function heatmap(tasks, losses, assignment) {
   const k = Math.max(...tasks.map((t) => losses[t].length));
   const cell = 22, L = 80, T = 24;
-  const values = tasks.flatMap((t) => losses[t].filter((v) => v !== null)).map(Number);
-  const lo = Math.log(Math.min(...values)), hi = Math.log(Math.max(...values));
-  const shade = (/** @type {number} */ v) => `hsl(220 70% ${Math.round(25 + 70 * (hi === lo ? 0.5 : (Math.log(v) - lo) / (hi - lo)))}%)`;
   const rows = tasks.map((task, r) => {
     const row = losses[task];
+    const values = row.filter((v) => v !== null).map(Number);
+    const lo = Math.log(Math.min(...values)), hi = Math.log(Math.max(...values));
+    const shade = (/** @type {number} */ v) => `hsl(220 70% ${Math.round(25 + 70 * (hi === lo ? 0 : (Math.log(v) - lo) / (hi - lo)))}%)`;
     const finite = row.map((v) => (v === null ? Infinity : v));
     const best = finite.indexOf(Math.min(...finite));
     return `<text x="${L - 6}" y="${T + r * cell + 15}" text-anchor="end">${esc(task)}</text>` + row.map((v, c) => {

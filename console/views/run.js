@@ -14,7 +14,7 @@ export async function renderRun(root, runId, signal) {
     <div class="charts"><figure><figcaption>J (mean few-shot loss) per iteration</figcaption><div id="objective"></div></figure>
       <figure><figcaption>where tasks went (application x language)</figcaption><div id="membership"></div></figure></div>
     <h3>Loss heatmap: tasks x clusters <select id="iteration" aria-label="iteration"></select></h3>
-    <p class=muted>Darker is a lower loss; the frame is the task's cluster, a white dot its best cluster when that differs.</p>
+    <p class=muted>Shaded per task: darkest is the cluster that serves the task best. The frame is the task's cluster, a white dot its best cluster where that differs (D2C moves it there).</p>
     <div id="heatmap"></div><h3>Clusters</h3><div id="clusters"></div><div id="actions"></div><div id="report"></div>`;
   const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (root.querySelector(`#${id}`));
   const select = /** @type {HTMLSelectElement} */ ($("iteration"));

@@ -1,0 +1,93 @@
+/**
+ * The operator console in Debian's Chromium (playwright-core) against a real local Worker
+ * seeded with the fixtures: start a run, watch it finish, read the heatmap, publish, roll back.
+ * Screenshots of each page go to test-artifacts/ (not committed).
+ */
+import { mkdir } from "node:fs/promises";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seed } from "../../scripts/seed.ts";
+import { startWorker, type LocalWorker } from "../node/worker.ts";
+
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let worker: LocalWorker;
+let browser: Browser;
+let page: Page;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  worker = await startWorker();
+  await seed(worker.url, worker.token, "r2-fixtures");
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => errors.push(e.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}console-${name}.png`, fullPage: true });
+
+describe("the console", () => {
+  it("asks for the token, then lists the 40 tasks of the catalogue", async () => {
+    await page.goto(`${worker.url}/`);
+    await expect.poll(() => page.textContent("#view")).toContain("Admin token");
+    await page.fill("#token", worker.token);
+    await page.click("#token-form button");
+    await page.waitForSelector("#tasks tbody tr");
+    expect(await page.locator("#tasks tbody tr").count()).toBe(40);
+    await shot("catalogue");
+  });
+
+  it("creates a device profile", async () => {
+    await page.goto(`${worker.url}/#profiles`);
+    await page.fill("#new-profile input[name=id]", "phones");
+    await page.fill("#new-profile input[name=maxAdapters]", "5");
+    await page.click("#new-profile button");
+    await page.waitForSelector("section.profile[data-profile=phones]");
+    await shot("profiles-new");
+  });
+
+  it("starts a D2C run, follows it to done, and shows the loss heatmap", async () => {
+    await page.goto(`${worker.url}/#runs`);
+    await page.fill("#start-run input[name=k]", "5");
+    await shot("runs");
+    await page.click("#start-run button");
+    await page.waitForSelector("#run-state");
+    await page.waitForSelector("#run-state.done", { timeout: 180_000 });
+    await page.waitForSelector(".heatmap rect.cell");
+    expect(await page.locator(".heatmap rect.cell").count()).toBe(40 * 5);
+    expect(await page.textContent("#summary")).toContain("K=5");
+    await shot("run");
+  });
+
+  it("publishes the run twice and rolls back to the first release", async () => {
+    for (const version of [1, 2]) {
+      await page.selectOption("#profile", "phones");
+      await page.click("#publish");
+      await expect.poll(() => page.textContent("#report")).toContain(`Published release ${version}`);
+    }
+    await page.goto(`${worker.url}/#profiles`);
+    await page.waitForSelector("button.rollback[data-version='1']");
+    await page.click("button.rollback[data-version='1']");
+    await page.waitForSelector("tr[data-version='3']");
+    expect(await page.textContent("tr[data-version='3']")).toContain("rollback of 1");
+    await shot("profiles");
+  });
+
+  it("plots score against storage and renders the API reference", async () => {
+    await page.goto(`${worker.url}/#results`);
+    await page.waitForSelector("svg polyline");
+    await shot("results");
+    await page.goto(`${worker.url}/api.html`);
+    await page.waitForSelector("section h3");
+    expect(await page.textContent("#reference")).toContain("POST /v1/runs");
+    await shot("api");
+    expect(errors).toEqual([]);
+  });
+});
