@@ -47,6 +47,7 @@ try {
   await ready(120_000);
   const { uploaded, skipped } = await seed(URL, token, "r2-fixtures");
   console.log(`\nd2c-edge is up on ${URL}: ${uploaded} tasks seeded, ${skipped} already there.`);
+  console.log(`  console: ${URL}/ (paste ADMIN_TOKEN from .dev.vars); API reference: ${URL}/api.html`);
   console.log("  TOKEN=$(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)");
   console.log(`  curl -H "Authorization: Bearer $TOKEN" ${URL}/v1/tasks`);
   console.log(`  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`);
