@@ -1,0 +1,78 @@
+/** What every subcommand is: its help, its options, and what it does with them. */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { connect, type Api } from "./api.ts";
+import { UsageError } from "./errors.ts";
+
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface Invocation {
+  readonly values: Values;
+  readonly positionals: string[];
+  readonly api: Api;
+}
+
+export interface Command {
+  readonly name: string;
+  /** One line for `d2c-edge --help`. */
+  readonly summary: string;
+  /** The arguments, as in `usage: d2c-edge <name> <usage>`. */
+  readonly usage: string;
+  /** The options and what they mean, for `d2c-edge <name> --help`. */
+  readonly help: string;
+  readonly options: ParseArgsOptionsConfig;
+  /** Names of the required positional arguments, in order. */
+  readonly positionals: readonly string[];
+  /** Resolves to the process exit code. */
+  run(invocation: Invocation): Promise<number>;
+}
+
+const CONNECTION: ParseArgsOptionsConfig = {
+  url: { type: "string" },
+  token: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+export const CONNECTION_HELP = `  --url URL        the Worker (default $D2C_URL, else http://127.0.0.1:8787)
+  --token TOKEN    admin token (default $D2C_TOKEN, else ADMIN_TOKEN in ./.dev.vars)`;
+
+export function helpOf(command: Command): string {
+  return `usage: d2c-edge ${command.name} ${command.usage}\n\n${command.summary}\n\n${command.help}\n\nConnection:\n${CONNECTION_HELP}\n`;
+}
+
+/** Parses argv for `command`; null when --help was asked for. */
+export function parse(command: Command, argv: string[]): Invocation | null {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...CONNECTION, ...command.options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message.split("\n")[0] : String(e));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return null;
+  if (positionals.length < command.positionals.length) {
+    throw new UsageError(`missing ${command.positionals.slice(positionals.length).map((p) => `<${p}>`).join(" ")}`);
+  }
+  if (positionals.length > command.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[command.positionals.length])}`);
+  return { values, positionals, api: connect(text(values, "url"), text(values, "token")) };
+}
+
+export function text(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A whole number option, or undefined when absent; anything else is a usage error. */
+export function integer(values: Values, name: string, min = 0): number | undefined {
+  const value = text(values, name);
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** A decimal number option, or undefined when absent. */
+export function decimal(values: Values, name: string): number | undefined {
+  const value = text(values, name);
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}

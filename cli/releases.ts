@@ -1,0 +1,83 @@
+/** Release commands of a device profile: publish, rollback, rollout, releases. */
+import type { Command } from "./command.ts";
+import { UsageError } from "./errors.ts";
+
+/**
+ * The part of a release the CLI prints. The whole type is ReleaseSummary in
+ * durable-objects/Releases.ts, which needs the Workers types this Node-side code does not load.
+ */
+interface Release {
+  readonly version: number;
+  readonly createdAt: string;
+  readonly rollout: number;
+  readonly runId: string;
+  readonly objective: number;
+  readonly kind: "publish" | "rollback";
+  readonly sourceVersion: number | null;
+  readonly tasks: number;
+  /** Blobs: one per merged adapter and format. */
+  readonly adapters: number;
+  /** Task ids per merged adapter. */
+  readonly clusters: string[][];
+}
+
+const describe = (profile: string, r: Release) =>
+  `${profile} release ${r.version}: ${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
+  `${r.clusters.length} adapters${r.adapters === r.clusters.length ? "" : ` (${r.adapters} blobs)`} for ${r.tasks} tasks, ` +
+  `J = ${r.objective.toFixed(4)}, rollout ${r.rollout}%`;
+
+const numberArg = (value: string, name: string) => {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`<${name}> must be a number, got ${JSON.stringify(value)}`);
+  return Number(value);
+};
+
+export const publish: Command = {
+  name: "publish",
+  usage: "<profileId> <runId>",
+  summary: "Publish a finished run to a device profile: blobs first, then the signed manifest (a new release).",
+  help: "Prints the new release.",
+  options: {},
+  positionals: ["profileId", "runId"],
+  async run({ positionals: [profile, runId], api }) {
+    console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: { runId } })));
+    return 0;
+  },
+};
+
+/** A command that POSTs one number to `/v1/profiles/:id/<name>` and prints the release it answers with. */
+function releaseAction(name: "rollback" | "rollout", field: "version" | "percent", summary: string, help: string): Command {
+  return {
+    name, summary, help,
+    usage: `<profileId> <${field}>`,
+    options: {},
+    positionals: ["profileId", field],
+    async run({ positionals: [profile, value], api }) {
+      const body = { [field]: numberArg(value, field) };
+      console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/${name}`, { json: body })));
+      return 0;
+    },
+  };
+}
+
+export const rollback = releaseAction("rollback", "version",
+  "Serve an earlier release's adapters again, as a new (higher) version.", "Prints the new release.");
+
+export const rollout = releaseAction("rollout", "percent",
+  "Set the percentage of devices (stable buckets of their ids) that get the profile's newest release.",
+  "Devices outside it keep the release before.");
+
+export const releases: Command = {
+  name: "releases",
+  usage: "<profileId> [--json]",
+  summary: "A profile's release history, newest first.",
+  help: "Options:\n  --json           print GET /v1/profiles/:id/releases as JSON",
+  options: { json: { type: "boolean" } },
+  positionals: ["profileId"],
+  async run({ values, positionals: [profile], api }) {
+    const history = await api.json<{ releases: Release[] }>("GET", `/v1/profiles/${profile}/releases`);
+    if (values.json) console.log(JSON.stringify(history, null, 2));
+    else if (history.releases.length === 0) console.log(`${profile} has no release yet`);
+    else for (const r of history.releases) console.log(`${describe(profile, r)}, ${r.createdAt}`);
+    return 0;
+  },
+};

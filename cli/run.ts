@@ -1,0 +1,53 @@
+/** `d2c-edge run`: starts a clustering run (POST /v1/runs) and prints its id. */
+import { decimal, integer, text, type Command } from "./command.ts";
+import { UsageError } from "./errors.ts";
+import { watchRun } from "./status.ts";
+
+export const run: Command = {
+  name: "run",
+  usage: "(--k N | --profile P | --max-adapters N | --max-bytes N) [options]",
+  summary: "Start a clustering run and print its id (on stdout alone, for RUN=$(d2c-edge run ...)).",
+  help: `K, from exactly one of:
+  --k N              K merged adapters
+  --profile P        the budget of device profile P (its rank too)
+  --max-adapters N   a budget of N adapters
+  --max-bytes N      a budget of N bytes (with --dtype fp16|fp32, default fp16)
+Options:
+  --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option)
+  --merge M          merge method (default svd); --rank N, --density D for the merges that take them
+  --seed N           default 0
+  --max-iterations N D2C iterations at most (default 10)
+  --tasks a,b,...    these tasks only (default every task with few-shot examples)
+  --watch            then follow it as \`d2c-edge status\` does`,
+  options: {
+    k: { type: "string" }, profile: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" },
+    dtype: { type: "string" }, method: { type: "string" }, merge: { type: "string" }, rank: { type: "string" },
+    density: { type: "string" }, seed: { type: "string" }, "max-iterations": { type: "string" }, tasks: { type: "string" },
+    watch: { type: "boolean" },
+  },
+  positionals: [],
+  async run({ values, api }) {
+    const request: Record<string, unknown> = definedOnly({
+      k: integer(values, "k", 1),
+      profile: text(values, "profile"),
+      method: text(values, "method"),
+      seed: integer(values, "seed"),
+      maxIterations: integer(values, "max-iterations", 1),
+      tasks: text(values, "tasks")?.split(",").map((t) => t.trim()).filter(Boolean),
+    });
+    const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1), dtype: text(values, "dtype") });
+    if (budget.dtype !== undefined && Object.keys(budget).length === 1) throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
+    if (Object.keys(budget).length > 0) request.budget = budget;
+    const merge = definedOnly({ method: text(values, "merge"), rank: integer(values, "rank", 1), density: decimal(values, "density") });
+    if (Object.keys(merge).length > 0) request.merge = { method: "svd", ...merge };
+    const started = await api.json<{ runId: string; k: number; tasks: number }>("POST", "/v1/runs", { json: request });
+    console.log(started.runId);
+    console.error(`started ${started.runId}: K=${started.k} over ${started.tasks} tasks`);
+    return values.watch === true ? watchRun(api, started.runId, false) : 0;
+  },
+};
+
+/** `fields` without its undefined entries (the server's schema is strict about what is sent). */
+function definedOnly<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

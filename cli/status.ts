@@ -1,0 +1,137 @@
+/** `d2c-edge status <runId>`: a run's events as they happen, then its summary. */
+import type { Api } from "./api.ts";
+import type { Command } from "./command.ts";
+import { followRun, type RunEvent } from "./runEvents.ts";
+
+/**
+ * The part of `GET /v1/runs/:id` the CLI prints. The whole type is RunStatus in
+ * durable-objects/runStatus.ts, which needs the Workers types this Node-side code does not load.
+ */
+interface RunView {
+  readonly runId: string;
+  readonly state: string;
+  readonly reason: string | null;
+  readonly method: string;
+  readonly k: number;
+  readonly merge: { readonly method: string; readonly rank?: number };
+  readonly seed: number;
+  readonly tasks: string[];
+  readonly iterations: { readonly iteration: number; readonly objective: number | null; readonly clusters: ClusterView[] }[];
+  readonly result: { readonly iteration: number; readonly objective: number; readonly clusters: ClusterView[] } | null;
+  readonly cost: { readonly units: number; readonly cacheHits: number; readonly forwardPasses: number; readonly naiveUnits: number };
+  readonly ms: number;
+}
+
+interface ClusterView {
+  readonly cluster: number;
+  readonly tasks: string[];
+  readonly bytes: number;
+}
+
+export const status: Command = {
+  name: "status",
+  usage: "<runId> [--json]",
+  summary: "Follow a run live (one line per event on stderr), then print its state, J per iteration, clusters and cost.",
+  help: `Exit code 1 when the run failed or was cancelled.
+
+Options:
+  --json           print GET /v1/runs/:id as JSON instead of the summary`,
+  options: { json: { type: "boolean" } },
+  positionals: ["runId"],
+  run: ({ values, positionals, api }) => watchRun(api, positionals[0], values.json === true),
+};
+
+/** Follows the run to its end and prints it; resolves to the exit code. */
+export async function watchRun(api: Api, runId: string, json: boolean): Promise<number> {
+  const line = new EventLine();
+  await followRun(api, runId, (event) => line.show(event));
+  line.finish();
+  const run = await api.json<RunView>("GET", `/v1/runs/${runId}`);
+  console.log(json ? JSON.stringify(run, null, 2) : summary(run));
+  return run.state === "done" ? 0 : 1;
+}
+
+/** Event lines on stderr; on a terminal, per-unit progress redraws one line instead of scrolling. */
+class EventLine {
+  private readonly tty = process.stderr.isTTY === true;
+  private redrawing = false;
+  private previous: number[] | null = null;
+
+  show(event: RunEvent): void {
+    const text = this.describe(event);
+    if (this.tty && event.type === "progress") {
+      process.stderr.write(`\r\x1b[K${text}`);
+      this.redrawing = true;
+      return;
+    }
+    this.finish();
+    process.stderr.write(`${text}\n`);
+  }
+
+  finish(): void {
+    if (this.redrawing) process.stderr.write("\r\x1b[K");
+    this.redrawing = false;
+  }
+
+  private describe({ type, data }: RunEvent): string {
+    const at = `iteration ${data.iteration}`;
+    switch (type) {
+      case "started":
+        return `started: ${data.method}, K=${data.k}, ${data.tasks} tasks`;
+      case "iteration": {
+        const assignment = data.assignment as number[];
+        const moved = this.previous && movedTasks(this.previous, assignment);
+        this.previous = assignment;
+        return moved === null ? `${at}: first assignment of ${assignment.length} tasks` : `${at}: ${moved} task${moved === 1 ? "" : "s"} changed cluster`;
+      }
+      case "merged": {
+        const clusters = data.clusters as { bytes: number }[];
+        return `${at}: merged ${clusters.length} adapters (${bytes(clusters.reduce((s, c) => s + c.bytes, 0))})`;
+      }
+      case "progress":
+        return `${at}: evaluated ${data.evaluated}/${data.units} units`;
+      case "evaluated":
+        return `${at}: J = ${(data.objective as number).toFixed(4)}`;
+      case "resent":
+        return `${at}: sent ${data.units} silent units again`;
+      default:
+        return data.reason ? `${type}: ${data.reason}` : type;
+    }
+  }
+}
+
+/**
+ * Tasks that changed cluster. The server numbers clusters afresh each iteration (canonical
+ * order), so each new cluster is compared with the old one it shares most tasks with.
+ */
+export function movedTasks(before: readonly number[], after: readonly number[]): number {
+  const counterpart = new Map<number, number>();
+  for (const c of new Set(after)) {
+    const overlap = new Map<number, number>();
+    after.forEach((a, t) => a === c && overlap.set(before[t], (overlap.get(before[t]) ?? 0) + 1));
+    counterpart.set(c, [...overlap].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0]);
+  }
+  return after.filter((c, t) => counterpart.get(c) !== before[t]).length;
+}
+
+function summary(run: RunView): string {
+  const lines = [
+    `${run.runId}: ${run.state}${run.reason ? ` (${run.reason})` : ""} after ${(run.ms / 1000).toFixed(1)} s`,
+    `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
+  ];
+  const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
+  if (js.length) lines.push(`J per iteration: ${js.join("  ")}`);
+  const shown = run.result ?? run.iterations.at(-1);
+  if (run.result) lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}`);
+  if (shown && shown.clusters.length) {
+    lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
+    for (const c of shown.clusters) lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${c.tasks.join(" ")}`);
+  }
+  const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
+  lines.push(`cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`);
+  return lines.join("\n");
+}
+
+function bytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1 << 10 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
