@@ -1,0 +1,112 @@
+/** `d2c-edge run`, `status`, the release commands and `manifest` against the real Worker. */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIXTURES, TOKEN, startTestWorker, type TestWorker } from "./worker";
+
+const TASKS = ["gec-de", "gec-fr", "qa-de", "qa-fr"];
+let worker: TestWorker;
+let runId: string;
+
+beforeAll(async () => {
+  worker = await startTestWorker();
+  expect((await worker.cli(["push", FIXTURES])).code).toBe(0);
+});
+
+afterAll(() => worker?.dispose());
+
+describe("d2c-edge run and status", () => {
+  it("run prints the run id alone on stdout; status follows it live to done and prints J, clusters and cost", async () => {
+    const started = await worker.cli(["run", "--k", "2", "--tasks", TASKS.join(","), "--seed", "0"]);
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(/^run-[0-9a-f-]{36}\n$/);
+    runId = started.stdout.trim();
+
+    const followed = await worker.cli(["status", runId]);
+    expect(followed.code).toBe(0);
+    const events = followed.stderr.split("\n");
+    expect(events[0]).toBe("started: d2c, K=2, 4 tasks");
+    expect(events).toContain("iteration 0: first assignment of 4 tasks");
+    expect(events.some((l) => /^iteration 0: merged 2 adapters \(/.test(l))).toBe(true);
+    expect(events.some((l) => /^iteration 0: J = \d\.\d{4}$/.test(l))).toBe(true);
+    expect(events.at(-2)).toBe("done");
+
+    const run = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
+      iterations: { objective: number }[]; result: { objective: number; clusters: { tasks: string[] }[] };
+    };
+    const summary = followed.stdout;
+    expect(summary).toMatch(new RegExp(`^${runId}: done after \\d+\\.\\d s\\n  d2c, K=2, svd merge, seed 0, 4 tasks\\n`));
+    expect(summary).toContain(`J per iteration: ${run.iterations.map((it, i) => `${i}: ${it.objective.toFixed(4)}`).join("  ")}`);
+    expect(summary).toContain(`J = ${run.result.objective.toFixed(4)}`);
+    for (const cluster of run.result.clusters) expect(summary).toContain(cluster.tasks.join(" "));
+    expect(summary).toMatch(/cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/);
+
+    const json = await worker.cli(["status", runId, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ runId, state: "done", tasks: [...TASKS].sort() });
+  });
+
+  it("run --watch follows the run it started", async () => {
+    const watched = await worker.cli(["run", "--k", "2", "--method", "kmeans", "--tasks", TASKS.join(","), "--watch"]);
+    expect(watched.code).toBe(0);
+    const [id, headline] = watched.stdout.split("\n");
+    expect(id).toMatch(/^run-/);
+    expect(headline).toMatch(new RegExp(`^${id}: done after`));
+    expect(watched.stderr).toContain("started: kmeans, K=2, 4 tasks");
+  });
+
+  it("status of an unknown run shows the server's message in one line and exits 1", async () => {
+    const missing = await worker.cli(["status", "run-00000000-0000-0000-0000-000000000000"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      "d2c-edge: GET /v1/runs/run-00000000-0000-0000-0000-000000000000/events: 404 unknown_run: no run run-00000000-0000-0000-0000-000000000000\n",
+    );
+  });
+});
+
+describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
+  it("publishes the run to a profile; manifest shows it to a device, routing grouped by adapter", async () => {
+    const profile = await worker.call("/v1/profiles/phones", {
+      method: "PUT", body: JSON.stringify({ modelId: "d2c-char-lm", budget: { maxAdapters: 2 }, formats: ["peft"] }),
+    });
+    expect(profile.status).toBe(200);
+    const published = await worker.cli(["publish", "phones", runId]);
+    expect(published.code).toBe(0);
+    expect(published.stdout).toMatch(new RegExp(`^phones release 1: run ${runId}, 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 100%\\n$`));
+
+    // A device needs no token: none in the environment, no .dev.vars in the working directory.
+    const shown = await worker.cli(["manifest", "--device", "phone-1", "--ram-mb", "8192"], { env: { D2C_TOKEN: undefined } });
+    expect(shown.code).toBe(0);
+    const { manifest } = (await (await fetch(`${worker.url}/v1/manifest?device=phone-1&ramMb=8192`)).json()) as {
+      manifest: { routing: Record<string, string>; adapters: { sha256: string; bytes: number }[] };
+    };
+    const lines = shown.stdout.split("\n");
+    expect(lines[0]).toMatch(/^profile phones, version 1, rollout 100%, signed by [0-9a-f]+, expires \d{4}-/);
+    expect(lines[1]).toBe("routing: 4 tasks over 2 adapters (peft)");
+    for (const adapter of manifest.adapters) {
+      const tasks = Object.keys(manifest.routing).filter((t) => manifest.routing[t] === adapter.sha256).sort();
+      expect(lines).toContain(`  ${adapter.sha256.slice(0, 12)}  ${String(adapter.bytes).padStart(8)} B  ${tasks.join(" ")}`);
+    }
+  });
+
+  it("rollout, rollback and releases, with the token read from ./.dev.vars", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "d2c-cli-devvars-"));
+    try {
+      await writeFile(join(cwd, ".dev.vars"), `MANIFEST_SIGNING_KEY='{}'\nADMIN_TOKEN="${TOKEN}"\n`);
+      const options = { cwd, env: { D2C_TOKEN: undefined } };
+      expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(/^phones release 1: .*, rollout 20%\n$/);
+      expect((await worker.cli(["rollback", "phones", "1"], options)).stdout).toMatch(/^phones release 2: rollback to release 1, 2 adapters for 4 tasks, .*rollout 100%\n$/);
+      const history = await worker.cli(["releases", "phones"], options);
+      expect(history.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[0])).toEqual(["phones release 2", "phones release 1"]);
+      expect(history.stdout + history.stderr).not.toContain(TOKEN);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it("an HTTP error is the server's message on one line: publishing to an unknown profile", async () => {
+    const refused = await worker.cli(["publish", "tablets", runId]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("d2c-edge: POST /v1/profiles/tablets/releases: 404 unknown_profile: no profile tablets\n");
+  });
+});
