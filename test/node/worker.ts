@@ -1,53 +1,48 @@
 /**
- * A real local Worker for Node-side tests (browser, CLI): `wrangler dev` on a free port with
- * empty, throwaway state and secrets made for this run only.
+ * A real local Worker for Node-side tests (browser, CLI): wrangler's unstable_startWorker on the
+ * repo's wrangler.toml, state in a fresh temporary directory (the catalogue starts empty), a free
+ * port, and secrets made for this run only (no key, test or real, lives in the repo).
  */
-import { spawn } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { unstable_startWorker } from "wrangler";
+
+export const FIXTURES = fileURLToPath(new URL("../../r2-fixtures", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../../wrangler.toml", import.meta.url));
+export const TOKEN = "node-test-admin-token";
 
 export interface LocalWorker {
   readonly url: string;
   readonly token: string;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  /** A request to the Worker with the admin token. */
+  call(path: string, init?: RequestInit): Promise<Response>;
+  dispose(): Promise<void>;
 }
 
 export async function startWorker(): Promise<LocalWorker> {
-  const dir = await mkdtemp(join(tmpdir(), "d2c-edge-"));
-  const token = randomBytes(18).toString("base64url");
-  const key = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
-  await writeFile(join(dir, ".env"), `ADMIN_TOKEN=${token}\nMANIFEST_SIGNING_KEY='${key}'\n`);
-  const port = await freePort();
-  const wrangler = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", join(dir, "state"),
-    "--env-file", join(dir, ".env"), "--log-level", "error", "--show-interactive-dev-session=false"], { stdio: ["ignore", "ignore", "inherit"], detached: true });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      process.kill(-wrangler.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    await rm(dir, { recursive: true, force: true });
+  process.env.WRANGLER_LOG ??= "error"; // no per-batch QUEUE lines in the test output
+  const state = await mkdtemp(join(tmpdir(), "d2c-edge-state-"));
+  const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
+  const worker = await unstable_startWorker({
+    config: CONFIG,
+    bindings: {
+      ADMIN_TOKEN: { type: "secret_text", value: TOKEN },
+      MANIFEST_SIGNING_KEY: { type: "secret_text", value: signingKey },
+    },
+    dev: { persist: state, server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "error" },
+  } as never);
+  await worker.ready;
+  const url = (await worker.url).origin;
+  return {
+    url,
+    token: TOKEN,
+    call: (path, init = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } }),
+    async dispose() {
+      await worker.dispose();
+      await rm(state, { recursive: true, force: true });
+    },
   };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const status = await fetch(`${url}/v1/tasks`).then((r) => r.status, () => 0);
-    if (status === 401) return { url, token, stop };
-    if (Date.now() > deadline || wrangler.exitCode !== null) {
-      await stop();
-      throw new Error(`wrangler dev did not come up on ${url}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
