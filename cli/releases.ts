@@ -1,25 +1,7 @@
 /** Release commands of a device profile: publish, rollback, rollout, releases. */
 import type { Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
-
-/**
- * The part of a release the CLI prints. The whole type is ReleaseSummary in
- * durable-objects/Releases.ts, which needs the Workers types this Node-side code does not load.
- */
-interface Release {
-  readonly version: number;
-  readonly createdAt: string;
-  readonly rollout: number;
-  readonly runId: string;
-  readonly objective: number;
-  readonly kind: "publish" | "rollback";
-  readonly sourceVersion: number | null;
-  readonly tasks: number;
-  /** Blobs: one per merged adapter and format. */
-  readonly adapters: number;
-  /** Task ids per merged adapter. */
-  readonly clusters: string[][];
-}
+import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
 
 const describe = (profile: string, r: Release) =>
   `${profile} release ${r.version}: ${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +

@@ -6,8 +6,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
+import type { ReleaseSummary } from "../src/delivery/release";
 import { manifestSigner } from "../src/delivery/signing";
 import { sha256Hex } from "../src/storage/sha256";
+
+export type { ReleaseSummary };
 
 /** A manifest is valid this long; the cron re-signs current ones before they lapse. */
 export const MANIFEST_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -23,23 +26,6 @@ export interface ReleaseInput {
   readonly clusters: readonly (readonly string[])[];
   readonly objective: number;
   readonly rollout?: number;
-}
-
-export interface ReleaseSummary {
-  readonly version: number;
-  readonly createdAt: string;
-  readonly expiresAt: string;
-  readonly rollout: number;
-  readonly runId: string;
-  readonly catalogueVersion: number;
-  readonly profileVersion: number;
-  readonly objective: number;
-  readonly kind: "publish" | "rollback";
-  /** For a rollback: the version whose adapters it serves again. */
-  readonly sourceVersion: number | null;
-  readonly tasks: number;
-  readonly adapters: number;
-  readonly clusters: string[][];
 }
 
 export interface AutoState {
