@@ -64,6 +64,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   const modelId = chosen[0].modelId;
   const other = chosen.find((t) => t.modelId !== modelId);
   if (other) throw new ApiError(422, "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: pass tasks of one model`);
+  if (profile && profile.modelId !== modelId) throw new ApiError(422, "model_mismatch", `profile ${profile.id} is for model ${profile.modelId}, the tasks for ${modelId}`);
   const model = await cat.model(modelId);
   if (!model) throw new ApiError(409, "unknown_model", `model ${modelId} is not registered`);
   const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
