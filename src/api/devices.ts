@@ -68,6 +68,7 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
 });
 
 devices.get("/keys", async (c) => {
+  if (!c.env.MANIFEST_SIGNING_KEY) throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured");
   const signer = await manifestSigner(c.env.MANIFEST_SIGNING_KEY);
   return c.json({ keys: [{ keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey }] });
 });

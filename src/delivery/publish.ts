@@ -19,6 +19,7 @@ import { toOnnxAdapter } from "./onnxAdapter";
 import type { StoredProfile } from "./profiles";
 
 export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string): Promise<ReleaseSummary> {
+  if (!env.MANIFEST_SIGNING_KEY) throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
   const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
   if (!profile) throw new ApiError(404, "unknown_profile", `no profile ${profileId}`);
   const run = await clusterRun(env, runId).status();
