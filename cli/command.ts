@@ -76,3 +76,47 @@ export function decimal(values: Values, name: string): number | undefined {
   if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
   return Number(value);
 }
+
+/** A comma-separated list option (`--tasks a,b`), or undefined when absent. */
+export function list(values: Values, name: string): string[] | undefined {
+  return text(values, name)?.split(",").map((item) => item.trim()).filter(Boolean);
+}
+
+/** `fields` without its undefined entries (the server's schemas are strict about what is sent). */
+export function definedOnly<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A command that GETs a list and prints one line per item (with `--json`, the answer as it came). */
+export function listing<T>(spec: {
+  readonly name: string;
+  readonly summary: string;
+  /** Help text above the options. */
+  readonly about?: string;
+  readonly positionals?: readonly string[];
+  /** The route as help shows it, e.g. `/v1/profiles/:id/releases`; requested as is unless `path` is given. */
+  readonly route: string;
+  readonly path?: (positionals: string[]) => string;
+  /** The answer's field holding the list. */
+  readonly key: string;
+  /** What is printed for an empty list. */
+  readonly empty: (positionals: string[]) => string;
+  readonly line: (item: T, positionals: string[]) => string;
+}): Command {
+  const positionals = spec.positionals ?? [];
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: [...positionals.map((p) => `<${p}>`), "[--json]"].join(" "),
+    help: `${spec.about ? `${spec.about}\n\n` : ""}Options:\n  --json           print GET ${spec.route} as JSON`,
+    options: { json: { type: "boolean" } },
+    positionals,
+    async run({ values, positionals: args, api }) {
+      const answer = await api.json<Record<string, T[]>>("GET", spec.path?.(args) ?? spec.route);
+      if (values.json) console.log(JSON.stringify(answer, null, 2));
+      else if (answer[spec.key].length === 0) console.log(spec.empty(args));
+      else for (const item of answer[spec.key]) console.log(spec.line(item, args));
+      return 0;
+    },
+  };
+}

@@ -1,5 +1,5 @@
 /** Release commands of a device profile: publish, rollback, rollout, releases. */
-import type { Command } from "./command.ts";
+import { listing, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
 
@@ -48,18 +48,13 @@ export const rollout = releaseAction("rollout", "percent",
   "Set the percentage of devices (stable buckets of their ids) that get the profile's newest release.",
   "Devices outside it keep the release before.");
 
-export const releases: Command = {
+export const releases = listing<Release>({
   name: "releases",
-  usage: "<profileId> [--json]",
   summary: "A profile's release history, newest first.",
-  help: "Options:\n  --json           print GET /v1/profiles/:id/releases as JSON",
-  options: { json: { type: "boolean" } },
   positionals: ["profileId"],
-  async run({ values, positionals: [profile], api }) {
-    const history = await api.json<{ releases: Release[] }>("GET", `/v1/profiles/${profile}/releases`);
-    if (values.json) console.log(JSON.stringify(history, null, 2));
-    else if (history.releases.length === 0) console.log(`${profile} has no release yet`);
-    else for (const r of history.releases) console.log(`${describe(profile, r)}, ${r.createdAt}`);
-    return 0;
-  },
-};
+  route: "/v1/profiles/:id/releases",
+  path: ([profile]) => `/v1/profiles/${profile}/releases`,
+  key: "releases",
+  empty: ([profile]) => `${profile} has no release yet`,
+  line: (r, [profile]) => `${describe(profile, r)}, ${r.createdAt}`,
+});

@@ -1,5 +1,5 @@
 /** `d2c-edge run`: starts a clustering run (POST /v1/runs) and prints its id. */
-import { decimal, integer, text, type Command } from "./command.ts";
+import { decimal, definedOnly, integer, list, text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { watchRun } from "./status.ts";
 
@@ -33,7 +33,7 @@ Options:
       method: text(values, "method"),
       seed: integer(values, "seed"),
       maxIterations: integer(values, "max-iterations", 1),
-      tasks: text(values, "tasks")?.split(",").map((t) => t.trim()).filter(Boolean),
+      tasks: list(values, "tasks"),
     });
     const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1), dtype: text(values, "dtype") });
     if (budget.dtype !== undefined && Object.keys(budget).length === 1) throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
@@ -46,8 +46,3 @@ Options:
     return values.watch === true ? watchRun(api, started.runId, false) : 0;
   },
 };
-
-/** `fields` without its undefined entries (the server's schema is strict about what is sent). */
-function definedOnly<T extends Record<string, unknown>>(fields: T): Partial<T> {
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

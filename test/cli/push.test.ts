@@ -41,6 +41,12 @@ async function taskFolder(name: string, from: string, examples: boolean): Promis
 }
 
 describe("d2c-edge push", () => {
+  it("(before it) profile cannot default --model while the catalogue has no task", async () => {
+    const result = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("d2c-edge: profile: --model is required: the catalogue's tasks are for no model yet (see d2c-edge profile --help)\n");
+  });
+
   it("pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, their examples and metadata", async () => {
     expect(await tasks()).toEqual([]);
     const result = await worker.cli(["push", FIXTURES]);

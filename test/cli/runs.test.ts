@@ -1,4 +1,4 @@
-/** `d2c-edge run`, `status`, the release commands and `manifest` against the real Worker. */
+/** `d2c-edge run`, `status`, `runs`, the profile and release commands and `manifest` against the real Worker. */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { FIXTURES, TOKEN, startTestWorker, type TestWorker } from "./worker";
 const TASKS = ["gec-de", "gec-fr", "qa-de", "qa-fr"];
 let worker: TestWorker;
 let runId: string;
+let watchedId: string;
 
 beforeAll(async () => {
   worker = await startTestWorker();
@@ -51,8 +52,21 @@ describe("d2c-edge run and status", () => {
     expect(watched.code).toBe(0);
     const [id, headline] = watched.stdout.split("\n");
     expect(id).toMatch(/^run-/);
+    watchedId = id;
     expect(headline).toMatch(new RegExp(`^${id}: done after`));
     expect(watched.stderr).toContain("started: kmeans, K=2, 4 tasks");
+  });
+
+  it("runs lists the runs started by run, newest first, one line each", async () => {
+    const listed = await worker.cli(["runs"]);
+    expect(listed.code).toBe(0);
+    const { runs } = (await (await worker.call("/v1/runs")).json()) as { runs: { runId: string; createdAt: string }[] };
+    expect(runs.map((r) => r.runId)).toEqual([watchedId, runId]);
+    expect(listed.stdout).toBe(
+      `${watchedId}  ${runs[0].createdAt}  kmeans, K=2, 4 tasks\n` +
+      `${runId}  ${runs[1].createdAt}  d2c, K=2, 4 tasks\n`,
+    );
+    expect(JSON.parse((await worker.cli(["runs", "--json"])).stdout)).toEqual({ runs });
   });
 
   it("status of an unknown run shows the server's message in one line and exits 1", async () => {
@@ -66,10 +80,8 @@ describe("d2c-edge run and status", () => {
 
 describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
   it("publishes the run to a profile; manifest shows it to a device, routing grouped by adapter", async () => {
-    const profile = await worker.call("/v1/profiles/phones", {
-      method: "PUT", body: JSON.stringify({ modelId: "d2c-char-lm", budget: { maxAdapters: 2 }, formats: ["peft"] }),
-    });
-    expect(profile.status).toBe(200);
+    const profile = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
+    expect(profile.stdout).toBe("phones version 1: model d2c-char-lm, budget 2 adapters, fp16, formats peft, rank 8, match every device (the default profile)\n");
     const published = await worker.cli(["publish", "phones", runId]);
     expect(published.code).toBe(0);
     expect(published.stdout).toMatch(new RegExp(`^phones release 1: run ${runId}, 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 100%\\n$`));
@@ -105,8 +117,65 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
   });
 
   it("an HTTP error is the server's message on one line: publishing to an unknown profile", async () => {
-    const refused = await worker.cli(["publish", "tablets", runId]);
+    const refused = await worker.cli(["publish", "watches", runId]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe("d2c-edge: POST /v1/profiles/tablets/releases: 404 unknown_profile: no profile tablets\n");
+    expect(refused.stderr).toBe("d2c-edge: POST /v1/profiles/watches/releases: 404 unknown_profile: no profile watches\n");
+  });
+});
+
+describe("d2c-edge profile and profiles", () => {
+  const stored = async (id: string) =>
+    ((await (await worker.call("/v1/profiles")).json()) as { profiles: { id: string }[] }).profiles.find((p) => p.id === id);
+
+  it("profile creates a profile (the catalogue's only model by default) that GET /v1/profiles returns as given", async () => {
+    const created = await worker.cli([
+      "profile", "tablets", "--max-adapters", "3", "--formats", "peft,onnx_adapter", "--min-ram-mb", "4000",
+      "--socs", "sd8g3,a18", "--os", "android", "--auto",
+    ]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toBe(
+      "tablets version 1: model d2c-char-lm, budget 3 adapters, fp16, formats peft,onnx_adapter, rank 8, " +
+      "match ram >= 4000 MB, soc sd8g3|a18, os android, auto re-cluster\n",
+    );
+    expect(await stored("tablets")).toEqual({
+      id: "tablets", version: 1, updatedAt: expect.any(String), modelId: "d2c-char-lm", budget: { maxAdapters: 3 }, dtype: "fp16",
+      formats: ["peft", "onnx_adapter"], rank: 8, match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] }, autoRecluster: true,
+    });
+  });
+
+  it("a second profile call replaces the profile and bumps its version", async () => {
+    const replaced = await worker.cli([
+      "profile", "tablets", "--model", "d2c-char-lm", "--max-bytes", "300000", "--dtype", "fp32", "--rank", "4",
+      "--max-ram-mb", "16000", "--models", "Pixel 9", "--json",
+    ]);
+    expect(replaced.code).toBe(0);
+    const profile = await stored("tablets");
+    expect(JSON.parse(replaced.stdout)).toEqual(profile);
+    expect(profile).toMatchObject({
+      version: 2, budget: { maxBytes: 300000 }, dtype: "fp32", formats: ["peft"], rank: 4, match: { maxRamMb: 16000, models: ["Pixel 9"] }, autoRecluster: false,
+    });
+  });
+
+  it("a bad value exits 1 with the server's message and changes nothing; a missing budget is a usage error", async () => {
+    const refused = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--max-ram-mb", "1", "--min-ram-mb", "9"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("d2c-edge: PUT /v1/profiles/tablets: 400 invalid_request: match: minRamMb 9 is above maxRamMb 1\n");
+    const model = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--model", "no-such-model"]);
+    expect(model.code).toBe(1);
+    expect(model.stderr).toBe("d2c-edge: PUT /v1/profiles/tablets: 404 unknown_model: modelId: no model no-such-model\n");
+    expect(await stored("tablets")).toMatchObject({ version: 2 });
+
+    const usage = await worker.cli(["profile", "tablets", "--rank", "4"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe("d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n");
+  });
+
+  it("profiles lists them one line each, by id", async () => {
+    const listed = await worker.cli(["profiles"]);
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^phones version 1: model d2c-char-lm, budget 2 adapters, .*, match every device \(the default profile\), \d{4}-/);
+    expect(lines[1]).toMatch(/^tablets version 2: model d2c-char-lm, budget 300000 B, fp32, formats peft, rank 4, match ram <= 16000 MB, model Pixel 9, \d{4}-/);
   });
 });

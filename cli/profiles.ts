@@ -1,0 +1,86 @@
+/** Device profile commands: `profile` creates or replaces one (PUT /v1/profiles/:id), `profiles` lists them. */
+import type { StoredProfile } from "../src/delivery/profiles.ts";
+import type { Api } from "./api.ts";
+import { definedOnly, integer, list, listing, text, type Command } from "./command.ts";
+import { UsageError } from "./errors.ts";
+
+/** One line: id, version, model, budget, what it ships, and which devices it matches. */
+const describe = (p: StoredProfile) => {
+  const budget = [p.budget.maxAdapters && `${p.budget.maxAdapters} adapters`, p.budget.maxBytes && `${p.budget.maxBytes} B`].filter(Boolean).join(" and ");
+  const m = p.match;
+  const rules = [
+    m.minRamMb !== undefined && `ram >= ${m.minRamMb} MB`,
+    m.maxRamMb !== undefined && `ram <= ${m.maxRamMb} MB`,
+    m.socs && `soc ${m.socs.join("|")}`,
+    m.models && `model ${m.models.join("|")}`,
+    m.os && `os ${m.os.join("|")}`,
+  ].filter(Boolean);
+  return `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ${p.formats.join(",")}, rank ${p.rank}, ` +
+    `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}${p.autoRecluster ? ", auto re-cluster" : ""}`;
+};
+
+export const profile: Command = {
+  name: "profile",
+  usage: "<profileId> (--max-adapters N | --max-bytes N) [options] [--json]",
+  summary: "Create or replace a device profile (PUT /v1/profiles/:id) and print it; each change bumps its version.",
+  help: `The whole profile is replaced: an option left out takes its default.
+
+Budget, one or both:
+  --max-adapters N   at most N merged adapters on the device
+  --max-bytes N      at most N bytes of adapters
+Options:
+  --model M          base model (default: the catalogue's only model, if it has exactly one)
+  --dtype D          fp16 (default) or fp32, the precision of shipped PEFT adapters
+  --formats a,b      peft, onnx_adapter; the first is the one routing points at (default peft)
+  --rank N           rank of the merged adapters (default 8)
+  --auto             re-cluster from the cron trigger when the catalogue changes
+  --json             print the stored profile as JSON
+Match (every rule given must hold for a device; none: the profile matches every device):
+  --min-ram-mb N, --max-ram-mb N
+  --socs a,b  --models a,b  --os a,b   (case-insensitive)`,
+  options: {
+    model: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" }, dtype: { type: "string" },
+    formats: { type: "string" }, rank: { type: "string" }, "min-ram-mb": { type: "string" }, "max-ram-mb": { type: "string" },
+    socs: { type: "string" }, models: { type: "string" }, os: { type: "string" }, auto: { type: "boolean" }, json: { type: "boolean" },
+  },
+  positionals: ["profileId"],
+  async run({ values, positionals: [id], api }) {
+    const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1) });
+    if (Object.keys(budget).length === 0) throw new UsageError("a budget is required: --max-adapters N or --max-bytes N");
+    const body = definedOnly({
+      modelId: text(values, "model") ?? (await onlyModel(api)),
+      budget,
+      dtype: text(values, "dtype"),
+      formats: list(values, "formats"),
+      rank: integer(values, "rank", 1),
+      match: definedOnly({
+        minRamMb: integer(values, "min-ram-mb"),
+        maxRamMb: integer(values, "max-ram-mb"),
+        socs: list(values, "socs"),
+        models: list(values, "models"),
+        os: list(values, "os"),
+      }),
+      autoRecluster: values.auto === true ? true : undefined,
+    });
+    const stored = await api.json<StoredProfile>("PUT", `/v1/profiles/${id}`, { json: body });
+    console.log(values.json ? JSON.stringify(stored, null, 2) : describe(stored));
+    return 0;
+  },
+};
+
+/** The model every task of the catalogue is for, when there is exactly one. */
+async function onlyModel(api: Api): Promise<string> {
+  const { tasks } = await api.json<{ tasks: { modelId: string }[] }>("GET", "/v1/tasks");
+  const models = [...new Set(tasks.map((t) => t.modelId))].sort();
+  if (models.length === 1) return models[0];
+  throw new UsageError(`--model is required: the catalogue's tasks are for ${models.length ? `models ${models.join(", ")}` : "no model yet"}`);
+}
+
+export const profiles = listing<StoredProfile>({
+  name: "profiles",
+  summary: "The device profiles, one line each: version, model, budget, formats, match.",
+  route: "/v1/profiles",
+  key: "profiles",
+  empty: () => "no profiles yet",
+  line: (p) => `${describe(p)}, ${p.updatedAt}`,
+});
