@@ -1,18 +1,6 @@
 /** `d2c-edge runs`: the recent clustering runs (GET /v1/runs), newest first. */
+import type { RunSummary } from "../src/runs/config.ts";
 import { listing } from "./command.ts";
-
-/**
- * A run as GET /v1/runs lists it. The type is RunSummary in durable-objects/Catalogue.ts, which
- * needs the Workers types this Node-side code does not load.
- */
-interface RunSummary {
-  readonly runId: string;
-  readonly createdAt: string;
-  readonly method: string;
-  readonly k: number;
-  readonly tasks: number;
-  readonly profile?: string;
-}
 
 export const runs = listing<RunSummary>({
   name: "runs",

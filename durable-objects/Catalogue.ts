@@ -9,6 +9,7 @@ import type { Split } from "../src/storage/keys";
 import * as cache from "./clusterCache";
 import type { CachedLoss, CachedMerge } from "./clusterCache";
 import type { Profile, StoredProfile } from "../src/delivery/profiles";
+import type { RunSummary } from "../src/runs/config";
 
 export interface TaskRecord {
   id: string;
@@ -182,13 +183,4 @@ export class Catalogue extends DurableObject<Env> {
     return this.sql.exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
       .toArray().map((r) => JSON.parse(r.summary) as RunSummary);
   }
-}
-
-export interface RunSummary {
-  readonly runId: string;
-  readonly createdAt: string;
-  readonly method: string;
-  readonly k: number;
-  readonly tasks: number;
-  readonly profile?: string;
 }

@@ -37,3 +37,13 @@ export interface RunConfig {
   readonly catalogueVersion: number;
   readonly createdAt: string;
 }
+
+/** A line of the runs index (`GET /v1/runs`); plain data, shared with the CLI. */
+export interface RunSummary {
+  readonly runId: string;
+  readonly createdAt: string;
+  readonly method: string;
+  readonly k: number;
+  readonly tasks: number;
+  readonly profile?: string;
+}
