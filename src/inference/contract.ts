@@ -11,6 +11,10 @@ export interface ModelContract {
   readonly loraTargets: readonly LoraTarget[];
   readonly onnx: { readonly file: string; readonly sha256: string };
   readonly tokenizer: string;
+  /** llama.cpp's name for the architecture (a GGUF's `general.architecture`), e.g. "llama"; older contracts lack it. */
+  readonly architecture?: string;
+  /** The base model's hyperparameters as tools/fixtures writes them; typed here only as far as the GGUF export reads them. */
+  readonly config?: { readonly n_heads?: number; readonly n_kv_heads?: number };
 }
 
 export interface Example {
