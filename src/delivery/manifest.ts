@@ -1,5 +1,5 @@
 /** The signed manifest a device receives (DESIGN.md, "A signed manifest"). */
-export type AdapterFormat = "peft" | "onnx_adapter";
+export type AdapterFormat = "peft" | "onnx_adapter" | "gguf";
 
 export interface ManifestAdapter {
   readonly sha256: string;

@@ -13,10 +13,14 @@ export const ProfileSchema = z.object({
     maxAdapters: z.number().int().min(1).optional(),
     maxBytes: z.number().int().min(1).optional(),
   }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
-  /** Precision of shipped PEFT adapters (.onnx_adapter files stay fp32: the model contract's LoRA inputs are float32). */
+  /** Precision of shipped PEFT and GGUF adapters (.onnx_adapter files stay fp32: the model contract's LoRA inputs are float32). */
   dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-  /** Blob formats shipped; the first is the one the routing table points at. */
-  formats: z.array(z.enum(["peft", "onnx_adapter"])).min(1).default(["peft"])
+  /**
+   * Blob formats shipped; the first is the one the routing table points at. peft: PEFT
+   * safetensors; onnx_adapter: ONNX Runtime's `.onnx_adapter`; gguf: llama.cpp's GGUF LoRA
+   * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count.
+   */
+  formats: z.array(z.enum(["peft", "onnx_adapter", "gguf"])).min(1).default(["peft"])
     .refine((f) => new Set(f).size === f.length, "formats must not repeat"),
   /** Rank of the merged adapters (svd merge); default 8. */
   rank: z.number().int().min(1).max(MAX_RANK).default(8),

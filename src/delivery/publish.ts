@@ -5,8 +5,8 @@
  * manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
 import { toPeft } from "../adapters/merge";
-import type { LoraTarget } from "../adapters/peft";
 import { ApiError } from "../api/errors";
+import type { ModelContract } from "../inference/contract";
 import { readMergedAdapter } from "../storage/adapters";
 import { blobKey } from "../storage/keys";
 import { catalogue } from "../storage/catalogue";
@@ -14,6 +14,7 @@ import { clusterRun, releases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../../durable-objects/runStatus";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
+import { toGgufLora } from "./gguf";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
 import { toOnnxAdapter } from "./onnxAdapter";
 import type { StoredProfile } from "./profiles";
@@ -30,7 +31,7 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
   if (!model) throw new ApiError(409, "unknown_model", `model ${run.modelId} is no longer registered`);
   const result = run.result;
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
-  const blobs = await writeReleaseBlobs(bucket, profile, result.clusters, served, model.loraTargets);
+  const blobs = await writeReleaseBlobs(bucket, profile, result.clusters, served, model);
   const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
   return releases(env, profileId).commit(profileId, {
     runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, routing,
@@ -44,14 +45,14 @@ export async function writeReleaseBlobs(
   profile: StoredProfile,
   clusters: readonly ClusterView[],
   served: readonly (readonly string[])[],
-  targets: readonly LoraTarget[],
+  model: ModelContract,
 ): Promise<ManifestAdapter[][]> {
   const entries: ManifestAdapter[][] = [];
   for (const [c, cluster] of clusters.entries()) {
-    const factors = await readMergedAdapter(bucket, cluster.sha256, targets);
+    const factors = await readMergedAdapter(bucket, cluster.sha256, model.loraTargets);
     const perFormat: ManifestAdapter[] = [];
     for (const format of profile.formats) {
-      const bytes = encode(format, factors, targets, profile);
+      const bytes = encode(format, factors, model, profile);
       const sha256 = await sha256Hex(bytes);
       if (!(await bucket.head(blobKey(sha256)))) await bucket.put(blobKey(sha256), bytes, { sha256 });
       perFormat.push({ sha256, bytes: bytes.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]] });
@@ -61,9 +62,22 @@ export async function writeReleaseBlobs(
   return entries;
 }
 
-function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], targets: readonly LoraTarget[], profile: StoredProfile): Uint8Array {
+function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], model: ModelContract, profile: StoredProfile): Uint8Array {
+  const targets = model.loraTargets;
   // ONNX Runtime feeds an .onnx_adapter's tensors to the graph as they are, and the model
   // contract's LoRA inputs are float32: an fp16 file would load and then fail to run.
   if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype: "fp32" });
+  if (format === "gguf") {
+    try {
+      // Contracts written before the field are all llama models (tools/fixtures).
+      return toGgufLora(factors, targets, {
+        architecture: model.architecture ?? "llama", dtype: profile.dtype, heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
+      });
+    } catch (e) {
+      // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.
+      if (e instanceof RangeError) throw new ApiError(422, "unsupported_format", `gguf for model ${model.modelId}: ${e.message}`);
+      throw e;
+    }
+  }
   return toPeft(factors, targets, profile.modelId, profile.dtype).safetensors;
 }
