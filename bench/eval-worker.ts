@@ -4,6 +4,7 @@
  *   /forward?batch&sequence&runs   mean ms of a full batch, no adapter and rank 8
  *   /matmul?n&runs                 mean ms of one n x n x n MatMul: the runtime's GEMM ceiling
  *   /fewshot?runs                  evaluation of real few-shot sets: examples and tokens per run
+ * /forward and /fewshot take model=fp32|int8|int4; a variant that fails to load answers { error }.
  */
 import onnx from "../r2-fixtures/models/d2c-char-lm/model.onnx";
 import contractJson from "../r2-fixtures/models/d2c-char-lm/model.json";
@@ -14,6 +15,7 @@ import qaEn from "../r2-fixtures/examples/qa-en/fewshot.jsonl";
 import replyJa from "../r2-fixtures/examples/reply-ja/fewshot.jsonl";
 import toneKo from "../r2-fixtures/examples/tone-ko/fewshot.jsonl";
 import matmulOnnx from "./matmul.onnx";
+import int4Onnx from "./model-int4.onnx";
 import int8Onnx from "./model-int8.onnx";
 import { Tokenizer } from "@huggingface/tokenizers";
 import type { AdapterFactors, LoraFactors } from "../src/adapters/peft";
@@ -27,11 +29,16 @@ const contract = contractJson as unknown as ModelContract;
 const models = new Map<string, Promise<LoadedModel>>();
 let matmul: Promise<ort.InferenceSession> | undefined;
 
-/** "fp32": the model as shipped; "int8": its weight MatMuls quantized (tools/fixtures/quantize_int8.py). */
+const variants: Record<string, ArrayBuffer> = { fp32: onnx, int8: int8Onnx, int4: int4Onnx };
+
+/**
+ * "fp32": the model as shipped; "int8": its weight MatMuls quantized (tools/fixtures/quantize_int8.py);
+ * "int4": the same MatMuls as com.microsoft MatMulNBits, 4-bit blocks (tools/fixtures/quantize_int4.py).
+ */
 function loadModel(variant: string): Promise<LoadedModel> {
   let model = models.get(variant);
   if (!model) {
-    const bytes = new Uint8Array(variant === "int8" ? int8Onnx : onnx);
+    const bytes = new Uint8Array(variants[variant]);
     model = createSession(bytes).then((session) => ({ contract, session, Tensor: ort.Tensor, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) }));
     models.set(variant, model);
   }
@@ -72,7 +79,15 @@ export default {
       const b = new ort.Tensor("float32", new Float32Array(n * n).fill(0.25), [n, n]);
       return Response.json({ n, ms: await timed(runs, () => session.run({ A: a, B: b })) });
     }
-    const loaded = await loadModel(url.searchParams.get("model") ?? "fp32");
+    const variant = url.searchParams.get("model") ?? "fp32";
+    if (!Object.hasOwn(variants, variant)) return Response.json({ error: `unknown model ${variant}` }, { status: 400 });
+    let loaded: LoadedModel;
+    try {
+      loaded = await loadModel(variant);
+    } catch (error) {
+      // A variant the runtime cannot load (an operator its build lacks) is a finding, not a crash.
+      return Response.json({ error: `${variant}: ${error instanceof Error ? error.message : String(error)}` }, { status: 500 });
+    }
     if (url.pathname === "/fewshot") {
       const sets = [gecDe, qaEn, replyJa, toneKo].map(parseExamples);
       // One run per task, or every task's examples in shared runs (as for one merged adapter).

@@ -1,6 +1,7 @@
 /**
  * `npm run bench:eval`: few-shot evaluation speed in workerd (onnxruntime-web, wasm, one
- * thread) against the same runtime's MatMul ceiling and onnxruntime-node (one thread, native).
+ * thread) against the same runtime's MatMul ceiling and onnxruntime-node (one thread, native), for
+ * the model as shipped and its int8 and int4 weight variants (tools/fixtures/quantize_int{8,4}.py).
  */
 import { readFileSync } from "node:fs";
 import * as ortNode from "onnxruntime-node";
@@ -8,6 +9,12 @@ import { unstable_startWorker } from "wrangler";
 import { forwardFlops, type DecoderShape } from "./flops.ts";
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
+/** The variants the Worker serves (model=...), as files for onnxruntime-node. */
+const MODELS = {
+  fp32: here("../r2-fixtures/models/d2c-char-lm/model.onnx"),
+  int8: here("./model-int8.onnx"),
+  int4: here("./model-int4.onnx"),
+};
 const model = JSON.parse(readFileSync(here("../r2-fixtures/models/d2c-char-lm/model.json"), "utf8"));
 const shape: DecoderShape = model.config;
 const BATCH = 10;
@@ -19,7 +26,6 @@ const gflops = (flops: number, ms: number) => flops / ms / 1e6;
 
 async function nodeFigures() {
   const options = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" as const };
-  const session = await ortNode.InferenceSession.create(here("../r2-fixtures/models/d2c-char-lm/model.onnx"), options);
   const ids = new BigInt64Array(BATCH * SEQ).map((_, i) => BigInt(4 + (i % 30)));
   const feeds: Record<string, ortNode.Tensor> = {
     input_ids: new ortNode.Tensor("int64", ids, [BATCH, SEQ]),
@@ -39,7 +45,11 @@ async function nodeFigures() {
     }
     return mean(times);
   };
-  const forwardMs = await time(() => session.run(feeds));
+  const forwardMs = {} as Record<keyof typeof MODELS, number>;
+  for (const [variant, path] of Object.entries(MODELS) as [keyof typeof MODELS, string][]) {
+    const session = await ortNode.InferenceSession.create(path, options);
+    forwardMs[variant] = await time(() => session.run(feeds));
+  }
   const matmul = await ortNode.InferenceSession.create(here("./matmul.onnx"), options);
   const a = new ortNode.Tensor("float32", new Float32Array(N * N).fill(0.5), [N, N]);
   const matmulMs = await time(() => matmul.run({ A: a, B: a }));
@@ -48,14 +58,29 @@ async function nodeFigures() {
 
 const worker = await unstable_startWorker({ config: here("./wrangler.toml"), dev: { logLevel: "error" } as never });
 try {
-  const get = async <T>(path: string) => (await (await worker.fetch(`http://bench${path}`)).json()) as T;
+  const get = async <T>(path: string): Promise<T> => {
+    const body = (await (await worker.fetch(`http://bench${path}`)).json()) as T | { error: string };
+    if (typeof body === "object" && body !== null && "error" in body) throw new Error(body.error);
+    return body as T;
+  };
   const forward = await get<{ none: number; rank8: number }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=50`);
   const matmul = await get<{ ms: number }>(`/matmul?n=${N}&runs=50`);
   type Fewshot = { sets: number; examples: number; scoredTokens: number; loss: number; ms: number };
   const fewshot = await get<Fewshot>("/fewshot?runs=20");
   const joint = await get<Fewshot>("/fewshot?runs=20&joint=1");
-  const int8 = await get<{ none: number }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=50&model=int8`);
-  const int8Fewshot = await get<Fewshot>("/fewshot?runs=20&model=int8");
+  /** A quantized variant's figures, or why the Worker could not load it (printed, not thrown). */
+  const quantized = async (variant: keyof typeof MODELS) => {
+    try {
+      return {
+        forward: await get<{ none: number }>(`/forward?batch=${BATCH}&sequence=${SEQ}&runs=50&model=${variant}`),
+        fewshot: await get<Fewshot>(`/fewshot?runs=20&model=${variant}`),
+      };
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  const int8 = await quantized("int8");
+  const int4 = await quantized("int4");
   const native = await nodeFigures();
 
   const flops = forwardFlops(shape, BATCH, SEQ);
@@ -74,11 +99,18 @@ try {
     `workerd  the same ${joint.examples} examples batched across tasks (runs of up to 32 rows): ${jointMs.toFixed(1)} ms = ` +
       `${((joint.examples / jointMs) * 1000).toFixed(0)} examples/s (${(fewshotMs / jointMs).toFixed(2)}x)`,
   );
+  const quantizedLine = (label: string, q: Awaited<ReturnType<typeof quantized>>) =>
+    "error" in q
+      ? `workerd  ${label}: failed to load in onnxruntime-web: ${q.error}`
+      : `workerd  ${label}: forward ${q.forward.none.toFixed(1)} ms (${(forward.none / q.forward.none).toFixed(2)}x), ` +
+        `few-shot ${q.fewshot.ms.toFixed(1)} ms (${(fewshotMs / q.fewshot.ms).toFixed(2)}x); base-model few-shot loss ${q.fewshot.loss.toFixed(4)} vs fp32 ${fewshot.loss.toFixed(4)}`;
+  console.log(quantizedLine("int8 weights (dynamic quantization)", int8));
+  console.log(quantizedLine("int4 weights (MatMulNBits, blocks of 32, asymmetric)", int4));
+  const nativeMs = native.forwardMs;
   console.log(
-    `workerd  int8 weights (dynamic quantization): forward ${int8.none.toFixed(1)} ms (${(forward.none / int8.none).toFixed(2)}x), ` +
-      `few-shot ${int8Fewshot.ms.toFixed(1)} ms (${(fewshotMs / int8Fewshot.ms).toFixed(2)}x); base-model few-shot loss ${int8Fewshot.loss.toFixed(4)} vs fp32 ${fewshot.loss.toFixed(4)}`,
+    `native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${nativeMs.fp32.toFixed(1)} ms, ${gflops(flops, nativeMs.fp32).toFixed(1)} GFLOP/s; ` +
+      `int8 ${nativeMs.int8.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int8).toFixed(2)}x), int4 ${nativeMs.int4.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int4).toFixed(2)}x)`,
   );
-  console.log(`native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${native.forwardMs.toFixed(1)} ms, ${gflops(flops, native.forwardMs).toFixed(1)} GFLOP/s`);
   console.log(`native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`);
 } finally {
   await worker.dispose();
