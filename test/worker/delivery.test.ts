@@ -71,7 +71,7 @@ describe("profiles and releases", () => {
     const ram = await call("/v1/profiles/x", put({ modelId: MODEL, budget: { maxAdapters: 1 }, match: { minRamMb: 9000, maxRamMb: 100 } }));
     expect(ram.status).toBe(400);
     expect(((await ram.json()) as ErrorBody).error.message).toContain("minRamMb");
-    const format = await call("/v1/profiles/x", put({ modelId: MODEL, budget: { maxAdapters: 1 }, formats: ["gguf"] }));
+    const format = await call("/v1/profiles/x", put({ modelId: MODEL, budget: { maxAdapters: 1 }, formats: ["tflite"] }));
     expect(format.status).toBe(400);
     const before = (await (await call("/v1/profiles")).json()) as { profiles: Array<{ id: string; version: number }> };
     expect(before.profiles.map((p) => p.id)).toEqual(["default", "flagship", "small"]);
