@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { OtaClient, type AdapterStore } from "../clients/ts/index.ts";
+import { OtaClient, type AdapterFormat, type AdapterStore } from "../clients/ts/index.ts";
 
 /** The client's store as files: key "ota/adapters/<sha>" is <dir>/ota/adapters/<sha>. */
 class FileStore implements AdapterStore {
@@ -77,7 +77,7 @@ const client = new OtaClient({
   },
   publicKeys,
   store: new FileStore(values.dir),
-  ...(values.format ? { formats: values.format as ("peft" | "onnx_adapter")[] } : {}),
+  ...(values.format ? { formats: values.format as AdapterFormat[] } : {}),
 });
 
 const result = await client.sync();
