@@ -5,7 +5,7 @@
  * |x - m_S|^2 = 1 - 2/|S| sum_j cos(x, j) + 1/|S|^2 sum_ij cos(i, j).
  */
 import { canonical } from "./assignment";
-import { drawWeighted, seededRandom, type Random } from "./prng";
+import { drawWeighted, seededRandom, type Random } from "../prng";
 import { checkK } from "./random";
 
 export interface KMeansOptions {

@@ -3,7 +3,7 @@
  * that "random" is never handicapped by a degenerate, lopsided draw.
  */
 import { canonical } from "./assignment";
-import { seededRandom } from "./prng";
+import { seededRandom } from "../prng";
 
 export function randomAssignment(tasks: number, k: number, seed: number): number[] {
   checkK(tasks, k);

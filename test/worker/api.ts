@@ -1,5 +1,6 @@
 /** Requests to the Worker under test, as a client would send them. */
 import { exports } from "cloudflare:workers";
+import type { RunStatus } from "../../durable-objects/runStatus";
 import { fixtureBytes } from "./seed";
 
 export const ADMIN = { authorization: "Bearer test-admin-token" };
@@ -33,4 +34,19 @@ export async function uploadAdapter(taskId: string, files?: Record<string, Uint8
 export async function uploadExamples(taskId: string, split: "fewshot" | "test", body?: Uint8Array): Promise<Response> {
   body ??= await fixtureBytes(`examples/${taskId}/${split}.jsonl`);
   return call(`/v1/tasks/${taskId}/examples?split=${split}`, { method: "PUT", headers: ADMIN, body });
+}
+
+export const statusOf = async (runId: string) => (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
+
+export const finished = (s: RunStatus) => s.state !== "running";
+
+/** Polls a run until `done(status)` (default: it stopped running), at most `seconds`. */
+export async function waitFor(runId: string, done: (s: RunStatus) => boolean = finished, seconds = 90): Promise<RunStatus> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const status = await statusOf(runId);
+    if (done(status)) return status;
+    if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`);
+    await scheduler.wait(50);
+  }
 }

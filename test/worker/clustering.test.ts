@@ -5,7 +5,7 @@ import { canonical, clustersOf } from "../../src/clustering/assignment";
 import { bestIteration, objective, reassign } from "../../src/clustering/d2c";
 import { kmeans } from "../../src/clustering/kmeans";
 import { randomAssignment } from "../../src/clustering/random";
-import { seededRandom } from "../../src/clustering/prng";
+import { seededRandom } from "../../src/prng";
 import { taskSimilarity } from "../../src/clustering/taskVectors";
 
 const target: LoraTarget = { module: "m", in: 6, out: 5 };

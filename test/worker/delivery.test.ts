@@ -16,27 +16,17 @@ import { sha256Hex } from "../../src/storage/sha256";
 import worker from "../../src/index";
 import type { RunStatus } from "../../durable-objects/runStatus";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
-import { call, MODEL, registerModel, uploadAdapter, uploadExamples } from "./api";
+import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr", "sum-de", "sum-fr"];
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
 
-async function waitForRun(runId: string): Promise<RunStatus> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const status = (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
-    if (status.state !== "running") return status;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still running`);
-    await scheduler.wait(50);
-  }
-}
-
 async function finishedRun(k: number, seed: number): Promise<string> {
   const response = await call("/v1/runs", json({ tasks: TASKS, k, method: "d2c", seed }));
   const { runId } = (await response.json()) as { runId: string };
-  expect((await waitForRun(runId)).state).toBe("done");
+  expect((await waitFor(runId)).state).toBe("done");
   return runId;
 }
 
@@ -188,7 +178,7 @@ describe("publishing safely, rollout and rollback", () => {
     // A merge the bucket has not seen yet: ties_svd of another K, so the formats must be written.
     const response = await call("/v1/runs", json({ tasks: TASKS, k: 2, method: "kmeans", seed: 9, merge: { method: "ties_svd" } }));
     const { runId } = (await response.json()) as { runId: string };
-    expect((await waitForRun(runId)).state).toBe("done");
+    expect((await waitFor(runId)).state).toBe("done");
     await expect(publishRun(env, failing, "default", runId)).rejects.toThrow("R2 unavailable");
     expect(puts).toBe(2);
     expect(await (await manifestOf("profile=default")).text()).toBe(before);
@@ -296,7 +286,7 @@ describe("cron re-clustering", () => {
     const first = (await auto()).auto.runId;
     await tick(); // the run is still going (or just done): no second run either way
     expect(await runs()).toBe(before + 1);
-    await waitForRun(first);
+    await waitFor(first);
     await tick();
     const published = await auto();
     expect(published.auto.outcome).toContain("published release 1");
@@ -310,7 +300,7 @@ describe("cron re-clustering", () => {
     await tick();
     expect(await runs()).toBe(before + 2);
     const second = (await auto()).auto.runId;
-    const warm = await waitForRun(second);
+    const warm = await waitFor(second);
     expect(warm.iterations[0].assignment["qa-de"]).toBeGreaterThanOrEqual(0);
     expect(warm.iterations[0].clusters.flatMap((c) => c.tasks)).not.toContain("qa-de"); // merged without it
     await tick();

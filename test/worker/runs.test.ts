@@ -11,7 +11,7 @@ import { clusterRun } from "../../src/storage/runs";
 import type { RunStatus } from "../../durable-objects/runStatus";
 import type { RunConfig } from "../../src/runs/config";
 import type { EvaluationUnit } from "../../src/runs/unit";
-import { ADMIN, call, registerModel, uploadAdapter, uploadExamples } from "./api";
+import { ADMIN, call, finished, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -33,20 +33,6 @@ async function startRun(body: Record<string, unknown>): Promise<string> {
   return ((await response.json()) as { runId: string }).runId;
 }
 
-const statusOf = async (runId: string) => (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
-
-/** Polls until `done(status)`, at most `seconds`. */
-async function waitFor(runId: string, done: (s: RunStatus) => boolean, seconds = 90): Promise<RunStatus> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const status = await statusOf(runId);
-    if (done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`);
-    await scheduler.wait(50);
-  }
-}
-
-const finished = (s: RunStatus) => s.state !== "running";
 const evaluating = (s: RunStatus) => s.phase === "evaluate" && s.cost.units > 0 && s.cost.units > s.cost.cacheHits + s.cost.forwardPasses;
 
 describe("a D2C run", () => {

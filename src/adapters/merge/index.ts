@@ -9,7 +9,8 @@ import { linearMerge } from "./linear";
 import { lowRankSvdMerge } from "./lowRank";
 import { resolveOptions, type MergeOptions, type ResolvedOptions } from "./options";
 import { dropAndRescale, electAndMerge, keepLargest } from "./prune";
-import { moduleSeed, seededUniform } from "./random";
+import { seededRandom } from "../../prng";
+import { moduleSeed } from "./random";
 import { checkShapes } from "./shapes";
 import { deltaW, denseSvdMerge, svdFactors, weightedSum } from "./svd";
 
@@ -47,7 +48,7 @@ function mergeModule(factors: readonly LoraFactors[], target: LoraTarget, option
     case "ties_svd":
       return svdFactors(electAndMerge(deltas().map((d) => keepLargest(d, density)), weights), target, rank);
     case "dare_ties_svd": {
-      const uniform = seededUniform(moduleSeed(options.seed, target.module));
+      const uniform = seededRandom(moduleSeed(options.seed, target.module));
       return svdFactors(electAndMerge(deltas().map((d) => dropAndRescale(d, density, uniform)), weights), target, rank);
     }
   }

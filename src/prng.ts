@@ -1,6 +1,6 @@
 /**
- * A small seeded generator (mulberry32): clustering must be reproducible from a seed across
- * isolates, runs and machines, which Math.random is not.
+ * A small seeded generator (mulberry32): clustering and DARE merges must be reproducible from a
+ * seed across isolates, runs and machines, which Math.random is not.
  */
 export type Random = () => number;
 
