@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { mergeAdapters } from "../src/adapters/merge/index.ts";
 import { lowRankSvdMerge } from "../src/adapters/merge/lowRank.ts";
 import { deltaW, denseSvdMerge } from "../src/adapters/merge/svd.ts";
-import { parsePeftConfig, peftToFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "../src/adapters/peft.ts";
+import { parsePeftConfig, peftToFactors } from "../src/adapters/peft.ts";
+import type { AdapterFactors, LoraFactors, LoraTarget } from "../src/adapters/factors.ts";
 
 const fixtures = (path: string) => new URL(`../r2-fixtures/${path}`, import.meta.url);
 const json = (path: string) => JSON.parse(readFileSync(fixtures(path), "utf8"));

@@ -5,7 +5,7 @@
  * A profile whose run is still going is left alone. Current manifests are re-signed before
  * they expire.
  */
-import { ApiError } from "./api/errors";
+import { DomainError } from "./errors";
 import { publishRun } from "./delivery/publish";
 import type { StoredProfile } from "./delivery/profiles";
 import { startRun, type RunRequest } from "./runs/start";
@@ -46,7 +46,7 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
     started = await startRun(env, { ...AUTO_RUN, profile: profile.id }, release ? { clusters: release.clusters } : undefined);
   } catch (e) {
     // The release's clusters no longer fit (K changed, a cluster lost all its tasks): start cold.
-    if (!(e instanceof ApiError && e.code === "cannot_warm_start")) throw e;
+    if (!(e instanceof DomainError && e.code === "cannot_warm_start")) throw e;
     started = await startRun(env, { ...AUTO_RUN, profile: profile.id });
   }
   await stub.setAutoState({ runId: started.runId, catalogueVersion, outcome: null });

@@ -4,7 +4,7 @@
  * seed, the offline twin of the Catalogue's merge and loss caches.
  */
 import { mergeAdapters, type MergeSettings } from "../../src/adapters/merge/index.ts";
-import type { AdapterFactors } from "../../src/adapters/peft.ts";
+import type { AdapterFactors } from "../../src/adapters/factors.ts";
 import type { Batch } from "../../src/inference/batch.ts";
 import { forward } from "../../src/inference/forward.ts";
 import { scoreBatch } from "../../src/inference/loss.ts";

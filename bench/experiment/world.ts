@@ -6,9 +6,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ortNode from "onnxruntime-node";
-import { parsePeftConfig, peftToFactors, type AdapterFactors } from "../../src/adapters/peft.ts";
+import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft.ts";
+import type { AdapterFactors } from "../../src/adapters/factors.ts";
 import type { Batch } from "../../src/inference/batch.ts";
-import { parseExamples, type ModelContract } from "../../src/inference/contract.ts";
+import type { ModelContract } from "../../src/inference/contract.ts";
+import { parseExamples } from "../../src/storage/examples.ts";
 import { MAX_BATCH } from "../../src/inference/evaluate.ts";
 import { batchOf, type LoadedModel } from "../../src/inference/forward.ts";
 

@@ -3,25 +3,8 @@
  * model contract: per target module, A [r, in] and B [out, r] as float32, with PEFT's scaling
  * (alpha/r, or alpha/sqrt(r) with rsLoRA) folded into B once.
  */
+import { zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "./factors";
 import { readSafetensors, SafetensorsError, toFloat32 } from "./safetensors";
-
-export interface LoraTarget {
-  /** PEFT module path, e.g. `model.layers.0.self_attn.q_proj`. */
-  readonly module: string;
-  readonly in: number;
-  readonly out: number;
-}
-
-export interface LoraFactors {
-  readonly rank: number;
-  /** [rank, in], row-major. */
-  readonly a: Float32Array;
-  /** [out, rank], row-major, scaling already applied. */
-  readonly b: Float32Array;
-}
-
-/** Model inputs for one adapter: every target module of the model has factors. */
-export type AdapterFactors = ReadonlyMap<string, LoraFactors>;
 
 export class AdapterError extends Error {
   constructor(message: string, readonly key?: string) {
@@ -119,9 +102,4 @@ export function peftToFactors(config: PeftConfig, weights: Uint8Array, targets: 
     factors.set(target.module, { rank: config.r, a: pair.a, b });
   }
   return factors;
-}
-
-/** "No adapter": zero factors of rank 1, as the model contract defines. */
-export function zeroFactors(target: LoraTarget): LoraFactors {
-  return { rank: 1, a: new Float32Array(target.in), b: new Float32Array(target.out) };
 }

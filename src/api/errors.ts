@@ -1,17 +1,26 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { DomainError, type ErrorKind } from "../errors";
 
-/** An expected failure: rendered as `{ error: { code, message } }` with its status. */
+/** An expected failure of the HTTP layer itself (auth, body, parameters): rendered with its status. */
 export class ApiError extends HTTPException {
   constructor(status: ContentfulStatusCode, readonly code: string, message: string) {
     super(status, { message });
   }
 }
 
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
+  invalid: 400, not_found: 404, conflict: 409, unprocessable: 422, unavailable: 503,
+};
+
+/** The single place where errors become `{ error: { code, message } }` responses. */
 export function renderError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json({ error: { code: err.code, message: err.message } }, err.status);
+  }
+  if (err instanceof DomainError) {
+    return c.json({ error: { code: err.code, message: err.message } }, STATUS[err.kind]);
   }
   if (err instanceof HTTPException) {
     return c.json({ error: { code: "http_error", message: err.message || "request failed" } }, err.status);

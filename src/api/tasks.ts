@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { AdapterError, parsePeftConfig, peftToFactors } from "../adapters/peft";
-import { parseExamples } from "../inference/contract";
+import { parseExamples } from "../storage/examples";
 import { tokenize } from "../inference/forward";
 import { loadModel } from "../inference/model";
 import { catalogue } from "../storage/catalogue";

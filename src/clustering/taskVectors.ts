@@ -4,7 +4,7 @@
  * Gram matrix), and <B1 A1, B2 A2>_F = trace((B1^T B2)(A2 A1^T)) costs r1 r2 (in + out) per
  * module instead of in x out: 40 adapters' vectors would be 40 MB as dense floats.
  */
-import type { AdapterFactors, LoraFactors, LoraTarget } from "../adapters/peft";
+import type { AdapterFactors, LoraFactors, LoraTarget } from "../adapters/factors";
 
 /** Cosine similarities of the adapters' task vectors, n x n row-major. */
 export function taskSimilarity(adapters: readonly AdapterFactors[], targets: readonly LoraTarget[]): Float64Array {

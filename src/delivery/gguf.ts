@@ -12,7 +12,7 @@
  * `<base>` a tensor of the model, a with ne [in, r] and b with ne [r, out]. Each pair is scaled by
  * adapter.lora.alpha / r (r = b's ne[0]), or by the user's scale alone when alpha is 0.
  */
-import type { AdapterFactors, LoraTarget } from "../adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../adapters/factors";
 import { halfBytes } from "../adapters/safetensors";
 
 export const GGUF_MAGIC = "GGUF";

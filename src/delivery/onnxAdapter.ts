@@ -11,7 +11,7 @@
  * in place over raw_data, so the bytes must be little-endian and aligned.
  */
 import { Builder, ByteBuffer } from "flatbuffers";
-import type { AdapterFactors, LoraTarget } from "../adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../adapters/factors";
 import { halfBytes } from "../adapters/safetensors";
 
 export const ONNX_ADAPTER_IDENTIFIER = "TORT";

@@ -5,7 +5,7 @@
  * manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
 import { toPeft } from "../adapters/merge";
-import { ApiError } from "../api/errors";
+import { DomainError } from "../errors";
 import type { ModelContract } from "../inference/contract";
 import { readMergedAdapter } from "../storage/adapters";
 import { blobKey } from "../storage/keys";
@@ -20,15 +20,15 @@ import { toOnnxAdapter } from "./onnxAdapter";
 import type { StoredProfile } from "./profiles";
 
 export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string): Promise<ReleaseSummary> {
-  if (!env.MANIFEST_SIGNING_KEY) throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
+  if (!env.MANIFEST_SIGNING_KEY) throw new DomainError("unavailable", "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
   const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
-  if (!profile) throw new ApiError(404, "unknown_profile", `no profile ${profileId}`);
+  if (!profile) throw new DomainError("not_found", "unknown_profile", `no profile ${profileId}`);
   const run = await clusterRun(env, runId).status();
-  if (!run) throw new ApiError(404, "unknown_run", `no run ${runId}`);
-  if (run.state !== "done" || !run.result) throw new ApiError(409, "run_not_done", `run ${runId} is ${run.state}; only a finished run can be published`);
-  if (run.modelId !== profile.modelId) throw new ApiError(422, "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
+  if (!run) throw new DomainError("not_found", "unknown_run", `no run ${runId}`);
+  if (run.state !== "done" || !run.result) throw new DomainError("conflict", "run_not_done", `run ${runId} is ${run.state}; only a finished run can be published`);
+  if (run.modelId !== profile.modelId) throw new DomainError("unprocessable", "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
   const model = await catalogue(env).model(run.modelId);
-  if (!model) throw new ApiError(409, "unknown_model", `model ${run.modelId} is no longer registered`);
+  if (!model) throw new DomainError("conflict", "unknown_model", `model ${run.modelId} is no longer registered`);
   const result = run.result;
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
   const blobs = await writeReleaseBlobs(bucket, profile, result.clusters, served, model);
@@ -75,7 +75,7 @@ function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], mo
       });
     } catch (e) {
       // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.
-      if (e instanceof RangeError) throw new ApiError(422, "unsupported_format", `gguf for model ${model.modelId}: ${e.message}`);
+      if (e instanceof RangeError) throw new DomainError("unprocessable", "unsupported_format", `gguf for model ${model.modelId}: ${e.message}`);
       throw e;
     }
   }

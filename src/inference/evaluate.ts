@@ -2,8 +2,8 @@
  * Few-shot loss and held-out exact match of one adapter on one task's examples.
  * The few-shot loss is D2C's signal: mean completion NLL over the task's examples.
  */
-import type { AdapterFactors } from "../adapters/peft";
-import type { Example } from "./contract";
+import type { AdapterFactors } from "../adapters/factors";
+import type { Example } from "../storage/examples";
 import { scoreBatch } from "./loss";
 import { batchOf, forward, type LoadedModel } from "./forward";
 

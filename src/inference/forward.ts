@@ -4,9 +4,10 @@
  */
 import type { Tokenizer } from "@huggingface/tokenizers";
 import type { InferenceSession, Tensor } from "onnxruntime-web/wasm";
-import { zeroFactors, type AdapterFactors } from "../adapters/peft";
+import { zeroFactors, type AdapterFactors } from "../adapters/factors";
 import { buildBatch, type Batch, type ExampleTokens } from "./batch";
-import type { Example, ModelContract } from "./contract";
+import type { ModelContract } from "./contract";
+import type { Example } from "../storage/examples";
 
 export interface LoadedModel {
   readonly contract: ModelContract;

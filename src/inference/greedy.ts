@@ -2,7 +2,7 @@
  * Greedy decoding, one forward pass per generated token. Evaluation does not need it (one
  * teacher-forced pass decides exact match); the console and the agreement test do.
  */
-import type { AdapterFactors } from "../adapters/peft";
+import type { AdapterFactors } from "../adapters/factors";
 import { forward, type LoadedModel } from "./forward";
 
 export async function generate(model: LoadedModel, prompt: string, adapter: AdapterFactors | null): Promise<string> {

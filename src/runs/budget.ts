@@ -2,7 +2,7 @@
  * A storage budget turned into K, the number of merged adapters a device can hold. A merged
  * adapter of rank r costs r (in + out) parameters per target module at the budget's dtype.
  */
-import type { LoraTarget } from "../adapters/peft";
+import type { LoraTarget } from "../adapters/factors";
 
 export interface Budget {
   readonly maxAdapters?: number;

@@ -3,7 +3,7 @@
  * refers to it: a run records the digest only after the blob exists.
  */
 import { mergeAdapters, toPeft } from "../adapters/merge";
-import type { LoraTarget } from "../adapters/peft";
+import type { LoraTarget } from "../adapters/factors";
 import { readAdapter } from "../storage/adapters";
 import { mergedKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";

@@ -5,8 +5,9 @@
  */
 import { z } from "zod";
 import { MERGE_METHODS } from "../adapters/merge";
-import { MAX_RANK, type LoraTarget } from "../adapters/peft";
-import { ApiError } from "../api/errors";
+import { MAX_RANK } from "../adapters/peft";
+import type { LoraTarget } from "../adapters/factors";
+import { DomainError } from "../errors";
 import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
@@ -48,25 +49,25 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   const cat = catalogue(env);
   const { tasks: all, catalogueVersion } = await cat.list();
   const profile = request.profile === undefined ? undefined : (await cat.profiles()).find((p) => p.id === request.profile);
-  if (request.profile !== undefined && !profile) throw new ApiError(404, "unknown_profile", `profile: no profile ${request.profile}`);
+  if (request.profile !== undefined && !profile) throw new DomainError("not_found", "unknown_profile", `profile: no profile ${request.profile}`);
   let chosen = all.filter((t) => t.examples.fewshot > 0 && t.examplesSha256.fewshot && (!profile || t.modelId === profile.modelId));
   if (request.tasks) {
     const byId = new Map(all.map((t) => [t.id, t]));
     chosen = [...new Set(request.tasks)].sort().map((id) => {
       const task = byId.get(id);
-      if (!task) throw new ApiError(404, "unknown_task", `tasks: no task ${id}`);
-      if (task.examples.fewshot === 0) throw new ApiError(409, "no_examples", `tasks: ${id} has no few-shot examples yet`);
-      if (!task.examplesSha256.fewshot) throw new ApiError(409, "no_examples", `tasks: ${id}'s few-shot examples predate example digests; upload them again`);
+      if (!task) throw new DomainError("not_found", "unknown_task", `tasks: no task ${id}`);
+      if (task.examples.fewshot === 0) throw new DomainError("conflict", "no_examples", `tasks: ${id} has no few-shot examples yet`);
+      if (!task.examplesSha256.fewshot) throw new DomainError("conflict", "no_examples", `tasks: ${id}'s few-shot examples predate example digests; upload them again`);
       return task;
     });
   }
-  if (chosen.length === 0) throw new ApiError(409, "no_tasks", "the catalogue has no task with few-shot examples");
+  if (chosen.length === 0) throw new DomainError("conflict", "no_tasks", "the catalogue has no task with few-shot examples");
   const modelId = chosen[0].modelId;
   const other = chosen.find((t) => t.modelId !== modelId);
-  if (other) throw new ApiError(422, "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: pass tasks of one model`);
-  if (profile && profile.modelId !== modelId) throw new ApiError(422, "model_mismatch", `profile ${profile.id} is for model ${profile.modelId}, the tasks for ${modelId}`);
+  if (other) throw new DomainError("unprocessable", "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: pass tasks of one model`);
+  if (profile && profile.modelId !== modelId) throw new DomainError("unprocessable", "model_mismatch", `profile ${profile.id} is for model ${profile.modelId}, the tasks for ${modelId}`);
   const model = await cat.model(modelId);
-  if (!model) throw new ApiError(409, "unknown_model", `model ${modelId} is not registered`);
+  if (!model) throw new DomainError("conflict", "unknown_model", `model ${modelId} is not registered`);
   const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
   const k = chooseK(request, profile, chosen.length, model.loraTargets, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
@@ -92,18 +93,18 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
 function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks: number, targets: readonly LoraTarget[], rank: number): number {
   const given = [request.k, request.budget, profile].filter((x) => x !== undefined).length;
   if (request.method === "merge-all") {
-    if ((request.k ?? 1) !== 1 || request.budget || profile) throw new ApiError(400, "invalid_request", "merge-all makes one adapter: omit k, budget and profile, or give k = 1");
+    if ((request.k ?? 1) !== 1 || request.budget || profile) throw new DomainError("invalid", "invalid_request", "merge-all makes one adapter: omit k, budget and profile, or give k = 1");
     return 1;
   }
-  if (given !== 1) throw new ApiError(400, "invalid_request", "give exactly one of k, budget and profile");
-  if (request.k !== undefined && request.k > tasks) throw new ApiError(400, "invalid_k", `k is ${request.k}, more than the ${tasks} tasks`);
+  if (given !== 1) throw new DomainError("invalid", "invalid_request", "give exactly one of k, budget and profile");
+  if (request.k !== undefined && request.k > tasks) throw new DomainError("invalid", "invalid_k", `k is ${request.k}, more than the ${tasks} tasks`);
   if (request.k !== undefined) return request.k;
   const budget = profile ? { ...profile.budget, dtype: profile.dtype } : request.budget!;
   if (request.merge.method === "cat" && budget.maxBytes !== undefined) {
-    throw new ApiError(400, "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
+    throw new DomainError("invalid", "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
   }
   const k = kForBudget(budget, tasks, targets, rank);
-  if (k < 1) throw new ApiError(422, "budget_too_small", `budget ${JSON.stringify(budget)} does not hold one adapter of rank ${rank}`);
+  if (k < 1) throw new DomainError("unprocessable", "budget_too_small", `budget ${JSON.stringify(budget)} does not hold one adapter of rank ${rank}`);
   return k;
 }
 
@@ -112,6 +113,6 @@ function warmAssignment(warm: WarmStart, taskIds: readonly string[], k: number):
   const clusterOf = new Map(warm.clusters.flatMap((tasks, c) => tasks.map((t) => [t, c] as const)));
   const assignment = taskIds.map((t) => clusterOf.get(t) ?? -1);
   const kept = new Set(assignment.filter((c) => c >= 0));
-  if (warm.clusters.length !== k || kept.size !== k) throw new ApiError(409, "cannot_warm_start", `the release's ${warm.clusters.length} clusters do not fit K=${k} over today's tasks`);
+  if (warm.clusters.length !== k || kept.size !== k) throw new DomainError("conflict", "cannot_warm_start", `the release's ${warm.clusters.length} clusters do not fit K=${k} over today's tasks`);
   return assignment;
 }

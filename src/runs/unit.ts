@@ -5,7 +5,7 @@
  */
 import { evaluate } from "../inference/evaluate";
 import { loadModel } from "../inference/model";
-import { parseExamples, type Example } from "../inference/contract";
+import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";

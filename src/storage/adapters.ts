@@ -1,5 +1,6 @@
-import { parsePeftConfig, peftToFactors, type AdapterFactors, type LoraTarget } from "../adapters/peft";
-import { parseExamples, type Example } from "../inference/contract";
+import { parsePeftConfig, peftToFactors } from "../adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../adapters/factors";
+import { parseExamples, type Example } from "./examples";
 import { adapterKey, examplesKey, mergedKey, type Split } from "./keys";
 import { sha256Hex } from "./sha256";
 

@@ -1,6 +1,6 @@
 /** The pure clustering steps: task similarity, k-means, random, D2C's reassignment. */
 import { describe, expect, it } from "vitest";
-import type { AdapterFactors, LoraTarget } from "../../src/adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { canonical, clustersOf } from "../../src/clustering/assignment";
 import { bestIteration, objective, reassign } from "../../src/clustering/d2c";
 import { kmeans } from "../../src/clustering/kmeans";

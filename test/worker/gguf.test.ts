@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mergeAdapters } from "../../src/adapters/merge";
-import type { AdapterFactors, LoraTarget } from "../../src/adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { toFloat32 } from "../../src/adapters/safetensors";
 import { ApiError } from "../../src/api/errors";
 import { GgmlType, GgufValueType, toGgufLora, type GgufFile, type GgufTensor } from "../../src/delivery/gguf";

@@ -4,8 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { AdapterFactors } from "../../src/adapters/peft";
-import type { Example } from "../../src/inference/contract";
+import type { AdapterFactors } from "../../src/adapters/factors";
+import type { Example } from "../../src/storage/examples";
 import { evaluate } from "../../src/inference/evaluate";
 import { generate } from "../../src/inference/greedy";
 import { scoreBatch } from "../../src/inference/loss";

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mergeAdapters, MERGE_METHODS, toPeft, type MergeOptions } from "../../src/adapters/merge";
 import { lowRankSvdMerge } from "../../src/adapters/merge/lowRank";
 import { deltaW, denseSvdMerge } from "../../src/adapters/merge/svd";
-import { parsePeftConfig, peftToFactors, zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "../../src/adapters/peft";
+import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft";
+import { zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "../../src/adapters/factors";
 import { readSafetensors, toFloat32 } from "../../src/adapters/safetensors";
 import { fixtureBytes, fixtureJson } from "./seed";
 

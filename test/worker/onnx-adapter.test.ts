@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mergeAdapters } from "../../src/adapters/merge";
-import { parsePeftConfig, peftToFactors, type AdapterFactors, type LoraTarget } from "../../src/adapters/peft";
+import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft";
+import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { floatToHalf, halfToFloat, toFloat32 } from "../../src/adapters/safetensors";
 import { OnnxDataType, readOnnxAdapter, toOnnxAdapter, type OnnxAdapterParameter } from "../../src/delivery/onnxAdapter";
 import { fixtureBytes, fixtureJson } from "./seed";

@@ -1,5 +1,5 @@
 /** PEFT's `cat`: exact, delta W = sum w_i B_i A_i; the rank is the sum of the ranks. */
-import type { LoraFactors, LoraTarget } from "../peft";
+import type { LoraFactors, LoraTarget } from "../factors";
 
 /** A = [w_1 A_1; w_2 A_2; ...] stacked row-wise, B = [B_1 B_2 ...] side by side. */
 export function catMerge(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget): LoraFactors {

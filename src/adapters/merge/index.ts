@@ -3,7 +3,7 @@
  * (the same inputs give the same bytes). A merged adapter has its scaling folded in (1), as PEFT
  * writes it with lora_alpha = r.
  */
-import type { AdapterFactors, LoraFactors, LoraTarget } from "../peft";
+import type { AdapterFactors, LoraFactors, LoraTarget } from "../factors";
 import { catMerge } from "./cat";
 import { linearMerge } from "./linear";
 import { lowRankSvdMerge } from "./lowRank";

@@ -1,5 +1,5 @@
 /** PEFT's `linear`: A and B combined separately, so delta W = (sum s_i B_i)(sum s_i' A_i) has cross terms. */
-import type { LoraFactors, LoraTarget } from "../peft";
+import type { LoraFactors, LoraTarget } from "../factors";
 
 /**
  * A = sum sqrt(|w_i|) sign(w_i) A_i, B = sum sqrt(|w_i|) B_i, in float64. Every adapter must have

@@ -5,7 +5,7 @@
  * of delta W without ever forming the [out, in] matrix: O((out + in) R^2 + R^3), not O(out in R).
  */
 import { Matrix, QrDecomposition, SingularValueDecomposition } from "ml-matrix";
-import type { LoraFactors, LoraTarget } from "../peft";
+import type { LoraFactors, LoraTarget } from "../factors";
 import { truncatedFactors } from "./svd";
 
 /** Weighted sum of B_i A_i truncated to `rank`; a side of size <= R is kept as is, not reduced. */

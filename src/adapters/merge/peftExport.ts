@@ -1,5 +1,5 @@
 /** A merged adapter written as a PEFT LoRA adapter: fp32 safetensors and its adapter_config.json. */
-import type { AdapterFactors, LoraTarget } from "../peft";
+import type { AdapterFactors, LoraTarget } from "../factors";
 import { halfBytes, writeSafetensors, type TensorInput } from "../safetensors";
 
 /** adapter_config.json of a merged adapter: lora_alpha = r, so PEFT's scaling is 1. */

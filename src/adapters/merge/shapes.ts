@@ -1,5 +1,5 @@
 /** Shape checks before any arithmetic, so a bad input fails with the module and shape it is about. */
-import type { AdapterFactors, LoraTarget } from "../peft";
+import type { AdapterFactors, LoraTarget } from "../factors";
 
 /** Throws a RangeError naming the adapter, module and shape of the first mismatch; returns the largest rank. */
 export function checkShapes(adapters: readonly AdapterFactors[], targets: readonly LoraTarget[]): number {

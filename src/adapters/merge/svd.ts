@@ -5,7 +5,7 @@
  * when the summed rank reaches min(out, in) (see lowRank.ts).
  */
 import { Matrix, SingularValueDecomposition } from "ml-matrix";
-import type { LoraFactors, LoraTarget } from "../peft";
+import type { LoraFactors, LoraTarget } from "../factors";
 
 /** delta W = B A, [out, in] row-major, in float64; with `into`, adds weight * B A to it instead. */
 export function deltaW(f: LoraFactors, target: LoraTarget, weight = 1, into = new Float64Array(target.out * target.in)): Float64Array {
