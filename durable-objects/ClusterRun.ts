@@ -47,6 +47,11 @@ export class ClusterRun extends DurableObject<Env> {
     await this.wake();
   }
 
+  /** The run's request as pinned when it started (task digests included): what a release checks against the catalogue. */
+  config(): RunConfig | null {
+    return tables.readRun(this.sql)?.parsed ?? null;
+  }
+
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
     return run && runStatus(this.sql, run);
