@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mergeAdapters } from "../../src/adapters/merge";
 import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { toFloat32 } from "../../src/adapters/safetensors";
-import { ApiError } from "../../src/api/errors";
+import { DomainError } from "../../src/errors";
 import { GgmlType, GgufValueType, toGgufLora, type GgufFile, type GgufTensor } from "../../src/delivery/gguf";
 import { readGguf } from "../../src/delivery/ggufReader";
 import type { StoredProfile } from "../../src/delivery/profiles";
@@ -206,9 +206,9 @@ describe("a release in the gguf format", () => {
   it("fails with a 422 naming the gap for a model the format cannot express", async () => {
     const headless: ModelContract = { ...model, config: {} };
     const error = await writeReleaseBlobs(env.BUCKET, profile(["peft", "gguf"]), [cluster], [cluster.tasks], headless).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiError);
-    expect({ status: (error as ApiError).status, code: (error as ApiError).code }).toEqual({ status: 422, code: "unsupported_format" });
-    expect((error as ApiError).message).toContain("gguf for model d2c-char-lm: architecture llama: give heads");
+    expect(error).toBeInstanceOf(DomainError);
+    expect({ kind: (error as DomainError).kind, code: (error as DomainError).code }).toEqual({ kind: "unprocessable", code: "unsupported_format" });
+    expect((error as DomainError).message).toContain("gguf for model d2c-char-lm: architecture llama: give heads");
   });
 });
 
