@@ -24,6 +24,8 @@ export class SafetensorsError extends Error {
     message: string,
     /** The tensor the problem is about, when there is one. */
     readonly key?: string,
+    /** "invalid" where the file breaks the format's own rules in a way a parser could miss (a repeated name). */
+    readonly kind: "invalid" | "unprocessable" = "unprocessable",
   ) {
     super(message);
     this.name = "SafetensorsError";
@@ -51,6 +53,8 @@ export function readSafetensors(file: Uint8Array): Safetensors {
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new SafetensorsError("header is not a JSON object");
   }
+  const repeated = repeatedKey(new TextDecoder().decode(file.subarray(8, dataStart)));
+  if (repeated !== null) throw new SafetensorsError(`header names tensor ${repeated} twice`, repeated, "invalid");
   const dataBytes = file.byteLength - dataStart;
   const tensors = new Map<string, TensorView>();
   const spans: Array<[number, number, string]> = [];
@@ -76,6 +80,33 @@ export function readSafetensors(file: Uint8Array): Safetensors {
     }
   }
   return { tensors, metadata };
+}
+
+/**
+ * The first top-level key a JSON object text repeats, or null. JSON.parse keeps the last of
+ * repeated keys, which would let a file show one tensor to us and another to a reader that keeps
+ * the first; the safetensors spec forbids it. `text` must already parse as an object.
+ */
+function repeatedKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "{" || ch === "[") depth++;
+    else if (ch === "}" || ch === "]") depth--;
+    else if (ch === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      if (depth !== 1) continue;
+      let next = i + 1;
+      while (/\s/.test(text[next])) next++;
+      if (text[next] !== ":") continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (seen.has(key)) return key;
+      seen.add(key);
+    }
+  }
+  return null;
 }
 
 function parseEntry(key: string, entry: unknown): { dtype: Dtype; shape: number[]; begin: number; end: number } {

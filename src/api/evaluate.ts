@@ -44,5 +44,9 @@ evaluate.post("/", async (c) => {
   // A merged adapter of another model fails its shape checks against this model's targets.
   const adapter = merged ? await readMergedAdapter(c.env.BUCKET, request.adapter, targets) : source ? await readAdapter(c.env.BUCKET, source.id, targets) : null;
   const result = await evaluateExamples(model, examples, adapter);
+  // JSON has no NaN: say so instead of answering {"loss": null}.
+  if (!Number.isFinite(result.loss)) {
+    throw new ApiError(422, "non_finite_loss", `task ${task.id} under adapter ${request.adapter}: the ${request.split} loss is ${result.loss}`);
+  }
   return c.json(request.split === "test" ? result : { ...result, exactMatch: undefined });
 });

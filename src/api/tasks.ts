@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { AdapterError, parsePeftConfig, peftToFactors } from "../adapters/peft";
+import { parsePeftConfig, peftToFactors } from "../adapters/peft";
 import { parseExamples } from "../storage/examples";
 import { tokenize } from "../inference/forward";
 import { loadModel } from "../inference/model";
@@ -8,6 +8,7 @@ import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { sha256Hex } from "../storage/sha256";
+import { boundedBody } from "./body";
 import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
@@ -52,15 +53,10 @@ tasks.put("/:taskId/adapter", async (c) => {
   if (!contract) {
     throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${JSON.stringify(modelId)} is not a registered model`);
   }
-  let rank: number;
-  try {
-    const config = parsePeftConfig(configJson);
-    peftToFactors(config, files["adapter_model.safetensors"], contract.loraTargets);
-    rank = config.r;
-  } catch (e) {
-    if (e instanceof AdapterError) throw new ApiError(422, "invalid_adapter", e.message);
-    throw e;
-  }
+  // The factors as the model will use them (scaled) are checked; an AdapterError renders as 400/422.
+  const config = parsePeftConfig(configJson);
+  peftToFactors(config, files["adapter_model.safetensors"], contract.loraTargets);
+  const rank = config.r;
   const adapterSha256 = await sha256Hex(files["adapter_model.safetensors"]);
   await c.env.BUCKET.put(adapterKey(taskId, "adapter_model.safetensors"), files["adapter_model.safetensors"], {
     sha256: adapterSha256,
@@ -84,8 +80,7 @@ tasks.put("/:taskId/examples", async (c) => {
   if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
   const task = await catalogue(c.env).task(taskId);
   if (!task) throw new ApiError(404, "unknown_task", `no task ${taskId}: upload its adapter first`);
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.byteLength > EXAMPLES_LIMIT) throw new ApiError(413, "too_large", `examples are ${body.byteLength} bytes, the limit is ${EXAMPLES_LIMIT}`);
+  const body = await boundedBody(c.req.raw, EXAMPLES_LIMIT, "the examples");
   let examples;
   try {
     examples = parseExamples(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));

@@ -1,16 +1,12 @@
+import { boundedForm } from "./body";
 import { ApiError } from "./errors";
 
-/** The multipart fields of an upload, each checked against its byte limit. */
+/** The multipart fields of an upload, each checked against its byte limit, the whole body against their sum. */
 export async function multipartFiles(request: Request, limits: Record<string, number>): Promise<Record<string, Uint8Array>> {
-  const length = Number(request.headers.get("content-length") ?? "0");
+  // 64 KB over the fields' sum for the multipart boundaries and part headers.
   const total = Object.values(limits).reduce((a, b) => a + b, 0) + 64 * 1024;
-  if (length > total) throw new ApiError(413, "too_large", `request body is ${length} bytes, the limit is ${total}`);
-  let form: FormData;
-  try {
-    form = await request.formData();
-  } catch {
-    throw new ApiError(400, "bad_multipart", `expected multipart/form-data with fields ${Object.keys(limits).join(", ")}`);
-  }
+  const form = await boundedForm(request, total);
+  if (form === "not_multipart") throw new ApiError(400, "bad_multipart", `expected multipart/form-data with fields ${Object.keys(limits).join(", ")}`);
   const files: Record<string, Uint8Array> = {};
   for (const [name, limit] of Object.entries(limits)) {
     const value = form.get(name);

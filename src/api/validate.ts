@@ -1,11 +1,16 @@
 import type { z } from "zod";
+import { boundedBody } from "./body";
 import { ApiError } from "./errors";
 
-/** The JSON body parsed by `schema`; a failure names the field and what was expected. */
-export async function jsonBody<T extends z.ZodType>(request: Request, schema: T): Promise<z.infer<T>> {
+/** Every JSON request body is at most this: a run over 1,000 task ids is about 70 KB. */
+export const JSON_LIMIT = 256 << 10;
+
+/** The JSON body (at most `limit` bytes) parsed by `schema`; a failure names the field and what was expected. */
+export async function jsonBody<T extends z.ZodType>(request: Request, schema: T, limit = JSON_LIMIT): Promise<z.infer<T>> {
+  const bytes = await boundedBody(request, limit, "the JSON body");
   let json: unknown;
   try {
-    json = await request.json();
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new ApiError(400, "bad_json", "the request body is not valid JSON");
   }

@@ -82,8 +82,45 @@ const cases: Case[] = [
   { name: "no token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: {} }) },
   { name: "catalogue read without a token", status: 401, mention: "bearer token", send: () => call("/v1/tasks", { headers: {} }) },
   { name: "ONNX that does not load", status: 400, mention: "does not load", send: () => registerBrokenModel() },
+  // The effective factors (PEFT scaling applied) are what the model uses: they are what is checked.
+  { name: "lora_alpha 1e30", status: 422, mention: "outside ±65504 (PEFT scaling 1.25e+29 applied)", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 1e30 }))) },
+  { name: "lora_alpha 1e308", status: 422, mention: "effective value Infinity", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 1e308 }))) },
+  { name: "lora_alpha 1e4", status: 422, mention: "Frobenius norm", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 1e4 }))) },
+  { name: "lora_alpha 0", status: 422, mention: "lora_alpha must be a finite number above 0, got 0", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 0 }))) },
+  { name: "negative lora_alpha", status: 422, mention: "above 0, got -16", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: -16 }))) },
+  {
+    name: "tensor named twice", status: 400, mention: `header names tensor ${A(0, "k_proj")} twice`,
+    send: () => uploadAdapter("bad", adapterFiles(repeatedTensor())),
+  },
+  {
+    name: "target module the model lacks", status: 400, mention: "target_modules names gate_proj, which the model lacks",
+    send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"] }))),
+  },
+  {
+    name: "target regex matching nothing", status: 400, mention: "matches no module",
+    send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ target_modules: ".*mlp.*" }))),
+  },
   { name: "unknown base model", status: 422, mention: "llama-70b", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ base_model_name_or_path: "llama-70b" }))) },
 ];
+
+/**
+ * The fixture's weights with its first tensor's header entry written twice, the second pointing
+ * at the next tensor's bytes: JSON.parse would keep the second silently.
+ */
+function repeatedTensor(): Uint8Array {
+  const length = Number(new DataView(weights.buffer, weights.byteOffset).getBigUint64(0, true));
+  const header = new TextDecoder().decode(weights.subarray(8, 8 + length)).trimEnd();
+  const parsed = JSON.parse(header) as Record<string, { data_offsets: number[] }>;
+  const [first, second] = Object.keys(parsed).filter((k) => k !== "__metadata__").sort((a, b) => parsed[a].data_offsets[0] - parsed[b].data_offsets[0]);
+  const twice = `${header.slice(0, -1)},${JSON.stringify(first)}:${JSON.stringify(parsed[second])}}`;
+  const json = encode(twice);
+  const data = weights.subarray(8 + length);
+  const out = new Uint8Array(8 + json.byteLength + data.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.byteLength);
+  return out;
+}
 
 /** The fixture model cut short, with a model.json whose sha256 matches the cut bytes. */
 async function registerBrokenModel(): Promise<Response> {
