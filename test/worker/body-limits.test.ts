@@ -10,7 +10,7 @@ import { ADMIN, call, registerModel, uploadAdapter, uploadExamples } from "./api
 const CHUNK = 64 << 10;
 
 /** A body of `bytes` spaces produced on demand, and how many bytes the server pulled from it. */
-function streamedBody(bytes: number, prefix: Uint8Array<ArrayBuffer> = new Uint8Array(0)) {
+function streamedBody(bytes: number, prefix: Uint8Array = new Uint8Array(0)) {
   let pulled = 0;
   const stream = new ReadableStream<Uint8Array>({
     pull(controller) {
