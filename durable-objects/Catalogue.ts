@@ -174,6 +174,11 @@ export class Catalogue extends DurableObject<Env> {
       .toArray().map((r) => ({ ...(JSON.parse(r.profile) as Profile), id: r.id, version: r.version, updatedAt: r.updated_at }));
   }
 
+  /** Removes a device profile; false when there was none. Its releases are the Releases object's to retire. */
+  deleteProfile(id: string): boolean {
+    return this.sql.exec("DELETE FROM profiles WHERE id = ?", id).rowsWritten > 0;
+  }
+
   /** The index of clustering runs (their state lives in each ClusterRun object). */
   recordRun(run: RunSummary): void {
     this.sql.exec("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", run.runId, run.createdAt, JSON.stringify(run));

@@ -3,10 +3,13 @@
  * versions only increase (a rollback is a new version pointing at old adapters), the rollout
  * percentage of the newest, and the state of the profile's automatic re-clustering.
  * Blobs are written before `commit` is called, so a committed manifest never names a missing blob.
+ * Retiring (the profile is deleted) hides every release so far from devices and from `latest`;
+ * versions keep counting, so a profile later created under the same id never goes backwards.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
 import type { ReleaseSummary } from "../src/delivery/release";
+import { inRollout, rolloutRefusal } from "../src/delivery/rollout";
 import { manifestSigner } from "../src/delivery/signing";
 import { sha256Hex } from "../src/storage/sha256";
 
@@ -35,6 +38,9 @@ export interface AutoState {
   readonly outcome: string | null;
   readonly updatedAt: string;
 }
+
+/** `setRollout`'s answer: the release re-signed, or why the change was refused. */
+export type RolloutChange = { readonly release: ReleaseSummary } | { readonly refused: string };
 
 interface ReleaseRow extends Record<string, SqlStorageValue> {
   version: number;
@@ -67,13 +73,15 @@ export class Releases extends DurableObject<Env> {
           catalogue_version INTEGER NOT NULL, profile_version INTEGER NOT NULL, objective REAL NOT NULL,
           kind TEXT NOT NULL, source_version INTEGER, clusters TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS auto (
-          id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT, updated_at TEXT NOT NULL);`);
+          id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT, updated_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS retired (
+          id INTEGER PRIMARY KEY CHECK (id = 1), through_version INTEGER NOT NULL, retired_at TEXT NOT NULL);`);
     });
   }
 
   /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
   async commit(profile: string, input: ReleaseInput): Promise<ReleaseSummary> {
-    const version = (this.newest()?.version ?? 0) + 1;
+    const version = this.nextVersion();
     const manifest = this.manifestOf(profile, version, input.routing, input.adapters, input.rollout ?? 100);
     const signed = await this.sign(manifest);
     this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
@@ -86,24 +94,27 @@ export class Releases extends DurableObject<Env> {
   manifestFor(bucket: number): { signed: string; etag: string; version: number } | null {
     const newest = this.newest();
     if (!newest) return null;
-    const row = newest.rollout >= 100 || bucket < newest.rollout ? newest
-      : this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? ORDER BY version DESC LIMIT 1", newest.version).toArray()[0];
+    const row = inRollout(bucket, newest.rollout) ? newest
+      : this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? AND version > ? ORDER BY version DESC LIMIT 1",
+        newest.version, this.retiredThrough()).toArray()[0];
     return row ? { signed: row.signed, etag: row.etag, version: row.version } : null;
   }
 
-  /** Sets the newest release's rollout (re-signed: the percentage is part of the manifest). */
-  async setRollout(percent: number): Promise<ReleaseSummary | null> {
+  /** Raises the newest release's rollout (re-signed: the percentage is part of the manifest); never lowers it. */
+  async setRollout(percent: number): Promise<RolloutChange | null> {
     const newest = this.newest();
     if (!newest) return null;
+    const refused = rolloutRefusal(newest.version, newest.rollout, percent);
+    if (refused) return { refused };
     await this.resign(newest, { rollout: percent });
-    return summary(this.row(newest.version)!);
+    return { release: summary(this.row(newest.version)!) };
   }
 
   /** A new version serving the adapters of `version` again, to every device. */
   async rollback(profile: string, version: number): Promise<ReleaseSummary | null> {
     const old = this.row(version);
-    if (!old) return null;
-    const next = this.newest()!.version + 1;
+    if (!old || version <= this.retiredThrough()) return null;
+    const next = this.nextVersion();
     const previous = JSON.parse(old.manifest) as Manifest;
     const manifest = this.manifestOf(profile, next, previous.routing, previous.adapters, 100);
     const signed = await this.sign(manifest);
@@ -125,7 +136,8 @@ export class Releases extends DurableObject<Env> {
   /** Re-signs current manifests that would lapse within a week (same version, later expiry). */
   async refreshExpiry(): Promise<number> {
     const soon = new Date(Date.now() + REFRESH_BEFORE_MS).toISOString();
-    const rows = this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE expires_at < ? ORDER BY version DESC LIMIT 2", soon).toArray();
+    const rows = this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE expires_at < ? AND version > ? ORDER BY version DESC LIMIT 2",
+      soon, this.retiredThrough()).toArray();
     for (const row of rows) await this.resign(row, {});
     return rows.length;
   }
@@ -137,6 +149,26 @@ export class Releases extends DurableObject<Env> {
 
   setAutoState(state: Omit<AutoState, "updatedAt">): void {
     this.sql.exec("INSERT OR REPLACE INTO auto VALUES (1, ?, ?, ?, ?)", state.runId, state.catalogueVersion, state.outcome, new Date().toISOString());
+  }
+
+  /**
+   * The profile is deleted: no release so far is served or rolled back to again, and the cron's
+   * state is forgotten (its run was for the old profile). Returns the last retired version.
+   */
+  retire(): number {
+    const through = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0;
+    this.sql.exec("INSERT OR REPLACE INTO retired VALUES (1, ?, ?)", through, new Date().toISOString());
+    this.sql.exec("DELETE FROM auto");
+    return through;
+  }
+
+  private retiredThrough(): number {
+    return this.sql.exec<{ through_version: number }>("SELECT through_version FROM retired").toArray()[0]?.through_version ?? 0;
+  }
+
+  /** Versions count on past retired releases: a device never sees a number go down. */
+  private nextVersion(): number {
+    return (this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0) + 1;
   }
 
   private manifestOf(profile: string, version: number, routing: Manifest["routing"], adapters: Manifest["adapters"], rollout: number): Manifest {
@@ -156,8 +188,9 @@ export class Releases extends DurableObject<Env> {
     return { text, etag: `"${(await sha256Hex(text)).slice(0, 32)}"` };
   }
 
+  /** The newest release not retired. */
   private newest(): ReleaseRow | null {
-    return this.sql.exec<ReleaseRow>("SELECT * FROM releases ORDER BY version DESC LIMIT 1").toArray()[0] ?? null;
+    return this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE version > ? ORDER BY version DESC LIMIT 1", this.retiredThrough()).toArray()[0] ?? null;
   }
 
   private row(version: number): ReleaseRow | null {

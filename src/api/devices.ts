@@ -55,7 +55,12 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   const ifRange = c.req.header("if-range");
   const range = ifRange === undefined || ifRange === etag ? parseRange(c.req.header("range") ?? null, head.size) : null;
   if (range === "unsatisfiable") {
-    return c.json({ error: { code: "range_not_satisfiable", message: `the blob has ${head.size} bytes` } }, 416, { ...headers, "content-range": `bytes */${head.size}` });
+    // An error about this request, not the blob: JSON, never cached, its length stated for HEAD too.
+    const body = JSON.stringify({ error: { code: "range_not_satisfiable", message: `the blob has ${head.size} bytes` } });
+    return new Response(c.req.method === "HEAD" ? null : body, { status: 416, headers: {
+      etag, "accept-ranges": "bytes", "content-range": `bytes */${head.size}`, "cache-control": "no-store",
+      "content-type": "application/json", "content-length": String(new TextEncoder().encode(body).byteLength),
+    } });
   }
   const status = range ? 206 : 200;
   const length = range ? range.length : head.size;
@@ -73,7 +78,11 @@ devices.get("/keys", async (c) => {
   return c.json({ keys: [{ keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey }] });
 });
 
-/** Strong comparison against an If-None-Match list (`*` matches anything). */
+/**
+ * If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/"x"` matches `"x"`; `*` matches
+ * anything. (If-Range, above, needs the strong one.)
+ */
 function ifNoneMatch(header: string | undefined, etag: string): boolean {
-  return header !== undefined && header.split(",").some((t) => t.trim() === etag || t.trim() === "*");
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  return header !== undefined && header.split(",").some((t) => opaque(t) === opaque(etag) || t.trim() === "*");
 }

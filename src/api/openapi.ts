@@ -42,12 +42,13 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/profiles/{profileId}": {
     put: { summary: "Create or replace a device profile (versioned)", admin: true, params: ["profileId"], body: ProfileSchema, responses: { "200": "the stored profile", ...ERRORS } },
     get: { summary: "A profile with its current release and cron state", admin: true, params: ["profileId"], responses: { "200": "the profile", ...ERRORS } },
+    delete: { summary: "Delete a profile; one with releases only with ?retire=true, which stops serving them", admin: true, params: ["profileId"], query: ["retire"], responses: { "200": "{ deleted, retiredThrough }", "409": "the profile has releases and retire=true was not given", ...ERRORS } },
   },
   "/v1/profiles/{profileId}/releases": {
-    post: { summary: "Publish a finished run: blobs first, then the signed manifest", admin: true, params: ["profileId"], body: PublishRequest, responses: { "201": "the release", "409": "the run is not done", ...ERRORS } },
+    post: { summary: "Publish a finished run: blobs first, then the signed manifest", admin: true, params: ["profileId"], body: PublishRequest, responses: { "201": "the release", "409": "the run is not done, or tasks it was built from changed since", "422": "the run does not fit the profile's budget (maxAdapters; maxBytes in every offered format)", ...ERRORS } },
     get: { summary: "Release history, newest first", admin: true, params: ["profileId"], responses: { "200": "{ profile, releases }", ...ERRORS } },
   },
-  "/v1/profiles/{profileId}/rollout": { post: { summary: "Set the newest release's rollout percentage", admin: true, params: ["profileId"], body: RolloutRequest, responses: { "200": "the release", ...ERRORS } } },
+  "/v1/profiles/{profileId}/rollout": { post: { summary: "Raise the newest release's rollout percentage (it never decreases: use rollback)", admin: true, params: ["profileId"], body: RolloutRequest, responses: { "200": "the release", "409": "no release, or a decrease", ...ERRORS } } },
   "/v1/profiles/{profileId}/rollback": { post: { summary: "Serve an earlier release's adapters again, as a new version", admin: true, params: ["profileId"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
   "/v1/manifest": { get: { summary: "Device: the signed manifest for its traits (ETag, 304)", query: ["device", "profile", "ramMb", "soc", "model", "os"], responses: { "200": "{ manifest, signature, keyId }", "304": "unchanged", "404": "no profile or no release" } } },
   "/v1/adapters/{sha256}": { get: { summary: "Device: an adapter blob (immutable; Range, If-Range)", params: ["sha256"], responses: { "200": "the blob", "206": "a range of it", "416": "range not satisfiable", "404": "not found" } } },

@@ -8,7 +8,8 @@ import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { checkedId, jsonBody } from "./validate";
 
-export const PublishRequest = z.object({ runId: z.string().min(1) }).strict();
+/** `rollout`: the percentage the release starts at (default 100); it can only be raised later. */
+export const PublishRequest = z.object({ runId: z.string().min(1).max(128), rollout: z.number().min(0).max(100).default(100) }).strict();
 export const RollbackRequest = z.object({ version: z.number().int().min(1) }).strict();
 export const RolloutRequest = z.object({ percent: z.number().min(0).max(100) }).strict();
 
@@ -28,6 +29,26 @@ profiles.put("/:profileId", async (c) => {
   return c.json(await cat.putProfile(id, profile));
 });
 
+/**
+ * A profile with releases is what devices are served from: deleting it takes `?retire=true`,
+ * which retires its releases (its manifest route answers 404; versions keep counting if the id
+ * is used again). Without releases it is simply removed.
+ */
+profiles.delete("/:profileId", async (c) => {
+  const profile = await existingProfile(c.env, c.req.param("profileId"));
+  const retire = c.req.query("retire");
+  if (retire !== undefined && retire !== "true" && retire !== "false") throw new ApiError(400, "invalid_request", `retire: give true or false, got ${JSON.stringify(retire)}`);
+  const stub = releases(c.env, profile.id);
+  const latest = await stub.latest();
+  if (latest && retire !== "true") {
+    throw new ApiError(409, "profile_has_releases",
+      `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`);
+  }
+  const retiredThrough = await stub.retire();
+  await catalogue(c.env).deleteProfile(profile.id);
+  return c.json({ deleted: profile.id, retiredThrough });
+});
+
 profiles.get("/", async (c) => c.json({ profiles: await catalogue(c.env).profiles() }));
 
 async function existingProfile(env: Env, id: string) {
@@ -43,8 +64,8 @@ profiles.get("/:profileId", async (c) => {
 });
 
 profiles.post("/:profileId/releases", async (c) => {
-  const { runId } = await jsonBody(c.req.raw, PublishRequest);
-  return c.json(await publishRun(c.env, c.env.BUCKET, c.req.param("profileId"), runId), 201);
+  const { runId, rollout } = await jsonBody(c.req.raw, PublishRequest);
+  return c.json(await publishRun(c.env, c.env.BUCKET, c.req.param("profileId"), runId, rollout), 201);
 });
 
 profiles.get("/:profileId/releases", async (c) => {
@@ -63,7 +84,8 @@ profiles.post("/:profileId/rollback", async (c) => {
 profiles.post("/:profileId/rollout", async (c) => {
   const { percent } = await jsonBody(c.req.raw, RolloutRequest);
   const profile = await existingProfile(c.env, c.req.param("profileId"));
-  const release = await releases(c.env, profile.id).setRollout(percent);
-  if (!release) throw new ApiError(409, "no_release", `profile ${profile.id} has no release yet`);
-  return c.json(release);
+  const change = await releases(c.env, profile.id).setRollout(percent);
+  if (!change) throw new ApiError(409, "no_release", `profile ${profile.id} has no release yet`);
+  if ("refused" in change) throw new ApiError(409, "rollout_decrease", change.refused);
+  return c.json(change.release);
 });

@@ -1,6 +1,7 @@
 /**
  * llama.cpp's GGUF LoRA adapter (`llama-cli --lora`, `llama_adapter_lora_init`), written as
- * llama.cpp's convert_lora_to_gguf.py writes it through gguf-py's GGUFWriter, and read back.
+ * llama.cpp's convert_lora_to_gguf.py writes it through gguf-py's GGUFWriter. Writing only: the
+ * tests read files back with test/readers/gguf.ts.
  *
  * GGUF v3, little-endian: magic "GGUF", version u32, tensor count u64, metadata count u64; each
  * metadata pair as key (u64 length + UTF-8) then value type u32 and value; each tensor info as
@@ -20,47 +21,14 @@ export const GGUF_VERSION = 3;
 /** gguf-py's GGUF_DEFAULT_ALIGNMENT, what a file without general.alignment uses. */
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
-/** ggml tensor types (ggml.h `enum ggml_type`) this module reads; it writes F32 and F16. */
+/** ggml tensor types (ggml.h `enum ggml_type`): this module writes F32 and F16; BF16 is named for readers. */
 export const GgmlType = { F32: 0, F16: 1, BF16: 30 } as const;
-export const ITEM_BYTES: Readonly<Record<number, number>> = { [GgmlType.F32]: 4, [GgmlType.F16]: 2, [GgmlType.BF16]: 2 };
 
 /** gguf-py's GGUFValueType (ggml's `enum gguf_type`). */
 export const GgufValueType = {
   UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
   STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
 } as const;
-
-export type GgufValue = number | bigint | boolean | string | GgufValue[];
-
-export interface GgufMetadataEntry {
-  /** GgufValueType code; an ARRAY's items have `itemType`. */
-  readonly type: number;
-  readonly itemType?: number;
-  /** 64-bit integers read as bigint, every other number as number. */
-  readonly value: GgufValue;
-}
-
-export interface GgufTensor {
-  readonly name: string;
-  /** ne[], innermost first: a PyTorch [rows, cols] tensor has dims [cols, rows]. */
-  readonly dims: readonly number[];
-  /** GgmlType code. */
-  readonly type: number;
-  /** From the start of the data section, a multiple of the alignment. */
-  readonly offset: number;
-  /** Little-endian tensor bytes: a view into the file, not a copy. */
-  readonly data: Uint8Array;
-}
-
-export interface GgufFile {
-  readonly version: number;
-  readonly alignment: number;
-  /** In file order. */
-  readonly metadata: ReadonlyMap<string, GgufMetadataEntry>;
-  readonly tensors: readonly GgufTensor[];
-  /** Where the data section starts in the file. */
-  readonly dataOffset: number;
-}
 
 export interface GgufLoraOptions {
   /** The base model's `general.architecture`; llama.cpp refuses an adapter of another one. */
@@ -90,11 +58,6 @@ const ROTARY_PERMUTED: Readonly<Record<string, boolean>> = { llama: true };
 const ATTENTION = /^model\.layers\.(\d+)\.self_attn\.([qkvo])_proj$/;
 /** gguf-py's tensor_mapping for Llama's self_attn projections. */
 const GGUF_ATTENTION = { q: "attn_q", k: "attn_k", v: "attn_v", o: "attn_output" } as const;
-
-/** The base model tensor a PEFT module's LoRA applies to, e.g. `blk.0.attn_q.weight`. */
-export function ggufTensorName(module: string): string {
-  return attentionTensor(module).name;
-}
 
 function attentionTensor(module: string): { name: string; projection: keyof typeof GGUF_ATTENTION } {
   const m = ATTENTION.exec(module);

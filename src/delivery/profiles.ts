@@ -6,8 +6,20 @@
 import { z } from "zod";
 import { MAX_RANK } from "../adapters/peft";
 
+/**
+ * Bounds of the match rules: every device's manifest request checks every profile's rules, so a
+ * rule list is a cost on the unauthenticated path. 64 entries of at most 64 characters cover a
+ * SoC family or a device line (names like "SM8650", "Tensor G4", "SM-S928B").
+ */
+export const MATCH_RULE_ENTRIES = 64;
+export const MATCH_RULE_CHARS = 64;
+/** RAM rules in MB: 1 TB is beyond any phone. */
+export const MAX_RAM_MB = 1 << 20;
+
+const ruleList = z.array(z.string().min(1).max(MATCH_RULE_CHARS)).min(1).max(MATCH_RULE_ENTRIES);
+
 export const ProfileSchema = z.object({
-  modelId: z.string().min(1),
+  modelId: z.string().min(1).max(64),
   /** What a device of this profile can hold: a count of merged adapters, a byte budget, or both. */
   budget: z.object({
     maxAdapters: z.number().int().min(1).optional(),
@@ -25,11 +37,11 @@ export const ProfileSchema = z.object({
   /** Rank of the merged adapters (svd merge); default 8. */
   rank: z.number().int().min(1).max(MAX_RANK).default(8),
   match: z.object({
-    minRamMb: z.number().int().min(0).optional(),
-    maxRamMb: z.number().int().min(0).optional(),
-    socs: z.array(z.string().min(1)).min(1).optional(),
-    models: z.array(z.string().min(1)).min(1).optional(),
-    os: z.array(z.string().min(1)).min(1).optional(),
+    minRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
+    maxRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
+    socs: ruleList.optional(),
+    models: ruleList.optional(),
+    os: ruleList.optional(),
   }).strict().default({}),
   /** Re-cluster from the cron trigger when the catalogue changes. */
   autoRecluster: z.boolean().default(false),

@@ -1,8 +1,10 @@
 /**
- * Publishing a finished run to a device profile: every merged adapter is written to R2 in each
- * format the profile asks (content-addressed by the blob's sha256) before the profile's
- * Releases object commits the manifest that names them. A failure on the way leaves the current
- * manifest untouched; blobs already written are harmless, immutable and unreferenced.
+ * Publishing a finished run to a device profile. Everything that can refuse the release is
+ * checked before the first write: the run's pinned tasks against today's catalogue (409), the
+ * profile's adapter budget (422), then every blob is encoded in memory and the byte budget
+ * checked (422). Only then are the blobs written to R2 (content-addressed by sha256) and the
+ * profile's Releases object commits the manifest that names them. A failure while writing leaves
+ * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
 import { toPeft } from "../adapters/merge";
 import { DomainError } from "../errors";
@@ -12,66 +14,104 @@ import { blobKey } from "../storage/keys";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun, releases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
-import type { ClusterView } from "../../durable-objects/runStatus";
+import type { ClusterView } from "../runs/status";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
+import { checkAdapterBudget, checkByteBudget, shippedDtype } from "./budget";
 import { toGgufLora } from "./gguf";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
 import { toOnnxAdapter } from "./onnxAdapter";
+import { changedTasks } from "./pinned";
 import type { StoredProfile } from "./profiles";
 
-export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string): Promise<ReleaseSummary> {
+/** A manifest entry with its bytes, not yet in R2. */
+export interface EncodedAdapter extends ManifestAdapter {
+  readonly body: Uint8Array;
+}
+
+/** `rollout`: the percentage the release starts at; a staged rollout starts low, since it can only grow. */
+export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string, rollout = 100): Promise<ReleaseSummary> {
   if (!env.MANIFEST_SIGNING_KEY) throw new DomainError("unavailable", "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
   const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
   if (!profile) throw new DomainError("not_found", "unknown_profile", `no profile ${profileId}`);
-  const run = await clusterRun(env, runId).status();
+  const stub = clusterRun(env, runId);
+  const run = await stub.status();
   if (!run) throw new DomainError("not_found", "unknown_run", `no run ${runId}`);
   if (run.state !== "done" || !run.result) throw new DomainError("conflict", "run_not_done", `run ${runId} is ${run.state}; only a finished run can be published`);
   if (run.modelId !== profile.modelId) throw new DomainError("unprocessable", "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
   const model = await catalogue(env).model(run.modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${run.modelId} is no longer registered`);
+  const changed = changedTasks((await stub.config())!.tasks, (await catalogue(env).list()).tasks);
+  if (changed.length) {
+    throw new DomainError("conflict", "catalogue_changed",
+      `run ${runId} was built from tasks the catalogue has changed since: ${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`);
+  }
   const result = run.result;
+  checkAdapterBudget(profile, runId, result.clusters.length);
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
-  const blobs = await writeReleaseBlobs(bucket, profile, result.clusters, served, model);
+  const encoded = await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
+  checkByteBudget(profile, runId, result.clusters.length, bytesPerFormat(encoded));
+  const blobs = await storeReleaseBlobs(bucket, encoded);
   const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
   return releases(env, profileId).commit(profileId, {
     runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, routing,
-    adapters: blobs.flat(), clusters: served, objective: result.objective,
+    adapters: blobs.flat(), clusters: served, objective: result.objective, rollout,
   });
 }
 
-/** Per cluster, one manifest entry per format, in the profile's order; every blob is in R2 on return. */
-export async function writeReleaseBlobs(
+/**
+ * Per cluster, one entry per format in the profile's order, encoded but not written. The whole
+ * release is held in memory: it is what a device holds, so the profile's budget bounds it.
+ */
+export async function encodeReleaseBlobs(
   bucket: R2Bucket,
   profile: StoredProfile,
   clusters: readonly ClusterView[],
   served: readonly (readonly string[])[],
   model: ModelContract,
-): Promise<ManifestAdapter[][]> {
-  const entries: ManifestAdapter[][] = [];
+): Promise<EncodedAdapter[][]> {
+  const entries: EncodedAdapter[][] = [];
   for (const [c, cluster] of clusters.entries()) {
     const factors = await readMergedAdapter(bucket, cluster.sha256, model.loraTargets);
-    const perFormat: ManifestAdapter[] = [];
+    const perFormat: EncodedAdapter[] = [];
     for (const format of profile.formats) {
-      const bytes = encode(format, factors, model, profile);
-      const sha256 = await sha256Hex(bytes);
-      if (!(await bucket.head(blobKey(sha256)))) await bucket.put(blobKey(sha256), bytes, { sha256 });
-      perFormat.push({ sha256, bytes: bytes.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]] });
+      const body = encode(format, factors, model, profile);
+      const sha256 = await sha256Hex(body);
+      perFormat.push({ sha256, bytes: body.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]], body });
     }
     entries.push(perFormat);
   }
   return entries;
 }
 
+/** Writes the blobs R2 does not hold yet; returns the manifest entries, every blob in R2. */
+export async function storeReleaseBlobs(bucket: R2Bucket, encoded: readonly (readonly EncodedAdapter[])[]): Promise<ManifestAdapter[][]> {
+  const entries: ManifestAdapter[][] = [];
+  for (const perFormat of encoded) {
+    const stored: ManifestAdapter[] = [];
+    for (const { body, ...entry } of perFormat) {
+      if (!(await bucket.head(blobKey(entry.sha256)))) await bucket.put(blobKey(entry.sha256), body, { sha256: entry.sha256 });
+      stored.push(entry);
+    }
+    entries.push(stored);
+  }
+  return entries;
+}
+
+function bytesPerFormat(encoded: readonly (readonly EncodedAdapter[])[]): Map<AdapterFormat, number> {
+  const total = new Map<AdapterFormat, number>();
+  for (const entry of encoded.flat()) total.set(entry.format, (total.get(entry.format) ?? 0) + entry.bytes);
+  return total;
+}
+
 function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], model: ModelContract, profile: StoredProfile): Uint8Array {
   const targets = model.loraTargets;
-  // ONNX Runtime feeds an .onnx_adapter's tensors to the graph as they are, and the model
-  // contract's LoRA inputs are float32: an fp16 file would load and then fail to run.
-  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype: "fp32" });
+  const dtype = shippedDtype(format, profile);
+  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype });
   if (format === "gguf") {
     try {
       // Contracts written before the field are all llama models (tools/fixtures).
       return toGgufLora(factors, targets, {
-        architecture: model.architecture ?? "llama", dtype: profile.dtype, heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
+        architecture: model.architecture ?? "llama", dtype, heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
       });
     } catch (e) {
       // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.
@@ -79,5 +119,5 @@ function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], mo
       throw e;
     }
   }
-  return toPeft(factors, targets, profile.modelId, profile.dtype).safetensors;
+  return toPeft(factors, targets, profile.modelId, dtype).safetensors;
 }

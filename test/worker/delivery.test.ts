@@ -14,7 +14,7 @@ import { inRollout, rolloutBucket } from "../../src/delivery/rollout";
 import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";
 import worker from "../../src/index";
-import type { RunStatus } from "../../durable-objects/runStatus";
+import type { RunStatus } from "../../src/runs/status";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 
@@ -31,8 +31,8 @@ async function finishedRun(k: number, seed: number): Promise<string> {
 }
 
 const manifestOf = async (query: string, headers: Record<string, string> = {}) => call(`/v1/manifest?${query}`, { headers });
-const release = async (profile: string, runId: string) => {
-  const response = await call(`/v1/profiles/${profile}/releases`, json({ runId }));
+const release = async (profile: string, runId: string, rollout?: number) => {
+  const response = await call(`/v1/profiles/${profile}/releases`, json({ runId, rollout }));
   expect(response.status).toBe(201);
   return (await response.json()) as ReleaseSummary;
 };
@@ -195,8 +195,7 @@ describe("publishing safely, rollout and rollback", () => {
     expect(await rolloutBucket("default", "device-7")).toBe(buckets[7]);
     expect(await rolloutBucket("default", undefined)).toBe(100); // no id: never in a partial rollout
 
-    await release("default", runB);
-    expect((await call("/v1/profiles/default/rollout", json({ percent: 30 }))).status).toBe(200);
+    expect(await release("default", runB, 30)).toMatchObject({ version: 2, rollout: 30 }); // a staged rollout starts low
     const versionFor = async (device: string) => ((await (await manifestOf(`profile=default&device=${device}`)).json()) as SignedManifest).manifest.version;
     const devices = Array.from({ length: 40 }, (_, i) => `device-${i}`);
     const at30 = await Promise.all(devices.map(versionFor));

@@ -1,7 +1,7 @@
 /**
- * The GGUF LoRA writer and reader (src/delivery/gguf.ts) on fixture adapters, and a release
- * written in the format. That gguf-py reads the files and writes the same bytes from the same
- * factors: test/fixtures/gguf.test.ts.
+ * The GGUF LoRA writer (src/delivery/gguf.ts) and the tests' reader (test/readers/gguf.ts) on
+ * fixture adapters, and a release written in the format. That gguf-py reads the files and
+ * writes the same bytes from the same factors: test/fixtures/gguf.test.ts.
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,16 +9,16 @@ import { mergeAdapters } from "../../src/adapters/merge";
 import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { toFloat32 } from "../../src/adapters/safetensors";
 import { DomainError } from "../../src/errors";
-import { GgmlType, GgufValueType, toGgufLora, type GgufFile, type GgufTensor } from "../../src/delivery/gguf";
-import { readGguf } from "../../src/delivery/ggufReader";
+import { GgmlType, GgufValueType, toGgufLora } from "../../src/delivery/gguf";
+import { readGguf, type GgufFile, type GgufTensor } from "../readers/gguf";
 import type { StoredProfile } from "../../src/delivery/profiles";
-import { writeReleaseBlobs } from "../../src/delivery/publish";
+import { encodeReleaseBlobs, storeReleaseBlobs } from "../../src/delivery/publish";
 import type { ModelContract } from "../../src/inference/contract";
 import { buildMergedAdapter } from "../../src/runs/merging";
 import { readAdapter } from "../../src/storage/adapters";
 import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";
-import type { ClusterView } from "../../durable-objects/runStatus";
+import type { ClusterView } from "../../src/runs/status";
 import { fixtureBytes, fixtureJson, seedKeys } from "./seed";
 
 /** binary16 keeps 11 significant bits: round-to-nearest is within 2^-11 relative (normal range). */
@@ -191,7 +191,7 @@ describe("a release in the gguf format", () => {
   });
 
   it("writes the merged adapter as a content-addressed GGUF blob at the profile's dtype", async () => {
-    const [[gguf, peft]] = await writeReleaseBlobs(env.BUCKET, profile(["gguf", "peft"]), [cluster], [cluster.tasks], model);
+    const [[gguf, peft]] = await storeReleaseBlobs(env.BUCKET, await encodeReleaseBlobs(env.BUCKET, profile(["gguf", "peft"]), [cluster], [cluster.tasks], model));
     expect(gguf).toMatchObject({ format: "gguf", url: `/v1/adapters/${gguf.sha256}`, tasks: cluster.tasks });
     expect(peft.format).toBe("peft");
     const bytes = new Uint8Array(await (await env.BUCKET.get(blobKey(gguf.sha256)))!.arrayBuffer());
@@ -205,7 +205,7 @@ describe("a release in the gguf format", () => {
 
   it("fails with a 422 naming the gap for a model the format cannot express", async () => {
     const headless: ModelContract = { ...model, config: {} };
-    const error = await writeReleaseBlobs(env.BUCKET, profile(["peft", "gguf"]), [cluster], [cluster.tasks], headless).catch((e: unknown) => e);
+    const error = await encodeReleaseBlobs(env.BUCKET, profile(["peft", "gguf"]), [cluster], [cluster.tasks], headless).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DomainError);
     expect({ kind: (error as DomainError).kind, code: (error as DomainError).code }).toEqual({ kind: "unprocessable", code: "unsupported_format" });
     expect((error as DomainError).message).toContain("gguf for model d2c-char-lm: architecture llama: give heads");

@@ -1,14 +1,16 @@
 /**
- * The `.onnx_adapter` writer and reader (src/delivery/onnxAdapter.ts) on fixture adapters, and
- * floatToHalf against halfToFloat over every binary16 value. That ONNX Runtime itself loads the
- * files and runs the model with them: test/fixtures/onnx-adapter.test.ts.
+ * The `.onnx_adapter` writer (src/delivery/onnxAdapter.ts) and the tests' reader
+ * (test/readers/onnxAdapter.ts) on fixture adapters, and floatToHalf against halfToFloat over
+ * every binary16 value. That ONNX Runtime itself loads the files and runs the model with them:
+ * test/fixtures/onnx-adapter.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mergeAdapters } from "../../src/adapters/merge";
 import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft";
 import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { floatToHalf, halfToFloat, toFloat32 } from "../../src/adapters/safetensors";
-import { OnnxDataType, readOnnxAdapter, toOnnxAdapter, type OnnxAdapterParameter } from "../../src/delivery/onnxAdapter";
+import { OnnxDataType, toOnnxAdapter } from "../../src/delivery/onnxAdapter";
+import { readOnnxAdapter, type OnnxAdapterParameter } from "../readers/onnxAdapter";
 import { fixtureBytes, fixtureJson } from "./seed";
 
 /** binary16 keeps 11 significant bits: round-to-nearest is within 2^-11 relative (normal range). */

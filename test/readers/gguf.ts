@@ -1,5 +1,43 @@
-/** Reading GGUF files (tests, clients): the inverse of toGgufLora in ./gguf.ts, with bounds checks. */
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType, ITEM_BYTES, padded, type GgufFile, type GgufMetadataEntry, type GgufTensor, type GgufValue } from "./gguf";
+/**
+ * Reading GGUF files, for the tests only (the Worker never reads one back): the inverse of
+ * toGgufLora in src/delivery/gguf.ts, with bounds checks.
+ */
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufValueType, padded } from "../../src/delivery/gguf";
+
+/** Bytes per element of the ggml types read here. */
+export const ITEM_BYTES: Readonly<Record<number, number>> = { [GgmlType.F32]: 4, [GgmlType.F16]: 2, [GgmlType.BF16]: 2 };
+
+export type GgufValue = number | bigint | boolean | string | GgufValue[];
+
+export interface GgufMetadataEntry {
+  /** GgufValueType code; an ARRAY's items have `itemType`. */
+  readonly type: number;
+  readonly itemType?: number;
+  /** 64-bit integers read as bigint, every other number as number. */
+  readonly value: GgufValue;
+}
+
+export interface GgufTensor {
+  readonly name: string;
+  /** ne[], innermost first: a PyTorch [rows, cols] tensor has dims [cols, rows]. */
+  readonly dims: readonly number[];
+  /** GgmlType code. */
+  readonly type: number;
+  /** From the start of the data section, a multiple of the alignment. */
+  readonly offset: number;
+  /** Little-endian tensor bytes: a view into the file, not a copy. */
+  readonly data: Uint8Array;
+}
+
+export interface GgufFile {
+  readonly version: number;
+  readonly alignment: number;
+  /** In file order. */
+  readonly metadata: ReadonlyMap<string, GgufMetadataEntry>;
+  readonly tensors: readonly GgufTensor[];
+  /** Where the data section starts in the file. */
+  readonly dataOffset: number;
+}
 
 /**
  * Parses a GGUF file: header, metadata, tensor infos and views of the tensor data. Checks the

@@ -1,0 +1,24 @@
+/**
+ * A run pins each task's adapter and few-shot digests when it starts; a release built from it is
+ * only true to the catalogue if those are still the catalogue's. Compared at publish time, so a
+ * task deleted or replaced after the run never reaches a device.
+ */
+import type { RunTask } from "../runs/config";
+import type { TaskRecord } from "../../durable-objects/Catalogue";
+
+export interface ChangedTask {
+  readonly id: string;
+  readonly change: "deleted" | "adapter replaced" | "few-shot examples replaced";
+}
+
+export function changedTasks(pinned: readonly RunTask[], catalogue: readonly TaskRecord[]): ChangedTask[] {
+  const now = new Map(catalogue.map((t) => [t.id, t]));
+  const changed: ChangedTask[] = [];
+  for (const task of pinned) {
+    const current = now.get(task.id);
+    if (!current) changed.push({ id: task.id, change: "deleted" });
+    else if (current.adapterSha256 !== task.adapterSha256) changed.push({ id: task.id, change: "adapter replaced" });
+    else if (current.examplesSha256.fewshot !== task.fewshotSha256) changed.push({ id: task.id, change: "few-shot examples replaced" });
+  }
+  return changed;
+}
