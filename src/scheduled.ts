@@ -66,6 +66,14 @@ async function decide(env: Env, profile: StoredProfile, runId: string): Promise<
   const warm = (await releases(env, profile.id).latest()) !== null;
   const before = run.iterations[0].objective!;
   if (warm && run.result!.objective > before) return `not published: J ${run.result!.objective.toFixed(4)} is worse than the release's ${before.toFixed(4)}`;
-  const release = await publishRun(env, env.BUCKET, profile.id, runId);
+  let release;
+  try {
+    release = await publishRun(env, env.BUCKET, profile.id, runId);
+  } catch (e) {
+    // Refused (the catalogue changed under the run, the budget): recorded as the outcome, so the
+    // next tick starts afresh instead of retrying this run forever.
+    if (e instanceof DomainError && (e.kind === "conflict" || e.kind === "unprocessable")) return `not published: ${e.message}`;
+    throw e;
+  }
   return `published release ${release.version} (J ${run.result!.objective.toFixed(4)}${warm ? `, release's clusters ${before.toFixed(4)}` : ""})`;
 }

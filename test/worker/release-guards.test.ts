@@ -4,12 +4,14 @@
  * answer names the reason, and nothing changed (catalogue version, R2 listing, release history,
  * the manifest devices get).
  */
+import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, OtaClient } from "../../clients/ts";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import { MATCH_RULE_CHARS, MATCH_RULE_ENTRIES, ProfileSchema } from "../../src/delivery/profiles";
 import { inRollout, rolloutRefusal } from "../../src/delivery/rollout";
+import worker from "../../src/index";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 import { fixtureBytes } from "./seed";
@@ -258,5 +260,29 @@ describe("HTTP details of the device routes (defect 7)", () => {
     expect((await manifestOf("profile=roomy", { "if-none-match": 'W/"other"' })).status).toBe(200);
     const { url, sha256 } = ((await (await manifestOf("profile=roomy")).json()) as SignedManifest).manifest.adapters[0];
     expect((await call(url, { headers: { "if-none-match": `W/"${sha256}"` } })).status).toBe(304);
+  });
+});
+
+describe("the cron publishes through the same checks (defect 3)", () => {
+  const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
+  const auto = async () => ((await (await call("/v1/profiles/auto")).json()) as { auto: { runId: string; outcome: string | null } }).auto;
+
+  it("records a run whose tasks changed as not published, and starts afresh on the next tick", async () => {
+    expect((await call("/v1/profiles/auto", put({ ...profileBody("auto", { maxAdapters: 2 }), autoRecluster: true }))).status).toBe(200);
+    await tick();
+    const first = (await auto()).runId;
+    expect((await waitFor(first)).state).toBe("done");
+    expect((await uploadExamples("gec-de", "fewshot", await fixtureBytes("examples/gec-fr/fewshot.jsonl"))).status).toBe(201);
+
+    const before = await snapshot("auto");
+    await tick();
+    expect((await auto()).outcome).toContain("not published: ");
+    expect((await auto()).outcome).toContain("gec-de (few-shot examples replaced)");
+    expect(await snapshot("auto")).toEqual(before);
+    await tick(); // not the same run again: a new one over today's catalogue
+    const second = await auto();
+    expect(second).toMatchObject({ outcome: null });
+    expect(second.runId).not.toBe(first);
+    await waitFor(second.runId); // leave no run going behind the test
   });
 });
