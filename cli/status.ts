@@ -1,32 +1,8 @@
 /** `d2c-edge status <runId>`: a run's events as they happen, then its summary. */
+import type { RunStatus } from "../src/runs/status.ts";
 import type { Api } from "./api.ts";
 import type { Command } from "./command.ts";
 import { followRun, type RunEvent } from "./runEvents.ts";
-
-/**
- * The part of `GET /v1/runs/:id` the CLI prints. The whole type is RunStatus in
- * durable-objects/runStatus.ts, which needs the Workers types this Node-side code does not load.
- */
-interface RunView {
-  readonly runId: string;
-  readonly state: string;
-  readonly reason: string | null;
-  readonly method: string;
-  readonly k: number;
-  readonly merge: { readonly method: string; readonly rank?: number };
-  readonly seed: number;
-  readonly tasks: string[];
-  readonly iterations: { readonly iteration: number; readonly objective: number | null; readonly clusters: ClusterView[] }[];
-  readonly result: { readonly iteration: number; readonly objective: number; readonly clusters: ClusterView[] } | null;
-  readonly cost: { readonly units: number; readonly cacheHits: number; readonly forwardPasses: number; readonly naiveUnits: number };
-  readonly ms: number;
-}
-
-interface ClusterView {
-  readonly cluster: number;
-  readonly tasks: string[];
-  readonly bytes: number;
-}
 
 export const status: Command = {
   name: "status",
@@ -46,7 +22,7 @@ export async function watchRun(api: Api, runId: string, json: boolean): Promise<
   const line = new EventLine();
   await followRun(api, runId, (event) => line.show(event));
   line.finish();
-  const run = await api.json<RunView>("GET", `/v1/runs/${runId}`);
+  const run = await api.json<RunStatus>("GET", `/v1/runs/${runId}`);
   console.log(json ? JSON.stringify(run, null, 2) : summary(run));
   return run.state === "done" ? 0 : 1;
 }
@@ -114,7 +90,7 @@ export function movedTasks(before: readonly number[], after: readonly number[]):
   return after.filter((c, t) => counterpart.get(c) !== before[t]).length;
 }
 
-function summary(run: RunView): string {
+function summary(run: RunStatus): string {
   const lines = [
     `${run.runId}: ${run.state}${run.reason ? ` (${run.reason})` : ""} after ${(run.ms / 1000).toFixed(1)} s`,
     `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,

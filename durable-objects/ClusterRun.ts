@@ -1,10 +1,17 @@
 /**
  * One clustering run (D2C or a baseline) as a state machine advanced by alarms:
  * init -> merge -> evaluate -> reassign -> merge -> ... -> done | failed | cancelled.
- * Evaluation units go out over the EVALUATIONS queue and come back by RPC (`reportUnit`); the
- * alarm doubles as the watchdog that re-sends units that never reported.
+ * Evaluation units go out over the EVALUATIONS queue and come back by RPC (`claimUnit`, then
+ * `reportUnit`); the alarm doubles as the watchdog that re-sends units that never reported.
+ *
+ * A task deleted or replaced in the catalogue during a run fails the run, naming the task: the
+ * run compares its pinned digests (adapter, few-shot examples) with the catalogue at every
+ * alarm-driven phase and whenever a unit fails, so no per-isolate cache of blobs can carry a
+ * run to "done" over a task that no longer exists. Deletes are not refused while runs use a task.
  */
 import { DurableObject } from "cloudflare:workers";
+import { changedTasks } from "../src/delivery/pinned";
+import { DomainError } from "../src/errors";
 import { clustersOf, mergeAll, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { kmeans } from "../src/clustering/kmeans";
@@ -12,13 +19,14 @@ import { randomAssignment } from "../src/clustering/random";
 import { taskSimilarity } from "../src/clustering/taskVectors";
 import type { RunConfig } from "../src/runs/config";
 import { clusterKey, lossKey } from "../src/runs/keys";
-import { buildMergedAdapter } from "../src/runs/merging";
-import type { EvaluationUnit, UnitResult } from "../src/runs/unit";
-import { readAdapter } from "../src/storage/adapters";
+import { buildMergedAdapter, readMemberAdapters } from "../src/runs/merging";
+import type { ReportView, RunStatus } from "../src/runs/status";
+import { isHeldOutUnit, sendUnits, type UnitResult } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
-import type { CachedMerge } from "./clusterCache";
+import type { CachedLoss, CachedMerge } from "./clusterCache";
 import { RunListeners, type RunEvent } from "./runEvents";
-import { runStatus, type HeldOutRow, type RunStatus } from "./runStatus";
+import { HeldOutReport } from "./runReport";
+import { runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
 
@@ -26,16 +34,19 @@ import type { RunPhase, RunState } from "./runTables";
 const MAX_SENDS = 5;
 /** Alarm attempts of a phase before a persistent error fails the run (transient R2 errors pass). */
 const PHASE_ATTEMPTS = 3;
-const QUEUE_BATCH = 100;
 
 export class ClusterRun extends DurableObject<Env> {
   private sql: SqlStorage;
   private listeners = new RunListeners();
+  private report!: HeldOutReport;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => tables.createRunTables(this.sql));
+    ctx.blockConcurrencyWhile(async () => {
+      tables.createRunTables(this.sql);
+      this.report = new HeldOutReport(this.sql, env.EVALUATIONS);
+    });
   }
 
   /** Starts the run; a second start of the same run is refused. */
@@ -54,15 +65,26 @@ export class ClusterRun extends DurableObject<Env> {
 
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
-    return run && runStatus(this.sql, run);
+    return run && runStatus(this.sql, run, this.report.view(run.parsed));
   }
 
-  /** A unit's loss from the queue consumer. A duplicate delivery changes nothing. */
+  /**
+   * The consumer asks before it evaluates: true once per send of a pending unit. A duplicate
+   * delivery, or a unit of a run that stopped, is dropped without a forward pass.
+   */
+  claimUnit(unitId: string): boolean {
+    if (isHeldOutUnit(unitId)) return this.report.claim(unitId);
+    return tables.readRun(this.sql)?.state === "running" && tables.claimUnit(this.sql, unitId);
+  }
+
+  /** A unit's scores from the queue consumer. A duplicate delivery changes nothing; a non-finite loss fails the run at once. */
   async reportUnit(unitId: string, result: UnitResult): Promise<void> {
     const run = tables.readRun(this.sql);
+    if (isHeldOutUnit(unitId)) return run ? this.report.record(run.parsed, unitId, result) : undefined;
     if (run?.state !== "running") return;
-    const written = this.sql.exec("UPDATE units SET loss = ?, tokens = ?, ms = ?, error = NULL WHERE id = ? AND loss IS NULL",
-      result.loss, result.tokens, result.ms, unitId).rowsWritten;
+    if (!Number.isFinite(result.loss)) return this.finish("failed", this.nonFiniteLoss(run.parsed, unitId, result.loss));
+    const written = this.sql.exec("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, error = NULL WHERE id = ? AND loss IS NULL",
+      result.loss, result.tokens, result.ms, result.forwardPasses, unitId).rowsWritten;
     if (!written) return;
     const total = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM units WHERE iteration = ?", run.iteration).one().n;
     const pending = tables.pendingUnits(this.sql, run.iteration).length;
@@ -70,17 +92,31 @@ export class ClusterRun extends DurableObject<Env> {
     if (pending === 0 && run.phase === "evaluate") await this.wake();
   }
 
-  /** The consumer's last error for a unit, kept as the reason if the unit ends in the dead-letter queue. */
-  unitError(unitId: string, reason: string): void {
-    this.sql.exec("UPDATE units SET error = ? WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
+  /**
+   * The consumer's error for one attempt, kept as the reason if the unit ends in the dead-letter
+   * queue; the claim is released for the queue's retry. A task deleted or replaced meanwhile (its
+   * blobs gone) fails the run now, naming it, instead of after every retry.
+   */
+  async unitError(unitId: string, reason: string): Promise<void> {
+    if (isHeldOutUnit(unitId)) return this.report.release(unitId, reason);
+    this.sql.exec("UPDATE units SET error = ?, claimed_at = NULL WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
+    await this.failIfTasksChanged();
   }
 
-  /** A unit exhausted its queue retries: the run cannot complete its loss matrix. */
-  async unitFailed(unitId: string, attempts: number): Promise<void> {
+  /**
+   * A unit cannot succeed: it exhausted its queue retries (`attempts`), or its evaluation failed
+   * in a way no retry changes (`reason`, e.g. an adapter the reader refuses).
+   */
+  async unitFailed(unitId: string, attempts: number, reason?: string): Promise<void> {
+    const run = tables.readRun(this.sql);
+    if (!run) return;
+    if (isHeldOutUnit(unitId)) return this.report.failUnit(run.parsed, unitId, reason ?? `no result after ${attempts} attempts`);
     const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
-    if (!unit || unit.loss !== null) return;
-    const task = tables.readRun(this.sql)?.parsed.tasks[unit.task]?.id;
-    await this.finish("failed", `evaluation of task ${task} under cluster ${unit.cluster} failed after ${attempts} attempts: ${unit.error ?? "no error recorded"}`);
+    if (!unit || unit.loss !== null || (await this.failIfTasksChanged())) return;
+    const task = run.parsed.tasks[unit.task].id;
+    await this.finish("failed", reason === undefined
+      ? `evaluation of task ${task} under cluster ${unit.cluster} failed after ${attempts} attempts: ${unit.error ?? "no error recorded"}`
+      : `evaluation of task ${task} under cluster ${unit.cluster} cannot succeed: ${reason}`);
   }
 
   async cancel(): Promise<RunStatus | null> {
@@ -88,9 +124,21 @@ export class ClusterRun extends DurableObject<Env> {
     return this.status();
   }
 
-  /** Held-out scores computed by the Worker (POST /v1/runs/:id/report), kept with the run. */
-  recordHeldOut(rows: readonly HeldOutRow[]): void {
-    for (const r of rows) this.sql.exec("INSERT OR REPLACE INTO report VALUES (?, ?, ?, ?, ?)", r.task, r.cluster, r.exactMatch, r.loss, r.examples);
+  /**
+   * Starts the held-out report of a done run over the queue (`testSha256`: each task's test split
+   * digest, by task id, as the catalogue has it now); a report already running or done stays.
+   */
+  async requestReport(testSha256: Record<string, string>): Promise<ReportView> {
+    const run = tables.readRun(this.sql);
+    const status = run && runStatus(this.sql, run, null);
+    if (!run || !status?.result) throw new DomainError("conflict", "run_not_done", `run ${run?.parsed.runId} is ${run?.state}; a report needs a finished run`);
+    const result = status.result;
+    await this.report.start(run.parsed, {
+      clusters: status.tasks.map((id) => ({ cluster: result.assignment[id], sha256: result.clusters[result.assignment[id]].sha256 })),
+      testSha256: status.tasks.map((id) => testSha256[id]),
+    });
+    await this.ctx.storage.setAlarm(Date.now() + run.parsed.unitTimeoutMs);
+    return this.report.view(run.parsed)!;
   }
 
   /** Server-sent events: GET only; the Worker forwards /v1/runs/:id/events here. */
@@ -103,12 +151,19 @@ export class ClusterRun extends DurableObject<Env> {
 
   async alarm(info?: AlarmInvocationInfo): Promise<void> {
     const run = tables.readRun(this.sql);
+    if (run?.state === "done") {
+      const next = await this.report.watchdog(run.parsed);
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+      return;
+    }
     if (run?.state !== "running") return;
     try {
+      if (await this.failIfTasksChanged()) return;
       await this.advanceFrom(run.phase, run.parsed, run.iteration);
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      if ((info?.retryCount ?? 0) + 1 < PHASE_ATTEMPTS) throw e; // the runtime retries the alarm with backoff
+      // A domain error (an unusable adapter, a non-finite merge) is the same on every attempt.
+      if (!(e instanceof DomainError) && (info?.retryCount ?? 0) + 1 < PHASE_ATTEMPTS) throw e; // the runtime retries the alarm with backoff
       await this.finish("failed", `${run.phase} of iteration ${run.iteration}: ${reason}`);
     }
   }
@@ -138,7 +193,7 @@ export class ClusterRun extends DurableObject<Env> {
     if (config.method === "merge-all") return mergeAll(n);
     if (config.method === "random") return randomAssignment(n, config.k, config.seed);
     const targets = await this.targets(config);
-    const adapters = await Promise.all(config.tasks.map((t) => readAdapter(this.env.BUCKET, t.id, targets, t.adapterSha256)));
+    const adapters = await readMemberAdapters(this.env.BUCKET, targets, config.tasks);
     return kmeans(taskSimilarity(adapters, targets), n, config.k, config.seed);
   }
 
@@ -147,7 +202,7 @@ export class ClusterRun extends DurableObject<Env> {
     const members = clusters.map((tasks) => tasks.map((t) => config.tasks[t]));
     const keys = await Promise.all(members.map((m) => clusterKey(config.modelId, m, config.merge)));
     const cat = catalogue(this.env);
-    const known = await cat.cachedMerges(keys);
+    const known: Record<string, CachedMerge> = config.cache === false ? {} : await cat.cachedMerges(keys);
     const targets = await this.targets(config);
     const merges: CachedMerge[] = [];
     for (const [c, key] of keys.entries()) {
@@ -191,27 +246,25 @@ export class ClusterRun extends DurableObject<Env> {
     const pairs = config.tasks.flatMap((_, t) =>
       config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
     const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
-    const known = await catalogue(this.env).cachedLosses(keys);
+    const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(this.env).cachedLosses(keys);
     this.commit(() => {
       pairs.forEach(([t, c], i) => {
         const hit = known[keys[i]];
-        this.sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL)",
+        this.sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
           `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
       });
     });
   }
 
+  /** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */
   private async send(config: RunConfig, iteration: number, units: readonly tables.UnitRow[]): Promise<void> {
     const clusters = tables.clustersOfIteration(this.sql, iteration);
-    const messages = units.map((u): { body: EvaluationUnit } => ({
-      body: {
-        runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
-        fewshotSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
-      },
-    }));
-    for (let i = 0; i < messages.length; i += QUEUE_BATCH) await this.env.EVALUATIONS.sendBatch(messages.slice(i, i + QUEUE_BATCH));
     const now = Date.now();
-    for (const u of units) this.sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ? WHERE id = ?", now, u.id);
+    for (const u of units) this.sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, u.id);
+    await sendUnits(this.env.EVALUATIONS, units.map((u) => ({
+      runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
+      split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
+    })));
     if (units.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: units.length });
   }
 
@@ -240,6 +293,23 @@ export class ClusterRun extends DurableObject<Env> {
     const iterations = this.sql.exec<{ assignment: string; objective: number }>("SELECT assignment, objective FROM iterations ORDER BY iteration")
       .toArray().map((r) => ({ assignment: JSON.parse(r.assignment) as number[], objective: r.objective }));
     await this.finish("done", null, bestIteration(iterations));
+  }
+
+  /** Fails the run when a pinned task was deleted or replaced in the catalogue; true if it did. */
+  private async failIfTasksChanged(): Promise<boolean> {
+    const run = tables.readRun(this.sql);
+    if (run?.state !== "running") return false;
+    const changed = changedTasks(run.parsed.tasks, (await catalogue(this.env).list()).tasks);
+    if (changed.length === 0) return false;
+    await this.finish("failed", `the catalogue changed under the run: ${changed.map((c) => `task ${c.id} ${c.change}`).join(", ")}`);
+    return true;
+  }
+
+  /** Every member of a cluster is evaluated under its merged adapter, so the reason names them all. */
+  private nonFiniteLoss(config: RunConfig, unitId: string, loss: number): string {
+    const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).one();
+    const members = (JSON.parse(tables.clustersOfIteration(this.sql, unit.iteration)[unit.cluster].members) as number[]).map((t) => config.tasks[t].id);
+    return `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} of iteration ${unit.iteration}, the merge of ${members.join(", ")}`;
   }
 
   private async targets(config: RunConfig) {

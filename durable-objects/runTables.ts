@@ -4,9 +4,9 @@
  * from what is stored and nothing is ever half-advanced.
  */
 import type { RunConfig } from "../src/runs/config";
+import type { RunPhase, RunState } from "../src/runs/status";
 
-export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
-export type RunState = "running" | "done" | "failed" | "cancelled";
+export type { RunPhase, RunState };
 
 interface RunFields {
   state: RunState;
@@ -45,6 +45,10 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
   attempts: number;
   sent_at: number;
   error: string | null;
+  /** Forward passes the evaluator counted for this unit (null for a cached loss). */
+  passes: number | null;
+  /** When a consumer took the unit for evaluation; a send clears it (one evaluation per send). */
+  claimed_at: number | null;
 }
 
 export function createRunTables(sql: SqlStorage): void {
@@ -61,10 +65,12 @@ export function createRunTables(sql: SqlStorage): void {
     CREATE TABLE IF NOT EXISTS units (
       id TEXT PRIMARY KEY, iteration INTEGER NOT NULL, task INTEGER NOT NULL, cluster INTEGER NOT NULL,
       loss_key TEXT NOT NULL, loss REAL, tokens INTEGER, ms REAL, source TEXT NOT NULL,
-      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT);
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER);
     CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
-    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS report (task TEXT PRIMARY KEY, cluster INTEGER NOT NULL, exact_match REAL NOT NULL, loss REAL NOT NULL, examples INTEGER NOT NULL);`);
+    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
+  // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
+  if (!columns.includes("passes")) sql.exec("ALTER TABLE units ADD COLUMN passes INTEGER; ALTER TABLE units ADD COLUMN claimed_at INTEGER;");
 }
 
 export type StoredRun = RunFields & { readonly parsed: RunConfig };
@@ -90,4 +96,13 @@ export function unitsOfIteration(sql: SqlStorage, iteration: number): UnitRow[] 
 
 export function pendingUnits(sql: SqlStorage, iteration: number): UnitRow[] {
   return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? AND loss IS NULL", iteration).toArray();
+}
+
+/**
+ * Takes a pending unit for one evaluation. A duplicate delivery of the same send (the queue is
+ * at-least-once) finds it claimed or reported and is dropped before any forward pass; a resend
+ * or a failed attempt clears the claim.
+ */
+export function claimUnit(sql: SqlStorage, unitId: string): boolean {
+  return sql.exec("UPDATE units SET claimed_at = ? WHERE id = ? AND loss IS NULL AND claimed_at IS NULL", Date.now(), unitId).rowsWritten > 0;
 }

@@ -51,7 +51,17 @@ export async function renderRun(root, runId, signal) {
     });
     root.querySelector("#held-out")?.addEventListener("click", async () => {
       $("report").innerHTML = "<p class=muted>Evaluating held-out examples...</p>";
-      const report = await api(`/v1/runs/${runId}/report`, { method: "POST" });
+      // The report is evaluated over the queue: POST starts it (202), GET follows it to the end.
+      let report = await api(`/v1/runs/${runId}/report`, { method: "POST" });
+      while (report.state === "running" && !signal.aborted) {
+        $("report").innerHTML = `<p class=muted>Evaluating held-out examples: ${report.evaluated}/${report.total} tasks...</p>`;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        report = await api(`/v1/runs/${runId}/report`);
+      }
+      if (report.state !== "done") {
+        $("report").replaceChildren(Object.assign(document.createElement("p"), { textContent: `Held-out report ${report.state}: ${report.reason ?? ""}` }));
+        return;
+      }
       $("report").innerHTML = `<h3>Held-out exact match: ${(100 * report.meanExactMatch).toFixed(1)}%</h3><table><tr><th>task</th><th>cluster</th><th>exact match</th><th>loss</th></tr>
         ${report.tasks.map((/** @type {any} */ t) => `<tr><td>${esc(t.task)}</td><td>${t.cluster}</td><td>${(100 * t.exactMatch).toFixed(0)}%</td><td>${t.loss.toFixed(3)}</td></tr>`).join("")}</table>`;
     });

@@ -1,11 +1,7 @@
 import { Hono } from "hono";
-import { evaluate as evaluateExamples } from "../inference/evaluate";
-import { loadModel } from "../inference/model";
 import { RunRequest, startRun } from "../runs/start";
-import { readExamples, readMergedAdapter } from "../storage/adapters";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
-import type { HeldOutRow } from "../../durable-objects/runStatus";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { jsonBody } from "./validate";
@@ -35,32 +31,37 @@ async function existingRun(env: Env, runId: string) {
 
 runs.get("/:runId", async (c) => c.json((await existingRun(c.env, c.req.param("runId"))).status));
 
-runs.get("/:runId/events", async (c) => (await existingRun(c.env, c.req.param("runId"))).run.fetch(c.req.raw));
+/**
+ * Server-sent events, served by the run's object. The object gets the URL and headers only: a
+ * body sent with the GET would otherwise outlive the response that never reads it.
+ */
+runs.get("/:runId/events", async (c) => {
+  const { run } = await existingRun(c.env, c.req.param("runId"));
+  return run.fetch(new Request(c.req.url, { headers: c.req.raw.headers, signal: c.req.raw.signal }));
+});
 
 runs.post("/:runId/cancel", async (c) => {
   const { run } = await existingRun(c.env, c.req.param("runId"));
   return c.json(await run.cancel());
 });
 
-/** Held-out exact match of every task under its cluster's merged adapter (computed once, then kept). */
+/**
+ * Held-out exact match of every task under its result cluster's merged adapter, evaluated over
+ * the queue like the run's own units and kept with the run: 202 while it runs (follow it with
+ * GET .../report or GET /v1/runs/:id), 200 once done.
+ */
 runs.post("/:runId/report", async (c) => {
   const { run, status } = await existingRun(c.env, c.req.param("runId"));
   if (status.state !== "done" || !status.result) throw new ApiError(409, "run_not_done", `run ${status.runId} is ${status.state}; a report needs a finished run`);
-  let rows = status.heldOut;
-  if (rows.length !== status.tasks.length) {
-    const model = await loadModel(c.env.BUCKET, status.modelId);
-    const result = status.result;
-    rows = [];
-    for (const task of status.tasks) {
-      const cluster = result.assignment[task];
-      const examples = await readExamples(c.env.BUCKET, task, "test");
-      if (!examples) throw new ApiError(409, "no_examples", `task ${task} has no test examples`);
-      const adapter = await readMergedAdapter(c.env.BUCKET, result.clusters[cluster].sha256, model.contract.loraTargets);
-      const { exactMatch, loss, examples: n } = await evaluateExamples(model, examples, adapter);
-      rows.push({ task, cluster, exactMatch, loss, examples: n } satisfies HeldOutRow);
-    }
-    await run.recordHeldOut(rows);
-  }
-  const meanExactMatch = rows.reduce((s, r) => s + r.exactMatch, 0) / rows.length;
-  return c.json({ runId: status.runId, meanExactMatch, tasks: rows });
+  const byId = new Map((await catalogue(c.env).list()).tasks.map((t) => [t.id, t]));
+  const missing = status.tasks.filter((id) => !byId.get(id)?.examples.test || !byId.get(id)?.examplesSha256.test);
+  if (missing.length) throw new ApiError(409, "no_examples", `no test examples for task ${missing.join(", ")}`);
+  const report = await run.requestReport(Object.fromEntries(status.tasks.map((id) => [id, byId.get(id)!.examplesSha256.test])));
+  return c.json(report, report.state === "running" ? 202 : 200, { location: `/v1/runs/${status.runId}/report` });
+});
+
+runs.get("/:runId/report", async (c) => {
+  const { status } = await existingRun(c.env, c.req.param("runId"));
+  if (!status.report) throw new ApiError(404, "no_report", `run ${status.runId} has no report yet: POST /v1/runs/${status.runId}/report starts one`);
+  return c.json(status.report);
 });

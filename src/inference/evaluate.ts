@@ -15,6 +15,8 @@ export interface Evaluation {
   readonly examples: number;
   /** Completion tokens scored, `</s>` included. */
   readonly tokens: number;
+  /** Forward passes this evaluation ran (one per batch of MAX_BATCH examples). */
+  readonly forwardPasses: number;
   readonly ms: number;
 }
 
@@ -27,14 +29,17 @@ export async function evaluate(model: LoadedModel, examples: readonly Example[],
   let loss = 0;
   let exact = 0;
   let tokens = 0;
+  let passes = 0;
   for (let from = 0; from < examples.length; from += MAX_BATCH) {
     const batch = batchOf(model, examples.slice(from, from + MAX_BATCH));
-    const scores = scoreBatch(batch, await forward(model, batch, adapter), model.contract.vocabSize);
+    const logits = await forward(model, batch, adapter);
+    passes++;
+    const scores = scoreBatch(batch, logits, model.contract.vocabSize);
     for (const s of scores) {
       loss += s.nll;
       exact += s.exact ? 1 : 0;
       tokens += s.tokens;
     }
   }
-  return { loss: loss / examples.length, exactMatch: exact / examples.length, examples: examples.length, tokens, ms: Date.now() - started };
+  return { loss: loss / examples.length, exactMatch: exact / examples.length, examples: examples.length, tokens, forwardPasses: passes, ms: Date.now() - started };
 }

@@ -22,6 +22,16 @@ export function tokenize(model: LoadedModel, examples: readonly Example[]): Exam
   return examples.map((e) => ({ prompt: encode(e.prompt), completion: encode(e.completion) }));
 }
 
+/**
+ * Forward passes this isolate has run, counted where they happen: what a run's cost claims is
+ * checked against it (test/worker/runs.test.ts), not derived from the run's own bookkeeping.
+ */
+let forwardPasses = 0;
+
+export function forwardPassesRun(): number {
+  return forwardPasses;
+}
+
 /** Logits [size, width, vocab] of a batch under an adapter (null: the base model). */
 export async function forward(model: LoadedModel, batch: Batch, adapter: AdapterFactors | null): Promise<Float32Array> {
   const feeds: Record<string, Tensor> = {
@@ -33,6 +43,7 @@ export async function forward(model: LoadedModel, batch: Batch, adapter: Adapter
     feeds[`${target.module}.lora_A`] = new model.Tensor("float32", f.a, [f.rank, target.in]);
     feeds[`${target.module}.lora_B`] = new model.Tensor("float32", f.b, [target.out, f.rank]);
   }
+  forwardPasses++;
   const { logits } = await model.session.run(feeds);
   return logits.data as Float32Array;
 }

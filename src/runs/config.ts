@@ -31,6 +31,8 @@ export interface RunConfig {
   readonly maxIterations: number;
   /** Warm start: cluster per task (index-aligned with tasks) instead of k-means. */
   readonly initialAssignment?: readonly number[];
+  /** false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs stored before it: true. */
+  readonly cache?: boolean;
   /** A unit not reported within this time is sent again by the run's alarm. */
   readonly unitTimeoutMs: number;
   /** The catalogue version the run's tasks were read at (a release records it; cron compares). */

@@ -31,6 +31,11 @@ export const RunRequest = z.object({
   }).default({ method: "svd" }),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   maxIterations: z.number().int().min(1).max(50).default(10),
+  /**
+   * false: compute every merge and loss afresh instead of reading the cache of earlier runs (a
+   * reference run, a cost measurement); the results are still recorded. Default true.
+   */
+  cache: z.boolean().default(true),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
 }).strict();
@@ -81,6 +86,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
       ...(t.application ? { application: t.application } : {}), ...(t.language ? { language: t.language } : {}),
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
+    cache: request.cache,
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,
     createdAt: new Date().toISOString(),

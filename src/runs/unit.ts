@@ -1,5 +1,6 @@
 /**
- * An evaluation unit: one task's few-shot loss under one merged adapter. Messages carry ids and
+ * An evaluation unit: one task's examples under one merged adapter. The run's few-shot units
+ * (its loss matrix) and its held-out report units travel the same queue. Messages carry ids and
  * digests only (a few hundred bytes against the Queue's 128 KB), and everything they name is
  * immutable, so evaluating a unit twice gives the same number.
  */
@@ -7,47 +8,67 @@ import { evaluate } from "../inference/evaluate";
 import { loadModel } from "../inference/model";
 import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
-import { examplesKey } from "../storage/keys";
+import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
 
 export interface EvaluationUnit {
   readonly runId: string;
-  /** `<iteration>:<task index>:<cluster>`, unique within the run. */
+  /** `<iteration>:<task index>:<cluster>` for a few-shot unit, `test:<task index>` for a held-out one. */
   readonly unitId: string;
   readonly modelId: string;
   readonly taskId: string;
-  readonly fewshotSha256: string;
+  /** fewshot: a loss of the run's matrix; test: a row of the held-out report. */
+  readonly split: Split;
+  /** sha256 of the split's JSONL as pinned when the unit was created. */
+  readonly examplesSha256: string;
   readonly mergedSha256: string;
 }
 
 export interface UnitResult {
   readonly loss: number;
+  readonly exactMatch: number;
+  readonly examples: number;
   readonly tokens: number;
+  /** Counted by the evaluator as it ran them (src/inference/evaluate.ts). */
+  readonly forwardPasses: number;
   readonly ms: number;
 }
+
+export const isHeldOutUnit = (unitId: string) => unitId.startsWith("test:");
 
 export async function evaluateUnit(bucket: R2Bucket, unit: EvaluationUnit): Promise<UnitResult> {
   const model = await loadModel(bucket, unit.modelId);
   const [examples, adapter] = await Promise.all([
-    pinnedFewShot(bucket, unit.taskId, unit.fewshotSha256),
+    pinnedExamples(bucket, unit.taskId, unit.split, unit.examplesSha256),
     readMergedAdapter(bucket, unit.mergedSha256, model.contract.loraTargets),
   ]);
-  const { loss, tokens, ms } = await evaluate(model, examples, adapter);
-  return { loss, tokens, ms };
+  const { loss, exactMatch, examples: n, tokens, forwardPasses, ms } = await evaluate(model, examples, adapter);
+  return { loss, exactMatch, examples: n, tokens, forwardPasses, ms };
 }
 
-const fewShotCache = new Map<string, Example[]>();
+/**
+ * Parsed example sets by digest. Safe across a task's deletion only because the run compares
+ * its pinned digests with the catalogue at every phase (durable-objects/ClusterRun.ts): a cache
+ * hit can finish a unit, never a run over a deleted task.
+ */
+const examplesCache = new Map<string, Example[]>();
 
-/** The task's few-shot examples as the run pinned them; replaced examples are an error. */
-async function pinnedFewShot(bucket: R2Bucket, taskId: string, sha256: string): Promise<Example[]> {
-  const cached = fewShotCache.get(sha256);
+/** The task's examples as the unit pinned them; replaced examples are an error. */
+async function pinnedExamples(bucket: R2Bucket, taskId: string, split: Split, sha256: string): Promise<Example[]> {
+  const cached = examplesCache.get(sha256);
   if (cached) return cached;
-  const object = await bucket.get(examplesKey(taskId, "fewshot"));
-  if (!object) throw new Error(`few-shot examples of ${taskId} are missing in R2`);
+  const what = split === "fewshot" ? "few-shot examples" : "test examples";
+  const object = await bucket.get(examplesKey(taskId, split));
+  if (!object) throw new Error(`${what} of ${taskId} are missing in R2`);
   const bytes = new Uint8Array(await object.arrayBuffer());
-  if ((await sha256Hex(bytes)) !== sha256) throw new Error(`few-shot examples of ${taskId} changed since the run started`);
+  if ((await sha256Hex(bytes)) !== sha256) throw new Error(`${what} of ${taskId} changed since the run started`);
   const examples = parseExamples(new TextDecoder().decode(bytes));
-  if (fewShotCache.size >= 256) fewShotCache.clear(); // 40 tasks' examples are ~100 KB; bound it anyway
-  fewShotCache.set(sha256, examples);
+  if (examplesCache.size >= 256) examplesCache.clear(); // 40 tasks' examples are ~100 KB; bound it anyway
+  examplesCache.set(sha256, examples);
   return examples;
+}
+
+/** Sends units in queue batches (at most 100 messages each). */
+export async function sendUnits(queue: Queue, units: readonly EvaluationUnit[]): Promise<void> {
+  for (let i = 0; i < units.length; i += 100) await queue.sendBatch(units.slice(i, i + 100).map((body) => ({ body })));
 }

@@ -72,6 +72,12 @@ describe.skipIf(!hasChromium)("the console", () => {
     await shot("run");
   });
 
+  it("evaluates the held-out report over the queue and shows it when every task reported", async () => {
+    await page.click("#held-out");
+    await expect.poll(() => page.textContent("#report"), { timeout: 120_000 }).toMatch(/Held-out exact match: \d+\.\d%/);
+    expect(await page.locator("#report tr").count()).toBe(40 + 1);
+  });
+
   it("publishes the run twice and rolls back to the first release", async () => {
     for (const version of [1, 2]) {
       await page.selectOption("#profile", "phones");

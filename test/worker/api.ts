@@ -1,6 +1,6 @@
 /** Requests to the Worker under test, as a client would send them. */
 import { exports } from "cloudflare:workers";
-import type { RunStatus } from "../../durable-objects/runStatus";
+import type { RunStatus } from "../../src/runs/status";
 import { fixtureBytes } from "./seed";
 
 export const ADMIN = { authorization: "Bearer test-admin-token" };

@@ -6,11 +6,14 @@
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { examplesKey } from "../../src/storage/keys";
+import { forwardPassesRun } from "../../src/inference/forward";
+import { unitsDropped } from "../../src/queue";
+import { adapterKey, examplesKey } from "../../src/storage/keys";
 import { clusterRun } from "../../src/storage/runs";
-import type { RunStatus } from "../../durable-objects/runStatus";
+import type { ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
 import type { EvaluationUnit } from "../../src/runs/unit";
+import { fixtureJson } from "./seed";
 import { ADMIN, call, finished, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -61,13 +64,29 @@ describe("a D2C run", () => {
     expect(replay).not.toContain("event: started");
     expect(replay).toContain("event: done");
 
+    // The report goes over the queue: 202 at once, then GET it until every task reported.
+    expect((await call(`/v1/runs/${runId}/report`)).status).toBe(404);
+    const passesBefore = forwardPassesRun();
     const report = await call(`/v1/runs/${runId}/report`, { method: "POST" });
-    expect(report.status).toBe(200);
-    const held = (await report.json()) as { meanExactMatch: number; tasks: Array<{ task: string; cluster: number; exactMatch: number; examples: number }> };
-    expect(held.tasks.map((t) => t.task).sort()).toEqual([...TASKS].sort());
+    expect(report.status).toBe(202);
+    expect(((await report.json()) as ReportView)).toMatchObject({ state: "running", total: TASKS.length });
+    let held = (await (await call(`/v1/runs/${runId}/report`)).json()) as ReportView;
+    for (const deadline = Date.now() + 60_000; held.state === "running" && Date.now() < deadline; await scheduler.wait(50)) {
+      held = (await (await call(`/v1/runs/${runId}/report`)).json()) as ReportView;
+    }
+    expect(held.state).toBe("done");
+    expect(held.tasks.map((t) => t.task)).toEqual([...TASKS].sort());
     expect(held.tasks.every((t) => t.examples === 100 && t.cluster === status.result!.assignment[t.task])).toBe(true);
     expect(held.meanExactMatch).toBeGreaterThan(0);
-    expect((await statusOf(runId)).heldOut).toHaveLength(TASKS.length);
+    // 100 held-out examples per task are ceil(100 / 32) = 4 passes, as the evaluator counted them.
+    expect(held.forwardPasses).toBe(TASKS.length * 4);
+    expect(forwardPassesRun() - passesBefore).toBe(held.forwardPasses);
+    expect((await statusOf(runId)).report).toEqual(held);
+    // Asked again: the stored report, 200, nothing evaluated again.
+    const again = await call(`/v1/runs/${runId}/report`, { method: "POST" });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(held);
+    expect(forwardPassesRun() - passesBefore).toBe(held.forwardPasses);
     // The same number through /v1/evaluate with the merged adapter's digest.
     const one = held.tasks[0];
     const direct = await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: one.task, adapter: status.result!.clusters[one.cluster].sha256, split: "test" }) });
@@ -99,16 +118,18 @@ describe("a D2C run", () => {
     await waitFor(disturbed, (s) => s.iteration >= 1 || finished(s));
     await abortAllDurableObjects();
     const resumed = await waitFor(disturbed, finished);
-    // Same seed, cache now warm: the same numbers, so the same clusters.
-    const undisturbed = await waitFor(await startRun(config), finished);
+    // Same seed, evaluated afresh (cache off): the same numbers, so the same clusters.
+    const undisturbed = await waitFor(await startRun({ ...config, cache: false }), finished);
     expect(resumed.state).toBe("done");
-    expect(undisturbed.cost.forwardPasses).toBe(0);
+    expect(undisturbed.cost.cacheHits).toBe(0);
+    expect(undisturbed.cost.forwardPasses).toBe(undisturbed.cost.units);
     expect(resumed.result!.assignment).toEqual(undisturbed.result!.assignment);
     expect(resumed.result!.objective).toBe(undisturbed.result!.objective);
   });
 
-  it("counts a unit delivered twice once", async () => {
-    const config = { k: 3, method: "d2c", seed: 5, merge: { method: "magnitude_prune_svd", density: 0.5 } };
+  it("counts a unit delivered twice once: the duplicate runs no forward pass", async () => {
+    const config = { k: 3, method: "d2c", seed: 5, merge: { method: "magnitude_prune_svd", density: 0.5 }, cache: false };
+    const passesBefore = forwardPassesRun();
     const runId = await startRun(config);
     await waitFor(runId, evaluating);
     // Exact copies of every unit of the first iteration, sent while the originals are in flight.
@@ -118,16 +139,28 @@ describe("a D2C run", () => {
       const merged = sql.exec<{ sha256: string }>("SELECT sha256 FROM clusters WHERE iteration = 0 ORDER BY cluster").toArray().map((c) => c.sha256);
       return sql.exec<{ id: string; task: number; cluster: number }>("SELECT * FROM units WHERE iteration = 0 AND source = 'queue'").toArray()
         .map((u): { body: EvaluationUnit } => ({
-          body: { runId, unitId: u.id, modelId: run.modelId, taskId: run.tasks[u.task].id, fewshotSha256: run.tasks[u.task].fewshotSha256, mergedSha256: merged[u.cluster] },
+          body: {
+            runId, unitId: u.id, modelId: run.modelId, taskId: run.tasks[u.task].id,
+            split: "fewshot", examplesSha256: run.tasks[u.task].fewshotSha256, mergedSha256: merged[u.cluster],
+          },
         }));
     });
     expect(copies.length).toBeGreaterThan(0);
+    const droppedBefore = unitsDropped();
     await env.EVALUATIONS.sendBatch(copies);
     const duplicated = await waitFor(runId, finished);
+    // Each unit now had two deliveries, one evaluated and one dropped: wait until every copy was seen.
+    for (const deadline = Date.now() + 30_000; unitsDropped() - droppedBefore < copies.length && Date.now() < deadline;) await scheduler.wait(50);
+    expect(unitsDropped() - droppedBefore).toBe(copies.length);
+    const passesRun = forwardPassesRun() - passesBefore;
     const reference = await waitFor(await startRun(config), finished);
     expect(duplicated.state).toBe("done");
-    // Each unit counted once: as many passes as the units it sent, the same clusters as a clean run.
-    expect(duplicated.cost.forwardPasses).toBe(duplicated.cost.units - duplicated.cost.cacheHits);
+    // The evaluator ran one pass per unit (10 few-shot examples are one batch): no copy was evaluated.
+    expect(duplicated.cost.cacheHits).toBe(0);
+    expect(passesRun).toBe(duplicated.cost.units);
+    expect(duplicated.cost.forwardPasses).toBe(passesRun);
+    // The same clusters as a clean run, itself evaluated afresh.
+    expect(reference.cost.cacheHits).toBe(0);
     expect(duplicated.result!.assignment).toEqual(reference.result!.assignment);
     expect(duplicated.result!.objective).toBe(reference.result!.objective);
   });

@@ -1,0 +1,98 @@
+/**
+ * A clustering run as `GET /v1/runs/:id` shows it: plain data shared by the ClusterRun object
+ * (durable-objects/runStatus.ts reads it from the run's tables), the API, the console and the CLI.
+ * Free of Workers types, so the Node-side CLI imports it as it is.
+ */
+import type { MergeSettings, RunMethod } from "./config";
+
+export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
+export type RunState = "running" | "done" | "failed" | "cancelled";
+
+export interface ClusterView {
+  readonly cluster: number;
+  readonly tasks: string[];
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly rank: number;
+}
+
+export interface IterationView {
+  readonly iteration: number;
+  /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
+  readonly objective: number | null;
+  readonly assignment: Record<string, number>;
+  readonly clusters: ClusterView[];
+  /** Few-shot loss of every task under every evaluated cluster: losses[task][cluster]. */
+  readonly losses: Record<string, (number | null)[]>;
+}
+
+/** One task's held-out (test split) score under its result cluster's merged adapter. */
+export interface HeldOutRow {
+  readonly task: string;
+  readonly cluster: number;
+  readonly exactMatch: number;
+  readonly loss: number;
+  readonly examples: number;
+}
+
+/**
+ * The held-out report of a finished run (`POST /v1/runs/:id/report` starts it): one queue unit
+ * per task, stored with the run as each reports.
+ */
+export interface ReportView {
+  readonly runId: string;
+  readonly state: "running" | "done" | "failed";
+  readonly reason: string | null;
+  /** Tasks evaluated so far, of `total`. */
+  readonly evaluated: number;
+  readonly total: number;
+  /** Mean exact match over the tasks, once every task reported. */
+  readonly meanExactMatch: number | null;
+  /** Forward passes the evaluator counted for the report's units. */
+  readonly forwardPasses: number;
+  /** The rows evaluated so far, by task id. */
+  readonly tasks: HeldOutRow[];
+}
+
+export interface RunCost {
+  /** Task x merged adapter evaluations the run needed. */
+  readonly units: number;
+  readonly cacheHits: number;
+  /** Forward passes counted by the evaluator for the units it evaluated (each unit once). */
+  readonly forwardPasses: number;
+  /** Evaluations of the naive schedule: every task under every cluster, every iteration. */
+  readonly naiveUnits: number;
+}
+
+export interface RunResult {
+  readonly iteration: number;
+  readonly objective: number;
+  readonly assignment: Record<string, number>;
+  readonly clusters: ClusterView[];
+  readonly taskLoss: Record<string, number>;
+}
+
+export interface RunStatus {
+  readonly runId: string;
+  readonly state: RunState;
+  readonly phase: RunPhase;
+  readonly reason: string | null;
+  readonly modelId: string;
+  readonly method: RunMethod;
+  readonly k: number;
+  readonly merge: MergeSettings;
+  readonly seed: number;
+  readonly maxIterations: number;
+  readonly tasks: string[];
+  readonly catalogueVersion: number;
+  readonly iteration: number;
+  readonly iterations: IterationView[];
+  /** The best iteration (lowest J) once the run is done. */
+  readonly result: RunResult | null;
+  readonly cost: RunCost;
+  /** The held-out report, once asked for. */
+  readonly report: ReportView | null;
+  readonly createdAt: string;
+  readonly finishedAt: string | null;
+  readonly ms: number;
+}
