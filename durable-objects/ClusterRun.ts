@@ -12,23 +12,22 @@
 import { DurableObject } from "cloudflare:workers";
 import { changedTasks } from "../src/delivery/pinned";
 import { DomainError } from "../src/errors";
-import { clustersOf, mergeAll, sameAssignment } from "../src/clustering/assignment";
+import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
-import { kmeans } from "../src/clustering/kmeans";
-import { randomAssignment } from "../src/clustering/random";
-import { taskSimilarity } from "../src/clustering/taskVectors";
 import type { RunConfig } from "../src/runs/config";
-import { clusterKey, lossKey } from "../src/runs/keys";
-import { buildMergedAdapter, readMemberAdapters } from "../src/runs/merging";
+import { initialAssignment } from "../src/runs/initial";
+import { clusterKey } from "../src/runs/keys";
+import { buildMergedAdapter } from "../src/runs/merging";
 import type { ReportView, RunStatus } from "../src/runs/status";
-import { isHeldOutUnit, sendUnits, type UnitResult } from "../src/runs/unit";
+import { isHeldOutUnit, type UnitResult } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
-import type { CachedLoss, CachedMerge } from "./clusterCache";
-import { RunListeners, type RunEvent } from "./runEvents";
+import type { CachedMerge } from "./clusterCache";
+import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
 import { runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
+import { nonFiniteLossReason, plannedUnits, sendFewShotUnits } from "./runUnits";
 
 /** Sends of one unit before the run gives up on it (the queue retries failures on its own). */
 const MAX_SENDS = 5;
@@ -82,7 +81,7 @@ export class ClusterRun extends DurableObject<Env> {
     const run = tables.readRun(this.sql);
     if (isHeldOutUnit(unitId)) return run ? this.report.record(run.parsed, unitId, result) : undefined;
     if (run?.state !== "running") return;
-    if (!Number.isFinite(result.loss)) return this.finish("failed", this.nonFiniteLoss(run.parsed, unitId, result.loss));
+    if (!Number.isFinite(result.loss)) return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
     const written = this.sql.exec("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, error = NULL WHERE id = ? AND loss IS NULL",
       result.loss, result.tokens, result.ms, result.forwardPasses, unitId).rowsWritten;
     if (!written) return;
@@ -110,7 +109,7 @@ export class ClusterRun extends DurableObject<Env> {
   async unitFailed(unitId: string, attempts: number, reason?: string): Promise<void> {
     const run = tables.readRun(this.sql);
     if (!run) return;
-    if (isHeldOutUnit(unitId)) return this.report.failUnit(run.parsed, unitId, reason ?? `no result after ${attempts} attempts`);
+    if (isHeldOutUnit(unitId)) return this.report.failUnit(run.parsed, unitId, attempts, reason);
     const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
     if (!unit || unit.loss !== null || (await this.failIfTasksChanged())) return;
     const task = run.parsed.tasks[unit.task].id;
@@ -144,9 +143,7 @@ export class ClusterRun extends DurableObject<Env> {
   /** Server-sent events: GET only; the Worker forwards /v1/runs/:id/events here. */
   async fetch(request: Request): Promise<Response> {
     const after = Number(request.headers.get("last-event-id") ?? "0") || 0;
-    const stored = this.sql.exec<{ seq: number; type: string; data: string }>("SELECT * FROM events WHERE seq > ? ORDER BY seq", after)
-      .toArray().map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
-    return this.listeners.open(stored, tables.readRun(this.sql)?.state !== "running");
+    return this.listeners.open(storedEvents(this.sql, after), tables.readRun(this.sql)?.state !== "running");
   }
 
   async alarm(info?: AlarmInvocationInfo): Promise<void> {
@@ -178,23 +175,13 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async init(config: RunConfig): Promise<void> {
-    const assignment = await this.initialAssignment(config);
+    const assignment = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
     this.commit(() => {
       this.sql.exec("INSERT INTO iterations VALUES (0, ?, NULL, ?, NULL)", JSON.stringify(assignment), new Date().toISOString());
       this.advance("merge");
       this.emit("iteration", { iteration: 0, assignment });
     });
     await this.wake();
-  }
-
-  private async initialAssignment(config: RunConfig): Promise<number[]> {
-    const n = config.tasks.length;
-    if (config.initialAssignment) return [...config.initialAssignment];
-    if (config.method === "merge-all") return mergeAll(n);
-    if (config.method === "random") return randomAssignment(n, config.k, config.seed);
-    const targets = await this.targets(config);
-    const adapters = await readMemberAdapters(this.env.BUCKET, targets, config.tasks);
-    return kmeans(taskSimilarity(adapters, targets), n, config.k, config.seed);
   }
 
   private async merge(config: RunConfig, iteration: number): Promise<void> {
@@ -224,7 +211,7 @@ export class ClusterRun extends DurableObject<Env> {
 
   /** First visit: create the units (cached losses filled in) and send the rest. Later visits: watchdog. */
   private async evaluate(config: RunConfig, iteration: number): Promise<void> {
-    if (tables.unitsOfIteration(this.sql, iteration).length === 0) await this.createUnits(config, iteration);
+    if (tables.unitsOfIteration(this.sql, iteration).length === 0) this.commit(await plannedUnits(this.env, this.sql, config, iteration));
     const pending = tables.pendingUnits(this.sql, iteration);
     if (pending.length === 0) {
       this.commit(() => this.advance("reassign"));
@@ -235,37 +222,9 @@ export class ClusterRun extends DurableObject<Env> {
     if (exhausted) {
       return this.finish("failed", `task ${config.tasks[exhausted.task].id} under cluster ${exhausted.cluster} never reported after ${MAX_SENDS} sends`);
     }
-    if (overdue.length) await this.send(config, iteration, overdue);
+    if (overdue.length) await sendFewShotUnits(this.env.EVALUATIONS, this.sql, config, iteration, overdue);
+    if (overdue.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: overdue.length });
     await this.wake(Date.now() + config.unitTimeoutMs);
-  }
-
-  private async createUnits(config: RunConfig, iteration: number): Promise<void> {
-    const assignment = tables.assignmentOf(this.sql, iteration);
-    const clusters = tables.clustersOfIteration(this.sql, iteration);
-    // D2C needs every task under every cluster; a baseline only each task under its own.
-    const pairs = config.tasks.flatMap((_, t) =>
-      config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
-    const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
-    const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(this.env).cachedLosses(keys);
-    this.commit(() => {
-      pairs.forEach(([t, c], i) => {
-        const hit = known[keys[i]];
-        this.sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
-          `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
-      });
-    });
-  }
-
-  /** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */
-  private async send(config: RunConfig, iteration: number, units: readonly tables.UnitRow[]): Promise<void> {
-    const clusters = tables.clustersOfIteration(this.sql, iteration);
-    const now = Date.now();
-    for (const u of units) this.sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, u.id);
-    await sendUnits(this.env.EVALUATIONS, units.map((u) => ({
-      runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
-      split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
-    })));
-    if (units.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: units.length });
   }
 
   private async reassign(config: RunConfig, iteration: number): Promise<void> {
@@ -303,13 +262,6 @@ export class ClusterRun extends DurableObject<Env> {
     if (changed.length === 0) return false;
     await this.finish("failed", `the catalogue changed under the run: ${changed.map((c) => `task ${c.id} ${c.change}`).join(", ")}`);
     return true;
-  }
-
-  /** Every member of a cluster is evaluated under its merged adapter, so the reason names them all. */
-  private nonFiniteLoss(config: RunConfig, unitId: string, loss: number): string {
-    const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).one();
-    const members = (JSON.parse(tables.clustersOfIteration(this.sql, unit.iteration)[unit.cluster].members) as number[]).map((t) => config.tasks[t].id);
-    return `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} of iteration ${unit.iteration}, the merge of ${members.join(", ")}`;
   }
 
   private async targets(config: RunConfig) {

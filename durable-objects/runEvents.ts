@@ -10,6 +10,12 @@ export interface RunEvent {
 
 const encoder = new TextEncoder();
 
+/** The run's stored events after `seq` (a reconnecting client's Last-Event-ID). */
+export function storedEvents(sql: SqlStorage, after: number): RunEvent[] {
+  return sql.exec<{ seq: number; type: string; data: string }>("SELECT * FROM events WHERE seq > ? ORDER BY seq", after)
+    .toArray().map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
+}
+
 export function sseFrame(event: RunEvent): Uint8Array {
   const id = event.seq === undefined ? "" : `id: ${event.seq}\n`;
   return encoder.encode(`${id}event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);

@@ -98,9 +98,11 @@ export class HeldOutReport {
     this.sql.exec("UPDATE report_units SET claimed_at = NULL, error = ? WHERE task = ? AND loss IS NULL", reason.slice(0, 500), taskOf(id));
   }
 
-  failUnit(config: RunConfig, id: string, reason: string): void {
+  /** A unit that cannot succeed (`reason`), or exhausted its queue retries (its last error is the reason). */
+  failUnit(config: RunConfig, id: string, attempts: number, reason?: string): void {
     if (this.state !== "running") return;
-    this.fail(`held-out evaluation of task ${config.tasks[taskOf(id)].id} failed: ${reason}`);
+    const last = this.sql.exec<{ error: string | null }>("SELECT error FROM report_units WHERE task = ?", taskOf(id)).toArray()[0]?.error;
+    this.fail(`held-out evaluation of task ${config.tasks[taskOf(id)].id} ${reason === undefined ? `failed after ${attempts} attempts: ${last ?? "no error recorded"}` : `cannot succeed: ${reason}`}`);
   }
 
   /** Re-sends silent units; returns when to look again, or null when nothing is pending. */

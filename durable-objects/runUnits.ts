@@ -1,0 +1,48 @@
+/**
+ * A run's few-shot units: which (task, cluster) pairs an iteration needs and which of them the
+ * loss cache already knows, the queue messages for the rest, and the reason a non-finite loss
+ * gives. The ClusterRun object drives them; these functions read and write its tables.
+ */
+import type { RunConfig } from "../src/runs/config";
+import { lossKey } from "../src/runs/keys";
+import { sendUnits } from "../src/runs/unit";
+import { catalogue } from "../src/storage/catalogue";
+import type { CachedLoss } from "./clusterCache";
+import * as tables from "./runTables";
+
+/** The iteration's units as rows to insert, cached losses filled in (unless the run turned the cache off). */
+export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig, iteration: number): Promise<() => void> {
+  const assignment = tables.assignmentOf(sql, iteration);
+  const clusters = tables.clustersOfIteration(sql, iteration);
+  // D2C needs every task under every cluster; a baseline only each task under its own.
+  const pairs = config.tasks.flatMap((_, t) =>
+    config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
+  const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
+  const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(env).cachedLosses(keys);
+  return () => pairs.forEach(([t, c], i) => {
+    const hit = known[keys[i]];
+    sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
+      `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
+  });
+}
+
+/** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */
+export async function sendFewShotUnits(queue: Queue, sql: SqlStorage, config: RunConfig, iteration: number, units: readonly tables.UnitRow[]): Promise<void> {
+  const clusters = tables.clustersOfIteration(sql, iteration);
+  const now = Date.now();
+  for (const u of units) sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, u.id);
+  await sendUnits(queue, units.map((u) => ({
+    runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
+    split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
+  })));
+}
+
+/**
+ * Every member of a cluster is evaluated under its merged adapter, so the reason names them all
+ * (each member's own adapter passed the reader's bounds at the merge, see src/runs/merging.ts).
+ */
+export function nonFiniteLossReason(sql: SqlStorage, config: RunConfig, unitId: string, loss: number): string {
+  const unit = sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).one();
+  const members = (JSON.parse(tables.clustersOfIteration(sql, unit.iteration)[unit.cluster].members) as number[]).map((t) => config.tasks[t].id);
+  return `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} of iteration ${unit.iteration}, the merge of ${members.join(", ")}`;
+}
