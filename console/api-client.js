@@ -62,6 +62,3 @@ export async function streamEvents(path, onEvent, signal) {
     }
   }
 }
-
-/** @param {string} s */
-export const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

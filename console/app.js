@@ -1,6 +1,7 @@
 // @ts-check
 /** The operator console: a hash router over a few views; everything else talks to /v1. */
 import { adminToken, setAdminToken } from "./api-client.js";
+import { h, note } from "./dom.js";
 import { renderCatalogue } from "./views/catalogue.js";
 import { renderProfiles } from "./views/profiles.js";
 import { renderResults } from "./views/results.js";
@@ -18,13 +19,14 @@ async function route() {
   const [name, arg] = (location.hash.slice(1) || "catalogue").split("/");
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${name === "run" ? "runs" : name}`);
   if (!adminToken()) {
-    view.innerHTML = "<h2>Admin token</h2><p>Enter the admin token (locally: <code>ADMIN_TOKEN</code> in <code>.dev.vars</code>) above.</p>";
+    view.replaceChildren(h("h2", null, "Admin token"), h("p", null, "Enter the admin token (locally: ", h("code", null, "ADMIN_TOKEN"), " in ", h("code", null, ".dev.vars"), ") above."));
     return;
   }
   const views = { catalogue: renderCatalogue, runs: renderRuns, run: renderRun, profiles: renderProfiles, results: renderResults };
   const render = views[/** @type {keyof typeof views} */ (name)] ?? renderCatalogue;
-  view.innerHTML = "<p class=muted>Loading...</p>";
-  await render(view, arg ?? "", leaving.signal).catch((e) => (view.innerHTML = `<p class=muted>${e instanceof Error ? e.message : e}</p>`));
+  view.replaceChildren(note("Loading..."));
+  // The message is the server's, and may echo what was asked for (an id from the URL): text only.
+  await render(view, arg ?? "", leaving.signal).catch((e) => view.replaceChildren(note(e instanceof Error ? e.message : String(e))));
 }
 
 document.getElementById("token-form")?.addEventListener("submit", (event) => {

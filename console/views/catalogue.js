@@ -1,12 +1,17 @@
 // @ts-check
-import { api, esc } from "../api-client.js";
+import { api } from "../api-client.js";
+import { h } from "../dom.js";
 
 /** @param {HTMLElement} root */
 export async function renderCatalogue(root) {
   const { tasks, catalogueVersion } = await api("/v1/tasks");
   const kb = (/** @type {number} */ b) => `${(b / 1024).toFixed(0)} KB`;
-  root.innerHTML = `<h2>Catalogue <span class=muted>version ${catalogueVersion}, ${tasks.length} tasks</span></h2>
-    <table id="tasks"><thead><tr><th>task</th><th>application</th><th>language</th><th>model</th><th>rank</th><th>adapter</th><th>few-shot</th><th>held-out</th></tr></thead>
-    <tbody>${tasks.map((/** @type {any} */ t) => `<tr><td>${esc(t.id)}</td><td>${esc(t.application ?? "")}</td><td>${esc(t.language ?? "")}</td>
-      <td>${esc(t.modelId)}</td><td>${t.rank}</td><td>${kb(t.bytes)}</td><td>${t.examples.fewshot}</td><td>${t.examples.test}</td></tr>`).join("")}</tbody></table>`;
+  const columns = ["task", "application", "language", "model", "rank", "adapter", "few-shot", "held-out"];
+  root.replaceChildren(
+    h("h2", null, "Catalogue ", h("span", { class: "muted" }, `version ${catalogueVersion}, ${tasks.length} tasks`)),
+    h("table", { id: "tasks" },
+      h("thead", null, h("tr", null, columns.map((c) => h("th", null, c)))),
+      h("tbody", null, tasks.map((/** @type {any} */ t) => h("tr", null,
+        [t.id, t.application ?? "", t.language ?? "", t.modelId, t.rank, kb(t.bytes), t.examples.fewshot, t.examples.test].map((v) => h("td", null, v)))))),
+  );
 }

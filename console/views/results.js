@@ -1,7 +1,7 @@
 // @ts-check
 /** What each storage budget costs in quality: the committed experiment (docs/results.json). */
-import { esc } from "../api-client.js";
 import { lineChart } from "../charts.js";
+import { h } from "../dom.js";
 
 const METHODS = [["d2c", "D2C", "#16a34a"], ["kmeans", "K-means", "#2563eb"], ["random", "random", "#dc2626"]];
 
@@ -18,9 +18,14 @@ export async function renderResults(root) {
   const own = mean("own", n), base = mean("base", 0);
   const series = METHODS.map(([m, name, colour]) => ({ name, colour, points: ks.map((k) => /** @type {[number, number]} */ ([Math.log(k), mean(m, k)])) }));
   series.push({ name: "own LoRAs", colour: "#111", points: [[0, own], [Math.log(n), own]] }, { name: "base", colour: "#999", points: [[0, base], [Math.log(n), base]] });
-  root.innerHTML = `<h2>Score against storage</h2><p class=muted>Held-out exact match (%, mean over tasks and seeds) of each task under its cluster's merged adapter, by storage budget
-    (K of ${n} adapters). From <code>npm run experiment</code>; see docs/results.md.</p>
-    ${lineChart(series, { width: 620, height: 320, xLabel: "storage (log scale)", yLabel: "exact match (%)", yMin: 0, yMax: 100, xTicks: ks.map((k) => [Math.log(k), `${((100 * k) / n).toFixed(1)}%`]) })}
-    <table><tr><th>K</th><th>storage</th>${METHODS.map(([, name]) => `<th>${esc(name)}</th>`).join("")}</tr>
-    ${ks.map((k) => `<tr><td>${k}</td><td>${((100 * k) / n).toFixed(1)}%</td>${METHODS.map(([m]) => `<td>${mean(m, k).toFixed(1)}</td>`).join("")}</tr>`).join("")}</table>`;
+  const storage = (/** @type {number} */ k) => `${((100 * k) / n).toFixed(1)}%`;
+  root.replaceChildren(
+    h("h2", null, "Score against storage"),
+    h("p", { class: "muted" }, `Held-out exact match (%, mean over tasks and seeds) of each task under its cluster's merged adapter, by storage budget (K of ${n} adapters). From `,
+      h("code", null, "npm run experiment"), "; see docs/results.md."),
+    lineChart(series, { width: 620, height: 320, xLabel: "storage (log scale)", yLabel: "exact match (%)", yMin: 0, yMax: 100, xTicks: ks.map((k) => [Math.log(k), storage(k)]) }),
+    h("table", null,
+      h("tr", null, h("th", null, "K"), h("th", null, "storage"), METHODS.map(([, name]) => h("th", null, name))),
+      ks.map((k) => h("tr", null, h("td", null, k), h("td", null, storage(k)), METHODS.map(([m]) => h("td", null, mean(m, k).toFixed(1)))))),
+  );
 }

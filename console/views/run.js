@@ -1,7 +1,8 @@
 // @ts-check
 /** One run, live: progress, J per iteration, the loss heatmap of any iteration, where tasks went. */
-import { api, esc, streamEvents } from "../api-client.js";
+import { api, streamEvents } from "../api-client.js";
 import { clusterColour, heatmap, lineChart, membershipGrid } from "../charts.js";
+import { h, note } from "../dom.js";
 
 /** @param {HTMLElement} root @param {string} runId @param {AbortSignal} signal */
 export async function renderRun(root, runId, signal) {
@@ -9,15 +10,20 @@ export async function renderRun(root, runId, signal) {
   /** @type {any} */
   let status = await api(`/v1/runs/${runId}`);
   let shown = -1; // iteration in the heatmap; -1 follows the newest
-  root.innerHTML = `<h2>Run <code>${esc(runId)}</code></h2><div id="summary"></div>
-    <div class="progress" title="units evaluated in this iteration"><div id="bar" style="width:0"></div></div>
-    <div class="charts"><figure><figcaption>J (mean few-shot loss) per iteration</figcaption><div id="objective"></div></figure>
-      <figure><figcaption>where tasks went (application x language)</figcaption><div id="membership"></div></figure></div>
-    <h3>Loss heatmap: tasks x clusters <select id="iteration" aria-label="iteration"></select></h3>
-    <p class=muted>Shaded per task: darkest is the cluster that serves the task best. The frame is the task's cluster, a white dot its best cluster where that differs (D2C moves it there).</p>
-    <div id="heatmap"></div><h3>Clusters</h3><div id="clusters"></div><div id="actions"></div><div id="report"></div>`;
-  const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (root.querySelector(`#${id}`));
-  const select = /** @type {HTMLSelectElement} */ ($("iteration"));
+  const part = (/** @type {string} */ id) => h("div", { id });
+  const [summary, bar, objective, membership, heat, clustersPart, actions, report] = ["summary", "bar", "objective", "membership", "heatmap", "clusters", "actions", "report"].map(part);
+  bar.style.width = "0";
+  const select = h("select", { id: "iteration", "aria-label": "iteration" });
+  root.replaceChildren(
+    h("h2", null, "Run ", h("code", null, runId)), summary,
+    h("div", { class: "progress", title: "units evaluated in this iteration" }, bar),
+    h("div", { class: "charts" },
+      h("figure", null, h("figcaption", null, "J (mean few-shot loss) per iteration"), objective),
+      h("figure", null, h("figcaption", null, "where tasks went (application x language)"), membership)),
+    h("h3", null, "Loss heatmap: tasks x clusters ", select),
+    note("Shaded per task: darkest is the cluster that serves the task best. The frame is the task's cluster, a white dot its best cluster where that differs (D2C moves it there)."),
+    heat, h("h3", null, "Clusters"), clustersPart, actions, report,
+  );
   select.addEventListener("change", () => {
     shown = Number(select.value);
     draw();
@@ -25,58 +31,77 @@ export async function renderRun(root, runId, signal) {
 
   function draw() {
     const s = status;
-    $("summary").innerHTML = `<p><span class="state ${esc(s.state)}" id="run-state">${esc(s.state)}</span> ${esc(s.method)}, K=${s.k}, merge ${esc(s.merge.method)},
-      seed ${s.seed}; ${s.state === "running" ? `iteration ${s.iteration}, ${esc(s.phase)}` : `${s.iterations.length} iteration(s), ${(s.ms / 1000).toFixed(1)} s`}
-      ${s.reason ? `<br><span class=muted>${esc(s.reason)}</span>` : ""}<br><span class=muted>cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache),
-      ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}</span></p>`;
+    const cost = h("span", { class: "muted" }, `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}`);
+    summary.replaceChildren(h("p", null,
+      h("span", { class: `state ${s.state}`, id: "run-state" }, s.state),
+      ` ${s.method}, K=${s.k}, merge ${s.merge.method}, seed ${s.seed}; `,
+      s.state === "running" ? `iteration ${s.iteration}, ${s.phase}` : `${s.iterations.length} iteration(s), ${(s.ms / 1000).toFixed(1)} s`,
+      s.reason && [h("br"), h("span", { class: "muted" }, s.reason)],
+      h("br"), cost));
     const done = s.iterations.filter((/** @type {any} */ i) => i.objective !== null);
-    $("objective").innerHTML = done.length ? lineChart([{ name: "J", colour: "#2563eb", points: done.map((/** @type {any} */ i) => [i.iteration, i.objective]) }], { xLabel: "iteration", yLabel: "J" }) : "<p class=muted>no iteration evaluated yet</p>";
+    objective.replaceChildren(done.length ? lineChart([{ name: "J", colour: "#2563eb", points: done.map((/** @type {any} */ i) => [i.iteration, i.objective]) }], { xLabel: "iteration", yLabel: "J" }) : note("no iteration evaluated yet"));
     const assignment = s.result?.assignment ?? s.iterations.at(-1)?.assignment ?? {};
-    $("membership").innerHTML = membershipGrid(tasks.filter((/** @type {any} */ t) => s.tasks.includes(t.id)), assignment);
-    select.innerHTML = s.iterations.map((/** @type {any} */ i) => `<option value="${i.iteration}">iteration ${i.iteration}</option>`).join("");
+    membership.replaceChildren(membershipGrid(tasks.filter((/** @type {any} */ t) => s.tasks.includes(t.id)), assignment));
+    select.replaceChildren(...s.iterations.map((/** @type {any} */ i) => h("option", { value: i.iteration }, `iteration ${i.iteration}`)));
     const it = s.iterations[shown < 0 ? s.iterations.length - 1 : shown];
     if (it) select.value = String(it.iteration);
-    $("heatmap").innerHTML = it && Object.values(it.losses).some((/** @type {any} */ row) => row.some((/** @type {any} */ v) => v !== null)) ? heatmap(s.tasks, it.losses, it.assignment) : "<p class=muted>no losses yet</p>";
+    heat.replaceChildren(it && Object.values(it.losses).some((/** @type {any} */ row) => row.some((/** @type {any} */ v) => v !== null)) ? heatmap(s.tasks, it.losses, it.assignment) : note("no losses yet"));
     const clusters = s.result?.clusters ?? it?.clusters ?? [];
-    $("clusters").innerHTML = `<table><tr><th>cluster</th><th>merged adapter</th><th>tasks served</th></tr>${clusters.map((/** @type {any} */ c) =>
-      `<tr><td style="color:${clusterColour(c.cluster)}">${c.cluster}</td><td><code>${esc(c.sha256.slice(0, 12))}</code> ${(c.bytes / 1024).toFixed(0)} KB</td>
-      <td>${Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => esc(t)).join(" ")}</td></tr>`).join("")}</table>`;
-    $("actions").innerHTML = s.state === "running" ? `<button id="cancel">Cancel run</button>`
-      : s.state === "done" ? `<p><button id="held-out">Held-out report</button>
-        <select id="profile" aria-label="profile">${profiles.map((/** @type {any} */ p) => `<option>${esc(p.id)}</option>`).join("")}</select>
-        <button class="primary" id="publish" ${profiles.length ? "" : "disabled"}>Publish to profile</button></p>` : "";
-    root.querySelector("#cancel")?.addEventListener("click", async () => {
-      status = await api(`/v1/runs/${runId}/cancel`, { method: "POST" });
-      draw();
-    });
-    root.querySelector("#held-out")?.addEventListener("click", async () => {
-      $("report").innerHTML = "<p class=muted>Evaluating held-out examples...</p>";
-      // The report is evaluated over the queue: POST starts it (202), GET follows it to the end.
-      let report = await api(`/v1/runs/${runId}/report`, { method: "POST" });
-      while (report.state === "running" && !signal.aborted) {
-        $("report").innerHTML = `<p class=muted>Evaluating held-out examples: ${report.evaluated}/${report.total} tasks...</p>`;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        report = await api(`/v1/runs/${runId}/report`);
-      }
-      if (report.state !== "done") {
-        $("report").replaceChildren(Object.assign(document.createElement("p"), { textContent: `Held-out report ${report.state}: ${report.reason ?? ""}` }));
-        return;
-      }
-      $("report").innerHTML = `<h3>Held-out exact match: ${(100 * report.meanExactMatch).toFixed(1)}%</h3><table><tr><th>task</th><th>cluster</th><th>exact match</th><th>loss</th></tr>
-        ${report.tasks.map((/** @type {any} */ t) => `<tr><td>${esc(t.task)}</td><td>${t.cluster}</td><td>${(100 * t.exactMatch).toFixed(0)}%</td><td>${t.loss.toFixed(3)}</td></tr>`).join("")}</table>`;
-    });
-    root.querySelector("#publish")?.addEventListener("click", async () => {
-      const profile = /** @type {HTMLSelectElement} */ (root.querySelector("#profile")).value;
-      const release = await api(`/v1/profiles/${profile}/releases`, { method: "POST", body: JSON.stringify({ runId }) });
-      $("report").innerHTML = `<p id="published">Published release ${release.version} of profile <a href="#profiles">${esc(profile)}</a>.</p>`;
-    });
+    clustersPart.replaceChildren(h("table", null,
+      h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served")),
+      clusters.map((/** @type {any} */ c) => h("tr", null,
+        h("td", { style: { color: clusterColour(c.cluster) } }, c.cluster),
+        h("td", null, h("code", null, c.sha256.slice(0, 12)), ` ${(c.bytes / 1024).toFixed(0)} KB`),
+        h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" "))))));
+    if (s.state === "running") {
+      actions.replaceChildren(h("button", { id: "cancel", onclick: cancel }, "Cancel run"));
+    } else if (s.state === "done") {
+      actions.replaceChildren(h("p", null,
+        h("button", { id: "held-out", onclick: heldOut }, "Held-out report"), " ",
+        h("select", { id: "profile", "aria-label": "profile" }, profiles.map((/** @type {any} */ p) => h("option", null, p.id))), " ",
+        h("button", { class: "primary", id: "publish", disabled: !profiles.length, onclick: publish }, "Publish to profile")));
+    } else {
+      actions.replaceChildren();
+    }
+  }
+
+  // Each action the server refuses leaves the page as it was: api() has shown the server's message.
+  async function cancel() {
+    status = await api(`/v1/runs/${runId}/cancel`, { method: "POST" }).catch(() => status);
+    draw();
+  }
+
+  async function heldOut() {
+    report.replaceChildren(note("Evaluating held-out examples..."));
+    // The report is evaluated over the queue: POST starts it (202), GET follows it to the end.
+    let result = await api(`/v1/runs/${runId}/report`, { method: "POST" }).catch(() => null);
+    while (result?.state === "running" && !signal.aborted) {
+      report.replaceChildren(note(`Evaluating held-out examples: ${result.evaluated}/${result.total} tasks...`));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      result = await api(`/v1/runs/${runId}/report`).catch(() => null);
+    }
+    if (result?.state !== "done") {
+      report.replaceChildren(h("p", null, result ? `Held-out report ${result.state}: ${result.reason ?? ""}` : "No held-out report."));
+      return;
+    }
+    report.replaceChildren(
+      h("h3", null, `Held-out exact match: ${(100 * result.meanExactMatch).toFixed(1)}%`),
+      h("table", null,
+        h("tr", null, ["task", "cluster", "exact match", "loss"].map((c) => h("th", null, c))),
+        result.tasks.map((/** @type {any} */ t) => h("tr", null, [t.task, t.cluster, `${(100 * t.exactMatch).toFixed(0)}%`, t.loss.toFixed(3)].map((v) => h("td", null, v))))));
+  }
+
+  async function publish() {
+    const profile = /** @type {HTMLSelectElement} */ (root.querySelector("#profile")).value;
+    const release = await api(`/v1/profiles/${encodeURIComponent(profile)}/releases`, { method: "POST", body: JSON.stringify({ runId }) }).catch(() => null);
+    if (release) report.replaceChildren(h("p", { id: "published" }, `Published release ${release.version} of profile `, h("a", { href: "#profiles" }, profile), "."));
   }
 
   draw();
   if (status.state !== "running") return;
   await streamEvents(`/v1/runs/${runId}/events`, async (type, data) => {
     if (type === "progress") {
-      $("bar").style.width = `${(100 * data.evaluated) / data.units}%`;
+      bar.style.width = `${(100 * data.evaluated) / data.units}%`;
       return;
     }
     status = await api(`/v1/runs/${runId}`);

@@ -21,6 +21,8 @@ let worker: LocalWorker;
 let browser: Browser;
 let page: Page;
 const errors: string[] = [];
+/** What Chromium refused under the console's Content-Security-Policy (console/_headers). */
+const cspViolations: string[] = [];
 
 beforeAll(async () => {
   if (!hasChromium) return;
@@ -30,6 +32,9 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
+  });
 });
 
 afterAll(async () => {
@@ -48,6 +53,41 @@ describe.skipIf(!hasChromium)("the console", () => {
     await page.waitForSelector("#tasks tbody tr");
     expect(await page.locator("#tasks tbody tr").count()).toBe(40);
     await shot("catalogue");
+  });
+
+  it("serves the console with a Content-Security-Policy: same-origin scripts, styles and fetches only", async () => {
+    for (const path of ["/", "/app.js", "/api.html"]) {
+      const csp = (await fetch(`${worker.url}${path}`)).headers.get("content-security-policy");
+      expect(csp, path).toContain("default-src 'none'");
+      expect(csp, path).toContain("script-src 'self';");
+      expect(csp, path).toContain("style-src 'self';");
+      expect(csp, path).toContain("connect-src 'self';");
+    }
+  });
+
+  it("shows a refused request's message as text, markup and all", async () => {
+    const id = `<img src=x onerror="document.title='injected'">`;
+    // POST /v1/runs echoes an unknown profile id in its 404 (ids are [a-z0-9._-], so none exists).
+    const refused = await worker.call("/v1/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ method: "d2c", merge: { method: "svd" }, profile: id }) });
+    expect(refused.status).toBe(404);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(`profile: no profile ${id}`);
+    // The same request from the console: a budget option naming that profile, as a stale page would.
+    await page.goto(`${worker.url}/#runs`);
+    await page.waitForSelector("#start-run");
+    // (A script string: the Node tests' types have no DOM.)
+    await page.evaluate(`{
+      const budget = document.querySelector("#start-run select[name=budget]");
+      budget.append(Object.assign(document.createElement("option"), { value: ${JSON.stringify(`profile:${id}`)}, textContent: "stale" }));
+      budget.value = ${JSON.stringify(`profile:${id}`)};
+    }`);
+    await page.click("#start-run button");
+    await expect.poll(() => page.textContent("#error")).toBe(`/v1/runs: profile: no profile ${id}`);
+    expect(await page.locator("img").count()).toBe(0);
+    // A view whose load fails shows the server's message in place of the view, as text too.
+    await page.goto(`${worker.url}/#run/${encodeURIComponent(id)}`);
+    await expect.poll(() => page.textContent("#view")).toContain("run id must match");
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await page.title()).toBe("d2c-edge console");
   });
 
   it("creates a device profile", async () => {
@@ -101,5 +141,6 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.textContent("#reference")).toContain("POST /v1/runs");
     await shot("api");
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 });
