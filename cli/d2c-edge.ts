@@ -9,11 +9,12 @@ import { manifest } from "./manifest.ts";
 import { profile, profiles } from "./profiles.ts";
 import { publish, releases, rollback, rollout } from "./releases.ts";
 import { push } from "./push.ts";
+import { report } from "./report.ts";
 import { run } from "./run.ts";
 import { runs } from "./runs.ts";
 import { status } from "./status.ts";
 
-const COMMANDS: readonly Command[] = [push, run, status, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
+const COMMANDS: readonly Command[] = [push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
 
 const HELP = `usage: d2c-edge <command> [options]
 

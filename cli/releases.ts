@@ -15,13 +15,18 @@ const numberArg = (value: string, name: string) => {
 
 export const publish: Command = {
   name: "publish",
-  usage: "<profileId> <runId>",
+  usage: "<profileId> <runId> [--rollout P]",
   summary: "Publish a finished run to a device profile: blobs first, then the signed manifest (a new release).",
-  help: "Prints the new release.",
-  options: {},
+  help: `Prints the new release.
+
+Options:
+  --rollout P      the percentage of devices the release starts at (default 100); \`rollout\` can only raise it`,
+  options: { rollout: { type: "string" } },
   positionals: ["profileId", "runId"],
-  async run({ positionals: [profile, runId], api }) {
-    console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: { runId } })));
+  async run({ values, positionals: [profile, runId], api }) {
+    const rollout = typeof values.rollout === "string" ? numberArg(values.rollout, "rollout") : undefined;
+    const body = rollout === undefined ? { runId } : { runId, rollout };
+    console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: body })));
     return 0;
   },
 };

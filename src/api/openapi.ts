@@ -37,7 +37,10 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/runs/{runId}": { get: { summary: "A run: state, J per iteration, loss matrices, assignment, cost", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
   "/v1/runs/{runId}/events": { get: { summary: "Live progress as server-sent events (Last-Event-ID resumes)", admin: true, params: ["runId"], responses: { "200": "text/event-stream", ...ERRORS } } },
   "/v1/runs/{runId}/cancel": { post: { summary: "Cancel a run", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
-  "/v1/runs/{runId}/report": { post: { summary: "Held-out exact match per task under the run's merged adapters", admin: true, params: ["runId"], responses: { "200": "{ runId, meanExactMatch, tasks }", "409": "the run is not done", ...ERRORS } } },
+  "/v1/runs/{runId}/report": {
+    post: { summary: "Start the held-out report (exact match per task under the run's merged adapters), evaluated over the queue and kept with the run", admin: true, params: ["runId"], responses: { "202": "{ runId, state: running, evaluated, total, tasks }", "200": "the finished report { runId, state, meanExactMatch, forwardPasses, tasks }", "409": "the run is not done, or a task has no test examples", ...ERRORS } },
+    get: { summary: "The held-out report with its progress (also in GET /v1/runs/{runId} as report)", admin: true, params: ["runId"], responses: { "200": "{ runId, state, reason, evaluated, total, meanExactMatch, forwardPasses, tasks }", ...ERRORS, "404": "no such run, or no report was started" } },
+  },
   "/v1/profiles": { get: { summary: "Device profiles", admin: true, responses: { "200": "{ profiles }", ...ERRORS } } },
   "/v1/profiles/{profileId}": {
     put: { summary: "Create or replace a device profile (versioned)", admin: true, params: ["profileId"], body: ProfileSchema, responses: { "200": "the stored profile", ...ERRORS } },

@@ -1,5 +1,6 @@
 /** `d2c-edge run`, `status`, `runs`, the profile and release commands and `manifest` against the real Worker. */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,6 +70,40 @@ describe("d2c-edge run and status", () => {
     expect(JSON.parse((await worker.cli(["runs", "--json"])).stdout)).toEqual({ runs });
   });
 
+  it("report starts the held-out report over the queue, follows it and prints one line per task and the mean", async () => {
+    const reported = await worker.cli(["report", runId]);
+    expect(reported.code).toBe(0);
+    const stored = (await (await worker.call(`/v1/runs/${runId}/report`)).json()) as {
+      state: string; meanExactMatch: number; forwardPasses: number; tasks: { task: string; cluster: number; exactMatch: number; loss: number }[];
+    };
+    expect(stored.state).toBe("done");
+    expect(stored.tasks.map((t) => t.task)).toEqual([...TASKS].sort());
+    const lines = reported.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^task +cluster +exact match +loss$/);
+    for (const t of stored.tasks) expect(lines).toContain(`${t.task.padEnd(6)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`);
+    expect(lines.at(-1)).toBe(`mean exact match ${(100 * stored.meanExactMatch).toFixed(1)}% over 4 tasks (${stored.forwardPasses} forward passes)`);
+    // Kept with the run: asked again, the same report, no new evaluation.
+    const again = await worker.cli(["report", runId, "--json"]);
+    expect(JSON.parse(again.stdout)).toEqual(stored);
+  });
+
+  it("a GET of the events with a request body is answered like one without (the body is not forwarded to the run)", async () => {
+    const url = new URL(`/v1/runs/${runId}/events`, worker.url);
+    const text = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url, { method: "GET", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain" } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (s: string) => (body += s)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end("a body a GET should not have");
+    });
+    expect(text.status).toBe(200);
+    expect(text.body).toContain("event: started");
+    expect(text.body).toContain("event: done");
+    // The Worker is still healthy afterwards.
+    expect((await worker.call(`/v1/runs/${runId}`)).status).toBe(200);
+  });
+
   it("status of an unknown run shows the server's message in one line and exits 1", async () => {
     const missing = await worker.cli(["status", "run-00000000-0000-0000-0000-000000000000"]);
     expect(missing.code).toBe(1);
@@ -106,10 +141,15 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
     try {
       await writeFile(join(cwd, ".dev.vars"), `MANIFEST_SIGNING_KEY='{}'\nADMIN_TOKEN="${TOKEN}"\n`);
       const options = { cwd, env: { D2C_TOKEN: undefined } };
-      expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(/^phones release 1: .*, rollout 20%\n$/);
-      expect((await worker.cli(["rollback", "phones", "1"], options)).stdout).toMatch(/^phones release 2: rollback to release 1, 2 adapters for 4 tasks, .*rollout 100%\n$/);
+      // A staged release starts low and only grows; a decrease is refused with the server's reason.
+      expect((await worker.cli(["publish", "phones", runId, "--rollout", "10"], options)).stdout).toMatch(/^phones release 2: .*, rollout 10%\n$/);
+      expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(/^phones release 2: .*, rollout 20%\n$/);
+      const decrease = await worker.cli(["rollout", "phones", "5"], options);
+      expect(decrease.code).toBe(1);
+      expect(decrease.stderr).toMatch(/^d2c-edge: POST \/v1\/profiles\/phones\/rollout: 409 rollout_decrease: /);
+      expect((await worker.cli(["rollback", "phones", "1"], options)).stdout).toMatch(/^phones release 3: rollback to release 1, 2 adapters for 4 tasks, .*rollout 100%\n$/);
       const history = await worker.cli(["releases", "phones"], options);
-      expect(history.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[0])).toEqual(["phones release 2", "phones release 1"]);
+      expect(history.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[0])).toEqual(["phones release 3", "phones release 2", "phones release 1"]);
       expect(history.stdout + history.stderr).not.toContain(TOKEN);
     } finally {
       await rm(cwd, { recursive: true, force: true });
