@@ -32,10 +32,12 @@ async function existingRun(env: Env, runId: string) {
 runs.get("/:runId", async (c) => c.json((await existingRun(c.env, c.req.param("runId"))).status));
 
 /**
- * Server-sent events, served by the run's object. The object gets the URL and headers only: a
- * body sent with the GET would otherwise outlive the response that never reads it.
+ * Server-sent events, served by the run's object. A GET with a body is refused before anything
+ * reads it, and the object gets the URL and headers only: a body forwarded with the stream would
+ * outlive the response that never reads it ("Can't read from request stream after response").
  */
 runs.get("/:runId/events", async (c) => {
+  if (c.req.raw.body !== null) throw new ApiError(400, "unexpected_body", "GET /v1/runs/:runId/events takes no request body");
   const { run } = await existingRun(c.env, c.req.param("runId"));
   return run.fetch(new Request(c.req.url, { headers: c.req.raw.headers, signal: c.req.raw.signal }));
 });

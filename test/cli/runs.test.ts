@@ -87,21 +87,22 @@ describe("d2c-edge run and status", () => {
     expect(JSON.parse(again.stdout)).toEqual(stored);
   });
 
-  it("a GET of the events with a request body is answered like one without (the body is not forwarded to the run)", async () => {
+  it("a GET of the events with a request body is refused with 400 before anything reads it", async () => {
     const url = new URL(`/v1/runs/${runId}/events`, worker.url);
     const text = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(url, { method: "GET", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain" } }, (res) => {
+      const req = request(url, { method: "GET", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain", "content-length": "28" } }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (s: string) => (body += s)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on("error", reject);
       req.end("a body a GET should not have");
     });
-    expect(text.status).toBe(200);
-    expect(text.body).toContain("event: started");
-    expect(text.body).toContain("event: done");
-    // The Worker is still healthy afterwards.
-    expect((await worker.call(`/v1/runs/${runId}`)).status).toBe(200);
+    expect(text.status).toBe(400);
+    expect(JSON.parse(text.body)).toEqual({ error: { code: "unexpected_body", message: "GET /v1/runs/:runId/events takes no request body" } });
+    // Without a body, the same request replays the run's events.
+    const events = await (await worker.call(`/v1/runs/${runId}/events`)).text();
+    expect(events).toContain("event: started");
+    expect(events).toContain("event: done");
   });
 
   it("status of an unknown run shows the server's message in one line and exits 1", async () => {
