@@ -6,7 +6,6 @@
  * profile's Releases object commits the manifest that names them. A failure while writing leaves
  * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
-import { toPeft } from "../adapters/merge";
 import { DomainError } from "../errors";
 import type { ModelContract } from "../inference/contract";
 import { readMergedAdapter } from "../storage/adapters";
@@ -16,10 +15,9 @@ import { clusterRun, releases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../runs/status";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
-import { checkAdapterBudget, checkByteBudget, shippedDtype } from "./budget";
-import { toGgufLora } from "./gguf";
+import { checkAdapterBudget, checkByteBudget } from "./budget";
+import { encodeAdapter } from "./encode";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
-import { toOnnxAdapter } from "./onnxAdapter";
 import { changedTasks } from "./pinned";
 import type { StoredProfile } from "./profiles";
 
@@ -74,7 +72,7 @@ export async function encodeReleaseBlobs(
     const factors = await readMergedAdapter(bucket, cluster.sha256, model.loraTargets);
     const perFormat: EncodedAdapter[] = [];
     for (const format of profile.formats) {
-      const body = encode(format, factors, model, profile);
+      const body = encodeAdapter(format, factors, model, profile);
       const sha256 = await sha256Hex(body);
       perFormat.push({ sha256, bytes: body.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]], body });
     }
@@ -101,23 +99,4 @@ function bytesPerFormat(encoded: readonly (readonly EncodedAdapter[])[]): Map<Ad
   const total = new Map<AdapterFormat, number>();
   for (const entry of encoded.flat()) total.set(entry.format, (total.get(entry.format) ?? 0) + entry.bytes);
   return total;
-}
-
-function encode(format: AdapterFormat, factors: Parameters<typeof toPeft>[0], model: ModelContract, profile: StoredProfile): Uint8Array {
-  const targets = model.loraTargets;
-  const dtype = shippedDtype(format, profile);
-  if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype });
-  if (format === "gguf") {
-    try {
-      // Contracts written before the field are all llama models (tools/fixtures).
-      return toGgufLora(factors, targets, {
-        architecture: model.architecture ?? "llama", dtype, heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
-      });
-    } catch (e) {
-      // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.
-      if (e instanceof RangeError) throw new DomainError("unprocessable", "unsupported_format", `gguf for model ${model.modelId}: ${e.message}`);
-      throw e;
-    }
-  }
-  return toPeft(factors, targets, profile.modelId, dtype).safetensors;
 }

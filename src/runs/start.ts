@@ -6,12 +6,13 @@
 import { z } from "zod";
 import { MERGE_METHODS } from "../adapters/merge";
 import { MAX_RANK } from "../adapters/peft";
-import type { LoraTarget } from "../adapters/factors";
+import { shippedAdapterBytes } from "../delivery/encode";
+import type { ModelContract } from "../inference/contract";
 import { DomainError } from "../errors";
 import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
-import { kForBudget } from "./budget";
+import { adapterBytes, kForBudget } from "./budget";
 import { RUN_METHODS, type RunConfig, type RunTask } from "./config";
 
 export const RunRequest = z.object({
@@ -74,7 +75,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   const model = await cat.model(modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${modelId} is not registered`);
   const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
-  const k = chooseK(request, profile, chosen.length, model.loraTargets, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
+  const k = chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
   const config: RunConfig = {
     runId, modelId, k, method: request.method, seed: request.seed,
@@ -96,7 +97,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   return { runId, k, tasks: chosen.length };
 }
 
-function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks: number, targets: readonly LoraTarget[], rank: number): number {
+function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks: number, model: ModelContract, rank: number): number {
   const given = [request.k, request.budget, profile].filter((x) => x !== undefined).length;
   if (request.method === "merge-all") {
     if ((request.k ?? 1) !== 1 || request.budget || profile) throw new DomainError("invalid", "invalid_request", "merge-all makes one adapter: omit k, budget and profile, or give k = 1");
@@ -109,7 +110,9 @@ function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks:
   if (request.merge.method === "cat" && budget.maxBytes !== undefined) {
     throw new DomainError("invalid", "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
   }
-  const k = kForBudget(budget, tasks, targets, rank);
+  // A profile's bytes are its files, as publish will check them; a bare budget counts parameters.
+  const bytesPerAdapter = profile ? shippedAdapterBytes(profile, model, rank) : adapterBytes(model.loraTargets, rank, budget.dtype);
+  const k = kForBudget(budget, tasks, bytesPerAdapter);
   if (k < 1) throw new DomainError("unprocessable", "budget_too_small", `budget ${JSON.stringify(budget)} does not hold one adapter of rank ${rank}`);
   return k;
 }

@@ -116,6 +116,19 @@ describe("publish keeps to the profile's budget (defect 2)", () => {
     expect((await call("/v1/profiles/bytes", put(profileBody("bytes", { maxBytes })))).status).toBe(200);
     expect(await published("bytes", runK3)).toMatchObject({ version: 1, adapters: 3 });
   });
+
+  it("sizes K for a profile by the same file bytes, so the run it starts publishes", async () => {
+    const signed = (await (await manifestOf("profile=roomy")).json()) as SignedManifest;
+    const onnx = signed.manifest.adapters.find((a) => a.format === "onnx_adapter")!.bytes;
+    // Three fp32 .onnx_adapter files fit and a fourth does not; counted as fp16 parameters, six would.
+    const maxBytes = 3 * onnx + 100;
+    expect((await call("/v1/profiles/sized", put({ ...profileBody("sized", { maxBytes }, ["peft", "onnx_adapter"]), dtype: "fp16" }))).status).toBe(200);
+    const started = await call("/v1/runs", post({ profile: "sized", tasks: TASKS, method: "kmeans", seed: 4 }));
+    const { runId, k } = (await started.json()) as { runId: string; k: number };
+    expect(k).toBe(3);
+    expect((await waitFor(runId)).state).toBe("done");
+    expect(await published("sized", runId)).toMatchObject({ version: 1, adapters: 6 });
+  });
 });
 
 describe("publish refuses a run whose tasks changed since it started (defect 3)", () => {
