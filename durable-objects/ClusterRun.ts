@@ -10,7 +10,7 @@
  * run to "done" over a task that no longer exists. Deletes are not refused while runs use a task.
  */
 import { DurableObject } from "cloudflare:workers";
-import { changedTasks } from "../src/delivery/pinned";
+import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";

@@ -18,7 +18,7 @@ import type { ReleaseSummary } from "../../durable-objects/Releases";
 import { checkAdapterBudget, checkByteBudget } from "./budget";
 import { encodeAdapter } from "./encode";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
-import { changedTasks } from "./pinned";
+import { changedTasks } from "../runs/pinned";
 import type { StoredProfile } from "./profiles";
 
 /** A manifest entry with its bytes, not yet in R2. */

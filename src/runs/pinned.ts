@@ -1,9 +1,9 @@
 /**
  * A run pins each task's adapter and few-shot digests when it starts; a release built from it is
- * only true to the catalogue if those are still the catalogue's. Compared at publish time, so a
- * task deleted or replaced after the run never reaches a device.
+ * only true to the catalogue if those are still the catalogue's. Compared by the run at each
+ * phase and again at publish time, so a task deleted or replaced never reaches a device.
  */
-import type { RunTask } from "../runs/config";
+import type { RunTask } from "./config";
 import type { TaskRecord } from "../../durable-objects/Catalogue";
 
 export interface ChangedTask {
