@@ -101,10 +101,10 @@ export class Releases extends DurableObject<Env> {
   }
 
   /** Raises the newest release's rollout (re-signed: the percentage is part of the manifest); never lowers it. */
-  async setRollout(percent: number): Promise<RolloutChange | null> {
+  async setRollout(profile: string, percent: number): Promise<RolloutChange | null> {
     const newest = this.newest();
     if (!newest) return null;
-    const refused = rolloutRefusal(newest.version, newest.rollout, percent);
+    const refused = rolloutRefusal(profile, newest.version, newest.rollout, percent);
     if (refused) return { refused };
     await this.resign(newest, { rollout: percent });
     return { release: summary(this.row(newest.version)!) };

@@ -84,7 +84,7 @@ profiles.post("/:profileId/rollback", async (c) => {
 profiles.post("/:profileId/rollout", async (c) => {
   const { percent } = await jsonBody(c.req.raw, RolloutRequest);
   const profile = await existingProfile(c.env, c.req.param("profileId"));
-  const change = await releases(c.env, profile.id).setRollout(percent);
+  const change = await releases(c.env, profile.id).setRollout(profile.id, percent);
   if (!change) throw new ApiError(409, "no_release", `profile ${profile.id} has no release yet`);
   if ("refused" in change) throw new ApiError(409, "rollout_decrease", change.refused);
   return c.json(change.release);

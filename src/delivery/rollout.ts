@@ -21,7 +21,7 @@ export function inRollout(bucket: number, percent: number): boolean {
 }
 
 /** Why a release at `current`% cannot go to `requested`%, or null when it can. */
-export function rolloutRefusal(version: number, current: number, requested: number): string | null {
+export function rolloutRefusal(profile: string, version: number, current: number, requested: number): string | null {
   if (requested >= current) return null;
-  return `release ${version} is at ${current}%; a rollout only grows (devices that have it would be sent back to an older version they refuse): to take it back, POST /v1/profiles/:profileId/rollback { "version": <an earlier one> }`;
+  return `release ${version} of profile ${profile} is at ${current}%; a rollout only grows (devices that have it would be sent back to an older version they refuse): to take it back, POST /v1/profiles/${profile}/rollback { "version": <an earlier one> }`;
 }

@@ -157,9 +157,9 @@ describe("a rollout only grows (defect 4)", () => {
     expect(inRollout(100, 100)).toBe(true);
     expect(inRollout(99.99, 100)).toBe(true);
     expect(inRollout(30, 30)).toBe(false);
-    expect(rolloutRefusal(2, 100, 100)).toBeNull();
-    expect(rolloutRefusal(2, 30, 60)).toBeNull();
-    expect(rolloutRefusal(2, 100, 0)).toContain("rollback");
+    expect(rolloutRefusal("p", 2, 100, 100)).toBeNull();
+    expect(rolloutRefusal("p", 2, 30, 60)).toBeNull();
+    expect(rolloutRefusal("p", 2, 100, 0)).toContain("POST /v1/profiles/p/rollback");
   });
 
   it("answers a decrease with 409 pointing to rollback; the reference client keeps its version", async () => {
@@ -175,8 +175,8 @@ describe("a rollout only grows (defect 4)", () => {
 
     const before = await snapshot("staged");
     const message = await refusal(await call("/v1/profiles/staged/rollout", post({ percent: 0 })), 409, "rollout_decrease");
-    expect(message).toContain("release 2 is at 100%");
-    expect(message).toContain("/rollback");
+    expect(message).toContain("release 2 of profile staged is at 100%");
+    expect(message).toContain("POST /v1/profiles/staged/rollback");
     expect(await snapshot("staged")).toEqual(before);
     expect(await client.sync()).toMatchObject({ status: "unchanged" });
     expect((await client.current())!.version).toBe(2);
