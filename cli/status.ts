@@ -94,6 +94,8 @@ function summary(run: RunStatus): string {
   const lines = [
     `${run.runId}: ${run.state}${run.reason ? ` (${run.reason})` : ""} after ${(run.ms / 1000).toFixed(1)} s`,
     `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
+    // A Worker older than the field answers without it: its runs ran in the Worker.
+    `  evaluator: ${run.evaluator === "remote" ? "remote (the evaluator service)" : "wasm (in the Worker)"}`,
   ];
   const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
   if (js.length) lines.push(`J per iteration: ${js.join("  ")}`);

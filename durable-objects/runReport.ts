@@ -132,7 +132,7 @@ export class HeldOutReport {
     for (const u of units) this.sql.exec("UPDATE report_units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE task = ?", now, u.task);
     await sendUnits(this.queue, units.map((u): EvaluationUnit => ({
       runId: config.runId, unitId: unitId(u.task), modelId: config.modelId, taskId: config.tasks[u.task].id,
-      split: "test", examplesSha256: u.test_sha256, mergedSha256: u.merged_sha256,
+      split: "test", examplesSha256: u.test_sha256, mergedSha256: u.merged_sha256, evaluator: config.evaluator ?? "wasm",
     })));
   }
 }

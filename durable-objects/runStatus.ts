@@ -24,7 +24,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   const best = run.best_iteration === null ? null : iterations[run.best_iteration];
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tasks: ids,
+    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: best && {

@@ -34,6 +34,7 @@ export async function sendFewShotUnits(queue: Queue, sql: SqlStorage, config: Ru
   await sendUnits(queue, units.map((u) => ({
     runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
     split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
+    evaluator: config.evaluator ?? "wasm",
   })));
 }
 

@@ -37,6 +37,8 @@ async function ready(timeoutMs: number): Promise<void> {
 const token = localSecret("ADMIN_TOKEN", () => randomBytes(24).toString("base64url"));
 // The manifest signing key, an Ed25519 JWK (single-quoted: .dev.vars is dotenv syntax).
 localSecret("MANIFEST_SIGNING_KEY", () => `'${JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }))}'`);
+// Shared by the Worker and `npm run evaluator` (each reads it from .dev.vars), both ways.
+localSecret("EVALUATOR_SECRET", () => randomBytes(32).toString("base64url"));
 const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", ".wrangler/state"], {
   stdio: "inherit",
 });

@@ -34,7 +34,7 @@ export async function renderRun(root, runId, signal) {
     const cost = h("span", { class: "muted" }, `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}`);
     summary.replaceChildren(h("p", null,
       h("span", { class: `state ${s.state}`, id: "run-state" }, s.state),
-      ` ${s.method}, K=${s.k}, merge ${s.merge.method}, seed ${s.seed}; `,
+      ` ${s.method}, K=${s.k}, merge ${s.merge.method}, seed ${s.seed}, evaluator ${s.evaluator ?? "wasm"}; `,
       s.state === "running" ? `iteration ${s.iteration}, ${s.phase}` : `${s.iterations.length} iteration(s), ${(s.ms / 1000).toFixed(1)} s`,
       s.reason && [h("br"), h("span", { class: "muted" }, s.reason)],
       h("br"), cost));

@@ -6,6 +6,10 @@ export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all"] as const sat
 
 export type { MergeSettings };
 
+/** Who evaluates a run's units: the Worker's onnxruntime-web ("wasm") or the evaluator service at EVALUATOR_URL ("remote"). */
+export type Evaluator = "wasm" | "remote";
+export const EVALUATORS = ["wasm", "remote"] as const satisfies readonly Evaluator[];
+
 /** A task as the run saw it when it started: later catalogue changes do not leak into a run. */
 export interface RunTask {
   readonly id: string;
@@ -33,6 +37,8 @@ export interface RunConfig {
   readonly initialAssignment?: readonly number[];
   /** false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs stored before it: true. */
   readonly cache?: boolean;
+  /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */
+  readonly evaluator?: Evaluator;
   /** A unit not reported within this time is sent again by the run's alarm. */
   readonly unitTimeoutMs: number;
   /** The catalogue version the run's tasks were read at (a release records it; cron compares). */

@@ -13,7 +13,7 @@ import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
-import { RUN_METHODS, type RunConfig, type RunTask } from "./config";
+import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
@@ -39,6 +39,11 @@ export const RunRequest = z.object({
   cache: z.boolean().default(true),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Who evaluates the units: "wasm" (the Worker's onnxruntime-web) or "remote" (the evaluator
+   * service at EVALUATOR_URL). Default: the model's `evaluator`, else "wasm".
+   */
+  evaluator: z.enum(EVALUATORS).optional(),
 }).strict();
 
 export type RunRequest = z.infer<typeof RunRequest>;
@@ -74,6 +79,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   if (profile && profile.modelId !== modelId) throw new DomainError("unprocessable", "model_mismatch", `profile ${profile.id} is for model ${profile.modelId}, the tasks for ${modelId}`);
   const model = await cat.model(modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${modelId} is not registered`);
+  const evaluator = chooseEvaluator(env, request, model);
   const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
   const k = chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
@@ -88,6 +94,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
     cache: request.cache,
+    evaluator,
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,
     createdAt: new Date().toISOString(),
@@ -95,6 +102,19 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   await clusterRun(env, runId).start(config);
   await cat.recordRun({ runId, createdAt: config.createdAt, method: config.method, k, tasks: chosen.length, ...(profile ? { profile: profile.id } : {}) });
   return { runId, k, tasks: chosen.length };
+}
+
+/** The request's evaluator, else the model's; a model registered for the service is never evaluated in the Worker. */
+function chooseEvaluator(env: Env, request: RunRequest, model: ModelContract): Evaluator {
+  if (request.evaluator === "wasm" && model.evaluator === "remote") {
+    throw new DomainError("unprocessable", "remote_model", `model ${model.modelId} is registered for the evaluator service: omit evaluator or give "remote"`);
+  }
+  const evaluator = request.evaluator ?? model.evaluator ?? "wasm";
+  // Refused now rather than after every unit's retries.
+  if (evaluator === "remote" && (!env.EVALUATOR_URL || !env.EVALUATOR_SECRET)) {
+    throw new DomainError("unavailable", "evaluator_unconfigured", "the evaluator service is not configured: set EVALUATOR_URL and the EVALUATOR_SECRET secret");
+  }
+  return evaluator;
 }
 
 function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks: number, model: ModelContract, rank: number): number {

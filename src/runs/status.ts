@@ -3,7 +3,7 @@
  * (durable-objects/runStatus.ts reads it from the run's tables), the API, the console and the CLI.
  * Free of Workers types, so the Node-side CLI imports it as it is.
  */
-import type { MergeSettings, RunMethod } from "./config";
+import type { Evaluator, MergeSettings, RunMethod } from "./config";
 
 export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
 export type RunState = "running" | "done" | "failed" | "cancelled";
@@ -83,6 +83,8 @@ export interface RunStatus {
   readonly merge: MergeSettings;
   readonly seed: number;
   readonly maxIterations: number;
+  /** Who evaluated the run's units: the Worker's onnxruntime-web or the evaluator service. */
+  readonly evaluator: Evaluator;
   readonly tasks: string[];
   readonly catalogueVersion: number;
   readonly iteration: number;

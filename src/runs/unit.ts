@@ -10,6 +10,7 @@ import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
+import type { Evaluator } from "./config";
 
 export interface EvaluationUnit {
   readonly runId: string;
@@ -22,6 +23,8 @@ export interface EvaluationUnit {
   /** sha256 of the split's JSONL as pinned when the unit was created. */
   readonly examplesSha256: string;
   readonly mergedSha256: string;
+  /** "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm". */
+  readonly evaluator?: Evaluator;
 }
 
 export interface UnitResult {
