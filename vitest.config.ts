@@ -42,6 +42,10 @@ export default defineConfig({
         test: { name: "cli", include: ["test/cli/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
+        // The evaluator service (evaluator/, onnxruntime-node) on loopback behind the real Worker, in Node.
+        test: { name: "evaluator", include: ["test/evaluator/**/*.test.ts"], testTimeout: 360_000, hookTimeout: 180_000 },
+      },
+      {
         // The console in Debian's Chromium against a real `wrangler dev` (test/node/worker.ts).
         test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 240_000, hookTimeout: 180_000 },
       },

@@ -21,11 +21,16 @@ export function unitsDropped(): number {
 
 /** Dead-letter queues are named `<queue>-dlq` (wrangler.toml). */
 const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
+/**
+ * Deliveries of a unit before it lands in the dead-letter queue: wrangler.toml's max_retries (3)
+ * plus the first. The dead-letter delivery counts its own attempts from 1, so it cannot say.
+ */
+const DELIVERIES = 4;
 
 export async function queue(batch: MessageBatch<EvaluationUnit>, env: Env): Promise<void> {
   if (isDeadLetter(batch.queue)) {
     for (const message of batch.messages) {
-      await clusterRun(env, message.body.runId).unitFailed(message.body.unitId, message.attempts);
+      await clusterRun(env, message.body.runId).unitFailed(message.body.unitId, Math.max(DELIVERIES, message.attempts));
       message.ack();
     }
     return;

@@ -10,32 +10,9 @@ import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
-import type { Evaluator } from "./config";
+import type { EvaluationUnit, UnitResult } from "./evaluationUnit";
 
-export interface EvaluationUnit {
-  readonly runId: string;
-  /** `<iteration>:<task index>:<cluster>` for a few-shot unit, `test:<task index>` for a held-out one. */
-  readonly unitId: string;
-  readonly modelId: string;
-  readonly taskId: string;
-  /** fewshot: a loss of the run's matrix; test: a row of the held-out report. */
-  readonly split: Split;
-  /** sha256 of the split's JSONL as pinned when the unit was created. */
-  readonly examplesSha256: string;
-  readonly mergedSha256: string;
-  /** "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm". */
-  readonly evaluator?: Evaluator;
-}
-
-export interface UnitResult {
-  readonly loss: number;
-  readonly exactMatch: number;
-  readonly examples: number;
-  readonly tokens: number;
-  /** Counted by the evaluator as it ran them (src/inference/evaluate.ts). */
-  readonly forwardPasses: number;
-  readonly ms: number;
-}
+export type { EvaluationUnit, UnitResult } from "./evaluationUnit";
 
 export const isHeldOutUnit = (unitId: string) => unitId.startsWith("test:");
 

@@ -22,7 +22,8 @@ export interface LocalWorker {
   dispose(): Promise<void>;
 }
 
-export async function startWorker(): Promise<LocalWorker> {
+/** `vars`: extra plain-text bindings over wrangler.toml's (e.g. EVALUATOR_URL), `secrets`: extra secrets. */
+export async function startWorker(options: { vars?: Record<string, string>; secrets?: Record<string, string> } = {}): Promise<LocalWorker> {
   process.env.WRANGLER_LOG ??= "error"; // no per-batch QUEUE lines in the test output
   const state = await mkdtemp(join(tmpdir(), "d2c-edge-state-"));
   const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
@@ -31,6 +32,8 @@ export async function startWorker(): Promise<LocalWorker> {
     bindings: {
       ADMIN_TOKEN: { type: "secret_text", value: TOKEN },
       MANIFEST_SIGNING_KEY: { type: "secret_text", value: signingKey },
+      ...Object.fromEntries(Object.entries(options.vars ?? {}).map(([name, value]) => [name, { type: "plain_text", value }])),
+      ...Object.fromEntries(Object.entries(options.secrets ?? {}).map(([name, value]) => [name, { type: "secret_text", value }])),
     },
     dev: { persist: state, server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "error" },
   } as never);

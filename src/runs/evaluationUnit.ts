@@ -1,0 +1,32 @@
+/**
+ * An evaluation unit and its result as plain data: the queue message, and what the evaluator
+ * (this Worker or the evaluator service, evaluator/) answers. Free of Workers types, so the
+ * Node-side service imports it as it is.
+ */
+import type { Split } from "../storage/keys";
+import type { Evaluator } from "./config";
+
+export interface EvaluationUnit {
+  readonly runId: string;
+  /** `<iteration>:<task index>:<cluster>` for a few-shot unit, `test:<task index>` for a held-out one. */
+  readonly unitId: string;
+  readonly modelId: string;
+  readonly taskId: string;
+  /** fewshot: a loss of the run's matrix; test: a row of the held-out report. */
+  readonly split: Split;
+  /** sha256 of the split's JSONL as pinned when the unit was created. */
+  readonly examplesSha256: string;
+  readonly mergedSha256: string;
+  /** "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm". */
+  readonly evaluator?: Evaluator;
+}
+
+export interface UnitResult {
+  readonly loss: number;
+  readonly exactMatch: number;
+  readonly examples: number;
+  readonly tokens: number;
+  /** Counted by the evaluator as it ran them (src/inference/evaluate.ts). */
+  readonly forwardPasses: number;
+  readonly ms: number;
+}
