@@ -114,6 +114,9 @@ function weightOf(node: NodeProto, constants: Map<string, TensorProto>, produced
   return transposed ? { tensor, name: tensorName, in: cols, out: rows } : { tensor, name: tensorName, in: rows, out: cols };
 }
 
+/** Quantised matrix products a projection may be exported as. */
+const QUANTISED = new Set(["MatMulNBits", "MatMulInteger", "QLinearMatMul", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "GatherBlockQuantized"]);
+
 /** Module names fused projections go by (a fused qkv cannot take separate q/k/v factors). */
 const FUSED = /qkv|query_key_value|c_attn|w_pack|in_proj|gate_up/i;
 
@@ -139,6 +142,12 @@ function findProjections(graph: GraphProto, suffixes: readonly string[]): Projec
   const found: Projection[] = [];
   const modules: string[] = [];
   for (const node of graph.node) {
+    if (QUANTISED.has(node.opType)) {
+      const module = scopeModule(node.name);
+      const suffix = module && suffixes.find((s) => segmentMatch(module, s));
+      if (suffix) throw new SurgeryError("lora_target_unsupported", `LoRA target ${module}: node ${node.name} is ${node.opType}; quantised projections cannot take LoRA inputs (export the float model)`);
+      continue;
+    }
     if ((node.opType !== "MatMul" && node.opType !== "Gemm") || (node.domain !== "" && node.domain !== "ai.onnx")) continue;
     const weight = weightOf(node, constants, producedBy);
     const fromWeight = "name" in weight && weight.name.endsWith(".weight") ? weight.name.slice(0, -".weight".length) : null;

@@ -3,7 +3,8 @@
  * (r2-fixtures/models/d2c-char-lm/plain/model.onnx, tools/fixtures/plain.py) is given its LoRA
  * inputs here, the bytes are loaded into onnxruntime-web (src/inference/ort.ts), and the logits are
  * compared with the LoRA-input export's (models/d2c-char-lm/model.onnx) and the PyTorch golden NLL
- * (golden/probe.json, tools/fixtures/build.py), with no adapter and three fixture adapters.
+ * (golden/probe.json, tools/fixtures/build.py), with no adapter and three fixture adapters; and the
+ * qwen-bias-tiny variant against its own LoRA-input export and golden file.
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -77,5 +78,29 @@ describe("surgery in workerd, run by onnxruntime-web", () => {
       });
     }
     console.log(`workerd surgery vs golden NLL: max rel ${worst.toExponential(2)}`);
+  });
+});
+
+describe("surgery in workerd on the qwen-bias-tiny variant (q/k/v biases)", () => {
+  it("logits of its LoRA-input export within 1e-5, no adapter and a random adapter", async () => {
+    // r2-fixtures/variants/qwen-bias-tiny, written by `python3 tools/fixtures/variant.py --seed 0`.
+    const dir = "variants/qwen-bias-tiny";
+    const variant = await fixtureJson<ModelContract>(`${dir}/model.json`);
+    const golden = await fixtureJson<Probe>(`${dir}/golden.json`);
+    const tokenizer = new Tokenizer(await fixtureJson(`${dir}/tokenizer.json`), await fixtureJson(`${dir}/tokenizer_config.json`));
+    const plain = addLoraInputs(await fixtureBytes(`${dir}/plain/model.onnx`));
+    expect(plain.targets).toEqual(variant.loraTargets);
+    const model = { contract: { ...variant, loraTargets: plain.targets }, tokenizer, session: await createSession(plain.onnx), Tensor: ort.Tensor };
+    const lora = { contract: variant, tokenizer, session: await createSession(await fixtureBytes(`${dir}/model.onnx`)), Tensor: ort.Tensor };
+    const config = parsePeftConfig(await fixtureJson(`${dir}/adapters/random-0/adapter_config.json`));
+    const adapter = peftToFactors(config, await fixtureBytes(`${dir}/adapters/random-0/adapter_model.safetensors`), variant.loraTargets);
+    const batch = batchOf(model, golden.examples);
+    for (const [name, factors] of [["none", null], ["random-0", adapter]] as const) {
+      const logits = await forward(model, batch, factors);
+      expect(maxAbsDiff(logits, await forward(lora, batch, factors)), name).toBeLessThan(1e-5);
+      scoreBatch(batch, logits, variant.vocabSize).forEach((s, i) => {
+        expect(Math.abs(s.nll - golden.adapters[name].nll[i]) / golden.adapters[name].nll[i], `${name} example ${i}`).toBeLessThan(1e-4);
+      });
+    }
   });
 });
