@@ -1,11 +1,13 @@
 /**
  * `npm run bench:eval`: few-shot evaluation speed in workerd (onnxruntime-web, wasm, one
  * thread) against the same runtime's MatMul ceiling and onnxruntime-node (one thread, native), for
- * the model as shipped and its int8 and int4 weight variants (tools/fixtures/quantize_int{8,4}.py).
+ * the model as shipped and its int8 and int4 weight variants (tools/fixtures/quantize_int{8,4}.py);
+ * then the evaluator service against the in-Worker path on the same units (bench/evaluatorService.ts).
  */
 import { readFileSync } from "node:fs";
 import * as ortNode from "onnxruntime-node";
 import { unstable_startWorker } from "wrangler";
+import { evaluatorServiceFigures } from "./evaluatorService.ts";
 import { forwardFlops, type DecoderShape } from "./flops.ts";
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -115,3 +117,5 @@ try {
 } finally {
   await worker.dispose();
 }
+
+await evaluatorServiceFigures();
