@@ -26,7 +26,7 @@ export interface Api {
   /** Sends the request (with the admin token unless `admin` is false) and throws HttpError unless 2xx. */
   send(method: string, path: string, init?: { body?: RequestInit["body"]; json?: unknown; admin?: boolean; headers?: Record<string, string> }): Promise<Response>;
   /** `send`, then the JSON body. */
-  json<T>(method: string, path: string, init?: { json?: unknown; admin?: boolean }): Promise<T>;
+  json<T>(method: string, path: string, init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean }): Promise<T>;
 }
 
 /** ADMIN_TOKEN from ./.dev.vars (dotenv syntax, as `npm start` writes it), if there is one. */
@@ -65,7 +65,7 @@ export function connect(url?: string, token?: string): Api {
   return {
     url: base,
     send,
-    async json<T>(method: string, path: string, init?: { json?: unknown; admin?: boolean }) {
+    async json<T>(method: string, path: string, init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean }) {
       return (await (await send(method, path, init)).json()) as T;
     },
   };

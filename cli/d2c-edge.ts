@@ -6,6 +6,7 @@
 import { CONNECTION_HELP, helpOf, parse, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { manifest } from "./manifest.ts";
+import { model } from "./model.ts";
 import { profile, profiles } from "./profiles.ts";
 import { publish, releases, rollback, rollout } from "./releases.ts";
 import { push } from "./push.ts";
@@ -14,7 +15,7 @@ import { run } from "./run.ts";
 import { runs } from "./runs.ts";
 import { status } from "./status.ts";
 
-const COMMANDS: readonly Command[] = [push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
+const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
 
 const HELP = `usage: d2c-edge <command> [options]
 

@@ -106,6 +106,15 @@ export class Catalogue extends DurableObject<Env> {
     return row ? (JSON.parse(row.contract) as ModelContract) : null;
   }
 
+  models(): ModelContract[] {
+    return this.sql.exec<{ contract: string }>("SELECT contract FROM models ORDER BY id").toArray().map((r) => JSON.parse(r.contract) as ModelContract);
+  }
+
+  /** The model an adapter's `base_model_name_or_path` names: a registered id, else a declared alias. */
+  resolveModel(name: string): ModelContract | null {
+    return this.model(name) ?? this.models().find((m) => m.aliases?.includes(name)) ?? null;
+  }
+
   /** Creates the task or replaces its adapter; its examples stay. Returns the new version. */
   putAdapter(upload: AdapterUpload): number {
     this.sql.exec(

@@ -4,6 +4,7 @@ import { renderError } from "./errors";
 import { devices } from "./devices";
 import { evaluate } from "./evaluate";
 import { evaluatorObjects } from "./evaluatorObjects";
+import { modelUploads } from "./modelUploads";
 import { models } from "./models";
 import { openapi } from "./openapi";
 import { profiles } from "./profiles";
@@ -13,6 +14,7 @@ import { tasks } from "./tasks";
 export const app = new Hono<{ Bindings: Env }>();
 
 app.route("/v1/models", models);
+app.route("/v1/models", modelUploads);
 app.route("/v1/tasks", tasks);
 app.route("/v1/evaluate", evaluate);
 app.route("/v1/evaluator/objects", evaluatorObjects);

@@ -1,12 +1,26 @@
+/**
+ * Base models. `PUT /v1/models/:modelId` takes a model in either form:
+ * - a plain decoder ONNX as torch/optimum export it: d2c-edge adds the LoRA inputs (graph
+ *   surgery, src/models/surgery.ts) and derives model.json unless one is given;
+ * - an ONNX that already has the contract's LoRA inputs, with its model.json.
+ * A model the Worker's isolate cannot hold is refused for the in-Worker path (422) unless it is
+ * registered for the evaluator service (`evaluator=remote`). Models above the Worker's request
+ * limit go up through the CLI (`npx d2c-edge model push`), which does the surgery on its side.
+ */
 import { Hono } from "hono";
 import type { ModelContract } from "../inference/contract";
 import { forgetModel } from "../inference/model";
 import { createSession } from "../inference/ort";
+import { deriveContract, type Registration } from "../models/contract";
+import { addLoraInputs, loraInputsOf } from "../models/surgery";
+import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../models/workerMemory";
 import { catalogue } from "../storage/catalogue";
 import { modelKey } from "../storage/keys";
+import { sha256Hex } from "../storage/sha256";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
-import { sha256Hex } from "../storage/sha256";
+import { checkContract, registrationOf } from "./modelContract";
+import { isVerified, pushedFile } from "./modelUploads";
 import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
@@ -16,6 +30,8 @@ export const models = new Hono<{ Bindings: Env }>();
 
 models.use("*", requireAdmin);
 
+models.get("/", async (c) => c.json({ models: await catalogue(c.env).models() }));
+
 models.get("/:modelId", async (c) => {
   const contract = await catalogue(c.env).model(c.req.param("modelId"));
   if (!contract) throw new ApiError(404, "unknown_model", `no model ${c.req.param("modelId")}`);
@@ -24,55 +40,94 @@ models.get("/:modelId", async (c) => {
 
 models.put("/:modelId", async (c) => {
   const modelId = checkedId("model", c.req.param("modelId"));
-  const files = await multipartFiles(c.req.raw, LIMITS);
-  const contract = checkContract(modelId, parseJsonField("model.json", files["model.json"]));
-  const sha256 = await sha256Hex(files["model.onnx"]);
-  if (sha256 !== contract.onnx.sha256) {
-    throw new ApiError(400, "sha256_mismatch", `model.onnx has sha256 ${sha256}, model.json says ${contract.onnx.sha256}`);
+  const files = await multipartFiles(c.req.raw, LIMITS, ["model.json", "model.onnx"]);
+  const given = files["model.json"] && parseJsonField("model.json", files["model.json"]);
+  const registration = registrationOf(modelId, c.req.query(), given);
+  const tokenizer = parseJsonField("tokenizer.json", files["tokenizer.json"]) as Record<string, unknown>;
+  const tokenizerConfig = parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]) as Record<string, unknown>;
+  const sent = files["model.onnx"];
+  let onnx: Uint8Array | null = sent ?? null;
+  let contract: ModelContract;
+  if (!sent) {
+    // Pushed beforehand in parts (modelUploads.ts): model.json names the verified files.
+    if (!given) throw new ApiError(400, "missing_field", "multipart field model.onnx is missing (or send model.json naming files pushed with `d2c-edge model push`)");
+    contract = { ...(await checkPushed(c.env.BUCKET, modelId, given)), ...registrationFields(registration) };
+  } else if (loraInputsOf(sent).length === 0) {
+    const targets = c.req.query("targets")?.split(",").filter(Boolean);
+    const surgery = addLoraInputs(sent, { ...(targets ? { targets } : {}), ...(registration.maxSequence ? { maxSequence: registration.maxSequence } : {}) });
+    onnx = surgery.onnx;
+    const stored = { file: "model.onnx", sha256: await sha256Hex(surgery.onnx) };
+    contract = given
+      ? { ...checkContract(modelId, given, await sha256Hex(sent), "graph"), onnx: stored, loraTargets: surgery.targets, ...registrationFields(registration) }
+      : deriveContract(registration, surgery, stored, tokenizer, tokenizerConfig);
+  } else {
+    if (!given) throw new ApiError(400, "missing_field", "model.onnx already has LoRA inputs: send its model.json too (a plain export needs none)");
+    contract = { ...checkContract(modelId, given, await sha256Hex(sent)), ...registrationFields(registration) };
   }
-  await checkGraph(contract, files["model.onnx"]);
-  parseJsonField("tokenizer.json", files["tokenizer.json"]);
-  parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]);
+  await checkAliases(c.env, contract);
+  if (contract.evaluator !== "remote") await checkWorkerPath(contract, onnx ?? (await pushedBytes(c.env.BUCKET, contract)));
   await Promise.all([
-    c.env.BUCKET.put(modelKey(modelId, contract.onnx.file), files["model.onnx"]),
+    sent ? c.env.BUCKET.put(modelKey(modelId, contract.onnx.file), onnx ?? sent) : null,
     c.env.BUCKET.put(modelKey(modelId, contract.tokenizer), files["tokenizer.json"]),
     c.env.BUCKET.put(modelKey(modelId, "tokenizer_config.json"), files["tokenizer_config.json"]),
   ]);
   // model.json last: a reader that finds it finds everything it names.
-  await c.env.BUCKET.put(modelKey(modelId, "model.json"), files["model.json"]);
+  await c.env.BUCKET.put(modelKey(modelId, "model.json"), JSON.stringify(contract, null, 2));
   forgetModel(modelId);
   const catalogueVersion = await catalogue(c.env).registerModel(contract);
-  return c.json({ modelId, sha256, catalogueVersion }, 201);
+  return c.json({ modelId, sha256: contract.onnx.sha256, loraTargets: contract.loraTargets.length, aliases: contract.aliases ?? [], evaluator: contract.evaluator ?? "wasm", catalogueVersion }, 201);
 });
 
-function checkContract(modelId: string, json: unknown): ModelContract {
-  const m = json as Partial<ModelContract>;
-  const fail = (what: string) => {
-    throw new ApiError(400, "bad_model_json", `model.json: ${what}`);
-  };
-  if (typeof m !== "object" || m === null) fail("not an object");
-  if (m.contractVersion !== 1) fail(`contractVersion ${JSON.stringify(m.contractVersion)}, expected 1`);
-  if (m.modelId !== modelId) fail(`modelId ${JSON.stringify(m.modelId)} differs from the URL's ${modelId}`);
-  if (!Number.isInteger(m.maxSequence) || m.maxSequence! < 2) fail("maxSequence must be an integer >= 2");
-  if (!Number.isInteger(m.vocabSize) || m.vocabSize! < 2) fail("vocabSize must be an integer >= 2");
-  const t = m.tokens;
-  if (!t || ![t.bos, t.eos, t.pad].every((x) => Number.isInteger(x) && x >= 0 && x < m.vocabSize!)) {
-    fail("tokens must give bos, eos and pad ids within the vocabulary");
-  }
-  if (!Array.isArray(m.loraTargets) || m.loraTargets.length === 0) fail("loraTargets must list at least one target");
-  for (const target of m.loraTargets!) {
-    if (typeof target.module !== "string" || !Number.isInteger(target.in) || !Number.isInteger(target.out)) {
-      fail("each lora target needs module (string), in and out (integers)");
+/** A model.json for pushed files: each must be a completed, verified upload under its own digest. */
+async function checkPushed(bucket: R2Bucket, modelId: string, given: unknown): Promise<ModelContract> {
+  const onnx = (given as Partial<ModelContract>)?.onnx;
+  const sha256 = onnx?.sha256 ?? "";
+  const contract = checkContract(modelId, given, sha256, "given", "pushed");
+  for (const file of [{ file: "model.onnx", sha256 }, ...(contract.onnx.externalData ?? [])]) {
+    const path = pushedFile(file.sha256, file.file);
+    if (!(await isVerified(bucket, modelId, path))) {
+      throw new ApiError(409, "not_pushed", `${path} is not a completed upload of model ${modelId}: push it first (npx d2c-edge model push)`);
     }
   }
-  // The files arrive as fixed multipart fields, so the contract must name them the same way.
-  if (m.onnx?.file !== "model.onnx" || !/^[0-9a-f]{64}$/.test(m.onnx.sha256 ?? "")) fail('onnx must be { file: "model.onnx", sha256: <hex> }');
-  if (m.tokenizer !== "tokenizer.json") fail('tokenizer must be "tokenizer.json"');
-  return m as ModelContract;
+  return contract;
 }
 
-/** The ONNX graph must load and take every input the contract promises. */
-async function checkGraph(contract: ModelContract, onnx: Uint8Array): Promise<void> {
+/** A pushed model's bytes, read back for the Worker-path check once its size says it may fit. */
+async function pushedBytes(bucket: R2Bucket, contract: ModelContract): Promise<Uint8Array> {
+  const head = await bucket.head(modelKey(contract.modelId, contract.onnx.file));
+  if (!head) throw new ApiError(409, "not_pushed", `${contract.onnx.file} is not in R2`);
+  if (contract.onnx.externalData?.length) throw tooLarge(head.size, "its weights are in external data files, which the Worker's onnxruntime-web does not read");
+  checkWorkerMemory(head.size);
+  return new Uint8Array(await (await bucket.get(modelKey(contract.modelId, contract.onnx.file)))!.arrayBuffer());
+}
+
+const tooLarge = (bytes: number, why: string) =>
+  new ApiError(422, "too_large_for_worker", `model.onnx (${bytes} bytes): ${why}: register it for the evaluator service (evaluator=remote)`);
+
+function checkWorkerMemory(bytes: number): void {
+  const estimate = estimatedWorkerMemory(bytes, false);
+  if (estimate > WORKER_MEMORY_LIMIT) {
+    throw tooLarge(bytes, `needs about ${Math.round(estimate / 2 ** 20)} MiB in a Worker, whose limit is ${WORKER_MEMORY_LIMIT / 2 ** 20} MiB`);
+  }
+}
+
+const registrationFields = (r: Registration) => ({
+  ...(r.aliases?.length ? { aliases: [...r.aliases] } : {}),
+  ...(r.evaluator ? { evaluator: r.evaluator } : {}),
+});
+
+/** An alias names one model: claimed by another model (as an alias or its id), it is a conflict. */
+async function checkAliases(env: Env, contract: ModelContract): Promise<void> {
+  const others = (await catalogue(env).models()).filter((m) => m.modelId !== contract.modelId);
+  for (const alias of contract.aliases ?? []) {
+    const owner = others.find((m) => m.modelId === alias || m.aliases?.includes(alias));
+    if (owner) throw new ApiError(409, "alias_taken", `alias ${alias} already names model ${owner.modelId}`);
+  }
+}
+
+/** The in-Worker path: the model must fit an isolate, then load in onnxruntime-web and take every input the contract promises. */
+async function checkWorkerPath(contract: ModelContract, onnx: Uint8Array): Promise<void> {
+  checkWorkerMemory(onnx.byteLength);
   let session;
   try {
     session = await createSession(onnx);

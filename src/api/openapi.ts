@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ProfileSchema } from "../delivery/profiles";
 import { RunRequest } from "../runs/start";
 import { EvaluateRequest } from "./evaluate";
+import { CompleteUpload, UploadFile } from "./modelUploads";
 import { PublishRequest, RollbackRequest, RolloutRequest } from "./profiles";
 
 type Operation = { summary: string; admin?: boolean; body?: z.ZodType; multipart?: string[]; raw?: string; params?: string[]; query?: string[]; responses: Record<string, string> };
@@ -14,10 +15,19 @@ type Operation = { summary: string; admin?: boolean; body?: z.ZodType; multipart
 const ERRORS = { "400": "invalid request (the message names the field)", "401": "missing or wrong admin token", "404": "not found" };
 
 const PATHS: Record<string, Record<string, Operation>> = {
+  "/v1/models": { get: { summary: "Registered base models", admin: true, responses: { "200": "{ models }", ...ERRORS } } },
   "/v1/models/{modelId}": {
-    put: { summary: "Register a base model", admin: true, params: ["modelId"], multipart: ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"], responses: { "201": "registered", ...ERRORS } },
+    put: {
+      summary: "Register a base model: a plain ONNX export (LoRA inputs added, model.json derived unless sent) or one with the contract's LoRA inputs and its model.json; without model.onnx, model.json names files pushed in parts",
+      admin: true, params: ["modelId"], query: ["aliases", "evaluator", "targets", "maxSequence"], multipart: ["tokenizer.json", "tokenizer_config.json"],
+      responses: { "201": "{ modelId, sha256, loraTargets, aliases, evaluator, catalogueVersion }", "409": "an alias names another model, or a named file was not pushed", "422": "too large for the in-Worker path (register with evaluator=remote)", ...ERRORS },
+    },
     get: { summary: "A model's contract", admin: true, params: ["modelId"], responses: { "200": "the model.json contract", ...ERRORS } },
   },
+  "/v1/models/{modelId}/uploads": { post: { summary: "Start pushing a model file in parts (R2 multipart), stored under its sha256", admin: true, params: ["modelId"], body: UploadFile, responses: { "201": "{ path, uploadId, partBytes, complete: false }", "200": "{ path, complete: true }: already pushed", ...ERRORS } } },
+  "/v1/models/{modelId}/uploads/{uploadId}/parts/{partNumber}": { put: { summary: "One part (Content-Length required, at most partBytes)", admin: true, params: ["modelId", "uploadId", "partNumber"], query: ["file", "sha256"], raw: "application/octet-stream", responses: { "200": "{ partNumber, etag }", "411": "no Content-Length", "413": "part too large", ...ERRORS } } },
+  "/v1/models/{modelId}/uploads/{uploadId}/complete": { post: { summary: "Complete a pushed file; its bytes are hashed against the sha256 it was started with", admin: true, params: ["modelId", "uploadId"], body: CompleteUpload, responses: { "200": "{ path, bytes, complete: true }", ...ERRORS, "400": "invalid request, or the bytes do not match the sha256 (the file is deleted)" } } },
+  "/v1/evaluator/objects/*": { get: { summary: "Evaluator service only (Bearer EVALUATOR_SECRET): a model file, merged adapter or example set it needs, read-only, by R2 key", params: [], responses: { "200": "the object, with its etag", "401": "missing or wrong evaluator secret", "404": "not found or outside models/, merged/, examples/" } } },
   "/v1/tasks": { get: { summary: "The catalogue: tasks and its version", admin: true, responses: { "200": "{ tasks, catalogueVersion }", ...ERRORS } } },
   "/v1/tasks/{taskId}": {
     get: { summary: "One task", admin: true, params: ["taskId"], responses: { "200": "the task", ...ERRORS } },

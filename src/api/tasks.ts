@@ -48,11 +48,12 @@ tasks.put("/:taskId/adapter", async (c) => {
   const taskId = checkedId("task", c.req.param("taskId"));
   const files = await multipartFiles(c.req.raw, ADAPTER_LIMITS);
   const configJson = parseJsonField("adapter_config.json", files["adapter_config.json"]) as Record<string, unknown>;
-  const modelId = String(configJson?.base_model_name_or_path ?? "");
-  const contract = await catalogue(c.env).model(modelId);
+  const baseModel = String(configJson?.base_model_name_or_path ?? "");
+  const contract = await catalogue(c.env).resolveModel(baseModel);
   if (!contract) {
-    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${JSON.stringify(modelId)} is not a registered model`);
+    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${JSON.stringify(baseModel)} is neither a registered model nor one's alias`);
   }
+  const modelId = contract.modelId;
   // The factors as the model will use them (scaled) are checked; an AdapterError renders as 400/422.
   const config = parsePeftConfig(configJson);
   peftToFactors(config, files["adapter_model.safetensors"], contract.loraTargets);
