@@ -1,0 +1,64 @@
+/** The CLI itself: its commands, help and exit codes (cli/d2c-edge.ts launches it). */
+import { CONNECTION_HELP, helpOf, parse, type Command } from "./command.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { manifest } from "./manifest.ts";
+import { model } from "./model.ts";
+import { profile, profiles } from "./profiles.ts";
+import { publish, releases, rollback, rollout } from "./releases.ts";
+import { push } from "./push.ts";
+import { report } from "./report.ts";
+import { run } from "./run.ts";
+import { runs } from "./runs.ts";
+import { status } from "./status.ts";
+
+const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
+
+const HELP = `usage: d2c-edge <command> [options]
+
+Cluster, merge and ship task LoRA adapters: the d2c-edge Worker's operator CLI.
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
+
+d2c-edge <command> --help describes a command and its options. Every command takes:
+${CONNECTION_HELP}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(HELP);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+  try {
+    const invocation = parse(command, rest);
+    if (!invocation) {
+      process.stdout.write(helpOf(command));
+      return 0;
+    }
+    return await command.run(invocation);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${name}: ${e.message} (see d2c-edge ${name} --help)`);
+    throw e;
+  }
+}
+
+// A reader that stops early (`| head -1`) ends the CLI quietly, as it does other Unix tools.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(process.exitCode ?? 0);
+});
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof CliError) && !(e instanceof UsageError)) throw e; // a bug: keep the stack
+  console.error(`d2c-edge: ${e.message}`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+}
