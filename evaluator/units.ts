@@ -3,6 +3,7 @@
  * (src/inference: batches, forward, loss, evaluate) on onnxruntime-node: the same numbers as the
  * in-Worker path, from the same model, merged adapter and pinned examples.
  */
+import { basename } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { z } from "zod";
 import { parsePeftConfig, peftToFactors } from "../src/adapters/peft.ts";
@@ -30,6 +31,13 @@ export const UnitRequest = z.object({
   mergedSha256: sha256,
   evaluator: z.enum(["wasm", "remote"]).optional(),
 }) satisfies z.ZodType<EvaluationUnit>;
+
+/**
+ * Where an external data file is in R2: pushed files (`npx d2c-edge model push`, src/api/modelUploads.ts)
+ * live under their own digest, `models/<modelId>/<sha256>/<file>`; a path in model.json is taken as given.
+ */
+const externalDataKey = (modelId: string, f: { file: string; sha256: string }) =>
+  modelKey(modelId, f.file.includes("/") ? f.file : `${f.sha256}/${f.file}`);
 
 /** Models kept loaded (sessions of large models are large); merged adapters and example sets kept. */
 const LOADED_MODELS = 2;
@@ -77,9 +85,9 @@ export class UnitEvaluator {
 
   private async load(modelId: string, contract: ModelContract): Promise<LoadedModel> {
     const dir = contract.onnx.sha256;
-    // External data first: onnxruntime-node reads it beside the graph when the session opens.
-    await Promise.all((contract.onnx.externalData ?? []).map((f) => this.objects.file(modelKey(modelId, f.file), dir, f.file, f.sha256)));
-    const path = await this.objects.file(modelKey(modelId, contract.onnx.file), dir, contract.onnx.file, contract.onnx.sha256);
+    // External data first: onnxruntime-node reads it beside the graph (by the graph's file names) when the session opens.
+    await Promise.all((contract.onnx.externalData ?? []).map((f) => this.objects.file(externalDataKey(modelId, f), dir, basename(f.file), f.sha256)));
+    const path = await this.objects.file(modelKey(modelId, contract.onnx.file), dir, basename(contract.onnx.file), contract.onnx.sha256);
     const [tokenizerJson, tokenizerConfig] = await Promise.all([contract.tokenizer, "tokenizer_config.json"]
       .map(async (file) => JSON.parse((await this.objects.text(modelKey(modelId, file))).text) as Record<string, unknown>));
     const session = await this.runtime.createSession(path);

@@ -6,16 +6,21 @@
  * in-Worker WASM path; then the service crashing mid-run, and being down.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunStatus } from "../../src/runs/status.ts";
 import { seed } from "../../scripts/seed.ts";
 import { FIXTURES, startWorker, TOKEN, type LocalWorker } from "../node/worker.ts";
 import { freePort, startEvaluator, type EvaluatorProcess } from "./service.ts";
 
+const CLI = fileURLToPath(new URL("../../cli/d2c-edge.ts", import.meta.url));
+const execFileAsync = promisify(execFile);
 const SECRET = randomBytes(24).toString("base64url");
 let worker: LocalWorker;
 let evaluator: EvaluatorProcess | undefined;
@@ -161,6 +166,37 @@ describe('runs with "evaluator": "remote"', () => {
     for (const iteration of run.iterations) {
       for (const row of Object.values(iteration.losses)) expect(row.every((loss) => loss !== null && Number.isFinite(loss))).toBe(true);
     }
+  });
+
+  // Skipped until PUT /v1/tasks/:id/examples stops opening the model's ONNX session in the Worker
+  // to tokenize (src/api/tasks.ts calls loadModel): for a model with external data, onnxruntime-web
+  // cannot open it and the upload answers 500, so no task of such a model gets examples yet.
+  it.skip("run without asking for a model registered for the service (external data, pushed with the CLI); such a model is refused for wasm", async () => {
+    const variant = join(FIXTURES, "variants/qwen-bias-tiny");
+    const folder = join(cacheDir, "qwen-external-folder");
+    await mkdir(folder);
+    for (const file of ["external/model.onnx", "external/model.onnx_data", "tokenizer.json", "tokenizer_config.json"]) await copyFile(join(variant, file), join(folder, basename(file)));
+    const pushed = await execFileAsync(process.execPath, [CLI, "model", "push", folder, "--alias", "d2c/qwen-bias-tiny"], { env: { ...process.env, D2C_URL: worker.url, D2C_TOKEN: TOKEN } });
+    expect(pushed.stdout).toMatch(/evaluator remote/);
+    const tasks = ["qwen-r0", "qwen-r1", "qwen-r2"];
+    for (const [i, task] of tasks.entries()) {
+      const form = new FormData();
+      for (const file of ["adapter_config.json", "adapter_model.safetensors"]) form.set(file, new Blob([await readFile(join(variant, `adapters/random-${i}/${file}`))]), file);
+      expect((await worker.call(`/v1/tasks/${task}/adapter`, { method: "PUT", body: form })).status).toBe(201);
+      const examples = await readFile(join(FIXTURES, "examples/gec-de/fewshot.jsonl"));
+      expect((await worker.call(`/v1/tasks/${task}/examples?split=fewshot`, { method: "PUT", body: examples })).status).toBe(201);
+    }
+    const refused = await worker.call("/v1/runs", post({ k: 2, tasks, evaluator: "wasm" }));
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("remote_model");
+
+    const before = await health(evaluator!.url);
+    const run = await finished(await startRun({ k: 2, method: "d2c", seed: 0, cache: false, tasks }), 120);
+    expect(run).toMatchObject({ state: "done", evaluator: "remote", modelId: "qwen-external" });
+    for (const iteration of run.iterations) {
+      for (const row of Object.values(iteration.losses)) expect(row.every((loss) => loss !== null && Number.isFinite(loss))).toBe(true);
+    }
+    expect((await health(evaluator!.url)).units - before.units).toBe(run.cost.units);
   });
 
   it("fail after the retries with a reason naming the evaluator when the service is down, and publish nothing", async () => {
