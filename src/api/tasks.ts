@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { parsePeftConfig, peftToFactors } from "../adapters/peft";
 import { parseExamples } from "../storage/examples";
 import { tokenize } from "../inference/forward";
-import { loadModel } from "../inference/model";
+import { loadTokenizer } from "../inference/model";
 import { catalogue } from "../storage/catalogue";
 import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";
@@ -91,7 +91,7 @@ tasks.put("/:taskId/examples", async (c) => {
   if (examples.length === 0 || examples.length > MAX_EXAMPLES[split]) {
     throw new ApiError(400, "bad_count", `${split} needs 1 to ${MAX_EXAMPLES[split]} examples, got ${examples.length}`);
   }
-  const model = await loadModel(c.env.BUCKET, task.modelId);
+  const model = await loadTokenizer(c.env.BUCKET, task.modelId);
   tokenize(model, examples).forEach((e, i) => {
     const length = e.prompt.length + e.completion.length + 2;
     if (e.completion.length === 0) throw new ApiError(400, "empty_completion", `line ${i + 1}: the completion is empty`);

@@ -17,7 +17,7 @@ export interface LoadedModel {
   readonly Tensor: typeof Tensor;
 }
 
-export function tokenize(model: LoadedModel, examples: readonly Example[]): ExampleTokens[] {
+export function tokenize(model: Pick<LoadedModel, "tokenizer">, examples: readonly Example[]): ExampleTokens[] {
   const encode = (text: string) => model.tokenizer.encode(text, { add_special_tokens: false }).ids;
   return examples.map((e) => ({ prompt: encode(e.prompt), completion: encode(e.completion) }));
 }

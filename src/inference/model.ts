@@ -3,6 +3,7 @@
  * that every request and queue message after the first pays only for inference.
  */
 import { Tokenizer } from "@huggingface/tokenizers";
+import { DomainError } from "../errors";
 import { modelKey } from "../storage/keys";
 import type { ModelContract } from "./contract";
 import type { LoadedModel } from "./forward";
@@ -25,19 +26,26 @@ export function forgetModel(modelId: string): void {
   loaded.delete(modelId);
 }
 
-async function readModel(bucket: R2Bucket, modelId: string): Promise<LoadedModel> {
+/**
+ * A model's contract and tokenizer without its ONNX session: what checking examples needs, for
+ * every model, including those only the evaluator service can load.
+ */
+export async function loadTokenizer(bucket: R2Bucket, modelId: string): Promise<Pick<LoadedModel, "contract" | "tokenizer">> {
   const json = async (file: string) => {
     const object = await bucket.get(modelKey(modelId, file));
     if (!object) throw new Error(`model ${modelId}: ${file} is not in R2`);
     return object.json<Record<string, unknown>>();
   };
   const contract = (await json("model.json")) as unknown as ModelContract;
-  const [tokenizerJson, tokenizerConfig, onnx] = await Promise.all([
-    json(contract.tokenizer),
-    json("tokenizer_config.json"),
-    bucket.get(modelKey(modelId, contract.onnx.file)),
-  ]);
+  const [tokenizerJson, tokenizerConfig] = await Promise.all([json(contract.tokenizer), json("tokenizer_config.json")]);
+  return { contract, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) };
+}
+
+async function readModel(bucket: R2Bucket, modelId: string): Promise<LoadedModel> {
+  const { contract, tokenizer } = await loadTokenizer(bucket, modelId);
+  if (contract.evaluator === "remote") throw new DomainError("conflict", "remote_model", `model ${modelId} is evaluated by the evaluator service, not in the Worker`);
+  const onnx = await bucket.get(modelKey(modelId, contract.onnx.file));
   if (!onnx) throw new Error(`model ${modelId}: ${contract.onnx.file} is not in R2`);
   const session = await createSession(new Uint8Array(await onnx.arrayBuffer()));
-  return { contract, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig), session, Tensor: ort.Tensor };
+  return { contract, tokenizer, session, Tensor: ort.Tensor };
 }

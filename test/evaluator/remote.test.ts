@@ -168,15 +168,12 @@ describe('runs with "evaluator": "remote"', () => {
     }
   });
 
-  // Skipped until PUT /v1/tasks/:id/examples stops opening the model's ONNX session in the Worker
-  // to tokenize (src/api/tasks.ts calls loadModel): for a model with external data, onnxruntime-web
-  // cannot open it and the upload answers 500, so no task of such a model gets examples yet.
-  it.skip("run without asking for a model registered for the service (external data, pushed with the CLI); such a model is refused for wasm", async () => {
+  it("run without asking for a model registered for the service (external data, pushed with the CLI); such a model is refused for wasm", async () => {
     const variant = join(FIXTURES, "variants/qwen-bias-tiny");
     const folder = join(cacheDir, "qwen-external-folder");
     await mkdir(folder);
     for (const file of ["external/model.onnx", "external/model.onnx_data", "tokenizer.json", "tokenizer_config.json"]) await copyFile(join(variant, file), join(folder, basename(file)));
-    const pushed = await execFileAsync(process.execPath, [CLI, "model", "push", folder, "--alias", "d2c/qwen-bias-tiny"], { env: { ...process.env, D2C_URL: worker.url, D2C_TOKEN: TOKEN } });
+    const pushed = await execFileAsync(process.execPath, [CLI, "model", "push", folder, "--id", "qwen-external", "--alias", "d2c/qwen-bias-tiny"], { env: { ...process.env, D2C_URL: worker.url, D2C_TOKEN: TOKEN } });
     expect(pushed.stdout).toMatch(/evaluator remote/);
     const tasks = ["qwen-r0", "qwen-r1", "qwen-r2"];
     for (const [i, task] of tasks.entries()) {
