@@ -13,7 +13,7 @@ import { addLoraInputs, loraInputsOf } from "../src/models/surgery.ts";
 import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../src/models/workerMemory.ts";
 import type { Api } from "./api.ts";
 import { integer, list, text, type Command } from "./command.ts";
-import { UsageError } from "./errors.ts";
+import { CliError, UsageError } from "./errors.ts";
 import { ProgressBar } from "./progressBar.ts";
 
 interface PushFile {
@@ -68,7 +68,12 @@ Options:
     const files: PushFile[] = [{ file: "model.onnx", sha256: sha256Of(onnx), bytes: onnx.byteLength, source: onnx }];
     for (const file of external) files.push({ file, sha256: await sha256OfFile(join(dir, file)), bytes: statSync(join(dir, file)).size, source: join(dir, file) });
     const totalBytes = files.reduce((s, f) => s + f.bytes, 0);
-    const evaluator = text(values, "evaluator") ?? (external.length || estimatedWorkerMemory(totalBytes, false) > WORKER_MEMORY_LIMIT ? "remote" : "wasm");
+    const fitsWorker = !external.length && estimatedWorkerMemory(totalBytes, false) <= WORKER_MEMORY_LIMIT;
+    const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
+    // The Worker refuses it too (422); saying so here spares the upload.
+    if (evaluator === "wasm" && !fitsWorker) {
+      throw new CliError(`${modelId} does not fit a Worker isolate (${totalBytes} bytes${external.length ? ", external data" : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`}): push it with --evaluator remote (or without --evaluator)`);
+    }
     for (const f of files) await pushFile(api, modelId, f);
     const [main, ...data] = files;
     const modelJson: ModelContract = {
