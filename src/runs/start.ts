@@ -24,6 +24,8 @@ export const RunRequest = z.object({
     dtype: z.enum(["fp16", "fp32"]).default("fp16"),
   }).refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes").optional(),
   profile: z.string().min(1).optional(),
+  /** The base model whose tasks the run takes (by default); needed when the catalogue holds tasks of several models. */
+  modelId: z.string().min(1).optional(),
   method: z.enum(RUN_METHODS).default("d2c"),
   merge: z.object({
     method: z.enum(MERGE_METHODS),
@@ -61,7 +63,8 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   const { tasks: all, catalogueVersion } = await cat.list();
   const profile = request.profile === undefined ? undefined : (await cat.profiles()).find((p) => p.id === request.profile);
   if (request.profile !== undefined && !profile) throw new DomainError("not_found", "unknown_profile", `profile: no profile ${request.profile}`);
-  let chosen = all.filter((t) => t.examples.fewshot > 0 && t.examplesSha256.fewshot && (!profile || t.modelId === profile.modelId));
+  const wanted = profile?.modelId ?? request.modelId;
+  let chosen = all.filter((t) => t.examples.fewshot > 0 && t.examplesSha256.fewshot && (!wanted || t.modelId === wanted));
   if (request.tasks) {
     const byId = new Map(all.map((t) => [t.id, t]));
     chosen = [...new Set(request.tasks)].sort().map((id) => {
@@ -75,7 +78,8 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
   if (chosen.length === 0) throw new DomainError("conflict", "no_tasks", "the catalogue has no task with few-shot examples");
   const modelId = chosen[0].modelId;
   const other = chosen.find((t) => t.modelId !== modelId);
-  if (other) throw new DomainError("unprocessable", "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: pass tasks of one model`);
+  if (other) throw new DomainError("unprocessable", "model_mismatch", `tasks span models ${modelId} and ${other.modelId}: give modelId, or tasks of one model`);
+  if (request.modelId && modelId !== request.modelId) throw new DomainError("unprocessable", "model_mismatch", `modelId is ${request.modelId}, the tasks are for ${modelId}`);
   if (profile && profile.modelId !== modelId) throw new DomainError("unprocessable", "model_mismatch", `profile ${profile.id} is for model ${profile.modelId}, the tasks for ${modelId}`);
   const model = await cat.model(modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${modelId} is not registered`);

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../../src/models/workerMemory";
-import { ADMIN, call, form, registerModel, uploadAdapter, uploadExamples } from "./api";
+import { ADMIN, call, form, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 import { fixtureBytes } from "./seed";
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -64,6 +64,16 @@ describe("a plain export", () => {
     const [plain, contract] = [await evaluateLoss("gec-de-plain", "gec-de-plain"), await evaluateLoss("gec-de", "gec-de")];
     expect(Math.abs(plain - contract)).toBeLessThan(1e-4);
     expect(Math.abs(await evaluateLoss("gec-de-plain", "none") - await evaluateLoss("gec-de", "none"))).toBeLessThan(1e-4);
+  });
+
+  it("a default run over a catalogue of two models needs modelId", async () => {
+    const post = (body: object) => call("/v1/runs", { method: "POST", body: JSON.stringify(body) });
+    expect(await refused(await post({ k: 1 }), 422, "model_mismatch")).toContain("give modelId");
+    const started = await post({ method: "merge-all", modelId: "char-lm-plain" });
+    expect(started.status).toBe(202);
+    const { runId, ...run } = (await started.json()) as { runId: string; k: number; tasks: number };
+    expect(run).toEqual({ k: 1, tasks: 1 });
+    expect((await waitFor(runId)).state).toBe("done"); // before the next test's snapshots
   });
 
   it("refuses an alias another model answers to, and targets the graph lacks, changing nothing", async () => {
