@@ -18,11 +18,14 @@ Options:
   --seed N           default 0
   --max-iterations N D2C iterations at most (default 10)
   --tasks a,b,...    these tasks only (default every task with few-shot examples)
+  --model M          the tasks of base model M (needed when the catalogue has several)
+  --evaluator E      wasm (the Worker) or remote (the evaluator service); default the model's
   --watch            then follow it as \`d2c-edge status\` does`,
   options: {
     k: { type: "string" }, profile: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" },
     dtype: { type: "string" }, method: { type: "string" }, merge: { type: "string" }, rank: { type: "string" },
     density: { type: "string" }, seed: { type: "string" }, "max-iterations": { type: "string" }, tasks: { type: "string" },
+    model: { type: "string" }, evaluator: { type: "string" },
     watch: { type: "boolean" },
   },
   positionals: [],
@@ -34,6 +37,8 @@ Options:
       seed: integer(values, "seed"),
       maxIterations: integer(values, "max-iterations", 1),
       tasks: list(values, "tasks"),
+      modelId: text(values, "model"),
+      evaluator: text(values, "evaluator"),
     });
     const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1), dtype: text(values, "dtype") });
     if (budget.dtype !== undefined && Object.keys(budget).length === 1) throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
