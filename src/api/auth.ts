@@ -1,28 +1,26 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "./errors";
 
-/** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
-export const requireAdmin = createMiddleware<{ Bindings: Env }>(async (c, next) => {
-  const expected = c.env.ADMIN_TOKEN;
-  if (!expected) throw new ApiError(503, "admin_disabled", "ADMIN_TOKEN is not configured");
-  const header = c.req.header("authorization") ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice(7) : "";
-  if (!(await sameSecret(given, expected))) throw new ApiError(401, "unauthorized", "a valid admin bearer token is required");
-  await next();
-});
-
 /**
- * The evaluator service's reads (`/v1/evaluator/objects/...`): `Authorization: Bearer
- * <EVALUATOR_SECRET>`, the secret the Worker also sends the service, compared in constant time.
+ * `Authorization: Bearer <secret>`, compared in constant time; 503 naming the variable when the
+ * Worker has no such secret, 401 with `required` otherwise.
  */
-export const requireEvaluator = createMiddleware<{ Bindings: Env }>(async (c, next) => {
-  const expected = c.env.EVALUATOR_SECRET;
-  if (!expected) throw new ApiError(503, "evaluator_disabled", "EVALUATOR_SECRET is not configured");
-  const header = c.req.header("authorization") ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice(7) : "";
-  if (!(await sameSecret(given, expected))) throw new ApiError(401, "unauthorized", "the evaluator's bearer secret is required");
-  await next();
-});
+function requireBearer(secret: "ADMIN_TOKEN" | "EVALUATOR_SECRET", disabled: string, required: string) {
+  return createMiddleware<{ Bindings: Env }>(async (c, next) => {
+    const expected = c.env[secret];
+    if (!expected) throw new ApiError(503, disabled, `${secret} is not configured`);
+    const header = c.req.header("authorization") ?? "";
+    const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!(await sameSecret(given, expected))) throw new ApiError(401, "unauthorized", required);
+    await next();
+  });
+}
+
+/** Admin routes. */
+export const requireAdmin = requireBearer("ADMIN_TOKEN", "admin_disabled", "a valid admin bearer token is required");
+
+/** The evaluator service's reads (`/v1/evaluator/objects/...`): the secret the Worker also sends the service. */
+export const requireEvaluator = requireBearer("EVALUATOR_SECRET", "evaluator_disabled", "the evaluator's bearer secret is required");
 
 /** Digests first, so the comparison takes the same time whatever the lengths. */
 async function sameSecret(a: string, b: string): Promise<boolean> {

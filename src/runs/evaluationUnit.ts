@@ -3,6 +3,7 @@
  * (this Worker or the evaluator service, evaluator/) answers. Free of Workers types, so the
  * Node-side service imports it as it is.
  */
+import type { Evaluation } from "../inference/evaluate";
 import type { Split } from "../storage/keys";
 import type { Evaluator } from "./config";
 
@@ -21,12 +22,5 @@ export interface EvaluationUnit {
   readonly evaluator?: Evaluator;
 }
 
-export interface UnitResult {
-  readonly loss: number;
-  readonly exactMatch: number;
-  readonly examples: number;
-  readonly tokens: number;
-  /** Counted by the evaluator as it ran them (src/inference/evaluate.ts). */
-  readonly forwardPasses: number;
-  readonly ms: number;
-}
+/** A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts). */
+export type UnitResult = Evaluation;
