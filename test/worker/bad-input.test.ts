@@ -81,7 +81,7 @@ const cases: Case[] = [
   { name: "bad token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: { authorization: "Bearer wrong" } }) },
   { name: "no token", status: 401, mention: "bearer token", send: () => call("/v1/tasks/qa-en", { method: "DELETE", headers: {} }) },
   { name: "catalogue read without a token", status: 401, mention: "bearer token", send: () => call("/v1/tasks", { headers: {} }) },
-  { name: "ONNX that does not load", status: 400, mention: "does not load", send: () => registerBrokenModel() },
+  { name: "ONNX that does not load", status: 400, mention: "not an ONNX model: the protobuf does not parse", send: () => registerBrokenModel() },
   // The effective factors (PEFT scaling applied) are what the model uses: they are what is checked.
   { name: "lora_alpha 1e30", status: 422, mention: "outside ±65504 (PEFT scaling 1.25e+29 applied)", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 1e30 }))) },
   { name: "lora_alpha 1e308", status: 422, mention: "effective value Infinity", send: () => uploadAdapter("bad", adapterFiles(weights, withConfig({ lora_alpha: 1e308 }))) },
