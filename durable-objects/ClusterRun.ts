@@ -82,13 +82,10 @@ export class ClusterRun extends DurableObject<Env> {
     if (isHeldOutUnit(unitId)) return run ? this.report.record(run.parsed, unitId, result) : undefined;
     if (run?.state !== "running") return;
     if (!Number.isFinite(result.loss)) return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
-    const written = this.sql.exec("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, error = NULL WHERE id = ? AND loss IS NULL",
-      result.loss, result.tokens, result.ms, result.forwardPasses, unitId).rowsWritten;
-    if (!written) return;
-    const total = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM units WHERE iteration = ?", run.iteration).one().n;
-    const pending = tables.pendingUnits(this.sql, run.iteration).length;
-    this.listeners.push({ type: "progress", data: { iteration: run.iteration, evaluated: total - pending, units: total } });
-    if (pending === 0 && run.phase === "evaluate") await this.wake();
+    const counts = tables.recordUnitLoss(this.sql, unitId, result);
+    if (!counts) return;
+    this.listeners.push({ type: "progress", data: { iteration: counts.iteration, evaluated: counts.total - counts.pending, units: counts.total } });
+    if (counts.pending === 0 && counts.iteration === run.iteration && run.phase === "evaluate") await this.wake();
   }
 
   /**
@@ -177,7 +174,7 @@ export class ClusterRun extends DurableObject<Env> {
   private async init(config: RunConfig): Promise<void> {
     const assignment = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
     this.commit(() => {
-      this.sql.exec("INSERT INTO iterations VALUES (0, ?, NULL, ?, NULL)", JSON.stringify(assignment), new Date().toISOString());
+      tables.insertIteration(this.sql, 0, assignment, new Date().toISOString());
       this.advance("merge");
       this.emit("iteration", { iteration: 0, assignment });
     });
@@ -211,13 +208,12 @@ export class ClusterRun extends DurableObject<Env> {
 
   /** First visit: create the units (cached losses filled in) and send the rest. Later visits: watchdog. */
   private async evaluate(config: RunConfig, iteration: number): Promise<void> {
-    if (tables.unitsOfIteration(this.sql, iteration).length === 0) this.commit(await plannedUnits(this.env, this.sql, config, iteration));
-    const pending = tables.pendingUnits(this.sql, iteration);
-    if (pending.length === 0) {
+    if (tables.unitCounts(this.sql, iteration) === null) this.commit(await plannedUnits(this.env, this.sql, config, iteration));
+    if ((tables.unitCounts(this.sql, iteration)?.pending ?? 0) === 0) {
       this.commit(() => this.advance("reassign"));
       return this.wake();
     }
-    const overdue = pending.filter((u) => u.sent_at <= Date.now() - config.unitTimeoutMs);
+    const overdue = tables.overdueUnits(this.sql, iteration, Date.now() - config.unitTimeoutMs);
     const exhausted = overdue.find((u) => u.attempts >= MAX_SENDS);
     if (exhausted) {
       return this.finish("failed", `task ${config.tasks[exhausted.task].id} under cluster ${exhausted.cluster} never reported after ${MAX_SENDS} sends`);
@@ -242,7 +238,7 @@ export class ClusterRun extends DurableObject<Env> {
       this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, finished_at = ? WHERE iteration = ?", JSON.stringify(assignment), j, now, iteration);
       this.emit("evaluated", { iteration, objective: j });
       if (!last) {
-        this.sql.exec("INSERT INTO iterations VALUES (?, ?, NULL, ?, NULL)", iteration + 1, JSON.stringify(next), now);
+        tables.insertIteration(this.sql, iteration + 1, next, now);
         this.sql.exec("UPDATE run SET iteration = ? WHERE id = 1", iteration + 1);
         this.advance("merge");
         this.emit("iteration", { iteration: iteration + 1, assignment: next });

@@ -67,10 +67,52 @@ export function createRunTables(sql: SqlStorage): void {
       loss_key TEXT NOT NULL, loss REAL, tokens INTEGER, ms REAL, source TEXT NOT NULL,
       attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER);
     CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
+    CREATE INDEX IF NOT EXISTS units_overdue ON units (iteration, sent_at) WHERE loss IS NULL;
+    CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
     CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
   // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
   if (!columns.includes("passes")) sql.exec("ALTER TABLE units ADD COLUMN passes INTEGER; ALTER TABLE units ADD COLUMN claimed_at INTEGER;");
+  // Per-iteration unit counters (a report is O(1)); NULL until the iteration's units are planned.
+  const counted = sql.exec<{ name: string }>("PRAGMA table_info(iterations)").toArray().map((c) => c.name);
+  if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
+}
+
+/** A new iteration's row, its units not planned yet. */
+export function insertIteration(sql: SqlStorage, iteration: number, assignment: readonly number[], startedAt: string): void {
+  sql.exec("INSERT INTO iterations (iteration, assignment, started_at) VALUES (?, ?, ?)", iteration, JSON.stringify(assignment), startedAt);
+}
+
+export interface UnitCounts {
+  readonly total: number;
+  readonly pending: number;
+}
+
+/** The iteration's unit counters, or null before its units are planned. */
+export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | null {
+  const row = sql.exec<{ total: number | null; pending: number | null }>(
+    "SELECT units_total AS total, units_pending AS pending FROM iterations WHERE iteration = ?", iteration).toArray()[0];
+  if (!row) return null;
+  if (row.total !== null) return { total: row.total, pending: row.pending ?? 0 };
+  // An iteration planned before the counters existed: count it once and keep the counts.
+  const counted = sql.exec<{ total: number; pending: number | null }>(
+    "SELECT count(*) AS total, sum(loss IS NULL) AS pending FROM units WHERE iteration = ?", iteration).one();
+  if (counted.total === 0) return null;
+  sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", counted.total, counted.pending ?? 0, iteration);
+  return { total: counted.total, pending: counted.pending ?? 0 };
+}
+
+/**
+ * Records a unit's loss once and counts it off its iteration: two indexed single-row writes,
+ * whatever the iteration's size. Null when the unit had already reported (a duplicate delivery).
+ */
+export function recordUnitLoss(sql: SqlStorage, unitId: string, result: { loss: number; tokens: number; ms: number; forwardPasses: number }): (UnitCounts & { iteration: number }) | null {
+  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, error = NULL WHERE id = ? AND loss IS NULL RETURNING iteration",
+    result.loss, result.tokens, result.ms, result.forwardPasses, unitId).toArray()[0];
+  if (!unit) return null;
+  const counts = sql.exec<{ total: number; pending: number }>(
+    "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS total, units_pending AS pending", unit.iteration).one();
+  return { iteration: unit.iteration, total: counts.total, pending: counts.pending };
 }
 
 export type StoredRun = RunFields & { readonly parsed: RunConfig };
@@ -94,8 +136,9 @@ export function unitsOfIteration(sql: SqlStorage, iteration: number): UnitRow[] 
   return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? ORDER BY task, cluster", iteration).toArray();
 }
 
-export function pendingUnits(sql: SqlStorage, iteration: number): UnitRow[] {
-  return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? AND loss IS NULL", iteration).toArray();
+/** The iteration's pending units sent at or before `sentBefore` (the watchdog's scan, indexed by sent_at). */
+export function overdueUnits(sql: SqlStorage, iteration: number, sentBefore: number): UnitRow[] {
+  return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? AND loss IS NULL AND sent_at <= ?", iteration, sentBefore).toArray();
 }
 
 /**

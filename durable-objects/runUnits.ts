@@ -19,11 +19,15 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
     config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
   const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(env).cachedLosses(keys);
-  return () => pairs.forEach(([t, c], i) => {
-    const hit = known[keys[i]];
-    sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
-      `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
-  });
+  return () => {
+    pairs.forEach(([t, c], i) => {
+      const hit = known[keys[i]];
+      sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
+        `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
+    });
+    const pending = pairs.filter((_, i) => !known[keys[i]]).length;
+    sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", pairs.length, pending, iteration);
+  };
 }
 
 /** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */
