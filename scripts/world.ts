@@ -67,6 +67,11 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
     };
   });
 
+  const smallest = sources.reduce((min, s) => (s.pool.length < min.pool.length ? s : min));
+  if (smallest.pool.length < FEWSHOT + options.test) {
+    throw new RangeError(`--test ${options.test}: ${smallest.id} has ${smallest.pool.length} distinct examples, ${FEWSHOT} few-shot + ${options.test} held-out needed; examples are never repeated`);
+  }
+
   mkdirSync(join(out, "models", modelId), { recursive: true });
   for (const file of MODEL_FILES) copyFileSync(join(modelDir, file), join(out, "models", modelId, file));
   const width = Math.max(4, String(n - 1).length);
