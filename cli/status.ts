@@ -103,7 +103,8 @@ function summary(run: RunStatus): string {
   if (run.result) lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}`);
   if (shown && shown.clusters.length) {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
-    for (const c of shown.clusters) lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${c.tasks.join(" ")}`);
+    // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
+    for (const c of shown.clusters) lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`);
   }
   const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
   lines.push(`cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`);

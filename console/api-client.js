@@ -62,3 +62,26 @@ export async function streamEvents(path, onEvent, signal) {
     }
   }
 }
+
+/**
+ * One iteration's loss matrix, read a page of tasks at a time from `GET /v1/runs/:id/losses`
+ * (the run's summary leaves it out): losses and assignment by task id.
+ * @param {string} runId
+ * @param {number} iteration
+ * @returns {Promise<{ losses: Record<string, (number | null)[]>, assignment: Record<string, number> }>}
+ */
+export async function lossMatrix(runId, iteration) {
+  /** @type {Record<string, (number | null)[]>} */
+  const losses = {};
+  /** @type {Record<string, number>} */
+  const assignment = {};
+  const limit = 500;
+  for (let offset = 0; ; offset += limit) {
+    const page = await api(`/v1/runs/${runId}/losses?iteration=${iteration}&offset=${offset}&limit=${limit}`);
+    for (const row of page.rows) {
+      losses[row.task] = row.losses;
+      assignment[row.task] = row.cluster;
+    }
+    if (offset + limit >= page.total) return { losses, assignment };
+  }
+}

@@ -18,13 +18,13 @@ import type { RunConfig } from "../src/runs/config";
 import { initialAssignment } from "../src/runs/initial";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
-import type { ReportView, RunStatus } from "../src/runs/status";
+import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
 import { isHeldOutUnit, type UnitResult } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
 import type { CachedMerge } from "./clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
-import { runStatus } from "./runStatus";
+import { lossPage, runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
 import { nonFiniteLossReason, plannedUnits, sendFewShotUnits } from "./runUnits";
@@ -65,6 +65,12 @@ export class ClusterRun extends DurableObject<Env> {
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
     return run && runStatus(this.sql, run, this.report.view(run.parsed));
+  }
+
+  /** A page of tasks of an iteration's loss matrix; null when the run or the iteration does not exist. */
+  losses(iteration: number, offset: number, limit: number): LossPage | null {
+    const run = tables.readRun(this.sql);
+    return run && lossPage(this.sql, run, iteration, offset, limit);
   }
 
   /**

@@ -1,40 +1,71 @@
-/** The run as `GET /v1/runs/:id` shows it (types in src/runs/status.ts), read from the run's tables. */
-import type { ClusterView, IterationView, ReportView, RunStatus } from "../src/runs/status";
+/**
+ * The run as `GET /v1/runs/:id` shows it (types in src/runs/status.ts), read from the run's
+ * tables: a summary sized by K and the result, never by the loss matrix, which `lossPage`
+ * serves a page of tasks at a time.
+ */
+import type { ClusterView, IterationView, LossPage, LossRow, MergedClusterView, ReportView, RunResult, RunStatus } from "../src/runs/status";
 import * as tables from "./runTables";
 import type { StoredRun } from "./runTables";
 
 export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null): RunStatus {
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
-  const byTask = <T>(values: readonly T[]) => Object.fromEntries(ids.map((id, t) => [id, values[t]]));
-  const iterations = sql.exec<{ iteration: number; assignment: string; objective: number | null }>("SELECT * FROM iterations ORDER BY iteration")
+  const iterations = sql.exec<{ iteration: number; objective: number | null }>("SELECT iteration, objective FROM iterations ORDER BY iteration")
     .toArray().map((row): IterationView => {
-      const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): ClusterView => ({
-        cluster: c.cluster, tasks: (JSON.parse(c.members) as number[]).map((t) => ids[t]), sha256: c.sha256, bytes: c.bytes, rank: c.rank,
+      const counts = tables.unitCounts(sql, row.iteration);
+      const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): MergedClusterView => ({
+        cluster: c.cluster, size: (JSON.parse(c.members) as number[]).length, sha256: c.sha256, bytes: c.bytes, rank: c.rank,
       }));
-      const losses = ids.map(() => new Array<number | null>(config.k).fill(null));
-      for (const u of tables.unitsOfIteration(sql, row.iteration)) losses[u.task][u.cluster] = u.loss;
-      return { iteration: row.iteration, objective: row.objective, assignment: byTask(JSON.parse(row.assignment) as number[]), clusters, losses: byTask(losses) };
+      return { iteration: row.iteration, objective: row.objective, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
     });
   const units = sql.exec<{ source: string; evaluated: number; n: number }>(
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();
   const count = (source: string) => units.filter((u) => u.source === source).reduce((s, u) => s + u.n, 0);
   // What the evaluator counted, once per unit (a duplicate delivery is never evaluated, see claimUnit).
   const passes = sql.exec<{ n: number | null }>("SELECT sum(passes) AS n FROM units WHERE source = 'queue'").one().n ?? 0;
-  const best = run.best_iteration === null ? null : iterations[run.best_iteration];
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
     k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
-    result: best && {
-      iteration: best.iteration, objective: best.objective!, assignment: best.assignment, clusters: best.clusters,
-      taskLoss: Object.fromEntries(ids.map((id) => [id, best.losses[id][best.assignment[id]]!])),
-    },
+    result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration),
     cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length },
     report,
     createdAt: run.created_at,
     finishedAt: run.finished_at,
     ms: Date.parse(run.finished_at ?? run.updated_at) - Date.parse(run.created_at),
   };
+}
+
+/** The best iteration: its assignment, clusters with their tasks, and each task's loss under its own cluster. */
+function result(sql: SqlStorage, ids: readonly string[], iteration: number): RunResult {
+  const assignment = tables.assignmentOf(sql, iteration);
+  const objective = sql.exec<{ objective: number }>("SELECT objective FROM iterations WHERE iteration = ?", iteration).one().objective;
+  const clusters = tables.clustersOfIteration(sql, iteration).map((c): ClusterView => ({
+    cluster: c.cluster, tasks: (JSON.parse(c.members) as number[]).map((t) => ids[t]), sha256: c.sha256, bytes: c.bytes, rank: c.rank,
+  }));
+  const own = new Array<number>(ids.length).fill(NaN);
+  for (const u of sql.exec<{ task: number; cluster: number; loss: number }>("SELECT task, cluster, loss FROM units WHERE iteration = ?", iteration)) {
+    if (assignment[u.task] === u.cluster) own[u.task] = u.loss;
+  }
+  return {
+    iteration, objective, clusters,
+    assignment: Object.fromEntries(ids.map((id, t) => [id, assignment[t]])),
+    taskLoss: Object.fromEntries(ids.map((id, t) => [id, own[t]])),
+  };
+}
+
+/** Tasks offset..offset+limit of an iteration's loss matrix (null: no such iteration). */
+export function lossPage(sql: SqlStorage, run: StoredRun, iteration: number, offset: number, limit: number): LossPage | null {
+  const config = run.parsed;
+  const exists = sql.exec("SELECT 1 FROM iterations WHERE iteration = ?", iteration).toArray().length > 0;
+  if (!exists) return null;
+  const assignment = tables.assignmentOf(sql, iteration);
+  const end = Math.min(offset + limit, config.tasks.length);
+  const rows: LossRow[] = [];
+  for (let t = offset; t < end; t++) rows.push({ task: config.tasks[t].id, cluster: assignment[t], losses: new Array<number | null>(config.k).fill(null) });
+  const units = sql.exec<{ task: number; cluster: number; loss: number | null }>(
+    "SELECT task, cluster, loss FROM units WHERE iteration = ? AND task >= ? AND task < ?", iteration, offset, end);
+  for (const u of units) rows[u.task - offset].losses[u.cluster] = u.loss;
+  return { runId: config.runId, iteration, k: config.k, offset, limit, total: config.tasks.length, rows };
 }

@@ -1,6 +1,6 @@
 // @ts-check
 /** One run, live: progress, J per iteration, the loss heatmap of any iteration, where tasks went. */
-import { api, streamEvents } from "../api-client.js";
+import { api, lossMatrix, streamEvents } from "../api-client.js";
 import { clusterColour, heatmap, lineChart, membershipGrid } from "../charts.js";
 import { h, note } from "../dom.js";
 
@@ -40,19 +40,11 @@ export async function renderRun(root, runId, signal) {
       h("br"), cost));
     const done = s.iterations.filter((/** @type {any} */ i) => i.objective !== null);
     objective.replaceChildren(done.length ? lineChart([{ name: "J", colour: "#2563eb", points: done.map((/** @type {any} */ i) => [i.iteration, i.objective]) }], { xLabel: "iteration", yLabel: "J" }) : note("no iteration evaluated yet"));
-    const assignment = s.result?.assignment ?? s.iterations.at(-1)?.assignment ?? {};
-    membership.replaceChildren(membershipGrid(tasks.filter((/** @type {any} */ t) => s.tasks.includes(t.id)), assignment));
     select.replaceChildren(...s.iterations.map((/** @type {any} */ i) => h("option", { value: i.iteration }, `iteration ${i.iteration}`)));
     const it = s.iterations[shown < 0 ? s.iterations.length - 1 : shown];
     if (it) select.value = String(it.iteration);
-    heat.replaceChildren(it && Object.values(it.losses).some((/** @type {any} */ row) => row.some((/** @type {any} */ v) => v !== null)) ? heatmap(s.tasks, it.losses, it.assignment) : note("no losses yet"));
-    const clusters = s.result?.clusters ?? it?.clusters ?? [];
-    clustersPart.replaceChildren(h("table", null,
-      h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served")),
-      clusters.map((/** @type {any} */ c) => h("tr", null,
-        h("td", { style: { color: clusterColour(c.cluster) } }, c.cluster),
-        h("td", null, h("code", null, c.sha256.slice(0, 12)), ` ${(c.bytes / 1024).toFixed(0)} KB`),
-        h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" "))))));
+    if (s.result) drawClusters(s.result.assignment, s.result.clusters);
+    void drawMatrix(it);
     if (s.state === "running") {
       actions.replaceChildren(h("button", { id: "cancel", onclick: cancel }, "Cancel run"));
     } else if (s.state === "done") {
@@ -63,6 +55,32 @@ export async function renderRun(root, runId, signal) {
     } else {
       actions.replaceChildren();
     }
+  }
+
+  /** @param {Record<string, number>} assignment @param {any[]} clusters */
+  function drawClusters(assignment, clusters) {
+    membership.replaceChildren(membershipGrid(tasks.filter((/** @type {any} */ t) => status.tasks.includes(t.id)), assignment));
+    clustersPart.replaceChildren(h("table", null,
+      h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served")),
+      clusters.map((/** @type {any} */ c) => h("tr", null,
+        h("td", { style: { color: clusterColour(c.cluster) } }, c.cluster),
+        h("td", null, h("code", null, c.sha256.slice(0, 12)), ` ${(c.bytes / 1024).toFixed(0)} KB`),
+        h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" "))))));
+  }
+
+  /** The last matrix drawn, by iteration and units evaluated: unchanged, it is not fetched again. */
+  let drawnMatrix = "";
+
+  /** The heatmap of one iteration, fetched a page of tasks at a time (the run's summary leaves the matrix out). @param {any} it */
+  async function drawMatrix(it) {
+    if (!it) return heat.replaceChildren(note("no losses yet"));
+    const key = `${it.iteration}/${it.evaluated}`;
+    if (key === drawnMatrix) return;
+    drawnMatrix = key;
+    const matrix = await lossMatrix(runId, it.iteration).catch(() => null);
+    if (!matrix || drawnMatrix !== key || signal.aborted) return;
+    heat.replaceChildren(Object.values(matrix.losses).some((row) => row.some((v) => v !== null)) ? heatmap(status.tasks, matrix.losses, matrix.assignment) : note("no losses yet"));
+    if (!status.result) drawClusters(matrix.assignment, it.clusters);
   }
 
   // Each action the server refuses leaves the page as it was: api() has shown the server's message.

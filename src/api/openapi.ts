@@ -44,7 +44,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
     get: { summary: "Recent clustering runs", admin: true, responses: { "200": "{ runs }", ...ERRORS } },
     post: { summary: "Start a clustering run (D2C or a baseline)", admin: true, body: RunRequest, responses: { "202": "{ runId, k, tasks }", "422": "budget too small", ...ERRORS } },
   },
-  "/v1/runs/{runId}": { get: { summary: "A run: state, J per iteration, loss matrices, assignment, cost", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
+  "/v1/runs/{runId}": { get: { summary: "A run's summary: state, phase, J and unit counts per iteration, the result (clusters with their tasks, assignment of the best iteration), cost; the loss matrices are in /losses", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
+  "/v1/runs/{runId}/losses": { get: { summary: "A page of an iteration's loss matrix: one row per task (its cluster, its loss under every cluster); iteration defaults to the newest, limit to 200 (at most 1000)", admin: true, params: ["runId"], query: ["iteration", "offset", "limit"], responses: { "200": "{ runId, iteration, k, offset, limit, total, rows: [{ task, cluster, losses }] }", ...ERRORS, "404": "no such run or iteration" } } },
   "/v1/runs/{runId}/events": { get: { summary: "Live progress as server-sent events (Last-Event-ID resumes)", admin: true, params: ["runId"], responses: { "200": "text/event-stream", ...ERRORS } } },
   "/v1/runs/{runId}/cancel": { post: { summary: "Cancel a run", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } } },
   "/v1/runs/{runId}/report": {

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import { RunRequest, startRun } from "../runs/start";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
@@ -30,6 +31,30 @@ async function existingRun(env: Env, runId: string) {
 }
 
 runs.get("/:runId", async (c) => c.json((await existingRun(c.env, c.req.param("runId"))).status));
+
+/** Rows of tasks per loss page at most: 1,000 tasks x K = 20 is ~200 KB of JSON. */
+const MAX_LOSS_ROWS = 1000;
+
+/** `GET /v1/runs/:id/losses`: iteration (default the newest), offset (default 0), limit (default 200, at most 1,000). */
+export const LossQuery = z.object({
+  iteration: z.coerce.number().int().min(0).optional(),
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_LOSS_ROWS).default(200),
+});
+
+/** An iteration's loss matrix, a page of tasks at a time (the run's summary leaves it out). */
+runs.get("/:runId/losses", async (c) => {
+  const parsed = LossQuery.safeParse(c.req.query());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError(400, "invalid_request", `${issue.path.join(".")}: ${issue.message}`);
+  }
+  const { run, status } = await existingRun(c.env, c.req.param("runId"));
+  const iteration = parsed.data.iteration ?? status.iteration;
+  const page = await run.losses(iteration, parsed.data.offset, parsed.data.limit);
+  if (!page) throw new ApiError(404, "unknown_iteration", `run ${status.runId} has no iteration ${iteration} (it has ${status.iterations.length})`);
+  return c.json(page);
+});
 
 /**
  * Server-sent events, served by the run's object. A GET with a body is refused before anything

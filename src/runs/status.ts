@@ -16,14 +16,48 @@ export interface ClusterView {
   readonly rank: number;
 }
 
+/** A merged cluster of one iteration, without its member list (`size` members). */
+export interface MergedClusterView {
+  readonly cluster: number;
+  readonly size: number;
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly rank: number;
+}
+
+/**
+ * One iteration in the run's summary: sized by K, not by N. Its assignment and loss matrix come
+ * from `GET /v1/runs/:id/losses?iteration=I` (a `LossPage` of tasks).
+ */
 export interface IterationView {
   readonly iteration: number;
   /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
   readonly objective: number | null;
-  readonly assignment: Record<string, number>;
-  readonly clusters: ClusterView[];
-  /** Few-shot loss of every task under every evaluated cluster: losses[task][cluster]. */
-  readonly losses: Record<string, (number | null)[]>;
+  /** Units (task x merged adapter) the iteration needs, and how many have a loss (cache hits included); 0 before they are planned. */
+  readonly units: number;
+  readonly evaluated: number;
+  readonly clusters: MergedClusterView[];
+}
+
+/** One task's row of an iteration's loss matrix. */
+export interface LossRow {
+  readonly task: string;
+  /** The task's cluster in this iteration's assignment. */
+  readonly cluster: number;
+  /** Few-shot loss under every cluster, null where not evaluated (yet). */
+  readonly losses: (number | null)[];
+}
+
+/** A page of an iteration's loss matrix: tasks offset..offset+limit in the run's task order. */
+export interface LossPage {
+  readonly runId: string;
+  readonly iteration: number;
+  readonly k: number;
+  readonly offset: number;
+  readonly limit: number;
+  /** Tasks in the run (rows in the whole matrix). */
+  readonly total: number;
+  readonly rows: LossRow[];
 }
 
 /** One task's held-out (test split) score under its result cluster's merged adapter. */

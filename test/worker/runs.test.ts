@@ -10,7 +10,7 @@ import { forwardPassesRun } from "../../src/inference/forward";
 import { unitsDropped } from "../../src/queue";
 import { adapterKey, examplesKey } from "../../src/storage/keys";
 import { clusterRun } from "../../src/storage/runs";
-import type { ReportView, RunStatus } from "../../src/runs/status";
+import type { LossPage, ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
 import type { EvaluationUnit } from "../../src/runs/unit";
 import { fixtureJson } from "./seed";
@@ -48,8 +48,10 @@ describe("a D2C run", () => {
     expect(status.result!.clusters).toHaveLength(2);
     expect(Object.keys(status.result!.assignment).sort()).toEqual([...TASKS].sort());
     // D2C evaluates every task under every cluster and keeps the best J it saw.
-    const first = status.iterations[0];
-    expect(Object.values(first.losses).flat().every((l) => typeof l === "number" && l > 0)).toBe(true);
+    const first = (await (await call(`/v1/runs/${runId}/losses?iteration=0`)).json()) as LossPage;
+    expect(first.rows.map((r) => r.task)).toEqual(status.tasks);
+    expect(first.rows.flatMap((r) => r.losses).every((l) => typeof l === "number" && l > 0)).toBe(true);
+    expect(status.iterations[0]).toMatchObject({ units: TASKS.length * 2, evaluated: TASKS.length * 2 });
     expect(status.result!.objective).toBeLessThanOrEqual(Math.min(...status.iterations.map((i) => i.objective!)));
     expect(status.cost.forwardPasses).toBeGreaterThan(0);
     expect(status.cost.units).toBe(status.cost.cacheHits + status.cost.forwardPasses);

@@ -1,0 +1,82 @@
+/**
+ * A run over N = 200 tasks through the real ClusterRun object, Queue and consumer: the 40
+ * fixture adapters and few-shot sets uploaded 5 times under ids like `gec-de-3`. The run's
+ * summary stays small (no loss matrix), and the paginated loss route gives every (task,
+ * cluster) of an iteration exactly once.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LossPage, RunStatus } from "../../src/runs/status";
+import { fixtureBytes, fixtureJson } from "./seed";
+import { call, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+
+const COPIES = 5;
+const K = 10;
+/** The summary's bound at N = 200, K = 10 (issue 12): sized by K and the result, not by N x K per iteration. */
+const SUMMARY_LIMIT = 256 << 10;
+
+let tasks: string[] = [];
+
+beforeAll(async () => {
+  expect((await registerModel()).status).toBe(201);
+  const fixtures = (await fixtureJson<{ tasks: { id: string }[] }>("catalogue.json")).tasks.map((t) => t.id);
+  for (const source of fixtures) {
+    const files = {
+      "adapter_config.json": await fixtureBytes(`adapters/${source}/adapter_config.json`),
+      "adapter_model.safetensors": await fixtureBytes(`adapters/${source}/adapter_model.safetensors`),
+    };
+    // Two examples per task: the test is about the run's orchestration and answers, and this keeps it to ~1/5 of the forward passes.
+    const lines = new TextDecoder().decode(await fixtureBytes(`examples/${source}/fewshot.jsonl`)).split("\n").filter(Boolean);
+    const fewshot = new TextEncoder().encode(`${lines.slice(0, 2).join("\n")}\n`);
+    for (let copy = 0; copy < COPIES; copy++) {
+      const id = `${source}-${copy}`;
+      expect((await uploadAdapter(id, files)).status).toBe(201);
+      expect((await uploadExamples(id, "fewshot", fewshot)).status).toBe(201);
+      tasks.push(id);
+    }
+  }
+}, 300_000);
+
+describe("a run over 200 tasks", () => {
+  it("answers GET /v1/runs/:id with a summary under 256 KB and pages each iteration's loss matrix", async () => {
+    expect(tasks).toHaveLength(200);
+    const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks, k: K, method: "d2c", seed: 1, maxIterations: 2, merge: { method: "svd" } }) });
+    expect(started.status, await started.clone().text()).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    const status = await waitFor(runId, (s) => s.state !== "running", 540);
+    expect(status).toMatchObject({ state: "done", reason: null });
+    expect(status.iterations).toHaveLength(2);
+
+    const body = await (await call(`/v1/runs/${runId}`)).text();
+    const bytes = new TextEncoder().encode(body).length;
+    console.log(`GET /v1/runs/:id at N = 200, K = 10, 2 iterations: ${bytes} bytes`);
+    expect(bytes).toBeLessThan(SUMMARY_LIMIT);
+    const summary = JSON.parse(body) as RunStatus;
+    expect(Object.keys(summary.result!.assignment)).toHaveLength(200);
+    expect(summary.result!.clusters.flatMap((c) => c.tasks).sort()).toEqual([...tasks].sort());
+
+    for (const iteration of summary.iterations) {
+      expect(iteration).toMatchObject({ units: 200 * K, evaluated: 200 * K });
+      const seen = new Set<string>();
+      const limit = 64; // not a divisor of 200: the last page is short
+      for (let offset = 0; offset < 200; offset += limit) {
+        const response = await call(`/v1/runs/${runId}/losses?iteration=${iteration.iteration}&offset=${offset}&limit=${limit}`);
+        expect(response.status).toBe(200);
+        const page = (await response.json()) as LossPage;
+        expect(page).toMatchObject({ iteration: iteration.iteration, k: K, offset, total: 200 });
+        expect(page.rows).toHaveLength(Math.min(limit, 200 - offset));
+        for (const row of page.rows) {
+          expect(row.losses).toHaveLength(K);
+          row.losses.forEach((loss, cluster) => {
+            expect(loss).toBeGreaterThan(0);
+            const pair = `${row.task}/${cluster}`;
+            expect(seen.has(pair)).toBe(false);
+            seen.add(pair);
+          });
+        }
+      }
+      expect(seen.size).toBe(200 * K);
+    }
+    expect((await call(`/v1/runs/${runId}/losses?iteration=2`)).status).toBe(404);
+    expect((await call(`/v1/runs/${runId}/losses?limit=0`)).status).toBe(400);
+  }, 600_000);
+});
