@@ -1,40 +1,40 @@
 /**
  * The clusterings compared, from the same pure code the ClusterRun Durable Object runs:
- * random, K-means on task vectors, and D2C (k-means start, loss-driven reassignment, best J).
+ * random, K-means on task vectors, and D2C (k-means start, loss-driven reassignment, best J),
+ * pruned (`d2c`, the default: each task under its own cluster and its m most promising others,
+ * a full sweep before a fixed point) or on the full schedule (`d2c-full`).
  */
-import { clustersOf, sameAssignment, type Assignment } from "../../src/clustering/assignment.ts";
-import { bestIteration, objective, reassign, type Iteration } from "../../src/clustering/d2c.ts";
+import { clustersOf, type Assignment } from "../../src/clustering/assignment.ts";
 import { kmeans } from "../../src/clustering/kmeans.ts";
+import { DEFAULT_PRUNE, runD2C, type D2CIteration, type PruneSettings } from "../../src/clustering/pruned.ts";
 import { randomAssignment } from "../../src/clustering/random.ts";
 import { Scorer } from "./scorer.ts";
 
-export type Method = "random" | "kmeans" | "d2c";
+export type Method = "random" | "kmeans" | "d2c" | "d2c-full";
 
 export interface Clustering {
   readonly assignment: Assignment;
-  readonly iterations: readonly Iteration[];
+  readonly iterations: readonly D2CIteration[];
+  readonly fixedPoint?: boolean;
 }
 
-export async function cluster(method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number): Promise<Clustering> {
+export interface D2COptions {
+  readonly prune?: PruneSettings;
+  readonly ranking?: "loss" | "similarity" | "stale";
+}
+
+export async function cluster(
+  method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number, options: D2COptions = {},
+): Promise<Clustering> {
   if (method === "random") return { assignment: randomAssignment(n, k, seed), iterations: [] };
   const start = kmeans(similarity, n, k, seed);
   if (method === "kmeans") return { assignment: start, iterations: [] };
-  const iterations: Iteration[] = [];
-  let assignment: Assignment = start;
-  for (let i = 0; i < maxIterations; i++) {
-    const clusters = clustersOf(assignment, k).map(Scorer.cluster);
-    const losses: number[][] = [];
-    for (let t = 0; t < n; t++) {
-      const row: number[] = [];
-      for (const c of clusters) row.push((await scorer.score(c, t, "fewshot")).loss);
-      losses.push(row);
-    }
-    iterations.push({ assignment, objective: objective(losses, assignment) });
-    const next = reassign(losses, assignment);
-    if (sameAssignment(next, assignment)) break;
-    assignment = next;
-  }
-  return { assignment: iterations[bestIteration(iterations)].assignment, iterations };
+  return runD2C({
+    n, k, start, similarity, maxIterations, ranking: options.ranking,
+    prune: method === "d2c" ? (options.prune ?? DEFAULT_PRUNE) : null,
+    // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
+    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members), t, "fewshot")).loss,
+  });
 }
 
 /** Mean held-out exact match and mean few-shot loss of the tasks under their clusters. */

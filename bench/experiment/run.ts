@@ -1,13 +1,13 @@
 /**
  * `npm run experiment [-- --fixtures DIR --ks 1,3,5,10,20,40 --seeds 0,1,2 --threads 1]`:
  * the paper's comparison on a fixtures world. For each storage budget K and seed: held-out
- * exact match and few-shot loss of random, K-means and D2C clusterings (svd merge to rank 8,
+ * exact match and few-shot loss of random, K-means and D2C (pruned, `d2c`, and full, `d2c-full`) clusterings (svd merge to rank 8,
  * uniform weights), beside the base model and each task's own LoRA. Writes docs/results.{md,json,svg}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
 import { cluster, scoreAssignment, type Method } from "./methods.ts";
-import { writeResults, type ResultRow } from "./report.ts";
+import { writeResults, type ResultRow, type RunCost } from "./report.ts";
 import { Scorer } from "./scorer.ts";
 import { loadWorld } from "./world.ts";
 
@@ -25,7 +25,7 @@ const ks = values.ks.split(",").map(Number);
 const seeds = values.seeds.split(",").map(Number);
 const maxIterations = Number(values["max-iterations"]);
 const MERGE = { method: "svd", rank: 8 } as const;
-const METHODS: Method[] = ["random", "kmeans", "d2c"];
+const METHODS: Method[] = ["random", "kmeans", "d2c", "d2c-full"];
 
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
@@ -34,19 +34,24 @@ const n = world.tasks.length;
 const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
 console.log(`${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`);
 
-// Cost of one D2C run at N=40-like scale, K=5, from an empty cache (only this run's reuse counts).
+// Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse counts).
 const costK = Math.min(5, n);
-const costScorer = new Scorer(world, MERGE);
-const costStart = performance.now();
-const costRun = await cluster("d2c", costScorer, similarity, n, costK, 0, maxIterations);
-const cost = {
-  n, k: costK, iterations: costRun.iterations.length, forwardPasses: costScorer.forwardPasses, evaluations: costScorer.evaluations,
-  cacheHits: costScorer.cacheHits, ms: performance.now() - costStart,
-  naiveEvaluations: n * costK * costRun.iterations.length, fewShotBatches: world.tasks[0].fewshot.length,
+const costOf = async (method: "d2c" | "d2c-full"): Promise<RunCost> => {
+  const costScorer = new Scorer(world, MERGE);
+  const costStart = performance.now();
+  const run = await cluster(method, costScorer, similarity, n, costK, 0, maxIterations);
+  const cost = {
+    method, n, k: costK, iterations: run.iterations.length, forwardPasses: costScorer.forwardPasses, evaluations: costScorer.evaluations,
+    cacheHits: costScorer.cacheHits, ms: performance.now() - costStart,
+    naiveEvaluations: n * costK * run.iterations.length, fewShotBatches: world.tasks[0].fewshot.length,
+    objective: Math.min(...run.iterations.map((x) => x.objective)), fixedPoint: run.fixedPoint ?? false,
+  };
+  console.log(`cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
+    `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
+    `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
+  return cost;
 };
-console.log(`cost D2C N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
-  `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s; ` +
-  `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
+const costs = [await costOf("d2c"), await costOf("d2c-full")];
 
 const scorer = new Scorer(world, MERGE);
 const rows: ResultRow[] = [];
@@ -69,10 +74,10 @@ for (const [i, { k, seed, method }] of configs.entries()) {
   const { assignment, iterations } = await cluster(method, scorer, similarity, n, k, seed, maxIterations);
   const score = await scoreAssignment(scorer, assignment);
   rows.push({ method, k, seed, ...score });
-  const extra = method === "d2c" ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
+  const extra = method.startsWith("d2c") ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
   progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}`);
 }
 
 const seconds = elapsed();
 console.log(`experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`);
-writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, cost, merge: MERGE, maxIterations });
+writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations });
