@@ -108,7 +108,21 @@ function summary(run: RunStatus): string {
   }
   const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
   lines.push(`cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`);
+  // A Worker older than the estimate answers without it.
+  if (run.cost.estimate) {
+    const { estimate, evaluationMs, messages } = run.cost;
+    lines.push(`  ${(evaluationMs / 1000).toFixed(1)} s of evaluation CPU, ${messages} queue messages; on Cloudflare about ${usd(estimate.usd)} at list prices of ${estimate.pricesRead}:`);
+    for (const l of estimate.lines) lines.push(`    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`);
+  }
   return lines.join("\n");
+}
+
+function usd(n: number): string {
+  return n >= 0.01 ? `$${n.toFixed(2)}` : `$${n.toPrecision(2)}`;
+}
+
+function formatQuantity(n: number): string {
+  return Number.isInteger(n) ? n.toLocaleString("en-US") : n.toPrecision(3);
 }
 
 function bytes(n: number): string {

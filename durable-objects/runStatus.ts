@@ -4,6 +4,7 @@
  * serves a page of tasks at a time.
  */
 import type { ClusterView, IterationView, LossPage, LossRow, MergedClusterView, ReportView, RunResult, RunStatus } from "../src/runs/status";
+import { estimateCost } from "../src/runs/price";
 import * as tables from "./runTables";
 import type { StoredRun } from "./runTables";
 
@@ -22,14 +23,23 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();
   const count = (source: string) => units.filter((u) => u.source === source).reduce((s, u) => s + u.n, 0);
   // What the evaluator counted, once per unit (a duplicate delivery is never evaluated, see claimUnit).
-  const passes = sql.exec<{ n: number | null }>("SELECT sum(passes) AS n FROM units WHERE source = 'queue'").one().n ?? 0;
+  const queued = sql.exec<{ passes: number | null; ms: number | null; messages: number | null; evaluated: number }>(
+    "SELECT sum(passes) AS passes, sum(ms) AS ms, sum(attempts) AS messages, count(loss) AS evaluated FROM units WHERE source = 'queue'").one();
+  const passes = queued.passes ?? 0;
+  const merged = sql.exec<{ merges: number; members: number }>("SELECT count(*) AS merges, coalesce(sum(json_array_length(members)), 0) AS members FROM clusters").one();
+  const evaluationMs = queued.ms ?? 0;
+  const messages = queued.messages ?? 0;
+  const estimate = estimateCost({
+    evaluatedUnits: queued.evaluated, messages, evaluationMs, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
+    unitRows: count("queue") + count("cache"), storedBytes: sql.databaseSize,
+  });
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
     k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration),
-    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length },
+    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, estimate },
     report,
     createdAt: run.created_at,
     finishedAt: run.finished_at,

@@ -31,7 +31,12 @@ export async function renderRun(root, runId, signal) {
 
   function draw() {
     const s = status;
-    const cost = h("span", { class: "muted" }, `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}`);
+    const estimate = s.cost.estimate;
+    const cost = h("span", { class: "muted", id: "run-cost" },
+      `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}`,
+      estimate && [h("br"), `${((s.cost.evaluationMs ?? 0) / 1000).toFixed(1)} s evaluation CPU, ${s.cost.messages} queue messages; on Cloudflare about `,
+        h("span", { title: estimate.lines.map((/** @type {any} */ l) => `${l.item}: ${l.quantity.toPrecision(3)} ${l.unit}, $${l.usd.toPrecision(2)}`).join("\n") }, `$${estimate.usd.toPrecision(2)}`),
+        ` (list prices of ${estimate.pricesRead})`]);
     summary.replaceChildren(h("p", null,
       h("span", { class: `state ${s.state}`, id: "run-state" }, s.state),
       ` ${s.method}, K=${s.k}, merge ${s.merge.method}, seed ${s.seed}, evaluator ${s.evaluator ?? "wasm"}; `,

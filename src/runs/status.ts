@@ -4,6 +4,7 @@
  * Free of Workers types, so the Node-side CLI imports it as it is.
  */
 import type { Evaluator, MergeSettings, RunMethod } from "./config";
+import type { CostEstimate } from "./price";
 
 export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
 export type RunState = "running" | "done" | "failed" | "cancelled";
@@ -96,6 +97,12 @@ export interface RunCost {
   readonly forwardPasses: number;
   /** Evaluations of the naive schedule: every task under every cluster, every iteration. */
   readonly naiveUnits: number;
+  /** Sum of the evaluated units' milliseconds, as the evaluator measured them (the Workers CPU time it bills, for the in-Worker path). */
+  readonly evaluationMs: number;
+  /** Queue messages sent (first sends and re-sends). */
+  readonly messages: number;
+  /** What the run would cost on Cloudflare at list prices (src/runs/price.ts names each price and its source). */
+  readonly estimate: CostEstimate;
 }
 
 export interface RunResult {

@@ -43,6 +43,8 @@ describe("d2c-edge run and status", () => {
     expect(summary).toContain(`J = ${run.result.objective.toFixed(4)}`);
     for (const cluster of run.result.clusters) expect(summary).toContain(cluster.tasks.join(" "));
     expect(summary).toMatch(/cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/);
+    expect(summary).toMatch(/s of evaluation CPU, \d+ queue messages; on Cloudflare about \$[0-9.e-]+ at list prices of \d{4}-\d{2}-\d{2}:/);
+    expect(summary).toMatch(/Queue operations +[\d,]+ operations/);
 
     const json = await worker.cli(["status", runId, "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ runId, state: "done", tasks: [...TASKS].sort() });

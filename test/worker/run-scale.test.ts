@@ -49,6 +49,9 @@ describe("a run over 200 tasks", () => {
     const body = await (await call(`/v1/runs/${runId}`)).text();
     const bytes = new TextEncoder().encode(body).length;
     console.log(`GET /v1/runs/:id at N = 200, K = 10, 2 iterations: ${bytes} bytes`);
+    const { cost } = JSON.parse(body) as RunStatus;
+    console.log(`cost: ${cost.units} units (${cost.cacheHits} cached), ${cost.forwardPasses} forward passes, ${(cost.evaluationMs / 1000).toFixed(1)} s evaluation, ${cost.messages} messages, ~$${cost.estimate.usd.toPrecision(3)}: ` +
+      cost.estimate.lines.map((l) => `${l.item} ${l.quantity.toPrecision(3)} ${l.unit} $${l.usd.toPrecision(2)}`).join("; "));
     expect(bytes).toBeLessThan(SUMMARY_LIMIT);
     const summary = JSON.parse(body) as RunStatus;
     expect(Object.keys(summary.result!.assignment)).toHaveLength(200);

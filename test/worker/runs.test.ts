@@ -55,6 +55,14 @@ describe("a D2C run", () => {
     expect(status.result!.objective).toBeLessThanOrEqual(Math.min(...status.iterations.map((i) => i.objective!)));
     expect(status.cost.forwardPasses).toBeGreaterThan(0);
     expect(status.cost.units).toBe(status.cost.cacheHits + status.cost.forwardPasses);
+    // The bill: measured evaluation time and messages, priced line by line (src/runs/price.ts).
+    expect(status.cost.evaluationMs).toBeGreaterThan(0);
+    expect(status.cost.messages).toBeGreaterThanOrEqual(status.cost.units - status.cost.cacheHits);
+    const { estimate } = status.cost;
+    expect(estimate.lines.map((l) => l.item)).toEqual(expect.arrayContaining(["Workers CPU time (evaluation)", "Queue operations", "Durable Object requests", "R2 Class B (adapters and examples read)"]));
+    expect(estimate.lines.find((l) => l.item === "Queue operations")!.quantity).toBe(3 * status.cost.messages);
+    expect(estimate.usd).toBeCloseTo(estimate.lines.reduce((s, l) => s + l.usd, 0), 12);
+    expect(estimate.usd).toBeGreaterThan(0);
     // Merged adapters exist in R2 before the run names them.
     for (const c of status.result!.clusters) expect(await env.BUCKET.head(`merged/${c.sha256}/adapter_model.safetensors`)).not.toBeNull();
 
