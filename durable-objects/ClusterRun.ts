@@ -207,7 +207,8 @@ export class ClusterRun extends DurableObject<Env> {
       merges.forEach((m, c) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
         iteration, c, JSON.stringify(clusters[c]), keys[c], m.sha256, m.bytes, m.rank));
       this.advance("evaluate");
-      this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ tasks: members[c].map((t) => t.id), sha256: m.sha256, bytes: m.bytes })) });
+      // Sized by K: member counts, not task lists (the summary and /losses name the tasks).
+      this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ size: members[c].length, sha256: m.sha256, bytes: m.bytes })) });
     });
     await this.wake();
   }

@@ -79,6 +79,10 @@ describe("a run over 200 tasks", () => {
       }
       expect(seen.size).toBe(200 * K);
     }
+    // The stored events replay after the end: each is sized by K (and the assignment vector), never by the matrix.
+    const frames = (await (await call(`/v1/runs/${runId}/events`)).text()).split("\n\n").filter(Boolean);
+    expect(frames.some((f) => f.startsWith("id:") && f.includes("event: merged"))).toBe(true);
+    expect(Math.max(...frames.map((f) => f.length))).toBeLessThan(4096);
     expect((await call(`/v1/runs/${runId}/losses?iteration=2`)).status).toBe(404);
     expect((await call(`/v1/runs/${runId}/losses?limit=0`)).status).toBe(400);
   }, 600_000);
