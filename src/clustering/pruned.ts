@@ -17,8 +17,9 @@ import { bestIteration, objective, reassign, type Iteration, type LossMatrix } f
 export interface PruneSettings {
   /**
    * Other clusters a task is evaluated under each pruned iteration, besides its own. Default 2:
-   * on the reference world (N = 40) m = 2 held full D2C's held-out exact match at K = 3..20 and on
-   * the scale bench cost a fraction of the naive passes (docs/scale.md, `npm run bench:scale`).
+   * on the reference world (N = 40, K = 10 and 20, seed 0) m = 1 ended at worse J, m = 3 and 5
+   * cost more passes for no better J (`npm run bench:scale -- --ns 40 --m M`); held-out exact
+   * match against the full schedule in docs/results.md, passes against N in docs/scale.md.
    */
   readonly m: number;
   /** Evaluate the first iteration in full (nothing is known of the k-means start's losses yet). */
