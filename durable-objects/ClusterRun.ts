@@ -14,6 +14,7 @@ import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
+import { reassignPartial } from "../src/clustering/pruned";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment } from "../src/runs/initial";
 import { clusterKey } from "../src/runs/keys";
@@ -238,14 +239,18 @@ export class ClusterRun extends DurableObject<Env> {
     for (const u of units) losses[u.task][u.cluster] = u.loss!;
     const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
     const j = objective(losses, assignment);
-    const next = config.method === "d2c" ? reassign(losses, assignment) : assignment;
-    const last = sameAssignment(next, assignment) || iteration + 1 >= config.maxIterations;
+    const pruned = config.method === "d2c" && !!config.prune;
+    const next = config.method !== "d2c" ? assignment : pruned ? reassignPartial(losses, assignment) : reassign(losses, assignment);
+    const settled = sameAssignment(next, assignment);
+    // Pruned D2C declares a fixed point only after a full sweep finds no move (even past maxIterations).
+    const widen = pruned && settled && !tables.isFullIteration(this.sql, iteration);
+    const last = settled ? !widen : iteration + 1 >= config.maxIterations;
     const now = new Date().toISOString();
     this.commit(() => {
       this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, finished_at = ? WHERE iteration = ?", JSON.stringify(assignment), j, now, iteration);
       this.emit("evaluated", { iteration, objective: j });
       if (!last) {
-        tables.insertIteration(this.sql, iteration + 1, next, now);
+        tables.insertIteration(this.sql, iteration + 1, next, now, !pruned || widen);
         this.sql.exec("UPDATE run SET iteration = ? WHERE id = 1", iteration + 1);
         this.advance("merge");
         this.emit("iteration", { iteration: iteration + 1, assignment: next });

@@ -11,13 +11,13 @@ import type { StoredRun } from "./runTables";
 export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null): RunStatus {
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
-  const iterations = sql.exec<{ iteration: number; objective: number | null }>("SELECT iteration, objective FROM iterations ORDER BY iteration")
+  const iterations = sql.exec<{ iteration: number; objective: number | null; full: number }>("SELECT iteration, objective, full FROM iterations ORDER BY iteration")
     .toArray().map((row): IterationView => {
       const counts = tables.unitCounts(sql, row.iteration);
       const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): MergedClusterView => ({
         cluster: c.cluster, size: (JSON.parse(c.members) as number[]).length, sha256: c.sha256, bytes: c.bytes, rank: c.rank,
       }));
-      return { iteration: row.iteration, objective: row.objective, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
+      return { iteration: row.iteration, objective: row.objective, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
     });
   const units = sql.exec<{ source: string; evaluated: number; n: number }>(
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();

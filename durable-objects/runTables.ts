@@ -76,11 +76,17 @@ export function createRunTables(sql: SqlStorage): void {
   // Per-iteration unit counters (a report is O(1)); NULL until the iteration's units are planned.
   const counted = sql.exec<{ name: string }>("PRAGMA table_info(iterations)").toArray().map((c) => c.name);
   if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
+  // Whether the iteration evaluates every task under every cluster (pruned D2C evaluates fewer); runs before pruning were all full.
+  if (!counted.includes("full")) sql.exec("ALTER TABLE iterations ADD COLUMN full INTEGER NOT NULL DEFAULT 1");
 }
 
-/** A new iteration's row, its units not planned yet. */
-export function insertIteration(sql: SqlStorage, iteration: number, assignment: readonly number[], startedAt: string): void {
-  sql.exec("INSERT INTO iterations (iteration, assignment, started_at) VALUES (?, ?, ?)", iteration, JSON.stringify(assignment), startedAt);
+/** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */
+export function insertIteration(sql: SqlStorage, iteration: number, assignment: readonly number[], startedAt: string, full = true): void {
+  sql.exec("INSERT INTO iterations (iteration, assignment, started_at, full) VALUES (?, ?, ?, ?)", iteration, JSON.stringify(assignment), startedAt, full ? 1 : 0);
+}
+
+export function isFullIteration(sql: SqlStorage, iteration: number): boolean {
+  return sql.exec<{ full: number }>("SELECT full FROM iterations WHERE iteration = ?", iteration).one().full === 1;
 }
 
 export interface UnitCounts {

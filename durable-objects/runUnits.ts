@@ -4,6 +4,7 @@
  * gives. The ClusterRun object drives them; these functions read and write its tables.
  */
 import type { RunConfig } from "../src/runs/config";
+import { candidateClusters, lossRanking } from "../src/clustering/pruned";
 import { lossKey } from "../src/runs/keys";
 import { sendUnits } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
@@ -14,9 +15,11 @@ import * as tables from "./runTables";
 export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig, iteration: number): Promise<() => void> {
   const assignment = tables.assignmentOf(sql, iteration);
   const clusters = tables.clustersOfIteration(sql, iteration);
-  // D2C needs every task under every cluster; a baseline only each task under its own.
-  const pairs = config.tasks.flatMap((_, t) =>
-    config.method === "d2c" ? clusters.map((c) => [t, c.cluster] as const) : [[t, assignment[t]] as const]);
+  // D2C: each task under every cluster, or pruned, its candidates; a baseline only each task under its own.
+  const candidates = config.method !== "d2c" ? assignment.map((c) => [c])
+    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, iteration, clusters), config.prune, false)
+    : assignment.map(() => clusters.map((c) => c.cluster));
+  const pairs = candidates.flatMap((cs, t) => cs.map((c) => [t, c] as const));
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
   const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(env).cachedLosses(keys);
   return () => {
@@ -28,6 +31,25 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", pairs.length, pending, iteration);
   };
+}
+
+/**
+ * Pruned D2C's ranking from this run's earlier iterations: a task's loss under a cluster whose
+ * merge is unchanged (same cluster key), else its latest loss under the same cluster label (the
+ * merge has changed since, usually by a few members); a cluster never measured for the task ranks
+ * first (news worth one evaluation). The first iteration is full, so every pair has a loss.
+ */
+function earlierLosses(sql: SqlStorage, iteration: number, clusters: readonly tables.ClusterRow[]) {
+  const valid = new Map<string, number>();
+  const stale = new Map<string, number>();
+  for (const u of sql.exec<{ task: number; cluster: number; loss: number; cluster_key: string }>(
+    `SELECT u.task, u.cluster, u.loss, c.cluster_key FROM units u JOIN clusters c ON c.iteration = u.iteration AND c.cluster = u.cluster
+     WHERE u.iteration < ? AND u.loss IS NOT NULL ORDER BY u.iteration`, iteration)) {
+    const pair = `${u.task}:${u.cluster}`;
+    stale.set(pair, u.loss);
+    if (clusters[u.cluster]?.cluster_key === u.cluster_key) valid.set(pair, u.loss);
+  }
+  return lossRanking((t, c) => valid.get(`${t}:${c}`), () => 0, (t, c) => stale.get(`${t}:${c}`));
 }
 
 /** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */

@@ -12,7 +12,7 @@ import { startRun, type RunRequest } from "./runs/start";
 import { catalogue } from "./storage/catalogue";
 import { clusterRun, releases } from "./storage/runs";
 
-const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10, cache: true };
+const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10, cache: true, prune: true };
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const profiles = (await catalogue(env).profiles()).filter((p) => p.autoRecluster);

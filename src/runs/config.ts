@@ -1,5 +1,6 @@
 /** What a clustering run was asked to do, fixed when it starts (POST /v1/runs). */
 import type { MergeSettings } from "../adapters/merge";
+import type { PruneSettings } from "../clustering/pruned";
 
 export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all";
 export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all"] as const satisfies readonly RunMethod[];
@@ -37,6 +38,8 @@ export interface RunConfig {
   readonly initialAssignment?: readonly number[];
   /** false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs stored before it: true. */
   readonly cache?: boolean;
+  /** Pruned D2C's settings; null or absent (runs stored before it, baselines, `"prune": false`): the full schedule. */
+  readonly prune?: PruneSettings | null;
   /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */
   readonly evaluator?: Evaluator;
   /** A unit not reported within this time is sent again by the run's alarm. */

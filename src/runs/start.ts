@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { MERGE_METHODS } from "../adapters/merge";
+import { DEFAULT_PRUNE } from "../clustering/pruned";
 import { MAX_RANK } from "../adapters/peft";
 import { shippedAdapterBytes } from "../delivery/encode";
 import type { ModelContract } from "../inference/contract";
@@ -39,6 +40,12 @@ export const RunRequest = z.object({
    * reference run, a cost measurement); the results are still recorded. Default true.
    */
   cache: z.boolean().default(true),
+  /**
+   * D2C only. true (default): pruned D2C, each task evaluated under its own cluster and its
+   * most promising others, a full sweep before a fixed point is declared (src/clustering/pruned.ts);
+   * false: every task under every cluster every iteration.
+   */
+  prune: z.boolean().default(true),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
   /**
@@ -98,6 +105,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
     cache: request.cache,
+    prune: request.method === "d2c" && request.prune ? DEFAULT_PRUNE : null,
     evaluator,
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,

@@ -34,6 +34,8 @@ export interface IterationView {
   readonly iteration: number;
   /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
   readonly objective: number | null;
+  /** Every task under every cluster (D2C's full schedule, the first iteration, and pruned D2C's verifying sweeps). */
+  readonly full: boolean;
   /** Units (task x merged adapter) the iteration needs, and how many have a loss (cache hits included); 0 before they are planned. */
   readonly units: number;
   readonly evaluated: number;

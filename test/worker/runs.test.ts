@@ -103,6 +103,26 @@ describe("a D2C run", () => {
     expect(((await direct.json()) as { exactMatch: number }).exactMatch).toBe(one.exactMatch);
   });
 
+  it("pruned by default: later iterations evaluate fewer pairs, and the run ends on a full sweep where no task prefers another cluster", async () => {
+    const k = 4; // m = 2 other clusters per task: pruning is active from K = 4
+    const runId = await startRun({ k, method: "d2c", seed: 11, cache: false, maxIterations: 10 });
+    const status = await waitFor(runId, finished, 120);
+    expect(status.state).toBe("done");
+    expect(status.iterations[0]).toMatchObject({ full: true, units: TASKS.length * k });
+    for (const i of status.iterations.filter((i) => !i.full)) expect(i.units).toBe(TASKS.length * 3); // own + 2 others
+    const last = status.iterations.at(-1)!;
+    expect(last.full).toBe(true);
+    // The units the run counted are the ones evaluated: fewer than the naive schedule once an iteration was pruned.
+    expect(status.cost.units).toBe(status.iterations.reduce((s, i) => s + i.units, 0));
+    if (status.iterations.some((i) => !i.full)) expect(status.cost.units).toBeLessThan(status.cost.naiveUnits);
+    // The fixed point: under the final full sweep, every task's own cluster is its best.
+    const page = (await (await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)).json()) as LossPage;
+    const final = (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
+    const assignment = Object.fromEntries(page.rows.map((r) => [r.task, r.cluster]));
+    for (const row of page.rows) expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[assignment[row.task]]);
+    if (final.result!.iteration === last.iteration) expect(final.result!.assignment).toEqual(assignment);
+  });
+
   it("sends again the units that never reported, from its alarm", async () => {
     const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
     const run = clusterRun(env, runId);
