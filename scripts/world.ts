@@ -15,7 +15,8 @@ import { toPeft } from "../src/adapters/merge/peftExport.ts";
 import type { ModelContract } from "../src/inference/contract.ts";
 import { seededRandom } from "../src/prng.ts";
 import { worldReadme } from "./worldReadme.ts";
-import { deltaNorm, deriveTask, taskSeed, type DerivationOptions, type SourceTask } from "./worldTask.ts";
+import { deltaNorm } from "../src/adapters/factors.ts";
+import { deriveTask, taskSeed, type DerivationOptions, type SourceTask } from "./worldTask.ts";
 
 export interface WorldOptions extends Omit<DerivationOptions, "rank" | "fewshot"> {
   readonly n: number;

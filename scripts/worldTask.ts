@@ -4,7 +4,7 @@
  * small random low-rank perturbation, re-factored to rank 8 by the repo's svd merge; its examples
  * are a fresh disjoint split of the source's example pool. Pure: everything comes from `random`.
  */
-import type { AdapterFactors, LoraFactors, LoraTarget } from "../src/adapters/factors.ts";
+import { deltaNorm, type AdapterFactors, type LoraFactors, type LoraTarget } from "../src/adapters/factors.ts";
 import { mergeAdapters } from "../src/adapters/merge/index.ts";
 import type { Random } from "../src/prng.ts";
 
@@ -79,23 +79,6 @@ function randomFactors(target: LoraTarget, rank: number, norm: number, random: R
   const current = deltaNorm({ rank, a, b });
   for (let i = 0; i < b.length; i++) b[i] *= norm / current;
   return { rank, a, b };
-}
-
-/** ||B A||_F without forming B A: sum((A A^T) .* (B^T B)) over r x r Gram matrices. */
-export function deltaNorm({ rank: r, a, b }: LoraFactors): number {
-  const inDim = a.length / r;
-  const outDim = b.length / r;
-  let total = 0;
-  for (let i = 0; i < r; i++) {
-    for (let j = i; j < r; j++) {
-      let ga = 0;
-      for (let k = 0; k < inDim; k++) ga += a[i * inDim + k] * a[j * inDim + k];
-      let gb = 0;
-      for (let k = 0; k < outDim; k++) gb += b[k * r + i] * b[k * r + j];
-      total += (i === j ? 1 : 2) * ga * gb;
-    }
-  }
-  return Math.sqrt(Math.max(total, 0));
 }
 
 /** Box-Muller; 1 - u keeps the logarithm's argument in (0, 1]. */

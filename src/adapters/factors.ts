@@ -26,3 +26,20 @@ export type AdapterFactors = ReadonlyMap<string, LoraFactors>;
 export function zeroFactors(target: LoraTarget): LoraFactors {
   return { rank: 1, a: new Float32Array(target.in), b: new Float32Array(target.out) };
 }
+
+/** ||B A||_F without forming B A: sum((A A^T) .* (B^T B)) over r x r Gram matrices, in float64. */
+export function deltaNorm({ rank: r, a, b }: LoraFactors): number {
+  const inDim = a.length / r;
+  const outDim = b.length / r;
+  let total = 0;
+  for (let i = 0; i < r; i++) {
+    for (let j = i; j < r; j++) {
+      let ga = 0;
+      for (let k = 0; k < inDim; k++) ga += a[i * inDim + k] * a[j * inDim + k];
+      let gb = 0;
+      for (let k = 0; k < outDim; k++) gb += b[k * r + i] * b[k * r + j];
+      total += (i === j ? 1 : 2) * ga * gb;
+    }
+  }
+  return Math.sqrt(Math.max(total, 0));
+}

@@ -4,7 +4,7 @@
  * (alpha/r, or alpha/sqrt(r) with rsLoRA) folded into B once.
  */
 import { DomainError } from "../errors";
-import { zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "./factors";
+import { deltaNorm, zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "./factors";
 import { readSafetensors, SafetensorsError, toFloat32 } from "./safetensors";
 
 /** An adapter that does not fit the model contract: 422, or 400 where the files contradict themselves or name what the model lacks. */
@@ -170,25 +170,12 @@ function checkEffective(module: string, f: LoraFactors, scaling: number): void {
 }
 
 /**
- * ||B A||_F when it exceeds `bound`, else null, without forming B A. The product of the factors'
- * norms bounds it and costs one pass; only above `bound` is the exact value computed, as
- * sum((A A^T) .* (B^T B)) over r x r Gram matrices.
+ * ||B A||_F when it exceeds `bound`, else null. The product of the factors' norms bounds it and
+ * costs one pass; only above `bound` is the exact value computed (`deltaNorm`).
  */
-export function deltaNormAbove({ rank: r, a, b }: LoraFactors, bound: number): number | null {
+export function deltaNormAbove(factors: LoraFactors, bound: number): number | null {
   const sumSquares = (v: Float32Array) => v.reduce((s, x) => s + x * x, 0);
-  if (Math.sqrt(sumSquares(a) * sumSquares(b)) <= bound) return null;
-  const inDim = a.length / r;
-  const outDim = b.length / r;
-  let total = 0;
-  for (let i = 0; i < r; i++) {
-    for (let j = i; j < r; j++) {
-      let ga = 0;
-      for (let k = 0; k < inDim; k++) ga += a[i * inDim + k] * a[j * inDim + k];
-      let gb = 0;
-      for (let k = 0; k < outDim; k++) gb += b[k * r + i] * b[k * r + j];
-      total += (i === j ? 1 : 2) * ga * gb;
-    }
-  }
-  const norm = Math.sqrt(Math.max(total, 0));
+  if (Math.sqrt(sumSquares(factors.a) * sumSquares(factors.b)) <= bound) return null;
+  const norm = deltaNorm(factors);
   return norm > bound ? norm : null;
 }
