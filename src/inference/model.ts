@@ -9,28 +9,41 @@ import type { ModelContract } from "./contract";
 import type { LoadedModel } from "./forward";
 import { createSession, ort } from "./ort";
 
-const loaded = new Map<string, Promise<LoadedModel>>();
+type ModelText = Pick<LoadedModel, "contract" | "tokenizer">;
 
-export function loadModel(bucket: R2Bucket, modelId: string): Promise<LoadedModel> {
-  let model = loaded.get(modelId);
-  if (!model) {
-    model = readModel(bucket, modelId);
-    loaded.set(modelId, model);
-    model.catch(() => loaded.delete(modelId)); // a missing model may be registered later
+const loaded = new Map<string, Promise<LoadedModel>>();
+const texts = new Map<string, Promise<ModelText>>();
+
+/** `read(modelId)` once per isolate; a failure is not kept (a missing model may be registered later). */
+function cached<T>(cache: Map<string, Promise<T>>, modelId: string, read: () => Promise<T>): Promise<T> {
+  let value = cache.get(modelId);
+  if (!value) {
+    value = read();
+    cache.set(modelId, value);
+    value.catch(() => cache.delete(modelId));
   }
-  return model;
+  return value;
 }
 
-/** Forget a cached model (after it is re-registered). */
-export function forgetModel(modelId: string): void {
-  loaded.delete(modelId);
+export function loadModel(bucket: R2Bucket, modelId: string): Promise<LoadedModel> {
+  return cached(loaded, modelId, () => readModel(bucket, modelId));
 }
 
 /**
  * A model's contract and tokenizer without its ONNX session: what checking examples needs, for
  * every model, including those only the evaluator service can load.
  */
-export async function loadTokenizer(bucket: R2Bucket, modelId: string): Promise<Pick<LoadedModel, "contract" | "tokenizer">> {
+export function loadTokenizer(bucket: R2Bucket, modelId: string): Promise<ModelText> {
+  return cached(texts, modelId, () => readTokenizer(bucket, modelId));
+}
+
+/** Forget a cached model (after it is re-registered). */
+export function forgetModel(modelId: string): void {
+  loaded.delete(modelId);
+  texts.delete(modelId);
+}
+
+async function readTokenizer(bucket: R2Bucket, modelId: string): Promise<ModelText> {
   const json = async (file: string) => {
     const object = await bucket.get(modelKey(modelId, file));
     if (!object) throw new Error(`model ${modelId}: ${file} is not in R2`);
