@@ -44,6 +44,24 @@ afterAll(async () => {
 
 const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}console-${name}.png`, fullPage: true });
 
+/**
+ * Puts the pointer over one cell of a heatmap (charts.js), scrolling its box and the page to it;
+ * the wrapper's data attributes give the cell geometry in CSS pixels.
+ */
+async function hoverCell(on: Page, wrapper: string, row: number, cluster: number) {
+  const point = (await on.evaluate(`(() => {
+    const chart = document.querySelector(${JSON.stringify(wrapper)}), d = chart.dataset;
+    const canvas = chart.querySelector("canvas"), scroll = chart.querySelector(".scroll");
+    const x = Number(d.left) + (${cluster} + 0.5) * Number(d.cellWidth), y = Number(d.top) + (${row} + 0.5) * Number(d.rowHeight);
+    scroll.scrollTop = Math.max(0, y - scroll.clientHeight / 2);
+    const inView = canvas.getBoundingClientRect();
+    window.scrollBy(0, inView.top + y - innerHeight / 2);
+    const at = canvas.getBoundingClientRect();
+    return { x: at.left + x, y: at.top + y };
+  })()`)) as { x: number; y: number };
+  await on.mouse.move(point.x, point.y);
+}
+
 describe.skipIf(!hasChromium)("the console", () => {
   it("asks for the token, then lists the 40 tasks of the catalogue", async () => {
     await page.goto(`${worker.url}/`);
@@ -106,10 +124,79 @@ describe.skipIf(!hasChromium)("the console", () => {
     await page.click("#start-run button");
     await page.waitForSelector("#run-state");
     await page.waitForSelector("#run-state.done", { timeout: 180_000 });
-    await page.waitForSelector(".heatmap rect.cell");
-    expect(await page.locator(".heatmap rect.cell").count()).toBe(40 * 5);
+    await page.waitForSelector('#heatmap .heatmap canvas[role=img][aria-label="loss heatmap"]');
+    const chart = page.locator("#heatmap .heatmap");
+    expect(await chart.getAttribute("data-rows")).toBe("40");
+    expect(await chart.getAttribute("data-clusters")).toBe("5");
     expect(await page.textContent("#summary")).toContain("K=5");
+    // The pointer over a cell the Worker has a loss for names the task, the cluster and the loss.
+    const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
+    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { tasks: string[] };
+    const matrix = (await (await worker.call(`/v1/runs/${runId}/losses?limit=1000`)).json()) as { rows: { task: string; losses: (number | null)[] }[] };
+    const cell = matrix.rows.flatMap((row) => row.losses.map((v, cluster) => ({ task: row.task, cluster, v }))).find((c) => c.v !== null);
+    if (!cell || cell.v === null) throw new Error("the finished run has no loss to hover");
+    await hoverCell(page, "#heatmap .heatmap", status.tasks.indexOf(cell.task), cell.cluster);
+    await expect.poll(() => page.textContent("#heatmap .heatmap .tooltip")).toBe(`${cell.task} under cluster ${cell.cluster}: ${cell.v.toFixed(4)}`);
+    expect(await page.isVisible("#heatmap .heatmap .tooltip")).toBe(true);
     await shot("run");
+  });
+
+  it("draws a 1,000 x 20 loss heatmap on one canvas in well under half a second, and names the cell under the pointer", async () => {
+    // A fresh page at twice the pixel density: the canvas must draw in device pixels.
+    const dense = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
+    dense.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await dense.goto(`${worker.url}/`);
+      const [N, K] = [1000, 20];
+      const tasks = Array.from({ length: N }, (_, r) => `task-${String(r).padStart(4, "0")}`);
+      // Deterministic losses in [0.5, 10.1]; null (not evaluated) where (7r + c) % 13 == 0, except under the task's own cluster r % K.
+      const loss = (r: number, c: number) => ((7 * r + c) % 13 === 0 && c !== r % K ? null : 0.5 + ((31 * r + 17 * c) % 97) / 10);
+      const losses = Object.fromEntries(tasks.map((t, r) => [t, Array.from({ length: K }, (_, c) => loss(r, c))]));
+      const assignment = Object.fromEntries(tasks.map((t, r) => [t, r % K]));
+      // Row 1: its own cluster 1, and cluster 6 not evaluated ((7 + 6) % 13 == 0).
+      expect([loss(1, 1), loss(1, 6)].map((v) => v === null)).toEqual([false, true]);
+      // (A script string: the Node tests' types have no DOM.)
+      const drawn = (await dense.evaluate(`(async () => {
+        const { heatmap } = await import("/charts.js");
+        const [tasks, losses, assignment] = ${JSON.stringify([tasks, losses, assignment])};
+        const started = performance.now();
+        const chart = heatmap(tasks, losses, assignment);
+        chart.id = "dense";
+        document.body.append(chart);
+        chart.getBoundingClientRect(); // layout included in the time
+        const ms = performance.now() - started;
+        const canvas = chart.querySelector("canvas"), scroll = chart.querySelector(".scroll"), d = chart.dataset;
+        const pixel = (row, cluster) => [...canvas.getContext("2d").getImageData(
+          Math.floor(devicePixelRatio * (Number(d.left) + (cluster + 0.5) * Number(d.cellWidth))),
+          Math.floor(devicePixelRatio * (Number(d.top) + (row + 0.5) * Number(d.rowHeight))), 1, 1).data];
+        return {
+          ms, elements: 1 + chart.querySelectorAll("*").length, canvases: chart.querySelectorAll("canvas").length,
+          rows: d.rows, clusters: d.clusters, dpr: devicePixelRatio,
+          backing: canvas.width, css: canvas.getBoundingClientRect().width,
+          boxHeight: scroll.clientHeight, contentHeight: scroll.scrollHeight,
+          own: pixel(1, 1), empty: pixel(1, 6),
+        };
+      })()`)) as { ms: number; elements: number; canvases: number; rows: string; clusters: string; dpr: number; backing: number; css: number; boxHeight: number; contentHeight: number; own: number[]; empty: number[] };
+      console.log(`heatmap of ${N} x ${K}: drawn and laid out in ${drawn.ms.toFixed(1)} ms, ${drawn.elements} elements`);
+      expect(drawn.ms).toBeLessThan(500);
+      expect(drawn.elements).toBeLessThan(50);
+      expect(drawn.canvases).toBe(1);
+      expect([drawn.rows, drawn.clusters]).toEqual(["1000", "20"]);
+      expect(drawn.dpr).toBe(2);
+      expect(drawn.backing).toBe(Math.round(drawn.css * 2));
+      // 1,000 rows scroll in a box of bounded height (style.css: .heatmap.compact).
+      expect(drawn.boxHeight).toBeLessThanOrEqual(480);
+      expect(drawn.contentHeight).toBeGreaterThan(drawn.boxHeight);
+      // A cell not evaluated is light grey (#f3f4f6), the task's own cluster shaded.
+      expect(drawn.empty).toEqual([0xf3, 0xf4, 0xf6, 255]);
+      expect(drawn.own).not.toEqual(drawn.empty);
+      await hoverCell(dense, "#dense", 999, 19);
+      await expect.poll(() => dense.textContent("#dense .tooltip")).toBe(`task-0999 under cluster 19: ${loss(999, 19)?.toFixed(4)}`);
+      expect(await dense.isVisible("#dense .tooltip")).toBe(true);
+      await dense.screenshot({ path: `${ARTIFACTS}console-heatmap-1000.png` });
+    } finally {
+      await dense.close();
+    }
   });
 
   it("evaluates the held-out report over the queue and shows it when every task reported", async () => {
