@@ -20,7 +20,7 @@ import { initialAssignment } from "../src/runs/initial";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
-import { isHeldOutUnit, type UnitResult } from "../src/runs/unit";
+import { isHeldOutUnit, type UnitReport } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
 import type { CachedMerge } from "./clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
@@ -53,7 +53,7 @@ export class ClusterRun extends DurableObject<Env> {
   async start(config: RunConfig): Promise<void> {
     if (tables.readRun(this.sql)) throw new Error(`run ${config.runId} already exists`);
     const now = new Date().toISOString();
-    this.sql.exec("INSERT INTO run VALUES (1, ?, 'running', 'init', 0, NULL, NULL, ?, ?, NULL)", JSON.stringify(config), now, now);
+    this.sql.exec("INSERT INTO run VALUES (1, ?, 'running', 'init', 0, NULL, NULL, ?, ?, NULL, 0)", JSON.stringify(config), now, now);
     this.emit("started", { method: config.method, k: config.k, tasks: config.tasks.length });
     await this.wake();
   }
@@ -75,21 +75,32 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /**
-   * The consumer asks before it evaluates: true once per send of a pending unit. A duplicate
-   * delivery, or a unit of a run that stopped, is dropped without a forward pass.
+   * The consumer asks before it evaluates a message's units: the ids it may evaluate, each pending
+   * unit once per send. A duplicate delivery, or a unit of a run that stopped, is dropped without
+   * a forward pass.
    */
-  claimUnit(unitId: string): boolean {
-    if (isHeldOutUnit(unitId)) return this.report.claim(unitId);
-    return tables.readRun(this.sql)?.state === "running" && tables.claimUnit(this.sql, unitId);
+  claimUnits(unitIds: readonly string[]): string[] {
+    const running = tables.readRun(this.sql)?.state === "running";
+    return unitIds.filter((id) => (isHeldOutUnit(id) ? this.report.claim(id) : running && tables.claimUnit(this.sql, id)));
   }
 
-  /** A unit's scores from the queue consumer. A duplicate delivery changes nothing; a non-finite loss fails the run at once. */
-  async reportUnit(unitId: string, result: UnitResult): Promise<void> {
+  /**
+   * A message's scores from the queue consumer. A duplicate delivery changes nothing; a non-finite
+   * loss fails the run at once. One progress event per message, not per unit.
+   */
+  async reportUnits(reports: readonly UnitReport[]): Promise<void> {
     const run = tables.readRun(this.sql);
-    if (isHeldOutUnit(unitId)) return run ? this.report.record(run.parsed, unitId, result) : undefined;
-    if (run?.state !== "running") return;
-    if (!Number.isFinite(result.loss)) return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
-    const counts = tables.recordUnitLoss(this.sql, unitId, result);
+    if (!run) return;
+    let counts: ReturnType<typeof tables.recordUnitLoss> = null;
+    for (const { unitId, result } of reports) {
+      if (isHeldOutUnit(unitId)) {
+        this.report.record(run.parsed, unitId, result);
+        continue;
+      }
+      if (run.state !== "running") continue;
+      if (!Number.isFinite(result.loss)) return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
+      counts = tables.recordUnitLoss(this.sql, unitId, result) ?? counts;
+    }
     if (!counts) return;
     this.listeners.push({ type: "progress", data: { iteration: counts.iteration, evaluated: counts.total - counts.pending, units: counts.total } });
     if (counts.pending === 0 && counts.iteration === run.iteration && run.phase === "evaluate") await this.wake();

@@ -88,7 +88,7 @@ export class HeldOutReport {
     }
     this.sql.exec("UPDATE report_units SET exact_match = ?, loss = ?, examples = ?, passes = ?, error = NULL WHERE task = ? AND loss IS NULL",
       result.exactMatch, result.loss, result.examples, result.forwardPasses, task);
-    if (this.pending().length === 0) {
+    if (!this.sql.exec("SELECT 1 FROM report_units WHERE loss IS NULL LIMIT 1").toArray().length) {
       this.sql.exec("UPDATE report_state SET state = 'done', finished_at = ? WHERE id = 1", new Date().toISOString());
     }
   }

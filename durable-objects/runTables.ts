@@ -14,6 +14,8 @@ interface RunFields {
   iteration: number;
   reason: string | null;
   best_iteration: number | null;
+  /** Queue messages sent for few-shot units; null for runs stored before it was counted (one message per unit send). */
+  messages: number | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -78,6 +80,9 @@ export function createRunTables(sql: SqlStorage): void {
   if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
   // Whether the iteration evaluates every task under every cluster (pruned D2C evaluates fewer); runs before pruning were all full.
   if (!counted.includes("full")) sql.exec("ALTER TABLE iterations ADD COLUMN full INTEGER NOT NULL DEFAULT 1");
+  // Queue messages the run sent for its few-shot units (several units each); runs before grouping sent one per unit.
+  const runColumns = sql.exec<{ name: string }>("PRAGMA table_info(run)").toArray().map((c) => c.name);
+  if (!runColumns.includes("messages")) sql.exec("ALTER TABLE run ADD COLUMN messages INTEGER");
 }
 
 /** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */

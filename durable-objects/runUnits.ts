@@ -57,11 +57,12 @@ export async function sendFewShotUnits(queue: Queue, sql: SqlStorage, config: Ru
   const clusters = tables.clustersOfIteration(sql, iteration);
   const now = Date.now();
   for (const u of units) sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, u.id);
-  await sendUnits(queue, units.map((u) => ({
+  const messages = await sendUnits(queue, units.map((u) => ({
     runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
     split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
     evaluator: config.evaluator ?? "wasm",
   })));
+  sql.exec("UPDATE run SET messages = coalesce(messages, 0) + ?", messages);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { app } from "./api/app";
 import { queue } from "./queue";
-import type { EvaluationUnit } from "./runs/unit";
+import type { UnitMessage } from "./runs/unit";
 import { scheduled } from "./scheduled";
 
 export { Catalogue } from "../durable-objects/Catalogue";
@@ -11,4 +11,4 @@ export default {
   fetch: app.fetch,
   queue,
   scheduled,
-} satisfies ExportedHandler<Env, EvaluationUnit>;
+} satisfies ExportedHandler<Env, UnitMessage>;

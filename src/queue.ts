@@ -1,18 +1,20 @@
 /**
- * Queue consumers. A unit is claimed from its run first (a duplicate delivery, or a unit of a
- * stopped run, is acked without a forward pass), evaluated and reported. A failure the domain
- * names (an adapter the reader refuses) fails the unit at once, since no retry changes it; any
- * other failure is retried with exponential backoff, and after the consumer's max_retries the
- * unit lands in the dead-letter queue, whose consumer fails the run with the unit's last error.
- * Units of a run on the evaluator service (`evaluator: "remote"`) are forwarded to it, the same
- * claim, report and retries around them.
+ * Queue consumers. A message carries several units under one merged adapter (src/runs/unit.ts).
+ * Its units are claimed from their run in one call (a duplicate delivery, or a unit of a stopped
+ * run, is dropped without a forward pass), evaluated, and their results reported in one call.
+ * A failure the domain names (an adapter the reader refuses) fails the unit at once, since no
+ * retry changes it; any other failure releases that unit's claim and retries the message with
+ * exponential backoff, its units already reported being dropped on the next delivery. After the
+ * consumer's max_retries the message lands in the dead-letter queue, whose consumer fails the run
+ * with the last error of a unit that never reported. Units of a run on the evaluator service
+ * (`evaluator: "remote"`) are forwarded to it, the same claim, report and retries around them.
  */
 import { DomainError } from "./errors";
 import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
-import { evaluateUnit, type EvaluationUnit, type UnitResult } from "./runs/unit";
+import { evaluateUnit, unitsOf, type EvaluationUnit, type UnitMessage, type UnitReport, type UnitResult } from "./runs/unit";
 
-/** Deliveries this isolate acked without evaluating (duplicates, units of stopped runs): what tests count. */
+/** Units this isolate dropped without evaluating (duplicates, units of stopped runs): what tests count. */
 let dropped = 0;
 
 export function unitsDropped(): number {
@@ -22,49 +24,66 @@ export function unitsDropped(): number {
 /** Dead-letter queues are named `<queue>-dlq` (wrangler.toml). */
 const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
 /**
- * Deliveries of a unit before it lands in the dead-letter queue: wrangler.toml's max_retries (3)
+ * Deliveries of a message before it lands in the dead-letter queue: wrangler.toml's max_retries (3)
  * plus the first. The dead-letter delivery counts its own attempts from 1, so it cannot say.
  */
 const DELIVERIES = 4;
 
-export async function queue(batch: MessageBatch<EvaluationUnit>, env: Env): Promise<void> {
+/** A message body: units (`UnitMessage`), or one unit as sent before units were grouped. */
+type Body = UnitMessage | EvaluationUnit;
+
+export async function queue(batch: MessageBatch<Body>, env: Env): Promise<void> {
   if (isDeadLetter(batch.queue)) {
     for (const message of batch.messages) {
-      await clusterRun(env, message.body.runId).unitFailed(message.body.unitId, Math.max(DELIVERIES, message.attempts));
+      // A unit that reported before the message gave up is left as it is by unitFailed.
+      for (const unit of unitsOf(message.body)) await clusterRun(env, unit.runId).unitFailed(unit.unitId, Math.max(DELIVERIES, message.attempts));
       message.ack();
     }
     return;
   }
-  const remote = batch.messages.filter((m) => m.body.evaluator === "remote");
-  const local = batch.messages.filter((m) => m.body.evaluator !== "remote");
+  const isRemote = (m: Message<Body>) => unitsOf(m.body)[0]?.evaluator === "remote";
   // The service runs units side by side on its cores; this isolate has one single-threaded ONNX session.
-  const remoteDone = Promise.all(remote.map((m) => handle(m, env, evaluateRemotely)));
-  for (const message of local) await handle(message, env, (e, unit) => evaluateUnit(e.BUCKET, unit));
+  const remoteDone = Promise.all(batch.messages.filter(isRemote).map((m) => handle(m, env, true)));
+  for (const message of batch.messages.filter((m) => !isRemote(m))) await handle(message, env, false);
   await remoteDone;
 }
 
-async function handle(
-  message: Message<EvaluationUnit>, env: Env, evaluate: (env: Env, unit: EvaluationUnit) => Promise<UnitResult>,
-): Promise<void> {
-  const unit = message.body;
-  const run = clusterRun(env, unit.runId);
+const backoff = (message: Message<Body>) => ({ delaySeconds: Math.min(60, 2 ** (message.attempts - 1)) });
+
+async function handle(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
   try {
-    if (!(await run.claimUnit(unit.unitId))) {
-      dropped++;
-      message.ack();
-      return;
-    }
-    await run.reportUnit(unit.unitId, await evaluate(env, unit));
-    message.ack();
+    await evaluateMessage(message, env, remote);
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    console.warn(`unit ${unit.runId}/${unit.unitId} failed (attempt ${message.attempts}): ${reason}`);
-    if (e instanceof DomainError) {
-      await run.unitFailed(unit.unitId, message.attempts, reason);
-      message.ack();
-      return;
-    }
-    await run.unitError(unit.unitId, reason).catch(() => undefined);
-    message.retry({ delaySeconds: Math.min(60, 2 ** (message.attempts - 1)) });
+    // The run object was unreachable: units it had claimed stay claimed until its watchdog re-sends them.
+    console.warn(`message ${message.id} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+    message.retry(backoff(message));
   }
+}
+
+async function evaluateMessage(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
+  const units = unitsOf(message.body);
+  if (units.length === 0) return message.ack();
+  const run = clusterRun(env, units[0].runId);
+  const claimed = new Set(await run.claimUnits(units.map((u) => u.unitId)));
+  dropped += units.length - claimed.size;
+  const reports: UnitReport[] = [];
+  let retry = false;
+  const evaluateOne = async (unit: EvaluationUnit) => {
+    try {
+      const result: UnitResult = remote ? await evaluateRemotely(env, unit) : await evaluateUnit(env.BUCKET, unit);
+      reports.push({ unitId: unit.unitId, result });
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      console.warn(`unit ${unit.runId}/${unit.unitId} failed (attempt ${message.attempts}): ${reason}`);
+      if (e instanceof DomainError) return run.unitFailed(unit.unitId, message.attempts, reason);
+      retry = true;
+      await run.unitError(unit.unitId, reason).catch(() => undefined);
+    }
+  };
+  const todo = units.filter((u) => claimed.has(u.unitId));
+  if (remote) await Promise.all(todo.map(evaluateOne));
+  else for (const unit of todo) await evaluateOne(unit);
+  if (reports.length) await run.reportUnits(reports);
+  if (retry) message.retry(backoff(message));
+  else message.ack();
 }

@@ -24,3 +24,18 @@ export interface EvaluationUnit {
 
 /** A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts). */
 export type UnitResult = Evaluation;
+
+/** One unit's result as the consumer reports it to the run. */
+export interface UnitReport {
+  readonly unitId: string;
+  readonly result: UnitResult;
+}
+
+/**
+ * A queue message: several units of one run under one merged adapter (src/runs/unit.ts,
+ * `unitMessages`), so the consumer claims and reports them in one call each and reads the
+ * adapter once.
+ */
+export interface UnitMessage {
+  readonly units: readonly EvaluationUnit[];
+}

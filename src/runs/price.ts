@@ -61,16 +61,20 @@ export interface CostEstimate {
 
 export const PRICES_READ = "2026-12-01";
 
-/** DO requests per delivered message: the consumer's claimUnit and reportUnit RPCs. */
+/** DO requests per delivered message: the consumer's claimUnits and reportUnits RPCs. */
 const RPCS_PER_MESSAGE = 2;
 /** Alarm invocations per iteration: init or reassign, merge, evaluate and its watchdog look. */
 const ALARMS_PER_ITERATION = 4;
 /** Rows a sent unit writes: its send mark, its claim, its loss and its iteration's counter. */
-const ROWS_WRITTEN_PER_MESSAGE = 4;
-/** Rows a sent unit reads: the run row on claim and report, the unit and its iteration counter. */
-const ROWS_READ_PER_MESSAGE = 4;
-/** R2 reads per evaluated unit: its merged adapter and its example set (the model is cached per isolate). */
-const R2_READS_PER_UNIT = 2;
+const ROWS_WRITTEN_PER_UNIT = 4;
+/** Rows a sent unit reads: the unit on claim and report, its iteration counter, and its share of the run row. */
+const ROWS_READ_PER_UNIT = 4;
+/**
+ * R2 reads, at most: a message's merged adapter once (its units share it) and each unit's example
+ * set (the model is cached per isolate; so are adapters and examples, which this does not count).
+ */
+const R2_READS_PER_MESSAGE = 1;
+const R2_READS_PER_UNIT = 1;
 /** R2 writes per merge: the merged safetensors and its adapter_config.json. */
 const R2_WRITES_PER_MERGE = 2;
 
@@ -82,11 +86,11 @@ export function estimateCost(usage: RunUsage): CostEstimate {
     line("Workers CPU time (evaluation)", Math.round(usage.evaluationMs), "CPU-ms", WORKERS_CPU_USD_PER_MILLION_MS),
     line("Queue operations", usage.messages * QUEUE_OPERATIONS_PER_MESSAGE, "operations", QUEUE_USD_PER_MILLION_OPERATIONS),
     line("Durable Object requests", usage.messages * RPCS_PER_MESSAGE + usage.iterations * ALARMS_PER_ITERATION, "requests", DO_USD_PER_MILLION_REQUESTS),
-    line("Durable Object rows written", usage.unitRows + usage.messages * ROWS_WRITTEN_PER_MESSAGE, "rows", DO_USD_PER_MILLION_ROWS_WRITTEN),
-    line("Durable Object rows read", usage.unitRows + usage.messages * ROWS_READ_PER_MESSAGE, "rows", DO_USD_PER_MILLION_ROWS_READ),
+    line("Durable Object rows written", usage.unitRows + usage.evaluatedUnits * ROWS_WRITTEN_PER_UNIT, "rows", DO_USD_PER_MILLION_ROWS_WRITTEN),
+    line("Durable Object rows read", usage.unitRows + usage.evaluatedUnits * ROWS_READ_PER_UNIT, "rows", DO_USD_PER_MILLION_ROWS_READ),
     line("Durable Object storage (a month)", usage.storedBytes / 1e9, "GB-month", DO_USD_PER_GB_MONTH * 1e6),
     line("R2 Class A (merged adapters written)", usage.merges * R2_WRITES_PER_MERGE, "requests", R2_CLASS_A_USD_PER_MILLION),
-    line("R2 Class B (adapters and examples read)", usage.evaluatedUnits * R2_READS_PER_UNIT + usage.mergeMembers, "requests", R2_CLASS_B_USD_PER_MILLION),
+    line("R2 Class B (adapters and examples read)", usage.messages * R2_READS_PER_MESSAGE + usage.evaluatedUnits * R2_READS_PER_UNIT + usage.mergeMembers, "requests", R2_CLASS_B_USD_PER_MILLION),
   ];
   return { usd: lines.reduce((s, l) => s + l.usd, 0), lines, pricesRead: PRICES_READ };
 }

@@ -10,9 +10,9 @@ import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
-import type { EvaluationUnit, UnitResult } from "./evaluationUnit";
+import type { EvaluationUnit, UnitMessage, UnitResult } from "./evaluationUnit";
 
-export type { EvaluationUnit, UnitResult } from "./evaluationUnit";
+export type { EvaluationUnit, UnitMessage, UnitReport, UnitResult } from "./evaluationUnit";
 
 export const isHeldOutUnit = (unitId: string) => unitId.startsWith("test:");
 
@@ -48,7 +48,42 @@ async function pinnedExamples(bucket: R2Bucket, taskId: string, split: Split, sh
   return examples;
 }
 
-/** Sends units in queue batches (at most 100 messages each). */
-export async function sendUnits(queue: Queue, units: readonly EvaluationUnit[]): Promise<void> {
-  for (let i = 0; i < units.length; i += 100) await queue.sendBatch(units.slice(i, i + 100).map((body) => ({ body })));
+/**
+ * Units a queue message carries at most. Per unit, the Queue's three operations and the consumer's
+ * two Durable Object calls cost about twice the unit's own CPU time (src/runs/price.ts: 35 ms of
+ * reference-model inference); 16 units share them. A message of 16 stays near 6 KB (one 64 KB
+ * Queue operation) and ~0.6 s of evaluation, so a consumer batch of 10 messages keeps well inside
+ * the 30 s CPU default.
+ */
+export const UNITS_PER_MESSAGE = 16;
+
+/**
+ * Units grouped into messages: units under the same merged adapter together (read once per
+ * message), each group split into near-equal messages of at most `perMessage`, in first-seen order.
+ */
+export function unitMessages(units: readonly EvaluationUnit[], perMessage = UNITS_PER_MESSAGE): UnitMessage[] {
+  const groups = new Map<string, EvaluationUnit[]>();
+  for (const unit of units) {
+    const key = `${unit.runId}|${unit.mergedSha256}`;
+    const group = groups.get(key);
+    if (group) group.push(unit);
+    else groups.set(key, [unit]);
+  }
+  return [...groups.values()].flatMap((group) => {
+    const count = Math.ceil(group.length / perMessage);
+    const size = Math.ceil(group.length / count);
+    return Array.from({ length: count }, (_, i) => ({ units: group.slice(i * size, (i + 1) * size) }));
+  });
+}
+
+/** A message's units; a message from before units were grouped carried one unit as its body. */
+export function unitsOf(body: UnitMessage | EvaluationUnit): readonly EvaluationUnit[] {
+  return "units" in body ? body.units : [body];
+}
+
+/** Sends units as messages (`unitMessages`) in queue batches of at most 100; returns the messages sent. */
+export async function sendUnits(queue: Queue, units: readonly EvaluationUnit[]): Promise<number> {
+  const messages = unitMessages(units);
+  for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+  return messages.length;
 }

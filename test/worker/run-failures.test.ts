@@ -63,7 +63,7 @@ describe("a run over an unusable adapter", () => {
       return { ...row, members };
     });
     // ...and report what an evaluation that overflowed would: NaN, which SQLite would store as NULL.
-    await clusterRun(env, runId).reportUnit(unit.id, { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 });
+    await clusterRun(env, runId).reportUnits([{ unitId: unit.id, result: { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 } }]);
     const status = (await clusterRun(env, runId).status())!;
     expect(status.state).toBe("failed");
     expect(status.reason).toContain(`task ${HEALTHY[unit.task]} gave a non-finite few-shot loss (NaN) under cluster ${unit.cluster}`);
