@@ -16,6 +16,7 @@ import { Scorer } from "./experiment/scorer.ts";
 import { loadWorld } from "./experiment/world.ts";
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     ns: { type: "string", default: "40,200,1000" },
     ks: { type: "string", default: "5,20" },
@@ -26,7 +27,8 @@ const { values } = parseArgs({
     fixtures: { type: "string", default: "r2-fixtures" },
     worlds: { type: "string", default: "/tmp/d2c-scale-worlds" },
     out: { type: "string", default: "docs" },
-    "full-first": { type: "boolean", default: false },
+    /** Force a full (or, with --no-full-first, a pruned) first iteration; default: the rule of fullFirstByDefault. */
+    "full-first": { type: "boolean" },
     /** Keep --out's scale.json rows for other (n, k, method) and add these: runs split over sessions. */
     append: { type: "boolean", default: false },
     /** scale.json files of other runs whose rows are added (same rule as --append): N = 1000 run apart. */

@@ -14,7 +14,7 @@ import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
-import { reassignPartial } from "../src/clustering/pruned";
+import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment } from "../src/runs/initial";
 import { clusterKey } from "../src/runs/keys";
@@ -190,9 +190,14 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async init(config: RunConfig): Promise<void> {
-    const assignment = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
+    const { assignment, similarity } = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
+    // Pruned D2C's first iteration ranks clusters by task similarity (nothing is known of their
+    // losses yet) unless the rule wants it full; without similarities (a warm start) it is full.
+    const prune = config.method === "d2c" ? config.prune : null;
+    const prunedFirst = !!prune && similarity !== null && !(prune.fullFirst ?? fullFirstByDefault(config.tasks.length, config.k));
     this.commit(() => {
-      tables.insertIteration(this.sql, 0, assignment, new Date().toISOString());
+      if (prunedFirst) tables.storeSimilarity(this.sql, similarity);
+      tables.insertIteration(this.sql, 0, assignment, new Date().toISOString(), !prunedFirst);
       this.advance("merge");
       this.emit("iteration", { iteration: 0, assignment });
     });

@@ -71,6 +71,7 @@ export function createRunTables(sql: SqlStorage): void {
     CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_overdue ON units (iteration, sent_at) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
+    CREATE TABLE IF NOT EXISTS similarity (task INTEGER PRIMARY KEY, row BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
   // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
@@ -83,6 +84,24 @@ export function createRunTables(sql: SqlStorage): void {
   // Queue messages the run sent for its few-shot units (several units each); runs before grouping sent one per unit.
   const runColumns = sql.exec<{ name: string }>("PRAGMA table_info(run)").toArray().map((c) => c.name);
   if (!runColumns.includes("messages")) sql.exec("ALTER TABLE run ADD COLUMN messages INTEGER");
+}
+
+/**
+ * The task vectors' cosine similarities, one row of float64 per task (8N bytes: 8 KB at N = 1000,
+ * far from the 2 MB row limit), for pruned D2C's similarity ranking (the same numbers as bench/).
+ */
+export function storeSimilarity(sql: SqlStorage, similarity: Float64Array): void {
+  const n = Math.round(Math.sqrt(similarity.length));
+  for (let t = 0; t < n; t++) sql.exec("INSERT OR REPLACE INTO similarity VALUES (?, ?)", t, similarity.slice(t * n, (t + 1) * n).buffer);
+}
+
+/** The stored similarities as an n x n matrix, or null when the run stored none (a full first iteration). */
+export function readSimilarity(sql: SqlStorage, n: number): Float64Array | null {
+  const rows = sql.exec<{ task: number; row: ArrayBuffer }>("SELECT task, row FROM similarity").toArray();
+  if (rows.length !== n) return null;
+  const similarity = new Float64Array(n * n);
+  for (const { task, row } of rows) similarity.set(new Float64Array(row), task * n);
+  return similarity;
 }
 
 /** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */

@@ -4,7 +4,7 @@
  * gives. The ClusterRun object drives them; these functions read and write its tables.
  */
 import type { RunConfig } from "../src/runs/config";
-import { candidateClusters, lossRanking } from "../src/clustering/pruned";
+import { candidateClusters, lossRanking, similarityRanking } from "../src/clustering/pruned";
 import { lossKey } from "../src/runs/keys";
 import { sendUnits } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
@@ -17,7 +17,7 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
   const clusters = tables.clustersOfIteration(sql, iteration);
   // D2C: each task under every cluster, or pruned, its candidates; a baseline only each task under its own.
   const candidates = config.method !== "d2c" ? assignment.map((c) => [c])
-    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, iteration, clusters), config.prune, false)
+    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, iteration, clusters, assignment, config.k), config.prune, false)
     : assignment.map(() => clusters.map((c) => c.cluster));
   const pairs = candidates.flatMap((cs, t) => cs.map((c) => [t, c] as const));
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
@@ -34,12 +34,13 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
 }
 
 /**
- * Pruned D2C's ranking from this run's earlier iterations: a task's loss under a cluster whose
- * merge is unchanged (same cluster key), else its latest loss under the same cluster label (the
- * merge has changed since, usually by a few members); a cluster never measured for the task ranks
- * first (news worth one evaluation). The first iteration is full, so every pair has a loss.
+ * Pruned D2C's ranking from this run's earlier iterations, as `runD2C` ranks ("stale"): a task's
+ * loss under a cluster whose merge is unchanged (same cluster key), else its latest loss under the
+ * same cluster label (the merge has changed since, usually by a few members); a cluster never
+ * measured for the task ranks first (news worth one evaluation), those ordered by task similarity
+ * where the run stored it (a pruned first iteration), else all alike.
  */
-function earlierLosses(sql: SqlStorage, iteration: number, clusters: readonly tables.ClusterRow[]) {
+function earlierLosses(sql: SqlStorage, iteration: number, clusters: readonly tables.ClusterRow[], assignment: readonly number[], k: number) {
   const valid = new Map<string, number>();
   const stale = new Map<string, number>();
   for (const u of sql.exec<{ task: number; cluster: number; loss: number; cluster_key: string }>(
@@ -49,7 +50,9 @@ function earlierLosses(sql: SqlStorage, iteration: number, clusters: readonly ta
     stale.set(pair, u.loss);
     if (clusters[u.cluster]?.cluster_key === u.cluster_key) valid.set(pair, u.loss);
   }
-  return lossRanking((t, c) => valid.get(`${t}:${c}`), () => 0, (t, c) => stale.get(`${t}:${c}`));
+  const similarity = tables.readSimilarity(sql, assignment.length);
+  const fallback = similarity ? similarityRanking(similarity, assignment.length, assignment, k) : () => 0;
+  return lossRanking((t, c) => valid.get(`${t}:${c}`), fallback, (t, c) => stale.get(`${t}:${c}`));
 }
 
 /** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */

@@ -7,13 +7,20 @@ import { taskSimilarity } from "../clustering/taskVectors";
 import type { RunConfig } from "./config";
 import { readMemberAdapters } from "./merging";
 
-export async function initialAssignment(bucket: R2Bucket, config: RunConfig, targets: () => Promise<readonly LoraTarget[]>): Promise<number[]> {
+export interface InitialAssignment {
+  readonly assignment: number[];
+  /** The task vectors' cosine similarities (n x n) where the start computed them (k-means). */
+  readonly similarity: Float64Array | null;
+}
+
+export async function initialAssignment(bucket: R2Bucket, config: RunConfig, targets: () => Promise<readonly LoraTarget[]>): Promise<InitialAssignment> {
   const n = config.tasks.length;
-  if (config.initialAssignment) return [...config.initialAssignment];
-  if (config.method === "merge-all") return mergeAll(n);
-  if (config.method === "random") return randomAssignment(n, config.k, config.seed);
+  if (config.initialAssignment) return { assignment: [...config.initialAssignment], similarity: null };
+  if (config.method === "merge-all") return { assignment: mergeAll(n), similarity: null };
+  if (config.method === "random") return { assignment: randomAssignment(n, config.k, config.seed), similarity: null };
   const loraTargets = await targets();
   // An adapter the reader refuses fails here naming its task, as at the merge.
   const adapters = await readMemberAdapters(bucket, loraTargets, config.tasks);
-  return kmeans(taskSimilarity(adapters, loraTargets), n, config.k, config.seed);
+  const similarity = taskSimilarity(adapters, loraTargets);
+  return { assignment: kmeans(similarity, n, config.k, config.seed), similarity };
 }

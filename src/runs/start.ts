@@ -43,9 +43,14 @@ export const RunRequest = z.object({
   /**
    * D2C only. true (default): pruned D2C, each task evaluated under its own cluster and its
    * most promising others, a full sweep before a fixed point is declared (src/clustering/pruned.ts);
-   * false: every task under every cluster every iteration.
+   * false: every task under every cluster every iteration; an object sets pruning's knobs: `m`,
+   * the other clusters each task is evaluated under (default 2), and `fullFirst`, whether the
+   * first iteration is a full sweep (default: when clusters average 4 tasks or fewer).
    */
-  prune: z.boolean().default(true),
+  prune: z.union([
+    z.boolean(),
+    z.object({ m: z.number().int().min(0).max(64).optional(), fullFirst: z.boolean().optional() }).strict(),
+  ]).default(true),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
   /**
@@ -105,7 +110,8 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
     cache: request.cache,
-    prune: request.method === "d2c" && request.prune ? DEFAULT_PRUNE : null,
+    prune: request.method !== "d2c" || request.prune === false ? null
+      : request.prune === true ? DEFAULT_PRUNE : { ...DEFAULT_PRUNE, ...request.prune },
     evaluator,
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,

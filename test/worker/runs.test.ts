@@ -125,6 +125,25 @@ describe("a D2C run", () => {
     if (final.result!.iteration === last.iteration) expect(final.result!.assignment).toEqual(assignment);
   });
 
+  it("ranks a pruned first iteration by task similarity when asked, and still ends on a full-sweep fixed point", async () => {
+    const bad = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, k: 4, prune: { m: -1 } }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as ErrorBody).error.message).toContain("prune");
+    // 8 tasks in 4 clusters would get a full first iteration by default (clusters of 2); fullFirst: false asks for a pruned one.
+    const runId = await startRun({ k: 4, method: "d2c", seed: 11, cache: false, maxIterations: 10, prune: { fullFirst: false } });
+    const status = await waitFor(runId, finished, 120);
+    expect(status.state).toBe("done");
+    expect(status.iterations[0]).toMatchObject({ full: false, units: TASKS.length * 3 });
+    // The similarities the k-means start computed are kept for the ranking, one row per task.
+    const rows = await runInDurableObject(clusterRun(env, runId), (_, state) =>
+      state.storage.sql.exec<{ task: number; bytes: number }>("SELECT task, length(row) AS bytes FROM similarity ORDER BY task").toArray());
+    expect(rows).toEqual(TASKS.map((_, task) => ({ task, bytes: 8 * TASKS.length })));
+    const last = status.iterations.at(-1)!;
+    expect(last.full).toBe(true);
+    const page = (await (await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)).json()) as LossPage;
+    for (const row of page.rows) expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
+  });
+
   it("sends again the units that never reported, from its alarm", async () => {
     const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
     const run = clusterRun(env, runId);
