@@ -16,7 +16,9 @@ import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
 import type { RunConfig } from "../src/runs/config";
-import { initialAssignment } from "../src/runs/initial";
+import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
+import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlocks";
+import { kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
@@ -25,6 +27,7 @@ import { catalogue } from "../src/storage/catalogue";
 import type { CachedMerge } from "./clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
+import { SimilarityBlocks } from "./runSimilarity";
 import { lossPage, runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
@@ -39,6 +42,7 @@ export class ClusterRun extends DurableObject<Env> {
   private sql: SqlStorage;
   private listeners = new RunListeners();
   private report!: HeldOutReport;
+  private blocks!: SimilarityBlocks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -46,6 +50,7 @@ export class ClusterRun extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       tables.createRunTables(this.sql);
       this.report = new HeldOutReport(this.sql, env.EVALUATIONS);
+      this.blocks = new SimilarityBlocks(this.sql, env.EVALUATIONS);
     });
   }
 
@@ -65,7 +70,7 @@ export class ClusterRun extends DurableObject<Env> {
 
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
-    return run && runStatus(this.sql, run, this.report.view(run.parsed));
+    return run && runStatus(this.sql, run, this.report.view(run.parsed), this.blocks.usage());
   }
 
   /** A page of tasks of an iteration's loss matrix; null when the run or the iteration does not exist. */
@@ -81,7 +86,8 @@ export class ClusterRun extends DurableObject<Env> {
    */
   claimUnits(unitIds: readonly string[]): string[] {
     const running = tables.readRun(this.sql)?.state === "running";
-    return unitIds.filter((id) => (isHeldOutUnit(id) ? this.report.claim(id) : running && tables.claimUnit(this.sql, id)));
+    return unitIds.filter((id) => (isHeldOutUnit(id) ? this.report.claim(id)
+      : running && (isSimilarityBlock(id) ? this.blocks.claim(id) : tables.claimUnit(this.sql, id))));
   }
 
   /**
@@ -106,6 +112,13 @@ export class ClusterRun extends DurableObject<Env> {
     if (counts.pending === 0 && counts.iteration === run.iteration && run.phase === "evaluate") await this.wake();
   }
 
+  /** A block of the task-vector Gram matrix (`multiplyAdds`: the work it took); the last one missing wakes the run. */
+  async reportSimilarity(blockId: string, dots: Float64Array, multiplyAdds: number): Promise<void> {
+    const run = tables.readRun(this.sql);
+    if (run?.state !== "running") return;
+    if (this.blocks.record(blockId, dots, multiplyAdds) && run.phase === "similarity") await this.wake();
+  }
+
   /**
    * The consumer's error for one attempt, kept as the reason if the unit ends in the dead-letter
    * queue; the claim is released for the queue's retry. A task deleted or replaced meanwhile (its
@@ -113,7 +126,8 @@ export class ClusterRun extends DurableObject<Env> {
    */
   async unitError(unitId: string, reason: string): Promise<void> {
     if (isHeldOutUnit(unitId)) return this.report.release(unitId, reason);
-    this.sql.exec("UPDATE units SET error = ?, claimed_at = NULL WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
+    if (isSimilarityBlock(unitId)) this.blocks.release(unitId, reason);
+    else this.sql.exec("UPDATE units SET error = ?, claimed_at = NULL WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
     await this.failIfTasksChanged();
   }
 
@@ -125,6 +139,12 @@ export class ClusterRun extends DurableObject<Env> {
     const run = tables.readRun(this.sql);
     if (!run) return;
     if (isHeldOutUnit(unitId)) return this.report.failUnit(run.parsed, unitId, attempts, reason);
+    if (isSimilarityBlock(unitId)) {
+      if (run.state !== "running" || !this.blocks.isPending(unitId) || (await this.failIfTasksChanged())) return;
+      return this.finish("failed", reason === undefined
+        ? `task similarity block ${unitId} failed after ${attempts} attempts: ${this.blocks.lastError(unitId) ?? "no error recorded"}`
+        : `task similarity block ${unitId} cannot succeed: ${reason}`);
+    }
     const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
     if (!unit || unit.loss !== null || (await this.failIfTasksChanged())) return;
     const task = run.parsed.tasks[unit.task].id;
@@ -144,7 +164,7 @@ export class ClusterRun extends DurableObject<Env> {
    */
   async requestReport(testSha256: Record<string, string>): Promise<ReportView> {
     const run = tables.readRun(this.sql);
-    const status = run && runStatus(this.sql, run, null);
+    const status = run && runStatus(this.sql, run, null, this.blocks.usage());
     if (!run || !status?.result) throw new DomainError("conflict", "run_not_done", `run ${run?.parsed.runId} is ${run?.state}; a report needs a finished run`);
     const result = status.result;
     await this.report.start(run.parsed, {
@@ -183,6 +203,7 @@ export class ClusterRun extends DurableObject<Env> {
   private advanceFrom(phase: RunPhase, config: RunConfig, iteration: number): Promise<void> {
     switch (phase) {
       case "init": return this.init(config);
+      case "similarity": return this.similarity(config);
       case "merge": return this.merge(config, iteration);
       case "evaluate": return this.evaluate(config, iteration);
       case "reassign": return this.reassign(config, iteration);
@@ -190,7 +211,31 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async init(config: RunConfig): Promise<void> {
+    // A large k-means start is computed in blocks on the queue (src/runs/similarityBlocks.ts).
+    if (startsFromKMeans(config) && similarityBlocks(config.tasks.length).length > 0) {
+      const blocks = await this.blocks.start(config);
+      this.commit(() => {
+        this.advance("similarity");
+        this.emit("similarity", { blocks });
+      });
+      return this.wake();
+    }
     const { assignment, similarity } = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
+    await this.begin(config, assignment, similarity);
+  }
+
+  /** Waits for the Gram matrix's blocks (re-sending silent ones), then starts from k-means on it. */
+  private async similarity(config: RunConfig): Promise<void> {
+    if (this.blocks.pending() > 0) {
+      const exhausted = await this.blocks.resendOverdue(config, config.unitTimeoutMs, MAX_SENDS);
+      if (exhausted) return this.finish("failed", `task similarity block ${exhausted} never reported after ${MAX_SENDS} sends`);
+      return this.wake(Date.now() + config.unitTimeoutMs);
+    }
+    const similarity = this.blocks.similarity(config);
+    await this.begin(config, kmeans(similarity, config.tasks.length, config.k, config.seed), similarity);
+  }
+
+  private async begin(config: RunConfig, assignment: number[], similarity: Float64Array | null): Promise<void> {
     // Pruned D2C's first iteration ranks clusters by task similarity (nothing is known of their
     // losses yet) unless the rule wants it full; without similarities (a warm start) it is full.
     const prune = config.method === "d2c" ? config.prune : null;

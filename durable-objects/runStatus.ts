@@ -8,7 +8,7 @@ import { estimateCost } from "../src/runs/price";
 import * as tables from "./runTables";
 import type { StoredRun } from "./runTables";
 
-export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null): RunStatus {
+export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null, similarity: RunStatus["cost"]["similarity"]): RunStatus {
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
   const iterations = sql.exec<{ iteration: number; objective: number | null; full: number }>("SELECT iteration, objective, full FROM iterations ORDER BY iteration")
@@ -30,7 +30,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   const evaluationMs = queued.ms ?? 0;
   const messages = run.messages ?? queued.sends ?? 0;
   const estimate = estimateCost({
-    evaluatedUnits: queued.evaluated, messages, evaluationMs, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
+    evaluatedUnits: queued.evaluated, messages, evaluationMs, similarityMultiplyAdds: similarity.multiplyAdds, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
     unitRows: count("queue") + count("cache"), storedBytes: sql.databaseSize,
   });
   return {
@@ -39,7 +39,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration),
-    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, estimate },
+    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, similarity, estimate },
     report,
     createdAt: run.created_at,
     finishedAt: run.finished_at,

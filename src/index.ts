@@ -1,6 +1,7 @@
 import { app } from "./api/app";
 import { queue } from "./queue";
 import type { UnitMessage } from "./runs/unit";
+import type { SimilarityMessage } from "./runs/similarityBlocks";
 import { scheduled } from "./scheduled";
 
 export { Catalogue } from "../durable-objects/Catalogue";
@@ -11,4 +12,4 @@ export default {
   fetch: app.fetch,
   queue,
   scheduled,
-} satisfies ExportedHandler<Env, UnitMessage>;
+} satisfies ExportedHandler<Env, UnitMessage | SimilarityMessage>;

@@ -12,6 +12,7 @@
 import { DomainError } from "./errors";
 import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
+import { computeBlock, isSimilarityMessage, type SimilarityMessage } from "./runs/similarityBlocks";
 import { evaluateUnit, unitsOf, type EvaluationUnit, type UnitMessage, type UnitReport, type UnitResult } from "./runs/unit";
 
 /** Units this isolate dropped without evaluating (duplicates, units of stopped runs): what tests count. */
@@ -29,22 +30,32 @@ const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
  */
 const DELIVERIES = 4;
 
-/** A message body: units (`UnitMessage`), or one unit as sent before units were grouped. */
-type Body = UnitMessage | EvaluationUnit;
+/** A message body: units (`UnitMessage`), one unit as sent before units were grouped, or a block of a run's task similarities. */
+type Body = UnitMessage | EvaluationUnit | SimilarityMessage;
+
+/** The ids a message carries (units, or one similarity block) and its run. */
+function idsOf(body: Body): { runId: string; ids: string[] } {
+  if (isSimilarityMessage(body)) return { runId: body.runId, ids: [body.blockId] };
+  const units = unitsOf(body);
+  return { runId: units[0]?.runId ?? "", ids: units.map((u) => u.unitId) };
+}
 
 export async function queue(batch: MessageBatch<Body>, env: Env): Promise<void> {
   if (isDeadLetter(batch.queue)) {
     for (const message of batch.messages) {
       // A unit that reported before the message gave up is left as it is by unitFailed.
-      for (const unit of unitsOf(message.body)) await clusterRun(env, unit.runId).unitFailed(unit.unitId, Math.max(DELIVERIES, message.attempts));
+      const { runId, ids } = idsOf(message.body);
+      for (const id of ids) await clusterRun(env, runId).unitFailed(id, Math.max(DELIVERIES, message.attempts));
       message.ack();
     }
     return;
   }
-  const isRemote = (m: Message<Body>) => unitsOf(m.body)[0]?.evaluator === "remote";
+  for (const message of batch.messages.filter((m) => isSimilarityMessage(m.body))) await handle(message, env, false);
+  const units = batch.messages.filter((m) => !isSimilarityMessage(m.body));
+  const isRemote = (m: Message<Body>) => !isSimilarityMessage(m.body) && unitsOf(m.body)[0]?.evaluator === "remote";
   // The service runs units side by side on its cores; this isolate has one single-threaded ONNX session.
-  const remoteDone = Promise.all(batch.messages.filter(isRemote).map((m) => handle(m, env, true)));
-  for (const message of batch.messages.filter((m) => !isRemote(m))) await handle(message, env, false);
+  const remoteDone = Promise.all(units.filter(isRemote).map((m) => handle(m, env, true)));
+  for (const message of units.filter((m) => !isRemote(m))) await handle(message, env, false);
   await remoteDone;
 }
 
@@ -52,7 +63,8 @@ const backoff = (message: Message<Body>) => ({ delaySeconds: Math.min(60, 2 ** (
 
 async function handle(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
   try {
-    await evaluateMessage(message, env, remote);
+    const body = message.body;
+    await (isSimilarityMessage(body) ? similarityMessage(message, body, env) : evaluateMessage(message, unitsOf(body), env, remote));
   } catch (e) {
     // The run object was unreachable: units it had claimed stay claimed until its watchdog re-sends them.
     console.warn(`message ${message.id} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
@@ -60,8 +72,7 @@ async function handle(message: Message<Body>, env: Env, remote: boolean): Promis
   }
 }
 
-async function evaluateMessage(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
-  const units = unitsOf(message.body);
+async function evaluateMessage(message: Message<Body>, units: readonly EvaluationUnit[], env: Env, remote: boolean): Promise<void> {
   if (units.length === 0) return message.ack();
   const run = clusterRun(env, units[0].runId);
   const claimed = new Set(await run.claimUnits(units.map((u) => u.unitId)));
@@ -86,4 +97,27 @@ async function evaluateMessage(message: Message<Body>, env: Env, remote: boolean
   if (reports.length) await run.reportUnits(reports);
   if (retry) message.retry(backoff(message));
   else message.ack();
+}
+
+/** A block of a run's task-vector Gram matrix: claimed, computed, reported, as units are. */
+async function similarityMessage(message: Message<Body>, block: SimilarityMessage, env: Env): Promise<void> {
+  const run = clusterRun(env, block.runId);
+  if ((await run.claimUnits([block.blockId])).length === 0) {
+    dropped++;
+    return message.ack();
+  }
+  try {
+    const { dots, multiplyAdds } = await computeBlock(env.BUCKET, block);
+    await run.reportSimilarity(block.blockId, dots, multiplyAdds);
+    message.ack();
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    console.warn(`similarity block ${block.runId}/${block.blockId} failed (attempt ${message.attempts}): ${reason}`);
+    if (e instanceof DomainError) {
+      await run.unitFailed(block.blockId, message.attempts, reason);
+      return message.ack();
+    }
+    await run.unitError(block.blockId, reason).catch(() => undefined);
+    message.retry(backoff(message));
+  }
 }

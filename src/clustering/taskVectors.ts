@@ -9,21 +9,40 @@ import type { AdapterFactors, LoraFactors, LoraTarget } from "../adapters/factor
 /** Cosine similarities of the adapters' task vectors, n x n row-major. */
 export function taskSimilarity(adapters: readonly AdapterFactors[], targets: readonly LoraTarget[]): Float64Array {
   const n = adapters.length;
-  const gram = new Float64Array(n * n);
+  return cosineFromGram(gramBlock(adapters, adapters, targets, true), n);
+}
+
+/**
+ * Inner products of the task vectors of `rows` with those of `cols`, rows.length x cols.length
+ * row-major, unnormalised. `symmetric` (rows and cols the same adapters) computes the upper
+ * triangle once and mirrors it. A block of the Gram matrix gives the very numbers the whole does
+ * (the same products summed in the same module order), so a large catalogue's matrix can be
+ * computed in blocks on the queue (src/runs/similarityBlocks.ts) and assembled bit for bit.
+ */
+export function gramBlock(rows: readonly AdapterFactors[], cols: readonly AdapterFactors[], targets: readonly LoraTarget[], symmetric = false): Float64Array {
+  const [n, m] = [rows.length, cols.length];
+  const gram = new Float64Array(n * m);
+  const factorsOf = (adapters: readonly AdapterFactors[], target: LoraTarget) => adapters.map((adapter, i) => {
+    const f = adapter.get(target.module);
+    if (!f) throw new RangeError(`adapter ${i} has no factors for ${target.module}`);
+    return f;
+  });
   for (const target of targets) {
-    const factors = adapters.map((adapter, i) => {
-      const f = adapter.get(target.module);
-      if (!f) throw new RangeError(`adapter ${i} has no factors for ${target.module}`);
-      return f;
-    });
+    const x = factorsOf(rows, target);
+    const y = symmetric ? x : factorsOf(cols, target);
     for (let i = 0; i < n; i++) {
-      for (let j = i; j < n; j++) {
-        const dot = deltaDot(factors[i], factors[j], target);
-        gram[i * n + j] += dot;
-        if (i !== j) gram[j * n + i] += dot;
+      for (let j = symmetric ? i : 0; j < m; j++) {
+        const dot = deltaDot(x[i], y[j], target);
+        gram[i * m + j] += dot;
+        if (symmetric && i !== j) gram[j * m + i] += dot;
       }
     }
   }
+  return gram;
+}
+
+/** The Gram matrix (n x n) normalised to cosines, in place. */
+export function cosineFromGram(gram: Float64Array, n: number): Float64Array {
   const norm = Array.from({ length: n }, (_, i) => Math.sqrt(gram[i * n + i]));
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {

@@ -13,6 +13,11 @@ export interface InitialAssignment {
   readonly similarity: Float64Array | null;
 }
 
+/** Whether the run starts from k-means on the task vectors (D2C and the K-means baseline, no warm start). */
+export function startsFromKMeans(config: RunConfig): boolean {
+  return !config.initialAssignment && (config.method === "d2c" || config.method === "kmeans");
+}
+
 export async function initialAssignment(bucket: R2Bucket, config: RunConfig, targets: () => Promise<readonly LoraTarget[]>): Promise<InitialAssignment> {
   const n = config.tasks.length;
   if (config.initialAssignment) return { assignment: [...config.initialAssignment], similarity: null };

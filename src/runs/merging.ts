@@ -42,7 +42,7 @@ export async function buildMergedAdapter(
  * (finite, within the bounds of src/adapters/peft.ts); a task whose adapter fails is named, with
  * the reader's reason, so the run blames it and none of its healthy cluster mates.
  */
-export async function readMemberAdapters(bucket: R2Bucket, targets: readonly LoraTarget[], members: readonly RunTask[]): Promise<AdapterFactors[]> {
+export async function readMemberAdapters(bucket: R2Bucket, targets: readonly LoraTarget[], members: readonly Pick<RunTask, "id" | "adapterSha256">[]): Promise<AdapterFactors[]> {
   const read = await Promise.allSettled(members.map((t) => readAdapter(bucket, t.id, targets, t.adapterSha256)));
   const unusable = read.flatMap((r, i) => (r.status === "rejected" && r.reason instanceof DomainError ? [`task ${members[i].id}: ${r.reason.message}`] : []));
   if (unusable.length) throw new DomainError("unprocessable", "unusable_adapter", `unusable adapter of ${unusable.join("; ")}`);

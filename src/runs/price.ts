@@ -33,6 +33,8 @@ export interface RunUsage {
   readonly messages: number;
   /** Sum of the units' evaluation milliseconds, as the evaluator measured them. */
   readonly evaluationMs: number;
+  /** Multiply-adds of the task-similarity blocks computed on the queue (0 for a start computed in the run's object). */
+  readonly similarityMultiplyAdds: number;
   readonly iterations: number;
   /** Merged adapters over all iterations (each at most one build; cached ones cost reads only). */
   readonly merges: number;
@@ -61,6 +63,13 @@ export interface CostEstimate {
 
 export const PRICES_READ = "2026-12-01";
 
+/**
+ * CPU nanoseconds per multiply-add of the task-vector inner products (src/clustering/taskVectors.ts):
+ * 5.2e9 multiply-adds in 15.8 s over the N = 200 scale world, one core of this machine, Node 24
+ * (V8, as workerd); the Workers clock cannot time pure computation, so the count is priced.
+ */
+export const SIMILARITY_NS_PER_MULTIPLY_ADD = 3;
+
 /** DO requests per delivered message: the consumer's claimUnits and reportUnits RPCs. */
 const RPCS_PER_MESSAGE = 2;
 /** Alarm invocations per iteration: init or reassign, merge, evaluate and its watchdog look. */
@@ -84,6 +93,7 @@ const line = (item: string, quantity: number, unit: string, usdPerMillion: numbe
 export function estimateCost(usage: RunUsage): CostEstimate {
   const lines = [
     line("Workers CPU time (evaluation)", Math.round(usage.evaluationMs), "CPU-ms", WORKERS_CPU_USD_PER_MILLION_MS),
+    line("Workers CPU time (task similarity, estimated)", Math.round((usage.similarityMultiplyAdds * SIMILARITY_NS_PER_MULTIPLY_ADD) / 1e6), "CPU-ms", WORKERS_CPU_USD_PER_MILLION_MS),
     line("Queue operations", usage.messages * QUEUE_OPERATIONS_PER_MESSAGE, "operations", QUEUE_USD_PER_MILLION_OPERATIONS),
     line("Durable Object requests", usage.messages * RPCS_PER_MESSAGE + usage.iterations * ALARMS_PER_ITERATION, "requests", DO_USD_PER_MILLION_REQUESTS),
     line("Durable Object rows written", usage.unitRows + usage.evaluatedUnits * ROWS_WRITTEN_PER_UNIT, "rows", DO_USD_PER_MILLION_ROWS_WRITTEN),

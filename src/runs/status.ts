@@ -6,7 +6,8 @@
 import type { Evaluator, MergeSettings, RunMethod } from "./config";
 import type { CostEstimate } from "./price";
 
-export type RunPhase = "init" | "merge" | "evaluate" | "reassign";
+/** "similarity": a large run's k-means start, its Gram matrix computed in blocks on the queue. */
+export type RunPhase = "init" | "similarity" | "merge" | "evaluate" | "reassign";
 export type RunState = "running" | "done" | "failed" | "cancelled";
 
 export interface ClusterView {
@@ -101,8 +102,10 @@ export interface RunCost {
   readonly naiveUnits: number;
   /** Sum of the evaluated units' milliseconds, as the evaluator measured them (the Workers CPU time it bills, for the in-Worker path). */
   readonly evaluationMs: number;
-  /** Queue messages sent (first sends and re-sends). */
+  /** Queue messages sent (first sends and re-sends), the similarity blocks' included. */
   readonly messages: number;
+  /** A large run's k-means start computed on the queue (src/runs/similarityBlocks.ts): blocks, and the multiply-adds the consumers counted. */
+  readonly similarity: { readonly blocks: number; readonly multiplyAdds: number };
   /** What the run would cost on Cloudflare at list prices (src/runs/price.ts names each price and its source). */
   readonly estimate: CostEstimate;
 }

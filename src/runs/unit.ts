@@ -10,6 +10,7 @@ import { parseExamples, type Example } from "../storage/examples";
 import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
+import { sendMessages } from "./queueBatches";
 import type { EvaluationUnit, UnitMessage, UnitResult } from "./evaluationUnit";
 
 export type { EvaluationUnit, UnitMessage, UnitReport, UnitResult } from "./evaluationUnit";
@@ -81,9 +82,9 @@ export function unitsOf(body: UnitMessage | EvaluationUnit): readonly Evaluation
   return "units" in body ? body.units : [body];
 }
 
-/** Sends units as messages (`unitMessages`) in queue batches of at most 100; returns the messages sent. */
+/** Sends units as messages (`unitMessages`) within the queue's batch limits; returns the messages sent. */
 export async function sendUnits(queue: Queue, units: readonly EvaluationUnit[]): Promise<number> {
   const messages = unitMessages(units);
-  for (let i = 0; i < messages.length; i += 100) await queue.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+  await sendMessages(queue, messages);
   return messages.length;
 }

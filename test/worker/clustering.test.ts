@@ -6,7 +6,8 @@ import { bestIteration, objective, reassign } from "../../src/clustering/d2c";
 import { kmeans } from "../../src/clustering/kmeans";
 import { randomAssignment } from "../../src/clustering/random";
 import { seededRandom } from "../../src/prng";
-import { taskSimilarity } from "../../src/clustering/taskVectors";
+import { gramBlock, taskSimilarity } from "../../src/clustering/taskVectors";
+import { assembleSimilarity, similarityBlocks } from "../../src/runs/similarityBlocks";
 
 const target: LoraTarget = { module: "m", in: 6, out: 5 };
 
@@ -42,6 +43,28 @@ describe("task similarity", () => {
         expect(similarity[i * 3 + j]).toBeCloseTo(cosine, 5);
       }
     }
+  });
+});
+
+describe("task similarity in blocks (a large run's k-means start on the queue)", () => {
+  it("assembles from blocks bit for bit the matrix computed in one piece", () => {
+    const random = seededRandom(4);
+    const targets: LoraTarget[] = [target, { module: "n", in: 4, out: 7 }];
+    const adapters = Array.from({ length: 8 }, (_, i) => {
+      const one = randomAdapter(random, 1 + (i % 3));
+      const f = Float32Array.from({ length: 2 * 4 }, () => random() - 0.5);
+      const b = Float32Array.from({ length: 7 * 2 }, () => random() - 0.5);
+      return new Map([...one, ["n", { rank: 2, a: f, b }]]);
+    });
+    const blocks = similarityBlocks(8, 3);
+    // Row blocks [0,3) [3,6) [6,8): the upper triangle of a 3 x 3 grid.
+    expect(blocks.map((b) => b.id)).toEqual(["gram:0:0", "gram:0:1", "gram:0:2", "gram:1:1", "gram:1:2", "gram:2:2"]);
+    const assembled = assembleSimilarity(8, blocks, (b) => {
+      const rows = adapters.slice(...b.rows), cols = adapters.slice(...b.cols);
+      return gramBlock(rows, cols, targets, b.rows[0] === b.cols[0]);
+    });
+    expect(Array.from(assembled)).toEqual(Array.from(taskSimilarity(adapters, targets)));
+    expect(similarityBlocks(3, 3)).toEqual([]);
   });
 });
 

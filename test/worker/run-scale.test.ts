@@ -1,8 +1,8 @@
 /**
  * A run over N = 200 tasks through the real ClusterRun object, Queue and consumer: the 40
  * fixture adapters and few-shot sets uploaded 5 times under ids like `gec-de-3`. The run's
- * summary stays small (no loss matrix), and the paginated loss route gives every (task,
- * cluster) of an iteration exactly once.
+ * summary stays small (no loss matrix), the paginated loss route gives every (task, cluster) of
+ * an iteration exactly once, and the k-means start is computed in blocks on the queue.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LossPage, RunStatus } from "../../src/runs/status";
@@ -82,6 +82,11 @@ describe("a run over 200 tasks", () => {
     // The stored events replay after the end: each is sized by K (and the assignment vector), never by the matrix.
     const frames = (await (await call(`/v1/runs/${runId}/events`)).text()).split("\n\n").filter(Boolean);
     expect(frames.some((f) => f.startsWith("id:") && f.includes("event: merged"))).toBe(true);
+    // The k-means start over 200 tasks went over the queue in 50-task blocks: the upper triangle of a 4 x 4 grid.
+    expect(frames.some((f) => f.includes("event: similarity") && f.includes('"blocks":10'))).toBe(true);
+    expect(summary.cost.similarity.blocks).toBe(10);
+    expect(summary.cost.similarity.multiplyAdds).toBeGreaterThan(0);
+    expect(summary.cost.estimate.lines.find((l) => l.item.startsWith("Workers CPU time (task similarity"))!.quantity).toBeGreaterThan(0);
     expect(Math.max(...frames.map((f) => f.length))).toBeLessThan(4096);
     expect((await call(`/v1/runs/${runId}/losses?iteration=2`)).status).toBe(404);
     expect((await call(`/v1/runs/${runId}/losses?limit=0`)).status).toBe(400);
