@@ -8,6 +8,8 @@
  * consumer's max_retries the message lands in the dead-letter queue, whose consumer fails the run
  * with the last error of a unit that never reported. Units of a run on the evaluator service
  * (`evaluator: "remote"`) are forwarded to it, the same claim, report and retries around them.
+ * A large run's k-means start travels the same queue as blocks of its task similarities
+ * (src/runs/similarityBlocks.ts), claimed, reported and retried the same way.
  */
 import { DomainError } from "./errors";
 import { clusterRun } from "./storage/runs";
