@@ -4,7 +4,9 @@
  * summary stays small (no loss matrix), the paginated loss route gives every (task, cluster) of
  * an iteration exactly once, and the k-means start is computed in blocks on the queue.
  */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { adapterKey } from "../../src/storage/keys";
 import type { LossPage, RunStatus } from "../../src/runs/status";
 import { fixtureBytes, fixtureJson } from "./seed";
 import { call, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
@@ -91,4 +93,23 @@ describe("a run over 200 tasks", () => {
     expect((await call(`/v1/runs/${runId}/losses?iteration=2`)).status).toBe(404);
     expect((await call(`/v1/runs/${runId}/losses?limit=0`)).status).toBe(400);
   }, 600_000);
+
+  it("fails in its similarity phase naming a task whose stored adapter is unusable, before any unit", async () => {
+    // As an adapter stored before uploads bounded the scaled factors (see run-failures.test.ts): here it sits in a block on the queue.
+    const task = tasks[137];
+    const original = await (await env.BUCKET.get(adapterKey(task, "adapter_config.json")))!.text();
+    const config = JSON.parse(original) as Record<string, unknown>;
+    await env.BUCKET.put(adapterKey(task, "adapter_config.json"), JSON.stringify({ ...config, lora_alpha: 1e30 }));
+    try {
+      const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks, k: K, method: "d2c", seed: 2, merge: { method: "svd" } }) });
+      const { runId } = (await started.json()) as { runId: string };
+      const status = await waitFor(runId, (s) => s.state !== "running", 300);
+      expect(status.state).toBe("failed");
+      expect(status.phase).toBe("similarity");
+      expect(status.reason).toContain(`task ${task}`);
+      expect(status.cost.units).toBe(0);
+    } finally {
+      await env.BUCKET.put(adapterKey(task, "adapter_config.json"), original);
+    }
+  }, 400_000);
 });
