@@ -69,13 +69,14 @@ describe("runD2C, pruned", () => {
     const { loss, similarity } = syntheticWorld(seed, n, 3);
     const start = kmeans(similarity, n, k, seed);
     let evaluations = 0;
-    for (const m of [1, 2]) {
+    for (const [m, fullFirst] of [[1, false], [2, false], [2, true]] as const) {
       for (const ranking of ["stale", "loss", "similarity"] as const) {
         const run = await runD2C({
-          n, k, start, similarity, maxIterations: 200, prune: { m }, ranking,
+          n, k, start, similarity, maxIterations: 200, prune: { m, fullFirst }, ranking,
           evaluate: (members, t) => (evaluations++, loss(members, t)),
         });
         expect(run.fixedPoint).toBe(true);
+        if (fullFirst) expect(run.iterations[0]).toMatchObject({ full: true, evaluations: n * k });
         const last = run.iterations.at(-1)!;
         expect(last.full).toBe(true);
         const losses = fullLosses(loss, last.assignment, k);
