@@ -9,6 +9,7 @@ import type { Split } from "../src/storage/keys";
 import * as cache from "./clusterCache";
 import type { CachedLoss, CachedMerge } from "./clusterCache";
 import type { Profile, StoredProfile } from "../src/delivery/profiles";
+import { PROFILES_KEY, profilesModel } from "../src/delivery/readModel";
 import type { RunSummary } from "../src/runs/config";
 
 export interface TaskRecord {
@@ -170,12 +171,18 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   /** Creates or replaces a device profile; its own version increases with each change. */
-  putProfile(id: string, profile: Profile): StoredProfile {
+  async putProfile(id: string, profile: Profile): Promise<StoredProfile> {
     const row = this.sql.exec<{ version: number; updated_at: string }>(
       `INSERT INTO profiles VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
          profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, updated_at`,
       id, JSON.stringify(profile), new Date().toISOString()).one();
+    await this.publishProfiles();
     return { ...profile, id, version: row.version, updatedAt: row.updated_at };
+  }
+
+  /** Writes every profile's match rules to the device path's read model (src/delivery/readModel.ts). */
+  async publishProfiles(): Promise<void> {
+    await this.env.DELIVERY.put(PROFILES_KEY, JSON.stringify(profilesModel(this.profiles())));
   }
 
   profiles(): StoredProfile[] {
@@ -184,8 +191,10 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   /** Removes a device profile; false when there was none. Its releases are the Releases object's to retire. */
-  deleteProfile(id: string): boolean {
-    return this.sql.exec("DELETE FROM profiles WHERE id = ?", id).rowsWritten > 0;
+  async deleteProfile(id: string): Promise<boolean> {
+    const deleted = this.sql.exec("DELETE FROM profiles WHERE id = ?", id).rowsWritten > 0;
+    await this.publishProfiles();
+    return deleted;
   }
 
   /** The index of clustering runs (their state lives in each ClusterRun object). */

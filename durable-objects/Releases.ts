@@ -5,11 +5,14 @@
  * Blobs are written before `commit` is called, so a committed manifest never names a missing blob.
  * Retiring (the profile is deleted) hides every release so far from devices and from `latest`;
  * versions keep counting, so a profile later created under the same id never goes backwards.
+ * Every change that devices see is published to the edge read model (src/delivery/readModel.ts)
+ * before the method returns: devices read that, never this object.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
 import type { ReleaseSummary } from "../src/delivery/release";
-import { inRollout, rolloutRefusal } from "../src/delivery/rollout";
+import { releasesKey, type ManifestVariant, type ProfileReleases } from "../src/delivery/readModel";
+import { rolloutRefusal } from "../src/delivery/rollout";
 import { manifestSigner } from "../src/delivery/signing";
 import { sha256Hex } from "../src/storage/sha256";
 
@@ -87,17 +90,29 @@ export class Releases extends DurableObject<Env> {
     this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
       version, manifest.createdAt, manifest.expiresAt, manifest.rollout, JSON.stringify(manifest), signed.text, signed.etag,
       input.runId, input.catalogueVersion, input.profileVersion, input.objective, JSON.stringify(input.clusters));
+    await this.publish(profile);
     return summary(this.row(version)!);
   }
 
-  /** The signed manifest for a device in rollout bucket `bucket` ([0, 100)), or null before any release. */
-  manifestFor(bucket: number): { signed: string; etag: string; version: number } | null {
+  /** What devices of this profile may be served: the newest release and the newest full one before it. */
+  readModel(profile: string): ProfileReleases {
     const newest = this.newest();
-    if (!newest) return null;
-    const row = inRollout(bucket, newest.rollout) ? newest
-      : this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? AND version > ? ORDER BY version DESC LIMIT 1",
-        newest.version, this.retiredThrough()).toArray()[0];
-    return row ? { signed: row.signed, etag: row.etag, version: row.version } : null;
+    const fallback = newest && newest.rollout < 100
+      ? this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? AND version > ? ORDER BY version DESC LIMIT 1",
+        newest.version, this.retiredThrough()).toArray()[0] ?? null
+      : null;
+    const variant = (r: ReleaseRow | null): ManifestVariant | null => r && { version: r.version, rollout: r.rollout, signed: r.signed, etag: r.etag };
+    return { profile, newest: variant(newest), fallback: variant(fallback), publishedAt: new Date().toISOString() };
+  }
+
+  /**
+   * Writes the read model to the edge store. Called after every change, and by the cron to
+   * repair a write that failed after the change was stored (the change stands; devices see it late).
+   */
+  async publish(profile: string): Promise<ProfileReleases> {
+    const model = this.readModel(profile);
+    await this.env.DELIVERY.put(releasesKey(profile), JSON.stringify(model));
+    return model;
   }
 
   /** Raises the newest release's rollout (re-signed: the percentage is part of the manifest); never lowers it. */
@@ -107,6 +122,7 @@ export class Releases extends DurableObject<Env> {
     const refused = rolloutRefusal(profile, newest.version, newest.rollout, percent);
     if (refused) return { refused };
     await this.resign(newest, { rollout: percent });
+    await this.publish(profile);
     return { release: summary(this.row(newest.version)!) };
   }
 
@@ -121,6 +137,7 @@ export class Releases extends DurableObject<Env> {
     this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
       next, manifest.createdAt, manifest.expiresAt, 100, JSON.stringify(manifest), signed.text, signed.etag,
       old.run_id, old.catalogue_version, old.profile_version, old.objective, version, old.clusters);
+    await this.publish(profile);
     return summary(this.row(next)!);
   }
 
@@ -134,11 +151,12 @@ export class Releases extends DurableObject<Env> {
   }
 
   /** Re-signs current manifests that would lapse within a week (same version, later expiry). */
-  async refreshExpiry(): Promise<number> {
+  async refreshExpiry(profile: string): Promise<number> {
     const soon = new Date(Date.now() + REFRESH_BEFORE_MS).toISOString();
     const rows = this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE expires_at < ? AND version > ? ORDER BY version DESC LIMIT 2",
       soon, this.retiredThrough()).toArray();
     for (const row of rows) await this.resign(row, {});
+    if (rows.length) await this.publish(profile);
     return rows.length;
   }
 
@@ -155,10 +173,11 @@ export class Releases extends DurableObject<Env> {
    * The profile is deleted: no release so far is served or rolled back to again, and the cron's
    * state is forgotten (its run was for the old profile). Returns the last retired version.
    */
-  retire(): number {
+  async retire(profile: string): Promise<number> {
     const through = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0;
     this.sql.exec("INSERT OR REPLACE INTO retired VALUES (1, ?, ?)", through, new Date().toISOString());
     this.sql.exec("DELETE FROM auto");
+    await this.publish(profile);
     return through;
   }
 

@@ -3,7 +3,8 @@
  * what the last tick started (publish the run, or record why not) or, when the catalogue has
  * changed since the profile's release, start one D2C run warm-started from that release.
  * A profile whose run is still going is left alone. Current manifests are re-signed before
- * they expire.
+ * they expire, and the device path's read model is written again (a repair, should a write after
+ * a change have failed).
  */
 import { DomainError } from "./errors";
 import { publishRun } from "./delivery/publish";
@@ -23,7 +24,14 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       console.error(`cron: profile ${profile.id} failed`, e);
     }
   }
-  for (const profile of await catalogue(env).profiles()) await releases(env, profile.id).refreshExpiry();
+  const all = await catalogue(env).profiles();
+  for (const profile of all) {
+    const stub = releases(env, profile.id);
+    await stub.refreshExpiry(profile.id);
+    // Repairs the edge read model if a write after a change failed (the change stood).
+    await stub.publish(profile.id);
+  }
+  await catalogue(env).publishProfiles();
 }
 
 /** One tick for one profile; returns what it did, for the log. */

@@ -4,4 +4,6 @@ interface Env {
   ADMIN_TOKEN?: string;
   /** Ed25519 private key (JWK) signing release manifests (`wrangler secret put`; locally `.dev.vars`). */
   MANIFEST_SIGNING_KEY?: string;
+  /** Per-isolate memo of the device path's read model, ms (default 5000; tests set 0). Optional, so not in wrangler.toml. */
+  READ_MODEL_ISOLATE_MS?: string;
 }

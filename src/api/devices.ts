@@ -1,5 +1,7 @@
 /**
  * Device routes (no token): the signed manifest for a device, adapter blobs, signing keys.
+ * The manifest comes from the edge read model (src/delivery/readModel.ts) and no Durable
+ * Object is called on a device's request: a fleet's syncs never queue behind one object.
  * Blobs are immutable and content-addressed, so they are cacheable forever and resumable.
  */
 import { Hono } from "hono";
@@ -7,9 +9,9 @@ import { parseRange } from "../delivery/range";
 import { resolveProfile, type DeviceTraits } from "../delivery/profiles";
 import { rolloutBucket } from "../delivery/rollout";
 import { manifestSigner } from "../delivery/signing";
-import { catalogue } from "../storage/catalogue";
+import { readEdge } from "../delivery/edgeReads";
+import { PROFILES_KEY, releasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
 import { blobKey } from "../storage/keys";
-import { releases } from "../storage/runs";
 import { ApiError } from "./errors";
 
 export const devices = new Hono<{ Bindings: Env }>();
@@ -28,13 +30,14 @@ devices.get("/manifest", async (c) => {
     ...(trait("os", "x-device-os") ? { os: trait("os", "x-device-os") } : {}),
   };
   const device = trait("device", "x-device-id");
-  const all = await catalogue(c.env).profiles();
+  const all = (await readEdge<ProfilesModel>(c.env, PROFILES_KEY))?.profiles ?? [];
   const explicit = c.req.query("profile");
   const profile = explicit === undefined ? resolveProfile(all, traits) : all.find((p) => p.id === explicit);
   if (!profile) {
     throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${JSON.stringify(traits)}` : `no profile ${explicit}`);
   }
-  const current = await releases(c.env, profile.id).manifestFor(await rolloutBucket(profile.id, device));
+  const model = await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
+  const current = model && variantFor(model, await rolloutBucket(profile.id, device));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
   const headers = { etag: current.etag, "cache-control": "private, no-cache", vary: TRAIT_HEADERS };
   if (ifNoneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);

@@ -44,7 +44,7 @@ profiles.delete("/:profileId", async (c) => {
     throw new ApiError(409, "profile_has_releases",
       `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`);
   }
-  const retiredThrough = await stub.retire();
+  const retiredThrough = await stub.retire(profile.id);
   await catalogue(c.env).deleteProfile(profile.id);
   return c.json({ deleted: profile.id, retiredThrough });
 });

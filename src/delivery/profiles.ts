@@ -66,7 +66,7 @@ export interface DeviceTraits {
 const lower = (s: string) => s.toLowerCase();
 
 /** The number of rules the profile states, or -1 when one of them fails for these traits. */
-function specificity(profile: Profile, traits: DeviceTraits): number {
+function specificity(profile: Pick<Profile, "match">, traits: DeviceTraits): number {
   const m = profile.match;
   let rules = 0;
   const check = (stated: boolean, holds: () => boolean) => {
@@ -83,7 +83,7 @@ function specificity(profile: Profile, traits: DeviceTraits): number {
   return ok ? rules : -1;
 }
 
-export function resolveProfile<P extends StoredProfile>(profiles: readonly P[], traits: DeviceTraits): P | null {
+export function resolveProfile<P extends Pick<StoredProfile, "id" | "match">>(profiles: readonly P[], traits: DeviceTraits): P | null {
   let best: P | null = null;
   let bestRules = -1;
   for (const p of [...profiles].sort((a, b) => (a.id < b.id ? -1 : 1))) {

@@ -1,12 +1,13 @@
+import { counted } from "./objectStubs";
 import type { ClusterRun } from "../../durable-objects/ClusterRun";
 import type { Releases } from "../../durable-objects/Releases";
 
 /** One ClusterRun Durable Object per run, named by the run id. */
 export function clusterRun(env: Env, runId: string): DurableObjectStub<ClusterRun> {
-  return env.CLUSTER_RUN.get(env.CLUSTER_RUN.idFromName(runId));
+  return counted(env.CLUSTER_RUN.get(env.CLUSTER_RUN.idFromName(runId)));
 }
 
 /** One Releases Durable Object per device profile, named by the profile id. */
 export function releases(env: Env, profileId: string): DurableObjectStub<Releases> {
-  return env.RELEASES.get(env.RELEASES.idFromName(profileId));
+  return counted(env.RELEASES.get(env.RELEASES.idFromName(profileId)));
 }

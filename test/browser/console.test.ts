@@ -27,7 +27,8 @@ const cspViolations: string[] = [];
 beforeAll(async () => {
   if (!hasChromium) return;
   await mkdir(ARTIFACTS, { recursive: true });
-  worker = await startWorker();
+  // Tests read the manifest right after changing it: no per-isolate memo of the read model.
+  worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" } });
   await seed(worker.url, worker.token, "r2-fixtures");
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

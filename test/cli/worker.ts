@@ -29,7 +29,8 @@ export interface TestWorker extends LocalWorker {
 }
 
 export async function startTestWorker(): Promise<TestWorker> {
-  const worker = await startWorker();
+  // Tests read the manifest right after changing it: no per-isolate memo of the read model.
+  const worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" } });
   const home = await mkdtemp(join(tmpdir(), "d2c-cli-cwd-"));
   return {
     ...worker,
