@@ -6,4 +6,6 @@ interface Env {
   MANIFEST_SIGNING_KEY?: string;
   /** Per-isolate memo of the device path's read model, ms (default 5000; tests set 0). Optional, so not in wrangler.toml. */
   READ_MODEL_ISOLATE_MS?: string;
+  /** "off": adapter blobs bypass the Cache API (bench:delivery compares). Optional, so not in wrangler.toml. */
+  BLOB_CACHE?: string;
 }

@@ -102,6 +102,31 @@ describe("manifests at the edge", () => {
     expect(model).toMatchObject({ profile: "edge-b", newest: { version: 3, rollout: 100 }, fallback: null });
   });
 
+  it("serves a blob from the cache after the first request, whole and ranged, the same bytes as R2", async () => {
+    const { manifest } = (await (await call("/v1/manifest?profile=edge-a")).json()) as SignedManifest;
+    const blob = manifest.adapters[0];
+    const first = await call(blob.url);
+    expect(first.status).toBe(200);
+    const bytes = new Uint8Array(await first.arrayBuffer());
+    expect(bytes.byteLength).toBe(blob.bytes);
+    // The cache is filled after the answer (waitUntil): poll for the hit.
+    let again = await call(blob.url);
+    for (const deadline = Date.now() + 10_000; again.headers.get("x-blob-cache") !== "hit" && Date.now() < deadline; again = await call(blob.url)) {
+      await again.arrayBuffer();
+      await scheduler.wait(50);
+    }
+    expect(again.headers.get("x-blob-cache")).toBe("hit");
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(bytes);
+    const ranged = await call(blob.url, { headers: { range: "bytes=100-199" } });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get("x-blob-cache")).toBe("hit");
+    expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(bytes.slice(100, 200));
+    // Past the end: the route's own JSON 416, not the cache's.
+    const past = await call(blob.url, { headers: { range: `bytes=${blob.bytes + 10}-` } });
+    expect(past.status).toBe(416);
+    expect(((await past.json()) as { error: { code: string } }).error.code).toBe("range_not_satisfiable");
+  });
+
   it("memoises the read model per isolate for READ_MODEL_ISOLATE_MS", async () => {
     const memoised = { ...env, READ_MODEL_ISOLATE_MS: "60000" };
     const reads = edgeKvReads();
