@@ -1,7 +1,9 @@
 /** Release commands of a device profile: publish, rollback, rollout, releases. */
 import { listing, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
+import type { SignedManifest } from "../src/delivery/manifest.ts";
 import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
+import { inRollout, rolloutBucket } from "../src/delivery/rollout.ts";
 
 const describe = (profile: string, r: Release) =>
   `${profile} release ${r.version}: ${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
@@ -13,6 +15,10 @@ const numberArg = (value: string, name: string) => {
   return Number(value);
 };
 
+/** How long `publish --wait` polls, and how often: the edge copy's delay is about 2 minutes at most. */
+const WAIT_SECONDS = 300;
+const WAIT_POLL_MS = 2_000;
+
 export const publish: Command = {
   name: "publish",
   usage: "<profileId> <runId> [--rollout P]",
@@ -20,16 +26,40 @@ export const publish: Command = {
   help: `Prints the new release.
 
 Options:
-  --rollout P      the percentage of devices the release starts at (default 100); \`rollout\` can only raise it`,
-  options: { rollout: { type: "string" } },
+  --rollout P      the percentage of devices the release starts at (default 100); \`rollout\` can only raise it
+  --wait           then poll the device path (GET /v1/manifest, as a device in the rollout) until it
+                   serves the new version: devices read an edge copy that can be about 2 minutes late
+                   (docs/decisions/0008-edge-read-model.md); gives up after ${WAIT_SECONDS} s`,
+  options: { rollout: { type: "string" }, wait: { type: "boolean" } },
   positionals: ["profileId", "runId"],
   async run({ values, positionals: [profile, runId], api }) {
     const rollout = typeof values.rollout === "string" ? numberArg(values.rollout, "rollout") : undefined;
     const body = rollout === undefined ? { runId } : { runId, rollout };
-    console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: body })));
-    return 0;
+    const release = await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: body });
+    console.log(describe(profile, release));
+    if (!values.wait) return 0;
+    const started = Date.now();
+    const device = await deviceInRollout(profile, release.rollout);
+    for (;;) {
+      const served = await api.json<SignedManifest>("GET", `/v1/manifest?${new URLSearchParams({ profile, device })}`, { admin: false }).catch(() => null);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (served && served.manifest.version >= release.version) {
+        console.log(`devices see release ${served.manifest.version} after ${seconds} s`);
+        return 0;
+      }
+      if (Date.now() - started > WAIT_SECONDS * 1000) {
+        console.error(`devices still see ${served ? `release ${served.manifest.version}` : "no release"} after ${seconds} s`);
+        return 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    }
   },
 };
+
+/** A device id in the release's rollout (its stable bucket below the percentage), to ask as. */
+async function deviceInRollout(profile: string, percent: number): Promise<string> {
+  for (let i = 0; ; i++) if (inRollout(await rolloutBucket(profile, `publish-wait-${i}`), percent)) return `publish-wait-${i}`;
+}
 
 /** A command that POSTs one number to `/v1/profiles/:id/<name>` and prints the release it answers with. */
 function releaseAction(name: "rollback" | "rollout", field: "version" | "percent", summary: string, help: string): Command {

@@ -145,7 +145,9 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
       await writeFile(join(cwd, ".dev.vars"), `MANIFEST_SIGNING_KEY='{}'\nADMIN_TOKEN="${TOKEN}"\n`);
       const options = { cwd, env: { D2C_TOKEN: undefined } };
       // A staged release starts low and only grows; a decrease is refused with the server's reason.
-      expect((await worker.cli(["publish", "phones", runId, "--rollout", "10"], options)).stdout).toMatch(/^phones release 2: .*, rollout 10%\n$/);
+      // --wait polls the device path, as a device inside the 10%, until it serves the new version.
+      expect((await worker.cli(["publish", "phones", runId, "--rollout", "10", "--wait"], options)).stdout)
+        .toMatch(/^phones release 2: .*, rollout 10%\ndevices see release 2 after \d+\.\d s\n$/);
       expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(/^phones release 2: .*, rollout 20%\n$/);
       const decrease = await worker.cli(["rollout", "phones", "5"], options);
       expect(decrease.code).toBe(1);
