@@ -10,6 +10,8 @@ import * as cache from "./clusterCache";
 import type { CachedLoss, CachedMerge } from "./clusterCache";
 import type { Profile, StoredProfile } from "../src/delivery/profiles";
 import { PROFILES_KEY, profilesModel } from "../src/delivery/readModel";
+import { KEYS_KEY, type KeyStatement, type SigningKey } from "../src/delivery/keys";
+import * as keys from "./signingKeys";
 import type { RunSummary } from "../src/runs/config";
 
 export interface TaskRecord {
@@ -84,6 +86,7 @@ export class Catalogue extends DurableObject<Env> {
       cache.createClusterCache(this.sql);
       this.sql.exec("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL)");
       this.sql.exec("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
+      keys.createKeyTable(this.sql);
     });
   }
 
@@ -195,6 +198,41 @@ export class Catalogue extends DurableObject<Env> {
     const deleted = this.sql.exec("DELETE FROM profiles WHERE id = ?", id).rowsWritten > 0;
     await this.publishProfiles();
     return deleted;
+  }
+
+  /** The signing keys, current first (docs/decisions/0009-key-rotation.md). */
+  signingKeys(): SigningKey[] {
+    return keys.listKeys(this.sql);
+  }
+
+  /** The current key's id; `first` (the Worker's MANIFEST_SIGNING_KEY) becomes current on an empty registry. */
+  async currentKey(first: { keyId: string; publicKey: string }): Promise<string> {
+    const empty = keys.listKeys(this.sql).length === 0;
+    const current = keys.currentKey(this.sql, first);
+    if (empty) await this.publishKeys();
+    return current;
+  }
+
+  async addNextKey(key: { keyId: string; publicKey: string; certificate: KeyStatement }): Promise<keys.KeyChange> {
+    return this.published(keys.addNext(this.sql, key));
+  }
+
+  async switchKeys(): Promise<keys.KeyChange> {
+    return this.published(keys.switchToNext(this.sql));
+  }
+
+  async retireKey(keyId: string, retirement: KeyStatement): Promise<keys.KeyChange> {
+    return this.published(keys.retire(this.sql, keyId, retirement));
+  }
+
+  /** Writes the key list to the edge, where GET /v1/keys reads it. */
+  async publishKeys(): Promise<void> {
+    await this.env.DELIVERY.put(KEYS_KEY, JSON.stringify({ keys: keys.listKeys(this.sql) }));
+  }
+
+  private async published(change: keys.KeyChange): Promise<keys.KeyChange> {
+    if ("keys" in change) await this.publishKeys();
+    return change;
   }
 
   /** The index of clustering runs (their state lives in each ClusterRun object). */

@@ -13,7 +13,7 @@ import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
 import type { ReleaseSummary } from "../src/delivery/release";
 import { releasesKey, type ManifestVariant, type ProfileReleases } from "../src/delivery/readModel";
 import { rolloutRefusal } from "../src/delivery/rollout";
-import { manifestSigner } from "../src/delivery/signing";
+import { currentSigner } from "../src/delivery/currentSigner";
 import { sha256Hex } from "../src/storage/sha256";
 
 export type { ReleaseSummary };
@@ -141,6 +141,18 @@ export class Releases extends DurableObject<Env> {
     return summary(this.row(next)!);
   }
 
+  /**
+   * Re-signs what devices are served (the newest release and its full fallback) with the current
+   * key, same versions: after a key switch, devices get manifests under the new key.
+   */
+  async resignServed(profile: string): Promise<number> {
+    const model = this.readModel(profile);
+    const served = [model.newest, model.fallback].flatMap((v) => (v ? [this.row(v.version)!] : []));
+    for (const row of served) await this.resign(row, {});
+    await this.publish(profile);
+    return served.length;
+  }
+
   history(): ReleaseSummary[] {
     return this.sql.exec<ReleaseRow>("SELECT * FROM releases ORDER BY version DESC").toArray().map(summary);
   }
@@ -203,7 +215,7 @@ export class Releases extends DurableObject<Env> {
   }
 
   private async sign(manifest: Manifest): Promise<{ text: string; etag: string }> {
-    const text = JSON.stringify(await (await manifestSigner(this.env.MANIFEST_SIGNING_KEY)).sign(manifest));
+    const text = JSON.stringify(await (await currentSigner(this.env)).sign(manifest));
     return { text, etag: `"${(await sha256Hex(text)).slice(0, 32)}"` };
   }
 

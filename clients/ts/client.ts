@@ -1,6 +1,6 @@
 /** The reference OTA client: keeps a device's adapters at the newest release it can verify. */
 import { canonicalJson } from "../../src/delivery/canonical";
-import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest } from "../../src/delivery/manifest";
+import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
@@ -103,6 +103,20 @@ export class OtaClient {
     return (await this.#loadState()).release?.signed.manifest ?? null;
   }
 
+  /**
+   * Reads the server's key list before a new manifest is checked: a rotated-in key is trusted
+   * only through its certificate, a retired one is dropped (ManifestVerifier.learn). A list that
+   * cannot be read teaches nothing; the keys trusted so far still decide.
+   */
+  async #learnKeys(): Promise<void> {
+    try {
+      const response = await this.#fetch(new Request(`${this.#baseUrl}/v1/keys`));
+      if (response.ok) await this.#verifier.learn(((await response.json()) as SigningKeys).keys ?? []);
+    } catch {
+      // Offline or garbled: keep what is trusted.
+    }
+  }
+
   async #sync(): Promise<SyncResult> {
     const state = await this.#loadState();
     const previous = state.release;
@@ -115,6 +129,7 @@ export class OtaClient {
       if (response.status === 304 && previous) return { status: "unchanged", version, downloaded };
       if (response.status !== 200) throw new Error(`manifest: ${await describeFailure(response)}`);
       const signed = (await response.json()) as SignedManifest;
+      await this.#learnKeys();
       await this.#verifier.verify(signed);
       const { manifest } = signed;
       checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile });

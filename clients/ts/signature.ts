@@ -1,5 +1,10 @@
-/** Ed25519 verification of a signed manifest against keys pinned in the app. */
+/**
+ * Ed25519 verification of a signed manifest against keys pinned in the app, and key rotation
+ * (docs/decisions/0009-key-rotation.md): a new key is trusted only with a certificate signed by a
+ * trusted key, and a key withdrawn by a statement of a trusted key is never trusted again.
+ */
 import { canonicalBytes } from "../../src/delivery/canonical";
+import type { KeyStatement, SigningKey } from "../../src/delivery/keys";
 import type { SignedManifest } from "../../src/delivery/manifest";
 
 const PUBLIC_KEY_BYTES = 32;
@@ -33,13 +38,58 @@ export function decodePinnedKeys(publicKeys: Readonly<Record<string, string>>): 
 /** WebCrypto's key type, named through the API so that workerd's, the DOM's and Node's typings all agree. */
 type VerifyKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 
-/** Pinned keys imported once into WebCrypto. */
+/** Trusted keys (pinned, or certified by a trusted key) imported once into WebCrypto. */
 export class ManifestVerifier {
-  readonly #raw: ReadonlyMap<string, Uint8Array>;
+  readonly #raw: Map<string, Uint8Array>;
+  readonly #retired = new Set<string>();
   readonly #imported = new Map<string, Promise<VerifyKey>>();
 
   constructor(publicKeys: Readonly<Record<string, string>>) {
     this.#raw = decodePinnedKeys(publicKeys);
+  }
+
+  /**
+   * Learns from the server's key list (`GET /v1/keys`): a key certified by a trusted key becomes
+   * trusted (chains too), a key retired by a statement of another trusted key is dropped for good.
+   * Entries that do not verify are ignored: the list itself is not trusted, only its statements.
+   */
+  async learn(keys: readonly SigningKey[]): Promise<void> {
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const key of keys) {
+        if (this.#retired.has(key.keyId)) continue;
+        if (key.retirement && key.retirement.signedBy !== key.keyId && (await this.#vouches(key.retirement, "retire", key))) {
+          this.#retired.add(key.keyId);
+          this.#raw.delete(key.keyId);
+          this.#imported.delete(key.keyId);
+          changed = true;
+        } else if (!this.#raw.has(key.keyId) && key.certificate && (await this.#vouches(key.certificate, "certify", key))) {
+          this.#raw.set(key.keyId, base64Bytes(key.publicKey));
+          changed = true;
+        }
+      }
+    }
+  }
+
+  /** Whether `statement` says `kind` of this very key and is signed by a trusted key. */
+  async #vouches(statement: KeyStatement, kind: KeyStatement["statement"]["kind"], key: SigningKey): Promise<boolean> {
+    const body = statement.statement;
+    if (body?.kind !== kind || body.keyId !== key.keyId || body.publicKey !== key.publicKey) return false;
+    // The key id is the key's own digest: a statement cannot name one key and carry another.
+    let raw: Uint8Array;
+    try {
+      raw = base64Bytes(key.publicKey);
+    } catch {
+      return false;
+    }
+    if (raw.byteLength !== PUBLIC_KEY_BYTES || (await keyIdOf(raw)) !== key.keyId) return false;
+    const signer = this.#key(statement.signedBy);
+    if (!signer) return false;
+    try {
+      return await crypto.subtle.verify({ name: "Ed25519" }, await signer, base64Bytes(statement.signature), canonicalBytes(body));
+    } catch {
+      return false;
+    }
   }
 
   /** Throws unless `signed.signature` is a valid signature of its manifest by a pinned key. */
@@ -48,8 +98,9 @@ export class ManifestVerifier {
       throw new Error("response is not a signed manifest");
     }
     if (typeof signed.keyId !== "string" || typeof signed.signature !== "string") throw new Error("signed manifest lacks keyId or signature");
+    if (this.#retired.has(signed.keyId)) throw new Error(`manifest signed with key "${signed.keyId}", which was retired`);
     const key = this.#key(signed.keyId);
-    if (!key) throw new Error(`manifest signed with key "${signed.keyId}", which is not pinned`);
+    if (!key) throw new Error(`manifest signed with key "${signed.keyId}", which is neither pinned nor certified by a pinned key`);
     let signature: Uint8Array;
     try {
       signature = base64Bytes(signed.signature);
@@ -71,4 +122,9 @@ export class ManifestVerifier {
     }
     return key;
   }
+}
+
+async function keyIdOf(raw: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", raw));
+  return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -5,6 +5,7 @@ import { devices } from "./devices";
 import { evaluate } from "./evaluate";
 import { evaluatorObjects } from "./evaluatorObjects";
 import { modelUploads } from "./modelUploads";
+import { keys } from "./keys";
 import { models } from "./models";
 import { openapi } from "./openapi";
 import { profiles } from "./profiles";
@@ -20,6 +21,7 @@ app.route("/v1/evaluate", evaluate);
 app.route("/v1/evaluator/objects", evaluatorObjects);
 app.route("/v1/runs", runs);
 app.route("/v1/profiles", profiles);
+app.route("/v1/keys", keys);
 app.route("/v1", devices);
 app.route("/openapi.json", openapi);
 // The committed experiment results, for the console's score-versus-storage plot.

@@ -1,5 +1,5 @@
 /**
- * Device routes (no token): the signed manifest for a device, adapter blobs, signing keys.
+ * Device routes (no token): the signed manifest for a device and adapter blobs (signing keys: ./keys.ts).
  * The manifest comes from the edge read model (src/delivery/readModel.ts) and no Durable
  * Object is called on a device's request: a fleet's syncs never queue behind one object.
  * Blobs are immutable and content-addressed, so they are cacheable forever and resumable.
@@ -8,7 +8,6 @@ import { Hono } from "hono";
 import { parseRange } from "../delivery/range";
 import { resolveProfile, type DeviceTraits } from "../delivery/profiles";
 import { rolloutBucket } from "../delivery/rollout";
-import { manifestSigner } from "../delivery/signing";
 import { readEdge } from "../delivery/edgeReads";
 import { PROFILES_KEY, releasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
 import { blobKey } from "../storage/keys";
@@ -93,7 +92,6 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
 /** Blobs up to this size are cached (read whole on a miss to check their digest); larger ones stream from R2. */
 const CACHED_BLOB_BYTES = 32 << 20;
 
-
 /** The Cache API's default cache, where the runtime has one, unless BLOB_CACHE is "off" (bench:delivery's comparison). */
 const blobCache = (env: Env): Cache | undefined =>
   env.BLOB_CACHE === "off" ? undefined : (globalThis as { caches?: CacheStorage & { default?: Cache } }).caches?.default;
@@ -103,12 +101,6 @@ function withHeader(response: Response, name: string, value: string): Response {
   copy.headers.set(name, value);
   return copy;
 }
-
-devices.get("/keys", async (c) => {
-  if (!c.env.MANIFEST_SIGNING_KEY) throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured");
-  const signer = await manifestSigner(c.env.MANIFEST_SIGNING_KEY);
-  return c.json({ keys: [{ keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey }] });
-});
 
 /**
  * If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/"x"` matches `"x"`; `*` matches

@@ -1,4 +1,6 @@
 /** The signed manifest a device receives (DESIGN.md, "A signed manifest"). */
+import type { SigningKey } from "./keys";
+
 export type AdapterFormat = "peft" | "onnx_adapter" | "gguf";
 
 export interface ManifestAdapter {
@@ -32,7 +34,7 @@ export interface SignedManifest {
   readonly keyId: string;
 }
 
-/** `GET /v1/keys`. */
+/** `GET /v1/keys` (src/delivery/keys.ts). */
 export interface SigningKeys {
-  readonly keys: ReadonlyArray<{ readonly keyId: string; readonly algorithm: "Ed25519"; /** base64, raw 32 bytes */ readonly publicKey: string }>;
+  readonly keys: ReadonlyArray<SigningKey>;
 }

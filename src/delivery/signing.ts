@@ -4,6 +4,7 @@
  * devices pin the public key from `GET /v1/keys` and verify every manifest against it.
  */
 import { canonicalBytes } from "./canonical";
+import type { KeyStatement, KeyStatementBody } from "./keys";
 import type { Manifest, SignedManifest } from "./manifest";
 import { sha256Hex } from "../storage/sha256";
 
@@ -12,6 +13,26 @@ export interface ManifestSigner {
   /** base64 of the raw 32-byte public key. */
   readonly publicKey: string;
   sign(manifest: Manifest): Promise<SignedManifest>;
+  /** A statement about a signing key (src/delivery/keys.ts), signed over its canonical bytes. */
+  signStatement(statement: KeyStatementBody): Promise<KeyStatement>;
+}
+
+/** A key id: the first 16 hex digits of the sha256 of the raw public key (what clients recompute). */
+export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
+  return (await sha256Hex(rawPublicKey)).slice(0, 16);
+}
+
+/**
+ * The signer for `keyId` among the Worker's signing secrets (MANIFEST_SIGNING_KEY and, during a
+ * rotation, MANIFEST_SIGNING_KEY_NEXT), or null when neither holds it.
+ */
+export async function signerFor(env: Env, keyId: string): Promise<ManifestSigner | null> {
+  for (const secret of [env.MANIFEST_SIGNING_KEY, env.MANIFEST_SIGNING_KEY_NEXT]) {
+    if (!secret) continue;
+    const signer = await manifestSigner(secret);
+    if (signer.keyId === keyId) return signer;
+  }
+  return null;
 }
 
 const signers = new Map<string, Promise<ManifestSigner>>();
@@ -36,13 +57,17 @@ async function createSigner(secret: string): Promise<ManifestSigner> {
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.x) throw new Error("MANIFEST_SIGNING_KEY must be an Ed25519 private JWK with d and x");
   const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", d: jwk.d, x: jwk.x }, { name: "Ed25519" }, false, ["sign"]);
   const raw = fromBase64Url(jwk.x);
-  const keyId = (await sha256Hex(raw)).slice(0, 16);
+  const keyId = await keyIdOf(raw);
   return {
     keyId,
     publicKey: toBase64(raw),
     async sign(manifest) {
       const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, canonicalBytes(manifest)));
       return { manifest, signature: toBase64(signature), keyId };
+    },
+    async signStatement(statement) {
+      const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, canonicalBytes(statement)));
+      return { statement, signedBy: keyId, signature: toBase64(signature) };
     },
   };
 }

@@ -287,7 +287,7 @@ describe("refusals keep the previous set", () => {
     const { signer, worker, client } = await withRelease1();
     const rogue = await newSigner();
     const signed = await worker.publish(rogue, 2, RELEASE_2);
-    await expectKeptRelease1(client, new RegExp(`key "${rogue.keyId}", which is not pinned`));
+    await expectKeptRelease1(client, new RegExp(`key "${rogue.keyId}", which is neither pinned nor certified by a pinned key`));
     worker.signed = { ...signed, keyId: signer.keyId };
     await expectKeptRelease1(client, new RegExp(`signature does not verify with key "${signer.keyId}"`));
   });
