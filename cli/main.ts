@@ -1,6 +1,7 @@
 /** The CLI itself: its commands, help and exit codes (cli/d2c-edge.ts launches it). */
 import { CONNECTION_HELP, helpOf, parse, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
+import { keys } from "./keys.ts";
 import { manifest } from "./manifest.ts";
 import { model } from "./model.ts";
 import { profile, profiles } from "./profiles.ts";
@@ -11,7 +12,7 @@ import { run } from "./run.ts";
 import { runs } from "./runs.ts";
 import { status } from "./status.ts";
 
-const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest];
+const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest, keys];
 
 const HELP = `usage: d2c-edge <command> [options]
 
