@@ -20,7 +20,7 @@ import { jsonBody } from "./validate";
 
 export const keys = new Hono<{ Bindings: Env }>();
 
-const NextKeyRequest = z.object({ publicKey: z.string().min(1).max(100) }).strict();
+export const NextKeyRequest = z.object({ publicKey: z.string().min(1).max(100) }).strict();
 
 keys.get("/", async (c) => {
   const listed = await readEdge<{ keys: SigningKey[] }>(c.env, KEYS_KEY);

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ProfileSchema } from "../delivery/profiles";
 import { RunRequest } from "../runs/start";
 import { EvaluateRequest } from "./evaluate";
+import { NextKeyRequest } from "./keys";
 import { CompleteUpload, UploadFile } from "./modelUploads";
 import { PublishRequest, RollbackRequest, RolloutRequest } from "./profiles";
 
@@ -66,7 +67,10 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/profiles/{profileId}/rollback": { post: { summary: "Serve an earlier release's adapters again, as a new version", admin: true, params: ["profileId"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
   "/v1/manifest": { get: { summary: "Device: the signed manifest for its traits (ETag, 304)", query: ["device", "profile", "ramMb", "soc", "model", "os"], responses: { "200": "{ manifest, signature, keyId }", "304": "unchanged", "404": "no profile or no release" } } },
   "/v1/adapters/{sha256}": { get: { summary: "Device: an adapter blob (immutable; Range, If-Range)", params: ["sha256"], responses: { "200": "the blob", "206": "a range of it", "416": "range not satisfiable", "404": "not found" } } },
-  "/v1/keys": { get: { summary: "The public key(s) that sign manifests", responses: { "200": "{ keys: [{ keyId, algorithm, publicKey }] }" } } },
+  "/v1/keys": { get: { summary: "Device: the manifest-signing keys with their status and statements (edge copy, docs/decisions/0009)", responses: { "200": "{ keys: [{ keyId, algorithm, publicKey, status: current | next | previous | retired, certificate?, retirement?, addedAt }] }" } } },
+  "/v1/keys/next": { post: { summary: "Register a next signing key, certified by the current key", admin: true, body: NextKeyRequest, responses: { "201": "{ keys }", "409": "a next key exists, or this key is registered", ...ERRORS } } },
+  "/v1/keys/switch": { post: { summary: "Sign with the next key from now on; re-sign every served manifest", admin: true, responses: { "200": "{ keys, resigned }", "409": "no next key, or its private key is not in MANIFEST_SIGNING_KEY_NEXT", ...ERRORS } } },
+  "/v1/keys/{keyId}/retire": { post: { summary: "Withdraw a key that is not current (a statement signed by the current key)", admin: true, params: ["keyId"], responses: { "200": "{ keys }", "409": "the key is current or already retired", ...ERRORS } } },
   "/v1/results": { get: { summary: "The committed experiment results (docs/results.json)", responses: { "200": "[{ method, k, seed, meanExactMatch, meanFewShotLoss }]" } } },
 };
 
