@@ -14,7 +14,7 @@ import { inRollout, rolloutBucket } from "../../src/delivery/rollout";
 import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";
 import worker from "../../src/index";
-import type { LossPage, RunStatus } from "../../src/runs/status";
+import type { LossPage } from "../../src/runs/status";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 

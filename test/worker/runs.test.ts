@@ -8,12 +8,11 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { forwardPassesRun } from "../../src/inference/forward";
 import { unitsDropped } from "../../src/queue";
-import { adapterKey, examplesKey } from "../../src/storage/keys";
+import { examplesKey } from "../../src/storage/keys";
 import { clusterRun } from "../../src/storage/runs";
 import type { LossPage, ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
 import { unitMessages, type EvaluationUnit } from "../../src/runs/unit";
-import { fixtureJson } from "./seed";
 import { ADMIN, call, finished, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
