@@ -6,6 +6,7 @@
 import { canonicalBytes } from "../../src/delivery/canonical";
 import type { KeyStatement, SigningKey } from "../../src/delivery/keys";
 import type { SignedManifest } from "../../src/delivery/manifest";
+import { keyIdOf } from "../../src/delivery/keys";
 
 const PUBLIC_KEY_BYTES = 32;
 const SIGNATURE_BYTES = 64;
@@ -122,9 +123,4 @@ export class ManifestVerifier {
     }
     return key;
   }
-}
-
-async function keyIdOf(raw: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", raw));
-  return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -8,6 +8,8 @@
  *   previous was current: manifests devices already hold may carry its signature
  *   retired  never to be trusted again (its secret can be deleted)
  */
+import { sha256Hex } from "../storage/sha256";
+
 export type KeyStatus = "current" | "next" | "previous" | "retired";
 
 /** What a statement says: `certify` vouches for a key, `retire` withdraws one. */
@@ -42,3 +44,8 @@ export interface SigningKey {
 
 /** The edge copy of the key list (the Catalogue writes it on every change; `GET /v1/keys` reads it). */
 export const KEYS_KEY = "delivery/keys";
+
+/** A key id: the first 16 hex digits of the sha256 of the raw public key (what clients recompute). */
+export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
+  return (await sha256Hex(rawPublicKey)).slice(0, 16);
+}

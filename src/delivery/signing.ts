@@ -4,9 +4,8 @@
  * devices pin the public key from `GET /v1/keys` and verify every manifest against it.
  */
 import { canonicalBytes } from "./canonical";
-import type { KeyStatement, KeyStatementBody } from "./keys";
+import { keyIdOf, type KeyStatement, type KeyStatementBody } from "./keys";
 import type { Manifest, SignedManifest } from "./manifest";
-import { sha256Hex } from "../storage/sha256";
 
 export interface ManifestSigner {
   readonly keyId: string;
@@ -15,11 +14,6 @@ export interface ManifestSigner {
   sign(manifest: Manifest): Promise<SignedManifest>;
   /** A statement about a signing key (src/delivery/keys.ts), signed over its canonical bytes. */
   signStatement(statement: KeyStatementBody): Promise<KeyStatement>;
-}
-
-/** A key id: the first 16 hex digits of the sha256 of the raw public key (what clients recompute). */
-export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
-  return (await sha256Hex(rawPublicKey)).slice(0, 16);
 }
 
 /**
