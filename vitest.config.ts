@@ -22,7 +22,7 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own test).
-              bindings: { ADMIN_TOKEN: "test-admin-token", MANIFEST_SIGNING_KEY: signingKey, MANIFEST_SIGNING_KEY_NEXT: nextSigningKey, READ_MODEL_ISOLATE_MS: "0" },
+              bindings: { ADMIN_TOKEN: "test-admin-token", MANIFEST_SIGNING_KEY: signingKey, MANIFEST_SIGNING_KEY_NEXT: nextSigningKey, READ_MODEL_ISOLATE_MS: "0", SUBSET_REPORT_MS: "0" },
               // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
               serviceBindings: {
                 FIXTURES: async (request: Request) => {

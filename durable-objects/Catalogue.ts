@@ -9,7 +9,7 @@ import type { Split } from "../src/storage/keys";
 import * as cache from "./clusterCache";
 import type { CachedLoss, CachedMerge } from "./clusterCache";
 import type { Profile, StoredProfile } from "../src/delivery/profiles";
-import { PROFILES_KEY, profilesModel } from "../src/delivery/readModel";
+import { PROFILES_KEY, profilesModel, tasksKey, type TasksModel } from "../src/delivery/readModel";
 import { KEYS_KEY, type KeyStatement, type SigningKey } from "../src/delivery/keys";
 import * as keys from "./signingKeys";
 import type { RunSummary } from "../src/runs/config";
@@ -60,8 +60,16 @@ const toTask = (r: TaskRow): TaskRecord => ({
   updatedAt: r.updated_at,
 });
 
+/**
+ * Task changes reach the device path's task lists (src/delivery/readModel.ts) at most this late,
+ * in one write per model: KV takes one write per second per key, and a seed makes 120 changes in a row.
+ */
+const TASKS_PUBLISH_DELAY_MS = 1_000;
+
 export class Catalogue extends DurableObject<Env> {
   private sql: SqlStorage;
+  /** An alarm is set to publish the task lists (in memory: after an eviction the next change sets it again). */
+  private tasksPublishSet = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -95,7 +103,30 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   private bump(): number {
-    return this.sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value").one().value;
+    const version = this.sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value").one().value;
+    if (!this.tasksPublishSet) {
+      this.tasksPublishSet = true;
+      // Not awaited: the output gate holds this call's answer until the alarm is stored.
+      void this.ctx.storage.setAlarm(Date.now() + TASKS_PUBLISH_DELAY_MS);
+    }
+    return version;
+  }
+
+  async alarm(): Promise<void> {
+    this.tasksPublishSet = false;
+    await this.publishTasks();
+  }
+
+  /** Writes each model's task list (id, language, application) to the device path's read model. */
+  async publishTasks(): Promise<void> {
+    const { tasks, catalogueVersion } = this.list();
+    for (const model of this.models()) {
+      const value: TasksModel = {
+        modelId: model.modelId, catalogueVersion, publishedAt: new Date().toISOString(),
+        tasks: tasks.filter((t) => t.modelId === model.modelId).map(({ id, language, application }) => ({ id, language, application })),
+      };
+      await this.env.DELIVERY.put(tasksKey(model.modelId), JSON.stringify(value));
+    }
   }
 
   registerModel(contract: ModelContract): number {

@@ -17,6 +17,7 @@ import { bestIteration, objective, placeNewTasks, reassign } from "../src/cluste
 import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
+import { subsetRunFinished } from "../src/delivery/subsetMessages";
 import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlocks";
 import { kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
@@ -366,6 +367,11 @@ export class ClusterRun extends DurableObject<Env> {
     });
     this.listeners.close();
     await this.ctx.storage.deleteAlarm();
+    // A subset's build goes on from here (src/delivery/subsetBuilds.ts); should this send fail, the cron finds the run ended.
+    const config = this.config();
+    if (config?.subset) {
+      await this.env.EVALUATIONS.send(subsetRunFinished(config.subset, config.runId)).catch((e: unknown) => console.warn(`run ${config.runId}: subset message not sent`, e));
+    }
   }
 
   private emit(type: string, data: unknown): void {

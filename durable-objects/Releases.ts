@@ -7,11 +7,17 @@
  * versions keep counting, so a profile later created under the same id never goes backwards.
  * Every change that devices see is published to the edge read model (src/delivery/readModel.ts)
  * before the method returns: devices read that, never this object.
+ * A profile's object also keeps the index of its per-device task sets (./subsetIndex.ts); each
+ * subset's releases are an object of this class of their own, whose scope names the subset.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Manifest, ManifestAdapter } from "../src/delivery/manifest";
 import type { ReleaseSummary } from "../src/delivery/release";
-import { releasesKey, type ManifestVariant, type ProfileReleases } from "../src/delivery/readModel";
+import { releasesKey, subsetReleasesKey, type ManifestVariant, type ProfileReleases } from "../src/delivery/readModel";
+import type { TaskRecord } from "./Catalogue";
+import { changedTasks } from "../src/runs/pinned";
+import type { SubsetView } from "../src/delivery/subsetView";
+import * as subsets from "./subsetIndex";
 import { rolloutRefusal } from "../src/delivery/rollout";
 import { currentSigner } from "../src/delivery/currentSigner";
 import { sha256Hex } from "../src/storage/sha256";
@@ -32,6 +38,8 @@ export interface ReleaseInput {
   readonly clusters: readonly (readonly string[])[];
   readonly objective: number;
   readonly rollout?: number;
+  /** The per-device task set these releases are for (fixed by the first commit); absent: the profile-wide releases. */
+  readonly subset?: string;
 }
 
 export interface AutoState {
@@ -78,12 +86,15 @@ export class Releases extends DurableObject<Env> {
         CREATE TABLE IF NOT EXISTS auto (
           id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT, updated_at TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS retired (
-          id INTEGER PRIMARY KEY CHECK (id = 1), through_version INTEGER NOT NULL, retired_at TEXT NOT NULL);`);
+          id INTEGER PRIMARY KEY CHECK (id = 1), through_version INTEGER NOT NULL, retired_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), subset TEXT NOT NULL);`);
+      subsets.createSubsetTables(this.sql);
     });
   }
 
   /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
   async commit(profile: string, input: ReleaseInput): Promise<ReleaseSummary> {
+    if (input.subset !== undefined) this.sql.exec("INSERT OR IGNORE INTO scope VALUES (1, ?)", input.subset);
     const version = this.nextVersion();
     const manifest = this.manifestOf(profile, version, input.routing, input.adapters, input.rollout ?? 100);
     const signed = await this.sign(manifest);
@@ -111,7 +122,8 @@ export class Releases extends DurableObject<Env> {
    */
   async publish(profile: string): Promise<ProfileReleases> {
     const model = this.readModel(profile);
-    await this.env.DELIVERY.put(releasesKey(profile), JSON.stringify(model));
+    const subset = this.subset();
+    await this.env.DELIVERY.put(subset === null ? releasesKey(profile) : subsetReleasesKey(profile, subset), JSON.stringify(model));
     return model;
   }
 
@@ -189,8 +201,58 @@ export class Releases extends DurableObject<Env> {
     const through = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0;
     this.sql.exec("INSERT OR REPLACE INTO retired VALUES (1, ?, ?)", through, new Date().toISOString());
     this.sql.exec("DELETE FROM auto");
+    // The subsets' own objects are retired by the caller; a profile created again under this id starts with none.
+    this.sql.exec("DELETE FROM subsets");
     await this.publish(profile);
     return through;
+  }
+
+  // Per-device task sets (./subsetIndex.ts), on the profile's object.
+
+  requestSubset(need: subsets.SubsetRequest, maxSubsets: number): subsets.RequestOutcome {
+    return subsets.request(this.sql, need, maxSubsets);
+  }
+
+  subsetBuilding(key: string, runId: string): void {
+    subsets.building(this.sql, key, runId);
+  }
+
+  claimSubsetFinish(key: string, runId: string): boolean {
+    return subsets.claimFinish(this.sql, key, runId);
+  }
+
+  unclaimSubsetFinish(key: string, runId: string): void {
+    subsets.unclaim(this.sql, key, runId);
+  }
+
+  subsetBuilt(key: string, result: subsets.BuildResult): boolean {
+    return subsets.built(this.sql, key, result);
+  }
+
+  /** The subsets to build now (the cron's pass), given today's catalogue. */
+  subsetsDue(catalogue: readonly TaskRecord[]): string[] {
+    return subsets.due(this.sql, (pinned) => changedTasks(pinned, catalogue).length > 0);
+  }
+
+  subsetRunsGoing(): { key: string; runId: string }[] {
+    return subsets.runsGoing(this.sql);
+  }
+
+  subsetTasks(key: string): string[] | null {
+    return subsets.tasksOf(this.sql, key);
+  }
+
+  subsets(): Omit<SubsetView, "release" | "heldOutExactMatch">[] {
+    return subsets.list(this.sql);
+  }
+
+  liveSubsets(): string[] {
+    return subsets.liveKeys(this.sql);
+  }
+
+  /** The subset these releases are for; null on a profile's own object. */
+  private subset(): string | null {
+    return this.sql.exec<{ subset: string }>("SELECT subset FROM scope").toArray()[0]?.subset ?? null;
   }
 
   private retiredThrough(): number {
@@ -204,7 +266,8 @@ export class Releases extends DurableObject<Env> {
 
   private manifestOf(profile: string, version: number, routing: Manifest["routing"], adapters: Manifest["adapters"], rollout: number): Manifest {
     const now = Date.now();
-    return { profile, version, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_TTL_MS).toISOString(), rollout, routing, adapters };
+    const subset = this.subset();
+    return { profile, ...(subset === null ? {} : { subset }), version, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_TTL_MS).toISOString(), rollout, routing, adapters };
   }
 
   private async resign(row: ReleaseRow, change: Partial<Pick<Manifest, "rollout">>): Promise<void> {

@@ -9,12 +9,15 @@
  * with the last error of a unit that never reported. Units of a run on the evaluator service
  * (`evaluator: "remote"`) are forwarded to it, the same claim, report and retries around them.
  * A large run's k-means start travels the same queue as blocks of its task similarities
- * (src/runs/similarityBlocks.ts), claimed, reported and retried the same way.
+ * (src/runs/similarityBlocks.ts), claimed, reported and retried the same way. Per-device task
+ * sets' messages (a device's need, a subset run's end; src/delivery/subsetMessages.ts) travel it too.
  */
 import { DomainError } from "./errors";
 import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
 import { computeBlock, isSimilarityMessage, type SimilarityMessage } from "./runs/similarityBlocks";
+import { handleSubsetMessage } from "./delivery/subsetBuilds";
+import { isSubsetMessage, type SubsetMessage } from "./delivery/subsetMessages";
 import { evaluateUnit, unitsOf, type EvaluationUnit, type UnitMessage, type UnitReport, type UnitResult } from "./runs/unit";
 
 /** Units this isolate dropped without evaluating (duplicates, units of stopped runs): what tests count. */
@@ -32,7 +35,7 @@ const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
  */
 const DELIVERIES = 4;
 
-/** A message body: units (`UnitMessage`), one unit as sent before units were grouped, or a block of a run's task similarities. */
+/** A run's message body: units (`UnitMessage`), one unit as sent before units were grouped, or a block of a run's task similarities. */
 type Body = UnitMessage | EvaluationUnit | SimilarityMessage;
 
 /** The ids a message carries (units, or one similarity block) and its run. */
@@ -42,9 +45,13 @@ function idsOf(body: Body): { runId: string; ids: string[] } {
   return { runId: units[0]?.runId ?? "", ids: units.map((u) => u.unitId) };
 }
 
-export async function queue(batch: MessageBatch<Body>, env: Env): Promise<void> {
+export async function queue(batch: MessageBatch<Body | SubsetMessage>, env: Env): Promise<void> {
+  const subsetMessages = batch.messages.filter((m): m is Message<SubsetMessage> => isSubsetMessage(m.body));
+  const runMessages = batch.messages.filter((m): m is Message<Body> => !isSubsetMessage(m.body));
   if (isDeadLetter(batch.queue)) {
-    for (const message of batch.messages) {
+    // A subset message that kept failing: the cron's pass over the profile's subsets takes it up.
+    for (const message of subsetMessages) message.ack();
+    for (const message of runMessages) {
       // A unit that reported before the message gave up is left as it is by unitFailed.
       const { runId, ids } = idsOf(message.body);
       for (const id of ids) await clusterRun(env, runId).unitFailed(id, Math.max(DELIVERIES, message.attempts));
@@ -52,8 +59,17 @@ export async function queue(batch: MessageBatch<Body>, env: Env): Promise<void> 
     }
     return;
   }
-  for (const message of batch.messages.filter((m) => isSimilarityMessage(m.body))) await handle(message, env, false);
-  const units = batch.messages.filter((m) => !isSimilarityMessage(m.body));
+  for (const message of subsetMessages) {
+    try {
+      await handleSubsetMessage(env, message.body);
+      message.ack();
+    } catch (e) {
+      console.warn(`subset message ${message.id} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+      message.retry(backoff(message));
+    }
+  }
+  for (const message of runMessages.filter((m) => isSimilarityMessage(m.body))) await handle(message, env, false);
+  const units = runMessages.filter((m) => !isSimilarityMessage(m.body));
   const isRemote = (m: Message<Body>) => !isSimilarityMessage(m.body) && unitsOf(m.body)[0]?.evaluator === "remote";
   // The service runs units side by side on its cores; this isolate has one single-threaded ONNX session.
   const remoteDone = Promise.all(units.filter(isRemote).map((m) => handle(m, env, true)));
@@ -61,7 +77,7 @@ export async function queue(batch: MessageBatch<Body>, env: Env): Promise<void> 
   await remoteDone;
 }
 
-const backoff = (message: Message<Body>) => ({ delaySeconds: Math.min(60, 2 ** (message.attempts - 1)) });
+const backoff = (message: Message<unknown>) => ({ delaySeconds: Math.min(60, 2 ** (message.attempts - 1)) });
 
 async function handle(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
   try {

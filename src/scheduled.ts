@@ -4,16 +4,16 @@
  * changed since the profile's release, start one D2C run warm-started from that release.
  * A profile whose run is still going is left alone. Current manifests are re-signed before
  * they expire, and the device path's read model is written again (a repair, should a write after
- * a change have failed).
+ * a change have failed). Every profile's per-device task sets are refreshed (src/delivery/subsetBuilds.ts).
  */
 import { DomainError } from "./errors";
 import { publishRun } from "./delivery/publish";
 import type { StoredProfile } from "./delivery/profiles";
-import { startRun, type RunRequest } from "./runs/start";
+import { AUTO_RUN, startRun } from "./runs/start";
 import { catalogue } from "./storage/catalogue";
-import { clusterRun, releases } from "./storage/runs";
-
-const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10, cache: true, prune: true };
+import { clusterRun, releases, subsetReleases } from "./storage/runs";
+import { buildSubset, finishSubsetRun } from "./delivery/subsetBuilds";
+import type { TaskRecord } from "../durable-objects/Catalogue";
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const profiles = (await catalogue(env).profiles()).filter((p) => p.autoRecluster);
@@ -25,13 +25,39 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
     }
   }
   const all = await catalogue(env).profiles();
+  const { tasks } = await catalogue(env).list();
   for (const profile of all) {
     const stub = releases(env, profile.id);
     await stub.refreshExpiry(profile.id);
     // Repairs the edge read model if a write after a change failed (the change stood).
     await stub.publish(profile.id);
+    try {
+      const done = await refreshSubsets(env, profile.id, tasks);
+      if (done.length) console.log(`cron ${controller.cron}: profile ${profile.id}: ${done.join("; ")}`);
+    } catch (e) {
+      console.error(`cron: subsets of profile ${profile.id} failed`, e);
+    }
   }
   await catalogue(env).publishProfiles();
+  await catalogue(env).publishTasks();
+}
+
+/**
+ * The profile's per-device task sets: runs that ended without their message are finished, builds
+ * that are due (tasks changed in the catalogue, failed past their retry time, waiting on the
+ * limits, lost) start, and live subsets' manifests are re-signed before they expire and re-published.
+ */
+export async function refreshSubsets(env: Env, profileId: string, tasks: readonly TaskRecord[]): Promise<string[]> {
+  const index = releases(env, profileId);
+  const done: string[] = [];
+  for (const { key, runId } of await index.subsetRunsGoing()) done.push(await finishSubsetRun(env, profileId, key, runId));
+  for (const key of await index.subsetsDue(tasks)) done.push(`subset ${key}: ${await buildSubset(env, profileId, key)}`);
+  for (const key of await index.liveSubsets()) {
+    const stub = subsetReleases(env, profileId, key);
+    await stub.refreshExpiry(profileId);
+    if (await stub.latest()) await stub.publish(profileId);
+  }
+  return done.filter((d) => !d.endsWith("still going"));
 }
 
 /** One tick for one profile; returns what it did, for the log. */

@@ -10,4 +10,6 @@ interface Env {
   READ_MODEL_ISOLATE_MS?: string;
   /** "off": adapter blobs bypass the Cache API (bench:delivery compares). Optional, so not in wrangler.toml. */
   BLOB_CACHE?: string;
+  /** How often one isolate reports a device need to the Queue, ms (default 60000; tests set 0). Optional, so not in wrangler.toml. */
+  SUBSET_REPORT_MS?: string;
 }

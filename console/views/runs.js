@@ -15,7 +15,7 @@ export async function renderRuns(root) {
       h("option", { value: "k" }, "K adapters"),
       profiles.map((/** @type {any} */ p) => h("option", { value: `profile:${p.id}` }, `profile ${p.id}`)))),
     number("K", { name: "k", min: 1, max: tasks.length, value: 5 }),
-    h("label", null, "method ", select("method", ["d2c", "kmeans", "random", "merge-all"])),
+    h("label", null, "method ", select("method", ["d2c", "kmeans", "random", "merge-all", "own"])),
     h("label", null, "merge ", select("merge", ["svd", "ties_svd", "magnitude_prune_svd", "dare_ties_svd", "linear", "cat"])),
     number("seed", { name: "seed", value: 0 }),
     number("max iterations", { name: "maxIterations", min: 1, max: 50, value: 10 }),
@@ -36,7 +36,7 @@ export async function renderRuns(root) {
     const method = String(f.get("method"));
     const body = {
       method, seed: Number(f.get("seed")), maxIterations: Number(f.get("maxIterations")), merge: { method: String(f.get("merge")) },
-      ...(method === "merge-all" ? {} : budget === "k" ? { k: Number(f.get("k")) } : { profile: budget.slice("profile:".length) }),
+      ...(method === "merge-all" || method === "own" ? {} : budget === "k" ? { k: Number(f.get("k")) } : { profile: budget.slice("profile:".length) }),
     };
     // A refused run: api() has shown the server's message.
     const started = await api("/v1/runs", { method: "POST", body: JSON.stringify(body) }).catch(() => null);

@@ -1,5 +1,7 @@
 /**
  * Device routes (no token): the signed manifest for a device and adapter blobs (signing keys: ./keys.ts).
+ * A device may state its languages and apps (`locales`, `apps`): it is then served the release
+ * built for its own tasks once there is one (src/delivery/subsetRequests.ts).
  * The manifest comes from the edge read model (src/delivery/readModel.ts) and no Durable
  * Object is called on a device's request: a fleet's syncs never queue behind one object.
  * Blobs are immutable and content-addressed, so they are cacheable forever and resumable.
@@ -9,7 +11,9 @@ import { parseRange } from "../delivery/range";
 import { resolveProfile, type DeviceTraits } from "../delivery/profiles";
 import { rolloutBucket } from "../delivery/rollout";
 import { readEdge } from "../delivery/edgeReads";
-import { PROFILES_KEY, releasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
+import { parseNeed, type DeviceNeed } from "../delivery/needs";
+import { PROFILES_KEY, releasesKey, subsetReleasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
+import { reportNeed, subsetOf } from "../delivery/subsetRequests";
 import { blobKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
 import { ApiError } from "./errors";
@@ -30,16 +34,33 @@ devices.get("/manifest", async (c) => {
     ...(trait("os", "x-device-os") ? { os: trait("os", "x-device-os") } : {}),
   };
   const device = trait("device", "x-device-id");
+  let need: DeviceNeed | null;
+  try {
+    need = parseNeed(trait("locales", "x-device-locales"), trait("apps", "x-device-apps"));
+  } catch (e) {
+    if (e instanceof RangeError) throw new ApiError(400, "bad_need", e.message);
+    throw e;
+  }
   const all = (await readEdge<ProfilesModel>(c.env, PROFILES_KEY))?.profiles ?? [];
   const explicit = c.req.query("profile");
   const profile = explicit === undefined ? resolveProfile(all, traits) : all.find((p) => p.id === explicit);
   if (!profile) {
     throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${JSON.stringify(traits)}` : `no profile ${explicit}`);
   }
-  const model = await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
-  const current = model && variantFor(model, await rolloutBucket(profile.id, device));
+  const bucket = await rolloutBucket(profile.id, device);
+  // A stated need is served its subset's release once built; until then (and where it has none) the profile-wide one.
+  const subset = need && (await subsetOf(c.env, profile, need));
+  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!);
+  const own = subset && (await readEdge<ProfileReleases>(c.env, subsetReleasesKey(profile.id, subset.key)));
+  const subsetVariant = own ? variantFor(own, bucket) : null;
+  const model = subsetVariant ? null : await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
+  const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
-  const headers = { etag: current.etag, "cache-control": "private, no-cache", vary: TRAIT_HEADERS };
+  const headers = {
+    etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps`,
+    // Which set this is: the subset's key, "pending" while it is built, "none" where the need matches no task.
+    ...(need ? { "x-subset": subsetVariant ? subset!.key : subset ? "pending" : "none" } : {}),
+  };
   if (ifNoneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);
   return c.body(current.signed, 200, { ...headers, "content-type": "application/json" });
 });

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { publishRun } from "../delivery/publish";
 import { ProfileSchema } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
-import { releases } from "../storage/runs";
+import { clusterRun, releases, subsetReleases } from "../storage/runs";
+import type { SubsetView } from "../delivery/subsetView";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { checkedId, jsonBody } from "./validate";
@@ -44,6 +45,7 @@ profiles.delete("/:profileId", async (c) => {
     throw new ApiError(409, "profile_has_releases",
       `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`);
   }
+  for (const key of await stub.liveSubsets()) await subsetReleases(c.env, profile.id, key).retire(profile.id);
   const retiredThrough = await stub.retire(profile.id);
   await catalogue(c.env).deleteProfile(profile.id);
   return c.json({ deleted: profile.id, retiredThrough });
@@ -60,8 +62,36 @@ async function existingProfile(env: Env, id: string) {
 profiles.get("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const stub = releases(c.env, profile.id);
-  return c.json({ ...profile, release: await stub.latest(), auto: await stub.autoState() });
+  const subsets: SubsetView[] = await Promise.all((await stub.subsets()).map(async (s) => {
+    const release = s.state === "retired" ? null : await subsetReleases(c.env, profile.id, s.key).latest();
+    return {
+      ...s,
+      release: release && { version: release.version, createdAt: release.createdAt, catalogueVersion: release.catalogueVersion, adapters: release.adapters, objective: release.objective },
+      heldOutExactMatch: s.runId ? (await clusterRun(c.env, s.runId).status())?.report?.meanExactMatch ?? null : null,
+    };
+  }));
+  return c.json({ ...profile, release: await stub.latest(), auto: await stub.autoState(), subsets });
 });
+
+/** A per-device task set's own release history (newest first) and its rollback, as a profile's. */
+profiles.get("/:profileId/subsets/:key/releases", async (c) => {
+  const { profile, key } = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
+  return c.json({ profile: profile.id, subset: key, releases: await subsetReleases(c.env, profile.id, key).history() });
+});
+
+profiles.post("/:profileId/subsets/:key/rollback", async (c) => {
+  const { version } = await jsonBody(c.req.raw, RollbackRequest);
+  const { profile, key } = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
+  const release = await subsetReleases(c.env, profile.id, key).rollback(profile.id, version);
+  if (!release) throw new ApiError(404, "unknown_release", `subset ${key} of profile ${profile.id} has no release ${version}`);
+  return c.json(release, 201);
+});
+
+async function existingSubset(env: Env, profileId: string, key: string) {
+  const profile = await existingProfile(env, profileId);
+  if ((await releases(env, profile.id).subsetTasks(key)) === null) throw new ApiError(404, "unknown_subset", `profile ${profile.id} has no subset ${key}`);
+  return { profile, key };
+}
 
 profiles.post("/:profileId/releases", async (c) => {
   const { runId, rollout } = await jsonBody(c.req.raw, PublishRequest);

@@ -15,6 +15,11 @@ export interface ManifestAdapter {
 
 export interface Manifest {
   readonly profile: string;
+  /**
+   * The per-device task set (issue 14) this release is for, by subset key; absent for the
+   * profile-wide release. Each subset has its own history, so versions increase per (profile, subset).
+   */
+  readonly subset?: string;
   /** Increases with every release, rollback included: a client never accepts a lower one. */
   readonly version: number;
   readonly createdAt: string;

@@ -15,6 +15,13 @@ export const MATCH_RULE_ENTRIES = 64;
 export const MATCH_RULE_CHARS = 64;
 /** RAM rules in MB: 1 TB is beyond any phone. */
 export const MAX_RAM_MB = 1 << 20;
+/**
+ * Per-device task sets a profile keeps, by default and at most. A need is a few languages x
+ * apps and a fleet has few common ones; each costs a few merged adapters in R2 and a D2C run per
+ * catalogue change, so the bound is the cost an operator signs up for.
+ */
+export const DEFAULT_SUBSETS = 32;
+export const MAX_SUBSETS = 256;
 
 const ruleList = z.array(z.string().min(1).max(MATCH_RULE_CHARS)).min(1).max(MATCH_RULE_ENTRIES);
 
@@ -43,6 +50,11 @@ export const ProfileSchema = z.object({
     models: ruleList.optional(),
     os: ruleList.optional(),
   }).strict().default({}),
+  /**
+   * Per-device task sets (issue 14) this profile keeps built at most; past it the least recently
+   * requested is retired. 0: devices' stated needs are ignored, every device gets the profile-wide release.
+   */
+  maxSubsets: z.number().int().min(0).max(MAX_SUBSETS).default(DEFAULT_SUBSETS),
   /** Re-cluster from the cron trigger when the catalogue changes. */
   autoRecluster: z.boolean().default(false),
 }).strict();

@@ -8,10 +8,12 @@
  */
 import { DomainError } from "../errors";
 import type { ModelContract } from "../inference/contract";
-import { readMergedAdapter } from "../storage/adapters";
+import type { AdapterFactors } from "../adapters/factors";
+import { readAdapter, readMergedAdapter } from "../storage/adapters";
+import type { RunTask } from "../runs/config";
 import { blobKey } from "../storage/keys";
 import { catalogue } from "../storage/catalogue";
-import { clusterRun, releases } from "../storage/runs";
+import { clusterRun, releases, subsetReleases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../runs/status";
 import type { ReleaseSummary } from "../../durable-objects/Releases";
@@ -26,8 +28,12 @@ export interface EncodedAdapter extends ManifestAdapter {
   readonly body: Uint8Array;
 }
 
-/** `rollout`: the percentage the release starts at; a staged rollout starts low, since it can only grow. */
-export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string, rollout = 100): Promise<ReleaseSummary> {
+/**
+ * `rollout`: the percentage the release starts at; a staged rollout starts low, since it can only
+ * grow. `subset`: the release is for that per-device task set (its own history), and the run
+ * must serve exactly that subset's tasks.
+ */
+export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string, rollout = 100, subset?: { key: string; tasks: readonly string[] }): Promise<ReleaseSummary> {
   if (!env.MANIFEST_SIGNING_KEY) throw new DomainError("unavailable", "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
   const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
   if (!profile) throw new DomainError("not_found", "unknown_profile", `no profile ${profileId}`);
@@ -38,21 +44,29 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
   if (run.modelId !== profile.modelId) throw new DomainError("unprocessable", "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
   const model = await catalogue(env).model(run.modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${run.modelId} is no longer registered`);
-  const changed = changedTasks((await stub.config())!.tasks, (await catalogue(env).list()).tasks);
+  const pinned = (await stub.config())!.tasks;
+  const changed = changedTasks(pinned, (await catalogue(env).list()).tasks);
   if (changed.length) {
     throw new DomainError("conflict", "catalogue_changed",
       `run ${runId} was built from tasks the catalogue has changed since: ${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`);
   }
+  if (subset && [...run.tasks].sort().join() !== [...subset.tasks].sort().join()) {
+    throw new DomainError("unprocessable", "subset_mismatch", `run ${runId} serves other tasks than subset ${subset.key}`);
+  }
   const result = run.result;
   checkAdapterBudget(profile, runId, result.clusters.length);
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
-  const encoded = await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
+  // A subset within the budget ships each task's own adapter as uploaded: its one-member "merge" is only a refactoring.
+  const own = subset !== undefined && served.every((tasks) => tasks.length === 1);
+  const encoded = own
+    ? await encodeOwnAdapters(bucket, profile, pinned, served.map(([t]) => t), model)
+    : await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
   checkByteBudget(profile, runId, result.clusters.length, bytesPerFormat(encoded));
   const blobs = await storeReleaseBlobs(bucket, encoded);
   const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
-  return releases(env, profileId).commit(profileId, {
+  return (subset ? subsetReleases(env, profileId, subset.key) : releases(env, profileId)).commit(profileId, {
     runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, routing,
-    adapters: blobs.flat(), clusters: served, objective: result.objective, rollout,
+    adapters: blobs.flat(), clusters: served, objective: result.objective, rollout, ...(subset ? { subset: subset.key } : {}),
   });
 }
 
@@ -69,16 +83,30 @@ export async function encodeReleaseBlobs(
 ): Promise<EncodedAdapter[][]> {
   const entries: EncodedAdapter[][] = [];
   for (const [c, cluster] of clusters.entries()) {
-    const factors = await readMergedAdapter(bucket, cluster.sha256, model.loraTargets);
-    const perFormat: EncodedAdapter[] = [];
-    for (const format of profile.formats) {
-      const body = encodeAdapter(format, factors, model, profile);
-      const sha256 = await sha256Hex(body);
-      perFormat.push({ sha256, bytes: body.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...served[c]], body });
-    }
-    entries.push(perFormat);
+    entries.push(await encodeFormats(profile, model, await readMergedAdapter(bucket, cluster.sha256, model.loraTargets), served[c]));
   }
   return entries;
+}
+
+/** Each task's own adapter (as the run pinned it: a replaced one is an error), in the profile's formats. */
+async function encodeOwnAdapters(bucket: R2Bucket, profile: StoredProfile, pinned: readonly RunTask[], tasks: readonly string[], model: ModelContract): Promise<EncodedAdapter[][]> {
+  const entries: EncodedAdapter[][] = [];
+  for (const task of tasks) {
+    const adapterSha256 = pinned.find((t) => t.id === task)!.adapterSha256;
+    entries.push(await encodeFormats(profile, model, await readAdapter(bucket, task, model.loraTargets, adapterSha256), [task]));
+  }
+  return entries;
+}
+
+/** One adapter in each of the profile's formats, in the profile's order. */
+async function encodeFormats(profile: StoredProfile, model: ModelContract, factors: AdapterFactors, tasks: readonly string[]): Promise<EncodedAdapter[]> {
+  const perFormat: EncodedAdapter[] = [];
+  for (const format of profile.formats) {
+    const body = encodeAdapter(format, factors, model, profile);
+    const sha256 = await sha256Hex(body);
+    perFormat.push({ sha256, bytes: body.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...tasks], body });
+  }
+  return perFormat;
 }
 
 /** Writes the blobs R2 does not hold yet; returns the manifest entries, every blob in R2. */

@@ -5,15 +5,22 @@
  *   - `delivery/profiles`: every profile's id and match rules (the Catalogue writes it);
  *   - `delivery/releases/<profile>`: the signed manifests of the profile's rollout variants (its
  *     Releases object writes it): the newest release, and the newest full release before it,
- *     served to devices outside a partial rollout.
+ *     served to devices outside a partial rollout;
+ *   - `delivery/subsets/<profile>/<subset>`: the same for one per-device task set's releases
+ *     (issue 14; written by that subset's own Releases object);
+ *   - `delivery/tasks/<model>`: each task's id, language and application, what a device's stated
+ *     need maps to (the Catalogue writes it, at most once a second: KV takes one write per second per key).
  * Each value is one whole snapshot: a device may read an old one for up to the documented delay,
  * never half of two.
  */
 import type { StoredProfile } from "./profiles";
 import { inRollout } from "./rollout";
+import type { NeedTask } from "./needs";
 
 export const PROFILES_KEY = "delivery/profiles";
 export const releasesKey = (profile: string) => `delivery/releases/${profile}`;
+export const subsetReleasesKey = (profile: string, subset: string) => `delivery/subsets/${profile}/${subset}`;
+export const tasksKey = (modelId: string) => `delivery/tasks/${modelId}`;
 
 /** A signed manifest as served: its text, its ETag, and the release it is. */
 export interface ManifestVariant {
@@ -32,7 +39,10 @@ export interface ProfileReleases {
   readonly publishedAt: string;
 }
 
-export type ProfileRules = Pick<StoredProfile, "id" | "version" | "match">;
+export type ProfileRules = Pick<StoredProfile, "id" | "version" | "match"> & {
+  /** Absent in read models published before per-device task sets: such a profile serves no subsets until republished. */
+  readonly modelId?: string;
+};
 
 export interface ProfilesModel {
   readonly profiles: readonly ProfileRules[];
@@ -46,5 +56,13 @@ export function variantFor(model: ProfileReleases, bucket: number): ManifestVari
 }
 
 export function profilesModel(profiles: readonly StoredProfile[]): ProfilesModel {
-  return { profiles: profiles.map(({ id, version, match }) => ({ id, version, match })), publishedAt: new Date().toISOString() };
+  return { profiles: profiles.map(({ id, version, match, modelId }) => ({ id, version, match, modelId })), publishedAt: new Date().toISOString() };
+}
+
+/** A model's tasks as device needs see them (src/delivery/needs.ts). */
+export interface TasksModel {
+  readonly modelId: string;
+  readonly tasks: readonly NeedTask[];
+  readonly catalogueVersion: number;
+  readonly publishedAt: string;
 }

@@ -2,8 +2,9 @@
 import type { MergeSettings } from "../adapters/merge";
 import type { PruneSettings } from "../clustering/pruned";
 
-export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all";
-export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all"] as const satisfies readonly RunMethod[];
+/** "own": each task its own adapter (K = N), the 100%-storage baseline and a small per-device task set's release. */
+export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all" | "own";
+export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all", "own"] as const satisfies readonly RunMethod[];
 
 export type { MergeSettings };
 
@@ -42,6 +43,8 @@ export interface RunConfig {
   readonly prune?: PruneSettings | null;
   /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */
   readonly evaluator?: Evaluator;
+  /** The per-device task set the run builds (issue 14): when it ends, a queue message has its release published. */
+  readonly subset?: { readonly profile: string; readonly key: string };
   /** A unit not reported within this time is sent again by the run's alarm. */
   readonly unitTimeoutMs: number;
   /** The catalogue version the run's tasks were read at (a release records it; cron compares). */

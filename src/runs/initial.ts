@@ -1,4 +1,4 @@
-/** A run's first assignment: warm start, merge-all, random, or k-means on the task vectors (D2C and the K-means baseline). */
+/** A run's first assignment: warm start, merge-all, own, random, or k-means on the task vectors (D2C and the K-means baseline). */
 import type { LoraTarget } from "../adapters/factors";
 import { mergeAll } from "../clustering/assignment";
 import { kmeans } from "../clustering/kmeans";
@@ -22,6 +22,7 @@ export async function initialAssignment(bucket: R2Bucket, config: RunConfig, tar
   const n = config.tasks.length;
   if (config.initialAssignment) return { assignment: [...config.initialAssignment], similarity: null };
   if (config.method === "merge-all") return { assignment: mergeAll(n), similarity: null };
+  if (config.method === "own") return { assignment: config.tasks.map((_, t) => t), similarity: null };
   if (config.method === "random") return { assignment: randomAssignment(n, config.k, config.seed), similarity: null };
   const loraTargets = await targets();
   // An adapter the reader refuses fails here naming its task, as at the merge.

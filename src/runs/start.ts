@@ -62,6 +62,9 @@ export const RunRequest = z.object({
 
 export type RunRequest = z.infer<typeof RunRequest>;
 
+/** The run the cron's re-clustering and per-device task sets start: pruned D2C, svd merge, warm caches. */
+export const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10, cache: true, prune: true };
+
 /** How long a sent unit may stay silent before the run's alarm sends it again. */
 const UNIT_TIMEOUT_MS = 60_000;
 
@@ -70,7 +73,8 @@ export interface WarmStart {
   readonly clusters: readonly (readonly string[])[];
 }
 
-export async function startRun(env: Env, request: RunRequest, warm?: WarmStart): Promise<{ runId: string; k: number; tasks: number }> {
+/** `subset`: the run builds that per-device task set's release; it tells the Queue when it ends (src/delivery/subsetBuilds.ts). */
+export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, subset?: RunConfig["subset"]): Promise<{ runId: string; k: number; tasks: number }> {
   const cat = catalogue(env);
   const { tasks: all, catalogueVersion } = await cat.list();
   const profile = request.profile === undefined ? undefined : (await cat.profiles()).find((p) => p.id === request.profile);
@@ -113,6 +117,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart):
     prune: request.method !== "d2c" || request.prune === false ? null
       : request.prune === true ? DEFAULT_PRUNE : { ...DEFAULT_PRUNE, ...request.prune },
     evaluator,
+    ...(subset ? { subset } : {}),
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,
     createdAt: new Date().toISOString(),
@@ -141,6 +146,13 @@ function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks:
     if ((request.k ?? 1) !== 1 || request.budget || profile) throw new DomainError("invalid", "invalid_request", "merge-all makes one adapter: omit k, budget and profile, or give k = 1");
     return 1;
   }
+  if (request.method === "own") {
+    if ((request.k ?? tasks) !== tasks || request.budget) throw new DomainError("invalid", "invalid_request", `own keeps each task's adapter: omit k and budget, or give k = ${tasks}`);
+    if (profile && profileK(profile, model, tasks, rank) < tasks) {
+      throw new DomainError("unprocessable", "over_budget", `profile ${profile.id}'s budget holds fewer than the ${tasks} tasks' own adapters`);
+    }
+    return tasks;
+  }
   if (given !== 1) throw new DomainError("invalid", "invalid_request", "give exactly one of k, budget and profile");
   if (request.k !== undefined && request.k > tasks) throw new DomainError("invalid", "invalid_k", `k is ${request.k}, more than the ${tasks} tasks`);
   if (request.k !== undefined) return request.k;
@@ -148,9 +160,21 @@ function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks:
   if (request.merge.method === "cat" && budget.maxBytes !== undefined) {
     throw new DomainError("invalid", "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
   }
-  // A profile's bytes are its files, as publish will check them; a bare budget counts parameters.
-  const bytesPerAdapter = profile ? shippedAdapterBytes(profile, model, rank) : adapterBytes(model.loraTargets, rank, budget.dtype);
-  const k = kForBudget(budget, tasks, bytesPerAdapter);
+  // A bare budget counts parameters.
+  return profile ? profileK(profile, model, tasks, rank) : checkedK(budget, kForBudget(budget, tasks, adapterBytes(model.loraTargets, rank, budget.dtype)), rank);
+}
+
+/**
+ * K for `tasks` tasks under a profile's budget, merged adapters of rank `rank` (default the
+ * profile's): its bytes are its files, as publish will check them. A per-device task set with at
+ * most this many tasks ships each task's own adapter.
+ */
+export function profileK(profile: StoredProfile, model: ModelContract, tasks: number, rank = profile.rank): number {
+  const budget = { ...profile.budget, dtype: profile.dtype };
+  return checkedK(budget, kForBudget(budget, tasks, shippedAdapterBytes(profile, model, rank)), rank);
+}
+
+function checkedK(budget: object, k: number, rank: number): number {
   if (k < 1) throw new DomainError("unprocessable", "budget_too_small", `budget ${JSON.stringify(budget)} does not hold one adapter of rank ${rank}`);
   return k;
 }

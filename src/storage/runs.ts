@@ -11,3 +11,8 @@ export function clusterRun(env: Env, runId: string): DurableObjectStub<ClusterRu
 export function releases(env: Env, profileId: string): DurableObjectStub<Releases> {
   return counted(env.RELEASES.get(env.RELEASES.idFromName(profileId)));
 }
+
+/** The releases of one per-device task set of a profile (issue 14): an object of their own, so a history of their own. */
+export function subsetReleases(env: Env, profileId: string, subset: string): DurableObjectStub<Releases> {
+  return counted(env.RELEASES.get(env.RELEASES.idFromName(`${profileId}/subsets/${subset}`)));
+}

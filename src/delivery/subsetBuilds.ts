@@ -1,0 +1,89 @@
+/**
+ * Building the releases of per-device task sets (issue 14), from the Queue: the device path
+ * reports a need, the profile's Releases object decides whether to build (deduplicated by key,
+ * rate-limited, bounded; durable-objects/subsetIndex.ts), and a build is a D2C run over the
+ * subset's tasks whose end publishes the subset's release:
+ *   - more tasks than the profile's budget K: K merged adapters, warm-started from the
+ *     profile-wide release's clusters restricted to the subset (src/clustering/restrict.ts);
+ *   - at most K tasks: each task keeps its own adapter; the run (method "own": each task under its
+ *     own adapter, one forward pass each) measures the release's few-shot loss, the adapters ship as uploaded.
+ * Runs use the loss and merge caches, so a subset's losses already measured for the profile are not paid again.
+ */
+import { clustersOf } from "../clustering/assignment";
+import { restrictClusters } from "../clustering/restrict";
+import { DomainError } from "../errors";
+import { AUTO_RUN, profileK, startRun, type RunRequest } from "../runs/start";
+import { catalogue } from "../storage/catalogue";
+import { clusterRun, releases, subsetReleases } from "../storage/runs";
+import { DEFAULT_SUBSETS } from "./profiles";
+import { publishRun } from "./publish";
+import type { SubsetMessage } from "./subsetMessages";
+
+export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
+  if (message.type === "subset-run-finished") return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
+  const { profile, key, tasks, locales, apps } = message;
+  const stored = (await catalogue(env).profiles()).find((p) => p.id === profile);
+  // Profiles stored before the field keep the default.
+  const maxSubsets = stored ? (stored.maxSubsets ?? DEFAULT_SUBSETS) : 0;
+  if (maxSubsets === 0) return; // deleted since, or serves no subsets
+  const { build, retired } = await releases(env, profile).requestSubset({ key, tasks, locales, apps }, maxSubsets);
+  for (const old of retired) await subsetReleases(env, profile, old).retire(profile);
+  if (build) await buildSubset(env, profile, key);
+}
+
+/** Starts the subset's run (the index has marked it building); a build that cannot start is recorded as failed. Returns what it did. */
+export async function buildSubset(env: Env, profileId: string, key: string): Promise<string> {
+  const index = releases(env, profileId);
+  try {
+    const tasks = (await index.subsetTasks(key))!;
+    const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
+    const model = profile && (await catalogue(env).model(profile.modelId));
+    if (!profile || !model) return failedBuild(index, key, `not built: profile ${profileId} or its model is gone`);
+    const k = profileK(profile, model, tasks.length);
+    const own = tasks.length <= k;
+    const release = own ? null : await index.latest();
+    const start = release && restrictClusters(release.clusters, tasks, k);
+    const clusters = start ? clustersOf(start).map((members) => members.map((i) => tasks[i])) : undefined;
+    const request: RunRequest = { ...AUTO_RUN, ...(own ? { method: "own" } : {}), profile: profileId, tasks };
+    const run = await startRun(env, request, clusters && { clusters }, { profile: profileId, key });
+    await index.subsetBuilding(key, run.runId);
+    // A run whose every loss was cached can end before it was recorded above: its message then found nothing to finish.
+    if ((await clusterRun(env, run.runId).status())?.state !== "running") return finishSubsetRun(env, profileId, key, run.runId);
+    return `started run ${run.runId} (K=${run.k}, ${run.tasks} tasks)`;
+  } catch (e) {
+    if (!(e instanceof DomainError)) throw e;
+    return failedBuild(index, key, `not built: ${e.message}`);
+  }
+}
+
+/**
+ * The subset's run ended: its release is published, or the failure recorded. Called by the run's
+ * message, the cron, or the build; exactly one of them claims it (the others return).
+ */
+export async function finishSubsetRun(env: Env, profileId: string, key: string, runId: string): Promise<string> {
+  const index = releases(env, profileId);
+  const stub = clusterRun(env, runId);
+  const run = await stub.status();
+  if (run?.state === "running") return `run ${runId} still going`;
+  if (!(await index.claimSubsetFinish(key, runId))) return `run ${runId} is not building subset ${key}, or another call is publishing it`;
+  try {
+    if (run?.state !== "done") return await failedBuild(index, key, `run ${runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`);
+    const release = await publishRun(env, env.BUCKET, profileId, runId, 100, { key, tasks: run.tasks });
+    const published = await index.subsetBuilt(key, {
+      state: "published", pinned: (await stub.config())!.tasks,
+      outcome: `published release ${release.version} from run ${runId}`,
+    });
+    // Retired while its run went: the release stays in its history, never served.
+    if (!published) await subsetReleases(env, profileId, key).retire(profileId);
+    return `published subset ${key} release ${release.version}`;
+  } catch (e) {
+    if (e instanceof DomainError) return failedBuild(index, key, `not published: ${e.message}`);
+    await index.unclaimSubsetFinish(key, runId);
+    throw e;
+  }
+}
+
+async function failedBuild(index: ReturnType<typeof releases>, key: string, outcome: string): Promise<string> {
+  await index.subsetBuilt(key, { state: "failed", outcome });
+  return outcome;
+}

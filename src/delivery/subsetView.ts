@@ -1,0 +1,39 @@
+/** A subset release as operators see it (`GET /v1/profiles/:id`'s `subsets`); plain data, shared with the CLI and console. */
+
+/**
+ * waiting: requested, not yet built (the profile's build limit was reached; the cron starts it);
+ * building: its run is going; published: devices with this need are served its release;
+ * failed: the last build failed (`outcome` says why; the next request or cron tick tries again);
+ * retired: dropped by the per-profile bound, least recently requested first (devices fall back to
+ * the profile-wide release; a later request builds it again, versions counting on).
+ */
+export type SubsetState = "waiting" | "building" | "published" | "failed" | "retired";
+
+export interface SubsetView {
+  /** The canonical key: sha256 of the sorted task ids, 16 hex digits. */
+  readonly key: string;
+  readonly tasks: readonly string[];
+  /** The need that first asked for it (other needs may map to the same tasks). */
+  readonly locales: readonly string[];
+  readonly apps: readonly string[];
+  readonly state: SubsetState;
+  /** The D2C run that is building or built it; null when it ships each task's own adapter. */
+  readonly runId: string | null;
+  /** What the last build did, for operators. */
+  readonly outcome: string | null;
+  /** Its newest release, null before the first. */
+  readonly release: {
+    readonly version: number;
+    readonly createdAt: string;
+    readonly catalogueVersion: number;
+    readonly adapters: number;
+    /** Few-shot J of the release (mean loss of its tasks under their adapters). */
+    readonly objective: number;
+  } | null;
+  /** Requests reported by the edge (each isolate reports a need at most once per SUBSET_TOUCH_MS). */
+  readonly requests: number;
+  readonly firstRequestedAt: string;
+  readonly lastRequestedAt: string;
+  /** Mean held-out exact match of its tasks, once a held-out report of its run exists; else null. */
+  readonly heldOutExactMatch: number | null;
+}
