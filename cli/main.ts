@@ -11,8 +11,9 @@ import { report } from "./report.ts";
 import { run } from "./run.ts";
 import { runs } from "./runs.ts";
 import { status } from "./status.ts";
+import { subsets } from "./subsets.ts";
 
-const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, manifest, keys];
+const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest, keys];
 
 const HELP = `usage: d2c-edge <command> [options]
 

@@ -1,5 +1,5 @@
-/** Release commands of a device profile: publish, rollback, rollout, releases. */
-import { listing, type Command } from "./command.ts";
+/** Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's). */
+import { text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import type { SignedManifest } from "../src/delivery/manifest.ts";
 import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
@@ -83,13 +83,23 @@ export const rollout = releaseAction("rollout", "percent",
   "Set the percentage of devices (stable buckets of their ids) that get the profile's newest release.",
   "Devices outside it keep the release before.");
 
-export const releases = listing<Release>({
+export const releases: Command = {
   name: "releases",
-  summary: "A profile's release history, newest first.",
+  summary: "A profile's release history, newest first (with --subset KEY, one of its subset releases').",
+  usage: "<profileId> [--subset KEY] [--json]",
+  help: `Options:
+  --subset KEY     the history of the profile's subset release KEY (its own signed versions; keys: d2c-edge subsets)
+  --json           print GET /v1/profiles/:id/releases (with --subset, .../subsets/:key/releases) as JSON`,
+  options: { subset: { type: "string" }, json: { type: "boolean" } },
   positionals: ["profileId"],
-  route: "/v1/profiles/:id/releases",
-  path: ([profile]) => `/v1/profiles/${profile}/releases`,
-  key: "releases",
-  empty: ([profile]) => `${profile} has no release yet`,
-  line: (r, [profile]) => `${describe(profile, r)}, ${r.createdAt}`,
-});
+  async run({ values, positionals: [profile], api }) {
+    const subset = text(values, "subset");
+    const path = `/v1/profiles/${profile}${subset === undefined ? "" : `/subsets/${encodeURIComponent(subset)}`}/releases`;
+    const answer = await api.json<{ releases: Release[] }>("GET", path);
+    const name = subset === undefined ? profile : `${profile} subset ${subset}`;
+    if (values.json) console.log(JSON.stringify(answer, null, 2));
+    else if (answer.releases.length === 0) console.log(`${name} has no release yet`);
+    else for (const r of answer.releases) console.log(`${describe(name, r)}, ${r.createdAt}`);
+    return 0;
+  },
+};

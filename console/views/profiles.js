@@ -1,5 +1,5 @@
 // @ts-check
-/** Device profiles and their releases: rollout of the newest, rollback to any earlier one. */
+/** Device profiles and their releases: rollout of the newest, rollback to any earlier one; the subset releases built per device need. */
 import { api } from "../api-client.js";
 import { h, note } from "../dom.js";
 
@@ -7,7 +7,11 @@ import { h, note } from "../dom.js";
 export async function renderProfiles(root) {
   const [{ profiles }, { tasks }] = await Promise.all([api("/v1/profiles"), api("/v1/tasks")]);
   const modelId = tasks[0]?.modelId ?? "";
-  const histories = await Promise.all(profiles.map((/** @type {any} */ p) => api(`/v1/profiles/${encodeURIComponent(p.id)}/releases`)));
+  const [histories, details] = await Promise.all([
+    Promise.all(profiles.map((/** @type {any} */ p) => api(`/v1/profiles/${encodeURIComponent(p.id)}/releases`))),
+    // Each profile's own GET carries its subset releases (per-device task sets).
+    Promise.all(profiles.map((/** @type {any} */ p) => api(`/v1/profiles/${encodeURIComponent(p.id)}`))),
+  ]);
   /** A change, then the page again; one the server refused stays as it was (api() has shown why). @param {string} method @param {string} path @param {unknown} body */
   const change = async (method, path, body) => {
     const ok = await api(path, { method, body: JSON.stringify(body) }).catch(() => null);
@@ -59,7 +63,43 @@ export async function renderProfiles(root) {
           h("td", null, h("a", { href: `#run/${r.runId}` }, r.runId.slice(4, 12))),
           [r.tasks, r.adapters, r.objective.toFixed(3)].map((v) => h("td", null, v)),
           h("td", null, r.version === newest.version ? null
-            : h("button", { class: "rollback", "data-version": r.version, onclick: () => void change("POST", `${base}/rollback`, { version: r.version }) }, `Roll back to ${r.version}`))))));
+            : h("button", { class: "rollback", "data-version": r.version, onclick: () => void change("POST", `${base}/rollback`, { version: r.version }) }, `Roll back to ${r.version}`))))),
+      subsetSection(details[i].subsets));
   });
   root.replaceChildren(h("h2", null, "Device profiles"), form, ...sections);
+}
+
+/**
+ * The profile's subset releases: one row per need a device stated (locales + apps). A Worker from
+ * before per-device task sets answers without `subsets`, which reads as none.
+ * @param {import("../../src/delivery/subsetView.ts").SubsetView[] | undefined} subsets
+ */
+function subsetSection(subsets) {
+  const title = h("h4", null, "Per-device task sets");
+  if (!subsets?.length) return h("div", { class: "subsets" }, title, note("no subset releases: every device gets the profile-wide release until one states its locales or apps"));
+  const columns = ["need", "tasks", "state", "version", "requests", "last requested", "held-out exact match"];
+  return h("div", { class: "subsets" }, title,
+    h("table", { class: "subsets" },
+      h("tr", null, columns.map((c) => h("th", null, c))),
+      subsets.map((s) => h("tr", { "data-subset": s.key },
+        h("td", { title: `key ${s.key}` }, need(s.locales, s.apps)),
+        h("td", { title: s.tasks.join("\n") }, s.tasks.length),
+        h("td", null, h("span", { class: `state ${s.state}`, title: s.outcome ?? undefined }, s.state)),
+        h("td", null, s.release ? s.release.version : "—"),
+        h("td", null, s.requests),
+        h("td", { title: s.lastRequestedAt }, ago(s.lastRequestedAt)),
+        h("td", null, s.heldOutExactMatch === null ? "—" : `${(100 * s.heldOutExactMatch).toFixed(1)}%`)))));
+}
+
+/** @param {readonly string[]} locales @param {readonly string[]} apps */
+const need = (locales, apps) => [locales.join(", "), apps.join(", ")].filter(Boolean).join(" + ") || "—";
+
+/** How long ago, in the largest whole unit (the exact time is the cell's tooltip). @param {string} iso */
+function ago(iso) {
+  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return iso;
+  for (const [unit, size] of /** @type {const} */ ([["d", 86400], ["h", 3600], ["min", 60]])) {
+    if (seconds >= size) return `${Math.floor(seconds / size)} ${unit} ago`;
+  }
+  return "just now";
 }

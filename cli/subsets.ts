@@ -1,0 +1,55 @@
+/** `d2c-edge subsets <profileId>`: a profile's subset releases (per-device task sets, `subsets` of GET /v1/profiles/:id). */
+import type { SubsetView } from "../src/delivery/subsetView.ts";
+import type { Command } from "./command.ts";
+
+/** How many task ids a line names before it counts the rest: a need's tasks fit on one terminal line. */
+export const SHOWN_TASKS = 5;
+
+/** The tasks: their count, then the first SHOWN_TASKS ids and how many more. */
+const describeTasks = (tasks: readonly string[]) => {
+  const shown = tasks.slice(0, SHOWN_TASKS).join(" ");
+  const rest = tasks.length - SHOWN_TASKS;
+  return `${tasks.length} ${tasks.length === 1 ? "task" : "tasks"} (${shown}${rest > 0 ? ` +${rest} more` : ""})`;
+};
+
+/** The need that first asked for it: its locales and apps, either possibly empty. */
+const describeNeed = (view: SubsetView) => {
+  const parts = [view.locales.length > 0 && `locales ${view.locales.join(",")}`, view.apps.length > 0 && `apps ${view.apps.join(",")}`].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "no locales or apps";
+};
+
+/**
+ * One line per subset release: key, state, its newest release, tasks, the need, requests, and, when
+ * there is one, held-out exact match; the build's outcome when failed or waiting (why it is not served).
+ */
+export function describeSubset(view: SubsetView): string {
+  const release = view.release ? `release ${view.release.version}` : "no release yet";
+  const requests = `${view.requests} ${view.requests === 1 ? "request" : "requests"}, last ${view.lastRequestedAt}`;
+  const heldOut = view.heldOutExactMatch === null ? "" : `, held-out exact match ${(100 * view.heldOutExactMatch).toFixed(1)}%`;
+  const outcome = (view.state === "failed" || view.state === "waiting") && view.outcome ? `: ${view.outcome}` : "";
+  return `${view.key} ${view.state}, ${release}, ${describeTasks(view.tasks)}, need ${describeNeed(view)}, ${requests}${heldOut}${outcome}`;
+}
+
+export const subsets: Command = {
+  name: "subsets",
+  usage: "<profileId> [--json]",
+  summary: "A profile's subset releases (per-device task sets), one line each: key, state, release, tasks, need, requests.",
+  help: `A device that states its locales and apps is served a subset release built for that need, with its own
+signed release history. States: waiting (build limit reached; the cron starts it), building, published,
+failed (the next request or cron tick tries again), retired (dropped by the per-profile bound; devices
+fall back to the profile-wide release).
+
+Options:
+  --json           print { profile, subsets } from GET /v1/profiles/:id as JSON`,
+  options: { json: { type: "boolean" } },
+  positionals: ["profileId"],
+  async run({ values, positionals: [profile], api }) {
+    const answer = await api.json<{ id: string; subsets?: SubsetView[] }>("GET", `/v1/profiles/${profile}`);
+    // A Worker from before per-device task sets answers without `subsets`: it has none.
+    const views = answer.subsets ?? [];
+    if (values.json) console.log(JSON.stringify({ profile: answer.id, subsets: views }, null, 2));
+    else if (views.length === 0) console.log(`${answer.id} has no subset releases`);
+    else for (const view of views) console.log(describeSubset(view));
+    return 0;
+  },
+};

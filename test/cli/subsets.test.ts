@@ -1,0 +1,89 @@
+/** `d2c-edge subsets`: the line for one subset release (no Worker), then the command against the real Worker. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeSubset } from "../../cli/subsets.ts";
+import type { SubsetView } from "../../src/delivery/subsetView.ts";
+import { FIXTURES, startTestWorker, type TestWorker } from "./worker.ts";
+
+const published: SubsetView = {
+  key: "3f2a9c0d1e2b4a5c",
+  tasks: ["gec-de", "qa-de", "reply-de", "sum-de", "tone-de", "gec-fr", "qa-fr"],
+  locales: ["de", "fr"],
+  apps: ["mail"],
+  state: "published",
+  runId: "run-54353fab-3d62-43ad-a422-1d41d1fc82a1",
+  outcome: "published release 2",
+  release: { version: 2, createdAt: "2026-11-30T10:00:00.000Z", catalogueVersion: 4, adapters: 3, objective: 0.5777 },
+  requests: 12,
+  firstRequestedAt: "2026-11-29T09:00:00.000Z",
+  lastRequestedAt: "2026-12-01T08:00:00.000Z",
+  heldOutExactMatch: 0.7125,
+};
+
+describe("describeSubset", () => {
+  it("names key, state, release, the first task ids and how many more, the need, requests and held-out exact match", () => {
+    expect(describeSubset(published)).toBe(
+      "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
+      "12 requests, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+    );
+  });
+
+  it("says why a failed or waiting subset is not served, and leaves out a held-out figure it does not have", () => {
+    const failed: SubsetView = { ...published, state: "failed", release: null, heldOutExactMatch: null, outcome: "run failed: evaluator unreachable" };
+    expect(describeSubset(failed)).toBe(
+      "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
+      "12 requests, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
+    );
+    const waiting: SubsetView = { ...published, state: "waiting", tasks: ["qa-ja"], locales: ["ja"], apps: [], release: null, requests: 1, heldOutExactMatch: null, runId: null, outcome: "build limit reached" };
+    expect(describeSubset(waiting)).toBe(
+      "3f2a9c0d1e2b4a5c waiting, no release yet, 1 task (qa-ja), need locales ja, 1 request, last 2026-12-01T08:00:00.000Z: build limit reached",
+    );
+  });
+
+  it("shows no outcome for the other states (published, building, retired)", () => {
+    const retired: SubsetView = { ...published, state: "retired", tasks: ["qa-ja", "sum-ja"], locales: [], apps: ["notes"], outcome: "retired by the bound" };
+    expect(describeSubset(retired)).toBe(
+      "3f2a9c0d1e2b4a5c retired, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 12 requests, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+    );
+  });
+});
+
+describe("d2c-edge subsets against the real Worker", () => {
+  let worker: TestWorker;
+
+  beforeAll(async () => {
+    worker = await startTestWorker();
+    expect((await worker.cli(["push", FIXTURES])).code).toBe(0);
+    expect((await worker.cli(["profile", "phones", "--max-adapters", "2"])).code).toBe(0);
+  });
+
+  afterAll(() => worker?.dispose());
+
+  it("says so in one line for a profile no device has asked a task set of", async () => {
+    const listed = await worker.cli(["subsets", "phones"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe("phones has no subset releases\n");
+    const json = await worker.cli(["subsets", "phones", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual({ profile: "phones", subsets: [] });
+  });
+
+  it("a missing profile id is a usage error; an unknown profile is the server's 404 in one line", async () => {
+    const usage = await worker.cli(["subsets"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe("d2c-edge: subsets: missing <profileId> (see d2c-edge subsets --help)\n");
+    const unknown = await worker.cli(["subsets", "watches"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("d2c-edge: GET /v1/profiles/watches: 404 unknown_profile: no profile watches\n");
+  });
+
+  it("releases --subset asks for that subset's own history", async () => {
+    expect((await worker.cli(["releases", "phones"])).stdout).toBe("phones has no release yet\n");
+    const subset = await worker.cli(["releases", "phones", "--subset", "0123456789abcdef"]);
+    expect(subset.code).toBe(1);
+    expect(subset.stderr).toMatch(/^d2c-edge: GET \/v1\/profiles\/phones\/subsets\/0123456789abcdef\/releases: 404 /);
+  });
+
+  it("is listed in the CLI's help", async () => {
+    const help = await worker.cli(["--help"]);
+    expect(help.stdout).toMatch(/^ {2}subsets +A profile's subset releases/m);
+  });
+});
