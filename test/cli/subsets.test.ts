@@ -1,4 +1,4 @@
-/** `d2c-edge subsets`: the line for one subset release (no Worker), then the command against the real Worker. */
+/** `d2c-edge subsets` and `releases --subset`: the line for one subset release (no Worker), then the commands against the real Worker. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeSubset } from "../../cli/subsets.ts";
 import type { SubsetView } from "../../src/delivery/subsetView.ts";
@@ -80,6 +80,36 @@ describe("d2c-edge subsets against the real Worker", () => {
     const subset = await worker.cli(["releases", "phones", "--subset", "0123456789abcdef"]);
     expect(subset.code).toBe(1);
     expect(subset.stderr).toMatch(/^d2c-edge: GET \/v1\/profiles\/phones\/subsets\/0123456789abcdef\/releases: 404 /);
+  });
+
+  it("lists the subset a device's stated need built, with held-out exact match once its run is reported; releases --subset its own history", async () => {
+    // A German device with two apps: 2 tasks, within the budget of 2 adapters. The profile has no
+    // profile-wide release, so this device gets a 404 now, but its need is reported and built.
+    const asked = await fetch(`${worker.url}/v1/manifest?device=phone-1&locales=de&apps=gec,qa`);
+    expect(asked.status).toBe(404);
+    const subsetsOf = async () => ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
+    await expect.poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 }).toEqual(["published"]);
+    const [built] = await subsetsOf();
+    expect(built).toMatchObject({ tasks: ["gec-de", "qa-de"], locales: ["de"], apps: ["gec", "qa"], requests: 1, release: { version: 1 }, heldOutExactMatch: null });
+
+    const listed = await worker.cli(["subsets", "phones"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe(`${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 request, last ${built.lastRequestedAt}\n`);
+    expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({ profile: "phones", subsets: [built] });
+
+    // The held-out report of the subset's run: the line then carries its mean exact match.
+    expect(built.runId).not.toBeNull();
+    expect((await worker.cli(["report", built.runId!])).code).toBe(0);
+    const [reported] = await subsetsOf();
+    expect(reported.heldOutExactMatch).toEqual(expect.any(Number));
+    expect((await worker.cli(["subsets", "phones"])).stdout).toBe(`${describeSubset(reported)}\n`);
+    expect(describeSubset(reported)).toMatch(/, held-out exact match \d+\.\d%$/);
+
+    const history = await worker.cli(["releases", "phones", "--subset", built.key]);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(new RegExp(`^phones subset ${built.key} release 1: run ${built.runId}, 2 adapters for 2 tasks, J = \\d\\.\\d{4}, rollout 100%, \\d{4}-[^\\n]+\\n$`));
+    const json = JSON.parse((await worker.cli(["releases", "phones", "--subset", built.key, "--json"])).stdout) as { profile: string; subset: string; releases: { version: number }[] };
+    expect(json).toMatchObject({ profile: "phones", subset: built.key, releases: [{ version: 1 }] });
   });
 
   it("is listed in the CLI's help", async () => {
