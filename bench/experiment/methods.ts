@@ -21,19 +21,24 @@ export interface Clustering {
 export interface D2COptions {
   readonly prune?: PruneSettings;
   readonly ranking?: "loss" | "similarity" | "stale";
+  /** D2C's starting assignment; default k-means on the task vectors (a device's subset starts from its profile's clusters). */
+  readonly start?: Assignment;
+  /** World task index of each of the run's n tasks (the Scorer's indices); default 0..n-1, the whole world. */
+  readonly tasks?: readonly number[];
 }
 
 export async function cluster(
   method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number, options: D2COptions = {},
 ): Promise<Clustering> {
   if (method === "random") return { assignment: randomAssignment(n, k, seed), iterations: [] };
-  const start = kmeans(similarity, n, k, seed);
-  if (method === "kmeans") return { assignment: start, iterations: [] };
+  if (method === "kmeans") return { assignment: kmeans(similarity, n, k, seed), iterations: [] };
+  const start = options.start ?? kmeans(similarity, n, k, seed);
+  const worldTask = (i: number) => options.tasks?.[i] ?? i;
   return runD2C({
     n, k, start, similarity, maxIterations, ranking: options.ranking,
     prune: method === "d2c" ? (options.prune ?? DEFAULT_PRUNE) : null,
     // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
-    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members), t, "fewshot")).loss,
+    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot")).loss,
   });
 }
 

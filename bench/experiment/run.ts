@@ -3,12 +3,14 @@
  * the paper's comparison on a fixtures world. For each storage budget K and seed: held-out
  * exact match and few-shot loss of random, K-means and D2C (pruned, `d2c`, and full, `d2c-full`) clusterings (svd merge to rank 8,
  * uniform weights), beside the base model and each task's own LoRA. Writes docs/results.{md,json,svg}.
+ * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
 import { cluster, scoreAssignment, type Method } from "./methods.ts";
 import { writeResults, type ResultRow, type RunCost } from "./report.ts";
 import { Scorer } from "./scorer.ts";
+import { runSubsets } from "./subsets.ts";
 import { loadWorld } from "./world.ts";
 
 const { values } = parseArgs({
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     "max-iterations": { type: "string", default: "10" },
     out: { type: "string", default: "docs" },
+    subsets: { type: "boolean", default: false },
   },
 });
 const ks = values.ks.split(",").map(Number);
@@ -27,57 +30,65 @@ const maxIterations = Number(values["max-iterations"]);
 const MERGE = { method: "svd", rank: 8 } as const;
 const METHODS: Method[] = ["random", "kmeans", "d2c", "d2c-full"];
 
-const started = performance.now();
-const elapsed = () => (performance.now() - started) / 1000;
-const world = await loadWorld(values.fixtures, Number(values.threads));
-const n = world.tasks.length;
-const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
-console.log(`${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`);
-
-// Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse counts).
-const costK = Math.min(5, n);
-const costOf = async (method: "d2c" | "d2c-full"): Promise<RunCost> => {
-  const costScorer = new Scorer(world, MERGE);
-  const costStart = performance.now();
-  const run = await cluster(method, costScorer, similarity, n, costK, 0, maxIterations);
-  const cost = {
-    method, n, k: costK, iterations: run.iterations.length, forwardPasses: costScorer.forwardPasses, evaluations: costScorer.evaluations,
-    cacheHits: costScorer.cacheHits, ms: performance.now() - costStart,
-    naiveEvaluations: n * costK * run.iterations.length, fewShotBatches: world.tasks[0].fewshot.length,
-    objective: Math.min(...run.iterations.map((x) => x.objective)), fixedPoint: run.fixedPoint ?? false,
-  };
-  console.log(`cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
-    `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
-    `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
-  return cost;
-};
-const costs = [await costOf("d2c"), await costOf("d2c-full")];
-
-const scorer = new Scorer(world, MERGE);
-const rows: ResultRow[] = [];
-const configs = ks.filter((k) => k <= n).flatMap((k) => seeds.flatMap((seed) => METHODS.map((method) => ({ k, seed, method }))));
-const total = configs.length + 2;
-const progress = (done: number, what: string) => {
-  const rate = elapsed() / done;
-  console.log(`[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${(rate * (total - done)).toFixed(0)} s`);
-};
-
-// The base model is the cluster with no members: no adapter at all.
-const base = await scoreAssignment(scorer, world.tasks.map(() => 0), [""]);
-rows.push({ method: "base", k: 0, seed: 0, ...base });
-progress(1, `base: exact match ${(100 * base.meanExactMatch).toFixed(1)}%`);
-const own = await scoreAssignment(scorer, world.tasks.map((_, t) => t));
-rows.push({ method: "own", k: n, seed: 0, ...own });
-progress(2, `own: exact match ${(100 * own.meanExactMatch).toFixed(1)}%`);
-
-for (const [i, { k, seed, method }] of configs.entries()) {
-  const { assignment, iterations } = await cluster(method, scorer, similarity, n, k, seed, maxIterations);
-  const score = await scoreAssignment(scorer, assignment);
-  rows.push({ method, k, seed, ...score });
-  const extra = method.startsWith("d2c") ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
-  progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}`);
+if (values.subsets) {
+  await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
+} else {
+  await comparison();
 }
 
-const seconds = elapsed();
-console.log(`experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`);
-writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations });
+async function comparison(): Promise<void> {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const world = await loadWorld(values.fixtures, Number(values.threads));
+  const n = world.tasks.length;
+  const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
+  console.log(`${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`);
+
+  // Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse counts).
+  const costK = Math.min(5, n);
+  const costOf = async (method: "d2c" | "d2c-full"): Promise<RunCost> => {
+    const costScorer = new Scorer(world, MERGE);
+    const costStart = performance.now();
+    const run = await cluster(method, costScorer, similarity, n, costK, 0, maxIterations);
+    const cost = {
+      method, n, k: costK, iterations: run.iterations.length, forwardPasses: costScorer.forwardPasses, evaluations: costScorer.evaluations,
+      cacheHits: costScorer.cacheHits, ms: performance.now() - costStart,
+      naiveEvaluations: n * costK * run.iterations.length, fewShotBatches: world.tasks[0].fewshot.length,
+      objective: Math.min(...run.iterations.map((x) => x.objective)), fixedPoint: run.fixedPoint ?? false,
+    };
+    console.log(`cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
+      `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
+      `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
+    return cost;
+  };
+  const costs = [await costOf("d2c"), await costOf("d2c-full")];
+
+  const scorer = new Scorer(world, MERGE);
+  const rows: ResultRow[] = [];
+  const configs = ks.filter((k) => k <= n).flatMap((k) => seeds.flatMap((seed) => METHODS.map((method) => ({ k, seed, method }))));
+  const total = configs.length + 2;
+  const progress = (done: number, what: string) => {
+    const rate = elapsed() / done;
+    console.log(`[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${(rate * (total - done)).toFixed(0)} s`);
+  };
+
+  // The base model is the cluster with no members: no adapter at all.
+  const base = await scoreAssignment(scorer, world.tasks.map(() => 0), [""]);
+  rows.push({ method: "base", k: 0, seed: 0, ...base });
+  progress(1, `base: exact match ${(100 * base.meanExactMatch).toFixed(1)}%`);
+  const own = await scoreAssignment(scorer, world.tasks.map((_, t) => t));
+  rows.push({ method: "own", k: n, seed: 0, ...own });
+  progress(2, `own: exact match ${(100 * own.meanExactMatch).toFixed(1)}%`);
+
+  for (const [i, { k, seed, method }] of configs.entries()) {
+    const { assignment, iterations } = await cluster(method, scorer, similarity, n, k, seed, maxIterations);
+    const score = await scoreAssignment(scorer, assignment);
+    rows.push({ method, k, seed, ...score });
+    const extra = method.startsWith("d2c") ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
+    progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}`);
+  }
+
+  const seconds = elapsed();
+  console.log(`experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`);
+  writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations });
+}

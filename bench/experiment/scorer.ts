@@ -30,6 +30,18 @@ export class Scorer {
     return [...members].sort((a, b) => a - b).join(",");
   }
 
+  /**
+   * A scorer over the same world sharing this one's merges (pure; merging runs no forward pass),
+   * its scores copied when `warm`, else none: one run's forward passes counted against a given
+   * loss cache, without that run warming this scorer.
+   */
+  fork(warm: boolean): Scorer {
+    const copy = new Scorer(this.world, this.merge);
+    copy.merged = this.merged;
+    if (warm) copy.scores = new Map(this.scores);
+    return copy;
+  }
+
   private adapter(cluster: string): AdapterFactors | null {
     if (!this.merged.has(cluster)) {
       const members = cluster === "" ? [] : cluster.split(",").map(Number);
