@@ -3,7 +3,7 @@ import type { Manifest } from "../../src/delivery/manifest";
 
 export interface AcceptanceContext {
   readonly now: Date;
-  /** Highest version accepted so far, per profile. */
+  /** Highest version accepted so far, per release stream (`releaseStream`). */
   readonly versions: Readonly<Record<string, number>>;
   /** The profile the device asked for explicitly, if any. */
   readonly profile?: string;
@@ -19,12 +19,17 @@ export function checkAcceptable(manifest: Manifest, context: AcceptanceContext):
   if (context.profile !== undefined && manifest.profile !== context.profile) {
     throw new Error(`manifest is for profile "${manifest.profile}", asked for "${context.profile}"`);
   }
-  // Versions are monotonic per profile; a device whose traits move it to another profile starts that profile's sequence.
-  const highest = Object.hasOwn(context.versions, manifest.profile) ? context.versions[manifest.profile] : undefined;
+  // Versions are monotonic per stream; a device whose traits move it to another profile, or whose
+  // own task set gets a release, starts that stream's sequence (the signature covers `subset`).
+  const stream = releaseStream(manifest);
+  const highest = Object.hasOwn(context.versions, stream) ? context.versions[stream] : undefined;
   if (highest !== undefined && manifest.version < highest) {
-    throw new Error(`manifest version ${manifest.version} is lower than ${highest}, already accepted for profile "${manifest.profile}"`);
+    throw new Error(`manifest version ${manifest.version} is lower than ${highest}, already accepted for ${manifest.subset === undefined ? "profile" : "task set"} "${stream}"`);
   }
 }
+
+/** The sequence a manifest's version belongs to: its profile's releases, or one per-device task set's (issue 14). */
+export const releaseStream = (manifest: Manifest): string => (manifest.subset === undefined ? manifest.profile : `${manifest.profile}/${manifest.subset}`);
 
 /** The signature proves who wrote it, not that the fields the client reads have the right types. */
 function checkShape(manifest: Manifest): void {
@@ -33,6 +38,7 @@ function checkShape(manifest: Manifest): void {
   };
   if (typeof manifest !== "object" || manifest === null) fail("not an object");
   if (typeof manifest.profile !== "string") fail("profile is not a string");
+  if (manifest.subset !== undefined && typeof manifest.subset !== "string") fail("subset is not a string");
   if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
   if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");
   if (typeof manifest.routing !== "object" || manifest.routing === null) fail("routing is not an object");

@@ -2,7 +2,7 @@
 import { canonicalJson } from "../../src/delivery/canonical";
 import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import type { DeviceTraits } from "../../src/delivery/profiles";
-import { checkAcceptable } from "./acceptance";
+import { checkAcceptable, releaseStream } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
 import { selectAdapters } from "./selection";
 import { ManifestVerifier } from "./signature";
@@ -26,6 +26,12 @@ export interface OtaClientOptions {
   readonly now?: () => Date;
   /** Adapter formats this device can load, best first; default `["peft"]`. */
   readonly formats?: readonly AdapterFormat[];
+  /**
+   * The languages and apps this device uses: the server then serves a release built for just
+   * those tasks once it has one (the profile-wide release until then), and the client switches
+   * to it like to any newer release, all or nothing.
+   */
+  readonly needs?: { readonly locales?: readonly string[]; readonly apps?: readonly string[] };
 }
 
 export interface SyncResult {
@@ -55,7 +61,7 @@ interface InstalledRelease {
 
 interface ClientState {
   readonly release: InstalledRelease | null;
-  /** Highest version accepted per profile: the rollback floor. */
+  /** Highest version accepted per release stream (profile, or profile/subset): the rollback floor. */
   readonly versions: Readonly<Record<string, number>>;
 }
 
@@ -144,7 +150,7 @@ export class OtaClient {
       unchanged = previous !== null && canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
       release = { signed, etag: response.headers.get("ETag"), installed };
       // checkAcceptable refused anything below the floor, so this version is the new floor.
-      const next: ClientState = { release, versions: { ...state.versions, [manifest.profile]: manifest.version } };
+      const next: ClientState = { release, versions: { ...state.versions, [releaseStream(manifest)]: manifest.version } };
       // Persist before switching in memory, so a restart never serves a set the store does not describe.
       await this.#options.store.put(storeKeys.state, new TextEncoder().encode(JSON.stringify(next)));
       this.#state = Promise.resolve(next);
@@ -170,6 +176,9 @@ export class OtaClient {
         if (value !== undefined) url.searchParams.set(name, String(value));
       }
     }
+    const { locales, apps } = this.#options.needs ?? {};
+    if (locales?.length) url.searchParams.set("locales", locales.join(","));
+    if (apps?.length) url.searchParams.set("apps", apps.join(","));
     const headers = new Headers({ Accept: "application/json" });
     if (etag) headers.set("If-None-Match", etag);
     return new Request(url, { headers });

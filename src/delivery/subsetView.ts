@@ -17,7 +17,7 @@ export interface SubsetView {
   readonly locales: readonly string[];
   readonly apps: readonly string[];
   readonly state: SubsetState;
-  /** The D2C run that is building or built it; null when it ships each task's own adapter. */
+  /** The run building or that built it: D2C, or method "own" (each task its own adapter) within the budget; null before the first build starts. */
   readonly runId: string | null;
   /** What the last build did, for operators. */
   readonly outcome: string | null;

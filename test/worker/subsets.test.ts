@@ -1,0 +1,174 @@
+/**
+ * Per-device task sets (issue 14) through the real Worker, Queue and Durable Objects: a device
+ * stating its languages and apps gets the profile-wide release at once, one build per need is
+ * scheduled however many devices ask, the subset's own release then routes exactly its tasks
+ * (own adapters within the budget, warm-started D2C above it), the per-profile bound retires the
+ * least recently requested subset, and the cron rebuilds a subset whose tasks changed.
+ */
+import { createScheduledController } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MemoryStore, OtaClient } from "../../clients/ts";
+import { clustersOf } from "../../src/clustering/assignment";
+import { restrictClusters } from "../../src/clustering/restrict";
+import { readEdge } from "../../src/delivery/edgeReads";
+import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
+import { subsetReleasesKey, tasksKey, type ProfileReleases, type TasksModel } from "../../src/delivery/readModel";
+import type { SubsetView } from "../../src/delivery/subsetView";
+import type { ReleaseSummary } from "../../src/delivery/release";
+import type { RunSummary } from "../../src/runs/config";
+import worker from "../../src/index";
+import { call, MODEL, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { fixtureBytes } from "./seed";
+
+const TASKS = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr", "sum-de", "sum-en"];
+const DE_EN_GEC_REPLY = ["gec-de", "gec-en", "reply-de", "reply-en"];
+const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
+const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
+const device = (query: string) => call(`/v1/manifest?${query}`, { headers: {} });
+
+let profileWide: ReleaseSummary;
+
+/** Polls `read` until `done` holds, at most `ms` (the Queue and the runs are asynchronous). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 90_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not there in ${ms} ms: ${JSON.stringify(value).slice(0, 800)}`);
+    await scheduler.wait(100);
+  }
+}
+
+const subsetsOf = async (profile: string) => ((await (await call(`/v1/profiles/${profile}`)).json()) as { subsets: SubsetView[] }).subsets;
+const subsetWith = (profile: string, tasks: readonly string[]) => async () =>
+  (await subsetsOf(profile)).find((s) => s.tasks.join() === [...tasks].sort().join());
+const runsOf = async (profile: string) => ((await (await call("/v1/runs")).json()) as { runs: RunSummary[] }).runs.filter((r) => r.profile === profile);
+const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
+
+async function publishedSubset(profile: string, tasks: readonly string[], version = 1): Promise<SubsetView> {
+  return (await until(subsetWith(profile, tasks), (s) => s?.state === "published" && s.release?.version === version))!;
+}
+
+beforeAll(async () => {
+  expect((await registerModel()).status).toBe(201);
+  for (const task of TASKS) {
+    const [application, language] = task.split("-");
+    expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
+    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
+  }
+  // The Catalogue publishes the task list to the edge a second after the last change.
+  await until(() => readEdge<TasksModel>(env, tasksKey(MODEL)), (m) => m?.tasks.length === TASKS.length, 10_000);
+  const { runId } = (await (await call("/v1/runs", json({ k: 4, method: "kmeans", seed: 3 }))).json()) as { runId: string };
+  expect((await waitFor(runId)).state).toBe("done");
+  for (const [id, maxSubsets] of [["phones", 32], ["tiny", 2]] as const) {
+    expect((await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 4 }, maxSubsets }))).status).toBe(200);
+    for (let i = 0; i < 2; i++) profileWide = (await (await call(`/v1/profiles/${id}/releases`, json({ runId }))).json()) as ReleaseSummary;
+  }
+  expect(profileWide.version).toBe(2);
+});
+
+describe("per-device task sets", () => {
+  it("answers the profile-wide manifest at once, names bad needs, and ignores a need no task matches", async () => {
+    const first = await device("profile=tiny&device=d1&locales=ja&apps=gec");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-subset")).toBe("none");
+    expect(((await first.json()) as SignedManifest).manifest).toMatchObject({ profile: "tiny", version: 2 });
+    expect((await device("profile=tiny&device=d1")).headers.get("x-subset")).toBeNull();
+    const bad = await device("profile=tiny&device=d1&locales=de,%3Cscript%3E");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: "bad_need", message: expect.stringContaining("locales") } });
+    const headers = await call("/v1/manifest?profile=tiny", { headers: { "x-device-apps": "" } });
+    expect(headers.status).toBe(400);
+    expect(((await headers.json()) as { error: { message: string } }).error.message).toContain("apps");
+  });
+
+  it("schedules one build for 20 simultaneous devices of a new need; then serves them their own adapters, signed", async () => {
+    const runsBefore = (await runsOf("phones")).length;
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("x-subset")).toBe("pending");
+      expect(((await answer.json()) as SignedManifest).manifest).toMatchObject({ profile: "phones", version: 2 });
+    }
+    await publishedSubset("phones", DE_EN_GEC_REPLY);
+    // Every device's report arrived (each isolate reports; tests set SUBSET_REPORT_MS 0), and built once.
+    const subset = (await until(subsetWith("phones", DE_EN_GEC_REPLY), (s) => s?.requests === 20))!;
+    expect(subset).toMatchObject({ locales: ["de", "en"], apps: ["gec", "reply"] });
+    const runs = await runsOf("phones");
+    expect(runs.length - runsBefore).toBe(1);
+    const run = await statusOf(subset.runId!);
+    // Within the budget (4 tasks, 4 adapters): each task under its own adapter, one unit each.
+    expect(run).toMatchObject({ method: "own", k: 4, tasks: DE_EN_GEC_REPLY });
+    expect(run.iterations.map((i) => i.units)).toEqual([4]);
+
+    const answer = await device("profile=phones&device=d1&locales=en,de&apps=reply,gec");
+    expect(answer.headers.get("x-subset")).toBe(subset.key);
+    const { manifest } = (await answer.json()) as SignedManifest;
+    expect(manifest).toMatchObject({ profile: "phones", subset: subset.key, version: 1 });
+    expect(Object.keys(manifest.routing).sort()).toEqual(DE_EN_GEC_REPLY);
+    expect(manifest.adapters.map((a) => a.tasks.length)).toEqual([1, 1, 1, 1]);
+    expect(new Set(Object.values(manifest.routing)).size).toBe(4);
+  });
+
+  it("lets the reference client switch from the profile-wide set to its own, all or nothing, and verify it", async () => {
+    const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
+    const options = { baseUrl: "http://d2c.test", profile: "phones", publicKeys: { [keys[0].keyId]: keys[0].publicKey }, fetch: (r: Request) => exports.default.fetch(r) };
+    const store = new MemoryStore();
+    // The same device first without needs (profile-wide, version 2), then stating them (its set's version 1).
+    expect(await new OtaClient({ ...options, deviceId: "phone-9", store }).sync()).toMatchObject({ status: "updated", version: 2 });
+    const client = new OtaClient({ ...options, deviceId: "phone-9", store, needs: { locales: ["de", "en"], apps: ["gec", "reply"] } });
+    const result = await client.sync();
+    expect(result).toMatchObject({ status: "updated", version: 1 });
+    expect(result.downloaded).toHaveLength(4);
+    expect((await client.current())?.subset).toBeDefined();
+    for (const task of DE_EN_GEC_REPLY) expect(await client.adapterFor(task)).not.toBeNull();
+    expect(await client.adapterFor("sum-de")).toBeNull();
+  });
+
+  it("clusters a need larger than the budget with D2C, warm from the profile-wide clusters restricted to it", async () => {
+    const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
+    expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe("pending");
+    const subset = await publishedSubset("phones", tasks);
+    const run = await statusOf(subset.runId!);
+    expect(run).toMatchObject({ method: "d2c", k: 4, tasks });
+    const warm = clustersOf(restrictClusters(profileWide.clusters, tasks, 4)).map((c) => c.length).sort();
+    expect(run.iterations[0].clusters.map((c) => c.size).sort()).toEqual(warm);
+    const { manifest } = (await (await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).json()) as SignedManifest;
+    expect(Object.keys(manifest.routing).sort()).toEqual(tasks);
+    expect(manifest.adapters).toHaveLength(4);
+  });
+
+  it("keeps at most maxSubsets per profile, retiring the least recently requested", async () => {
+    const need = { a: "locales=fr&apps=gec", b: "locales=fr&apps=reply", c: "locales=de&apps=sum" };
+    await device(`profile=tiny&device=d3&${need.a}`);
+    await publishedSubset("tiny", ["gec-fr"]);
+    await device(`profile=tiny&device=d3&${need.b}`);
+    const b = await publishedSubset("tiny", ["reply-fr"]);
+    await device(`profile=tiny&device=d3&${need.a}`); // a is now more recent than b
+    await until(subsetWith("tiny", ["gec-fr"]), (s) => s?.requests === 2);
+    await device(`profile=tiny&device=d3&${need.c}`);
+    await publishedSubset("tiny", ["sum-de"]);
+    expect(await subsetWith("tiny", ["reply-fr"])()).toMatchObject({ state: "retired" });
+    expect((await subsetWith("tiny", ["gec-fr"])())?.state).toBe("published");
+    // The retired set is off the device path: its devices get the profile-wide release again.
+    expect((await readEdge<ProfileReleases>(env, subsetReleasesKey("tiny", b.key)))?.newest).toBeNull();
+    const fallback = await device(`profile=tiny&device=d3&${need.b}`);
+    expect(fallback.headers.get("x-subset")).toBe("pending");
+    expect(((await fallback.json()) as SignedManifest).manifest.subset).toBeUndefined();
+  });
+
+  it("rebuilds a subset whose tasks changed in the catalogue, from the cron", async () => {
+    const before = await publishedSubset("phones", DE_EN_GEC_REPLY);
+    const examples = new TextDecoder().decode(await fixtureBytes("examples/gec-de/fewshot.jsonl")).trim().split("\n");
+    expect((await uploadExamples("gec-de", "fewshot", new TextEncoder().encode(examples.slice(1).join("\n") + "\n"))).status).toBe(201);
+    await tick();
+    const after = await publishedSubset("phones", DE_EN_GEC_REPLY, 2);
+    expect(after.runId).not.toBe(before.runId);
+    expect(after.release!.catalogueVersion).toBeGreaterThan(before.release!.catalogueVersion);
+    const { manifest } = (await (await device("profile=phones&device=d1&locales=de,en&apps=gec,reply")).json()) as SignedManifest;
+    expect(manifest).toMatchObject({ subset: before.key, version: 2 });
+    const history = (await (await call(`/v1/profiles/phones/subsets/${before.key}/releases`)).json()) as { releases: ReleaseSummary[] };
+    expect(history.releases.map((r) => r.version)).toEqual([2, 1]);
+  });
+});
