@@ -56,7 +56,7 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/profiles": { get: { summary: "Device profiles", admin: true, responses: { "200": "{ profiles }", ...ERRORS } } },
   "/v1/profiles/{profileId}": {
     put: { summary: "Create or replace a device profile (versioned)", admin: true, params: ["profileId"], body: ProfileSchema, responses: { "200": "the stored profile", ...ERRORS } },
-    get: { summary: "A profile with its current release and cron state", admin: true, params: ["profileId"], responses: { "200": "the profile", ...ERRORS } },
+    get: { summary: "A profile with its current release, cron state and per-device task sets (subsets)", admin: true, params: ["profileId"], responses: { "200": "the profile", ...ERRORS } },
     delete: { summary: "Delete a profile; one with releases only with ?retire=true, which stops serving them", admin: true, params: ["profileId"], query: ["retire"], responses: { "200": "{ deleted, retiredThrough }", "409": "the profile has releases and retire=true was not given", ...ERRORS } },
   },
   "/v1/profiles/{profileId}/releases": {
@@ -64,8 +64,10 @@ const PATHS: Record<string, Record<string, Operation>> = {
     get: { summary: "Release history, newest first", admin: true, params: ["profileId"], responses: { "200": "{ profile, releases }", ...ERRORS } },
   },
   "/v1/profiles/{profileId}/rollout": { post: { summary: "Raise the newest release's rollout percentage (it never decreases: use rollback)", admin: true, params: ["profileId"], body: RolloutRequest, responses: { "200": "the release", "409": "no release, or a decrease", ...ERRORS } } },
+  "/v1/profiles/{profileId}/subsets/{key}/releases": { get: { summary: "A per-device task set's own release history, newest first", admin: true, params: ["profileId", "key"], responses: { "200": "{ profile, subset, releases }", ...ERRORS } } },
+  "/v1/profiles/{profileId}/subsets/{key}/rollback": { post: { summary: "Serve an earlier release of a per-device task set again, as a new version", admin: true, params: ["profileId", "key"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
   "/v1/profiles/{profileId}/rollback": { post: { summary: "Serve an earlier release's adapters again, as a new version", admin: true, params: ["profileId"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
-  "/v1/manifest": { get: { summary: "Device: the signed manifest for its traits (ETag, 304)", query: ["device", "profile", "ramMb", "soc", "model", "os"], responses: { "200": "{ manifest, signature, keyId }", "304": "unchanged", "404": "no profile or no release" } } },
+  "/v1/manifest": { get: { summary: "Device: the signed manifest for its traits (ETag, 304); with locales and apps, the release built for its own tasks once there is one (header x-subset: its key, pending, or none)", query: ["device", "profile", "ramMb", "soc", "model", "os", "locales", "apps"], responses: { "200": "{ manifest, signature, keyId }", "304": "unchanged", "400": "a malformed trait or need", "404": "no profile or no release" } } },
   "/v1/adapters/{sha256}": { get: { summary: "Device: an adapter blob (immutable; Range, If-Range)", params: ["sha256"], responses: { "200": "the blob", "206": "a range of it", "416": "range not satisfiable", "404": "not found" } } },
   "/v1/keys": { get: { summary: "Device: the manifest-signing keys with their status and statements (edge copy, docs/decisions/0009)", responses: { "200": "{ keys: [{ keyId, algorithm, publicKey, status: current | next | previous | retired, certificate?, retirement?, addedAt }] }" } } },
   "/v1/keys/next": { post: { summary: "Register a next signing key, certified by the current key", admin: true, body: NextKeyRequest, responses: { "201": "{ keys }", "409": "a next key exists, or this key is registered", ...ERRORS } } },
