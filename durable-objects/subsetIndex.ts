@@ -22,6 +22,7 @@ export interface SubsetRequest {
   readonly tasks: readonly string[];
   readonly locales: readonly string[];
   readonly apps: readonly string[];
+  readonly taskSet?: string;
 }
 
 /** What a request leads to: build it now (the caller does), and the subsets the bound retired. */
@@ -40,6 +41,7 @@ interface SubsetRow extends Record<string, SqlStorageValue> {
   tasks: string;
   locales: string;
   apps: string;
+  task_set: string | null;
   state: SubsetState;
   run_id: string | null;
   outcome: string | null;
@@ -55,7 +57,7 @@ interface SubsetRow extends Record<string, SqlStorageValue> {
 export function createSubsetTables(sql: SqlStorage): void {
   sql.exec(`
     CREATE TABLE IF NOT EXISTS subsets (
-      key TEXT PRIMARY KEY, tasks TEXT NOT NULL, locales TEXT NOT NULL, apps TEXT NOT NULL, state TEXT NOT NULL,
+      key TEXT PRIMARY KEY, tasks TEXT NOT NULL, locales TEXT NOT NULL, apps TEXT NOT NULL, task_set TEXT, state TEXT NOT NULL,
       run_id TEXT, outcome TEXT, pinned TEXT, requests INTEGER NOT NULL, touched INTEGER NOT NULL,
       first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS subset_builds (started_at TEXT NOT NULL);`);
@@ -72,8 +74,8 @@ export function request(sql: SqlStorage, need: SubsetRequest, maxSubsets: number
     if (row.state === "published" || row.state === "building") return { build: false, retired: [] };
     if (row.state === "failed" && now.getTime() - Date.parse(row.updated_at) < RETRY_FAILED_MS) return { build: false, retired: [] };
   } else {
-    sql.exec("INSERT INTO subsets VALUES (?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 1, ?, ?, ?, ?)",
-      need.key, JSON.stringify(need.tasks), JSON.stringify(need.locales), JSON.stringify(need.apps), touched + 1, at, at, at);
+    sql.exec("INSERT INTO subsets VALUES (?, ?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 1, ?, ?, ?, ?)",
+      need.key, JSON.stringify(need.tasks), JSON.stringify(need.locales), JSON.stringify(need.apps), need.taskSet ?? null, touched + 1, at, at, at);
   }
   const retired = enforceBound(sql, need.key, maxSubsets, at);
   return { build: tryStart(sql, need.key, now), retired };
@@ -166,7 +168,7 @@ export function tasksOf(sql: SqlStorage, key: string): string[] | null {
 /** Every subset, most recently requested first (its release and held-out score are its own objects' to say). */
 export function list(sql: SqlStorage): Omit<SubsetView, "release" | "heldOutExactMatch">[] {
   return rows(sql).map((r) => ({
-    key: r.key, tasks: JSON.parse(r.tasks) as string[], locales: JSON.parse(r.locales) as string[], apps: JSON.parse(r.apps) as string[],
+    key: r.key, tasks: JSON.parse(r.tasks) as string[], locales: JSON.parse(r.locales) as string[], apps: JSON.parse(r.apps) as string[], taskSet: r.task_set,
     state: r.state, runId: r.run_id, outcome: r.outcome,
     requests: r.requests, firstRequestedAt: r.first_requested_at, lastRequestedAt: r.last_requested_at,
   }));

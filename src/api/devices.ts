@@ -1,6 +1,7 @@
 /**
  * Device routes (no token): the signed manifest for a device and adapter blobs (signing keys: ./keys.ts).
- * A device may state its languages and apps (`locales`, `apps`): it is then served the release
+ * A device may state its languages and apps (`locales`, `apps`) or a task set its profile names
+ * (`taskSet`): it is then served the release
  * built for its own tasks once there is one (src/delivery/subsetRequests.ts).
  * The manifest comes from the edge read model (src/delivery/readModel.ts) and no Durable
  * Object is called on a device's request: a fleet's syncs never queue behind one object.
@@ -36,7 +37,7 @@ devices.get("/manifest", async (c) => {
   const device = trait("device", "x-device-id");
   let need: DeviceNeed | null;
   try {
-    need = parseNeed(trait("locales", "x-device-locales"), trait("apps", "x-device-apps"));
+    need = parseNeed(trait("locales", "x-device-locales"), trait("apps", "x-device-apps"), trait("taskSet", "x-device-task-set"));
   } catch (e) {
     if (e instanceof RangeError) throw new ApiError(400, "bad_need", e.message);
     throw e;
@@ -57,7 +58,7 @@ devices.get("/manifest", async (c) => {
   const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
   const headers = {
-    etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps`,
+    etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps, X-Device-Task-Set`,
     // Which set this is: the subset's key, "pending" while it is built, "none" where the need matches no task.
     ...(need ? { "x-subset": subsetVariant ? subset!.key : subset ? "pending" : "none" } : {}),
   };

@@ -27,6 +27,12 @@ profiles.put("/:profileId", async (c) => {
   if (m.minRamMb !== undefined && m.maxRamMb !== undefined && m.minRamMb > m.maxRamMb) {
     throw new ApiError(400, "invalid_request", `match: minRamMb ${m.minRamMb} is above maxRamMb ${m.maxRamMb}`);
   }
+  // A task set names tasks of the profile's model that exist now (a task deleted later simply leaves the set).
+  const known = new Set((await cat.list()).tasks.filter((t) => t.modelId === profile.modelId).map((t) => t.id));
+  for (const [name, tasks] of Object.entries(profile.taskSets)) {
+    const unknown = tasks.find((t) => !known.has(t));
+    if (unknown !== undefined) throw new ApiError(404, "unknown_task", `taskSets.${name}: no task ${unknown} of model ${profile.modelId}`);
+  }
   return c.json(await cat.putProfile(id, profile));
 });
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { MAX_RANK } from "../adapters/peft";
+import { NEED_NAME } from "./needs";
 
 /**
  * Bounds of the match rules: every device's manifest request checks every profile's rules, so a
@@ -22,6 +23,9 @@ export const MAX_RAM_MB = 1 << 20;
  */
 export const DEFAULT_SUBSETS = 32;
 export const MAX_SUBSETS = 256;
+/** Named task sets per profile, and tasks per set: they ride on every device request's read of the profiles. */
+export const TASK_SETS = 64;
+export const TASK_SET_TASKS = 64;
 
 const ruleList = z.array(z.string().min(1).max(MATCH_RULE_CHARS)).min(1).max(MATCH_RULE_ENTRIES);
 
@@ -55,6 +59,13 @@ export const ProfileSchema = z.object({
    * requested is retired. 0: devices' stated needs are ignored, every device gets the profile-wide release.
    */
   maxSubsets: z.number().int().min(0).max(MAX_SUBSETS).default(DEFAULT_SUBSETS),
+  /**
+   * Named task sets a device may ask for instead of languages and apps (`taskSet=<name>` on
+   * GET /v1/manifest), e.g. `{ "keyboard": ["gec-de", "reply-de"] }`; each is a need like any other.
+   */
+  taskSets: z.record(z.string().regex(NEED_NAME, "a task set name is letters, digits, - and _ (at most 32)"),
+    z.array(z.string().min(1).max(64)).min(1).max(TASK_SET_TASKS))
+    .refine((sets) => Object.keys(sets).length <= TASK_SETS, `at most ${TASK_SETS} task sets`).default({}),
   /** Re-cluster from the cron trigger when the catalogue changes. */
   autoRecluster: z.boolean().default(false),
 }).strict();

@@ -42,6 +42,7 @@ export interface ProfileReleases {
 export type ProfileRules = Pick<StoredProfile, "id" | "version" | "match"> & {
   /** Absent in read models published before per-device task sets: such a profile serves no subsets until republished. */
   readonly modelId?: string;
+  readonly taskSets?: StoredProfile["taskSets"];
 };
 
 export interface ProfilesModel {
@@ -56,7 +57,9 @@ export function variantFor(model: ProfileReleases, bucket: number): ManifestVari
 }
 
 export function profilesModel(profiles: readonly StoredProfile[]): ProfilesModel {
-  return { profiles: profiles.map(({ id, version, match, modelId }) => ({ id, version, match, modelId })), publishedAt: new Date().toISOString() };
+  return { profiles: profiles.map(({ id, version, match, modelId, taskSets }) => ({
+    id, version, match, modelId, ...(taskSets && Object.keys(taskSets).length ? { taskSets } : {}),
+  })), publishedAt: new Date().toISOString() };
 }
 
 /** A model's tasks as device needs see them (src/delivery/needs.ts). */

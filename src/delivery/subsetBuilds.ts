@@ -21,12 +21,12 @@ import type { SubsetMessage } from "./subsetMessages";
 
 export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
   if (message.type === "subset-run-finished") return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
-  const { profile, key, tasks, locales, apps } = message;
+  const { profile, key, tasks, locales, apps, taskSet } = message;
   const stored = (await catalogue(env).profiles()).find((p) => p.id === profile);
   // Profiles stored before the field keep the default.
   const maxSubsets = stored ? (stored.maxSubsets ?? DEFAULT_SUBSETS) : 0;
   if (maxSubsets === 0) return; // deleted since, or serves no subsets
-  const { build, retired } = await releases(env, profile).requestSubset({ key, tasks, locales, apps }, maxSubsets);
+  const { build, retired } = await releases(env, profile).requestSubset({ key, tasks, locales, apps, ...(taskSet ? { taskSet } : {}) }, maxSubsets);
   for (const old of retired) await subsetReleases(env, profile, old).retire(profile);
   if (build) await buildSubset(env, profile, key);
 }

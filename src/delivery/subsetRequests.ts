@@ -24,7 +24,7 @@ const reported = new Map<string, number>();
 /** The subset a need covers under this profile, or null (no task matches, or the edge has no task list for its model yet). */
 export async function subsetOf(env: Env, profile: ProfileRules, need: DeviceNeed): Promise<Subset | null> {
   if (!profile.modelId) return null;
-  const tasks = tasksFor(need, (await readEdge<TasksModel>(env, tasksKey(profile.modelId)))?.tasks ?? []);
+  const tasks = tasksFor(need, (await readEdge<TasksModel>(env, tasksKey(profile.modelId)))?.tasks ?? [], profile.taskSets);
   return tasks.length ? { key: await subsetKey(tasks), tasks } : null;
 }
 
@@ -36,7 +36,7 @@ export function reportNeed(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, p
   if (now - (reported.get(memoKey) ?? -Infinity) < every) return;
   if (reported.size >= REPORT_MEMO_ENTRIES) reported.clear();
   reported.set(memoKey, now);
-  const message: SubsetRequested = { type: "subset-requested", profile, ...subset, locales: need.locales, apps: need.apps };
+  const message: SubsetRequested = { type: "subset-requested", profile, ...subset, locales: need.locales, apps: need.apps, ...(need.taskSet ? { taskSet: need.taskSet } : {}) };
   // A lost report costs only lateness: the next one from any isolate schedules the build.
   ctx.waitUntil(env.EVALUATIONS.send(message).catch((e: unknown) => {
     reported.delete(memoKey);

@@ -29,5 +29,15 @@ describe("device needs", () => {
     expect(() => parseNeed("de,<script>", undefined)).toThrow(/locales: "<script>"/);
     expect(() => parseNeed(undefined, ",")).toThrow(/apps: give at least one value/);
     expect(() => parseNeed(Array.from({ length: 17 }, (_, i) => `l${i}`).join(","), undefined)).toThrow(/locales: at most 16/);
+    expect(() => parseNeed("de", undefined, "keyboard")).toThrow(/taskSet: give a task set or locales and apps, not both/);
+    expect(() => parseNeed(undefined, undefined, "../x")).toThrow(/taskSet: "..\/x"/);
+  });
+
+  it("maps a named task set to the tasks of it the catalogue has, and an unknown name to none", () => {
+    const sets = { keyboard: ["reply-fr", "gec-de", "gec-xx"] };
+    expect(tasksFor(parseNeed(undefined, undefined, " Keyboard ")!, TASKS, sets)).toEqual(["gec-de", "reply-fr"]);
+    expect(tasksFor(parseNeed(undefined, undefined, "camera")!, TASKS, sets)).toEqual([]);
+    // An inherited property is not a set.
+    expect(tasksFor(parseNeed(undefined, undefined, "constructor")!, TASKS, sets)).toEqual([]);
   });
 });

@@ -158,6 +158,21 @@ describe("per-device task sets", () => {
     expect(((await fallback.json()) as SignedManifest).manifest.subset).toBeUndefined();
   });
 
+  it("serves a task set the profile names, and refuses one naming a task it does not have", async () => {
+    const sets = { keyboard: ["reply-en", "gec-en"] };
+    const refused = await call("/v1/profiles/kiosk", put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: { ...sets, other: ["gec-xx"] } }));
+    expect(refused.status).toBe(404);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("taskSets.other: no task gec-xx");
+    expect((await call("/v1/profiles/kiosk", put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: sets }))).status).toBe(200);
+    expect((await device("profile=kiosk&device=d4&taskSet=keyboard&apps=gec")).status).toBe(400);
+    // No profile-wide release: a device still gets its own set once built (404 until then).
+    expect((await call("/v1/manifest?profile=kiosk&device=d4", { headers: { "x-device-task-set": "Keyboard" } })).status).toBe(404);
+    expect(await publishedSubset("kiosk", ["gec-en", "reply-en"])).toMatchObject({ taskSet: "keyboard", locales: [], apps: [] });
+    const answer = await device("profile=kiosk&device=d4&taskSet=keyboard");
+    expect(Object.keys(((await answer.json()) as SignedManifest).manifest.routing)).toEqual(["gec-en", "reply-en"]);
+    expect((await device("profile=kiosk&device=d4&taskSet=camera")).status).toBe(404); // no such set, and no profile-wide release
+  });
+
   it("rebuilds a subset whose tasks changed in the catalogue, from the cron", async () => {
     const before = await publishedSubset("phones", DE_EN_GEC_REPLY);
     const examples = new TextDecoder().decode(await fixtureBytes("examples/gec-de/fewshot.jsonl")).trim().split("\n");
