@@ -16,7 +16,8 @@ const describe = (p: StoredProfile) => {
     m.os && `os ${m.os.join("|")}`,
   ].filter(Boolean);
   return `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ${p.formats.join(",")}, rank ${p.rank}, ` +
-    `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}${p.autoRecluster ? ", auto re-cluster" : ""}`;
+    `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}${p.autoRecluster ? ", auto re-cluster" : ""}` +
+    `${Object.keys(p.taskSets ?? {}).length ? `, task sets ${Object.keys(p.taskSets).join(",")}` : ""}`;
 };
 
 export const profile: Command = {
@@ -34,6 +35,8 @@ Options:
   --formats a,b      peft, onnx_adapter; the first is the one routing points at (default peft)
   --rank N           rank of the merged adapters (default 8)
   --auto             re-cluster from the cron trigger when the catalogue changes
+  --max-subsets N    per-device task sets kept built (default 32; 0: devices' needs are ignored)
+  --task-set name=a,b  a task set devices may ask for by name (taskSet=name); repeatable
   --json             print the stored profile as JSON
 Match (every rule given must hold for a device; none: the profile matches every device):
   --min-ram-mb N, --max-ram-mb N
@@ -42,6 +45,7 @@ Match (every rule given must hold for a device; none: the profile matches every 
     model: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" }, dtype: { type: "string" },
     formats: { type: "string" }, rank: { type: "string" }, "min-ram-mb": { type: "string" }, "max-ram-mb": { type: "string" },
     socs: { type: "string" }, models: { type: "string" }, os: { type: "string" }, auto: { type: "boolean" }, json: { type: "boolean" },
+    "max-subsets": { type: "string" }, "task-set": { type: "string", multiple: true },
   },
   positionals: ["profileId"],
   async run({ values, positionals: [id], api }) {
@@ -60,6 +64,8 @@ Match (every rule given must hold for a device; none: the profile matches every 
         models: list(values, "models"),
         os: list(values, "os"),
       }),
+      maxSubsets: integer(values, "max-subsets"),
+      taskSets: taskSets(values["task-set"]),
       autoRecluster: values.auto === true ? true : undefined,
     });
     const stored = await api.json<StoredProfile>("PUT", `/v1/profiles/${id}`, { json: body });
@@ -67,6 +73,16 @@ Match (every rule given must hold for a device; none: the profile matches every 
     return 0;
   },
 };
+
+/** `--task-set name=a,b` options as the profile's taskSets, or undefined when none is given. */
+function taskSets(given: unknown): Record<string, string[]> | undefined {
+  if (!Array.isArray(given) || given.length === 0) return undefined;
+  return Object.fromEntries(given.map((option: string) => {
+    const [name, tasks] = option.split("=", 2);
+    if (!name || !tasks) throw new UsageError(`--task-set must be name=task,task, got ${JSON.stringify(option)}`);
+    return [name.trim(), tasks.split(",").map((t) => t.trim()).filter(Boolean)];
+  }));
+}
 
 /** The model every task of the catalogue is for, when there is exactly one. */
 async function onlyModel(api: Api): Promise<string> {

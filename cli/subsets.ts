@@ -12,8 +12,9 @@ const describeTasks = (tasks: readonly string[]) => {
   return `${tasks.length} ${tasks.length === 1 ? "task" : "tasks"} (${shown}${rest > 0 ? ` +${rest} more` : ""})`;
 };
 
-/** The need that first asked for it: its locales and apps, either possibly empty. */
+/** The need that first asked for it: a task set's name, or its locales and apps, either possibly empty. */
 const describeNeed = (view: SubsetView) => {
+  if (view.taskSet) return `task set ${view.taskSet}`;
   const parts = [view.locales.length > 0 && `locales ${view.locales.join(",")}`, view.apps.length > 0 && `apps ${view.apps.join(",")}`].filter(Boolean);
   return parts.length > 0 ? parts.join(", ") : "no locales or apps";
 };
@@ -34,7 +35,7 @@ export const subsets: Command = {
   name: "subsets",
   usage: "<profileId> [--json]",
   summary: "A profile's subset releases (per-device task sets), one line each: key, state, release, tasks, need, requests.",
-  help: `A device that states its locales and apps is served a subset release built for that need, with its own
+  help: `A device that states its locales and apps (or a task set its profile names) is served a subset release built for that need, with its own
 signed release history. States: waiting (build limit reached; the cron starts it), building, published,
 failed (the next request or cron tick tries again), retired (dropped by the per-profile bound; devices
 fall back to the profile-wide release).

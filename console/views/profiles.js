@@ -82,7 +82,7 @@ function subsetSection(subsets) {
     h("table", { class: "subsets" },
       h("tr", null, columns.map((c) => h("th", null, c))),
       subsets.map((s) => h("tr", { "data-subset": s.key },
-        h("td", { title: `key ${s.key}` }, need(s.locales, s.apps)),
+        h("td", { title: `key ${s.key}` }, s.taskSet ? `task set ${s.taskSet}` : need(s.locales, s.apps)),
         h("td", { title: s.tasks.join("\n") }, s.tasks.length),
         h("td", null, h("span", { class: `state ${s.state}`, title: s.outcome ?? undefined }, s.state)),
         h("td", null, s.release ? s.release.version : "—"),

@@ -9,6 +9,7 @@ const published: SubsetView = {
   tasks: ["gec-de", "qa-de", "reply-de", "sum-de", "tone-de", "gec-fr", "qa-fr"],
   locales: ["de", "fr"],
   apps: ["mail"],
+  taskSet: null,
   state: "published",
   runId: "run-54353fab-3d62-43ad-a422-1d41d1fc82a1",
   outcome: "published release 2",
@@ -40,6 +41,7 @@ describe("describeSubset", () => {
   });
 
   it("shows no outcome for the other states (published, building, retired)", () => {
+    expect(describeSubset({ ...published, locales: [], apps: [], taskSet: "keyboard" })).toContain(", need task set keyboard, ");
     const retired: SubsetView = { ...published, state: "retired", tasks: ["qa-ja", "sum-ja"], locales: [], apps: ["notes"], outcome: "retired by the bound" };
     expect(describeSubset(retired)).toBe(
       "3f2a9c0d1e2b4a5c retired, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 12 requests, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
@@ -66,6 +68,16 @@ describe("d2c-edge subsets against the real Worker", () => {
     expect(JSON.parse(json.stdout)).toEqual({ profile: "phones", subsets: [] });
   });
 
+  it("profile --task-set names the task sets devices may ask for, --max-subsets bounds the sets built", async () => {
+    const made = await worker.cli(["profile", "kiosk", "--max-adapters", "2", "--max-subsets", "4", "--task-set", "keyboard=gec-de,qa-de", "--task-set", "mail=gec-fr", "--json"]);
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ maxSubsets: 4, taskSets: { keyboard: ["gec-de", "qa-de"], mail: ["gec-fr"] } });
+    expect((await worker.cli(["profiles"])).stdout).toContain(", task sets keyboard,mail");
+    const bad = await worker.cli(["profile", "kiosk", "--max-adapters", "2", "--task-set", "keyboard"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--task-set must be name=task,task, got "keyboard"');
+  });
+
   it("a missing profile id is a usage error; an unknown profile is the server's 404 in one line", async () => {
     const usage = await worker.cli(["subsets"]);
     expect(usage.code).toBe(2);
@@ -85,7 +97,7 @@ describe("d2c-edge subsets against the real Worker", () => {
   it("lists the subset a device's stated need built, with held-out exact match once its run is reported; releases --subset its own history", async () => {
     // A German device with two apps: 2 tasks, within the budget of 2 adapters. The profile has no
     // profile-wide release, so this device gets a 404 now, but its need is reported and built.
-    const asked = await fetch(`${worker.url}/v1/manifest?device=phone-1&locales=de&apps=gec,qa`);
+    const asked = await fetch(`${worker.url}/v1/manifest?profile=phones&device=phone-1&locales=de&apps=gec,qa`);
     expect(asked.status).toBe(404);
     const subsetsOf = async () => ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
     await expect.poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 }).toEqual(["published"]);
