@@ -3,6 +3,8 @@
  * a device on this machine, running the reference OTA client (clients/ts) with its adapters in
  * files under --dir. The signing key is pinned with --key <keyId>=<base64>, or on first use from
  * the server's /v1/keys (--pin-from-server, trust on first use: for a local walk-through only).
+ * --locales de,en --apps gec,reply state what the device uses: once the server has built a
+ * release for those tasks, the next sync switches to it.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
@@ -44,6 +46,8 @@ const { values } = parseArgs({
     model: { type: "string" },
     os: { type: "string" },
     format: { type: "string", multiple: true },
+    locales: { type: "string" },
+    apps: { type: "string" },
     key: { type: "string", multiple: true },
     "pin-from-server": { type: "boolean", default: false },
     dir: { type: "string", default: ".device" },
@@ -78,13 +82,14 @@ const client = new OtaClient({
   publicKeys,
   store: new FileStore(values.dir),
   ...(values.format ? { formats: values.format as AdapterFormat[] } : {}),
+  ...(values.locales || values.apps ? { needs: { locales: values.locales?.split(",") ?? [], apps: values.apps?.split(",") ?? [] } } : {}),
 });
 
 const result = await client.sync();
 console.log(`sync: ${result.status}, version ${result.version}, downloaded ${result.downloaded.length} blob(s)${result.error ? `; ${result.error}` : ""}`);
 const manifest = await client.current();
 if (manifest) {
-  console.log(`profile ${manifest.profile}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`);
+  console.log(`profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`);
   const held = new Map<string, { line: string; tasks: string[] }>();
   for (const task of Object.keys(manifest.routing).sort()) {
     const adapter = await client.adapterFor(task);

@@ -51,9 +51,9 @@ devices.get("/manifest", async (c) => {
   const bucket = await rolloutBucket(profile.id, device);
   // A stated need is served its subset's release once built; until then (and where it has none) the profile-wide one.
   const subset = need && (await subsetOf(c.env, profile, need));
-  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!);
   const own = subset && (await readEdge<ProfileReleases>(c.env, subsetReleasesKey(profile.id, subset.key)));
   const subsetVariant = own ? variantFor(own, bucket) : null;
+  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!, subsetVariant !== null);
   const model = subsetVariant ? null : await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
   const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);

@@ -15,17 +15,19 @@ import { DomainError } from "../errors";
 import { AUTO_RUN, profileK, startRun, type RunRequest } from "../runs/start";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun, releases, subsetReleases } from "../storage/runs";
+import { readEdge } from "./edgeReads";
 import { DEFAULT_SUBSETS } from "./profiles";
+import { PROFILES_KEY, type ProfilesModel } from "./readModel";
 import { publishRun } from "./publish";
 import type { SubsetMessage } from "./subsetMessages";
 
 export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
   if (message.type === "subset-run-finished") return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
   const { profile, key, tasks, locales, apps, taskSet } = message;
-  const stored = (await catalogue(env).profiles()).find((p) => p.id === profile);
-  // Profiles stored before the field keep the default.
-  const maxSubsets = stored ? (stored.maxSubsets ?? DEFAULT_SUBSETS) : 0;
-  if (maxSubsets === 0) return; // deleted since, or serves no subsets
+  // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its profile's.
+  const rules = (await readEdge<ProfilesModel>(env, PROFILES_KEY))?.profiles.find((p) => p.id === profile);
+  const maxSubsets = rules ? (rules.maxSubsets ?? DEFAULT_SUBSETS) : 0; // profiles published before the field keep the default
+  if (maxSubsets === 0) return; // deleted since, or builds no subsets
   const { build, retired } = await releases(env, profile).requestSubset({ key, tasks, locales, apps, ...(taskSet ? { taskSet } : {}) }, maxSubsets);
   for (const old of retired) await subsetReleases(env, profile, old).retire(profile);
   if (build) await buildSubset(env, profile, key);
