@@ -11,15 +11,19 @@ export interface ResultRow {
   readonly meanFewShotLoss: number;
 }
 
-export interface Results {
-  readonly rows: readonly ResultRow[];
+/** What an experiment ran on and how long it took: the header of its report. */
+export interface ExperimentSetup {
   readonly n: number;
-  readonly ks: readonly number[];
   readonly seeds: readonly number[];
   readonly fixtures: string;
   readonly seconds: number;
   readonly merge: object;
   readonly maxIterations: number;
+}
+
+export interface Results extends ExperimentSetup {
+  readonly rows: readonly ResultRow[];
+  readonly ks: readonly number[];
   readonly costs: readonly RunCost[];
 }
 

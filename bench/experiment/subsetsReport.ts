@@ -1,6 +1,7 @@
 /** docs/subsets.json (one row per device and seed) and docs/subsets.md (the table per device group). */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ExperimentSetup } from "./report.ts";
 
 export interface SubsetRow {
   readonly group: string;
@@ -33,15 +34,9 @@ export interface ProfileRun {
   readonly clusters: readonly (readonly string[])[];
 }
 
-export interface SubsetResults {
+export interface SubsetResults extends ExperimentSetup {
   readonly rows: readonly SubsetRow[];
-  readonly n: number;
   readonly k: number;
-  readonly seeds: readonly number[];
-  readonly fixtures: string;
-  readonly seconds: number;
-  readonly merge: object;
-  readonly maxIterations: number;
   readonly profiles: readonly ProfileRun[];
 }
 
