@@ -1,8 +1,8 @@
 /**
  * Device routes (no token): the signed manifest for a device and adapter blobs (signing keys: ./keys.ts).
  * A device may state its languages and apps (`locales`, `apps`) or a task set its profile names
- * (`taskSet`): it is then served the release
- * built for its own tasks once there is one (src/delivery/subsetRequests.ts).
+ * (`taskSet`): it is then served the release built for its own tasks once there is one
+ * (src/delivery/subsetRequests.ts).
  * The manifest comes from the edge read model (src/delivery/readModel.ts) and no Durable
  * Object is called on a device's request: a fleet's syncs never queue behind one object.
  * Blobs are immutable and content-addressed, so they are cacheable forever and resumable.

@@ -78,6 +78,10 @@ describe("per-device task sets", () => {
     const bad = await device("profile=tiny&device=d1&locales=de,%3Cscript%3E");
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: "bad_need", message: expect.stringContaining("locales") } });
+    // The run method subsets use within the budget, as the API offers it: K is the task count.
+    const own = await call("/v1/runs", json({ method: "own", k: 2, tasks: ["gec-de", "gec-en", "gec-fr"] }));
+    expect(own.status).toBe(400);
+    expect(((await own.json()) as { error: { message: string } }).error.message).toContain("own keeps each task's adapter: omit k and budget, or give k = 3");
     const headers = await call("/v1/manifest?profile=tiny", { headers: { "x-device-apps": "" } });
     expect(headers.status).toBe(400);
     expect(((await headers.json()) as { error: { message: string } }).error.message).toContain("apps");
