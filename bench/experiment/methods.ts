@@ -2,20 +2,24 @@
  * The clusterings compared, from the same pure code the ClusterRun Durable Object runs:
  * random, K-means on task vectors, and D2C (k-means start, loss-driven reassignment, best J),
  * pruned (`d2c`, the default: each task under its own cluster and its m most promising others,
- * a full sweep before a fixed point) or on the full schedule (`d2c-full`).
+ * a full sweep before a fixed point) or on the full schedule (`d2c-full`); `d2c-restarts` runs
+ * pruned D2C from several seeded k-means starts and keeps the lowest few-shot J (issue 15).
  */
 import { clustersOf, type Assignment } from "../../src/clustering/assignment.ts";
 import { kmeans } from "../../src/clustering/kmeans.ts";
 import { DEFAULT_PRUNE, runD2C, type D2CIteration, type PruneSettings } from "../../src/clustering/pruned.ts";
 import { randomAssignment } from "../../src/clustering/random.ts";
-import { Scorer } from "./scorer.ts";
+import { lowestObjective, restartSeeds } from "../../src/tuning/restarts.ts";
+import { Scorer, type Meter } from "./scorer.ts";
 
-export type Method = "random" | "kmeans" | "d2c" | "d2c-full";
+export type Method = "random" | "kmeans" | "d2c" | "d2c-full" | "d2c-restarts";
 
 export interface Clustering {
   readonly assignment: Assignment;
   readonly iterations: readonly D2CIteration[];
   readonly fixedPoint?: boolean;
+  /** d2c-restarts: best J of each start, in restartSeeds order, and the index kept. */
+  readonly restarts?: { readonly objectives: readonly number[]; readonly kept: number; readonly assignments: readonly Assignment[] };
 }
 
 export interface D2COptions {
@@ -25,20 +29,34 @@ export interface D2COptions {
   readonly start?: Assignment;
   /** World task index of each of the run's n tasks (the Scorer's indices); default 0..n-1, the whole world. */
   readonly tasks?: readonly number[];
+  /** Counts the run's forward passes as from an empty cache. */
+  readonly meter?: Meter;
+  /** d2c-restarts: seeded starts (the first is `seed`, so 1 is plain pruned D2C). */
+  readonly restarts?: number;
 }
+
+/** Starts of d2c-restarts unless told otherwise (chosen in docs/results.md: restarts). */
+export const DEFAULT_RESTARTS = 4;
 
 export async function cluster(
   method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number, options: D2COptions = {},
 ): Promise<Clustering> {
   if (method === "random") return { assignment: randomAssignment(n, k, seed), iterations: [] };
   if (method === "kmeans") return { assignment: kmeans(similarity, n, k, seed), iterations: [] };
+  if (method === "d2c-restarts") {
+    const runs: Clustering[] = [];
+    for (const s of restartSeeds(seed, options.restarts ?? DEFAULT_RESTARTS)) runs.push(await cluster("d2c", scorer, similarity, n, k, s, maxIterations, options));
+    const objectives = runs.map((r) => Math.min(...r.iterations.map((x) => x.objective)));
+    const kept = lowestObjective(objectives.map((objective) => ({ objective })));
+    return { ...runs[kept], restarts: { objectives, kept, assignments: runs.map((r) => r.assignment) } };
+  }
   const start = options.start ?? kmeans(similarity, n, k, seed);
   const worldTask = (i: number) => options.tasks?.[i] ?? i;
   return runD2C({
     n, k, start, similarity, maxIterations, ranking: options.ranking,
     prune: method === "d2c" ? (options.prune ?? DEFAULT_PRUNE) : null,
     // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
-    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot")).loss,
+    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot", options.meter)).loss,
   });
 }
 

@@ -3,12 +3,34 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface ResultRow {
-  /** `d2c` is pruned D2C (the default schedule), `d2c-full` every task under every cluster every iteration. */
-  readonly method: "base" | "random" | "kmeans" | "d2c" | "d2c-full" | "own";
+  /**
+   * `d2c` is pruned D2C (the default schedule), `d2c-full` every task under every cluster every
+   * iteration; `d2c-restarts` pruned D2C from several starts, `d2c-tuned` that plus tuned merges.
+   */
+  readonly method: "base" | "random" | "kmeans" | "d2c" | "d2c-full" | "own" | "d2c-restarts" | "d2c-tuned";
   readonly k: number;
   readonly seed: number;
   readonly meanExactMatch: number;
   readonly meanFewShotLoss: number;
+  /** New methods only: few-shot forward passes of the whole run from an empty cache, and those beyond plain d2c's. */
+  readonly forwardPasses?: number;
+  readonly extraForwardPasses?: number;
+  /** New methods only: best J of each start, the start kept, and each cluster's chosen merge (d2c-tuned). */
+  readonly restartObjectives?: readonly number[];
+  readonly restartKept?: number;
+  /** Exploration (--restart-detail): held-out exact match of every start's clustering. */
+  readonly restartExactMatch?: readonly number[];
+  readonly clusters?: readonly object[];
+}
+
+/** Settings of the issue-15 methods, as run. */
+export interface TuningSetup {
+  readonly restarts: number;
+  readonly budget: number;
+  readonly folds: number;
+  readonly penalty: number;
+  readonly sigma0: number;
+  readonly densities: readonly number[];
 }
 
 /** What an experiment ran on and how long it took: the header of its report. */
@@ -25,6 +47,8 @@ export interface Results extends ExperimentSetup {
   readonly rows: readonly ResultRow[];
   readonly ks: readonly number[];
   readonly costs: readonly RunCost[];
+  readonly tuning: TuningSetup;
+  readonly methods: readonly string[];
 }
 
 /** One D2C run from an empty cache: what it cost and where it ended. */
@@ -43,9 +67,14 @@ export interface RunCost {
   readonly fixedPoint: boolean;
 }
 
-const CLUSTERED = ["random", "kmeans", "d2c", "d2c-full"] as const;
-const COLOURS = { base: "#888888", random: "#d62728", kmeans: "#1f77b4", d2c: "#2ca02c", "d2c-full": "#9467bd", own: "#000000" } as const;
-const LABELS = { base: "base", random: "random", kmeans: "K-means", d2c: "D2C (pruned)", "d2c-full": "D2C (full)", own: "own" } as const;
+const CLUSTERED = ["random", "kmeans", "d2c", "d2c-full", "d2c-restarts", "d2c-tuned"] as const;
+type Clustered = (typeof CLUSTERED)[number];
+const COLOURS = {
+  base: "#888888", random: "#d62728", kmeans: "#1f77b4", d2c: "#2ca02c", "d2c-full": "#9467bd", "d2c-restarts": "#ff7f0e", "d2c-tuned": "#8c564b", own: "#000000",
+} as const;
+const LABELS = {
+  base: "base", random: "random", kmeans: "K-means", d2c: "D2C (pruned)", "d2c-full": "D2C (full)", "d2c-restarts": "D2C restarts", "d2c-tuned": "D2C tuned", own: "own",
+} as const;
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
@@ -67,6 +96,13 @@ function markdown(r: Results): string {
   const base = summary(r.rows, "base", 0)!;
   const own = summary(r.rows, "own", r.n)!;
   const ks = r.ks.filter((k) => k <= r.n);
+  const shown = CLUSTERED.filter((m) => r.rows.some((row) => row.method === m));
+  const has = (m: Clustered) => shown.includes(m);
+  const diff = (a: number, b: number) => (100 * (a - b)).toFixed(1);
+  // Differences worth a column, where both methods ran.
+  const diffs = ([["d2c", "d2c-full", "pruned - full"], ["d2c", "kmeans", "pruned - K-means"], ["d2c-restarts", "d2c", "restarts - pruned"], ["d2c-tuned", "d2c", "tuned - pruned"]] as const)
+    .filter(([a, b]) => has(a) && has(b));
+  const tuning = r.tuning;
   const lines = [
     "# D2C against random and K-means on the reference world",
     "",
@@ -76,18 +112,28 @@ function markdown(r: Results): string {
     "",
     "`d2c` is pruned D2C (each task under its own cluster and its m = 2 most promising others, a full sweep before a fixed",
     "point is declared), `d2c-full` the full schedule (every task under every cluster every iteration).",
+    ...(has("d2c-restarts") || has("d2c-tuned") ? [
+      `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps the lowest few-shot J;`,
+      `\`d2c-tuned\` then chooses each cluster's merge on few-shot loss: the method among svd and ties_svd, dare_ties_svd,`,
+      `magnitude_prune_svd at densities ${tuning.densities.join(", ")} (at uniform weights), then per-member weights by CMA-ES`,
+      `(${tuning.budget} evaluations per fold, step ${tuning.sigma0} in log-weight units, penalty ${tuning.penalty} on the worst member),`,
+      `kept only when they beat uniform weights on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
+    ] : []),
     "",
-    "| K | storage | random | K-means | D2C (pruned) | D2C (full) | pruned - full | pruned - K-means |",
-    "|---|---|---|---|---|---|---|---|",
+    `| K | storage | ${shown.map((m) => LABELS[m]).join(" | ")} | ${diffs.map(([, , label]) => label).join(" | ")} |`,
+    `|---|---|${shown.map(() => "---").join("|")}|${diffs.map(() => "---").join("|")}|`,
     ...ks.map((k) => {
-      const [random, kmeans, d2c, full] = CLUSTERED.map((m) => summary(r.rows, m, k)!);
-      const cell = (s: { mean: number; std: number }) => `${pct(s.mean)} ± ${pct(s.std)}`;
-      const diff = (a: number, b: number) => (100 * (a - b)).toFixed(1);
-      return `| ${k} | ${pct(k / r.n)}% | ${cell(random)} | ${cell(kmeans)} | ${cell(d2c)} | ${cell(full)} | ${diff(d2c.mean, full.mean)} | ${diff(d2c.mean, kmeans.mean)} |`;
+      const cells = shown.map((m) => {
+        const s = summary(r.rows, m, k)!;
+        return `${pct(s.mean)} ± ${pct(s.std)}`;
+      });
+      const ds = diffs.map(([a, b]) => diff(summary(r.rows, a, k)!.mean, summary(r.rows, b, k)!.mean));
+      return `| ${k} | ${pct(k / r.n)}% | ${cells.join(" | ")} | ${ds.join(" | ")} |`;
     }),
     "",
     "![exact match against storage](results.svg)",
     "",
+    ...newMethodTable(r, ks),
     ...r.costs.map((c) =>
       `Cost of one ${LABELS[c.method]} run (N=${c.n}, K=${c.k}, seed 0, empty cache): ${c.iterations} iterations, ` +
       `${c.forwardPasses} forward passes (${c.evaluations} task x cluster evaluations, ${c.cacheHits} answered by the loss cache), ` +
@@ -102,12 +148,33 @@ function markdown(r: Results): string {
   return lines.join("\n");
 }
 
+/** Per seed, for the issue-15 methods: held-out exact match beside d2c and K-means, and the forward passes each run adds. */
+function newMethodTable(r: Results, ks: readonly number[]): string[] {
+  const fresh = (["d2c-restarts", "d2c-tuned"] as const).filter((m) => r.rows.some((row) => row.method === m));
+  if (fresh.length === 0) return [];
+  const at = (m: string, k: number, seed: number) => r.rows.find((row) => row.method === m && row.k === k && row.seed === seed);
+  const em = (row: ResultRow | undefined) => (row ? pct(row.meanExactMatch) : "-");
+  return [
+    "Per seed (held-out exact match %; forward passes: few-shot passes of the whole run from an empty cache, + those beyond plain `d2c`'s):",
+    "",
+    `| K | seed | K-means | D2C (pruned) | ${fresh.map((m) => `${LABELS[m]} | passes`).join(" | ")} |`,
+    `|---|---|---|---|${fresh.map(() => "---|---").join("|")}|`,
+    ...ks.flatMap((k) => r.seeds.map((seed) =>
+      `| ${k} | ${seed} | ${em(at("kmeans", k, seed))} | ${em(at("d2c", k, seed))} | ${fresh.map((m) => {
+        const row = at(m, k, seed);
+        return `${em(row)} | ${row?.forwardPasses ?? "-"} (+${row?.extraForwardPasses ?? "-"})`;
+      }).join(" | ")} |`)),
+    "",
+  ];
+}
+
 function plot(r: Results): string {
   const W = 640, H = 400, L = 60, R = 120, T = 30, B = 50;
   const x = (k: number) => L + ((W - L - R) * Math.log(k)) / Math.log(r.n);
   const y = (v: number) => T + (H - T - B) * (1 - v);
   const ks = r.ks.filter((k) => k <= r.n);
-  const series = CLUSTERED.map((m) => {
+  const shown = CLUSTERED.filter((m) => r.rows.some((row) => row.method === m));
+  const series = shown.map((m) => {
     const points = ks.map((k) => [x(k), y(summary(r.rows, m, k)!.mean)] as const);
     return `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" points="${points.map((p) => p.join(",")).join(" ")}"/>` +
       points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("");
@@ -118,7 +185,7 @@ function plot(r: Results): string {
   };
   const ticks = ks.map((k) => `<text x="${x(k)}" y="${H - B + 18}" text-anchor="middle">${pct(k / r.n).replace(".0", "")}%</text>`);
   const yticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map((v) => `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v * 100}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-  const legend = (["d2c", "d2c-full", "kmeans", "random", "own", "base"] as const).map((m, i) =>
+  const legend = ([...(["d2c-tuned", "d2c-restarts", "d2c", "d2c-full", "kmeans", "random"] as const).filter((m) => shown.includes(m)), "own", "base"] as const).map((m, i) =>
     `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${LABELS[m]}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>

@@ -1,15 +1,19 @@
 /**
- * `npm run experiment [-- --fixtures DIR --ks 1,3,5,10,20,40 --seeds 0,1,2 --threads 1]`:
+ * `npm run experiment [-- --fixtures DIR --ks 1,3,5,10,20,40 --seeds 0,1,2 --threads 1 --methods ...]`:
  * the paper's comparison on a fixtures world. For each storage budget K and seed: held-out
  * exact match and few-shot loss of random, K-means and D2C (pruned, `d2c`, and full, `d2c-full`) clusterings (svd merge to rank 8,
- * uniform weights), beside the base model and each task's own LoRA. Writes docs/results.{md,json,svg}.
+ * uniform weights), beside the base model and each task's own LoRA; and issue 15's `d2c-restarts`
+ * (R seeded starts, lowest few-shot J) and `d2c-tuned` (restarts, then each cluster's merge method
+ * and weights chosen on held-back few-shot folds: tuning.ts). Writes docs/results.{md,json,svg}.
  * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
-import { cluster, scoreAssignment, type Method } from "./methods.ts";
-import { writeResults, type ResultRow, type RunCost } from "./report.ts";
-import { Scorer } from "./scorer.ts";
+import { clustersOf } from "../../src/clustering/assignment.ts";
+import { cluster, DEFAULT_RESTARTS, scoreAssignment, type Method } from "./methods.ts";
+import { writeResults, type ResultRow, type RunCost, type TuningSetup } from "./report.ts";
+import { Meter, Scorer } from "./scorer.ts";
+import { screenedMethods, tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
 import { loadWorld } from "./world.ts";
 
@@ -22,13 +26,28 @@ const { values } = parseArgs({
     "max-iterations": { type: "string", default: "10" },
     out: { type: "string", default: "docs" },
     subsets: { type: "boolean", default: false },
+    methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
+    restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
+    "tune-budget": { type: "string", default: "24" },
+    folds: { type: "string", default: "2" },
+    penalty: { type: "string", default: "0" },
+    sigma0: { type: "string", default: "1" },
+    densities: { type: "string", default: "0.3,0.5,0.7" },
+    // Exploration: skip the two cost runs; score every restart's clustering on held-out (the R sweep).
+    "skip-costs": { type: "boolean", default: false },
+    "restart-detail": { type: "boolean", default: false },
   },
 });
 const ks = values.ks.split(",").map(Number);
 const seeds = values.seeds.split(",").map(Number);
 const maxIterations = Number(values["max-iterations"]);
 const MERGE = { method: "svd", rank: 8 } as const;
-const METHODS: Method[] = ["random", "kmeans", "d2c", "d2c-full"];
+type RowMethod = Method | "d2c-tuned";
+const METHODS = values.methods.split(",") as RowMethod[];
+const TUNING: TuningSetup = {
+  restarts: Number(values.restarts), budget: Number(values["tune-budget"]), folds: Number(values.folds), penalty: Number(values.penalty),
+  sigma0: Number(values.sigma0), densities: values.densities === "" ? [] : values.densities.split(",").map(Number),
+};
 
 if (values.subsets) {
   await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
@@ -61,7 +80,7 @@ async function comparison(): Promise<void> {
       `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
     return cost;
   };
-  const costs = [await costOf("d2c"), await costOf("d2c-full")];
+  const costs = values["skip-costs"] ? [] : [await costOf("d2c"), await costOf("d2c-full")];
 
   const scorer = new Scorer(world, MERGE);
   const rows: ResultRow[] = [];
@@ -80,15 +99,41 @@ async function comparison(): Promise<void> {
   rows.push({ method: "own", k: n, seed: 0, ...own });
   progress(2, `own: exact match ${(100 * own.meanExactMatch).toFixed(1)}%`);
 
+  const exactMatchOfEach = async (assignments: readonly (readonly number[])[]) => {
+    const out: number[] = [];
+    for (const a of assignments) out.push((await scoreAssignment(scorer, a)).meanExactMatch);
+    return out;
+  };
+  // Forward passes of each (K, seed)'s plain d2c run from an empty cache: what the new methods add to it.
+  const d2cPasses = new Map<string, number>();
   for (const [i, { k, seed, method }] of configs.entries()) {
-    const { assignment, iterations } = await cluster(method, scorer, similarity, n, k, seed, maxIterations);
-    const score = await scoreAssignment(scorer, assignment);
-    rows.push({ method, k, seed, ...score });
+    const meter = new Meter();
+    const clusterMethod: Method = method === "d2c-tuned" ? "d2c-restarts" : method;
+    const run = await cluster(clusterMethod, scorer, similarity, n, k, seed, maxIterations, { meter, restarts: TUNING.restarts });
+    const { assignment, iterations } = run;
+    let tuned: TunedCluster[] | undefined;
+    if (method === "d2c-tuned") {
+      tuned = await tuneClusters(scorer, meter, clustersOf(assignment, k), {
+        ...TUNING, methods: screenedMethods(MERGE, TUNING.densities, seed), seed,
+      });
+    }
+    const score = await scoreAssignment(scorer, assignment, tuned?.map((c) => c.name));
+    if (method === "d2c") d2cPasses.set(`${k}|${seed}`, meter.forwardPasses);
+    const isNew = method === "d2c-restarts" || method === "d2c-tuned";
+    const passes = isNew ? { forwardPasses: meter.forwardPasses, extraForwardPasses: meter.forwardPasses - (d2cPasses.get(`${k}|${seed}`) ?? NaN) } : {};
+    const detail = isNew ? {
+      restartObjectives: run.restarts?.objectives, restartKept: run.restarts?.kept,
+      restartExactMatch: values["restart-detail"] && run.restarts ? await exactMatchOfEach(run.restarts.assignments) : undefined,
+      clusters: tuned?.map((c) => ({ members: c.members, method: c.merge.method, density: c.merge.density, weights: c.merge.weights, weightsKept: c.weightsKept, heldBackUniform: c.heldBackUniform, heldBackTuned: c.heldBackTuned })),
+    } : {};
+    rows.push({ method, k, seed, ...score, ...passes, ...detail });
     const extra = method.startsWith("d2c") ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
-    progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}`);
+    const cost = isNew ? `, ${meter.forwardPasses} forward passes (+${passes.extraForwardPasses} over d2c)` : "";
+    const chosen = tuned ? `, merges ${tuned.filter((c) => c.members.length > 1).map((c) => `${c.merge.method}${c.merge.density ? "@" + c.merge.density : ""}${c.weightsKept ? "+w" : ""}`).join(" ")}` : "";
+    progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}${cost}${chosen}`);
   }
 
   const seconds = elapsed();
   console.log(`experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`);
-  writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations });
+  writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations, tuning: TUNING, methods: METHODS });
 }

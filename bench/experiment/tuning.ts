@@ -1,0 +1,118 @@
+/**
+ * `d2c-tuned` (issue 15): each final cluster's merge chosen on its members' few-shot loss. The
+ * merge method (and density) is screened at uniform weights; then per held-back fold, CMA-ES
+ * tunes the member weights on the other folds' examples, and the tuned weights are kept only if
+ * they beat uniform weights on the held-back examples (mean over folds). The kept weights are
+ * the mean of the folds' solutions (in log coordinates): no extra tuning run on all examples.
+ * The held-out split is never read here.
+ */
+import type { MergeOptions, MergeSettings } from "../../src/adapters/merge/index.ts";
+import { minimizeCmaes } from "../../src/tuning/cmaes.ts";
+import { clusterObjective, exampleFolds, subsetLoss, trainingExamples } from "../../src/tuning/folds.ts";
+import { mergeWeights } from "../../src/tuning/weights.ts";
+import { Scorer, type Meter } from "./scorer.ts";
+
+export interface TuneSettings {
+  /** CMA-ES candidate evaluations per fold (each costs one few-shot pass per member). */
+  readonly budget: number;
+  /** Held-back folds of each task's few-shot examples. */
+  readonly folds: number;
+  /** Weight of the worst member's loss in the objective (0: the members' mean). */
+  readonly penalty: number;
+  /** CMA-ES initial step in log-weight units. */
+  readonly sigma0: number;
+  /** Merge settings screened at uniform weights; the first is the untuned merge (D2C's). */
+  readonly methods: readonly MergeSettings[];
+  /** Folds, CMA-ES and DARE seed. */
+  readonly seed: number;
+}
+
+export interface TunedCluster {
+  readonly members: readonly number[];
+  /** The merge shipped (method, density, rank, weights in member order). */
+  readonly merge: MergeOptions;
+  /** Cluster name for the Scorer. */
+  readonly name: string;
+  /** Held-back objective of uniform and of tuned weights under the chosen method (mean over folds). */
+  readonly heldBackUniform: number;
+  readonly heldBackTuned: number;
+  readonly weightsKept: boolean;
+}
+
+/** The Scorer's name of a merge: D2C's own cluster name for the untuned merge, so its cached losses count. */
+function nameOf(members: readonly number[], merge: MergeOptions, untuned: MergeSettings): string {
+  const plain = merge.method === untuned.method && merge.density === untuned.density && merge.rank === untuned.rank &&
+    merge.seed === untuned.seed && (merge.weights ?? []).every((w) => w === 1 / members.length);
+  return plain ? Scorer.cluster(members) : Scorer.tuned(members, merge);
+}
+
+/** Per-member per-example few-shot losses of one merge. */
+async function memberLosses(scorer: Scorer, meter: Meter, members: readonly number[], merge: MergeOptions, untuned: MergeSettings): Promise<(readonly number[])[]> {
+  const name = nameOf(members, merge, untuned);
+  const out: (readonly number[])[] = [];
+  for (const t of members) out.push((await scorer.score(name, t, "fewshot", meter)).losses);
+  return out;
+}
+
+export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonly number[], settings: TuneSettings): Promise<TunedCluster> {
+  const sorted = [...members].sort((a, b) => a - b);
+  const uniform = sorted.map(() => 1 / sorted.length);
+  const untuned = { ...settings.methods[0], weights: uniform };
+  if (sorted.length < 2) {
+    return { members: sorted, merge: untuned, name: Scorer.cluster(sorted), heldBackUniform: NaN, heldBackTuned: NaN, weightsKept: false };
+  }
+  const objective = (losses: readonly (readonly number[])[], examples: (t: number) => readonly number[]) =>
+    clusterObjective(losses.map((l, i) => subsetLoss(l, examples(i))), settings.penalty);
+  // Every member's example indices (few-shot sets may differ in size).
+  const allExamples: number[][] = [];
+  for (const t of sorted) allExamples.push([...Array((await scorer.score(Scorer.cluster(sorted), t, "fewshot", meter)).losses.length).keys()]);
+
+  // 1. Method screen at uniform weights, on every few-shot example (no parameter is fitted).
+  let method = settings.methods[0];
+  let best = Infinity;
+  for (const m of settings.methods) {
+    const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights: uniform }, settings.methods[0]), (i) => allExamples[i]);
+    if (j < best) [best, method] = [j, m];
+  }
+  if (settings.budget <= 0) {
+    return { members: sorted, merge: { ...method, weights: uniform }, name: nameOf(sorted, { ...method, weights: uniform }, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
+  }
+
+  // 2. Weights: CMA-ES per fold on the training examples, judged on the held-back ones.
+  const folds = allExamples.map((examples, i) => exampleFolds(examples.length, settings.folds, (settings.seed + sorted[i]) >>> 0));
+  const evaluate = (x: readonly number[]) => memberLosses(scorer, meter, sorted, { ...method, weights: mergeWeights(x) }, settings.methods[0]);
+  const uniformLosses = await evaluate(sorted.map(() => 0));
+  const solutions: number[][] = [];
+  let heldBackUniform = 0;
+  let heldBackTuned = 0;
+  for (let f = 0; f < settings.folds; f++) {
+    const train = (i: number) => trainingExamples(folds[i], f);
+    const held = (i: number) => folds[i][f];
+    const run = await minimizeCmaes(async (x) => objective(await evaluate(x), train), {
+      x0: sorted.map(() => 0), sigma0: settings.sigma0, budget: settings.budget, seed: (settings.seed * 31 + f) >>> 0,
+    });
+    // The start point competes too: CMA-ES never evaluates x0 itself.
+    const x = run.best!.f < objective(uniformLosses, train) ? run.best!.x : sorted.map(() => 0);
+    solutions.push(x);
+    heldBackUniform += objective(uniformLosses, held) / settings.folds;
+    heldBackTuned += objective(await evaluate(x), held) / settings.folds;
+  }
+  const weightsKept = heldBackTuned < heldBackUniform;
+  const x = weightsKept ? sorted.map((_, d) => solutions.reduce((s, sol) => s + sol[d], 0) / solutions.length) : sorted.map(() => 0);
+  const merge = { ...method, weights: mergeWeights(x) };
+  return { members: sorted, merge, name: nameOf(sorted, merge, settings.methods[0]), heldBackUniform, heldBackTuned, weightsKept };
+}
+
+/** Every cluster of an assignment tuned (label order); the names score the tuned merges. */
+export async function tuneClusters(scorer: Scorer, meter: Meter, clusters: readonly (readonly number[])[], settings: TuneSettings): Promise<TunedCluster[]> {
+  const out: TunedCluster[] = [];
+  for (const members of clusters) out.push(await tuneCluster(scorer, meter, members, settings));
+  return out;
+}
+
+/** The screened merges: svd (D2C's) first, then the pruning methods at each density. */
+export function screenedMethods(base: MergeSettings, densities: readonly number[], seed: number): MergeSettings[] {
+  const pruned = (["ties_svd", "dare_ties_svd", "magnitude_prune_svd"] as const).flatMap((method) =>
+    densities.map((density): MergeSettings => (method === "dare_ties_svd" ? { ...base, method, density, seed } : { ...base, method, density })));
+  return [base, ...pruned];
+}
