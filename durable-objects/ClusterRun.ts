@@ -15,6 +15,7 @@ import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
+import { restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import { subsetRunFinished } from "../src/delivery/subsetMessages";
@@ -239,10 +240,12 @@ export class ClusterRun extends DurableObject<Env> {
   private async begin(config: RunConfig, assignment: number[], similarity: Float64Array | null): Promise<void> {
     // Pruned D2C's first iteration ranks clusters by task similarity (nothing is known of their
     // losses yet) unless the rule wants it full; without similarities (a warm start) it is full.
-    const prune = config.method === "d2c" ? config.prune : null;
-    const prunedFirst = !!prune && similarity !== null && !(prune.fullFirst ?? fullFirstByDefault(config.tasks.length, config.k));
+    const prunedFirst = prunedStart(config, similarity !== null);
+    const restarts = config.restarts ?? 1;
     this.commit(() => {
-      if (prunedFirst) tables.storeSimilarity(this.sql, similarity);
+      // Later restarts start from k-means on the same similarities.
+      if (similarity && (prunedFirst || restarts > 1)) tables.storeSimilarity(this.sql, similarity);
+      if (restarts > 1) tables.insertRestart(this.sql, { restart: 0, firstIteration: 0, seed: config.seed });
       tables.insertIteration(this.sql, 0, assignment, new Date().toISOString(), !prunedFirst);
       this.advance("merge");
       this.emit("iteration", { iteration: 0, assignment });
@@ -306,16 +309,24 @@ export class ClusterRun extends DurableObject<Env> {
     const settled = sameAssignment(next, assignment);
     // Pruned D2C declares a fixed point only after a full sweep finds no move (even past maxIterations).
     const widen = pruned && settled && !tables.isFullIteration(this.sql, iteration);
-    const last = settled ? !widen : iteration + 1 >= config.maxIterations;
+    const trajectory = tables.currentRestart(this.sql, config.seed);
+    const ended = settled ? !widen : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
+    // A trajectory that ended is followed by the next seeded start, while restarts remain.
+    const restart = ended && trajectory.restart + 1 < (config.restarts ?? 1) ? this.nextStart(config, trajectory.restart + 1, iteration + 1) : null;
+    const last = ended && !restart;
     const now = new Date().toISOString();
     this.commit(() => {
       this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, finished_at = ? WHERE iteration = ?", JSON.stringify(assignment), j, now, iteration);
       this.emit("evaluated", { iteration, objective: j });
       if (!last) {
-        tables.insertIteration(this.sql, iteration + 1, next, now, !pruned || widen);
+        if (restart) {
+          tables.insertRestart(this.sql, restart);
+          this.emit("restart", { restart: restart.restart, seed: restart.seed, iteration: iteration + 1 });
+        }
+        tables.insertIteration(this.sql, iteration + 1, restart?.assignment ?? next, now, restart ? restart.full : !pruned || widen);
         this.sql.exec("UPDATE run SET iteration = ? WHERE id = 1", iteration + 1);
         this.advance("merge");
-        this.emit("iteration", { iteration: iteration + 1, assignment: next });
+        this.emit("iteration", { iteration: iteration + 1, assignment: restart?.assignment ?? next });
       }
     });
     if (!last) return this.wake();
@@ -354,6 +365,14 @@ export class ClusterRun extends DurableObject<Env> {
     if (tables.readRun(this.sql)?.state === "running") await this.ctx.storage.setAlarm(at);
   }
 
+  /** Restart `restart`'s first iteration: k-means on the stored similarities with its seed. */
+  private nextStart(config: RunConfig, restart: number, firstIteration: number): tables.Restart & { assignment: number[]; full: boolean } {
+    const seed = restartSeeds(config.seed, restart + 1)[restart];
+    const n = config.tasks.length;
+    const similarity = tables.readSimilarity(this.sql, n)!;
+    return { restart, firstIteration, seed, assignment: kmeans(similarity, n, config.k, seed), full: !prunedStart(config, true) };
+  }
+
   private advance(phase: RunPhase): void {
     this.sql.exec("UPDATE run SET phase = ?, updated_at = ? WHERE id = 1", phase, new Date().toISOString());
   }
@@ -379,4 +398,13 @@ export class ClusterRun extends DurableObject<Env> {
     const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (at, type, data) VALUES (?, ?, ?) RETURNING seq", at, type, JSON.stringify(data)).one().seq;
     this.listeners.push({ seq, type, data } satisfies RunEvent);
   }
+}
+
+/**
+ * Whether a D2C start (the first, or a restart's) is a pruned iteration ranked by task
+ * similarity (which it needs) rather than a full sweep: the rule of src/clustering/pruned.ts.
+ */
+function prunedStart(config: RunConfig, hasSimilarity: boolean): boolean {
+  const prune = config.method === "d2c" ? config.prune : null;
+  return !!prune && hasSimilarity && !(prune.fullFirst ?? fullFirstByDefault(config.tasks.length, config.k));
 }

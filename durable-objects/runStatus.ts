@@ -11,13 +11,14 @@ import type { StoredRun } from "./runTables";
 export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null, similarity: RunStatus["cost"]["similarity"]): RunStatus {
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
+  const restartOf = tables.restartOfIterations(sql);
   const iterations = sql.exec<{ iteration: number; objective: number | null; full: number }>("SELECT iteration, objective, full FROM iterations ORDER BY iteration")
     .toArray().map((row): IterationView => {
       const counts = tables.unitCounts(sql, row.iteration);
       const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): MergedClusterView => ({
         cluster: c.cluster, size: (JSON.parse(c.members) as number[]).length, sha256: c.sha256, bytes: c.bytes, rank: c.rank,
       }));
-      return { iteration: row.iteration, objective: row.objective, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
+      return { iteration: row.iteration, restart: restartOf(row.iteration), objective: row.objective, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
     });
   const units = sql.exec<{ source: string; evaluated: number; n: number }>(
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();
@@ -35,7 +36,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   });
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, evaluator: config.evaluator ?? "wasm", tasks: ids,
+    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, restarts: config.restarts ?? 1, evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration),

@@ -72,6 +72,7 @@ export function createRunTables(sql: SqlStorage): void {
     CREATE INDEX IF NOT EXISTS units_overdue ON units (iteration, sent_at) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
     CREATE TABLE IF NOT EXISTS similarity (task INTEGER PRIMARY KEY, row BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS restarts (restart INTEGER PRIMARY KEY, first_iteration INTEGER NOT NULL, seed INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
   // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
@@ -102,6 +103,29 @@ export function readSimilarity(sql: SqlStorage, n: number): Float64Array | null 
   const similarity = new Float64Array(n * n);
   for (const { task, row } of rows) similarity.set(new Float64Array(row), task * n);
   return similarity;
+}
+
+/** The D2C trajectory an iteration belongs to (restart 0 is the run's own start; runs without restarts have none stored). */
+export interface Restart {
+  readonly restart: number;
+  readonly firstIteration: number;
+  readonly seed: number;
+}
+
+export function insertRestart(sql: SqlStorage, restart: Restart): void {
+  sql.exec("INSERT INTO restarts VALUES (?, ?, ?)", restart.restart, restart.firstIteration, restart.seed);
+}
+
+/** The trajectory going on: the last one started; restart 0 from iteration 0 for runs that stored none. */
+export function currentRestart(sql: SqlStorage, seed: number): Restart {
+  const row = sql.exec<{ restart: number; first_iteration: number; seed: number }>("SELECT * FROM restarts ORDER BY restart DESC LIMIT 1").toArray()[0];
+  return row ? { restart: row.restart, firstIteration: row.first_iteration, seed: row.seed } : { restart: 0, firstIteration: 0, seed };
+}
+
+/** The restart of each iteration, by iteration (0 for every iteration of a run without restarts). */
+export function restartOfIterations(sql: SqlStorage): (iteration: number) => number {
+  const starts = sql.exec<{ restart: number; first_iteration: number }>("SELECT restart, first_iteration FROM restarts ORDER BY first_iteration").toArray();
+  return (iteration) => starts.filter((s) => s.first_iteration <= iteration).at(-1)?.restart ?? 0;
 }
 
 /** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */

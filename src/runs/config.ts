@@ -39,6 +39,12 @@ export interface RunConfig {
   readonly initialAssignment?: readonly number[];
   /** false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs stored before it: true. */
   readonly cache?: boolean;
+  /**
+   * D2C from this many seeded k-means starts (src/tuning/restarts.ts), one after another in the
+   * same run and sharing its loss cache; the result is the iteration of lowest few-shot J over
+   * all of them. Absent (runs stored before it): 1.
+   */
+  readonly restarts?: number;
   /** Pruned D2C's settings; null or absent (runs stored before it, baselines, `"prune": false`): the full schedule. */
   readonly prune?: PruneSettings | null;
   /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */

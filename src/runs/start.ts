@@ -16,6 +16,10 @@ import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
 import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
 
+/** Restarts of a D2C run by default, and at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
+export const DEFAULT_RESTARTS = 1;
+const MAX_RESTARTS = 16;
+
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
   k: z.number().int().min(1).optional(),
@@ -51,6 +55,11 @@ export const RunRequest = z.object({
     z.boolean(),
     z.object({ m: z.number().int().min(0).max(64).optional(), fullFirst: z.boolean().optional() }).strict(),
   ]).default(true),
+  /**
+   * D2C only, from a k-means start: run D2C from this many seeded starts (the first is `seed`),
+   * sharing the loss cache, and keep the iteration of lowest few-shot J. Default DEFAULT_RESTARTS.
+   */
+  restarts: z.number().int().min(1).max(MAX_RESTARTS).optional(),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
   /**
@@ -113,6 +122,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
       ...(t.application ? { application: t.application } : {}), ...(t.language ? { language: t.language } : {}),
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
+    restarts: chooseRestarts(request, warm !== undefined),
     cache: request.cache,
     prune: request.method !== "d2c" || request.prune === false ? null
       : request.prune === true ? DEFAULT_PRUNE : { ...DEFAULT_PRUNE, ...request.prune },
@@ -125,6 +135,15 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   await clusterRun(env, runId).start(config);
   await cat.recordRun({ runId, createdAt: config.createdAt, method: config.method, k, tasks: chosen.length, ...(profile ? { profile: profile.id } : {}) });
   return { runId, k, tasks: chosen.length };
+}
+
+/** Restarts start from seeded k-means: a baseline or a warm-started run has one start only. */
+function chooseRestarts(request: RunRequest, warm: boolean): number {
+  const restartable = request.method === "d2c" && !warm;
+  if (request.restarts !== undefined && request.restarts > 1 && !restartable) {
+    throw new DomainError("invalid", "invalid_request", `restarts: only a D2C run from a k-means start restarts, not ${warm ? "a warm-started run" : `method ${request.method}`}`);
+  }
+  return restartable ? (request.restarts ?? DEFAULT_RESTARTS) : 1;
 }
 
 /** The request's evaluator, else the model's; a model registered for the service is never evaluated in the Worker. */

@@ -33,6 +33,8 @@ export interface MergedClusterView {
  */
 export interface IterationView {
   readonly iteration: number;
+  /** The D2C trajectory (seeded start) it belongs to: 0 unless the run restarts. */
+  readonly restart: number;
   /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
   readonly objective: number | null;
   /** Every task under every cluster (D2C's full schedule, the first iteration, and pruned D2C's verifying sweeps). */
@@ -129,6 +131,8 @@ export interface RunStatus {
   readonly merge: MergeSettings;
   readonly seed: number;
   readonly maxIterations: number;
+  /** Seeded D2C starts the run makes (1: no restart). */
+  readonly restarts: number;
   /** Who evaluated the run's units: the Worker's onnxruntime-web or the evaluator service. */
   readonly evaluator: Evaluator;
   readonly tasks: string[];

@@ -143,6 +143,23 @@ describe("a D2C run", () => {
     for (const row of page.rows) expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
   });
 
+  it("restarts from seeded k-means starts in one run, sharing the loss cache, and keeps the lowest J of all", async () => {
+    const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
+    const status = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }), finished, 180);
+    expect(status).toMatchObject({ state: "done", restarts: 3 });
+    const restarts = [...new Set(status.iterations.map((i) => i.restart))];
+    expect(restarts).toEqual([0, 1, 2]);
+    // Restart 0 is the single-start run, iteration for iteration.
+    expect(status.iterations.filter((i) => i.restart === 0).map((i) => i.objective)).toEqual(single.iterations.map((i) => i.objective));
+    // Each later trajectory ends on its own full-sweep fixed point (or maxIterations) before the next starts.
+    for (const r of [1, 2]) expect(status.iterations.filter((i) => i.restart === r).at(-1)!.full).toBe(true);
+    const best = Math.min(...status.iterations.map((i) => i.objective!));
+    expect(status.result!.objective).toBe(best);
+    expect(best).toBeLessThanOrEqual(single.result!.objective);
+    // Restart 0 repeats the single-start run, whose losses the cache kept: no forward pass for those.
+    expect(status.cost.cacheHits).toBeGreaterThan(0);
+  });
+
   it("sends again the units that never reported, from its alarm", async () => {
     const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
     const run = clusterRun(env, runId);
@@ -247,6 +264,8 @@ describe("run requests", () => {
     ["unknown profile", { profile: "nope" }, 404, "no profile nope"],
     ["both k and budget", { k: 2, budget: { maxAdapters: 2 } }, 400, "exactly one of k, budget and profile"],
     ["budget below one adapter", { budget: { maxBytes: 1000 } }, 422, "does not hold one adapter"],
+    ["restarts of a baseline", { k: 2, method: "kmeans", restarts: 2 }, 400, "restarts: only a D2C run from a k-means start restarts, not method kmeans"],
+    ["restarts above 16", { k: 2, restarts: 17 }, 400, "restarts"],
   ];
   for (const [name, body, status, message] of cases) {
     it(`refuses ${name}`, async () => {
