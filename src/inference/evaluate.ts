@@ -17,6 +17,8 @@ export interface Evaluation {
   readonly tokens: number;
   /** Forward passes this evaluation ran (one per batch of MAX_BATCH examples). */
   readonly forwardPasses: number;
+  /** Each example's mean completion NLL, in the split's order: merge tuning scores held-back folds of them (src/tuning/folds.ts). */
+  readonly exampleLosses: number[];
   readonly ms: number;
 }
 
@@ -30,16 +32,18 @@ export async function evaluate(model: LoadedModel, examples: readonly Example[],
   let exact = 0;
   let tokens = 0;
   let passes = 0;
+  const exampleLosses: number[] = [];
   for (let from = 0; from < examples.length; from += MAX_BATCH) {
     const batch = batchOf(model, examples.slice(from, from + MAX_BATCH));
     const logits = await forward(model, batch, adapter);
     passes++;
     const scores = scoreBatch(batch, logits, model.contract.vocabSize);
     for (const s of scores) {
+      exampleLosses.push(s.nll);
       loss += s.nll;
       exact += s.exact ? 1 : 0;
       tokens += s.tokens;
     }
   }
-  return { loss: loss / examples.length, exactMatch: exact / examples.length, examples: examples.length, tokens, forwardPasses: passes, ms: Date.now() - started };
+  return { loss: loss / examples.length, exactMatch: exact / examples.length, examples: examples.length, tokens, forwardPasses: passes, exampleLosses, ms: Date.now() - started };
 }

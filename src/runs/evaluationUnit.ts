@@ -22,8 +22,8 @@ export interface EvaluationUnit {
   readonly evaluator?: Evaluator;
 }
 
-/** A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts). */
-export type UnitResult = Evaluation;
+/** A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts); per-example losses stay with merge tuning. */
+export type UnitResult = Omit<Evaluation, "exampleLosses">;
 
 /** One unit's result as the consumer reports it to the run. */
 export interface UnitReport {
