@@ -31,6 +31,8 @@ export interface TuningSetup {
   readonly penalty: number;
   readonly sigma0: number;
   readonly densities: readonly number[];
+  readonly scales: readonly number[];
+  readonly scaleCoordinate: boolean;
 }
 
 /** What an experiment ran on and how long it took: the header of its report. */

@@ -33,6 +33,8 @@ const { values } = parseArgs({
     penalty: { type: "string", default: "0" },
     sigma0: { type: "string", default: "1" },
     densities: { type: "string", default: "0.3,0.5,0.7" },
+    scales: { type: "string", default: "1" },
+    "scale-coordinate": { type: "boolean", default: false },
     // Exploration: skip the two cost runs; score every restart's clustering on held-out (the R sweep).
     "skip-costs": { type: "boolean", default: false },
     "restart-detail": { type: "boolean", default: false },
@@ -47,6 +49,7 @@ const METHODS = values.methods.split(",") as RowMethod[];
 const TUNING: TuningSetup = {
   restarts: Number(values.restarts), budget: Number(values["tune-budget"]), folds: Number(values.folds), penalty: Number(values.penalty),
   sigma0: Number(values.sigma0), densities: values.densities === "" ? [] : values.densities.split(",").map(Number),
+  scales: values.scales.split(",").map(Number), scaleCoordinate: values["scale-coordinate"],
 };
 
 if (values.subsets) {

@@ -9,7 +9,7 @@
 import type { MergeOptions, MergeSettings } from "../../src/adapters/merge/index.ts";
 import { minimizeCmaes } from "../../src/tuning/cmaes.ts";
 import { clusterObjective, exampleFolds, subsetLoss, trainingExamples } from "../../src/tuning/folds.ts";
-import { mergeWeights } from "../../src/tuning/weights.ts";
+import { mergeWeights, scaledMergeWeights } from "../../src/tuning/weights.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 
 export interface TuneSettings {
@@ -23,6 +23,10 @@ export interface TuneSettings {
   readonly sigma0: number;
   /** Merge settings screened at uniform weights; the first is the untuned merge (D2C's). */
   readonly methods: readonly MergeSettings[];
+  /** Common scales screened with each method (uniform weights times c); 1 must be among them. */
+  readonly scales: readonly number[];
+  /** CMA-ES coordinates [log scale, per-member log weights] (scaledMergeWeights) instead of per-member only. */
+  readonly scaleCoordinate: boolean;
   /** Folds, CMA-ES and DARE seed. */
   readonly seed: number;
 }
@@ -67,21 +71,29 @@ export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonl
   const allExamples: number[][] = [];
   for (const t of sorted) allExamples.push([...Array((await scorer.score(Scorer.cluster(sorted), t, "fewshot", meter)).losses.length).keys()]);
 
-  // 1. Method screen at uniform weights, on every few-shot example (no parameter is fitted).
+  // 1. Screen of methods and common scales, on every few-shot example: a few fixed candidates, no
+  // parameter fitted, so the mean over held-back folds would be this same mean.
   let method = settings.methods[0];
+  let scale = 1;
   let best = Infinity;
   for (const m of settings.methods) {
-    const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights: uniform }, settings.methods[0]), (i) => allExamples[i]);
-    if (j < best) [best, method] = [j, m];
+    for (const c of settings.scales) {
+      const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights: uniform.map((w) => w * c) }, settings.methods[0]), (i) => allExamples[i]);
+      if (j < best) [best, method, scale] = [j, m, c];
+    }
   }
+  const start = { ...method, weights: uniform.map((w) => w * scale) };
   if (settings.budget <= 0) {
-    return { members: sorted, merge: { ...method, weights: uniform }, name: nameOf(sorted, { ...method, weights: uniform }, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
+    return { members: sorted, merge: start, name: nameOf(sorted, start, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
   }
 
   // 2. Weights: CMA-ES per fold on the training examples, judged on the held-back ones.
   const folds = allExamples.map((examples, i) => exampleFolds(examples.length, settings.folds, (settings.seed + sorted[i]) >>> 0));
-  const evaluate = (x: readonly number[]) => memberLosses(scorer, meter, sorted, { ...method, weights: mergeWeights(x) }, settings.methods[0]);
-  const uniformLosses = await evaluate(sorted.map(() => 0));
+  const weightsOf = settings.scaleCoordinate ? scaledMergeWeights : mergeWeights;
+  const x0 = settings.scaleCoordinate ? [Math.log(scale), ...sorted.map(() => 0)] : sorted.map(() => Math.log(scale));
+  const evaluate = (x: readonly number[]) => memberLosses(scorer, meter, sorted, { ...method, weights: weightsOf(x) }, settings.methods[0]);
+  // "Uniform" from here on is the screened start: uniform weights times the screened scale.
+  const uniformLosses = await evaluate(x0);
   const solutions: number[][] = [];
   let heldBackUniform = 0;
   let heldBackTuned = 0;
@@ -89,17 +101,17 @@ export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonl
     const train = (i: number) => trainingExamples(folds[i], f);
     const held = (i: number) => folds[i][f];
     const run = await minimizeCmaes(async (x) => objective(await evaluate(x), train), {
-      x0: sorted.map(() => 0), sigma0: settings.sigma0, budget: settings.budget, seed: (settings.seed * 31 + f) >>> 0,
+      x0, sigma0: settings.sigma0, budget: settings.budget, seed: (settings.seed * 31 + f) >>> 0,
     });
     // The start point competes too: CMA-ES never evaluates x0 itself.
-    const x = run.best!.f < objective(uniformLosses, train) ? run.best!.x : sorted.map(() => 0);
+    const x = run.best!.f < objective(uniformLosses, train) ? run.best!.x : x0;
     solutions.push(x);
     heldBackUniform += objective(uniformLosses, held) / settings.folds;
     heldBackTuned += objective(await evaluate(x), held) / settings.folds;
   }
   const weightsKept = heldBackTuned < heldBackUniform;
-  const x = weightsKept ? sorted.map((_, d) => solutions.reduce((s, sol) => s + sol[d], 0) / solutions.length) : sorted.map(() => 0);
-  const merge = { ...method, weights: mergeWeights(x) };
+  const x = weightsKept ? x0.map((_, d) => solutions.reduce((s, sol) => s + sol[d], 0) / solutions.length) : x0;
+  const merge = { ...method, weights: weightsOf(x) };
   return { members: sorted, merge, name: nameOf(sorted, merge, settings.methods[0]), heldBackUniform, heldBackTuned, weightsKept };
 }
 

@@ -16,6 +16,17 @@ export function mergeWeights(x: readonly number[]): number[] {
   });
 }
 
+/**
+ * Weights from coordinates with a shared scale first: x = [s, z_1..z_n], w_i = e^(s + z_i) / n.
+ * Redundant on purpose: CMA-ES samples each coordinate with the same step, so the scale (the
+ * direction that mattered most on the reference world: uniform weights times 1.5 beat uniform)
+ * gets a full step of its own instead of 1/sqrt(n) of one spread over every member.
+ */
+export function scaledMergeWeights(x: readonly number[]): number[] {
+  if (x.length < 2) throw new RangeError("scaledMergeWeights: needs a scale and at least one member");
+  return mergeWeights(x.slice(1).map((z) => z + x[0]));
+}
+
 /** Optimiser coordinates of positive weights (the inverse of mergeWeights inside the clamp). */
 export function weightCoordinates(weights: readonly number[]): number[] {
   return weights.map((w, i) => {
