@@ -19,6 +19,9 @@ import { restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import { subsetRunFinished } from "../src/delivery/subsetMessages";
+import { isCandidateId, type CandidateResult } from "../src/runs/tuneCandidates";
+import { MergeTuning } from "./runTuning";
+import type { TuningView } from "./runStatus";
 import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlocks";
 import { kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
@@ -45,6 +48,7 @@ export class ClusterRun extends DurableObject<Env> {
   private listeners = new RunListeners();
   private report!: HeldOutReport;
   private blocks!: SimilarityBlocks;
+  private tuning!: MergeTuning;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -53,6 +57,7 @@ export class ClusterRun extends DurableObject<Env> {
       tables.createRunTables(this.sql);
       this.report = new HeldOutReport(this.sql, env.EVALUATIONS);
       this.blocks = new SimilarityBlocks(this.sql, env.EVALUATIONS);
+      this.tuning = new MergeTuning(this.sql, env.EVALUATIONS);
     });
   }
 
@@ -72,7 +77,7 @@ export class ClusterRun extends DurableObject<Env> {
 
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
-    return run && runStatus(this.sql, run, this.report.view(run.parsed), this.blocks.usage());
+    return run && runStatus(this.sql, run, this.report.view(run.parsed), this.blocks.usage(), this.tuningView(run.parsed));
   }
 
   /** A page of tasks of an iteration's loss matrix; null when the run or the iteration does not exist. */
@@ -89,7 +94,7 @@ export class ClusterRun extends DurableObject<Env> {
   claimUnits(unitIds: readonly string[]): string[] {
     const running = tables.readRun(this.sql)?.state === "running";
     return unitIds.filter((id) => (isHeldOutUnit(id) ? this.report.claim(id)
-      : running && (isSimilarityBlock(id) ? this.blocks.claim(id) : tables.claimUnit(this.sql, id))));
+      : running && (isSimilarityBlock(id) ? this.blocks.claim(id) : isCandidateId(id) ? this.tuning.claim(id) : tables.claimUnit(this.sql, id))));
   }
 
   /**
@@ -121,6 +126,17 @@ export class ClusterRun extends DurableObject<Env> {
     if (this.blocks.record(blockId, dots, multiplyAdds) && run.phase === "similarity") await this.wake();
   }
 
+  /** A tuning candidate's answer (src/runs/tuneCandidates.ts): the tuners go on, and the run ends when the last is done. */
+  async reportCandidate(candidateId: string, result: CandidateResult): Promise<void> {
+    const run = tables.readRun(this.sql);
+    if (run?.state !== "running" || run.phase !== "tune") return;
+    if (result.losses.some((l) => !l.every(Number.isFinite))) {
+      return this.finish("failed", `${this.tuning.describe(run.parsed, candidateId)} gave a non-finite few-shot loss`);
+    }
+    await this.tuning.record(run.parsed, candidateId, result);
+    if (this.tuning.done()) await this.wake();
+  }
+
   /**
    * The consumer's error for one attempt, kept as the reason if the unit ends in the dead-letter
    * queue; the claim is released for the queue's retry. A task deleted or replaced meanwhile (its
@@ -128,7 +144,8 @@ export class ClusterRun extends DurableObject<Env> {
    */
   async unitError(unitId: string, reason: string): Promise<void> {
     if (isHeldOutUnit(unitId)) return this.report.release(unitId, reason);
-    if (isSimilarityBlock(unitId)) this.blocks.release(unitId, reason);
+    if (isCandidateId(unitId)) this.tuning.release(unitId, reason);
+    else if (isSimilarityBlock(unitId)) this.blocks.release(unitId, reason);
     else this.sql.exec("UPDATE units SET error = ?, claimed_at = NULL WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
     await this.failIfTasksChanged();
   }
@@ -146,6 +163,10 @@ export class ClusterRun extends DurableObject<Env> {
       return this.finish("failed", reason === undefined
         ? `task similarity block ${unitId} failed after ${attempts} attempts: ${this.blocks.lastError(unitId) ?? "no error recorded"}`
         : `task similarity block ${unitId} cannot succeed: ${reason}`);
+    }
+    if (isCandidateId(unitId)) {
+      if (run.state !== "running" || (await this.failIfTasksChanged())) return;
+      return this.finish("failed", `${this.tuning.describe(run.parsed, unitId)} ${reason === undefined ? `failed after ${attempts} attempts` : `cannot succeed: ${reason}`}`);
     }
     const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
     if (!unit || unit.loss !== null || (await this.failIfTasksChanged())) return;
@@ -166,7 +187,7 @@ export class ClusterRun extends DurableObject<Env> {
    */
   async requestReport(testSha256: Record<string, string>): Promise<ReportView> {
     const run = tables.readRun(this.sql);
-    const status = run && runStatus(this.sql, run, null, this.blocks.usage());
+    const status = run && runStatus(this.sql, run, null, this.blocks.usage(), this.tuningView(run.parsed));
     if (!run || !status?.result) throw new DomainError("conflict", "run_not_done", `run ${run?.parsed.runId} is ${run?.state}; a report needs a finished run`);
     const result = status.result;
     await this.report.start(run.parsed, {
@@ -209,7 +230,22 @@ export class ClusterRun extends DurableObject<Env> {
       case "merge": return this.merge(config, iteration);
       case "evaluate": return this.evaluate(config, iteration);
       case "reassign": return this.reassign(config, iteration);
+      case "tune": return this.tune(config);
     }
+  }
+
+  /** Waits for the tuners (re-sending silent candidates); done, the run is. */
+  private async tune(config: RunConfig): Promise<void> {
+    const best = tables.readRun(this.sql)!.best_iteration!;
+    if (!this.tuning.started()) await this.tuning.start(config, clustersOf(tables.assignmentOf(this.sql, best), config.k));
+    if (this.tuning.done()) return this.finish("done", null, best);
+    const exhausted = await this.tuning.watchdog(config);
+    if (exhausted) return this.finish("failed", `${this.tuning.describe(config, exhausted)} never reported after ${MAX_SENDS} sends`);
+    await this.wake(Date.now() + config.unitTimeoutMs);
+  }
+
+  private tuningView(config: RunConfig): TuningView {
+    return { clusters: config.tune ? this.tuning.results(config) : new Map(), usage: this.tuning.usage() };
   }
 
   private async init(config: RunConfig): Promise<void> {
@@ -332,7 +368,15 @@ export class ClusterRun extends DurableObject<Env> {
     if (!last) return this.wake();
     const iterations = this.sql.exec<{ assignment: string; objective: number }>("SELECT assignment, objective FROM iterations ORDER BY iteration")
       .toArray().map((r) => ({ assignment: JSON.parse(r.assignment) as number[], objective: r.objective }));
-    await this.finish("done", null, bestIteration(iterations));
+    const best = bestIteration(iterations);
+    if (!config.tune) return this.finish("done", null, best);
+    // The best clustering's merges are tuned before the run is done (src/tuning/clusterTuner.ts).
+    this.commit(() => {
+      this.sql.exec("UPDATE run SET best_iteration = ? WHERE id = 1", best);
+      this.advance("tune");
+      this.emit("tune", { iteration: best });
+    });
+    await this.wake();
   }
 
   /** Fails the run when a pinned task was deleted or replaced in the catalogue; true if it did. */

@@ -3,12 +3,18 @@
  * tables: a summary sized by K and the result, never by the loss matrix, which `lossPage`
  * serves a page of tasks at a time.
  */
-import type { ClusterView, IterationView, LossPage, LossRow, MergedClusterView, ReportView, RunResult, RunStatus } from "../src/runs/status";
+import type { ClusterView, IterationView, LossPage, LossRow, MergedClusterView, ReportView, RunResult, RunStatus, TunedCluster } from "../src/runs/status";
 import { estimateCost } from "../src/runs/price";
 import * as tables from "./runTables";
 import type { StoredRun } from "./runTables";
 
-export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null, similarity: RunStatus["cost"]["similarity"]): RunStatus {
+/** What merge tuning holds for the status: its choices per cluster label, and its usage. */
+export interface TuningView {
+  readonly clusters: ReadonlyMap<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: readonly (readonly number[])[] }>;
+  readonly usage: { readonly candidates: number; readonly forwardPasses: number; readonly ms: number };
+}
+
+export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | null, similarity: RunStatus["cost"]["similarity"], tuning: TuningView): RunStatus {
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
   const restartOf = tables.restartOfIterations(sql);
@@ -26,21 +32,21 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   // What the evaluator counted, once per unit (a duplicate delivery is never evaluated, see claimUnit).
   const queued = sql.exec<{ passes: number | null; ms: number | null; sends: number | null; evaluated: number }>(
     "SELECT sum(passes) AS passes, sum(ms) AS ms, sum(attempts) AS sends, count(loss) AS evaluated FROM units WHERE source = 'queue'").one();
-  const passes = queued.passes ?? 0;
+  const passes = (queued.passes ?? 0) + tuning.usage.forwardPasses;
   const merged = sql.exec<{ merges: number; members: number }>("SELECT count(*) AS merges, coalesce(sum(json_array_length(members)), 0) AS members FROM clusters").one();
-  const evaluationMs = queued.ms ?? 0;
+  const evaluationMs = (queued.ms ?? 0) + tuning.usage.ms;
   const messages = run.messages ?? queued.sends ?? 0;
   const estimate = estimateCost({
-    evaluatedUnits: queued.evaluated, messages, evaluationMs, similarityMultiplyAdds: similarity.multiplyAdds, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
+    evaluatedUnits: queued.evaluated + tuning.usage.candidates, messages, evaluationMs, similarityMultiplyAdds: similarity.multiplyAdds, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
     unitRows: count("queue") + count("cache"), storedBytes: sql.databaseSize,
   });
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, restarts: config.restarts ?? 1, evaluator: config.evaluator ?? "wasm", tasks: ids,
+    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tune: config.tune ?? null, restarts: config.restarts ?? 1, evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
-    result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration),
-    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, similarity, estimate },
+    result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration, tuning),
+    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, similarity, tuning: { candidates: tuning.usage.candidates, forwardPasses: tuning.usage.forwardPasses }, estimate },
     report,
     createdAt: run.created_at,
     finishedAt: run.finished_at,
@@ -49,18 +55,25 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
 }
 
 /** The best iteration: its assignment, clusters with their tasks, and each task's loss under its own cluster. */
-function result(sql: SqlStorage, ids: readonly string[], iteration: number): RunResult {
+function result(sql: SqlStorage, ids: readonly string[], iteration: number, tuning: TuningView): RunResult {
   const assignment = tables.assignmentOf(sql, iteration);
-  const objective = sql.exec<{ objective: number }>("SELECT objective FROM iterations WHERE iteration = ?", iteration).one().objective;
-  const clusters = tables.clustersOfIteration(sql, iteration).map((c): ClusterView => ({
-    cluster: c.cluster, tasks: (JSON.parse(c.members) as number[]).map((t) => ids[t]), sha256: c.sha256, bytes: c.bytes, rank: c.rank,
-  }));
+  const untuned = sql.exec<{ objective: number }>("SELECT objective FROM iterations WHERE iteration = ?", iteration).one().objective;
   const own = new Array<number>(ids.length).fill(NaN);
   for (const u of sql.exec<{ task: number; cluster: number; loss: number }>("SELECT task, cluster, loss FROM units WHERE iteration = ?", iteration)) {
     if (assignment[u.task] === u.cluster) own[u.task] = u.loss;
   }
+  const clusters = tables.clustersOfIteration(sql, iteration).map((c): ClusterView => {
+    const members = JSON.parse(c.members) as number[];
+    const tuned = tuning.clusters.get(c.cluster);
+    if (!tuned) return { cluster: c.cluster, tasks: members.map((t) => ids[t]), sha256: c.sha256, bytes: c.bytes, rank: c.rank };
+    // The tuned merge ships: its adapter, and its tasks' few-shot losses under it.
+    const { sha256, bytes, rank, losses, ...choice } = tuned;
+    members.forEach((t, i) => (own[t] = losses[i].reduce((a, b) => a + b, 0) / losses[i].length));
+    return { cluster: c.cluster, tasks: members.map((t) => ids[t]), sha256, bytes, rank, tuned: choice };
+  });
+  const objective = tuning.clusters.size ? own.reduce((a, b) => a + b, 0) / own.length : untuned;
   return {
-    iteration, objective, clusters,
+    iteration, objective, ...(tuning.clusters.size ? { untunedObjective: untuned } : {}), clusters,
     assignment: Object.fromEntries(ids.map((id, t) => [id, assignment[t]])),
     taskLoss: Object.fromEntries(ids.map((id, t) => [id, own[t]])),
   };

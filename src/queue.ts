@@ -18,6 +18,7 @@ import { evaluateRemotely } from "./runs/remoteUnit";
 import { computeBlock, isSimilarityMessage, type SimilarityMessage } from "./runs/similarityBlocks";
 import { handleSubsetMessage } from "./delivery/subsetBuilds";
 import { isSubsetMessage, type SubsetMessage } from "./delivery/subsetMessages";
+import { evaluateCandidate, isCandidateMessage, type CandidateMessage } from "./runs/tuneCandidates";
 import { evaluateUnit, unitsOf, type EvaluationUnit, type UnitMessage, type UnitReport, type UnitResult } from "./runs/unit";
 
 /** Units this isolate dropped without evaluating (duplicates, units of stopped runs): what tests count. */
@@ -35,12 +36,13 @@ const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
  */
 const DELIVERIES = 4;
 
-/** A run's message body: units (`UnitMessage`), one unit as sent before units were grouped, or a block of a run's task similarities. */
-type Body = UnitMessage | EvaluationUnit | SimilarityMessage;
+/** A run's message body: units (`UnitMessage`), one unit as sent before units were grouped, a block of a run's task similarities, or a merge candidate under tuning. */
+type Body = UnitMessage | EvaluationUnit | SimilarityMessage | CandidateMessage;
 
 /** The ids a message carries (units, or one similarity block) and its run. */
 function idsOf(body: Body): { runId: string; ids: string[] } {
   if (isSimilarityMessage(body)) return { runId: body.runId, ids: [body.blockId] };
+  if (isCandidateMessage(body)) return { runId: body.runId, ids: [body.candidateId] };
   const units = unitsOf(body);
   return { runId: units[0]?.runId ?? "", ids: units.map((u) => u.unitId) };
 }
@@ -68,9 +70,9 @@ export async function queue(batch: MessageBatch<Body | SubsetMessage>, env: Env)
       message.retry(backoff(message));
     }
   }
-  for (const message of runMessages.filter((m) => isSimilarityMessage(m.body))) await handle(message, env, false);
-  const units = runMessages.filter((m) => !isSimilarityMessage(m.body));
-  const isRemote = (m: Message<Body>) => !isSimilarityMessage(m.body) && unitsOf(m.body)[0]?.evaluator === "remote";
+  for (const message of runMessages.filter((m) => isSimilarityMessage(m.body) || isCandidateMessage(m.body))) await handle(message, env, false);
+  const units = runMessages.filter((m) => !isSimilarityMessage(m.body) && !isCandidateMessage(m.body));
+  const isRemote = (m: Message<Body>) => !isSimilarityMessage(m.body) && !isCandidateMessage(m.body) && unitsOf(m.body)[0]?.evaluator === "remote";
   // The service runs units side by side on its cores; this isolate has one single-threaded ONNX session.
   const remoteDone = Promise.all(units.filter(isRemote).map((m) => handle(m, env, true)));
   for (const message of units.filter((m) => !isRemote(m))) await handle(message, env, false);
@@ -82,7 +84,9 @@ const backoff = (message: Message<unknown>) => ({ delaySeconds: Math.min(60, 2 *
 async function handle(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
   try {
     const body = message.body;
-    await (isSimilarityMessage(body) ? similarityMessage(message, body, env) : evaluateMessage(message, unitsOf(body), env, remote));
+    await (isSimilarityMessage(body) ? similarityMessage(message, body, env)
+      : isCandidateMessage(body) ? candidateMessage(message, body, env)
+      : evaluateMessage(message, unitsOf(body), env, remote));
   } catch (e) {
     // The run object was unreachable: units it had claimed stay claimed until its watchdog re-sends them.
     console.warn(`message ${message.id} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
@@ -115,6 +119,28 @@ async function evaluateMessage(message: Message<Body>, units: readonly Evaluatio
   if (reports.length) await run.reportUnits(reports);
   if (retry) message.retry(backoff(message));
   else message.ack();
+}
+
+/** A merge candidate under tuning: claimed, merged and evaluated (src/runs/tuneCandidates.ts), reported, as units are. */
+async function candidateMessage(message: Message<Body>, candidate: CandidateMessage, env: Env): Promise<void> {
+  const run = clusterRun(env, candidate.runId);
+  if ((await run.claimUnits([candidate.candidateId])).length === 0) {
+    dropped++;
+    return message.ack();
+  }
+  try {
+    await run.reportCandidate(candidate.candidateId, await evaluateCandidate(env.BUCKET, candidate));
+    message.ack();
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    console.warn(`tuning candidate ${candidate.runId}/${candidate.candidateId} failed (attempt ${message.attempts}): ${reason}`);
+    if (e instanceof DomainError) {
+      await run.unitFailed(candidate.candidateId, message.attempts, reason);
+      return message.ack();
+    }
+    await run.unitError(candidate.candidateId, reason).catch(() => undefined);
+    message.retry(backoff(message));
+  }
 }
 
 /** A block of a run's task-vector Gram matrix: claimed, computed, reported, as units are. */

@@ -12,6 +12,20 @@ export type { MergeSettings };
 export type Evaluator = "wasm" | "remote";
 export const EVALUATORS = ["wasm", "remote"] as const satisfies readonly Evaluator[];
 
+/** Merge tuning of the final clusters (issue 15; src/tuning/clusterTuner.ts). */
+export interface TuneSettings {
+  /** CMA-ES candidate evaluations per fold and cluster. */
+  readonly budget: number;
+  /** Held-back folds of each task's few-shot examples. */
+  readonly folds: number;
+  /** Weight of the worst member's loss in the objective (0: the members' mean). */
+  readonly penalty: number;
+  /** CMA-ES initial step, in log-weight units. */
+  readonly sigma0: number;
+  /** Densities the pruning merge methods are screened at ([]: the run's merge method only). */
+  readonly densities: readonly number[];
+}
+
 /** A task as the run saw it when it started: later catalogue changes do not leak into a run. */
 export interface RunTask {
   readonly id: string;
@@ -30,8 +44,10 @@ export interface RunConfig {
   readonly tasks: readonly RunTask[];
   readonly k: number;
   readonly method: RunMethod;
-  /** The merge applied to every cluster; weights are always uniform over the cluster's tasks. */
+  /** The merge applied to every cluster during clustering, with uniform weights over the cluster's tasks. */
   readonly merge: MergeSettings;
+  /** After clustering, each cluster's merge method and weights tuned on few-shot loss; absent: uniform weights ship. */
+  readonly tune?: TuneSettings;
   readonly seed: number;
   /** Assignments evaluated at most (D2C); the baselines evaluate one. */
   readonly maxIterations: number;

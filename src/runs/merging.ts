@@ -14,14 +14,16 @@ import { sha256Hex } from "../storage/sha256";
 import type { CachedMerge } from "../../durable-objects/clusterCache";
 import type { MergeSettings, RunTask } from "./config";
 
+/** `weights`: one per member, default uniform (D2C's merge; a tuned merge gives its own). */
 export async function buildMergedAdapter(
   bucket: R2Bucket,
   targets: readonly LoraTarget[],
-  members: readonly RunTask[],
+  members: readonly Pick<RunTask, "id" | "adapterSha256">[],
   merge: MergeSettings,
+  weights: readonly number[] = members.map(() => 1 / members.length),
 ): Promise<CachedMerge> {
   const adapters = await readMemberAdapters(bucket, targets, members);
-  const merged = mergeAdapters(adapters, targets, { ...merge, weights: members.map(() => 1 / members.length) });
+  const merged = mergeAdapters(adapters, targets, { ...merge, weights });
   const bad = nonFiniteModule(merged);
   if (bad) {
     throw new DomainError("unprocessable", "non_finite_merge",

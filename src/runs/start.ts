@@ -14,11 +14,14 @@ import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
-import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
+import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask, type TuneSettings } from "./config";
 
 /** Restarts of a D2C run by default, and at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
 export const DEFAULT_RESTARTS = 1;
 const MAX_RESTARTS = 16;
+
+/** Merge tuning's defaults (issue 15; measured in docs/results.md). */
+export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 0.5, densities: [0.3, 0.5, 0.7] };
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
@@ -36,6 +39,18 @@ export const RunRequest = z.object({
     method: z.enum(MERGE_METHODS),
     density: z.number().gt(0).max(1).optional(),
     rank: z.number().int().min(1).max(MAX_RANK).optional(),
+    /**
+     * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/clusterTuner.ts):
+     * the method screened among the run's and the pruning methods at `densities`, then the member
+     * weights by CMA-ES (`budget` candidates per held-back fold), kept only if they win on held-back examples.
+     */
+    tune: z.object({
+      budget: z.number().int().min(0).max(400).default(DEFAULT_TUNE.budget),
+      folds: z.number().int().min(2).max(10).default(DEFAULT_TUNE.folds),
+      penalty: z.number().min(0).max(10).default(DEFAULT_TUNE.penalty),
+      sigma0: z.number().gt(0).max(4).default(DEFAULT_TUNE.sigma0),
+      densities: z.array(z.number().gt(0).max(1)).max(8).default([...DEFAULT_TUNE.densities]),
+    }).strict().optional(),
   }).default({ method: "svd" }),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   maxIterations: z.number().int().min(1).max(50).default(10),
@@ -109,7 +124,10 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   const model = await cat.model(modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${modelId} is not registered`);
   const evaluator = chooseEvaluator(env, request, model);
-  const merge = profile ? { ...request.merge, rank: request.merge.rank ?? profile.rank } : request.merge;
+  const { tune, ...requested } = request.merge;
+  // Candidates carry per-example losses, which only the Worker's own evaluation returns.
+  if (tune && evaluator === "remote") throw new DomainError("invalid", "invalid_request", "merge.tune: tuning runs on the Worker's evaluator; this model is evaluated by the service");
+  const merge = profile ? { ...requested, rank: requested.rank ?? profile.rank } : requested;
   const k = chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
   const config: RunConfig = {
@@ -123,6 +141,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
     restarts: chooseRestarts(request, warm !== undefined),
+    ...(tune ? { tune } : {}),
     cache: request.cache,
     prune: request.method !== "d2c" || request.prune === false ? null
       : request.prune === true ? DEFAULT_PRUNE : { ...DEFAULT_PRUNE, ...request.prune },

@@ -3,19 +3,37 @@
  * (durable-objects/runStatus.ts reads it from the run's tables), the API, the console and the CLI.
  * Free of Workers types, so the Node-side CLI imports it as it is.
  */
-import type { Evaluator, MergeSettings, RunMethod } from "./config";
+import type { Evaluator, MergeSettings, RunMethod, TuneSettings } from "./config";
 import type { CostEstimate } from "./price";
 
 /** "similarity": a large run's k-means start, its Gram matrix computed in blocks on the queue. */
-export type RunPhase = "init" | "similarity" | "merge" | "evaluate" | "reassign";
+export type RunPhase = "init" | "similarity" | "merge" | "evaluate" | "reassign" | "tune";
 export type RunState = "running" | "done" | "failed" | "cancelled";
 
 export interface ClusterView {
   readonly cluster: number;
   readonly tasks: string[];
+  /** The merged adapter that ships: the tuned merge where the run tuned this cluster. */
   readonly sha256: string;
   readonly bytes: number;
   readonly rank: number;
+  /** What merge tuning chose for this cluster (runs with `merge.tune`, clusters of two or more tasks). */
+  readonly tuned?: TunedCluster;
+}
+
+/** A cluster's tuned merge: method and weights, and the held-back evidence they were kept on. */
+export interface TunedCluster {
+  /** Method, density, rank and seed of the merge. */
+  readonly merge: MergeSettings;
+  /** One weight per task of the cluster, in its task order (uniform is 1/n each). */
+  readonly weights: readonly number[];
+  /** Whether tuned weights beat uniform ones on held-back examples (else uniform weights ship). */
+  readonly weightsKept: boolean;
+  /** Mean over folds of the few-shot objective on held-back examples, uniform and tuned weights. */
+  readonly heldBackUniform: number;
+  readonly heldBackTuned: number;
+  /** Distinct merges evaluated for this cluster. */
+  readonly candidates: number;
 }
 
 /** A merged cluster of one iteration, without its member list (`size` members). */
@@ -108,13 +126,18 @@ export interface RunCost {
   readonly messages: number;
   /** A large run's k-means start computed on the queue (src/runs/similarityBlocks.ts): blocks, and the multiply-adds the consumers counted. */
   readonly similarity: { readonly blocks: number; readonly multiplyAdds: number };
+  /** Merge tuning: candidate merges evaluated and the forward passes they took (also counted in forwardPasses). */
+  readonly tuning: { readonly candidates: number; readonly forwardPasses: number };
   /** What the run would cost on Cloudflare at list prices (src/runs/price.ts names each price and its source). */
   readonly estimate: CostEstimate;
 }
 
 export interface RunResult {
   readonly iteration: number;
+  /** J of what ships: the tuned merges' few-shot losses where the run tuned them. */
   readonly objective: number;
+  /** J of the iteration's uniform merges, where tuning replaced them. */
+  readonly untunedObjective?: number;
   readonly assignment: Record<string, number>;
   readonly clusters: ClusterView[];
   readonly taskLoss: Record<string, number>;
@@ -131,6 +154,8 @@ export interface RunStatus {
   readonly merge: MergeSettings;
   readonly seed: number;
   readonly maxIterations: number;
+  /** Merge tuning settings; null: uniform weights ship. */
+  readonly tune: TuneSettings | null;
   /** Seeded D2C starts the run makes (1: no restart). */
   readonly restarts: number;
   /** Who evaluated the run's units: the Worker's onnxruntime-web or the evaluator service. */

@@ -35,7 +35,7 @@ export async function evaluateUnit(bucket: R2Bucket, unit: EvaluationUnit): Prom
 const examplesCache = new Map<string, Example[]>();
 
 /** The task's examples as the unit pinned them; replaced examples are an error. */
-async function pinnedExamples(bucket: R2Bucket, taskId: string, split: Split, sha256: string): Promise<Example[]> {
+export async function pinnedExamples(bucket: R2Bucket, taskId: string, split: Split, sha256: string): Promise<Example[]> {
   const cached = examplesCache.get(sha256);
   if (cached) return cached;
   const what = split === "fewshot" ? "few-shot examples" : "test examples";

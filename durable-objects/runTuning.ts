@@ -1,0 +1,191 @@
+/**
+ * Merge tuning of a finished clustering (issue 15), in the run's object: one tuner per cluster
+ * of two or more tasks (src/tuning/clusterTuner.ts), its state stored between rounds, each
+ * round's candidates sent as queue messages (src/runs/tuneCandidates.ts) and re-sent by the run's
+ * alarm when silent. When a tuner is done, its chosen merge is evaluated once more as the
+ * cluster's `final` candidate: that builds the adapter shipped and measures its few-shot losses.
+ */
+import type { RunConfig, TuneSettings } from "../src/runs/config";
+import { sendMessages } from "../src/runs/queueBatches";
+import type { CandidateMessage, CandidateResult } from "../src/runs/tuneCandidates";
+import { answerTuner, pendingCandidates, startTuner, type MemberLosses, type TunerState } from "../src/tuning/clusterTuner";
+import { screenedMethods } from "../src/tuning/methods";
+import type { TunedCluster } from "../src/runs/status";
+
+/** Sends of one candidate before the run gives up on it. */
+const MAX_SENDS = 5;
+const FINAL = "final";
+
+interface ClusterRow extends Record<string, SqlStorageValue> {
+  cluster: number;
+  members: string;
+  state: string;
+}
+
+interface CandidateRow extends Record<string, SqlStorageValue> {
+  id: string;
+  cluster: number;
+  key: string;
+  merge: string;
+  sha256: string | null;
+  bytes: number | null;
+  rank: number | null;
+  losses: string | null;
+  passes: number | null;
+  ms: number | null;
+  attempts: number;
+  sent_at: number;
+  claimed_at: number | null;
+  error: string | null;
+}
+
+const candidateId = (cluster: number, key: string) => `tune:${cluster}:${key}`;
+
+export class MergeTuning {
+  constructor(private readonly sql: SqlStorage, private readonly queue: Queue) {
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS tune_started (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tune_candidates (
+        id TEXT PRIMARY KEY, cluster INTEGER NOT NULL, key TEXT NOT NULL, merge TEXT NOT NULL,
+        sha256 TEXT, bytes INTEGER, rank INTEGER, losses TEXT, passes INTEGER, ms REAL,
+        attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`);
+  }
+
+  started(): boolean {
+    return this.sql.exec("SELECT 1 FROM tune_started").toArray().length > 0;
+  }
+
+  /** Starts a tuner for every cluster of two or more tasks (`clusters`: task indices per cluster label). */
+  async start(config: RunConfig, clusters: readonly (readonly number[])[]): Promise<void> {
+    const settings = config.tune!;
+    this.sql.exec("INSERT OR IGNORE INTO tune_started VALUES (1, ?)", new Date().toISOString());
+    clusters.forEach((members, cluster) => {
+      if (members.length < 2) return;
+      const state = startTuner(tunerSettings(config, settings), members, members.map((t) => config.tasks[t].fewshot));
+      this.sql.exec("INSERT OR REPLACE INTO tune_clusters VALUES (?, ?, ?)", cluster, JSON.stringify(members), JSON.stringify(state));
+    });
+    await this.sendNew(config);
+  }
+
+  /** Every tuner done and every final candidate evaluated (true at once when no cluster had two tasks). */
+  done(): boolean {
+    return this.sql.exec("SELECT 1 FROM tune_candidates WHERE losses IS NULL LIMIT 1").toArray().length === 0 &&
+      this.states().every(({ state }) => state.stage === "done");
+  }
+
+  claim(id: string): boolean {
+    return this.sql.exec("UPDATE tune_candidates SET claimed_at = ? WHERE id = ? AND losses IS NULL AND claimed_at IS NULL", Date.now(), id).rowsWritten > 0;
+  }
+
+  /** A candidate's answer: recorded once, fed to its cluster's tuner, and the tuner's next candidates sent. */
+  async record(config: RunConfig, id: string, result: CandidateResult): Promise<void> {
+    const written = this.sql.exec("UPDATE tune_candidates SET sha256 = ?, bytes = ?, rank = ?, losses = ?, passes = ?, ms = ?, error = NULL WHERE id = ? AND losses IS NULL",
+      result.sha256, result.bytes, result.rank, JSON.stringify(result.losses), result.forwardPasses, result.ms, id).rowsWritten;
+    if (!written) return;
+    await this.sendNew(config);
+  }
+
+  release(id: string, reason: string): void {
+    this.sql.exec("UPDATE tune_candidates SET claimed_at = NULL, error = ? WHERE id = ? AND losses IS NULL", reason.slice(0, 500), id);
+  }
+
+  /** What went wrong with a candidate, for the run's failure reason. */
+  describe(config: RunConfig, id: string): string {
+    const row = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", id).toArray()[0];
+    if (!row) return `tuning candidate ${id}`;
+    const members = (JSON.parse(this.sql.exec<{ members: string }>("SELECT members FROM tune_clusters WHERE cluster = ?", row.cluster).one().members) as number[])
+      .map((t) => config.tasks[t].id);
+    return `tuning candidate ${row.key} of cluster ${row.cluster} (${members.join(", ")})${row.error ? `: ${row.error}` : ""}`;
+  }
+
+  /** Re-sends silent candidates; the id of one that exhausted its sends, else null. */
+  async watchdog(config: RunConfig): Promise<string | null> {
+    const overdue = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE losses IS NULL AND sent_at <= ?", Date.now() - config.unitTimeoutMs).toArray();
+    const exhausted = overdue.find((c) => c.attempts >= MAX_SENDS);
+    if (exhausted) return exhausted.id;
+    await this.send(config, overdue);
+    return null;
+  }
+
+  /** Per cluster label: what tuning chose and the adapter it built; clusters of one task are absent. */
+  results(config: RunConfig): Map<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: MemberLosses }> {
+    const out = new Map<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: MemberLosses }>();
+    for (const { cluster, state } of this.states()) {
+      const final = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, FINAL)).toArray()[0];
+      if (!state.result || !final?.losses) continue;
+      const { merge, heldBackUniform, heldBackTuned, weightsKept, candidates } = state.result;
+      const { weights, ...settings } = merge;
+      out.set(cluster, {
+        merge: settings, weights: weights!, weightsKept, heldBackUniform, heldBackTuned, candidates: candidates + 1,
+        sha256: final.sha256!, bytes: final.bytes!, rank: final.rank!, losses: JSON.parse(final.losses) as number[][],
+      });
+    }
+    return out;
+  }
+
+  /** Candidates evaluated and the forward passes the consumers counted for them. */
+  usage(): { candidates: number; forwardPasses: number; ms: number } {
+    const row = this.sql.exec<{ n: number; passes: number | null; ms: number | null }>(
+      "SELECT count(losses) AS n, sum(passes) AS passes, sum(ms) AS ms FROM tune_candidates").one();
+    return { candidates: row.n, forwardPasses: row.passes ?? 0, ms: row.ms ?? 0 };
+  }
+
+  private states(): { cluster: number; members: number[]; state: TunerState }[] {
+    return this.sql.exec<ClusterRow>("SELECT * FROM tune_clusters ORDER BY cluster").toArray()
+      .map((r) => ({ cluster: r.cluster, members: JSON.parse(r.members) as number[], state: JSON.parse(r.state) as TunerState }));
+  }
+
+  /**
+   * Feeds each tuner the answers of its current batch, stores its state, and creates and sends
+   * the candidates it now needs (a merge already evaluated in this cluster is answered from there).
+   */
+  private async sendNew(config: RunConfig): Promise<void> {
+    const created: CandidateRow[] = [];
+    for (const { cluster, state: before } of this.states()) {
+      const rows = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE cluster = ?", cluster).toArray();
+      const byMerge = new Map(rows.filter((r) => r.losses !== null).map((r) => [r.merge, JSON.parse(r.losses!) as MemberLosses]));
+      let state = before;
+      for (;;) {
+        const pending = pendingCandidates(state);
+        const known = Object.fromEntries(pending.flatMap((c) => {
+          const row = rows.find((r) => r.key === c.key && r.losses !== null);
+          const losses = row ? (JSON.parse(row.losses!) as MemberLosses) : byMerge.get(JSON.stringify(c.merge));
+          return losses ? [[c.key, losses]] : [];
+        }));
+        if (Object.keys(known).length === 0) break;
+        state = answerTuner(state, known);
+      }
+      this.sql.exec("UPDATE tune_clusters SET state = ? WHERE cluster = ?", JSON.stringify(state), cluster);
+      const wanted = state.stage === "done" ? [{ key: FINAL, merge: state.result!.merge }] : pendingCandidates(state);
+      for (const c of wanted) {
+        if (rows.some((r) => r.key === c.key)) continue;
+        this.sql.exec("INSERT INTO tune_candidates (id, cluster, key, merge, attempts, sent_at) VALUES (?, ?, ?, ?, 0, 0)",
+          candidateId(cluster, c.key), cluster, c.key, JSON.stringify(c.merge));
+        created.push(this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, c.key)).one());
+      }
+    }
+    await this.send(config, created);
+  }
+
+  /** Marks the candidates sent (clearing claims) before the messages go, as units are. */
+  private async send(config: RunConfig, candidates: readonly CandidateRow[]): Promise<void> {
+    if (candidates.length === 0) return;
+    const now = Date.now();
+    const membersOf = new Map(this.states().map((s) => [s.cluster, s.members]));
+    for (const c of candidates) this.sql.exec("UPDATE tune_candidates SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, c.id);
+    await sendMessages(this.queue, candidates.map((c): CandidateMessage => ({
+      type: "tune-candidate", runId: config.runId, candidateId: c.id, modelId: config.modelId,
+      members: membersOf.get(c.cluster)!.map((t) => {
+        const { id, adapterSha256, fewshotSha256 } = config.tasks[t];
+        return { id, adapterSha256, fewshotSha256 };
+      }),
+      merge: JSON.parse(c.merge) as CandidateMessage["merge"],
+    })));
+  }
+}
+
+/** The tuner's settings from the run's: the run's merge screened first, then the pruning methods at the given densities. */
+function tunerSettings(config: RunConfig, tune: TuneSettings) {
+  return { budget: tune.budget, folds: tune.folds, penalty: tune.penalty, sigma0: tune.sigma0, seed: config.seed, methods: screenedMethods(config.merge, tune.densities, config.seed) };
+}
