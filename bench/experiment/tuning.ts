@@ -8,7 +8,7 @@
  */
 import type { MergeOptions, MergeSettings } from "../../src/adapters/merge/index.ts";
 import { minimizeCmaes } from "../../src/tuning/cmaes.ts";
-import { clusterObjective, exampleFolds, subsetLoss, trainingExamples } from "../../src/tuning/folds.ts";
+import { clusterObjective, exampleFolds, foldObjective, subsetLoss } from "../../src/tuning/folds.ts";
 import { mergeWeights, scaledMergeWeights } from "../../src/tuning/weights.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 
@@ -43,6 +43,15 @@ export interface TunedCluster {
   readonly weightsKept: boolean;
 }
 
+/**
+ * The weight each member gets before scaling: 1/n where weights sum delta Ws (svd,
+ * magnitude_prune_svd), 1 where TIES's disjoint mean already divides by the agreeing members
+ * (ties_svd, dare_ties_svd; PEFT's convention), else those merges come out n times too small.
+ */
+function unitWeight(method: MergeSettings["method"], n: number): number {
+  return method === "ties_svd" || method === "dare_ties_svd" ? 1 : 1 / n;
+}
+
 /** The Scorer's name of a merge: D2C's own cluster name for the untuned merge, so its cached losses count. */
 function nameOf(members: readonly number[], merge: MergeOptions, untuned: MergeSettings): string {
   const plain = merge.method === untuned.method && merge.density === untuned.density && merge.rank === untuned.rank &&
@@ -74,23 +83,24 @@ export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonl
   // 1. Screen of methods and common scales, on every few-shot example: a few fixed candidates, no
   // parameter fitted, so the mean over held-back folds would be this same mean.
   let method = settings.methods[0];
-  let scale = 1;
+  let start = uniform;
   let best = Infinity;
   for (const m of settings.methods) {
     for (const c of settings.scales) {
-      const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights: uniform.map((w) => w * c) }, settings.methods[0]), (i) => allExamples[i]);
-      if (j < best) [best, method, scale] = [j, m, c];
+      const weights = sorted.map(() => c * unitWeight(m.method, sorted.length));
+      const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights }, settings.methods[0]), (i) => allExamples[i]);
+      if (j < best) [best, method, start] = [j, m, weights];
     }
   }
-  const start = { ...method, weights: uniform.map((w) => w * scale) };
   if (settings.budget <= 0) {
-    return { members: sorted, merge: start, name: nameOf(sorted, start, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
+    const merge = { ...method, weights: start };
+    return { members: sorted, merge, name: nameOf(sorted, merge, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
   }
 
   // 2. Weights: CMA-ES per fold on the training examples, judged on the held-back ones.
   const folds = allExamples.map((examples, i) => exampleFolds(examples.length, settings.folds, (settings.seed + sorted[i]) >>> 0));
   const weightsOf = settings.scaleCoordinate ? scaledMergeWeights : mergeWeights;
-  const x0 = settings.scaleCoordinate ? [Math.log(scale), ...sorted.map(() => 0)] : sorted.map(() => Math.log(scale));
+  const x0 = settings.scaleCoordinate ? [Math.log(start[0] * sorted.length), ...sorted.map(() => 0)] : start.map((w) => Math.log(w * sorted.length));
   const evaluate = (x: readonly number[]) => memberLosses(scorer, meter, sorted, { ...method, weights: weightsOf(x) }, settings.methods[0]);
   // "Uniform" from here on is the screened start: uniform weights times the screened scale.
   const uniformLosses = await evaluate(x0);
@@ -98,16 +108,14 @@ export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonl
   let heldBackUniform = 0;
   let heldBackTuned = 0;
   for (let f = 0; f < settings.folds; f++) {
-    const train = (i: number) => trainingExamples(folds[i], f);
-    const held = (i: number) => folds[i][f];
-    const run = await minimizeCmaes(async (x) => objective(await evaluate(x), train), {
+    const run = await minimizeCmaes(async (x) => foldObjective(await evaluate(x), folds, f, "train", settings.penalty), {
       x0, sigma0: settings.sigma0, budget: settings.budget, seed: (settings.seed * 31 + f) >>> 0,
     });
     // The start point competes too: CMA-ES never evaluates x0 itself.
-    const x = run.best!.f < objective(uniformLosses, train) ? run.best!.x : x0;
+    const x = run.best!.f < foldObjective(uniformLosses, folds, f, "train", settings.penalty) ? run.best!.x : x0;
     solutions.push(x);
-    heldBackUniform += objective(uniformLosses, held) / settings.folds;
-    heldBackTuned += objective(await evaluate(x), held) / settings.folds;
+    heldBackUniform += foldObjective(uniformLosses, folds, f, "heldBack", settings.penalty) / settings.folds;
+    heldBackTuned += foldObjective(await evaluate(x), folds, f, "heldBack", settings.penalty) / settings.folds;
   }
   const weightsKept = heldBackTuned < heldBackUniform;
   const x = weightsKept ? x0.map((_, d) => solutions.reduce((s, sol) => s + sol[d], 0) / solutions.length) : x0;

@@ -49,3 +49,17 @@ export function clusterObjective(memberLosses: readonly number[], penalty = 0): 
   const mean = memberLosses.reduce((a, b) => a + b, 0) / memberLosses.length;
   return penalty === 0 ? mean : mean + penalty * Math.max(...memberLosses);
 }
+
+/**
+ * A cluster's objective on one side of fold `fold`: each member's per-example losses averaged
+ * over its training examples ("train", what the optimiser sees) or its held-back fold
+ * ("heldBack", what judges the result), then `clusterObjective` over members.
+ * memberFolds[i] is member i's `exampleFolds`.
+ */
+export function foldObjective(
+  memberLosses: readonly ArrayLike<number>[], memberFolds: readonly (readonly (readonly number[])[])[], fold: number, part: "train" | "heldBack", penalty = 0,
+): number {
+  if (memberLosses.length !== memberFolds.length) throw new RangeError(`${memberLosses.length} members' losses for ${memberFolds.length} members' folds`);
+  return clusterObjective(memberLosses.map((losses, i) =>
+    subsetLoss(losses, part === "train" ? trainingExamples(memberFolds[i], fold) : [...memberFolds[i][fold]])), penalty);
+}

@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { askCmaes, cmaesFinished, createCmaes, minimizeCmaes, tellCmaes, type CmaesOptions, type CmaesState } from "../../src/tuning/cmaes";
 import { symmetricEigen } from "../../src/tuning/eigen";
-import { clusterObjective, exampleFolds, subsetLoss, trainingExamples } from "../../src/tuning/folds";
+import { clusterObjective, exampleFolds, foldObjective, subsetLoss, trainingExamples } from "../../src/tuning/folds";
 import { lowestObjective, restartSeeds } from "../../src/tuning/restarts";
-import { mergeWeights, weightCoordinates } from "../../src/tuning/weights";
+import { mergeWeights, scaledMergeWeights, weightCoordinates } from "../../src/tuning/weights";
 
 const centre = [1, -2, 0.5, 3];
 const quadratic = (x: number[]) => x.reduce((s, v, i) => s + (i + 1) * (v - centre[i]) ** 2, 0);
@@ -144,6 +144,15 @@ describe("fold losses and the cluster objective", () => {
     expect(() => subsetLoss([1, 2], [2])).toThrow(/outside/);
   });
 
+  it("scores a cluster on a fold's training or held-back examples", () => {
+    const losses = [[1, 2, 3, 4], [10, 20, 30, 40]];
+    const folds = [[[0, 1], [2, 3]], [[0, 3], [1, 2]]];
+    expect(foldObjective(losses, folds, 0, "heldBack")).toBe((1.5 + 25) / 2);
+    expect(foldObjective(losses, folds, 0, "train")).toBe((3.5 + 25) / 2);
+    expect(foldObjective(losses, folds, 1, "heldBack", 1)).toBe((3.5 + 25) / 2 + 25);
+    expect(() => foldObjective(losses, [folds[0]], 0, "train")).toThrow(/2 members' losses/);
+  });
+
   it("is the members' mean, plus a penalty on the worst member", () => {
     expect(clusterObjective([1, 2, 3])).toBe(2);
     expect(clusterObjective([1, 2, 3], 0.5)).toBe(3.5);
@@ -169,5 +178,11 @@ describe("merge weights", () => {
     expect(mergeWeights([0, 0, 0, 0])).toEqual([0.25, 0.25, 0.25, 0.25]);
     const w = [0.1, 0.5, 0.9];
     mergeWeights(weightCoordinates(w)).forEach((v, i) => expect(v).toBeCloseTo(w[i], 12));
+  });
+
+  it("puts a shared log scale first in scaledMergeWeights", () => {
+    scaledMergeWeights([Math.log(1.5), 0, 0]).forEach((v) => expect(v).toBeCloseTo(0.75, 12));
+    scaledMergeWeights([0, Math.log(2), 0]).forEach((v, i) => expect(v).toBeCloseTo([1, 0.5][i], 12));
+    expect(() => scaledMergeWeights([0])).toThrow(/at least one member/);
   });
 });
