@@ -13,8 +13,11 @@ export const run: Command = {
   --max-adapters N   a budget of N adapters
   --max-bytes N      a budget of N bytes (with --dtype fp16|fp32, default fp16)
 Options:
-  --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option)
+  --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option), own
   --merge M          merge method (default svd); --rank N, --density D for the merges that take them
+  --restarts N       D2C from N seeded k-means starts, the lowest few-shot J kept
+  --tune N           then tune each cluster's merge method and weights on few-shot loss,
+                     N CMA-ES candidates per held-back fold and cluster
   --seed N           default 0
   --max-iterations N D2C iterations at most (default 10)
   --tasks a,b,...    these tasks only (default every task with few-shot examples)
@@ -25,7 +28,7 @@ Options:
     k: { type: "string" }, profile: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" },
     dtype: { type: "string" }, method: { type: "string" }, merge: { type: "string" }, rank: { type: "string" },
     density: { type: "string" }, seed: { type: "string" }, "max-iterations": { type: "string" }, tasks: { type: "string" },
-    model: { type: "string" }, evaluator: { type: "string" },
+    model: { type: "string" }, evaluator: { type: "string" }, restarts: { type: "string" }, tune: { type: "string" },
     watch: { type: "boolean" },
   },
   positionals: [],
@@ -39,11 +42,13 @@ Options:
       tasks: list(values, "tasks"),
       modelId: text(values, "model"),
       evaluator: text(values, "evaluator"),
+      restarts: integer(values, "restarts", 1),
     });
     const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1), dtype: text(values, "dtype") });
     if (budget.dtype !== undefined && Object.keys(budget).length === 1) throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
     if (Object.keys(budget).length > 0) request.budget = budget;
-    const merge = definedOnly({ method: text(values, "merge"), rank: integer(values, "rank", 1), density: decimal(values, "density") });
+    const merge: Record<string, unknown> = definedOnly({ method: text(values, "merge"), rank: integer(values, "rank", 1), density: decimal(values, "density") });
+    if (values.tune !== undefined) merge.tune = { budget: integer(values, "tune") };
     if (Object.keys(merge).length > 0) request.merge = { method: "svd", ...merge };
     const started = await api.json<{ runId: string; k: number; tasks: number }>("POST", "/v1/runs", { json: request });
     console.log(started.runId);

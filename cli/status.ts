@@ -1,5 +1,5 @@
 /** `d2c-edge status <runId>`: a run's events as they happen, then its summary. */
-import type { RunStatus } from "../src/runs/status.ts";
+import type { RunStatus, TunedCluster } from "../src/runs/status.ts";
 import type { Api } from "./api.ts";
 import type { Command } from "./command.ts";
 import { followRun, type RunEvent } from "./runEvents.ts";
@@ -100,14 +100,21 @@ function summary(run: RunStatus): string {
   const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
   if (js.length) lines.push(`J per iteration: ${js.join("  ")}`);
   const shown = run.result ?? run.iterations.at(-1);
-  if (run.result) lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}`);
+  if (run.result) {
+    const untuned = run.result.untunedObjective;
+    lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`);
+  }
   if (shown && shown.clusters.length) {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
     // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
-    for (const c of shown.clusters) lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`);
+    for (const c of shown.clusters) {
+      lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`);
+      if ("tuned" in c && c.tuned) lines.push(`      ${describeTuned(c.tuned)}`);
+    }
   }
   const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
   lines.push(`cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`);
+  if (run.cost.tuning?.candidates) lines.push(`  merge tuning: ${run.cost.tuning.candidates} candidate merges, ${run.cost.tuning.forwardPasses} of those forward passes`);
   // A Worker older than the estimate answers without it.
   if (run.cost.estimate) {
     const { estimate, evaluationMs, messages } = run.cost;
@@ -115,6 +122,13 @@ function summary(run: RunStatus): string {
     for (const l of estimate.lines) lines.push(`    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`);
   }
   return lines.join("\n");
+}
+
+/** A tuned cluster's merge: method, weights, and the held-back evidence. */
+export function describeTuned(t: TunedCluster): string {
+  const method = `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}`;
+  const weights = t.weightsKept ? `weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}` : "uniform weights";
+  return `tuned: ${method}, ${weights} (held-back loss ${t.heldBackTuned.toFixed(4)} tuned, ${t.heldBackUniform.toFixed(4)} uniform; ${t.candidates} candidates)`;
 }
 
 function usd(n: number): string {

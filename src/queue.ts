@@ -9,7 +9,8 @@
  * with the last error of a unit that never reported. Units of a run on the evaluator service
  * (`evaluator: "remote"`) are forwarded to it, the same claim, report and retries around them.
  * A large run's k-means start travels the same queue as blocks of its task similarities
- * (src/runs/similarityBlocks.ts), claimed, reported and retried the same way. Per-device task
+ * (src/runs/similarityBlocks.ts), and a tuned run's merge candidates (src/runs/tuneCandidates.ts),
+ * claimed, reported and retried the same way. Per-device task
  * sets' messages (a device's need, a subset run's end; src/delivery/subsetMessages.ts) travel it too.
  */
 import { DomainError } from "./errors";
@@ -84,9 +85,15 @@ const backoff = (message: Message<unknown>) => ({ delaySeconds: Math.min(60, 2 *
 async function handle(message: Message<Body>, env: Env, remote: boolean): Promise<void> {
   try {
     const body = message.body;
-    await (isSimilarityMessage(body) ? similarityMessage(message, body, env)
-      : isCandidateMessage(body) ? candidateMessage(message, body, env)
-      : evaluateMessage(message, unitsOf(body), env, remote));
+    if (isSimilarityMessage(body)) {
+      await singleMessage(message, body.runId, body.blockId, "similarity block", env, async (run) => {
+        const { dots, multiplyAdds } = await computeBlock(env.BUCKET, body);
+        await run.reportSimilarity(body.blockId, dots, multiplyAdds);
+      });
+    } else if (isCandidateMessage(body)) {
+      await singleMessage(message, body.runId, body.candidateId, "tuning candidate", env, async (run) =>
+        run.reportCandidate(body.candidateId, await evaluateCandidate(env.BUCKET, body)));
+    } else await evaluateMessage(message, unitsOf(body), env, remote);
   } catch (e) {
     // The run object was unreachable: units it had claimed stay claimed until its watchdog re-sends them.
     console.warn(`message ${message.id} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
@@ -121,47 +128,27 @@ async function evaluateMessage(message: Message<Body>, units: readonly Evaluatio
   else message.ack();
 }
 
-/** A merge candidate under tuning: claimed, merged and evaluated (src/runs/tuneCandidates.ts), reported, as units are. */
-async function candidateMessage(message: Message<Body>, candidate: CandidateMessage, env: Env): Promise<void> {
-  const run = clusterRun(env, candidate.runId);
-  if ((await run.claimUnits([candidate.candidateId])).length === 0) {
+/**
+ * One piece of a run's work carried alone by a message (a block of its task-vector Gram matrix,
+ * or a merge candidate under tuning): claimed, done, reported, with the same failure rules as units.
+ */
+async function singleMessage(message: Message<Body>, runId: string, id: string, what: string, env: Env, work: (run: ReturnType<typeof clusterRun>) => Promise<void>): Promise<void> {
+  const run = clusterRun(env, runId);
+  if ((await run.claimUnits([id])).length === 0) {
     dropped++;
     return message.ack();
   }
   try {
-    await run.reportCandidate(candidate.candidateId, await evaluateCandidate(env.BUCKET, candidate));
+    await work(run);
     message.ack();
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    console.warn(`tuning candidate ${candidate.runId}/${candidate.candidateId} failed (attempt ${message.attempts}): ${reason}`);
+    console.warn(`${what} ${runId}/${id} failed (attempt ${message.attempts}): ${reason}`);
     if (e instanceof DomainError) {
-      await run.unitFailed(candidate.candidateId, message.attempts, reason);
+      await run.unitFailed(id, message.attempts, reason);
       return message.ack();
     }
-    await run.unitError(candidate.candidateId, reason).catch(() => undefined);
-    message.retry(backoff(message));
-  }
-}
-
-/** A block of a run's task-vector Gram matrix: claimed, computed, reported, as units are. */
-async function similarityMessage(message: Message<Body>, block: SimilarityMessage, env: Env): Promise<void> {
-  const run = clusterRun(env, block.runId);
-  if ((await run.claimUnits([block.blockId])).length === 0) {
-    dropped++;
-    return message.ack();
-  }
-  try {
-    const { dots, multiplyAdds } = await computeBlock(env.BUCKET, block);
-    await run.reportSimilarity(block.blockId, dots, multiplyAdds);
-    message.ack();
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    console.warn(`similarity block ${block.runId}/${block.blockId} failed (attempt ${message.attempts}): ${reason}`);
-    if (e instanceof DomainError) {
-      await run.unitFailed(block.blockId, message.attempts, reason);
-      return message.ack();
-    }
-    await run.unitError(block.blockId, reason).catch(() => undefined);
+    await run.unitError(id, reason).catch(() => undefined);
     message.retry(backoff(message));
   }
 }

@@ -65,12 +65,14 @@ export async function renderRun(root, runId, signal) {
   /** @param {Record<string, number>} assignment @param {any[]} clusters */
   function drawClusters(assignment, clusters) {
     membership.replaceChildren(membershipGrid(tasks.filter((/** @type {any} */ t) => status.tasks.includes(t.id)), assignment));
+    const tuned = clusters.some((/** @type {any} */ c) => c.tuned);
     clustersPart.replaceChildren(h("table", null,
-      h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served")),
+      h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served"), tuned ? h("th", null, "tuned merge") : null),
       clusters.map((/** @type {any} */ c) => h("tr", null,
         h("td", { style: { color: clusterColour(c.cluster) } }, c.cluster),
         h("td", null, h("code", null, c.sha256.slice(0, 12)), ` ${(c.bytes / 1024).toFixed(0)} KB`),
-        h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" "))))));
+        h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" ")),
+        tuned ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c) : "one task: its own adapter") : null))));
   }
 
   /** The last matrix drawn, by iteration and units evaluated: unchanged, it is not fetched again. */
@@ -132,4 +134,21 @@ export async function renderRun(root, runId, signal) {
   }, signal).catch(() => undefined);
   status = await api(`/v1/runs/${runId}`);
   draw();
+}
+
+/**
+ * A tuned cluster's merge: method, each task's weight as a bar (uniform is the mark at 1/n), and
+ * the held-back losses the weights were kept on.
+ * @param {any} c
+ */
+function tunedMerge(c) {
+  const t = c.tuned;
+  const widest = Math.max(...t.weights, 1 / t.weights.length);
+  return h("div", null,
+    h("div", null, `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : "uniform weights (tuned ones lost on held-back examples)"}`),
+    h("table", { class: "weights" }, c.tasks.map((/** @type {string} */ task, /** @type {number} */ i) => h("tr", null,
+      h("td", null, task),
+      h("td", null, h("span", { class: "weight-bar", style: { width: `${(100 * t.weights[i]) / widest}px` } })),
+      h("td", null, t.weights[i].toFixed(3))))),
+    note(`held-back loss ${t.heldBackTuned.toFixed(4)} tuned, ${t.heldBackUniform.toFixed(4)} uniform; ${t.candidates} candidate merges`));
 }
