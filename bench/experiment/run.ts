@@ -13,7 +13,8 @@ import { clustersOf } from "../../src/clustering/assignment.ts";
 import { cluster, DEFAULT_RESTARTS, scoreAssignment, type Method } from "./methods.ts";
 import { writeResults, type ResultRow, type RunCost, type TuningSetup } from "./report.ts";
 import { Meter, Scorer } from "./scorer.ts";
-import { screenedMethods, tuneClusters, type TunedCluster } from "./tuning.ts";
+import { screenedMethods } from "../../src/tuning/screen.ts";
+import { tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
 import { loadWorld } from "./world.ts";
 

@@ -9,6 +9,7 @@
 import type { MergeOptions, MergeSettings } from "../../src/adapters/merge/index.ts";
 import { minimizeCmaes } from "../../src/tuning/cmaes.ts";
 import { clusterObjective, exampleFolds, foldObjective, subsetLoss } from "../../src/tuning/folds.ts";
+import { screenCandidates } from "../../src/tuning/screen.ts";
 import { mergeWeights, scaledMergeWeights } from "../../src/tuning/weights.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 
@@ -43,15 +44,6 @@ export interface TunedCluster {
   readonly weightsKept: boolean;
 }
 
-/**
- * The weight each member gets before scaling: 1/n where weights sum delta Ws (svd,
- * magnitude_prune_svd), 1 where TIES's disjoint mean already divides by the agreeing members
- * (ties_svd, dare_ties_svd; PEFT's convention), else those merges come out n times too small.
- */
-function unitWeight(method: MergeSettings["method"], n: number): number {
-  return method === "ties_svd" || method === "dare_ties_svd" ? 1 : 1 / n;
-}
-
 /** The Scorer's name of a merge: D2C's own cluster name for the untuned merge, so its cached losses count. */
 function nameOf(members: readonly number[], merge: MergeOptions, untuned: MergeSettings): string {
   const plain = merge.method === untuned.method && merge.density === untuned.density && merge.rank === untuned.rank &&
@@ -82,19 +74,15 @@ export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonl
 
   // 1. Screen of methods and common scales, on every few-shot example: a few fixed candidates, no
   // parameter fitted, so the mean over held-back folds would be this same mean.
-  let method = settings.methods[0];
-  let start = uniform;
+  let chosen: MergeOptions = untuned;
   let best = Infinity;
-  for (const m of settings.methods) {
-    for (const c of settings.scales) {
-      const weights = sorted.map(() => c * unitWeight(m.method, sorted.length));
-      const j = objective(await memberLosses(scorer, meter, sorted, { ...m, weights }, settings.methods[0]), (i) => allExamples[i]);
-      if (j < best) [best, method, start] = [j, m, weights];
-    }
+  for (const candidate of screenCandidates(settings.methods, settings.scales, sorted.length)) {
+    const j = objective(await memberLosses(scorer, meter, sorted, candidate, settings.methods[0]), (i) => allExamples[i]);
+    if (j < best) [best, chosen] = [j, candidate];
   }
+  const { weights: start = uniform, ...method } = chosen;
   if (settings.budget <= 0) {
-    const merge = { ...method, weights: start };
-    return { members: sorted, merge, name: nameOf(sorted, merge, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
+    return { members: sorted, merge: chosen, name: nameOf(sorted, chosen, settings.methods[0]), heldBackUniform: best, heldBackTuned: best, weightsKept: false };
   }
 
   // 2. Weights: CMA-ES per fold on the training examples, judged on the held-back ones.
@@ -128,11 +116,4 @@ export async function tuneClusters(scorer: Scorer, meter: Meter, clusters: reado
   const out: TunedCluster[] = [];
   for (const members of clusters) out.push(await tuneCluster(scorer, meter, members, settings));
   return out;
-}
-
-/** The screened merges: svd (D2C's) first, then the pruning methods at each density. */
-export function screenedMethods(base: MergeSettings, densities: readonly number[], seed: number): MergeSettings[] {
-  const pruned = (["ties_svd", "dare_ties_svd", "magnitude_prune_svd"] as const).flatMap((method) =>
-    densities.map((density): MergeSettings => (method === "dare_ties_svd" ? { ...base, method, density, seed } : { ...base, method, density })));
-  return [base, ...pruned];
 }

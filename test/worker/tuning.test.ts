@@ -8,6 +8,7 @@ import { askCmaes, cmaesFinished, createCmaes, minimizeCmaes, tellCmaes, type Cm
 import { symmetricEigen } from "../../src/tuning/eigen";
 import { clusterObjective, exampleFolds, foldObjective, subsetLoss, trainingExamples } from "../../src/tuning/folds";
 import { lowestObjective, restartSeeds } from "../../src/tuning/restarts";
+import { screenCandidates, screenedMethods } from "../../src/tuning/screen";
 import { mergeWeights, scaledMergeWeights, weightCoordinates } from "../../src/tuning/weights";
 
 const centre = [1, -2, 0.5, 3];
@@ -184,5 +185,21 @@ describe("merge weights", () => {
     scaledMergeWeights([Math.log(1.5), 0, 0]).forEach((v) => expect(v).toBeCloseTo(0.75, 12));
     scaledMergeWeights([0, Math.log(2), 0]).forEach((v, i) => expect(v).toBeCloseTo([1, 0.5][i], 12));
     expect(() => scaledMergeWeights([0])).toThrow(/at least one member/);
+  });
+});
+
+describe("screened merges", () => {
+  it("lists svd first, then each pruning method at each density (DARE seeded)", () => {
+    const methods = screenedMethods({ method: "svd", rank: 8 }, [0.3, 0.7], 5);
+    expect(methods.map((m) => `${m.method}@${m.density ?? "-"}`)).toEqual([
+      "svd@-", "ties_svd@0.3", "ties_svd@0.7", "dare_ties_svd@0.3", "dare_ties_svd@0.7", "magnitude_prune_svd@0.3", "magnitude_prune_svd@0.7",
+    ]);
+    expect(methods[3]).toEqual({ method: "dare_ties_svd", rank: 8, density: 0.3, seed: 5 });
+  });
+
+  it("scales uniform weights, from 1/n for summing merges and 1 for TIES's disjoint mean", () => {
+    const candidates = screenCandidates([{ method: "svd" }, { method: "ties_svd", density: 0.5 }], [1, 1.5], 4);
+    expect(candidates.map((c) => c.weights)).toEqual([[0.25, 0.25, 0.25, 0.25], [0.375, 0.375, 0.375, 0.375], [1, 1, 1, 1], [1.5, 1.5, 1.5, 1.5]]);
+    expect(() => screenCandidates([{ method: "svd" }], [0], 2)).toThrow(/not positive/);
   });
 });
