@@ -51,6 +51,8 @@ export interface Results extends ExperimentSetup {
   readonly costs: readonly RunCost[];
   readonly tuning: TuningSetup;
   readonly methods: readonly string[];
+  /** The arguments the experiment ran with, for the report's "produced by" line. */
+  readonly command: string;
 }
 
 /** One D2C run from an empty cache: what it cost and where it ended. */
@@ -116,10 +118,11 @@ function markdown(r: Results): string {
     "point is declared), `d2c-full` the full schedule (every task under every cluster every iteration).",
     ...(has("d2c-restarts") || has("d2c-tuned") ? [
       `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps the lowest few-shot J;`,
-      `\`d2c-tuned\` then chooses each cluster's merge on few-shot loss: the method among svd and ties_svd, dare_ties_svd,`,
-      `magnitude_prune_svd at densities ${tuning.densities.join(", ")} (at uniform weights), then per-member weights by CMA-ES`,
-      `(${tuning.budget} evaluations per fold, step ${tuning.sigma0} in log-weight units, penalty ${tuning.penalty} on the worst member),`,
-      `kept only when they beat uniform weights on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
+      `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed merges, ${tuning.densities.length ? `svd and ties_svd,`
+        + ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}` : "svd"} at uniform weights times ${tuning.scales.join(", ")}`,
+      `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,
+      `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
+      `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
     ] : []),
     "",
     `| K | storage | ${shown.map((m) => LABELS[m]).join(" | ")} | ${diffs.map(([, , label]) => label).join(" | ")} |`,
@@ -143,7 +146,7 @@ function markdown(r: Results): string {
       `the naive schedule (every task under every cluster every iteration) needs ${c.naiveEvaluations * c.fewShotBatches} forward passes ` +
       `for as many iterations (${((100 * c.forwardPasses) / (c.naiveEvaluations * c.fewShotBatches)).toFixed(0)}%).`),
     "",
-    `Produced by \`npm run experiment -- --fixtures ${r.fixtures}\` in ${r.seconds.toFixed(0)} s (onnxruntime-node, one thread, this machine: 2 cores).`,
+    `Produced by \`npm run experiment -- ${r.command}\` in ${r.seconds.toFixed(0)} s (onnxruntime-node, one thread, this machine: 2 cores).`,
     "Every number behind the table: [results.json](results.json).",
     "",
   ];
