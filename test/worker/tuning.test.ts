@@ -4,6 +4,8 @@
  * analytic (a shifted quadratic's centre; Rosenbrock's (1, 1)).
  */
 import { describe, expect, it } from "vitest";
+import type { MergeOptions } from "../../src/adapters/merge/options";
+import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterTuningState } from "../../src/tuning/cluster";
 import { askCmaes, cmaesFinished, createCmaes, minimizeCmaes, tellCmaes, type CmaesOptions, type CmaesState } from "../../src/tuning/cmaes";
 import { symmetricEigen } from "../../src/tuning/eigen";
 import { clusterObjective, exampleFolds, foldObjective, subsetLoss, trainingExamples } from "../../src/tuning/folds";
@@ -201,5 +203,66 @@ describe("screened merges", () => {
     const candidates = screenCandidates([{ method: "svd" }, { method: "ties_svd", density: 0.5 }], [1, 1.5], 4);
     expect(candidates.map((c) => c.weights)).toEqual([[0.25, 0.25, 0.25, 0.25], [0.375, 0.375, 0.375, 0.375], [1, 1, 1, 1], [1.5, 1.5, 1.5, 1.5]]);
     expect(() => screenCandidates([{ method: "svd" }], [0], 2)).toThrow(/not positive/);
+  });
+});
+
+describe("cluster tuning (ask/tell)", () => {
+  const members = [3, 7, 9];
+  const exampleCounts = [10, 10, 10];
+  const candidates = screenCandidates([{ method: "svd", rank: 8 }], [1, 1.5, 2], 3);
+  const options = { members, exampleCounts, candidates, folds: 2, budget: 30, sigma0: 1, penalty: 0, scaleCoordinate: true, seed: 4 };
+  /** A synthetic world: member i's loss is least at weights (0.6, 0.4, 0.2) (sum 1.2), plus a fixed per-example offset. */
+  const target = [0.6, 0.4, 0.2];
+  const lossesOf = (merge: MergeOptions) => members.map((_, i) => Array.from({ length: 10 }, (_, e) =>
+    0.1 * e + merge.weights!.reduce((s, w, j) => s + (j === i ? 4 : 1) * (w - target[j]) ** 2, 0)));
+
+  function drive(losses: (merge: MergeOptions) => number[][], viaJson: boolean): ClusterTuningState {
+    let state = createClusterTuning(options);
+    let rounds = 0;
+    while (state.phase !== "done") {
+      const asked = askClusterTuning(state);
+      const next = tellClusterTuning(asked.state, asked.merges.map(losses));
+      state = viaJson ? (JSON.parse(JSON.stringify(next)) as ClusterTuningState) : next;
+      if (++rounds > 100) throw new Error("tuning does not end");
+    }
+    return state;
+  }
+
+  it("screens, tunes per fold and keeps weights that beat the screened start on held-back examples", () => {
+    const state = drive(lossesOf, false);
+    // Squared distances to the target: uniform 1/3 each 0.093, x 1.5 0.11, x 2 0.67.
+    expect(state.chosen).toBe(0);
+    expect(state.result!.weightsKept).toBe(true);
+    expect(state.heldBackTuned).toBeLessThan(state.heldBackStart);
+    const mean = (w: readonly number[]) => lossesOf({ method: "svd", weights: w }).flat().reduce((a, b) => a + b, 0);
+    expect(mean(state.result!.merge.weights!)).toBeLessThan(mean(candidates[0].weights!));
+    expect(state.result!.merge).toMatchObject({ method: "svd", rank: 8 });
+  });
+
+  it("is reproducible and survives JSON between every round", () => {
+    expect(drive(lossesOf, true)).toEqual(drive(lossesOf, false));
+  });
+
+  it("keeps the screened merge when tuning cannot help (losses that ignore the weights)", () => {
+    const flat = () => members.map(() => Array.from({ length: 10 }, (_, e) => e));
+    const state = drive(flat, false);
+    expect(state.result).toEqual({ merge: candidates[0], weightsKept: false });
+  });
+
+  it("stops after the screen with budget 0, and asks nothing more when done", () => {
+    let state = createClusterTuning({ ...options, budget: 0 });
+    const asked = askClusterTuning(state);
+    expect(asked.merges).toHaveLength(3);
+    state = tellClusterTuning(asked.state, asked.merges.map(lossesOf));
+    expect(state.phase).toBe("done");
+    expect(state.result!.merge).toEqual(candidates[0]);
+    expect(askClusterTuning(state).merges).toEqual([]);
+  });
+
+  it("refuses losses of the wrong shape", () => {
+    const asked = askClusterTuning(createClusterTuning(options));
+    expect(() => tellClusterTuning(asked.state, asked.merges.slice(1).map(lossesOf))).toThrow(/2 merges told, 3 screened/);
+    expect(() => tellClusterTuning(asked.state, asked.merges.map(() => [[1], [1], [1]]))).toThrow(/1 losses, expected 10/);
+    expect(() => createClusterTuning({ ...options, members: [1] })).toThrow(/1 members for 3/);
   });
 });
