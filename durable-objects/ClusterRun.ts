@@ -245,7 +245,7 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private tuningView(config: RunConfig): TuningView {
-    return { clusters: config.tune ? this.tuning.results(config) : new Map(), usage: this.tuning.usage() };
+    return { clusters: config.tune ? this.tuning.results() : new Map(), usage: this.tuning.usage() };
   }
 
   private async init(config: RunConfig): Promise<void> {

@@ -1,15 +1,16 @@
 /**
  * Merge tuning of a finished clustering (issue 15), in the run's object: one tuner per cluster
- * of two or more tasks (src/tuning/clusterTuner.ts), its state stored between rounds, each
- * round's candidates sent as queue messages (src/runs/tuneCandidates.ts) and re-sent by the run's
- * alarm when silent. When a tuner is done, its chosen merge is evaluated once more as the
+ * of two or more tasks (src/tuning/cluster.ts, the rule the experiment measured), its state
+ * stored between rounds, each round's merges sent as queue messages (src/runs/tuneCandidates.ts)
+ * and re-sent by the run's alarm when silent. When a tuner is done, its chosen merge is evaluated once more as the
  * cluster's `final` candidate: that builds the adapter shipped and measures its few-shot losses.
  */
-import type { RunConfig, TuneSettings } from "../src/runs/config";
+import type { MergeOptions } from "../src/adapters/merge";
+import type { RunConfig } from "../src/runs/config";
 import { sendMessages } from "../src/runs/queueBatches";
 import type { CandidateMessage, CandidateResult } from "../src/runs/tuneCandidates";
-import { answerTuner, pendingCandidates, startTuner, type MemberLosses, type TunerState } from "../src/tuning/clusterTuner";
-import { screenedMethods } from "../src/tuning/methods";
+import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterTuningState, type MemberLosses } from "../src/tuning/cluster";
+import { screenCandidates, screenedMethods } from "../src/tuning/screen";
 import type { TunedCluster } from "../src/runs/status";
 
 /** Sends of one candidate before the run gives up on it. */
@@ -20,6 +21,8 @@ interface ClusterRow extends Record<string, SqlStorageValue> {
   cluster: number;
   members: string;
   state: string;
+  /** Rounds told so far: candidate keys are `<round>:<index>`. */
+  round: number;
 }
 
 interface CandidateRow extends Record<string, SqlStorageValue> {
@@ -45,7 +48,7 @@ export class MergeTuning {
   constructor(private readonly sql: SqlStorage, private readonly queue: Queue) {
     sql.exec(`
       CREATE TABLE IF NOT EXISTS tune_started (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL, round INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tune_candidates (
         id TEXT PRIMARY KEY, cluster INTEGER NOT NULL, key TEXT NOT NULL, merge TEXT NOT NULL,
         sha256 TEXT, bytes INTEGER, rank INTEGER, losses TEXT, passes INTEGER, ms REAL,
@@ -62,8 +65,13 @@ export class MergeTuning {
     this.sql.exec("INSERT OR IGNORE INTO tune_started VALUES (1, ?)", new Date().toISOString());
     clusters.forEach((members, cluster) => {
       if (members.length < 2) return;
-      const state = startTuner(tunerSettings(config, settings), members, members.map((t) => config.tasks[t].fewshot));
-      this.sql.exec("INSERT OR REPLACE INTO tune_clusters VALUES (?, ?, ?)", cluster, JSON.stringify(members), JSON.stringify(state));
+      const state = createClusterTuning({
+        members, exampleCounts: members.map((t) => config.tasks[t].fewshot),
+        candidates: screenCandidates(screenedMethods(config.merge, settings.densities, config.seed), settings.scales, members.length),
+        folds: settings.folds, budget: settings.budget, sigma0: settings.sigma0, penalty: settings.penalty,
+        scaleCoordinate: settings.scaleCoordinate, seed: config.seed,
+      });
+      this.sql.exec("INSERT OR REPLACE INTO tune_clusters VALUES (?, ?, ?, 0)", cluster, JSON.stringify(members), JSON.stringify(state));
     });
     await this.sendNew(config);
   }
@@ -71,7 +79,7 @@ export class MergeTuning {
   /** Every tuner done and every final candidate evaluated (true at once when no cluster had two tasks). */
   done(): boolean {
     return this.sql.exec("SELECT 1 FROM tune_candidates WHERE losses IS NULL LIMIT 1").toArray().length === 0 &&
-      this.states().every(({ state }) => state.stage === "done");
+      this.states().every(({ state }) => state.phase === "done");
   }
 
   claim(id: string): boolean {
@@ -109,16 +117,16 @@ export class MergeTuning {
   }
 
   /** Per cluster label: what tuning chose and the adapter it built; clusters of one task are absent. */
-  results(config: RunConfig): Map<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: MemberLosses }> {
+  results(): Map<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: MemberLosses }> {
     const out = new Map<number, TunedCluster & { sha256: string; bytes: number; rank: number; losses: MemberLosses }>();
     for (const { cluster, state } of this.states()) {
       const final = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, FINAL)).toArray()[0];
       if (!state.result || !final?.losses) continue;
-      const { merge, heldBackUniform, heldBackTuned, weightsKept, candidates } = state.result;
-      const { weights, ...settings } = merge;
+      const { weights, ...merge } = state.result.merge;
+      const candidates = this.sql.exec<{ n: number }>("SELECT count(losses) AS n FROM tune_candidates WHERE cluster = ?", cluster).one().n;
       out.set(cluster, {
-        merge: settings, weights: weights!, weightsKept, heldBackUniform, heldBackTuned, candidates: candidates + 1,
-        sha256: final.sha256!, bytes: final.bytes!, rank: final.rank!, losses: JSON.parse(final.losses) as number[][],
+        merge, weights: weights!, weightsKept: state.result.weightsKept, heldBackUniform: state.heldBackStart, heldBackTuned: state.heldBackTuned,
+        candidates, sha256: final.sha256!, bytes: final.bytes!, rank: final.rank!, losses: JSON.parse(final.losses) as number[][],
       });
     }
     return out;
@@ -131,38 +139,52 @@ export class MergeTuning {
     return { candidates: row.n, forwardPasses: row.passes ?? 0, ms: row.ms ?? 0 };
   }
 
-  private states(): { cluster: number; members: number[]; state: TunerState }[] {
+  private states(): { cluster: number; members: number[]; state: ClusterTuningState; round: number }[] {
     return this.sql.exec<ClusterRow>("SELECT * FROM tune_clusters ORDER BY cluster").toArray()
-      .map((r) => ({ cluster: r.cluster, members: JSON.parse(r.members) as number[], state: JSON.parse(r.state) as TunerState }));
+      .map((r) => ({ cluster: r.cluster, members: JSON.parse(r.members) as number[], state: JSON.parse(r.state) as ClusterTuningState, round: r.round }));
   }
 
   /**
-   * Feeds each tuner the answers of its current batch, stores its state, and creates and sends
-   * the candidates it now needs (a merge already evaluated in this cluster is answered from there).
+   * Tells each tuner every round whose merges are all answered, stores its state, and creates and
+   * sends the merges it now asks for (one already evaluated in this cluster is answered from there).
    */
   private async sendNew(config: RunConfig): Promise<void> {
     const created: CandidateRow[] = [];
-    for (const { cluster, state: before } of this.states()) {
+    for (const { cluster, state: before, round: told } of this.states()) {
       const rows = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE cluster = ?", cluster).toArray();
       const byMerge = new Map(rows.filter((r) => r.losses !== null).map((r) => [r.merge, JSON.parse(r.losses!) as MemberLosses]));
       let state = before;
+      let round = told;
+      let wanted: { key: string; merge: MergeOptions }[] = [];
       for (;;) {
-        const pending = pendingCandidates(state);
-        const known = Object.fromEntries(pending.flatMap((c) => {
-          const row = rows.find((r) => r.key === c.key && r.losses !== null);
-          const losses = row ? (JSON.parse(row.losses!) as MemberLosses) : byMerge.get(JSON.stringify(c.merge));
-          return losses ? [[c.key, losses]] : [];
-        }));
-        if (Object.keys(known).length === 0) break;
-        state = answerTuner(state, known);
+        const asked = askClusterTuning(state);
+        state = asked.state;
+        if (asked.merges.length === 0) {
+          wanted = [{ key: FINAL, merge: state.result!.merge }];
+          break;
+        }
+        const keyed = asked.merges.map((merge, i) => ({ key: `${round}:${i}`, merge }));
+        const losses = keyed.map(({ key, merge }) => {
+          const row = rows.find((r) => r.key === key && r.losses !== null);
+          return row ? (JSON.parse(row.losses!) as MemberLosses) : byMerge.get(JSON.stringify(merge));
+        });
+        if (losses.some((l) => l === undefined)) {
+          wanted = keyed;
+          break;
+        }
+        state = tellClusterTuning(state, losses as MemberLosses[]);
+        round++;
       }
-      this.sql.exec("UPDATE tune_clusters SET state = ? WHERE cluster = ?", JSON.stringify(state), cluster);
-      const wanted = state.stage === "done" ? [{ key: FINAL, merge: state.result!.merge }] : pendingCandidates(state);
+      this.sql.exec("UPDATE tune_clusters SET state = ?, round = ? WHERE cluster = ?", JSON.stringify(state), round, cluster);
       for (const c of wanted) {
         if (rows.some((r) => r.key === c.key)) continue;
-        this.sql.exec("INSERT INTO tune_candidates (id, cluster, key, merge, attempts, sent_at) VALUES (?, ?, ?, ?, 0, 0)",
-          candidateId(cluster, c.key), cluster, c.key, JSON.stringify(c.merge));
-        created.push(this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, c.key)).one());
+        // A merge evaluated before in this cluster needs no message: the final one copies its row,
+        // a round's is told from it on the next call.
+        const same = rows.find((r) => r.losses !== null && r.merge === JSON.stringify(c.merge));
+        if (same && c.key !== FINAL) continue;
+        this.sql.exec("INSERT INTO tune_candidates (id, cluster, key, merge, sha256, bytes, rank, losses, passes, ms, attempts, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
+          candidateId(cluster, c.key), cluster, c.key, JSON.stringify(c.merge), same?.sha256 ?? null, same?.bytes ?? null, same?.rank ?? null, same?.losses ?? null);
+        if (!same) created.push(this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, c.key)).one());
       }
     }
     await this.send(config, created);
@@ -183,9 +205,4 @@ export class MergeTuning {
       merge: JSON.parse(c.merge) as CandidateMessage["merge"],
     })));
   }
-}
-
-/** The tuner's settings from the run's: the run's merge screened first, then the pruning methods at the given densities. */
-function tunerSettings(config: RunConfig, tune: TuneSettings) {
-  return { budget: tune.budget, folds: tune.folds, penalty: tune.penalty, sigma0: tune.sigma0, seed: config.seed, methods: screenedMethods(config.merge, tune.densities, config.seed) };
 }

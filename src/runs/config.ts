@@ -24,6 +24,10 @@ export interface TuneSettings {
   readonly sigma0: number;
   /** Densities the pruning merge methods are screened at ([]: the run's merge method only). */
   readonly densities: readonly number[];
+  /** Common scales of uniform weights screened with each method (1 among them). */
+  readonly scales: readonly number[];
+  /** CMA-ES moves a shared log scale as a coordinate of its own, beside each task's log weight. */
+  readonly scaleCoordinate: boolean;
 }
 
 /** A task as the run saw it when it started: later catalogue changes do not leak into a run. */

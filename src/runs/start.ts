@@ -21,7 +21,7 @@ export const DEFAULT_RESTARTS = 1;
 const MAX_RESTARTS = 16;
 
 /** Merge tuning's defaults (issue 15; measured in docs/results.md). */
-export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 0.5, densities: [0.3, 0.5, 0.7] };
+export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 0.5, densities: [0.3, 0.5, 0.7], scales: [1, 1.5, 2], scaleCoordinate: true };
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
@@ -50,6 +50,9 @@ export const RunRequest = z.object({
       penalty: z.number().min(0).max(10).default(DEFAULT_TUNE.penalty),
       sigma0: z.number().gt(0).max(4).default(DEFAULT_TUNE.sigma0),
       densities: z.array(z.number().gt(0).max(1)).max(8).default([...DEFAULT_TUNE.densities]),
+      scales: z.array(z.number().gt(0).max(8)).min(1).max(8).default([...DEFAULT_TUNE.scales])
+        .refine((scales) => scales.includes(1), "scales must include 1 (uniform weights)"),
+      scaleCoordinate: z.boolean().default(DEFAULT_TUNE.scaleCoordinate),
     }).strict().optional(),
   }).default({ method: "svd" }),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),

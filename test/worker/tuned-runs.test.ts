@@ -9,7 +9,8 @@ import type { RunStatus } from "../../src/runs/status";
 import { call, finished, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 const TASKS = ["gec-de", "gec-fr", "gec-ja", "reply-de", "reply-fr", "reply-ja"];
-const TUNED = { method: "merge-all", seed: 1, tasks: TASKS, merge: { method: "svd", tune: { budget: 12, folds: 2, densities: [] } } };
+// A small tuning: svd only, screened at 1, 1.5 and 2 times uniform weights, then 8 CMA-ES candidates per fold.
+const TUNED = { k: 2, method: "d2c", seed: 1, tasks: TASKS, merge: { method: "svd", tune: { budget: 8, folds: 2, densities: [] } } };
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);
@@ -38,31 +39,29 @@ async function fewShotLoss(tasks: readonly string[], sha256: string): Promise<nu
 describe("a tuned run", () => {
   let first: RunStatus;
 
-  it("tunes each cluster's weights over the Queue; kept weights lower the cluster's few-shot loss against uniform ones", async () => {
+  it("tunes each cluster's merge over the Queue; the weights it ships lower the cluster's few-shot loss against uniform ones", async () => {
     first = await run(TUNED);
     expect(first.state, first.reason ?? "").toBe("done");
     const result = first.result!;
     const uniform = first.iterations[result.iteration].clusters;
     expect(first.cost.tuning.candidates).toBeGreaterThan(0);
-    let kept = 0;
-    console.log(JSON.stringify(result.clusters.map((c) => [c.tasks, c.tuned])));
+    let moved = 0;
     for (const cluster of result.clusters) {
       if (cluster.tasks.length < 2) continue;
       const tuned = cluster.tuned!;
       expect(tuned.weights).toHaveLength(cluster.tasks.length);
       expect(tuned.merge.method).toBe("svd");
-      const before = await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256);
-      const after = await fewShotLoss(cluster.tasks, cluster.sha256);
-      if (tuned.weightsKept) {
-        kept++;
-        expect(tuned.heldBackTuned).toBeLessThan(tuned.heldBackUniform);
-        expect(cluster.sha256).not.toBe(uniform[cluster.cluster].sha256);
-        expect(after).toBeLessThan(before);
-      } else {
-        expect(tuned.weights.every((w) => Math.abs(w - 1 / cluster.tasks.length) < 1e-12)).toBe(true);
+      // Tuned weights ship only where they beat the screened start on held-back examples.
+      if (tuned.weightsKept) expect(tuned.heldBackTuned).toBeLessThan(tuned.heldBackUniform);
+      if (tuned.weights.every((w) => Math.abs(w - 1 / cluster.tasks.length) < 1e-12)) {
+        expect(cluster.sha256).toBe(uniform[cluster.cluster].sha256);
+        continue;
       }
+      moved++;
+      // Measured afresh by the Worker, on every few-shot example: lower than under uniform weights.
+      expect(await fewShotLoss(cluster.tasks, cluster.sha256)).toBeLessThan(await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256));
     }
-    expect(kept).toBeGreaterThan(0);
+    expect(moved).toBeGreaterThan(0);
     // What ships is what was tuned: J is the tuned merges' few-shot loss, below the uniform one.
     expect(result.objective).toBeLessThan(result.untunedObjective!);
   });
