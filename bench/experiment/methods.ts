@@ -9,7 +9,7 @@ import { clustersOf, type Assignment } from "../../src/clustering/assignment.ts"
 import { kmeans } from "../../src/clustering/kmeans.ts";
 import { DEFAULT_PRUNE, runD2C, type D2CIteration, type PruneSettings } from "../../src/clustering/pruned.ts";
 import { randomAssignment } from "../../src/clustering/random.ts";
-import { lowestObjective, restartSeeds } from "../../src/tuning/restarts.ts";
+import { keptRestart, restartSeeds, type RestartCriterion } from "../../src/tuning/restarts.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 
 export type Method = "random" | "kmeans" | "d2c" | "d2c-full" | "d2c-restarts";
@@ -19,7 +19,9 @@ export interface Clustering {
   readonly iterations: readonly D2CIteration[];
   readonly fixedPoint?: boolean;
   /** d2c-restarts: best J of each start, in restartSeeds order, and the index kept. */
-  readonly restarts?: { readonly objectives: readonly number[]; readonly kept: number; readonly assignments: readonly Assignment[] };
+  readonly restarts?: {
+    readonly objectives: readonly number[]; readonly fewShotExactMatch: readonly number[]; readonly kept: number; readonly assignments: readonly Assignment[];
+  };
 }
 
 export interface D2COptions {
@@ -33,10 +35,13 @@ export interface D2COptions {
   readonly meter?: Meter;
   /** d2c-restarts: seeded starts (the first is `seed`, so 1 is plain pruned D2C). */
   readonly restarts?: number;
+  /** d2c-restarts: how the kept start is chosen (few-shot figures only). */
+  readonly restartCriterion?: RestartCriterion;
 }
 
 /** Starts of d2c-restarts unless told otherwise (chosen in docs/results.md: restarts). */
 export const DEFAULT_RESTARTS = 4;
+export const DEFAULT_RESTART_CRITERION: RestartCriterion = "loss";
 
 export async function cluster(
   method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number, options: D2COptions = {},
@@ -47,8 +52,10 @@ export async function cluster(
     const runs: Clustering[] = [];
     for (const s of restartSeeds(seed, options.restarts ?? DEFAULT_RESTARTS)) runs.push(await cluster("d2c", scorer, similarity, n, k, s, maxIterations, options));
     const objectives = runs.map((r) => Math.min(...r.iterations.map((x) => x.objective)));
-    const kept = lowestObjective(objectives.map((objective) => ({ objective })));
-    return { ...runs[kept], restarts: { objectives, kept, assignments: runs.map((r) => r.assignment) } };
+    const fewShotExactMatch: number[] = [];
+    for (const r of runs) fewShotExactMatch.push((await scoreAssignment(scorer, r.assignment, undefined, "fewshot", options.meter)).meanExactMatch);
+    const kept = keptRestart(runs.map((_, i) => ({ objective: objectives[i], fewShotExactMatch: fewShotExactMatch[i] })), options.restartCriterion ?? DEFAULT_RESTART_CRITERION);
+    return { ...runs[kept], restarts: { objectives, fewShotExactMatch, kept, assignments: runs.map((r) => r.assignment) } };
   }
   const start = options.start ?? kmeans(similarity, n, k, seed);
   const worldTask = (i: number) => options.tasks?.[i] ?? i;
@@ -60,17 +67,19 @@ export async function cluster(
   });
 }
 
-/** Mean held-out exact match and mean few-shot loss of the tasks under their clusters. */
+/** Mean exact match (held-out, or few-shot for choosing among restarts) and mean few-shot loss of the tasks under their clusters. */
 export async function scoreAssignment(
   scorer: Scorer,
   assignment: Assignment,
   clusters: readonly string[] = clustersOf(assignment).map(Scorer.cluster),
+  exactSplit: "test" | "fewshot" = "test",
+  meter?: Meter,
 ): Promise<{ meanExactMatch: number; meanFewShotLoss: number }> {
   let exact = 0;
   let loss = 0;
   for (let t = 0; t < assignment.length; t++) {
-    exact += (await scorer.score(clusters[assignment[t]], t, "test")).exactMatch;
-    loss += (await scorer.score(clusters[assignment[t]], t, "fewshot")).loss;
+    exact += (await scorer.score(clusters[assignment[t]], t, exactSplit, exactSplit === "fewshot" ? meter : undefined)).exactMatch;
+    loss += (await scorer.score(clusters[assignment[t]], t, "fewshot", meter)).loss;
   }
   return { meanExactMatch: exact / assignment.length, meanFewShotLoss: loss / assignment.length };
 }

@@ -20,12 +20,15 @@ export interface ResultRow {
   readonly restartKept?: number;
   /** Exploration (--restart-detail): held-out exact match of every start's clustering. */
   readonly restartExactMatch?: readonly number[];
+  /** Few-shot exact match of every start's clustering (the exactMatch criterion; no held-out example). */
+  readonly restartFewShot?: readonly number[];
   readonly clusters?: readonly object[];
 }
 
 /** Settings of the issue-15 methods, as run. */
 export interface TuningSetup {
   readonly restarts: number;
+  readonly restartCriterion: "loss" | "exactMatch";
   readonly budget: number;
   readonly folds: number;
   readonly penalty: number;
@@ -117,7 +120,8 @@ function markdown(r: Results): string {
     "`d2c` is pruned D2C (each task under its own cluster and its m = 2 most promising others, a full sweep before a fixed",
     "point is declared), `d2c-full` the full schedule (every task under every cluster every iteration).",
     ...(has("d2c-restarts") || has("d2c-tuned") ? [
-      `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps the lowest few-shot J;`,
+      `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps ${tuning.restartCriterion === "loss"
+        ? "the lowest few-shot J" : "the highest few-shot exact match (then the lowest few-shot J)"};`,
       `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed merges, ${tuning.densities.length ? `svd and ties_svd,`
         + ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}` : "svd"} at uniform weights times ${tuning.scales.join(", ")}`,
       `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,

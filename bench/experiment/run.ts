@@ -10,7 +10,8 @@
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
 import { clustersOf } from "../../src/clustering/assignment.ts";
-import { cluster, DEFAULT_RESTARTS, scoreAssignment, type Method } from "./methods.ts";
+import { cluster, DEFAULT_RESTART_CRITERION, DEFAULT_RESTARTS, scoreAssignment, type Method } from "./methods.ts";
+import type { RestartCriterion } from "../../src/tuning/restarts.ts";
 import { writeResults, type ResultRow, type RunCost, type TuningSetup } from "./report.ts";
 import { Meter, Scorer } from "./scorer.ts";
 import { screenedMethods } from "../../src/tuning/screen.ts";
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     subsets: { type: "boolean", default: false },
     methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
     restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
+    "restart-criterion": { type: "string", default: DEFAULT_RESTART_CRITERION },
     "tune-budget": { type: "string", default: "24" },
     folds: { type: "string", default: "2" },
     penalty: { type: "string", default: "0" },
@@ -51,7 +53,7 @@ const MERGE = { method: "svd", rank: 8 } as const;
 type RowMethod = Method | "d2c-tuned";
 const METHODS = values.methods.split(",") as RowMethod[];
 const TUNING: TuningSetup = {
-  restarts: Number(values.restarts), budget: Number(values["tune-budget"]), folds: Number(values.folds), penalty: Number(values.penalty),
+  restarts: Number(values.restarts), restartCriterion: values["restart-criterion"] as RestartCriterion, budget: Number(values["tune-budget"]), folds: Number(values.folds), penalty: Number(values.penalty),
   sigma0: Number(values.sigma0), densities: values.densities === "" ? [] : values.densities.split(",").map(Number),
   scales: values.scales.split(",").map(Number), scaleCoordinate: values["scale-coordinate"],
 };
@@ -116,7 +118,7 @@ async function comparison(): Promise<void> {
   for (const [i, { k, seed, method }] of configs.entries()) {
     const meter = new Meter();
     const clusterMethod: Method = method === "d2c-tuned" ? "d2c-restarts" : method;
-    const run = await cluster(clusterMethod, scorer, similarity, n, k, seed, maxIterations, { meter, restarts: TUNING.restarts });
+    const run = await cluster(clusterMethod, scorer, similarity, n, k, seed, maxIterations, { meter, restarts: TUNING.restarts, restartCriterion: TUNING.restartCriterion });
     const { assignment, iterations } = run;
     let tuned: TunedCluster[] | undefined;
     if (method === "d2c-tuned") {
@@ -129,7 +131,7 @@ async function comparison(): Promise<void> {
     const isNew = method === "d2c-restarts" || method === "d2c-tuned";
     const passes = isNew ? { forwardPasses: meter.forwardPasses, extraForwardPasses: meter.forwardPasses - (d2cPasses.get(`${k}|${seed}`) ?? NaN) } : {};
     const detail = isNew ? {
-      restartObjectives: run.restarts?.objectives, restartKept: run.restarts?.kept,
+      restartObjectives: run.restarts?.objectives, restartFewShot: run.restarts?.fewShotExactMatch, restartKept: run.restarts?.kept,
       restartExactMatch: values["restart-detail"] && run.restarts ? await exactMatchOfEach(run.restarts.assignments) : undefined,
       clusters: tuned?.map((c) => ({ members: c.members, method: c.merge.method, density: c.merge.density, weights: c.merge.weights, weightsKept: c.weightsKept, heldBackUniform: c.heldBackUniform, heldBackTuned: c.heldBackTuned })),
     } : {};

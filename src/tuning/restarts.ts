@@ -21,3 +21,24 @@ export function lowestObjective(runs: readonly { readonly objective: number }[])
   for (let i = 1; i < runs.length; i++) if (runs[i].objective < runs[best].objective) best = i;
   return best;
 }
+
+/** What a start's run is judged by: few-shot J (loss), or few-shot exact match with J breaking ties. */
+export type RestartCriterion = "loss" | "exactMatch";
+
+/**
+ * Index of the run to keep. "loss": lowest J. "exactMatch": highest few-shot exact match (mean
+ * over tasks of the share of few-shot examples greedy decoding gets right, read off the same
+ * forward passes as J), then lowest J, then the first: J is what D2C minimises, but on the
+ * reference world a lower J at K = 3 came with a lower held-out exact match (docs/tuning.md).
+ */
+export function keptRestart(runs: readonly { readonly objective: number; readonly fewShotExactMatch: number }[], criterion: RestartCriterion): number {
+  if (criterion === "loss") return lowestObjective(runs);
+  if (runs.length === 0) throw new RangeError("keptRestart: no runs");
+  let best = 0;
+  for (let i = 1; i < runs.length; i++) {
+    const a = runs[i];
+    const b = runs[best];
+    if (a.fewShotExactMatch > b.fewShotExactMatch || (a.fewShotExactMatch === b.fewShotExactMatch && a.objective < b.objective)) best = i;
+  }
+  return best;
+}

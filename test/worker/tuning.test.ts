@@ -9,7 +9,7 @@ import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterT
 import { askCmaes, cmaesFinished, createCmaes, minimizeCmaes, tellCmaes, type CmaesOptions, type CmaesState } from "../../src/tuning/cmaes";
 import { symmetricEigen } from "../../src/tuning/eigen";
 import { clusterObjective, exampleFolds, foldObjective, subsetLoss, trainingExamples } from "../../src/tuning/folds";
-import { lowestObjective, restartSeeds } from "../../src/tuning/restarts";
+import { keptRestart, lowestObjective, restartSeeds } from "../../src/tuning/restarts";
 import { screenCandidates, screenedMethods } from "../../src/tuning/screen";
 import { mergeWeights, scaledMergeWeights, weightCoordinates } from "../../src/tuning/weights";
 
@@ -173,6 +173,12 @@ describe("restarts", () => {
 
   it("keeps the run with the lowest J, the first of equals", () => {
     expect(lowestObjective([{ objective: 0.6 }, { objective: 0.5 }, { objective: 0.5 }])).toBe(1);
+  });
+
+  it("keeps the highest few-shot exact match under the exactMatch criterion, J breaking ties", () => {
+    const runs = [{ objective: 0.5, fewShotExactMatch: 0.2 }, { objective: 0.6, fewShotExactMatch: 0.3 }, { objective: 0.55, fewShotExactMatch: 0.3 }];
+    expect(keptRestart(runs, "exactMatch")).toBe(2);
+    expect(keptRestart(runs, "loss")).toBe(0);
   });
 });
 
