@@ -21,7 +21,7 @@ export const DEFAULT_RESTARTS = 1;
 const MAX_RESTARTS = 16;
 
 /** Merge tuning's defaults (issue 15; measured in docs/results.md). */
-export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 0.5, densities: [0.3, 0.5, 0.7], scales: [1, 1.5, 2], scaleCoordinate: true };
+export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 1, densities: [], scales: [1, 1.25, 1.5, 2], scaleCoordinate: true };
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
