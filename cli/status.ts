@@ -1,5 +1,6 @@
 /** `d2c-edge status <runId>`: a run's events as they happen, then its summary. */
 import type { RunStatus, TunedCluster } from "../src/runs/status.ts";
+import { unitWeight } from "../src/tuning/screen.ts";
 import type { Api } from "./api.ts";
 import type { Command } from "./command.ts";
 import { followRun, type RunEvent } from "./runEvents.ts";
@@ -127,8 +128,9 @@ function summary(run: RunStatus): string {
 /** A tuned cluster's merge: method, weights, and the held-back evidence. */
 export function describeTuned(t: TunedCluster): string {
   const method = `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}`;
-  const weights = t.weightsKept ? `weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}` : "uniform weights";
-  return `tuned: ${method}, ${weights} (held-back loss ${t.heldBackTuned.toFixed(4)} tuned, ${t.heldBackUniform.toFixed(4)} uniform; ${t.candidates} candidates)`;
+  const scale = t.weights[0] / unitWeight(t.merge.method, t.weights.length);
+  const weights = t.weightsKept ? `tuned weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}` : `uniform weights x ${Number(scale.toFixed(3))}`;
+  return `tuned: ${method}, ${weights} (held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidates)`;
 }
 
 function usd(n: number): string {

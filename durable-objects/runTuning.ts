@@ -125,7 +125,7 @@ export class MergeTuning {
       const { weights, ...merge } = state.result.merge;
       const candidates = this.sql.exec<{ n: number }>("SELECT count(losses) AS n FROM tune_candidates WHERE cluster = ?", cluster).one().n;
       out.set(cluster, {
-        merge, weights: weights!, weightsKept: state.result.weightsKept, heldBackUniform: state.heldBackStart, heldBackTuned: state.heldBackTuned,
+        merge, weights: weights!, weightsKept: state.result.weightsKept, heldBackScreened: state.heldBackStart, heldBackTuned: state.heldBackTuned,
         candidates, sha256: final.sha256!, bytes: final.bytes!, rank: final.rank!, losses: JSON.parse(final.losses) as number[][],
       });
     }

@@ -145,10 +145,16 @@ function tunedMerge(c) {
   const t = c.tuned;
   const widest = Math.max(...t.weights, 1 / t.weights.length);
   return h("div", null,
-    h("div", null, `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : "uniform weights (tuned ones lost on held-back examples)"}`),
+    h("div", null, `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : `uniform weights x ${Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3))} (screened; CMA-ES's weights lost on held-back examples)`}`),
     h("table", { class: "weights" }, c.tasks.map((/** @type {string} */ task, /** @type {number} */ i) => h("tr", null,
       h("td", null, task),
       h("td", null, h("span", { class: "weight-bar", style: { width: `${(100 * t.weights[i]) / widest}px` } })),
       h("td", null, t.weights[i].toFixed(3))))),
-    note(`held-back loss ${t.heldBackTuned.toFixed(4)} tuned, ${t.heldBackUniform.toFixed(4)} uniform; ${t.candidates} candidate merges`));
+    note(`held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidate merges`));
 }
+
+/**
+ * A member's weight before scaling, as the tuning screens it (src/tuning/screen.ts): 1 where TIES's disjoint mean divides by itself, else 1/n.
+ * @param {string} method @param {number} members
+ */
+const unitWeight = (method, members) => (method === "ties_svd" || method === "dare_ties_svd" ? 1 : 1 / members);

@@ -21,16 +21,19 @@ export interface ClusterView {
   readonly tuned?: TunedCluster;
 }
 
-/** A cluster's tuned merge: method and weights, and the held-back evidence they were kept on. */
+/**
+ * A cluster's tuned merge: the screened method and common scale (uniform weights times c), then
+ * the per-task weights CMA-ES found, kept only when they beat the screened merge on held-back examples.
+ */
 export interface TunedCluster {
   /** Method, density, rank and seed of the merge. */
   readonly merge: MergeSettings;
   /** One weight per task of the cluster, in its task order (uniform is 1/n each). */
   readonly weights: readonly number[];
-  /** Whether tuned weights beat uniform ones on held-back examples (else uniform weights ship). */
+  /** Whether CMA-ES's weights beat the screened merge on held-back examples (else the screened merge ships). */
   readonly weightsKept: boolean;
-  /** Mean over folds of the few-shot objective on held-back examples, uniform and tuned weights. */
-  readonly heldBackUniform: number;
+  /** Mean over folds of the few-shot objective on held-back examples: the screened merge, and CMA-ES's weights. */
+  readonly heldBackScreened: number;
   readonly heldBackTuned: number;
   /** Distinct merges evaluated for this cluster. */
   readonly candidates: number;
