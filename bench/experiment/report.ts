@@ -127,6 +127,7 @@ function markdown(r: Results): string {
       `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,
       `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
       `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
+      "What was tried on the way to these settings, and the restart criteria compared: [tuning.md](tuning.md).",
     ] : []),
     "",
     `| K | storage | ${shown.map((m) => LABELS[m]).join(" | ")} | ${diffs.map(([, , label]) => label).join(" | ")} |`,
