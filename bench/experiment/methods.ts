@@ -39,7 +39,7 @@ export interface D2COptions {
   readonly restartCriterion?: RestartCriterion;
 }
 
-/** Starts of d2c-restarts unless told otherwise (chosen in docs/results.md: restarts). */
+/** Starts of d2c-restarts unless told otherwise: 2 and 4 both paid at K = 5, 4 more at K = 10, 8 no more than 4 (docs/tuning.md). */
 export const DEFAULT_RESTARTS = 4;
 /** Lowest J lost 5.3 points at K = 3; few-shot exact match gained 1.0-3.0 at K = 3, 5, 10, 20 (docs/tuning.md). */
 export const DEFAULT_RESTART_CRITERION: RestartCriterion = "exactMatch";
