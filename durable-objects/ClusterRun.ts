@@ -15,7 +15,7 @@ import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
 import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
-import { restartSeeds } from "../src/tuning/restarts";
+import { keptRestart, restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import { subsetRunFinished } from "../src/delivery/subsetMessages";
@@ -335,7 +335,7 @@ export class ClusterRun extends DurableObject<Env> {
   private async reassign(config: RunConfig, iteration: number): Promise<void> {
     const units = tables.unitsOfIteration(this.sql, iteration);
     await catalogue(this.env).recordLosses(units.filter((u) => u.source === "queue")
-      .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens! })));
+      .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })));
     const losses = config.tasks.map(() => new Array<number>(config.k).fill(NaN));
     for (const u of units) losses[u.task][u.cluster] = u.loss!;
     const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
@@ -368,7 +368,7 @@ export class ClusterRun extends DurableObject<Env> {
     if (!last) return this.wake();
     const iterations = this.sql.exec<{ assignment: string; objective: number }>("SELECT assignment, objective FROM iterations ORDER BY iteration")
       .toArray().map((r) => ({ assignment: JSON.parse(r.assignment) as number[], objective: r.objective }));
-    const best = bestIteration(iterations);
+    const best = this.keptIteration(config, iterations.map((i) => i.objective));
     if (!config.tune) return this.finish("done", null, best);
     // The best clustering's merges are tuned before the run is done (src/tuning/clusterTuner.ts).
     this.commit(() => {
@@ -407,6 +407,24 @@ export class ClusterRun extends DurableObject<Env> {
 
   private async wake(at = Date.now()): Promise<void> {
     if (tables.readRun(this.sql)?.state === "running") await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * The iteration the run keeps: its lowest J, or with restarts, the best iteration (lowest J) of
+   * the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
+   * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
+   */
+  private keptIteration(config: RunConfig, objectives: readonly number[]): number {
+    if ((config.restarts ?? 1) === 1) return bestIteration(objectives.map((objective) => ({ assignment: [], objective })));
+    const restartOf = tables.restartOfIterations(this.sql);
+    const trajectories = [...new Set(objectives.map((_, i) => restartOf(i)))].map((r) => {
+      const own = objectives.flatMap((objective, i) => (restartOf(i) === r ? [{ i, objective }] : []));
+      const best = own.reduce((a, b) => (b.objective < a.objective ? b : a));
+      return { iteration: best.i, objective: best.objective, fewShotExactMatch: tables.fewShotExactMatch(this.sql, best.i) };
+    });
+    const known = trajectories.every((t) => t.fewShotExactMatch !== null);
+    const criterion = known ? (config.restartCriterion ?? "exactMatch") : "loss";
+    return trajectories[keptRestart(trajectories.map((t) => ({ objective: t.objective, fewShotExactMatch: t.fewShotExactMatch ?? NaN })), criterion)].iteration;
   }
 
   /** Restart `restart`'s first iteration: k-means on the stored similarities with its seed. */

@@ -12,12 +12,17 @@ export interface CachedMerge {
 export interface CachedLoss {
   readonly loss: number;
   readonly tokens: number;
+  /** Share of the few-shot examples greedy decoding reproduced; null for losses cached before it was kept. */
+  readonly exactMatch: number | null;
 }
 
 export function createClusterCache(sql: SqlStorage): void {
   sql.exec(`
     CREATE TABLE IF NOT EXISTS merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL);`);
+  // Few-shot exact match, which restarts are kept by (src/tuning/restarts.ts); caches from before it lack it.
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(losses)").toArray().map((c) => c.name);
+  if (!columns.includes("exact_match")) sql.exec("ALTER TABLE losses ADD COLUMN exact_match REAL");
 }
 
 export function cachedMerges(sql: SqlStorage, keys: readonly string[]): Record<string, CachedMerge> {
@@ -36,12 +41,12 @@ export function recordMerge(sql: SqlStorage, key: string, merge: CachedMerge): v
 export function cachedLosses(sql: SqlStorage, keys: readonly string[]): Record<string, CachedLoss> {
   const found: Record<string, CachedLoss> = {};
   for (const key of keys) {
-    const row = sql.exec<{ loss: number; tokens: number }>("SELECT loss, tokens FROM losses WHERE loss_key = ?", key).toArray()[0];
-    if (row) found[key] = { loss: row.loss, tokens: row.tokens };
+    const row = sql.exec<{ loss: number; tokens: number; exact_match: number | null }>("SELECT loss, tokens, exact_match FROM losses WHERE loss_key = ?", key).toArray()[0];
+    if (row) found[key] = { loss: row.loss, tokens: row.tokens, exactMatch: row.exact_match };
   }
   return found;
 }
 
 export function recordLosses(sql: SqlStorage, entries: readonly (CachedLoss & { key: string })[]): void {
-  for (const e of entries) sql.exec("INSERT OR REPLACE INTO losses VALUES (?, ?, ?)", e.key, e.loss, e.tokens);
+  for (const e of entries) sql.exec("INSERT OR REPLACE INTO losses (loss_key, loss, tokens, exact_match) VALUES (?, ?, ?, ?)", e.key, e.loss, e.tokens, e.exactMatch);
 }

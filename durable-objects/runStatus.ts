@@ -24,7 +24,8 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
       const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): MergedClusterView => ({
         cluster: c.cluster, size: (JSON.parse(c.members) as number[]).length, sha256: c.sha256, bytes: c.bytes, rank: c.rank,
       }));
-      return { iteration: row.iteration, restart: restartOf(row.iteration), objective: row.objective, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
+      const fewShotExactMatch = row.objective === null ? null : tables.fewShotExactMatch(sql, row.iteration);
+      return { iteration: row.iteration, restart: restartOf(row.iteration), objective: row.objective, fewShotExactMatch, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
     });
   const units = sql.exec<{ source: string; evaluated: number; n: number }>(
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();
@@ -42,7 +43,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   });
   return {
     runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tune: config.tune ?? null, restarts: config.restarts ?? 1, evaluator: config.evaluator ?? "wasm", tasks: ids,
+    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tune: config.tune ?? null, restarts: config.restarts ?? 1, restartCriterion: config.restartCriterion ?? "exactMatch", evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
     result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration, tuning),

@@ -51,6 +51,7 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
   passes: number | null;
   /** When a consumer took the unit for evaluation; a send clears it (one evaluation per send). */
   claimed_at: number | null;
+  exact_match: number | null;
 }
 
 export function createRunTables(sql: SqlStorage): void {
@@ -77,6 +78,8 @@ export function createRunTables(sql: SqlStorage): void {
   // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
   if (!columns.includes("passes")) sql.exec("ALTER TABLE units ADD COLUMN passes INTEGER; ALTER TABLE units ADD COLUMN claimed_at INTEGER;");
+  // The unit's few-shot exact match (restarts are kept by it); null for units before it was kept, or cached without it.
+  if (!columns.includes("exact_match")) sql.exec("ALTER TABLE units ADD COLUMN exact_match REAL");
   // Per-iteration unit counters (a report is O(1)); NULL until the iteration's units are planned.
   const counted = sql.exec<{ name: string }>("PRAGMA table_info(iterations)").toArray().map((c) => c.name);
   if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
@@ -128,6 +131,18 @@ export function restartOfIterations(sql: SqlStorage): (iteration: number) => num
   return (iteration) => starts.filter((s) => s.first_iteration <= iteration).at(-1)?.restart ?? 0;
 }
 
+/**
+ * Mean over tasks of the few-shot exact match under their own cluster in an iteration (its
+ * assignment's units); null when a unit has none (a loss cached before exact match was kept).
+ */
+export function fewShotExactMatch(sql: SqlStorage, iteration: number): number | null {
+  const assignment = assignmentOf(sql, iteration);
+  const own = sql.exec<{ task: number; cluster: number; exact_match: number | null }>("SELECT task, cluster, exact_match FROM units WHERE iteration = ?", iteration)
+    .toArray().filter((u) => assignment[u.task] === u.cluster);
+  if (own.length !== assignment.length || own.some((u) => u.exact_match === null)) return null;
+  return own.reduce((s, u) => s + u.exact_match!, 0) / own.length;
+}
+
 /** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */
 export function insertIteration(sql: SqlStorage, iteration: number, assignment: readonly number[], startedAt: string, full = true): void {
   sql.exec("INSERT INTO iterations (iteration, assignment, started_at, full) VALUES (?, ?, ?, ?)", iteration, JSON.stringify(assignment), startedAt, full ? 1 : 0);
@@ -160,9 +175,9 @@ export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | nul
  * Records a unit's loss once and counts it off its iteration: two indexed single-row writes,
  * whatever the iteration's size. Null when the unit had already reported (a duplicate delivery).
  */
-export function recordUnitLoss(sql: SqlStorage, unitId: string, result: { loss: number; tokens: number; ms: number; forwardPasses: number }): (UnitCounts & { iteration: number }) | null {
-  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, error = NULL WHERE id = ? AND loss IS NULL RETURNING iteration",
-    result.loss, result.tokens, result.ms, result.forwardPasses, unitId).toArray()[0];
+export function recordUnitLoss(sql: SqlStorage, unitId: string, result: { loss: number; tokens: number; ms: number; forwardPasses: number; exactMatch: number }): (UnitCounts & { iteration: number }) | null {
+  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ?, error = NULL WHERE id = ? AND loss IS NULL RETURNING iteration",
+    result.loss, result.tokens, result.ms, result.forwardPasses, result.exactMatch, unitId).toArray()[0];
   if (!unit) return null;
   const counts = sql.exec<{ total: number; pending: number }>(
     "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS total, units_pending AS pending", unit.iteration).one();

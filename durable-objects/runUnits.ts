@@ -25,8 +25,8 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
   return () => {
     pairs.forEach(([t, c], i) => {
       const hit = known[keys[i]];
-      sql.exec("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL)",
-        `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue");
+      sql.exec("INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, ms, source, attempts, sent_at, error, passes, claimed_at, exact_match) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL, ?)",
+        `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue", hit?.exactMatch ?? null);
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", pairs.length, pending, iteration);

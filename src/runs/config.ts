@@ -1,6 +1,7 @@
 /** What a clustering run was asked to do, fixed when it starts (POST /v1/runs). */
 import type { MergeSettings } from "../adapters/merge";
 import type { PruneSettings } from "../clustering/pruned";
+import type { RestartCriterion } from "../tuning/restarts";
 
 /** "own": each task its own adapter (K = N), the 100%-storage baseline and a small per-device task set's release. */
 export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all" | "own";
@@ -61,10 +62,12 @@ export interface RunConfig {
   readonly cache?: boolean;
   /**
    * D2C from this many seeded k-means starts (src/tuning/restarts.ts), one after another in the
-   * same run and sharing its loss cache; the result is the iteration of lowest few-shot J over
-   * all of them. Absent (runs stored before it): 1.
+   * same run and sharing its loss cache; the result is the best iteration (lowest few-shot J) of
+   * the trajectory kept by `restartCriterion`. Absent (runs stored before it): 1.
    */
   readonly restarts?: number;
+  /** Which restart's clustering is kept (src/tuning/restarts.ts `keptRestart`). Absent: "exactMatch". */
+  readonly restartCriterion?: RestartCriterion;
   /** Pruned D2C's settings; null or absent (runs stored before it, baselines, `"prune": false`): the full schedule. */
   readonly prune?: PruneSettings | null;
   /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */

@@ -58,6 +58,8 @@ export interface IterationView {
   readonly restart: number;
   /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
   readonly objective: number | null;
+  /** Mean over tasks of the share of few-shot examples greedy decoding gets right under their clusters (what restarts are kept by); null while evaluating, or where a cached loss lacks it. */
+  readonly fewShotExactMatch: number | null;
   /** Every task under every cluster (D2C's full schedule, the first iteration, and pruned D2C's verifying sweeps). */
   readonly full: boolean;
   /** Units (task x merged adapter) the iteration needs, and how many have a loss (cache hits included); 0 before they are planned. */
@@ -159,8 +161,9 @@ export interface RunStatus {
   readonly maxIterations: number;
   /** Merge tuning settings; null: uniform weights ship. */
   readonly tune: TuneSettings | null;
-  /** Seeded D2C starts the run makes (1: no restart). */
+  /** Seeded D2C starts the run makes (1: no restart), and which one's clustering it keeps. */
   readonly restarts: number;
+  readonly restartCriterion: "exactMatch" | "loss";
   /** Who evaluated the run's units: the Worker's onnxruntime-web or the evaluator service. */
   readonly evaluator: Evaluator;
   readonly tasks: string[];

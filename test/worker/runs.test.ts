@@ -145,8 +145,8 @@ describe("a D2C run", () => {
 
   it("restarts from seeded k-means starts in one run, sharing the loss cache, and keeps the lowest J of all", async () => {
     const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
-    const status = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }), finished, 180);
-    expect(status).toMatchObject({ state: "done", restarts: 3 });
+    const status = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3, restartCriterion: "loss" }), finished, 180);
+    expect(status).toMatchObject({ state: "done", restarts: 3, restartCriterion: "loss" });
     const restarts = [...new Set(status.iterations.map((i) => i.restart))];
     expect(restarts).toEqual([0, 1, 2]);
     // Restart 0 is the single-start run, iteration for iteration.
@@ -158,6 +158,14 @@ describe("a D2C run", () => {
     expect(best).toBeLessThanOrEqual(single.result!.objective);
     // Restart 0 repeats the single-start run, whose losses the cache kept: no forward pass for those.
     expect(status.cost.cacheHits).toBeGreaterThan(0);
+
+    // By default the trajectory kept is the one whose best iteration gets the most few-shot examples right (J breaks ties).
+    const byExactMatch = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }), finished, 180);
+    expect(byExactMatch.restartCriterion).toBe("exactMatch");
+    const bests = [0, 1, 2].map((r) => byExactMatch.iterations.filter((i) => i.restart === r).reduce((a, b) => (b.objective! < a.objective! ? b : a)));
+    expect(bests.every((b) => typeof b.fewShotExactMatch === "number")).toBe(true);
+    const kept = bests.reduce((a, b) => (b.fewShotExactMatch! > a.fewShotExactMatch! || (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!) ? b : a));
+    expect(byExactMatch.result!.iteration).toBe(kept.iteration);
   });
 
   it("sends again the units that never reported, from its alarm", async () => {
