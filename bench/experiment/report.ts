@@ -1,6 +1,8 @@
 /** docs/results.json (every number), docs/results.md (the table) and docs/results.svg (the plot). */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TuneSettings } from "../../src/runs/config.ts";
+import type { RestartCriterion } from "../../src/tuning/restarts.ts";
 
 export interface ResultRow {
   /**
@@ -25,17 +27,10 @@ export interface ResultRow {
   readonly clusters?: readonly object[];
 }
 
-/** Settings of the issue-15 methods, as run. */
-export interface TuningSetup {
+/** Settings of the issue-15 methods, as run: the Worker's tuning settings and its restarts. */
+export interface TuningSetup extends TuneSettings {
   readonly restarts: number;
-  readonly restartCriterion: "loss" | "exactMatch";
-  readonly budget: number;
-  readonly folds: number;
-  readonly penalty: number;
-  readonly sigma0: number;
-  readonly densities: readonly number[];
-  readonly scales: readonly number[];
-  readonly scaleCoordinate: boolean;
+  readonly restartCriterion: RestartCriterion;
 }
 
 /** What an experiment ran on and how long it took: the header of its report. */

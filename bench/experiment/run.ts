@@ -18,6 +18,7 @@ import { screenedMethods } from "../../src/tuning/screen.ts";
 import { tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
 import { loadWorld } from "./world.ts";
+import { DEFAULT_TUNE } from "../../src/runs/config.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,15 +32,14 @@ const { values } = parseArgs({
     methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
     restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
     "restart-criterion": { type: "string", default: DEFAULT_RESTART_CRITERION },
-    "tune-budget": { type: "string", default: "24" },
-    folds: { type: "string", default: "2" },
-    penalty: { type: "string", default: "0" },
-    sigma0: { type: "string", default: "1" },
-    // Defaults chosen on K = 5, seeds 0-2 (docs/tuning.md): pruning methods ("--densities 0.3,0.5,0.7") won
-    // some clusters' screens but not held-out exact match, at 3x the run time (dense merges).
-    densities: { type: "string", default: "" },
-    scales: { type: "string", default: "1,1.25,1.5,2" },
-    "scale-coordinate": { type: "boolean", default: true },
+    "tune-budget": { type: "string", default: String(DEFAULT_TUNE.budget) },
+    folds: { type: "string", default: String(DEFAULT_TUNE.folds) },
+    penalty: { type: "string", default: String(DEFAULT_TUNE.penalty) },
+    sigma0: { type: "string", default: String(DEFAULT_TUNE.sigma0) },
+    // The Worker's defaults (src/runs/config.ts DEFAULT_TUNE, chosen here on K = 5, seeds 0-2: docs/tuning.md).
+    densities: { type: "string", default: DEFAULT_TUNE.densities.join(",") },
+    scales: { type: "string", default: DEFAULT_TUNE.scales.join(",") },
+    "scale-coordinate": { type: "boolean", default: DEFAULT_TUNE.scaleCoordinate },
     // Exploration: skip the two cost runs; score every restart's clustering on held-out (the R sweep).
     "skip-costs": { type: "boolean", default: false },
     "restart-detail": { type: "boolean", default: false },

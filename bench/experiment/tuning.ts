@@ -8,22 +8,12 @@ import type { MergeOptions, MergeSettings } from "../../src/adapters/merge/index
 import { askClusterTuning, createClusterTuning, tellClusterTuning } from "../../src/tuning/cluster.ts";
 import { screenCandidates } from "../../src/tuning/screen.ts";
 import { Scorer, type Meter } from "./scorer.ts";
+import type { TuneSettings as TuningSettings } from "../../src/runs/config.ts";
 
-export interface TuneSettings {
-  /** CMA-ES candidate evaluations per fold (each costs one few-shot pass per member). */
-  readonly budget: number;
-  /** Held-back folds of each task's few-shot examples. */
-  readonly folds: number;
-  /** Weight of the worst member's loss in the objective (0: the members' mean). */
-  readonly penalty: number;
-  /** CMA-ES initial step in log-weight units. */
-  readonly sigma0: number;
+/** The Worker's tuning settings (src/runs/config.ts) with its densities resolved to the screened merges, and the seed. */
+export interface TuneSettings extends Omit<TuningSettings, "densities"> {
   /** Merge settings screened at uniform weights; the first is the untuned merge (D2C's). */
   readonly methods: readonly MergeSettings[];
-  /** Common scales screened with each method (uniform weights times c); 1 must be among them. */
-  readonly scales: readonly number[];
-  /** CMA-ES coordinates [log scale, per-member log weights] (scaledMergeWeights) instead of per-member only. */
-  readonly scaleCoordinate: boolean;
   /** Folds, CMA-ES and DARE seed. */
   readonly seed: number;
 }

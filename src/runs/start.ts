@@ -14,14 +14,11 @@ import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
-import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask, type TuneSettings } from "./config";
+import { DEFAULT_TUNE, EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
 
 /** Restarts of a D2C run by default, and at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
 export const DEFAULT_RESTARTS = 1;
 const MAX_RESTARTS = 16;
-
-/** Merge tuning's defaults (issue 15; measured in docs/results.md). */
-export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 1, densities: [], scales: [1, 1.25, 1.5, 2], scaleCoordinate: true };
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
