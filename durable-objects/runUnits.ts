@@ -17,7 +17,7 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
   const clusters = tables.clustersOfIteration(sql, iteration);
   // D2C: each task under every cluster, or pruned, its candidates; a baseline only each task under its own.
   const candidates = config.method !== "d2c" ? assignment.map((c) => [c])
-    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, iteration, clusters, assignment, config.k), config.prune, false)
+    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, config, iteration, clusters, assignment, config.k), config.prune, false)
     : assignment.map(() => clusters.map((c) => c.cluster));
   const pairs = candidates.flatMap((cs, t) => cs.map((c) => [t, c] as const));
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
@@ -34,18 +34,20 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
 }
 
 /**
- * Pruned D2C's ranking from this run's earlier iterations, as `runD2C` ranks ("stale"): a task's
+ * Pruned D2C's ranking from this trajectory's earlier iterations, as `runD2C` ranks ("stale"): a task's
  * loss under a cluster whose merge is unchanged (same cluster key), else its latest loss under the
  * same cluster label (the merge has changed since, usually by a few members); a cluster never
  * measured for the task ranks first (news worth one evaluation), those ordered by task similarity
  * where the run stored it (a pruned first iteration), else all alike.
  */
-function earlierLosses(sql: SqlStorage, iteration: number, clusters: readonly tables.ClusterRow[], assignment: readonly number[], k: number) {
+function earlierLosses(sql: SqlStorage, config: RunConfig, iteration: number, clusters: readonly tables.ClusterRow[], assignment: readonly number[], k: number) {
   const valid = new Map<string, number>();
   const stale = new Map<string, number>();
+  // Only this trajectory's iterations: a restart ranks as a run from its own start would.
+  const from = tables.currentRestart(sql, config.seed).firstIteration;
   for (const u of sql.exec<{ task: number; cluster: number; loss: number; cluster_key: string }>(
     `SELECT u.task, u.cluster, u.loss, c.cluster_key FROM units u JOIN clusters c ON c.iteration = u.iteration AND c.cluster = u.cluster
-     WHERE u.iteration < ? AND u.loss IS NOT NULL ORDER BY u.iteration`, iteration)) {
+     WHERE u.iteration >= ? AND u.iteration < ? AND u.loss IS NOT NULL ORDER BY u.iteration`, from, iteration)) {
     const pair = `${u.task}:${u.cluster}`;
     stale.set(pair, u.loss);
     if (clusters[u.cluster]?.cluster_key === u.cluster_key) valid.set(pair, u.loss);
