@@ -133,6 +133,8 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   const { tune, ...requested } = request.merge;
   // Candidates carry per-example losses, which only the Worker's own evaluation returns.
   if (tune && evaluator === "remote") throw new DomainError("invalid", "invalid_request", "merge.tune: tuning runs on the Worker's evaluator; this model is evaluated by the service");
+  const fewest = Math.min(...chosen.map((t) => t.examples.fewshot));
+  if (tune && tune.folds > fewest) throw new DomainError("invalid", "invalid_request", `merge.tune.folds is ${tune.folds}, more than the ${fewest} few-shot examples of a task`);
   const merge = profile ? { ...requested, rank: requested.rank ?? profile.rank } : requested;
   const k = chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;

@@ -75,5 +75,6 @@ describe("a tuned run", () => {
     const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { folds: 1 } } }) });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain("folds");
+    expect(((await call("/v1/runs", { method: "POST", body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { scales: [1.5, 2] } } }) })).status)).toBe(400);
   });
 });
