@@ -13,7 +13,7 @@ import { DurableObject } from "cloudflare:workers";
 import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
 import { clustersOf, sameAssignment } from "../src/clustering/assignment";
-import { bestIteration, objective, placeNewTasks, reassign } from "../src/clustering/d2c";
+import { objective, placeNewTasks, reassign } from "../src/clustering/d2c";
 import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
 import { keptRestart, restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
@@ -23,7 +23,7 @@ import { isCandidateId, type CandidateResult } from "../src/runs/tuneCandidates"
 import { MergeTuning } from "./runTuning";
 import type { TuningView } from "./runStatus";
 import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlocks";
-import { kmeans } from "../src/clustering/kmeans";
+import { argmin, kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
@@ -352,7 +352,8 @@ export class ClusterRun extends DurableObject<Env> {
     const last = ended && !restart;
     const now = new Date().toISOString();
     this.commit(() => {
-      this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, finished_at = ? WHERE iteration = ?", JSON.stringify(assignment), j, now, iteration);
+      this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, exact_match = ?, finished_at = ? WHERE iteration = ?",
+        JSON.stringify(assignment), j, tables.ownExactMatch(units, assignment), now, iteration);
       this.emit("evaluated", { iteration, objective: j });
       if (!last) {
         if (restart) {
@@ -366,9 +367,9 @@ export class ClusterRun extends DurableObject<Env> {
       }
     });
     if (!last) return this.wake();
-    const iterations = this.sql.exec<{ assignment: string; objective: number }>("SELECT assignment, objective FROM iterations ORDER BY iteration")
-      .toArray().map((r) => ({ assignment: JSON.parse(r.assignment) as number[], objective: r.objective }));
-    const best = this.keptIteration(config, iterations.map((i) => i.objective));
+    const iterations = this.sql.exec<{ objective: number; exact_match: number | null }>("SELECT objective, exact_match FROM iterations ORDER BY iteration")
+      .toArray().map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
+    const best = this.keptIteration(config, iterations);
     if (!config.tune) return this.finish("done", null, best);
     // The best clustering's merges are tuned before the run is done (src/tuning/clusterTuner.ts).
     this.commit(() => {
@@ -414,17 +415,15 @@ export class ClusterRun extends DurableObject<Env> {
    * the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
    * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
    */
-  private keptIteration(config: RunConfig, objectives: readonly number[]): number {
-    if ((config.restarts ?? 1) === 1) return bestIteration(objectives.map((objective) => ({ assignment: [], objective })));
+  private keptIteration(config: RunConfig, iterations: readonly { objective: number; exactMatch: number | null }[]): number {
+    if ((config.restarts ?? 1) === 1) return argmin(iterations.map((i) => i.objective));
     const restartOf = tables.restartOfIterations(this.sql);
-    const trajectories = [...new Set(objectives.map((_, i) => restartOf(i)))].map((r) => {
-      const own = objectives.flatMap((objective, i) => (restartOf(i) === r ? [{ i, objective }] : []));
-      const best = own.reduce((a, b) => (b.objective < a.objective ? b : a));
-      return { iteration: best.i, objective: best.objective, fewShotExactMatch: tables.fewShotExactMatch(this.sql, best.i) };
+    const trajectories = [...new Set(iterations.map((_, i) => restartOf(i)))].map((r) => {
+      const own = iterations.flatMap((it, i) => (restartOf(i) === r ? [{ i, ...it }] : []));
+      return own.reduce((a, b) => (b.objective < a.objective ? b : a));
     });
-    const known = trajectories.every((t) => t.fewShotExactMatch !== null);
-    const criterion = known ? (config.restartCriterion ?? "exactMatch") : "loss";
-    return trajectories[keptRestart(trajectories.map((t) => ({ objective: t.objective, fewShotExactMatch: t.fewShotExactMatch ?? NaN })), criterion)].iteration;
+    const criterion = trajectories.every((t) => t.exactMatch !== null) ? (config.restartCriterion ?? "exactMatch") : "loss";
+    return trajectories[keptRestart(trajectories.map((t) => ({ objective: t.objective, fewShotExactMatch: t.exactMatch ?? NaN })), criterion)].i;
   }
 
   /** Restart `restart`'s first iteration: k-means on the stored similarities with its seed. */

@@ -18,14 +18,13 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
   const config = run.parsed;
   const ids = config.tasks.map((t) => t.id);
   const restartOf = tables.restartOfIterations(sql);
-  const iterations = sql.exec<{ iteration: number; objective: number | null; full: number }>("SELECT iteration, objective, full FROM iterations ORDER BY iteration")
+  const iterations = sql.exec<{ iteration: number; objective: number | null; exact_match: number | null; full: number }>("SELECT iteration, objective, exact_match, full FROM iterations ORDER BY iteration")
     .toArray().map((row): IterationView => {
       const counts = tables.unitCounts(sql, row.iteration);
       const clusters = tables.clustersOfIteration(sql, row.iteration).map((c): MergedClusterView => ({
         cluster: c.cluster, size: (JSON.parse(c.members) as number[]).length, sha256: c.sha256, bytes: c.bytes, rank: c.rank,
       }));
-      const fewShotExactMatch = row.objective === null ? null : tables.fewShotExactMatch(sql, row.iteration);
-      return { iteration: row.iteration, restart: restartOf(row.iteration), objective: row.objective, fewShotExactMatch, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
+      return { iteration: row.iteration, restart: restartOf(row.iteration), objective: row.objective, fewShotExactMatch: row.exact_match, full: row.full === 1, units: counts?.total ?? 0, evaluated: counts ? counts.total - counts.pending : 0, clusters };
     });
   const units = sql.exec<{ source: string; evaluated: number; n: number }>(
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();

@@ -85,6 +85,8 @@ export function createRunTables(sql: SqlStorage): void {
   if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
   // Whether the iteration evaluates every task under every cluster (pruned D2C evaluates fewer); runs before pruning were all full.
   if (!counted.includes("full")) sql.exec("ALTER TABLE iterations ADD COLUMN full INTEGER NOT NULL DEFAULT 1");
+  // Few-shot exact match of the iteration's assignment (restarts are kept by it), set with its objective.
+  if (!counted.includes("exact_match")) sql.exec("ALTER TABLE iterations ADD COLUMN exact_match REAL");
   // Queue messages the run sent for its few-shot units (several units each); runs before grouping sent one per unit.
   const runColumns = sql.exec<{ name: string }>("PRAGMA table_info(run)").toArray().map((c) => c.name);
   if (!runColumns.includes("messages")) sql.exec("ALTER TABLE run ADD COLUMN messages INTEGER");
@@ -132,13 +134,11 @@ export function restartOfIterations(sql: SqlStorage): (iteration: number) => num
 }
 
 /**
- * Mean over tasks of the few-shot exact match under their own cluster in an iteration (its
- * assignment's units); null when a unit has none (a loss cached before exact match was kept).
+ * Mean over tasks of the few-shot exact match under their own cluster, from the iteration's units;
+ * null when a unit has none (a loss cached before exact match was kept). Computed once, at reassign.
  */
-export function fewShotExactMatch(sql: SqlStorage, iteration: number): number | null {
-  const assignment = assignmentOf(sql, iteration);
-  const own = sql.exec<{ task: number; cluster: number; exact_match: number | null }>("SELECT task, cluster, exact_match FROM units WHERE iteration = ?", iteration)
-    .toArray().filter((u) => assignment[u.task] === u.cluster);
+export function ownExactMatch(units: readonly UnitRow[], assignment: readonly number[]): number | null {
+  const own = units.filter((u) => assignment[u.task] === u.cluster);
   if (own.length !== assignment.length || own.some((u) => u.exact_match === null)) return null;
   return own.reduce((s, u) => s + u.exact_match!, 0) / own.length;
 }
