@@ -7,6 +7,8 @@ import { scheduled } from "./scheduled";
 export { Catalogue } from "../durable-objects/Catalogue";
 export { ClusterRun } from "../durable-objects/ClusterRun";
 export { Releases } from "../durable-objects/Releases";
+export { ProfileSubsets } from "../durable-objects/ProfileSubsets";
+export { SubsetReleases } from "../durable-objects/SubsetReleases";
 
 export default {
   fetch: app.fetch,

@@ -11,8 +11,9 @@ import { publishRun } from "./delivery/publish";
 import type { StoredProfile } from "./delivery/profiles";
 import { AUTO_RUN, startRun } from "./runs/start";
 import { catalogue } from "./storage/catalogue";
-import { clusterRun, releases, subsetReleases } from "./storage/runs";
-import { buildSubset, finishSubsetRun } from "./delivery/subsetBuilds";
+import { clusterRun, profileSubsets, releases, subsetReleases } from "./storage/runs";
+import { buildSubset, finishSubsetRun, retireSubsets } from "./delivery/subsetBuilds";
+import { subsetLimits } from "./delivery/profiles";
 import type { TaskRecord } from "../durable-objects/Catalogue";
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
@@ -32,7 +33,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
     // Repairs the edge read model if a write after a change failed (the change stood).
     await stub.publish(profile.id);
     try {
-      const done = await refreshSubsets(env, profile.id, tasks);
+      const done = await refreshSubsets(env, profile, tasks);
       if (done.length) console.log(`cron ${controller.cron}: profile ${profile.id}: ${done.join("; ")}`);
     } catch (e) {
       console.error(`cron: subsets of profile ${profile.id} failed`, e);
@@ -47,15 +48,17 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
  * that are due (tasks changed in the catalogue, failed past their retry time, waiting on the
  * limits, lost) start, and live subsets' manifests are re-signed before they expire and re-published.
  */
-export async function refreshSubsets(env: Env, profileId: string, tasks: readonly TaskRecord[]): Promise<string[]> {
-  const index = releases(env, profileId);
+export async function refreshSubsets(env: Env, profile: StoredProfile, tasks: readonly TaskRecord[]): Promise<string[]> {
+  const index = profileSubsets(env, profile.id);
   const done: string[] = [];
-  for (const { key, runId } of await index.subsetRunsGoing()) done.push(await finishSubsetRun(env, profileId, key, runId));
-  for (const key of await index.subsetsDue(tasks)) done.push(`subset ${key}: ${await buildSubset(env, profileId, key)}`);
-  for (const key of await index.liveSubsets()) {
-    const stub = subsetReleases(env, profileId, key);
-    await stub.refreshExpiry(profileId);
-    if (await stub.latest()) await stub.publish(profileId);
+  for (const { key, runId } of await index.runsGoing()) done.push(await finishSubsetRun(env, profile.id, key, runId));
+  const due = await index.due(tasks, subsetLimits(profile));
+  await retireSubsets(env, profile.id, due.retired);
+  for (const key of due.build) done.push(`subset ${key}: ${await buildSubset(env, profile.id, key)}`);
+  for (const subset of await index.releasedKeys()) {
+    const stub = subsetReleases(env, { profile: profile.id, subset });
+    await stub.refreshExpiry({ profile: profile.id, subset });
+    await stub.publish({ profile: profile.id, subset });
   }
   return done.filter((d) => !d.endsWith("still going"));
 }
@@ -72,7 +75,7 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
     return outcome;
   }
   const catalogueVersion = await catalogue(env).version;
-  const release = await stub.latest();
+  const release = await stub.latest(profile.id);
   if (release && release.catalogueVersion >= catalogueVersion) return "release is current";
   if (auto && auto.catalogueVersion >= catalogueVersion) return `catalogue ${catalogueVersion} already tried: ${auto.outcome}`;
   let started;
@@ -97,7 +100,7 @@ async function decide(env: Env, profile: StoredProfile, runId: string): Promise<
   const { tasks } = await catalogue(env).list();
   const unserved = tasks.filter((t) => t.modelId === profile.modelId && t.examples.fewshot > 0 && !(t.id in run.result!.assignment));
   if (unserved.length) return `not published: run ${runId} does not serve ${unserved.map((t) => t.id).join(", ")}`;
-  const warm = (await releases(env, profile.id).latest()) !== null;
+  const warm = (await releases(env, profile.id).latest(profile.id)) !== null;
   const before = run.iterations[0].objective!;
   if (warm && run.result!.objective > before) return `not published: J ${run.result!.objective.toFixed(4)} is worse than the release's ${before.toFixed(4)}`;
   let release;

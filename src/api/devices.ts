@@ -14,6 +14,7 @@ import { rolloutBucket } from "../delivery/rollout";
 import { readEdge } from "../delivery/edgeReads";
 import { parseNeed, type DeviceNeed } from "../delivery/needs";
 import { PROFILES_KEY, releasesKey, subsetReleasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
+import { networkOf } from "../delivery/reporter";
 import { reportNeed, subsetOf } from "../delivery/subsetRequests";
 import { blobKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
@@ -53,13 +54,13 @@ devices.get("/manifest", async (c) => {
   const subset = need && (await subsetOf(c.env, profile, need));
   const own = subset && (await readEdge<ProfileReleases>(c.env, subsetReleasesKey(profile.id, subset.key)));
   const subsetVariant = own ? variantFor(own, bucket) : null;
-  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!, subsetVariant !== null);
+  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!, await networkOf(c.req.header("cf-connecting-ip")), subsetVariant !== null);
   const model = subsetVariant ? null : await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
   const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
   const headers = {
     etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps, X-Device-Task-Set`,
-    // Which set this is: the subset's key, "pending" while it is built, "none" where the need matches no task.
+    // Which set this is: the subset's key, "pending" while it is not built, "none" where the need gets no set of its own (no task, too many).
     ...(need ? { "x-subset": subsetVariant ? subset!.key : subset ? "pending" : "none" } : {}),
   };
   if (ifNoneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);

@@ -13,10 +13,11 @@ import { readEdge } from "../delivery/edgeReads";
 import { KEYS_KEY, keyIdOf, type KeyStatementBody, type SigningKey } from "../delivery/keys";
 import { manifestSigner, signerFor } from "../delivery/signing";
 import { catalogue } from "../storage/catalogue";
-import { releases } from "../storage/runs";
+import { resignEverythingServed, servedBy } from "../delivery/served";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { jsonBody } from "./validate";
+import { requireNextKeySecret } from "./nextKeySecret";
 
 export const keys = new Hono<{ Bindings: Env }>();
 
@@ -43,6 +44,7 @@ keys.post("/next", requireAdmin, async (c) => {
 });
 
 keys.post("/switch", requireAdmin, async (c) => {
+  await requireNextKeySecret(c.env);
   const next = (await catalogue(c.env).signingKeys()).find((k) => k.status === "next");
   if (!next) throw new ApiError(409, "key_rotation_order", "no next key: add one first (POST /v1/keys/next)");
   // The Worker must hold the next key's private half before it may sign with it.
@@ -51,15 +53,19 @@ keys.post("/switch", requireAdmin, async (c) => {
   }
   const change = await catalogue(c.env).switchKeys();
   if ("refused" in change) throw new ApiError(409, "key_rotation_order", change.refused);
-  let manifests = 0;
-  for (const profile of await catalogue(c.env).profiles()) manifests += await releases(c.env, profile.id).resignServed(profile.id);
-  return c.json({ ...change, resigned: manifests });
+  // Every served manifest, profile-wide and per-device set, is under the new key before the answer (a failure here: the cron re-signs what it missed).
+  return c.json({ ...change, resigned: await resignEverythingServed(c.env) });
 });
 
 keys.post("/:keyId/retire", requireAdmin, async (c) => {
   const keyId = c.req.param("keyId");
   const key = (await catalogue(c.env).signingKeys()).find((k) => k.keyId === keyId);
   if (!key) throw new ApiError(404, "unknown_key", `no signing key ${keyId}`);
+  // Devices refuse a retired key's signatures: retiring one that still signs a served manifest would strand its devices.
+  const inUse = await servedBy(c.env, keyId);
+  if (inUse.length) {
+    throw new ApiError(409, "key_in_use", `key ${keyId} still signs what ${inUse.length} release histories serve (${inUse.slice(0, 5).join(", ")}${inUse.length > 5 ? ", ..." : ""}): switch keys first, or wait for the cron to re-sign them`);
+  }
   const signer = await currentSigner(c.env);
   const change = await catalogue(c.env).retireKey(keyId, await signer.signStatement(statement("retire", keyId, key.publicKey)));
   if ("refused" in change) throw new ApiError(409, "key_rotation_order", change.refused);
@@ -77,5 +83,8 @@ function rawPublicKey(publicKey: string): Uint8Array {
     throw new ApiError(400, "bad_public_key", "publicKey: give the raw Ed25519 public key in standard base64");
   }
   if (raw.byteLength !== 32) throw new ApiError(400, "bad_public_key", `publicKey: ${raw.byteLength} bytes, an Ed25519 public key has 32`);
+  // Refused, not canonicalised: certificates and retirements sign this text, and clients compare it as is.
+  const canonical = btoa(String.fromCharCode(...raw));
+  if (canonical !== publicKey) throw new ApiError(400, "bad_public_key", `publicKey: not canonical base64 (padded, no whitespace); this key is ${canonical}`);
   return raw;
 }

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { publishRun } from "../delivery/publish";
 import { ProfileSchema } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
-import { clusterRun, releases, subsetReleases } from "../storage/runs";
+import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage/runs";
+import { retireSubsets } from "../delivery/subsetBuilds";
 import type { SubsetView } from "../delivery/subsetView";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
@@ -46,12 +47,12 @@ profiles.delete("/:profileId", async (c) => {
   const retire = c.req.query("retire");
   if (retire !== undefined && retire !== "true" && retire !== "false") throw new ApiError(400, "invalid_request", `retire: give true or false, got ${JSON.stringify(retire)}`);
   const stub = releases(c.env, profile.id);
-  const latest = await stub.latest();
+  const latest = await stub.latest(profile.id);
   if (latest && retire !== "true") {
     throw new ApiError(409, "profile_has_releases",
       `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`);
   }
-  for (const key of await stub.liveSubsets()) await subsetReleases(c.env, profile.id, key).retire(profile.id);
+  await retireSubsets(c.env, profile.id, await profileSubsets(c.env, profile.id).clear());
   const retiredThrough = await stub.retire(profile.id);
   await catalogue(c.env).deleteProfile(profile.id);
   return c.json({ deleted: profile.id, retiredThrough });
@@ -65,38 +66,59 @@ async function existingProfile(env: Env, id: string) {
   return profile;
 }
 
+/** Subsets shown with a profile; the rest are paged by GET /v1/profiles/:id/subsets. */
+const SUBSETS_PAGE = 50;
+const SubsetPage = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(SUBSETS_PAGE),
+  cursor: z.coerce.number().int().min(1).optional(),
+}).strict();
+
 profiles.get("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const stub = releases(c.env, profile.id);
-  const subsets: SubsetView[] = await Promise.all((await stub.subsets()).map(async (s) => {
-    const release = s.state === "retired" ? null : await subsetReleases(c.env, profile.id, s.key).latest();
+  const page = await subsetPage(c.env, profile.id, SUBSETS_PAGE);
+  return c.json({ ...profile, release: await stub.latest(profile.id), auto: await stub.autoState(), subsets: page.subsets, subsetsTotal: page.total, subsetsNext: page.next });
+});
+
+/** The profile's per-device task sets, most recently requested first, a page at a time (`cursor`: the previous page's `next`). */
+profiles.get("/:profileId/subsets", async (c) => {
+  const profile = await existingProfile(c.env, c.req.param("profileId"));
+  const parsed = SubsetPage.safeParse(c.req.query());
+  if (!parsed.success) throw new ApiError(400, "invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "));
+  return c.json({ profile: profile.id, ...(await subsetPage(c.env, profile.id, parsed.data.limit, parsed.data.cursor)) });
+});
+
+async function subsetPage(env: Env, profileId: string, limit: number, cursor?: number): Promise<{ subsets: SubsetView[]; total: number; next: number | null }> {
+  const page = await profileSubsets(env, profileId).list(limit, cursor);
+  const subsets = await Promise.all(page.subsets.map(async (s): Promise<SubsetView> => {
+    const release = s.released ? await subsetReleases(env, { profile: profileId, subset: s.key }).latest({ profile: profileId, subset: s.key }) : null;
     return {
       ...s,
       release: release && { version: release.version, createdAt: release.createdAt, catalogueVersion: release.catalogueVersion, adapters: release.adapters, objective: release.objective },
-      heldOutExactMatch: s.runId ? (await clusterRun(c.env, s.runId).status())?.report?.meanExactMatch ?? null : null,
+      heldOutExactMatch: s.runId ? (await clusterRun(env, s.runId).status())?.report?.meanExactMatch ?? null : null,
     };
   }));
-  return c.json({ ...profile, release: await stub.latest(), auto: await stub.autoState(), subsets });
-});
+  return { subsets, total: page.total, next: page.next };
+}
 
 /** A per-device task set's own release history (newest first) and its rollback, as a profile's. */
 profiles.get("/:profileId/subsets/:key/releases", async (c) => {
-  const { profile, key } = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
-  return c.json({ profile: profile.id, subset: key, releases: await subsetReleases(c.env, profile.id, key).history() });
+  const scope = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
+  return c.json({ profile: scope.profile, subset: scope.subset, releases: await subsetReleases(c.env, scope).history(scope) });
 });
 
 profiles.post("/:profileId/subsets/:key/rollback", async (c) => {
   const { version } = await jsonBody(c.req.raw, RollbackRequest);
-  const { profile, key } = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
-  const release = await subsetReleases(c.env, profile.id, key).rollback(profile.id, version);
-  if (!release) throw new ApiError(404, "unknown_release", `subset ${key} of profile ${profile.id} has no release ${version}`);
+  const scope = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
+  const release = await subsetReleases(c.env, scope).rollback(scope, version);
+  if (!release) throw new ApiError(404, "unknown_release", `subset ${scope.subset} of profile ${scope.profile} has no release ${version}`);
   return c.json(release, 201);
 });
 
-async function existingSubset(env: Env, profileId: string, key: string) {
+async function existingSubset(env: Env, profileId: string, key: string): Promise<{ profile: string; subset: string }> {
   const profile = await existingProfile(env, profileId);
-  if ((await releases(env, profile.id).subsetTasks(key)) === null) throw new ApiError(404, "unknown_subset", `profile ${profile.id} has no subset ${key}`);
-  return { profile, key };
+  if ((await profileSubsets(env, profile.id).tasksOf(key)) === null) throw new ApiError(404, "unknown_subset", `profile ${profile.id} has no subset ${key}`);
+  return { profile: profile.id, subset: key };
 }
 
 profiles.post("/:profileId/releases", async (c) => {
@@ -106,7 +128,7 @@ profiles.post("/:profileId/releases", async (c) => {
 
 profiles.get("/:profileId/releases", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
-  return c.json({ profile: profile.id, releases: await releases(c.env, profile.id).history() });
+  return c.json({ profile: profile.id, releases: await releases(c.env, profile.id).history(profile.id) });
 });
 
 profiles.post("/:profileId/rollback", async (c) => {

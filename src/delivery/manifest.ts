@@ -13,8 +13,20 @@ export interface ManifestAdapter {
   readonly tasks: readonly string[];
 }
 
+/**
+ * The base model a release's adapters were built for: an adapter works on that base only, so a
+ * device holding another (a different id, or other weights under the same id) must refuse it.
+ */
+export interface ManifestModel {
+  readonly id: string;
+  /** sha256 of model.onnx, or, for a model with external data files, of the list of its files' digests (src/models/digest.ts). */
+  readonly sha256: string;
+}
+
 export interface Manifest {
   readonly profile: string;
+  /** The base model these adapters are for. */
+  readonly model: ManifestModel;
   /**
    * The per-device task set (issue 14) this release is for, by subset key; absent for the
    * profile-wide release. Each subset has its own history, so versions increase per (profile, subset).

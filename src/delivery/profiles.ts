@@ -23,6 +23,9 @@ export const MAX_RAM_MB = 1 << 20;
  */
 export const DEFAULT_SUBSETS = 32;
 export const MAX_SUBSETS = 256;
+export const DEFAULT_QUORUM = 2;
+/** Networks counted per need (durable-objects/subsetIndex.ts counts no more), so no quorum above it. */
+export const DEMAND_CAP = 64;
 /** Named task sets per profile, and tasks per set: they ride on every device request's read of the profiles. */
 export const TASK_SETS = 64;
 export const TASK_SET_TASKS = 64;
@@ -55,10 +58,17 @@ export const ProfileSchema = z.object({
     os: ruleList.optional(),
   }).strict().default({}),
   /**
-   * Per-device task sets (issue 14) this profile keeps built at most; past it the least recently
-   * requested is retired. 0: devices' stated needs are ignored, every device gets the profile-wide release.
+   * Devices' stated needs (decision 0010) this profile keeps built at most; past it a need asked
+   * for by more networks takes the place of the published one asked for by fewest. Named task sets
+   * do not count. 0: devices' needs and task sets are ignored, every device gets the profile-wide release.
    */
   maxSubsets: z.number().int().min(0).max(MAX_SUBSETS).default(DEFAULT_SUBSETS),
+  /**
+   * Distinct networks (IPv4 addresses or IPv6 /64s) that must ask for a stated need before it is
+   * built: one device cannot make the profile build for it alone. 1 builds on the first request
+   * (a fleet behind one network, a demo on loopback).
+   */
+  subsetQuorum: z.number().int().min(1).max(DEMAND_CAP).default(DEFAULT_QUORUM),
   /**
    * Named task sets a device may ask for instead of languages and apps (`taskSet=<name>` on
    * GET /v1/manifest), e.g. `{ "keyboard": ["gec-de", "reply-de"] }`; each is a need like any other.
@@ -117,4 +127,9 @@ export function resolveProfile<P extends Pick<StoredProfile, "id" | "match">>(pr
     }
   }
   return best;
+}
+
+/** The subset limits a profile sets, with the defaults for a read model published before a field existed. */
+export function subsetLimits(profile: { readonly maxSubsets?: number; readonly subsetQuorum?: number }): { maxSubsets: number; quorum: number } {
+  return { maxSubsets: profile.maxSubsets ?? DEFAULT_SUBSETS, quorum: profile.subsetQuorum ?? DEFAULT_QUORUM };
 }

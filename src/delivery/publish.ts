@@ -16,7 +16,8 @@ import { catalogue } from "../storage/catalogue";
 import { clusterRun, releases, subsetReleases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../runs/status";
-import type { ReleaseSummary } from "../../durable-objects/Releases";
+import type { ReleaseSummary } from "./release";
+import { modelDigest } from "../models/digest";
 import { checkAdapterBudget, checkByteBudget } from "./budget";
 import { encodeAdapter } from "./encode";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
@@ -64,10 +65,13 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
   checkByteBudget(profile, runId, result.clusters.length, bytesPerFormat(encoded));
   const blobs = await storeReleaseBlobs(bucket, encoded);
   const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
-  return (subset ? subsetReleases(env, profileId, subset.key) : releases(env, profileId)).commit(profileId, {
-    runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, routing,
-    adapters: blobs.flat(), clusters: served, objective: result.objective, rollout, ...(subset ? { subset: subset.key } : {}),
-  });
+  const input = {
+    runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, model: { id: model.modelId, sha256: await modelDigest(model.onnx) },
+    routing, adapters: blobs.flat(), clusters: served, objective: result.objective, rollout,
+  };
+  if (!subset) return releases(env, profileId).commit(profileId, input);
+  const scope = { profile: profileId, subset: subset.key };
+  return subsetReleases(env, scope).commit(scope, input);
 }
 
 /**

@@ -43,6 +43,7 @@ export type ProfileRules = Pick<StoredProfile, "id" | "version" | "match"> & {
   /** Absent in read models published before per-device task sets: such a profile serves no subsets until republished. */
   readonly modelId?: string;
   readonly maxSubsets?: number;
+  readonly subsetQuorum?: number;
   readonly taskSets?: StoredProfile["taskSets"];
 };
 
@@ -58,8 +59,8 @@ export function variantFor(model: ProfileReleases, bucket: number): ManifestVari
 }
 
 export function profilesModel(profiles: readonly StoredProfile[]): ProfilesModel {
-  return { profiles: profiles.map(({ id, version, match, modelId, maxSubsets, taskSets }) => ({
-    id, version, match, modelId, maxSubsets, ...(taskSets && Object.keys(taskSets).length ? { taskSets } : {}),
+  return { profiles: profiles.map(({ id, version, match, modelId, maxSubsets, subsetQuorum, taskSets }) => ({
+    id, version, match, modelId, maxSubsets, subsetQuorum, ...(taskSets && Object.keys(taskSets).length ? { taskSets } : {}),
   })), publishedAt: new Date().toISOString() };
 }
 

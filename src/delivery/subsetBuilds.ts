@@ -1,7 +1,7 @@
 /**
  * Building the releases of per-device task sets (issue 14), from the Queue: the device path
- * reports a need, the profile's Releases object decides whether to build (deduplicated by key,
- * rate-limited, bounded; durable-objects/subsetIndex.ts), and a build is a D2C run over the
+ * reports a need, the profile's ProfileSubsets object decides whether to build (deduplicated by
+ * key, rate-limited, bounded by demand; durable-objects/subsetIndex.ts), and a build is a D2C run over the
  * subset's tasks whose end publishes the subset's release:
  *   - more tasks than the profile's budget K: K merged adapters, warm-started from the
  *     profile-wide release's clusters restricted to the subset (src/clustering/restrict.ts);
@@ -14,41 +14,45 @@ import { restrictClusters } from "../clustering/restrict";
 import { DomainError } from "../errors";
 import { AUTO_RUN, profileK, startRun, type RunRequest } from "../runs/start";
 import { catalogue } from "../storage/catalogue";
-import { clusterRun, releases, subsetReleases } from "../storage/runs";
+import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage/runs";
 import { readEdge } from "./edgeReads";
-import { DEFAULT_SUBSETS } from "./profiles";
+import { subsetLimits } from "./profiles";
 import { PROFILES_KEY, type ProfilesModel } from "./readModel";
 import { publishRun } from "./publish";
 import type { SubsetMessage } from "./subsetMessages";
 
 export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
   if (message.type === "subset-run-finished") return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
-  const { profile, key, tasks, locales, apps, taskSet } = message;
-  // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its profile's.
+  const { type: _, profile, ...need } = message;
+  // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its index's.
   const rules = (await readEdge<ProfilesModel>(env, PROFILES_KEY))?.profiles.find((p) => p.id === profile);
-  const maxSubsets = rules ? (rules.maxSubsets ?? DEFAULT_SUBSETS) : 0; // profiles published before the field keep the default
-  if (maxSubsets === 0) return; // deleted since, or builds no subsets
-  const { build, retired } = await releases(env, profile).requestSubset({ key, tasks, locales, apps, ...(taskSet ? { taskSet } : {}) }, maxSubsets);
-  for (const old of retired) await subsetReleases(env, profile, old).retire(profile);
-  if (build) await buildSubset(env, profile, key);
+  if (!rules || rules.maxSubsets === 0) return; // deleted since, or builds no subsets
+  const { build, retired } = await profileSubsets(env, profile).request({ ...need, networks: need.networks ?? [] }, subsetLimits(rules)); // reports queued before networks were counted have none
+  await retireSubsets(env, profile, retired);
+  if (build) await buildSubset(env, profile, need.key);
+}
+
+/** Takes released subsets the index dropped off the device path: only their own keys change, the profile's release stays served. */
+export async function retireSubsets(env: Env, profile: string, keys: readonly string[]): Promise<void> {
+  for (const subset of keys) await subsetReleases(env, { profile, subset }).retire({ profile, subset });
 }
 
 /** Starts the subset's run (the index has marked it building); a build that cannot start is recorded as failed. Returns what it did. */
 export async function buildSubset(env: Env, profileId: string, key: string): Promise<string> {
-  const index = releases(env, profileId);
+  const index = profileSubsets(env, profileId);
   try {
-    const tasks = (await index.subsetTasks(key))!;
+    const tasks = (await index.tasksOf(key))!;
     const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
     const model = profile && (await catalogue(env).model(profile.modelId));
     if (!profile || !model) return failedBuild(index, key, `not built: profile ${profileId} or its model is gone`);
     const k = profileK(profile, model, tasks.length);
     const own = tasks.length <= k;
-    const release = own ? null : await index.latest();
+    const release = own ? null : await releases(env, profileId).latest(profileId);
     const start = release && restrictClusters(release.clusters, tasks, k);
     const clusters = start ? clustersOf(start).map((members) => members.map((i) => tasks[i])) : undefined;
     const request: RunRequest = { ...AUTO_RUN, ...(own ? { method: "own" } : {}), profile: profileId, tasks };
     const run = await startRun(env, request, clusters && { clusters }, { profile: profileId, key });
-    await index.subsetBuilding(key, run.runId);
+    await index.building(key, run.runId);
     // A run whose every loss was cached can end before it was recorded above: its message then found nothing to finish.
     if ((await clusterRun(env, run.runId).status())?.state !== "running") return finishSubsetRun(env, profileId, key, run.runId);
     return `started run ${run.runId} (K=${run.k}, ${run.tasks} tasks)`;
@@ -63,29 +67,29 @@ export async function buildSubset(env: Env, profileId: string, key: string): Pro
  * message, the cron, or the build; exactly one of them claims it (the others return).
  */
 export async function finishSubsetRun(env: Env, profileId: string, key: string, runId: string): Promise<string> {
-  const index = releases(env, profileId);
+  const index = profileSubsets(env, profileId);
   const stub = clusterRun(env, runId);
   const run = await stub.status();
   if (run?.state === "running") return `run ${runId} still going`;
-  if (!(await index.claimSubsetFinish(key, runId))) return `run ${runId} is not building subset ${key}, or another call is publishing it`;
+  if (!(await index.claimFinish(key, runId))) return `run ${runId} is not building subset ${key}, or another call is publishing it`;
   try {
     if (run?.state !== "done") return await failedBuild(index, key, `run ${runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`);
     const release = await publishRun(env, env.BUCKET, profileId, runId, 100, { key, tasks: run.tasks });
-    const published = await index.subsetBuilt(key, {
+    const published = await index.built(key, {
       state: "published", pinned: (await stub.config())!.tasks,
       outcome: `published release ${release.version} from run ${runId}`,
     });
     // Retired while its run went: the release stays in its history, never served.
-    if (!published) await subsetReleases(env, profileId, key).retire(profileId);
+    if (!published) await retireSubsets(env, profileId, [key]);
     return `published subset ${key} release ${release.version}`;
   } catch (e) {
     if (e instanceof DomainError) return failedBuild(index, key, `not published: ${e.message}`);
-    await index.unclaimSubsetFinish(key, runId);
+    await index.unclaimFinish(key, runId);
     throw e;
   }
 }
 
-async function failedBuild(index: ReturnType<typeof releases>, key: string, outcome: string): Promise<string> {
-  await index.subsetBuilt(key, { state: "failed", outcome });
+async function failedBuild(index: ReturnType<typeof profileSubsets>, key: string, outcome: string): Promise<string> {
+  await index.built(key, { state: "failed", outcome });
   return outcome;
 }

@@ -2,7 +2,16 @@
  * Queue messages of per-device task sets (issue 14), on the evaluations queue beside units: the
  * device path reports a need (it never calls a Durable Object), and a subset's run reports its end.
  */
-import type { SubsetRequest } from "../../durable-objects/subsetIndex";
+/** A need as the edge reports it: the subset it covers, the need as stated, and who asked. */
+export interface SubsetRequest {
+  readonly key: string;
+  readonly tasks: readonly string[];
+  readonly locales: readonly string[];
+  readonly apps: readonly string[];
+  readonly taskSet?: string;
+  /** Pseudonyms of the networks that asked since the isolate's last report (src/delivery/reporter.ts), the first the newest; at most REPORT_NETWORKS. */
+  readonly networks: readonly string[];
+}
 
 export interface SubsetRequested extends SubsetRequest {
   readonly type: "subset-requested";

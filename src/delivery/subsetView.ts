@@ -3,11 +3,11 @@
 /**
  * waiting: requested, not yet built (the profile's build limit was reached; the cron starts it);
  * building: its run is going; published: devices with this need are served its release;
- * failed: the last build failed (`outcome` says why; the next request or cron tick tries again);
- * retired: dropped by the per-profile bound, least recently requested first (devices fall back to
- * the profile-wide release; a later request builds it again, versions counting on).
+ * failed: the last build failed (`outcome` says why; the next request or cron tick tries again).
+ * A subset dropped by the bounds (decision 0010) is no longer listed: its devices get the
+ * profile-wide release, and a later need builds it again, its own versions counting on.
  */
-export type SubsetState = "waiting" | "building" | "published" | "failed" | "retired";
+export type SubsetState = "waiting" | "building" | "published" | "failed";
 
 export interface SubsetView {
   /** The canonical key: sha256 of the sorted task ids, 16 hex digits. */
@@ -31,7 +31,11 @@ export interface SubsetView {
     /** Few-shot J of the release (mean loss of its tasks under their adapters). */
     readonly objective: number;
   } | null;
-  /** Requests reported by the edge (each isolate reports a need at most once per SUBSET_TOUCH_MS). */
+  /** Whether a release of it was ever published (a released subset waiting on a rebuild still serves its last). */
+  readonly released: boolean;
+  /** Distinct networks that asked for it over the last 7 days (at most 64 counted): what the bounds rank by. */
+  readonly demand: number;
+  /** Reports from the edge (each isolate reports a need at most once a minute unserved, once an hour served: src/delivery/subsetRequests.ts). */
   readonly requests: number;
   readonly firstRequestedAt: string;
   readonly lastRequestedAt: string;

@@ -15,7 +15,7 @@ import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";
 import worker from "../../src/index";
 import type { LossPage } from "../../src/runs/status";
-import type { ReleaseSummary } from "../../durable-objects/Releases";
+import type { ReleaseSummary } from "../../src/delivery/release";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };

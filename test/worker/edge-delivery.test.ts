@@ -10,7 +10,7 @@ import type { SignedManifest } from "../../src/delivery/manifest";
 import { releasesKey, type ProfileReleases } from "../../src/delivery/readModel";
 import { inRollout, rolloutBucket } from "../../src/delivery/rollout";
 import { durableObjectStubs } from "../../src/storage/objectStubs";
-import type { ReleaseSummary } from "../../durable-objects/Releases";
+import type { ReleaseSummary } from "../../src/delivery/release";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr"];

@@ -179,7 +179,7 @@ describe("a release in the gguf format", () => {
   let cluster: ClusterView;
   const profile = (formats: StoredProfile["formats"]): StoredProfile => ({
     id: "gguf-test", version: 1, updatedAt: new Date(0).toISOString(), modelId: model.modelId, budget: { maxAdapters: 1 },
-    dtype: "fp16", formats, rank: 8, match: {}, maxSubsets: 32, taskSets: {}, autoRecluster: false,
+    dtype: "fp16", formats, rank: 8, match: {}, maxSubsets: 32, subsetQuorum: 2, taskSets: {}, autoRecluster: false,
   });
 
   beforeAll(async () => {

@@ -12,7 +12,7 @@ import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import { MATCH_RULE_CHARS, MATCH_RULE_ENTRIES, ProfileSchema } from "../../src/delivery/profiles";
 import { inRollout, rolloutRefusal } from "../../src/delivery/rollout";
 import worker from "../../src/index";
-import type { ReleaseSummary } from "../../durable-objects/Releases";
+import type { ReleaseSummary } from "../../src/delivery/release";
 import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
 import { fixtureBytes } from "./seed";
 

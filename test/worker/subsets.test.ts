@@ -2,8 +2,9 @@
  * Per-device task sets (issue 14) through the real Worker, Queue and Durable Objects: a device
  * stating its languages and apps gets the profile-wide release at once, one build per need is
  * scheduled however many devices ask, the subset's own release then routes exactly its tasks
- * (own adapters within the budget, warm-started D2C above it), the per-profile bound retires the
- * least recently requested subset, and the cron rebuilds a subset whose tasks changed.
+ * (own adapters within the budget, warm-started D2C above it), the per-profile bound gives a
+ * need asked for by more networks the place of the one asked for by fewest, and the cron rebuilds
+ * a subset whose tasks changed. (What one hostile device can and cannot do: subset-abuse.test.ts.)
  */
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
@@ -13,7 +14,7 @@ import { clustersOf } from "../../src/clustering/assignment";
 import { restrictClusters } from "../../src/clustering/restrict";
 import { readEdge } from "../../src/delivery/edgeReads";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
-import { subsetReleasesKey, tasksKey, type ProfileReleases, type TasksModel } from "../../src/delivery/readModel";
+import { subsetReleasesKey, tasksKey, type TasksModel } from "../../src/delivery/readModel";
 import type { SubsetView } from "../../src/delivery/subsetView";
 import type { ReleaseSummary } from "../../src/delivery/release";
 import type { RunSummary } from "../../src/runs/config";
@@ -25,7 +26,8 @@ const TASKS = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr",
 const DE_EN_GEC_REPLY = ["gec-de", "gec-en", "reply-de", "reply-en"];
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
-const device = (query: string) => call(`/v1/manifest?${query}`, { headers: {} });
+/** A device's manifest request from network `ip` (Cloudflare sets CF-Connecting-IP; demand counts networks). */
+const device = (query: string, ip = "198.51.100.1") => call(`/v1/manifest?${query}`, { headers: { "cf-connecting-ip": ip } });
 
 let profileWide: ReleaseSummary;
 
@@ -89,7 +91,7 @@ describe("per-device task sets", () => {
 
   it("schedules one build for 20 simultaneous devices of a new need; then serves them their own adapters, signed", async () => {
     const runsBefore = (await runsOf("phones")).length;
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`)));
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`, `203.0.113.${i}`)));
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(answer.headers.get("x-subset")).toBe("pending");
@@ -98,7 +100,7 @@ describe("per-device task sets", () => {
     await publishedSubset("phones", DE_EN_GEC_REPLY);
     // Every device's report arrived (each isolate reports; tests set SUBSET_REPORT_MS 0), and built once.
     const subset = (await until(subsetWith("phones", DE_EN_GEC_REPLY), (s) => s?.requests === 20))!;
-    expect(subset).toMatchObject({ locales: ["de", "en"], apps: ["gec", "reply"] });
+    expect(subset).toMatchObject({ locales: ["de", "en"], apps: ["gec", "reply"], demand: 20, released: true });
     const runs = await runsOf("phones");
     expect(runs.length - runsBefore).toBe(1);
     const run = await statusOf(subset.runId!);
@@ -133,6 +135,8 @@ describe("per-device task sets", () => {
   it("clusters a need larger than the budget with D2C, warm from the profile-wide clusters restricted to it", async () => {
     const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
     expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe("pending");
+    expect((await subsetWith("phones", tasks)())?.state).not.toBe("published");
+    await device("profile=phones&device=d3&locales=de,en,fr&apps=gec,reply", "198.51.100.2"); // the quorum: a second network
     const subset = await publishedSubset("phones", tasks);
     const run = await statusOf(subset.runId!);
     expect(run).toMatchObject({ method: "d2c", k: 4, tasks });
@@ -143,23 +147,29 @@ describe("per-device task sets", () => {
     expect(manifest.adapters).toHaveLength(4);
   });
 
-  it("keeps at most maxSubsets per profile, retiring the least recently requested", async () => {
+  it("keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place of the one asked for by fewest", async () => {
     const need = { a: "locales=fr&apps=gec", b: "locales=fr&apps=reply", c: "locales=de&apps=sum" };
-    await device(`profile=tiny&device=d3&${need.a}`);
+    const ask = (query: string, networks: readonly string[]) => Promise.all(networks.map((ip) => device(`profile=tiny&device=d3&${query}`, ip)));
+    await ask(need.a, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
     await publishedSubset("tiny", ["gec-fr"]);
-    await device(`profile=tiny&device=d3&${need.b}`);
+    await ask(need.b, ["10.0.0.1", "10.0.0.2"]);
     const b = await publishedSubset("tiny", ["reply-fr"]);
-    await device(`profile=tiny&device=d3&${need.a}`); // a is now more recent than b
-    await until(subsetWith("tiny", ["gec-fr"]), (s) => s?.requests === 2);
-    await device(`profile=tiny&device=d3&${need.c}`);
+    // Two built needs, tiny's bound: a third with as many networks as the weakest waits.
+    await ask(need.c, ["10.0.0.4", "10.0.0.5"]);
+    const waiting = (await until(subsetWith("tiny", ["sum-de"]), (s) => s?.demand === 2))!;
+    expect(waiting).toMatchObject({ state: "waiting", outcome: expect.stringContaining("none asked for by fewer than 2 networks") });
+    // One more network for c: it outranks b, which leaves the device path.
+    await ask(need.c, ["10.0.0.6"]);
     await publishedSubset("tiny", ["sum-de"]);
-    expect(await subsetWith("tiny", ["reply-fr"])()).toMatchObject({ state: "retired" });
+    expect(await subsetWith("tiny", ["reply-fr"])()).toBeUndefined();
     expect((await subsetWith("tiny", ["gec-fr"])())?.state).toBe("published");
-    // The retired set is off the device path: its devices get the profile-wide release again.
-    expect((await readEdge<ProfileReleases>(env, subsetReleasesKey("tiny", b.key)))?.newest).toBeNull();
+    // The dropped set is off the device path: its devices get the profile-wide release again.
+    expect(await env.DELIVERY.get(subsetReleasesKey("tiny", b.key))).toBeNull();
     const fallback = await device(`profile=tiny&device=d3&${need.b}`);
     expect(fallback.headers.get("x-subset")).toBe("pending");
-    expect(((await fallback.json()) as SignedManifest).manifest.subset).toBeUndefined();
+    const { manifest } = (await fallback.json()) as SignedManifest;
+    expect(manifest).toMatchObject({ profile: "tiny", version: 2 });
+    expect(manifest.subset).toBeUndefined();
   });
 
   it("serves a task set the profile names, and refuses one naming a task it does not have", async () => {

@@ -1,0 +1,68 @@
+/**
+ * The index of one profile's per-device task sets (./subsetIndex.ts): what devices asked for,
+ * their demand, and where each build stands. It holds no release and writes nothing devices read:
+ * each subset's releases are a SubsetReleases object, the profile's own a Releases object.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { SubsetRequest } from "../src/delivery/subsetMessages";
+import type { SubsetView } from "../src/delivery/subsetView";
+import { changedTasks } from "../src/runs/pinned";
+import type { TaskRecord } from "./Catalogue";
+import * as index from "./subsetIndex";
+
+export type { BuildResult, RequestOutcome, SubsetLimits } from "./subsetIndex";
+
+export class ProfileSubsets extends DurableObject<Env> {
+  private sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => index.createSubsetTables(this.sql));
+  }
+
+  request(need: SubsetRequest, limits: index.SubsetLimits): index.RequestOutcome {
+    return index.request(this.sql, need, limits);
+  }
+
+  building(key: string, runId: string): void {
+    index.building(this.sql, key, runId);
+  }
+
+  claimFinish(key: string, runId: string): boolean {
+    return index.claimFinish(this.sql, key, runId);
+  }
+
+  unclaimFinish(key: string, runId: string): void {
+    index.unclaim(this.sql, key, runId);
+  }
+
+  built(key: string, result: index.BuildResult): boolean {
+    return index.built(this.sql, key, result);
+  }
+
+  /** The cron's pass, given today's catalogue: the subsets to build now, and the released ones retired to make room. */
+  due(catalogue: readonly TaskRecord[], limits: index.SubsetLimits): { build: string[]; retired: string[] } {
+    return index.due(this.sql, (pinned) => changedTasks(pinned, catalogue).length > 0, limits);
+  }
+
+  runsGoing(): { key: string; runId: string }[] {
+    return index.runsGoing(this.sql);
+  }
+
+  tasksOf(key: string): string[] | null {
+    return index.tasksOf(this.sql, key);
+  }
+
+  list(limit: number, before?: number): { subsets: Omit<SubsetView, "release" | "heldOutExactMatch">[]; next: number | null; total: number } {
+    return index.list(this.sql, limit, before);
+  }
+
+  releasedKeys(): string[] {
+    return index.releasedKeys(this.sql);
+  }
+
+  clear(): string[] {
+    return index.clear(this.sql);
+  }
+}
