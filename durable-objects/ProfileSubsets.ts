@@ -12,8 +12,16 @@ import * as index from "./subsetIndex";
 
 export type { BuildResult, RequestOutcome, SubsetLimits } from "./subsetIndex";
 
+/** Reports handled since the object last started, and new needs dropped unwritten: in memory, since counting a drop must not write. */
+export interface ReportCounts {
+  handled: number;
+  network_quota: number;
+  waiting_room_full: number;
+}
+
 export class ProfileSubsets extends DurableObject<Env> {
   private sql: SqlStorage;
+  private counts: ReportCounts = { handled: 0, network_quota: 0, waiting_room_full: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -22,7 +30,15 @@ export class ProfileSubsets extends DurableObject<Env> {
   }
 
   request(need: SubsetRequest, limits: index.SubsetLimits): index.RequestOutcome {
-    return index.request(this.sql, need, limits);
+    const outcome = index.request(this.sql, need, limits);
+    this.counts.handled++;
+    if (outcome.dropped) this.counts[outcome.dropped]++;
+    return outcome;
+  }
+
+  /** What operators see of a flood: reports handled and new needs dropped since the object started. */
+  reportCounts(): ReportCounts {
+    return { ...this.counts };
   }
 
   building(key: string, runId: string): void {

@@ -36,10 +36,14 @@ export const NEW_NEEDS_PER_NETWORK = 4;
 export const DEMAND_WINDOW_MS = 7 * 24 * 3600_000;
 const DAY_MS = 24 * 3600_000;
 
-/** What a request leads to: build it now (the caller does), and the released subsets the bound retired (the caller retires their releases). */
+/**
+ * What a request leads to: build it now (the caller does), and the released subsets the bound
+ * retired (the caller retires their releases); `dropped`: a new need refused without a write.
+ */
 export interface RequestOutcome {
   readonly build: boolean;
   readonly retired: readonly string[];
+  readonly dropped?: "network_quota" | "waiting_room_full";
 }
 
 /** The limits a profile sets: built stated needs at most, and the networks a need takes before it is built. */
@@ -99,8 +103,8 @@ export function request(sql: SqlStorage, need: SubsetRequest, limits: SubsetLimi
   } else {
     const introducer = need.networks[0];
     if (need.taskSet === undefined) {
-      if (introducer === undefined || introductions(sql, introducer, now) >= NEW_NEEDS_PER_NETWORK) return { build: false, retired: [] };
-      if (!makeRoom(sql, now)) return { build: false, retired: [] };
+      if (introducer === undefined || introductions(sql, introducer, now) >= NEW_NEEDS_PER_NETWORK) return { build: false, retired: [], dropped: "network_quota" };
+      if (!makeRoom(sql, now)) return { build: false, retired: [], dropped: "waiting_room_full" };
       sql.exec("DELETE FROM introductions WHERE at < ?", new Date(now.getTime() - DAY_MS).toISOString());
       sql.exec("INSERT INTO introductions VALUES (?, ?)", introducer, at);
     }

@@ -77,7 +77,10 @@ profiles.get("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const stub = releases(c.env, profile.id);
   const page = await subsetPage(c.env, profile.id, SUBSETS_PAGE);
-  return c.json({ ...profile, release: await stub.latest(profile.id), auto: await stub.autoState(), subsets: page.subsets, subsetsTotal: page.total, subsetsNext: page.next });
+  return c.json({
+    ...profile, release: await stub.latest(profile.id), auto: await stub.autoState(),
+    subsets: page.subsets, subsetsTotal: page.total, subsetsNext: page.next, subsetReports: await profileSubsets(c.env, profile.id).reportCounts(),
+  });
 });
 
 /** The profile's per-device task sets, most recently requested first, a page at a time (`cursor`: the previous page's `next`). */
