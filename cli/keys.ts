@@ -6,10 +6,12 @@
  *   retire    withdraw an old key (--key-id), after the switch
  */
 import { generateKeyPairSync } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { link, rm, writeFile } from "node:fs/promises";
 import type { SigningKey } from "../src/delivery/keys.ts";
+import { HttpError, type Api } from "./api.ts";
 import { text, type Command } from "./command.ts";
-import { UsageError } from "./errors.ts";
+import { CliError, UsageError } from "./errors.ts";
 
 const line = (k: SigningKey) =>
   `${k.keyId}  ${k.status.padEnd(8)}  ${k.publicKey}${k.certificate ? `  certified by ${k.certificate.signedBy}` : ""}${k.retirement ? `  retired by ${k.retirement.signedBy}` : ""}`;
@@ -19,9 +21,10 @@ export const keys: Command = {
   usage: "<list | add-next | switch | retire> [--key-id ID] [--out FILE]",
   summary: "List the manifest-signing keys, or take a step of a key rotation.",
   help: `Steps, in order (docs/decisions/0009-key-rotation.md):
-  add-next   makes an Ed25519 key pair, writes the private key (JWK) to --out (default
-             ./manifest-signing-key-next.jwk, mode 600, never overwritten) and registers the
-             public key as next, certified by the current key; then set the secret:
+  add-next   makes an Ed25519 key pair and registers the public key as next, certified by the
+             current key; the private key (JWK) is in --out (default
+             ./manifest-signing-key-next.jwk, mode 600, never overwritten) only once the server
+             has accepted it, and nowhere when it refuses; then set the secret:
              npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < FILE
   switch     the next key signs from now on; every profile's served manifests are re-signed
   retire     withdraws --key-id (not the current key); devices refuse what it signed
@@ -39,12 +42,7 @@ Options:
       }
       case "add-next": {
         const out = text(values, "out") ?? "manifest-signing-key-next.jwk";
-        const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
-        // flag "wx": an existing file (perhaps the key of an earlier rotation) is never overwritten.
-        await writeFile(out, JSON.stringify(jwk), { mode: 0o600, flag: "wx" });
-        const publicKey = Buffer.from(jwk.x!, "base64url").toString("base64");
-        const { keys: listed } = await api.json<{ keys: SigningKey[] }>("POST", "/v1/keys/next", { json: { publicKey } });
-        const added = listed.find((k) => k.status === "next")!;
+        const added = await addNext(api, out);
         console.log(line(added));
         console.log(`private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let devices sync, then d2c-edge keys switch`);
         return 0;
@@ -66,3 +64,39 @@ Options:
     }
   },
 };
+
+/**
+ * Registers a new key pair's public half and leaves its private half in `out`. The private key is
+ * on disk (`out`.pending, mode 600) before the server hears of the key, so an accepted key is
+ * never lost, and at `out` only after the server accepted it, so a refusal leaves no file.
+ */
+async function addNext(api: Api, out: string): Promise<SigningKey> {
+  // Refused before anything: an existing file may be the key of an earlier rotation.
+  if (existsSync(out)) throw new CliError(`--out ${out} already exists (perhaps the key of an earlier rotation); it is never overwritten: give another --out`);
+  const pending = `${out}.pending`;
+  if (existsSync(pending)) throw new CliError(`${pending} exists: an interrupted add-next left it, and it may hold the private key of a registered next key (see d2c-edge keys list); move it away first`);
+  const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+  try {
+    await writeFile(pending, JSON.stringify(jwk), { mode: 0o600, flag: "wx" });
+  } catch (e) {
+    throw new CliError(`cannot write the private key beside --out ${out}: ${(e as Error).message}`);
+  }
+  let listed: SigningKey[];
+  try {
+    ({ keys: listed } = await api.json<{ keys: SigningKey[] }>("POST", "/v1/keys/next", { json: { publicKey: Buffer.from(jwk.x!, "base64url").toString("base64") } }));
+  } catch (e) {
+    // A refusal (4xx) registered nothing; after a 5xx or a lost connection the key may be next, so its secret stays.
+    if (!(e instanceof HttpError && e.status < 500)) throw new CliError(`${(e as Error).message}; the key may be registered (see d2c-edge keys list): its private key is kept in ${pending}`);
+    await rm(pending, { force: true });
+    throw e;
+  }
+  const added = listed.find((k) => k.status === "next")!;
+  try {
+    // link, not rename: a file that appeared at `out` meanwhile is not overwritten either.
+    await link(pending, out);
+  } catch (e) {
+    throw new CliError(`key ${added.keyId} is registered as next, but ${out} could not be written (${(e as Error).message}): its private key is in ${pending}`);
+  }
+  await rm(pending);
+  return added;
+}

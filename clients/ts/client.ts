@@ -5,7 +5,7 @@ import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable, releaseStream } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
 import { selectAdapters } from "./selection";
-import { ManifestVerifier } from "./signature";
+import { ManifestVerifier, type LearnedKeys } from "./signature";
 import { storeKeys, type AdapterStore } from "./store";
 
 export interface OtaClientOptions {
@@ -63,6 +63,8 @@ interface ClientState {
   readonly release: InstalledRelease | null;
   /** Highest version accepted per release stream (profile, or profile/subset): the rollback floor. */
   readonly versions: Readonly<Record<string, number>>;
+  /** What the key lists taught (certified keys, retirements); absent in a state written before it was kept. */
+  readonly keys?: LearnedKeys;
 }
 
 export class OtaClient {
@@ -112,19 +114,27 @@ export class OtaClient {
   /**
    * Reads the server's key list before a new manifest is checked: a rotated-in key is trusted
    * only through its certificate, a retired one is dropped (ManifestVerifier.learn). A list that
-   * cannot be read teaches nothing; the keys trusted so far still decide.
+   * cannot be read teaches nothing; the keys trusted so far still decide. What it taught is
+   * persisted at once, before the manifest is checked: a retirement must survive a restart even
+   * when the manifest that followed it was refused.
    */
-  async #learnKeys(): Promise<void> {
+  async #learnKeys(state: ClientState): Promise<ClientState> {
     try {
       const response = await this.#fetch(new Request(`${this.#baseUrl}/v1/keys`));
       if (response.ok) await this.#verifier.learn(((await response.json()) as SigningKeys).keys ?? []);
     } catch {
       // Offline or garbled: keep what is trusted.
     }
+    const keys = this.#verifier.learned();
+    if (canonicalJson(keys) === canonicalJson(state.keys ?? { certified: [], retired: [] })) return state;
+    const next: ClientState = { ...state, keys };
+    await this.#options.store.put(storeKeys.state, new TextEncoder().encode(JSON.stringify(next)));
+    this.#state = Promise.resolve(next);
+    return next;
   }
 
   async #sync(): Promise<SyncResult> {
-    const state = await this.#loadState();
+    let state = await this.#loadState();
     const previous = state.release;
     const version = previous?.signed.manifest.version ?? null;
     const downloaded: string[] = [];
@@ -135,7 +145,7 @@ export class OtaClient {
       if (response.status === 304 && previous) return { status: "unchanged", version, downloaded };
       if (response.status !== 200) throw new Error(`manifest: ${await describeFailure(response)}`);
       const signed = (await response.json()) as SignedManifest;
-      await this.#learnKeys();
+      state = await this.#learnKeys(state);
       await this.#verifier.verify(signed);
       const { manifest } = signed;
       checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile });
@@ -150,7 +160,7 @@ export class OtaClient {
       unchanged = previous !== null && canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
       release = { signed, etag: response.headers.get("ETag"), installed };
       // checkAcceptable refused anything below the floor, so this version is the new floor.
-      const next: ClientState = { release, versions: { ...state.versions, [releaseStream(manifest)]: manifest.version } };
+      const next: ClientState = { ...state, release, versions: { ...state.versions, [releaseStream(manifest)]: manifest.version } };
       // Persist before switching in memory, so a restart never serves a set the store does not describe.
       await this.#options.store.put(storeKeys.state, new TextEncoder().encode(JSON.stringify(next)));
       this.#state = Promise.resolve(next);
@@ -202,12 +212,14 @@ export class OtaClient {
     const bytes = await this.#options.store.get(storeKeys.state);
     if (!bytes) return { release: null, versions: {} };
     const state = JSON.parse(new TextDecoder().decode(bytes)) as ClientState;
+    // Before the manifest is checked: it may be signed by a key retired since it was installed.
+    await this.#verifier.restore(state.keys);
     if (!state.release) return state;
     try {
       await this.#verifier.verify(state.release.signed);
       return state;
     } catch {
-      return { release: null, versions: state.versions };
+      return { ...state, release: null };
     }
   }
 }

@@ -36,6 +36,20 @@ export function decodePinnedKeys(publicKeys: Readonly<Record<string, string>>): 
   return decoded;
 }
 
+/**
+ * What a verifier learned from key lists, for the client to persist (ClientState.keys): without
+ * it a restarted app trusts a retired pinned key again, or no longer trusts a certified one.
+ */
+export interface LearnedKeys {
+  /** Keys trusted through a certificate, as listed; restore checks their certificates again. */
+  readonly certified: readonly SigningKey[];
+  /**
+   * Keys withdrawn by a retirement that a trusted key signed. Kept as ids: a store that adds one
+   * only makes the client refuse more, and one that can delete them could delete anything.
+   */
+  readonly retired: readonly string[];
+}
+
 /** WebCrypto's key type, named through the API so that workerd's, the DOM's and Node's typings all agree. */
 type VerifyKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 
@@ -43,6 +57,8 @@ type VerifyKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 export class ManifestVerifier {
   readonly #raw: Map<string, Uint8Array>;
   readonly #retired = new Set<string>();
+  /** Keys learned through a certificate, kept after a retirement too: later keys' certificates chain through them. */
+  readonly #certified = new Map<string, SigningKey>();
   readonly #imported = new Map<string, Promise<VerifyKey>>();
 
   constructor(publicKeys: Readonly<Record<string, string>>) {
@@ -60,16 +76,43 @@ export class ManifestVerifier {
       for (const key of keys) {
         if (this.#retired.has(key.keyId)) continue;
         if (key.retirement && key.retirement.signedBy !== key.keyId && (await this.#vouches(key.retirement, "retire", key))) {
-          this.#retired.add(key.keyId);
-          this.#raw.delete(key.keyId);
-          this.#imported.delete(key.keyId);
+          this.#retire(key.keyId);
           changed = true;
         } else if (!this.#raw.has(key.keyId) && key.certificate && (await this.#vouches(key.certificate, "certify", key))) {
           this.#raw.set(key.keyId, base64Bytes(key.publicKey));
+          const { keyId, algorithm, publicKey, status, addedAt, certificate } = key;
+          this.#certified.set(keyId, { keyId, algorithm, publicKey, status, addedAt, certificate });
           changed = true;
         }
       }
     }
+  }
+
+  /** What learn() has taught this verifier so far (see LearnedKeys). */
+  learned(): LearnedKeys {
+    return { certified: [...this.#certified.values()], retired: [...this.#retired] };
+  }
+
+  /**
+   * Takes back what an earlier verifier learned (a restart): the certified keys only if their
+   * certificates still chain to the pinned keys, and then every retirement, so that a retired key,
+   * pinned or certified, stays refused even when `GET /v1/keys` cannot be read.
+   */
+  async restore(learned: LearnedKeys | undefined): Promise<void> {
+    if (!learned) return;
+    try {
+      // Before the retirements: a retired key may still be the link that certified the current one.
+      if (Array.isArray(learned.certified)) await this.learn(learned.certified.filter((k) => typeof k === "object" && k !== null));
+    } catch {
+      // A garbled entry teaches nothing; the retirements below still hold.
+    }
+    for (const keyId of Array.isArray(learned.retired) ? learned.retired : []) if (typeof keyId === "string") this.#retire(keyId);
+  }
+
+  #retire(keyId: string): void {
+    this.#retired.add(keyId);
+    this.#raw.delete(keyId);
+    this.#imported.delete(keyId);
   }
 
   /** Whether `statement` says `kind` of this very key and is signed by a trusted key. */
