@@ -18,7 +18,6 @@ import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { jsonBody } from "./validate";
 import { requireNextKeySecret } from "./nextKeySecret";
-import { requireNextKeySecret } from "./nextKeySecret";
 
 export const keys = new Hono<{ Bindings: Env }>();
 
@@ -45,7 +44,6 @@ keys.post("/next", requireAdmin, async (c) => {
 });
 
 keys.post("/switch", requireAdmin, async (c) => {
-  await requireNextKeySecret(c.env);
   await requireNextKeySecret(c.env);
   const next = (await catalogue(c.env).signingKeys()).find((k) => k.status === "next");
   if (!next) throw new ApiError(409, "key_rotation_order", "no next key: add one first (POST /v1/keys/next)");
@@ -85,9 +83,6 @@ function rawPublicKey(publicKey: string): Uint8Array {
     throw new ApiError(400, "bad_public_key", "publicKey: give the raw Ed25519 public key in standard base64");
   }
   if (raw.byteLength !== 32) throw new ApiError(400, "bad_public_key", `publicKey: ${raw.byteLength} bytes, an Ed25519 public key has 32`);
-  // Refused, not canonicalised: certificates and retirements sign this text, and clients compare it as is.
-  const canonical = btoa(String.fromCharCode(...raw));
-  if (canonical !== publicKey) throw new ApiError(400, "bad_public_key", `publicKey: not canonical base64 (padded, no whitespace); this key is ${canonical}`);
   // Refused, not canonicalised: certificates and retirements sign this text, and clients compare it as is.
   const canonical = btoa(String.fromCharCode(...raw));
   if (canonical !== publicKey) throw new ApiError(400, "bad_public_key", `publicKey: not canonical base64 (padded, no whitespace); this key is ${canonical}`);
