@@ -35,7 +35,8 @@ Options:
   --formats a,b      peft, onnx_adapter; the first is the one routing points at (default peft)
   --rank N           rank of the merged adapters (default 8)
   --auto             re-cluster from the cron trigger when the catalogue changes
-  --max-subsets N    per-device task sets kept built (default 32; 0: devices' needs are ignored)
+  --max-subsets N    devices' stated needs kept built (default 32; 0: devices' needs are ignored)
+  --subset-quorum N  distinct networks that must ask for a need before it is built (default 2; 1: the first request)
   --task-set name=a,b  a task set devices may ask for by name (taskSet=name); repeatable
   --json             print the stored profile as JSON
 Match (every rule given must hold for a device; none: the profile matches every device):
@@ -45,7 +46,7 @@ Match (every rule given must hold for a device; none: the profile matches every 
     model: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" }, dtype: { type: "string" },
     formats: { type: "string" }, rank: { type: "string" }, "min-ram-mb": { type: "string" }, "max-ram-mb": { type: "string" },
     socs: { type: "string" }, models: { type: "string" }, os: { type: "string" }, auto: { type: "boolean" }, json: { type: "boolean" },
-    "max-subsets": { type: "string" }, "task-set": { type: "string", multiple: true },
+    "max-subsets": { type: "string" }, "subset-quorum": { type: "string" }, "task-set": { type: "string", multiple: true },
   },
   positionals: ["profileId"],
   async run({ values, positionals: [id], api }) {
@@ -65,6 +66,7 @@ Match (every rule given must hold for a device; none: the profile matches every 
         os: list(values, "os"),
       }),
       maxSubsets: integer(values, "max-subsets"),
+      subsetQuorum: integer(values, "subset-quorum", 1),
       taskSets: taskSets(values["task-set"]),
       autoRecluster: values.auto === true ? true : undefined,
     });

@@ -64,7 +64,7 @@ export async function renderProfiles(root) {
           [r.tasks, r.adapters, r.objective.toFixed(3)].map((v) => h("td", null, v)),
           h("td", null, r.version === newest.version ? null
             : h("button", { class: "rollback", "data-version": r.version, onclick: () => void change("POST", `${base}/rollback`, { version: r.version }) }, `Roll back to ${r.version}`))))),
-      subsetSection(details[i].subsets));
+      subsetSection(details[i].subsets, details[i].subsetsTotal));
   });
   root.replaceChildren(h("h2", null, "Device profiles"), form, ...sections);
 }
@@ -72,13 +72,15 @@ export async function renderProfiles(root) {
 /**
  * The profile's subset releases: one row per need a device stated (locales + apps). A Worker from
  * before per-device task sets answers without `subsets`, which reads as none.
- * @param {import("../../src/delivery/subsetView.ts").SubsetView[] | undefined} subsets
+ * @param {import("../../src/delivery/subsetView.ts").SubsetView[] | undefined} subsets the first page, most recently requested first
+ * @param {number | undefined} total how many the profile has
  */
-function subsetSection(subsets) {
+function subsetSection(subsets, total) {
   const title = h("h4", null, "Per-device task sets");
   if (!subsets?.length) return h("div", { class: "subsets" }, title, note("no subset releases: every device gets the profile-wide release until one states its locales or apps"));
-  const columns = ["need", "tasks", "state", "version", "requests", "last requested", "held-out exact match"];
-  return h("div", { class: "subsets" }, title,
+  const columns = ["need", "tasks", "state", "version", "networks", "last requested", "held-out exact match"];
+  const more = total !== undefined && total > subsets.length ? note(`the ${subsets.length} most recently requested of ${total}; all: npx d2c-edge subsets <profile>`) : null;
+  return h("div", { class: "subsets" }, title, more,
     h("table", { class: "subsets" },
       h("tr", null, columns.map((c) => h("th", null, c))),
       subsets.map((s) => h("tr", { "data-subset": s.key },
@@ -86,7 +88,8 @@ function subsetSection(subsets) {
         h("td", { title: s.tasks.join("\n") }, s.tasks.length),
         h("td", null, h("span", { class: `state ${s.state}`, title: s.outcome ?? undefined }, s.state)),
         h("td", null, s.release ? s.release.version : "—"),
-        h("td", null, s.requests),
+        // Demand: distinct networks over 7 days, what the bound ranks by; the tooltip counts the edge's reports.
+        h("td", { title: `${s.requests} ${s.requests === 1 ? "report" : "reports"}` }, s.demand),
         h("td", { title: s.lastRequestedAt }, ago(s.lastRequestedAt)),
         h("td", null, s.heldOutExactMatch === null ? "—" : `${(100 * s.heldOutExactMatch).toFixed(1)}%`)))));
 }

@@ -14,6 +14,8 @@ const published: SubsetView = {
   runId: "run-54353fab-3d62-43ad-a422-1d41d1fc82a1",
   outcome: "published release 2",
   release: { version: 2, createdAt: "2026-11-30T10:00:00.000Z", catalogueVersion: 4, adapters: 3, objective: 0.5777 },
+  released: true,
+  demand: 9,
   requests: 12,
   firstRequestedAt: "2026-11-29T09:00:00.000Z",
   lastRequestedAt: "2026-12-01T08:00:00.000Z",
@@ -21,10 +23,10 @@ const published: SubsetView = {
 };
 
 describe("describeSubset", () => {
-  it("names key, state, release, the first task ids and how many more, the need, requests and held-out exact match", () => {
+  it("names key, state, release, the first task ids and how many more, the need, demand, reports and held-out exact match", () => {
     expect(describeSubset(published)).toBe(
       "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
-      "12 requests, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+      "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
     );
   });
 
@@ -32,19 +34,19 @@ describe("describeSubset", () => {
     const failed: SubsetView = { ...published, state: "failed", release: null, heldOutExactMatch: null, outcome: "run failed: evaluator unreachable" };
     expect(describeSubset(failed)).toBe(
       "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
-      "12 requests, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
+      "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
     );
-    const waiting: SubsetView = { ...published, state: "waiting", tasks: ["qa-ja"], locales: ["ja"], apps: [], release: null, requests: 1, heldOutExactMatch: null, runId: null, outcome: "build limit reached" };
+    const waiting: SubsetView = { ...published, state: "waiting", tasks: ["qa-ja"], locales: ["ja"], apps: [], release: null, released: false, demand: 1, requests: 1, heldOutExactMatch: null, runId: null, outcome: "waiting: 1 of 2 networks asked for it" };
     expect(describeSubset(waiting)).toBe(
-      "3f2a9c0d1e2b4a5c waiting, no release yet, 1 task (qa-ja), need locales ja, 1 request, last 2026-12-01T08:00:00.000Z: build limit reached",
+      "3f2a9c0d1e2b4a5c waiting, no release yet, 1 task (qa-ja), need locales ja, 1 network, 1 report, last 2026-12-01T08:00:00.000Z: waiting: 1 of 2 networks asked for it",
     );
   });
 
-  it("shows no outcome for the other states (published, building, retired)", () => {
+  it("shows no outcome for the other states (published, building)", () => {
     expect(describeSubset({ ...published, locales: [], apps: [], taskSet: "keyboard" })).toContain(", need task set keyboard, ");
-    const retired: SubsetView = { ...published, state: "retired", tasks: ["qa-ja", "sum-ja"], locales: [], apps: ["notes"], outcome: "retired by the bound" };
-    expect(describeSubset(retired)).toBe(
-      "3f2a9c0d1e2b4a5c retired, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 12 requests, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+    const building: SubsetView = { ...published, state: "building", tasks: ["qa-ja", "sum-ja"], locales: [], apps: ["notes"], outcome: "run run-1 going" };
+    expect(describeSubset(building)).toBe(
+      "3f2a9c0d1e2b4a5c building, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
     );
   });
 });
@@ -55,7 +57,8 @@ describe("d2c-edge subsets against the real Worker", () => {
   beforeAll(async () => {
     worker = await startTestWorker();
     expect((await worker.cli(["push", FIXTURES])).code).toBe(0);
-    expect((await worker.cli(["profile", "phones", "--max-adapters", "2"])).code).toBe(0);
+    // A quorum of 1: every device of this test asks from loopback, one network.
+    expect((await worker.cli(["profile", "phones", "--max-adapters", "2", "--subset-quorum", "1"])).code).toBe(0);
   });
 
   afterAll(() => worker?.dispose());
@@ -84,7 +87,7 @@ describe("d2c-edge subsets against the real Worker", () => {
     expect(usage.stderr).toBe("d2c-edge: subsets: missing <profileId> (see d2c-edge subsets --help)\n");
     const unknown = await worker.cli(["subsets", "watches"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe("d2c-edge: GET /v1/profiles/watches: 404 unknown_profile: no profile watches\n");
+    expect(unknown.stderr).toBe("d2c-edge: GET /v1/profiles/watches/subsets?limit=200: 404 unknown_profile: no profile watches\n");
   });
 
   it("releases --subset asks for that subset's own history", async () => {
@@ -102,11 +105,11 @@ describe("d2c-edge subsets against the real Worker", () => {
     const subsetsOf = async () => ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
     await expect.poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 }).toEqual(["published"]);
     const [built] = await subsetsOf();
-    expect(built).toMatchObject({ tasks: ["gec-de", "qa-de"], locales: ["de"], apps: ["gec", "qa"], requests: 1, release: { version: 1 }, heldOutExactMatch: null });
+    expect(built).toMatchObject({ tasks: ["gec-de", "qa-de"], locales: ["de"], apps: ["gec", "qa"], demand: 1, requests: 1, release: { version: 1 }, heldOutExactMatch: null });
 
     const listed = await worker.cli(["subsets", "phones"]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toBe(`${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 request, last ${built.lastRequestedAt}\n`);
+    expect(listed.stdout).toBe(`${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, 1 report, last ${built.lastRequestedAt}\n`);
     expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({ profile: "phones", subsets: [built] });
 
     // The held-out report of the subset's run: the line then carries its mean exact match.
