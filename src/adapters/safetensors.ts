@@ -4,6 +4,7 @@
  * Offsets are relative to the end of the header. Tensors are returned as views into the
  * input bytes; nothing is copied until a caller asks for float32.
  */
+import { quoted } from "../errors";
 
 export type Dtype = "F32" | "F16" | "BF16";
 
@@ -113,7 +114,7 @@ function parseEntry(key: string, entry: unknown): { dtype: Dtype; shape: number[
   const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof e !== "object" || e === null) throw new SafetensorsError(`${key}: entry is not an object`, key);
   if (typeof e.dtype !== "string" || !(e.dtype in ITEM_BYTES)) {
-    throw new SafetensorsError(`${key}: dtype ${JSON.stringify(e.dtype)} is not one of F32, F16, BF16`, key);
+    throw new SafetensorsError(`${key}: dtype ${quoted(e.dtype)} is not one of F32, F16, BF16`, key);
   }
   const shape = e.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

@@ -1,6 +1,7 @@
 /** A model.json sent with a registration, and the registration's options (aliases, evaluator, maxSequence). */
 import type { ModelContract } from "../inference/contract";
 import type { Registration } from "../models/contract";
+import { quoted } from "../errors";
 import { ApiError } from "./errors";
 
 const fail = (what: string): never => {
@@ -14,8 +15,8 @@ const fail = (what: string): never => {
 export function checkContract(modelId: string, json: unknown, sha256: string, targets: "given" | "graph" = "given", files: "sent" | "pushed" = "sent"): ModelContract {
   const m = json as Partial<ModelContract>;
   if (typeof m !== "object" || m === null) fail("not an object");
-  if (m.contractVersion !== 1) fail(`contractVersion ${JSON.stringify(m.contractVersion)}, expected 1`);
-  if (m.modelId !== modelId) fail(`modelId ${JSON.stringify(m.modelId)} differs from the URL's ${modelId}`);
+  if (m.contractVersion !== 1) fail(`contractVersion ${quoted(m.contractVersion)}, expected 1`);
+  if (m.modelId !== modelId) fail(`modelId ${quoted(m.modelId)} differs from the URL's ${modelId}`);
   if (!Number.isInteger(m.maxSequence) || m.maxSequence! < 2) fail("maxSequence must be an integer >= 2");
   if (!Number.isInteger(m.vocabSize) || m.vocabSize! < 2) fail("vocabSize must be an integer >= 2");
   const t = m.tokens;

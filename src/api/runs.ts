@@ -5,7 +5,7 @@ import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
-import { jsonBody } from "./validate";
+import { issueMessage, jsonBody } from "./validate";
 
 const RUN_ID = /^run-[0-9a-f-]{36}$/;
 
@@ -45,10 +45,7 @@ export const LossQuery = z.object({
 /** An iteration's loss matrix, a page of tasks at a time (the run's summary leaves it out). */
 runs.get("/:runId/losses", async (c) => {
   const parsed = LossQuery.safeParse(c.req.query());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ApiError(400, "invalid_request", `${issue.path.join(".")}: ${issue.message}`);
-  }
+  if (!parsed.success) throw new ApiError(400, "invalid_request", issueMessage(parsed.error.issues[0], "the query"));
   const { run, status } = await existingRun(c.env, c.req.param("runId"));
   const iteration = parsed.data.iteration ?? status.iteration;
   const page = await run.losses(iteration, parsed.data.offset, parsed.data.limit);

@@ -6,6 +6,7 @@ import { loadTokenizer } from "../inference/model";
 import { catalogue } from "../storage/catalogue";
 import { adapterKey, examplesKey, type Split } from "../storage/keys";
 import { requireAdmin } from "./auth";
+import { quoted } from "../errors";
 import { ApiError } from "./errors";
 import { sha256Hex } from "../storage/sha256";
 import { boundedBody } from "./body";
@@ -51,7 +52,7 @@ tasks.put("/:taskId/adapter", async (c) => {
   const baseModel = String(configJson?.base_model_name_or_path ?? "");
   const contract = await catalogue(c.env).resolveModel(baseModel);
   if (!contract) {
-    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${JSON.stringify(baseModel)} is neither a registered model nor one's alias`);
+    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${quoted(baseModel)} is neither a registered model nor one's alias`);
   }
   const modelId = contract.modelId;
   // The factors as the model will use them (scaled) are checked; an AdapterError renders as 400/422.

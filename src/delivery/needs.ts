@@ -5,6 +5,7 @@
  * `language` and `application` fields; the need becomes a canonical subset key, the same for every
  * device with the same tasks, whatever order or case they were stated in.
  */
+import { quoted } from "../errors";
 import { sha256Hex } from "../storage/sha256";
 
 export interface DeviceNeed {
@@ -34,7 +35,7 @@ export function parseNeed(locales: string | undefined, apps: string | undefined,
   if (taskSet !== undefined) {
     if (locales !== undefined || apps !== undefined) throw new RangeError("taskSet: give a task set or locales and apps, not both");
     const name = taskSet.trim().toLowerCase();
-    if (!NEED_NAME.test(name)) throw new RangeError(`taskSet: ${JSON.stringify(taskSet)} is not a task set name (letters, digits, - and _, at most 32)`);
+    if (!NEED_NAME.test(name)) throw new RangeError(`taskSet: ${quoted(taskSet)} is not a task set name (letters, digits, - and _, at most 32)`);
     return { locales: [], apps: [], taskSet: name };
   }
   if (locales === undefined && apps === undefined) return null;
@@ -47,7 +48,7 @@ function list(name: string, value: string | undefined): string[] {
   if (entries.length === 0) throw new RangeError(`${name}: give at least one value, comma-separated`);
   if (entries.length > MAX_NEED_ENTRIES) throw new RangeError(`${name}: at most ${MAX_NEED_ENTRIES} values, got ${entries.length}`);
   const bad = entries.find((e) => !NEED_NAME.test(e));
-  if (bad !== undefined) throw new RangeError(`${name}: ${JSON.stringify(bad)} is not a language or app name (letters, digits, - and _, at most 32)`);
+  if (bad !== undefined) throw new RangeError(`${name}: ${quoted(bad)} is not a language or app name (letters, digits, - and _, at most 32)`);
   return entries;
 }
 

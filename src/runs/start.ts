@@ -27,7 +27,7 @@ export const RunRequest = z.object({
     maxAdapters: z.number().int().min(1).optional(),
     maxBytes: z.number().int().min(1).optional(),
     dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-  }).refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes").optional(),
+  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes").optional(),
   profile: z.string().min(1).optional(),
   /** The base model whose tasks the run takes (by default); needed when the catalogue holds tasks of several models. */
   modelId: z.string().min(1).optional(),
@@ -51,7 +51,7 @@ export const RunRequest = z.object({
         .refine((scales) => scales.includes(1), "scales must include 1 (uniform weights)"),
       scaleCoordinate: z.boolean().default(DEFAULT_TUNE.scaleCoordinate),
     }).strict().optional(),
-  }).default({ method: "svd" }),
+  }).strict().default({ method: "svd" }),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   maxIterations: z.number().int().min(1).max(50).default(10),
   /**
