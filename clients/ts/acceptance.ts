@@ -1,5 +1,5 @@
-/** Whether a verified manifest may replace the last good one: freshness, rollback, profile. */
-import type { Manifest } from "../../src/delivery/manifest";
+/** Whether a verified manifest may replace the last good one: freshness, rollback, profile, base model. */
+import type { Manifest, ManifestModel } from "../../src/delivery/manifest";
 
 export interface AcceptanceContext {
   readonly now: Date;
@@ -7,6 +7,8 @@ export interface AcceptanceContext {
   readonly versions: Readonly<Record<string, number>>;
   /** The profile the device asked for explicitly, if any. */
   readonly profile?: string;
+  /** The base model the device holds: adapters built for another base (id or weights) are refused. */
+  readonly model?: ManifestModel;
 }
 
 /** Throws with the reason when the manifest must be refused. */
@@ -18,6 +20,12 @@ export function checkAcceptable(manifest: Manifest, context: AcceptanceContext):
   if (expiresAt < context.now.getTime()) throw new Error(`manifest expired at ${manifest.expiresAt}`);
   if (context.profile !== undefined && manifest.profile !== context.profile) {
     throw new Error(`manifest is for profile "${manifest.profile}", asked for "${context.profile}"`);
+  }
+  // An adapter is a delta on one base's weights: on another base it runs, and produces garbage.
+  const model = context.model;
+  if (model !== undefined && (manifest.model?.id !== model.id || manifest.model.sha256 !== model.sha256)) {
+    const named = manifest.model ? `base model "${manifest.model.id}" (${manifest.model.sha256.slice(0, 12)})` : "no base model";
+    throw new Error(`manifest is for ${named}, this device holds "${model.id}" (${model.sha256.slice(0, 12)})`);
   }
   // Versions are monotonic per stream; a device whose traits move it to another profile, or whose
   // own task set gets a release, starts that stream's sequence (the signature covers `subset`).
@@ -39,6 +47,7 @@ function checkShape(manifest: Manifest): void {
   if (typeof manifest !== "object" || manifest === null) fail("not an object");
   if (typeof manifest.profile !== "string") fail("profile is not a string");
   if (manifest.subset !== undefined && typeof manifest.subset !== "string") fail("subset is not a string");
+  if (manifest.model !== undefined && (typeof manifest.model?.id !== "string" || !/^[0-9a-f]{64}$/.test(manifest.model.sha256))) fail("model is not { id, sha256 }");
   if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
   if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");
   if (typeof manifest.routing !== "object" || manifest.routing === null) fail("routing is not an object");

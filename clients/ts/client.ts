@@ -1,6 +1,6 @@
 /** The reference OTA client: keeps a device's adapters at the newest release it can verify. */
 import { canonicalJson } from "../../src/delivery/canonical";
-import type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
+import type { AdapterFormat, Manifest, ManifestAdapter, ManifestModel, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable, releaseStream } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
@@ -32,6 +32,11 @@ export interface OtaClientOptions {
    * to it like to any newer release, all or nothing.
    */
   readonly needs?: { readonly locales?: readonly string[]; readonly apps?: readonly string[] };
+  /**
+   * The base model this device holds (id, and the digest of its weights as manifests name it:
+   * src/models/digest.ts). Give it in an app: a release for another base is then refused.
+   */
+  readonly model?: ManifestModel;
 }
 
 export interface SyncResult {
@@ -148,7 +153,7 @@ export class OtaClient {
       state = await this.#learnKeys(state);
       await this.#verifier.verify(signed);
       const { manifest } = signed;
-      checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile });
+      checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile, model: this.#options.model });
       const selected = selectAdapters(manifest, this.#formats);
       const held = new Set(await this.#options.store.list(storeKeys.adapterPrefix));
       for (const adapter of uniqueBySha(selected.values())) {

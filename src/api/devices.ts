@@ -18,6 +18,7 @@ import { networkOf } from "../delivery/reporter";
 import { reportNeed, subsetOf } from "../delivery/subsetRequests";
 import { blobKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
+import { quoted } from "../errors";
 import { ApiError } from "./errors";
 
 export const devices = new Hono<{ Bindings: Env }>();
@@ -28,7 +29,7 @@ const TRAIT_HEADERS = "X-Device-Id, X-Device-Ram-Mb, X-Device-Soc, X-Device-Mode
 devices.get("/manifest", async (c) => {
   const trait = (query: string, header: string) => c.req.query(query) ?? c.req.header(header);
   const ram = trait("ramMb", "x-device-ram-mb");
-  if (ram !== undefined && !/^\d+$/.test(ram)) throw new ApiError(400, "bad_trait", `ramMb must be a whole number of MB, got ${JSON.stringify(ram)}`);
+  if (ram !== undefined && !/^\d+$/.test(ram)) throw new ApiError(400, "bad_trait", `ramMb must be a whole number of MB, got ${quoted(ram)}`);
   const traits: DeviceTraits = {
     ...(ram !== undefined ? { ramMb: Number(ram) } : {}),
     ...(trait("soc", "x-device-soc") ? { soc: trait("soc", "x-device-soc") } : {}),
@@ -47,7 +48,7 @@ devices.get("/manifest", async (c) => {
   const explicit = c.req.query("profile");
   const profile = explicit === undefined ? resolveProfile(all, traits) : all.find((p) => p.id === explicit);
   if (!profile) {
-    throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${JSON.stringify(traits)}` : `no profile ${explicit}`);
+    throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${quoted(traits, 256)}` : `no profile ${quoted(explicit)}`);
   }
   const bucket = await rolloutBucket(profile.id, device);
   // A stated need is served its subset's release once built; until then (and where it has none) the profile-wide one.

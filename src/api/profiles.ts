@@ -7,6 +7,7 @@ import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage
 import { retireSubsets } from "../delivery/subsetBuilds";
 import type { SubsetView } from "../delivery/subsetView";
 import { requireAdmin } from "./auth";
+import { quoted } from "../errors";
 import { ApiError } from "./errors";
 import { checkedId, jsonBody } from "./validate";
 
@@ -45,7 +46,7 @@ profiles.put("/:profileId", async (c) => {
 profiles.delete("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const retire = c.req.query("retire");
-  if (retire !== undefined && retire !== "true" && retire !== "false") throw new ApiError(400, "invalid_request", `retire: give true or false, got ${JSON.stringify(retire)}`);
+  if (retire !== undefined && retire !== "true" && retire !== "false") throw new ApiError(400, "invalid_request", `retire: give true or false, got ${quoted(retire)}`);
   const stub = releases(c.env, profile.id);
   const latest = await stub.latest(profile.id);
   if (latest && retire !== "true") {

@@ -185,7 +185,7 @@ describe("d2c-edge profile and profiles", () => {
     expect(await stored("tablets")).toEqual({
       id: "tablets", version: 1, updatedAt: expect.any(String), modelId: "d2c-char-lm", budget: { maxAdapters: 3 }, dtype: "fp16",
       formats: ["peft", "onnx_adapter"], rank: 8, match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] }, autoRecluster: true,
-      maxSubsets: 32, taskSets: {},
+      maxSubsets: 32, subsetQuorum: 2, taskSets: {},
     });
   });
 
