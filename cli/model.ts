@@ -5,10 +5,11 @@
  * registered last with a model.json naming them.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { basename, join, relative, sep } from "node:path";
 import type { ModelContract } from "../src/inference/contract.ts";
 import { deriveContract } from "../src/models/contract.ts";
+import { PLAIN_FILE } from "../src/models/graphCheck.ts";
 import { addLoraInputs, loraInputsOf } from "../src/models/surgery.ts";
 import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../src/models/workerMemory.ts";
 import type { Api } from "./api.ts";
@@ -43,7 +44,7 @@ Options:
   async run({ values, positionals: [action, dir], api }) {
     if (action !== "push") throw new UsageError(`unknown action ${JSON.stringify(action)}: the one action is push`);
     const modelId = text(values, "id") ?? basename(dir.replace(/\/+$/, ""));
-    const read = (file: string) => readFileSync(join(dir, file));
+    const read = (file: string) => readFileSync(inFolder(dir, file));
     for (const file of ["model.onnx", "tokenizer.json", "tokenizer_config.json"]) {
       if (!existsSync(join(dir, file))) throw new UsageError(`${join(dir, file)} is missing`);
     }
@@ -66,7 +67,9 @@ Options:
       external = [];
     }
     const files: PushFile[] = [{ file: "model.onnx", sha256: sha256Of(onnx), bytes: onnx.byteLength, source: onnx }];
-    for (const file of external) files.push({ file, sha256: await sha256OfFile(join(dir, file)), bytes: statSync(join(dir, file)).size, source: join(dir, file) });
+    // Every location is checked before any is read: the graph names them, and the graph is the input.
+    const externalPaths = external.map((file) => inFolder(dir, file, "model.onnx refers to external data"));
+    for (const [i, file] of external.entries()) files.push({ file, sha256: await sha256OfFile(externalPaths[i]), bytes: statSync(externalPaths[i]).size, source: externalPaths[i] });
     const totalBytes = files.reduce((s, f) => s + f.bytes, 0);
     const fitsWorker = !external.length && estimatedWorkerMemory(totalBytes, false) <= WORKER_MEMORY_LIMIT;
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
@@ -89,6 +92,19 @@ Options:
     return 0;
   },
 };
+
+/**
+ * The path of `file` in the model's folder: a plain name (as the Worker takes them,
+ * src/models/graphCheck.ts) that stays inside the folder once symlinks are resolved.
+ */
+function inFolder(dir: string, file: string, what = "file"): string {
+  const path = join(dir, file);
+  if (!PLAIN_FILE.test(file)) throw new UsageError(`${what} ${JSON.stringify(file)}, which is not a plain file name beside model.onnx in ${dir}: nothing was read or sent`);
+  if (existsSync(path) && relative(realpathSync(dir), realpathSync(path)).split(sep)[0] === "..") {
+    throw new UsageError(`${what} ${path}, which leads outside ${dir}: nothing was read or sent`);
+  }
+  return path;
+}
 
 function sha256Of(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");

@@ -12,6 +12,9 @@ import type { Profile, StoredProfile } from "../src/delivery/profiles";
 import { PROFILES_KEY, profilesModel, tasksKey, type TasksModel } from "../src/delivery/readModel";
 import { KEYS_KEY, type KeyStatement, type SigningKey } from "../src/delivery/keys";
 import * as keys from "./signingKeys";
+import { nameTaken, resolveName, type NameTaken } from "./modelNames";
+import * as uploads from "./pushedUploads";
+import type { PushedUpload } from "./pushedUploads";
 import type { RunSummary } from "../src/runs/config";
 
 export interface TaskRecord {
@@ -95,6 +98,7 @@ export class Catalogue extends DurableObject<Env> {
       this.sql.exec("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL)");
       this.sql.exec("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
       keys.createKeyTable(this.sql);
+      uploads.createUploadTable(this.sql);
     });
   }
 
@@ -129,11 +133,23 @@ export class Catalogue extends DurableObject<Env> {
     }
   }
 
-  registerModel(contract: ModelContract): number {
+  /**
+   * Registers (or replaces) a model unless one of its names (id, aliases) is another model's;
+   * checked here so that two registrations cannot both take a name.
+   */
+  registerModel(contract: ModelContract): { catalogueVersion: number } | { taken: NameTaken } {
+    const taken = this.nameTaken(contract.modelId, contract.aliases ?? []);
+    if (taken) return { taken };
     this.sql.exec(
       "INSERT INTO models VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
       contract.modelId, JSON.stringify(contract), new Date().toISOString());
-    return this.bump();
+    uploads.forgetNamedBy(this.sql, contract);
+    return { catalogueVersion: this.bump() };
+  }
+
+  /** The first of a registration's names another model answers to (modelNames.ts). */
+  nameTaken(modelId: string, aliases: readonly string[]): NameTaken | null {
+    return nameTaken(this.models(), modelId, aliases);
   }
 
   model(modelId: string): ModelContract | null {
@@ -145,9 +161,31 @@ export class Catalogue extends DurableObject<Env> {
     return this.sql.exec<{ contract: string }>("SELECT contract FROM models ORDER BY id").toArray().map((r) => JSON.parse(r.contract) as ModelContract);
   }
 
-  /** The model an adapter's `base_model_name_or_path` names: a registered id, else a declared alias. */
+  /** The model an adapter's `base_model_name_or_path` names: a registered id, else a declared alias (case-insensitive). */
   resolveModel(name: string): ModelContract | null {
-    return this.model(name) ?? this.models().find((m) => m.aliases?.includes(name)) ?? null;
+    return this.model(name) ?? resolveName(this.models(), name);
+  }
+
+  /** A multipart upload of a model file started (pushedUploads.ts). */
+  recordUpload(upload: Omit<PushedUpload, "completed" | "startedAt">): void {
+    uploads.recordUpload(this.sql, upload);
+  }
+
+  upload(uploadId: string): PushedUpload | null {
+    return uploads.findUpload(this.sql, uploadId);
+  }
+
+  completeUpload(uploadId: string): void {
+    uploads.markCompleted(this.sql, uploadId);
+  }
+
+  forgetUpload(uploadId: string): void {
+    uploads.forgetUpload(this.sql, uploadId);
+  }
+
+  /** Uploads started before `before` (ISO time) that no registered model names, removed from the record for the sweep. */
+  claimStaleUploads(before: string): PushedUpload[] {
+    return uploads.claimStale(this.sql, before, (modelId) => this.model(modelId));
   }
 
   /** Creates the task or replaces its adapter; its examples stay. Returns the new version. */

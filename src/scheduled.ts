@@ -15,6 +15,7 @@ import { clusterRun, profileSubsets, releases, subsetReleases } from "./storage/
 import { buildSubset, finishSubsetRun, retireSubsets } from "./delivery/subsetBuilds";
 import { subsetLimits } from "./delivery/profiles";
 import type { TaskRecord } from "../durable-objects/Catalogue";
+import { sweepPushedFiles } from "./models/pushedFiles";
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const profiles = (await catalogue(env).profiles()).filter((p) => p.autoRecluster);
@@ -41,6 +42,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
   }
   await catalogue(env).publishProfiles();
   await catalogue(env).publishTasks();
+  for (const done of await sweepPushedFiles(env)) console.log(`cron ${controller.cron}: ${done}`);
 }
 
 /**

@@ -11,7 +11,10 @@ import { Hono } from "hono";
 import type { ModelContract } from "../inference/contract";
 import { forgetModel } from "../inference/model";
 import { createSession } from "../inference/ort";
+import type { NameTaken } from "../../durable-objects/modelNames";
 import { deriveContract, type Registration } from "../models/contract";
+import { checkGraph } from "../models/graphCheck";
+import { isVerified, pushedFile } from "../models/pushedFiles";
 import { addLoraInputs, loraInputsOf } from "../models/surgery";
 import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../models/workerMemory";
 import { catalogue } from "../storage/catalogue";
@@ -20,7 +23,6 @@ import { sha256Hex } from "../storage/sha256";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { checkContract, registrationOf } from "./modelContract";
-import { isVerified, pushedFile } from "./modelUploads";
 import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
@@ -64,8 +66,10 @@ models.put("/:modelId", async (c) => {
     if (!given) throw new ApiError(400, "missing_field", "model.onnx already has LoRA inputs: send its model.json too (a plain export needs none)");
     contract = { ...checkContract(modelId, given, await sha256Hex(sent)), ...registrationFields(registration) };
   }
-  await checkAliases(c.env, contract);
-  if (contract.evaluator !== "remote") await checkWorkerPath(contract, onnx ?? (await pushedBytes(c.env.BUCKET, contract)));
+  await checkNames(c.env, contract);
+  // The same graph checks whichever runtime loads it; the Worker's onnxruntime-web then loads it too.
+  checkInputs(contract, await checkGraph(onnx ?? (await pushedGraph(c.env.BUCKET, contract)), await externalSizes(c.env.BUCKET, contract)));
+  if (contract.evaluator !== "remote") await checkWorkerPath(onnx ?? (await pushedBytes(c.env.BUCKET, contract)));
   await Promise.all([
     sent ? c.env.BUCKET.put(modelKey(modelId, contract.onnx.file), onnx ?? sent) : null,
     c.env.BUCKET.put(modelKey(modelId, contract.tokenizer), files["tokenizer.json"]),
@@ -74,8 +78,10 @@ models.put("/:modelId", async (c) => {
   // model.json last: a reader that finds it finds everything it names.
   await c.env.BUCKET.put(modelKey(modelId, "model.json"), JSON.stringify(contract, null, 2));
   forgetModel(modelId);
-  const catalogueVersion = await catalogue(c.env).registerModel(contract);
-  return c.json({ modelId, sha256: contract.onnx.sha256, loraTargets: contract.loraTargets.length, aliases: contract.aliases ?? [], evaluator: contract.evaluator ?? "wasm", catalogueVersion }, 201);
+  const registered = await catalogue(c.env).registerModel(contract);
+  // Another registration took a name since checkNames (the catalogue checks again, atomically).
+  if ("taken" in registered) throw nameTaken(modelId, registered.taken);
+  return c.json({ modelId, sha256: contract.onnx.sha256, loraTargets: contract.loraTargets.length, aliases: contract.aliases ?? [], evaluator: contract.evaluator ?? "wasm", catalogueVersion: registered.catalogueVersion }, 201);
 });
 
 /** A model.json for pushed files: each must be a completed, verified upload under its own digest. */
@@ -90,6 +96,24 @@ async function checkPushed(bucket: R2Bucket, modelId: string, given: unknown): P
     }
   }
   return contract;
+}
+
+/** A pushed model.onnx as a stream: the graph checks read it whatever its size. */
+async function pushedGraph(bucket: R2Bucket, contract: ModelContract): Promise<ReadableStream<Uint8Array>> {
+  const object = await bucket.get(modelKey(contract.modelId, contract.onnx.file));
+  if (!object) throw new ApiError(409, "not_pushed", `${contract.onnx.file} is not in R2`);
+  return object.body;
+}
+
+/** Each pushed external data file's name and size: the only files the graph may store tensors in. */
+async function externalSizes(bucket: R2Bucket, contract: ModelContract): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const f of contract.onnx.externalData ?? []) {
+    const head = await bucket.head(modelKey(contract.modelId, pushedFile(f.sha256, f.file)));
+    if (!head) throw new ApiError(409, "not_pushed", `${f.file} is not in R2`);
+    sizes.set(f.file, head.size);
+  }
+  return sizes;
 }
 
 /** A pushed model's bytes, read back for the Worker-path check once its size says it may fit. */
@@ -116,17 +140,28 @@ const registrationFields = (r: Registration) => ({
   ...(r.evaluator ? { evaluator: r.evaluator } : {}),
 });
 
-/** An alias names one model: claimed by another model (as an alias or its id), it is a conflict. */
-async function checkAliases(env: Env, contract: ModelContract): Promise<void> {
-  const others = (await catalogue(env).models()).filter((m) => m.modelId !== contract.modelId);
-  for (const alias of contract.aliases ?? []) {
-    const owner = others.find((m) => m.modelId === alias || m.aliases?.includes(alias));
-    if (owner) throw new ApiError(409, "alias_taken", `alias ${alias} already names model ${owner.modelId}`);
-  }
+/** 409 naming the model that already answers to a name of this registration (ids are lowercase: only an alias can hold one). */
+const nameTaken = (modelId: string, t: NameTaken) =>
+  new ApiError(409, "alias_taken", t.name === modelId
+    ? `model id ${modelId} is already an alias of model ${t.owner}: adapters citing ${modelId} resolve there`
+    : `alias ${t.name} already names model ${t.owner} (hub names compare case-insensitively)`);
+
+/** A name (id or alias, case-insensitive, as hub names are) belongs to one model: another model's is a conflict. */
+async function checkNames(env: Env, contract: ModelContract): Promise<void> {
+  const taken = await catalogue(env).nameTaken(contract.modelId, contract.aliases ?? []);
+  if (taken) throw nameTaken(contract.modelId, taken);
 }
 
-/** The in-Worker path: the model must fit an isolate, then load in onnxruntime-web and take every input the contract promises. */
-async function checkWorkerPath(contract: ModelContract, onnx: Uint8Array): Promise<void> {
+/** The graph takes every input the contract promises (the LoRA factors of each target) and gives logits. */
+function checkInputs(contract: ModelContract, graph: { inputs: readonly string[]; outputs: readonly string[] }): void {
+  const expected = ["input_ids", "attention_mask", ...contract.loraTargets.flatMap((t) => [`${t.module}.lora_A`, `${t.module}.lora_B`])];
+  const missing = expected.filter((name) => !graph.inputs.includes(name));
+  if (missing.length) throw new ApiError(400, "bad_onnx", `model.onnx lacks inputs ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}`);
+  if (!graph.outputs.includes("logits")) throw new ApiError(400, "bad_onnx", "model.onnx has no output named logits");
+}
+
+/** The in-Worker path: the model must fit an isolate, then load in onnxruntime-web. */
+async function checkWorkerPath(onnx: Uint8Array): Promise<void> {
   checkWorkerMemory(onnx.byteLength);
   let session;
   try {
@@ -134,12 +169,5 @@ async function checkWorkerPath(contract: ModelContract, onnx: Uint8Array): Promi
   } catch {
     throw new ApiError(400, "bad_onnx", "model.onnx does not load in onnxruntime");
   }
-  try {
-    const expected = ["input_ids", "attention_mask", ...contract.loraTargets.flatMap((t) => [`${t.module}.lora_A`, `${t.module}.lora_B`])];
-    const missing = expected.filter((name) => !session.inputNames.includes(name));
-    if (missing.length) throw new ApiError(400, "bad_onnx", `model.onnx lacks inputs ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}`);
-    if (!session.outputNames.includes("logits")) throw new ApiError(400, "bad_onnx", "model.onnx has no output named logits");
-  } finally {
-    await session.release();
-  }
+  await session.release();
 }

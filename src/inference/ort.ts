@@ -6,11 +6,14 @@
  * hook to pass a compiled module; when `env.wasm.wasmBinary` is set it uses the Emscripten glue
  * embedded in `ort.wasm.bundle.min.mjs` (no dynamic import, no fetch) and then calls
  * `WebAssembly.instantiate(bytes, imports)`. So we set `wasmBinary` to a marker and, only while
- * the first session initialises the runtime, answer that one call with the imported module.
+ * a session of our own starts the runtime, answer that one call with the imported module.
  * Every other call to `WebAssembly.instantiate` passes through untouched.
  */
 import * as ort from "onnxruntime-web/wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ModelProtoSchema } from "../models/gen/onnx_pb";
+import { float32Input } from "../models/onnxGraph";
 
 /** The 8-byte wasm header: a marker for "use the precompiled module", never compiled. */
 const MARKER = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
@@ -38,20 +41,40 @@ async function withPrecompiledRuntime<T>(init: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A one-node model (Identity over a float [1]) that starts the runtime: the start is then the
+ * runtime's own, and a registered model that fails to load fails only its own session.
+ */
+const STARTER = toBinary(ModelProtoSchema, create(ModelProtoSchema, {
+  irVersion: 8n,
+  opsetImport: [{ domain: "", version: 13n }],
+  graph: { name: "start", node: [{ opType: "Identity", input: ["x"], output: ["y"] }], input: [float32Input("x", [1])], output: [float32Input("y", [1])] },
+}));
+
+const OPTIONS: ort.InferenceSession.SessionOptions = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
+
 let runtimeReady: Promise<void> | undefined;
 
+/** Starts onnxruntime once per isolate. A failed start is final (ORT refuses a second init): every later call reports it. */
+function startRuntime(): Promise<void> {
+  if (!runtimeReady) {
+    ort.env.wasm.numThreads = 1; // workerd has no threads to give Emscripten's pthreads
+    ort.env.wasm.proxy = false;
+    ort.env.wasm.wasmBinary = MARKER;
+    runtimeReady = withPrecompiledRuntime(async () => {
+      const session = await ort.InferenceSession.create(STARTER, OPTIONS);
+      await session.release();
+    }).catch((e: unknown) => {
+      throw new Error(`onnxruntime-web did not start in this isolate: ${(e as Error).message}`);
+    });
+  }
+  return runtimeReady;
+}
+
 /** An InferenceSession on the wasm backend; the first call also starts the runtime. */
-export function createSession(model: Uint8Array): Promise<ort.InferenceSession> {
-  const create = () => ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  if (runtimeReady) return runtimeReady.then(create);
-  ort.env.wasm.numThreads = 1; // workerd has no threads to give Emscripten's pthreads
-  ort.env.wasm.proxy = false;
-  ort.env.wasm.wasmBinary = MARKER;
-  const first = withPrecompiledRuntime(create);
-  runtimeReady = first.then(() => undefined);
-  // A failed start is final for this isolate (ORT refuses a second init); surface it on every call.
-  runtimeReady.catch(() => {});
-  return first;
+export async function createSession(model: Uint8Array): Promise<ort.InferenceSession> {
+  await startRuntime();
+  return ort.InferenceSession.create(model, OPTIONS);
 }
 
 export { ort };

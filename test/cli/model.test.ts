@@ -4,11 +4,14 @@
  * an alias) scores gec-de's adapter as the contract export does; the variant's external-data
  * export goes up as two verified files.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StringStringEntryProtoSchema, TensorProto_DataLocation } from "../../src/models/gen/onnx_pb.ts";
+import { readModel, writeModel } from "../../src/models/onnxGraph.ts";
 import { FIXTURES, startTestWorker, type TestWorker } from "./worker";
 
 const fixture = (path: string) => fileURLToPath(new URL(`../../r2-fixtures/${path}`, import.meta.url));
@@ -72,6 +75,33 @@ describe("d2c-edge model push", () => {
     const contract = await json<{ onnx: { file: string; sha256: string; externalData: { file: string; sha256: string }[] }; evaluator: string }>("/v1/models/qwen-external");
     expect(contract.evaluator).toBe("remote");
     expect(contract.onnx.externalData).toEqual([{ file: "model.onnx_data", sha256: "dea1b39a5891afc9c0eb98e82edd5a2e99bb4ea567a473298b08fb271b1799d2" }]);
+  });
+
+  it("refuses external data outside its folder (a path, or a symlink out) before reading or sending anything", async () => {
+    // Finding 6 of the security review (issue 20): the CLI read and hashed ../secret.data, named by the graph.
+    await writeFile(join(dir, "secret.data"), "not the CLI's to read");
+    const plain = await readFile(fixture("models/d2c-char-lm/plain/model.onnx"));
+    const graphAt = (location: string) => {
+      const model = readModel(new Uint8Array(plain));
+      const embedding = model.graph!.initializer.find((t) => t.name === "model.embed_tokens.weight")!;
+      embedding.externalData = [["location", location], ["offset", "0"], ["length", String(embedding.rawData.length)]].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
+      embedding.rawData = new Uint8Array(0);
+      embedding.dataLocation = TensorProto_DataLocation.EXTERNAL;
+      return writeModel(model);
+    };
+    const byPath = await modelFolder("outside-path", [], "models/d2c-char-lm");
+    await writeFile(join(byPath, "model.onnx"), graphAt("../secret.data"));
+    const bySymlink = await modelFolder("outside-link", [], "models/d2c-char-lm");
+    await writeFile(join(bySymlink, "model.onnx"), graphAt("model.onnx_data"));
+    await symlink(join(dir, "secret.data"), join(bySymlink, "model.onnx_data"));
+    for (const [folder, expected] of [[byPath, 'model.onnx refers to external data "../secret.data", which is not a plain file name'], [bySymlink, "model.onnx_data, which leads outside"]]) {
+      const result = await worker.cli(["model", "push", folder]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(expected);
+      expect(result.stderr).toContain("nothing was read or sent");
+      expect(result.stderr).not.toContain("part 1");
+      expect((await worker.call(`/v1/models/${folder.split("/").pop()}`)).status).toBe(404);
+    }
   });
 
   it("refuses a folder without tokenizer files before sending anything", async () => {
