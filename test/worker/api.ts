@@ -1,5 +1,8 @@
 /** Requests to the Worker under test, as a client would send them. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import { readEdge } from "../../src/delivery/edgeReads";
+import { tasksKey, type TasksModel } from "../../src/delivery/readModel";
 import type { RunStatus } from "../../src/runs/status";
 import { fixtureBytes } from "./seed";
 
@@ -49,4 +52,43 @@ export async function waitFor(runId: string, done: (s: RunStatus) => boolean = f
     if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`);
     await scheduler.wait(50);
   }
+}
+
+/** Polls `read` until `done` holds, at most `ms` (the Queue, the runs and the cron are asynchronous). */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 90_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not there in ${ms} ms: ${JSON.stringify(value).slice(0, 800)}`);
+    await scheduler.wait(100);
+  }
+}
+
+/**
+ * Registers the reference model and uploads each task's fixture adapter, tagged with the
+ * application and language its id names (`gec-de`), and its few-shot examples; returns once the
+ * Catalogue has published the task list that device needs map to (a second after the last change).
+ */
+export async function seedTaggedTasks(tasks: readonly string[]): Promise<void> {
+  expect((await registerModel()).status).toBe(201);
+  for (const task of tasks) {
+    const [application, language] = task.split("-");
+    expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
+    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
+  }
+  await until(() => readEdge<TasksModel>(env, tasksKey(MODEL)), (m) => m?.tasks.length === tasks.length, 10_000);
+}
+
+/**
+ * Clusters `tasks` (already uploaded) with K-means into `k`, creates `profile` for the reference
+ * model (its budget `k` adapters, plus `settings`) and publishes the run as its release 1; returns the run id.
+ */
+export async function publishKmeans(profile: string, tasks: readonly string[], k: number, settings: Record<string, unknown> = {}): Promise<string> {
+  const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
+  const { runId } = (await (await call("/v1/runs", post({ tasks, k, method: "kmeans", seed: 0 }))).json()) as { runId: string };
+  expect((await waitFor(runId)).state).toBe("done");
+  expect((await call(`/v1/profiles/${profile}`, { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: k }, ...settings }) })).status).toBe(200);
+  expect((await call(`/v1/profiles/${profile}/releases`, post({ runId }))).status).toBe(201);
+  return runId;
 }

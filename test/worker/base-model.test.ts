@@ -7,12 +7,10 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, OtaClient } from "../../clients/ts";
 import type { ManifestModel, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
-import { ADMIN, call, form, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { ADMIN, call, form, MODEL, publishKmeans, registerModel, uploadAdapter, uploadExamples } from "./api";
 import { fixtureBytes, fixtureJson } from "./seed";
 
 const OTHER = "d2c-char-lm-b";
-const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
-const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
 
 let held: ManifestModel;
 let publicKeys: Record<string, string>;
@@ -23,13 +21,6 @@ async function registerOther(): Promise<Response> {
   const files: Record<string, Uint8Array> = { "model.json": new TextEncoder().encode(JSON.stringify({ ...contract, modelId: OTHER })) };
   for (const f of ["model.onnx", "tokenizer.json", "tokenizer_config.json"]) files[f] = await fixtureBytes(`models/${MODEL}/${f}`);
   return call(`/v1/models/${OTHER}`, { method: "PUT", headers: ADMIN, body: form(files) });
-}
-
-async function release(profile: string, modelId: string, tasks: readonly string[]): Promise<void> {
-  const { runId } = (await (await call("/v1/runs", post({ tasks, k: 1, method: "kmeans", seed: 0 }))).json()) as { runId: string };
-  expect((await waitFor(runId)).state).toBe("done");
-  expect((await call(`/v1/profiles/${profile}`, put({ modelId, budget: { maxAdapters: 1 } }))).status).toBe(200);
-  expect((await call(`/v1/profiles/${profile}/releases`, post({ runId }))).status).toBe(201);
 }
 
 const device = (profile: string, model: ManifestModel) => new OtaClient({
@@ -50,8 +41,8 @@ beforeAll(async () => {
     expect((await uploadAdapter(`${task}-b`, other)).status).toBe(201);
     expect((await uploadExamples(`${task}-b`, "fewshot", await fixtureBytes(`examples/${task}/fewshot.jsonl`))).status).toBe(201);
   }
-  await release("phones-a", MODEL, ["gec-de", "gec-en"]);
-  await release("phones-b", OTHER, ["gec-de-b", "gec-en-b"]);
+  await publishKmeans("phones-a", ["gec-de", "gec-en"], 1);
+  await publishKmeans("phones-b", ["gec-de-b", "gec-en-b"], 1, { modelId: OTHER });
   const { sha256 } = (await fixtureJson<{ onnx: { sha256: string } }>(`models/${MODEL}/model.json`)).onnx;
   held = { id: MODEL, sha256 };
   const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;

@@ -5,7 +5,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_MESSAGE } from "../../src/api/errors";
+import { Hono } from "hono";
+import { ApiError, MAX_MESSAGE, renderError } from "../../src/api/errors";
 import { quoted } from "../../src/errors";
 import { call } from "./api";
 
@@ -53,15 +54,22 @@ describe("echoed input in error messages", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("a route that interpolates a value whole (ramMb) is cut at MAX_MESSAGE characters", async () => {
+  it("a device trait (ramMb) is quoted, not echoed whole", async () => {
     const before = await snapshot();
     const response = await device("/v1/manifest", { "x-device-ram-mb": `x${HUGE}` });
     expect(response.status).toBe(400);
     const { error } = (await response.json()) as ErrorBody;
-    expect(error.code).toBe("bad_trait");
-    expect(error.message).toMatch(/^ramMb must be a whole number of MB/);
-    expect(error.message).toMatch(/… \(message cut, \d+ characters\)$/);
-    expect(error.message.length).toBeLessThan(MAX_MESSAGE + 50);
+    expect(error).toMatchObject({ code: "bad_trait", message: expect.stringMatching(/^ramMb must be a whole number of MB, got "xa{63}…" \(204801 characters\)$/) });
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("cuts any message at MAX_MESSAGE characters, whatever a route interpolates", async () => {
+    const app = new Hono().get("/", () => {
+      throw new ApiError(400, "invalid_request", `x${HUGE}`);
+    });
+    app.onError(renderError);
+    const { error } = (await (await app.request("/")).json()) as ErrorBody;
+    expect(error.message).toMatch(/… \(message cut, 204801 characters\)$/);
+    expect(error.message.length).toBeLessThan(MAX_MESSAGE + 50);
   });
 });

@@ -11,7 +11,7 @@ import { app } from "../../src/api/app";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import { manifestSigner } from "../../src/delivery/signing";
 import { catalogue } from "../../src/storage/catalogue";
-import { ADMIN, call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { ADMIN, call, publishKmeans, registerModel, uploadAdapter, uploadExamples } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 type PrivateJwk = { kty: string; crv: string; d: string; x: string };
@@ -45,10 +45,7 @@ beforeAll(async () => {
     expect((await uploadAdapter(task)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
-  const runId = ((await (await call("/v1/runs", post({ tasks: TASKS, k: 2, method: "kmeans", seed: 0 }))).json()) as { runId: string }).runId;
-  expect((await waitFor(runId)).state).toBe("done");
-  expect((await call("/v1/profiles/guard", { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: 2 } }) })).status).toBe(200);
-  expect((await call("/v1/profiles/guard/releases", post({ runId }))).status).toBe(201);
+  await publishKmeans("guard", TASKS, 2);
   served = (await (await call("/v1/manifest?profile=guard&device=d1")).json()) as SignedManifest;
 });
 

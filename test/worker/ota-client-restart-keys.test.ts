@@ -10,7 +10,7 @@ import type { FetchLike } from "../../clients/ts/download";
 import { storeKeys } from "../../clients/ts/store";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
 import { manifestSigner } from "../../src/delivery/signing";
-import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, publishKmeans, registerModel, uploadAdapter, uploadExamples } from "./api";
 
 const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr"];
 const post = (body?: unknown) => ({ method: "POST", ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -48,10 +48,7 @@ beforeAll(async () => {
     expect((await uploadAdapter(task)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
-  const runId = ((await (await call("/v1/runs", post({ tasks: TASKS, k: 2, method: "kmeans", seed: 0 }))).json()) as { runId: string }).runId;
-  expect((await waitFor(runId)).state).toBe("done");
-  expect((await call("/v1/profiles/restart", { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: 2 } }) })).status).toBe(200);
-  expect((await call("/v1/profiles/restart/releases", post({ runId }))).status).toBe(201);
+  await publishKmeans("restart", TASKS, 2);
   const old = await manifestSigner(env.MANIFEST_SIGNING_KEY);
   first = { keyId: old.keyId, publicKey: old.publicKey };
   // Signed before the rotation: the attacker keeps the old key's power to sign any version.

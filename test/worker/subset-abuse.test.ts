@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readEdge } from "../../src/delivery/edgeReads";
 import type { SignedManifest } from "../../src/delivery/manifest";
-import { releasesKey, subsetReleasesKey, tasksKey, type ProfileReleases, type TasksModel } from "../../src/delivery/readModel";
+import { releasesKey, subsetReleasesKey, type ProfileReleases } from "../../src/delivery/readModel";
 import type { ReleaseSummary } from "../../src/delivery/release";
 import type { SubsetView } from "../../src/delivery/subsetView";
 import type { RunSummary } from "../../src/runs/config";
@@ -17,7 +17,7 @@ import worker from "../../src/index";
 import { NEW_NEEDS_PER_NETWORK } from "../../durable-objects/subsetIndex";
 import type { ReportCounts } from "../../durable-objects/ProfileSubsets";
 import { subsetReleases } from "../../src/storage/runs";
-import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, MODEL, seedTaggedTasks, until, waitFor } from "./api";
 
 const APPS = ["gec", "reply", "sum", "qa", "tone"];
 const LOCALES = ["de", "en", "es", "fr", "it", "ja", "ko", "zh"];
@@ -42,15 +42,6 @@ const runCount = async () => ((await (await call("/v1/runs")).json()) as { runs:
 const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
 const subsetKeys = async (profile: string) => (await env.DELIVERY.list({ prefix: `delivery/subsets/${profile}/` })).keys.map((k) => k.name);
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not there in ${ms} ms: ${JSON.stringify(value).slice(0, 800)}`);
-    await scheduler.wait(100);
-  }
-}
 
 /** A read-model value as devices are served it (the cron rewrites the same manifests with a new publishedAt). */
 async function servedAt(key: string) {
@@ -68,13 +59,7 @@ async function profileWideState(profile: string) {
 let runId: string;
 
 beforeAll(async () => {
-  expect((await registerModel()).status).toBe(201);
-  for (const task of TASKS) {
-    const [application, language] = task.split("-");
-    expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
-    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
-  }
-  await until(() => readEdge<TasksModel>(env, tasksKey(MODEL)), (m) => m?.tasks.length === TASKS.length, 10_000);
+  await seedTaggedTasks(TASKS);
   runId = ((await (await call("/v1/runs", json({ k: 2, method: "kmeans", seed: 3, tasks: RELEASED }))).json()) as { runId: string }).runId;
   expect((await waitFor(runId)).state).toBe("done");
 });

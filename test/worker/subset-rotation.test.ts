@@ -10,11 +10,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, OtaClient } from "../../clients/ts";
 import { readEdge } from "../../src/delivery/edgeReads";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
-import { subsetReleasesKey, tasksKey, type ProfileReleases, type TasksModel } from "../../src/delivery/readModel";
+import { subsetReleasesKey, type ProfileReleases } from "../../src/delivery/readModel";
 import { manifestSigner } from "../../src/delivery/signing";
 import type { SubsetView } from "../../src/delivery/subsetView";
 import worker from "../../src/index";
-import { call, MODEL, registerModel, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, publishKmeans, seedTaggedTasks, until } from "./api";
 
 const TASKS = ["gec-de", "gec-en", "reply-de", "reply-en"];
 const NEEDS = { locales: ["de"], apps: ["gec", "reply"] };
@@ -31,18 +31,8 @@ const device = (deviceId: string, store = new MemoryStore()) => new OtaClient({
 });
 
 beforeAll(async () => {
-  expect((await registerModel()).status).toBe(201);
-  for (const task of TASKS) {
-    const [application, language] = task.split("-");
-    expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
-    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
-  }
-  const deadline = Date.now() + 10_000;
-  while ((await readEdge<TasksModel>(env, tasksKey(MODEL)))?.tasks.length !== TASKS.length && Date.now() < deadline) await scheduler.wait(100);
-  const { runId } = (await (await call("/v1/runs", post({ tasks: TASKS, k: 2, method: "kmeans", seed: 0 }))).json()) as { runId: string };
-  expect((await waitFor(runId)).state).toBe("done");
-  expect((await call("/v1/profiles/rot", { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: 2 }, subsetQuorum: 1 }) })).status).toBe(200);
-  expect((await call("/v1/profiles/rot/releases", post({ runId }))).status).toBe(201);
+  await seedTaggedTasks(TASKS);
+  await publishKmeans("rot", TASKS, 2, { subsetQuorum: 1 });
   const signer = await manifestSigner(env.MANIFEST_SIGNING_KEY);
   first = { keyId: signer.keyId, publicKey: signer.publicKey };
 });
@@ -51,14 +41,8 @@ describe("key rotation with per-device task sets", () => {
   it("re-signs subset manifests on switch, refuses to retire a key that still signs one, and keeps a device with a need working", async () => {
     const phone = device("phone-1");
     await phone.sync(); // reports the need; the profile-wide set meanwhile
-    const deadline = Date.now() + 90_000;
-    let subset: SubsetView | undefined;
-    while (Date.now() < deadline) {
-      subset = ((await (await call("/v1/profiles/rot")).json()) as { subsets: SubsetView[] }).subsets[0];
-      if (subset?.state === "published") break;
-      await scheduler.wait(100);
-    }
-    subsetKey = subset!.key;
+    const subset = await until(async () => ((await (await call("/v1/profiles/rot")).json()) as { subsets: SubsetView[] }).subsets[0], (s) => s?.state === "published");
+    subsetKey = subset.key;
     expect(await phone.sync()).toMatchObject({ status: "updated", version: 1 });
     expect((await phone.current())?.subset).toBe(subsetKey);
     const subsetQuery = `profile=rot&device=phone-1&locales=de&apps=gec,reply`;

@@ -12,14 +12,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, OtaClient } from "../../clients/ts";
 import { clustersOf } from "../../src/clustering/assignment";
 import { restrictClusters } from "../../src/clustering/restrict";
-import { readEdge } from "../../src/delivery/edgeReads";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
-import { subsetReleasesKey, tasksKey, type TasksModel } from "../../src/delivery/readModel";
+import { subsetReleasesKey } from "../../src/delivery/readModel";
 import type { SubsetView } from "../../src/delivery/subsetView";
 import type { ReleaseSummary } from "../../src/delivery/release";
 import type { RunSummary } from "../../src/runs/config";
 import worker from "../../src/index";
-import { call, MODEL, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, MODEL, seedTaggedTasks, statusOf, until, uploadExamples, waitFor } from "./api";
 import { fixtureBytes } from "./seed";
 
 const TASKS = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr", "sum-de", "sum-en"];
@@ -31,16 +30,6 @@ const device = (query: string, ip = "198.51.100.1") => call(`/v1/manifest?${quer
 
 let profileWide: ReleaseSummary;
 
-/** Polls `read` until `done` holds, at most `ms` (the Queue and the runs are asynchronous). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not there in ${ms} ms: ${JSON.stringify(value).slice(0, 800)}`);
-    await scheduler.wait(100);
-  }
-}
 
 const subsetsOf = async (profile: string) => ((await (await call(`/v1/profiles/${profile}`)).json()) as { subsets: SubsetView[] }).subsets;
 const subsetWith = (profile: string, tasks: readonly string[]) => async () =>
@@ -53,14 +42,7 @@ async function publishedSubset(profile: string, tasks: readonly string[], versio
 }
 
 beforeAll(async () => {
-  expect((await registerModel()).status).toBe(201);
-  for (const task of TASKS) {
-    const [application, language] = task.split("-");
-    expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
-    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
-  }
-  // The Catalogue publishes the task list to the edge a second after the last change.
-  await until(() => readEdge<TasksModel>(env, tasksKey(MODEL)), (m) => m?.tasks.length === TASKS.length, 10_000);
+  await seedTaggedTasks(TASKS);
   const { runId } = (await (await call("/v1/runs", json({ k: 4, method: "kmeans", seed: 3 }))).json()) as { runId: string };
   expect((await waitFor(runId)).state).toBe("done");
   for (const [id, maxSubsets] of [["phones", 32], ["tiny", 2]] as const) {
