@@ -10,8 +10,6 @@ import { changedTasks } from "../src/runs/pinned";
 import type { TaskRecord } from "./Catalogue";
 import * as index from "./subsetIndex";
 
-export type { BuildResult, RequestOutcome, SubsetLimits } from "./subsetIndex";
-
 /** Reports handled since the object last started, and new needs dropped unwritten: in memory, since counting a drop must not write. */
 export interface ReportCounts {
   handled: number;

@@ -14,7 +14,7 @@ import { currentSigner } from "../src/delivery/currentSigner";
 import { sha256Hex } from "../src/storage/sha256";
 
 /** A manifest is valid this long; the cron re-signs current ones before they lapse. */
-export const MANIFEST_TTL_MS = 30 * 24 * 3600 * 1000;
+const MANIFEST_TTL_MS = 30 * 24 * 3600 * 1000;
 const REFRESH_BEFORE_MS = 7 * 24 * 3600 * 1000;
 
 /** Whose releases these are: a profile's, or one per-device task set's of a profile. */

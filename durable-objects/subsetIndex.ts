@@ -134,30 +134,30 @@ function makeRoom(sql: SqlStorage, now: Date): boolean {
  */
 function start(sql: SqlStorage, key: string, limits: SubsetLimits, now: Date): RequestOutcome {
   const row = get(sql, key)!;
-  const retired: string[] = [];
+  let displaced: string | null = null;
   // A named set is the operator's, and a released need already has its place: only a new need must earn one.
   if (row.task_set === null && row.released === 0) {
     const wants = demandOf(sql, key, now);
     if (wants < limits.quorum) {
       setWaiting(sql, key, `waiting: ${wants} of ${limits.quorum} networks asked for it`);
-      return { build: false, retired };
+      return { build: false, retired: [] };
     }
     const built = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND (released = 1 OR state = 'building') AND key != ?", key).one().n;
     if (built >= limits.maxSubsets) {
       const weakest = weakestPublished(sql, key, now);
       if (!weakest || weakest.demand >= wants) {
         setWaiting(sql, key, `waiting: ${built} needs built (at most ${limits.maxSubsets}), none asked for by fewer than ${wants} networks`);
-        return { build: false, retired };
+        return { build: false, retired: [] };
       }
-      if (!limitsAllow(sql, key, now)) return { build: false, retired };
-      drop(sql, weakest.key);
-      retired.push(weakest.key);
+      displaced = weakest.key;
     }
   }
-  if (!limitsAllow(sql, key, now)) return { build: false, retired };
+  // The weaker set keeps being served unless this build can start now.
+  if (!limitsAllow(sql, key, now)) return { build: false, retired: [] };
+  if (displaced !== null) drop(sql, displaced);
   sql.exec("UPDATE subsets SET state = 'building', run_id = NULL, outcome = 'building', updated_at = ? WHERE key = ?", now.toISOString(), key);
   sql.exec("INSERT INTO subset_builds VALUES (?)", now.toISOString());
-  return { build: true, retired };
+  return { build: true, retired: displaced === null ? [] : [displaced] };
 }
 
 /** Whether the profile's build limits allow one more build now; if not, says so in the subset's outcome. */
