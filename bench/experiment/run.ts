@@ -5,7 +5,8 @@
  * uniform weights), beside the base model and each task's own LoRA; and issue 15's `d2c-restarts`
  * (R seeded starts, lowest few-shot J) and `d2c-tuned` (restarts, then each cluster's merge method
  * and weights chosen on held-back few-shot folds: tuning.ts). Writes docs/results.{md,json,svg}.
- * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}.
+ * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}; with
+ * `--compressed`, every task's own adapter truncated and quantised (compressed.ts): docs/compressed.{md,json}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
@@ -17,6 +18,7 @@ import { Meter, Scorer } from "./scorer.ts";
 import { screenedMethods } from "../../src/tuning/screen.ts";
 import { tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
+import { runCompressed } from "./compressed.ts";
 import { loadWorld } from "./world.ts";
 import { DEFAULT_TUNE } from "../../src/runs/config.ts";
 
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     "max-iterations": { type: "string", default: "10" },
     out: { type: "string", default: "docs" },
     subsets: { type: "boolean", default: false },
+    compressed: { type: "boolean", default: false },
     methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
     restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
     "restart-criterion": { type: "string", default: DEFAULT_RESTART_CRITERION },
@@ -60,6 +63,8 @@ const TUNING: TuningSetup = {
 
 if (values.subsets) {
   await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
+} else if (values.compressed) {
+  await runCompressed({ fixtures: values.fixtures, threads: Number(values.threads), out: values.out });
 } else {
   await comparison();
 }

@@ -114,8 +114,11 @@ describe("a private part", () => {
       expect(b.get(t.module)!.a).toEqual(a.get(t.module)!.a);
       expect(b.get(t.module)!.b).toEqual(a.get(t.module)!.b);
     }
+    expect(header).toBeLessThan(128);
     expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
-    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(/must be \d+ bytes inside the file/);
-    expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow("no tensor model.layers.9.mlp.up_proj.lora_A");
+    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(`part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ${file.byteLength}`);
+    expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(/a rank-2 int4 part/);
+    const forged = new TextEncoder().encode(JSON.stringify({ format: "d2c-part", version: 1, kind: "private", task: "x", rank: 2, dtype: "int3" }));
+    expect(() => decodePart(new Uint8Array([...new Uint8Array(new BigUint64Array([BigInt(forged.length)]).buffer), ...forged]), targets)).toThrow("dtype must be one of fp16, int8, int4");
   });
 });

@@ -1,9 +1,11 @@
 /**
- * A part's bytes on the wire and on the device (issue 21), laid out as safetensors is: an 8-byte
- * little-endian header length, a JSON header (padded with spaces to 8 bytes), then the tensors'
- * bytes. The header names the part (`kind`, `task`, `rank`, `dtype`) and, per tensor, its shape
- * and the byte ranges of its data and its fp16 block scales. The same bytes are what the Worker
- * measures and what the client materialises (./privatePart.ts).
+ * A part's bytes on the wire and on the device (issue 21): an 8-byte little-endian header length,
+ * a small JSON header naming the part (`format`, `version`, `kind`, `task`, `rank`, `dtype`),
+ * padded with spaces so the tensors start 8-aligned, then per target module in the model
+ * contract's order: A's data, A's fp16 scales, B^T's data, B^T's scales. Every size follows from
+ * (rank, dtype, the contract's shapes), so the file carries no table of offsets to trust, and a
+ * file of any other length is refused. The same bytes are what the Worker measures and what the
+ * client materialises (./privatePart.ts).
  */
 import type { LoraTarget } from "../factors";
 import type { PrivatePart, StoredFactors } from "./privatePart";
@@ -12,12 +14,6 @@ import { BLOCK, PART_DTYPES, storedBytes, type PartDtype, type StoredTensor } fr
 export const PART_FORMAT = "d2c-part";
 const VERSION = 1;
 
-interface TensorEntry {
-  readonly shape: readonly [number, number];
-  readonly data: readonly [number, number];
-  readonly scales: readonly [number, number];
-}
-
 interface Header {
   readonly format: typeof PART_FORMAT;
   readonly version: number;
@@ -25,48 +21,39 @@ interface Header {
   readonly task: string;
   readonly rank: number;
   readonly dtype: PartDtype;
-  readonly tensors: Readonly<Record<string, TensorEntry>>;
 }
 
 export class PartFileError extends Error {}
 
+const scaleBytes = (length: number, dtype: PartDtype) => (dtype === "fp16" ? 0 : 2 * Math.ceil(length / BLOCK));
+
 export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): Uint8Array {
-  const tensors: Record<string, TensorEntry> = {};
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  const put = (bytes: Uint8Array): [number, number] => {
-    chunks.push(bytes);
-    offset += bytes.byteLength;
-    return [offset - bytes.byteLength, offset];
-  };
-  for (const target of targets) {
-    const stored = part.modules.get(target.module)!;
-    for (const [name, t, cols] of [["lora_A", stored.a, target.in], ["lora_B_T", stored.bT, target.out]] as const) {
-      tensors[`${target.module}.${name}`] = {
-        shape: [part.rank, cols], data: put(t.data), scales: put(new Uint8Array(t.scales.buffer, t.scales.byteOffset, t.scales.byteLength)),
-      };
-    }
-  }
-  const header: Header = { format: PART_FORMAT, version: VERSION, kind: part.kind, task: part.task, rank: part.rank, dtype: part.dtype, tensors };
+  const header: Header = { format: PART_FORMAT, version: VERSION, kind: part.kind, task: part.task, rank: part.rank, dtype: part.dtype };
   let json = JSON.stringify(header);
-  json += " ".repeat((8 - ((json.length + 8) % 8)) % 8);
+  json += " ".repeat((8 - (json.length % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
+  const tensors = targets.flatMap((t) => {
+    const stored = part.modules.get(t.module)!;
+    return [stored.a, stored.bT];
+  });
+  const out = new Uint8Array(8 + headerBytes.byteLength + tensors.reduce((n, t) => n + storedBytes(t.length, t.dtype), 0));
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.byteLength;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
+  for (const t of tensors) {
+    out.set(t.data, at);
+    at += t.data.byteLength;
+    out.set(new Uint8Array(t.scales.buffer, t.scales.byteOffset, t.scales.byteLength), at);
+    at += t.scales.byteLength;
   }
   return out;
 }
 
-/** The part in `bytes`, checked against the model's targets: every shape, range and size must be exactly what its dtype stores. */
+/** The part in `bytes`, for the model's targets: its length must be exactly what its rank and dtype store. */
 export function decodePart(bytes: Uint8Array, targets: readonly LoraTarget[]): PrivatePart {
   if (bytes.byteLength < 8) throw new PartFileError("part: shorter than its 8-byte header length");
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLength > bytes.byteLength - 8) throw new PartFileError(`part: header of ${headerLength} bytes in a file of ${bytes.byteLength}`);
+  if (headerLength > bytes.byteLength - 8 || headerLength > 4096) throw new PartFileError(`part: header of ${headerLength} bytes in a file of ${bytes.byteLength}`);
   let header: Header;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Header;
@@ -76,25 +63,22 @@ export function decodePart(bytes: Uint8Array, targets: readonly LoraTarget[]): P
   if (header?.format !== PART_FORMAT || header.version !== VERSION) throw new PartFileError(`part: not a ${PART_FORMAT} version ${VERSION} file`);
   if (header.kind !== "private" || typeof header.task !== "string") throw new PartFileError("part: kind must be private, with a task");
   if (!PART_DTYPES.includes(header.dtype)) throw new PartFileError(`part: dtype must be one of ${PART_DTYPES.join(", ")}`);
-  if (!Number.isInteger(header.rank) || header.rank < 1) throw new PartFileError("part: rank must be a whole number >= 1");
-  const body = bytes.subarray(8 + headerLength);
-  const tensor = (name: string, cols: number): StoredTensor => {
-    const entry = header.tensors?.[name];
-    if (!entry) throw new PartFileError(`part: no tensor ${name}`);
-    if (entry.shape?.[0] !== header.rank || entry.shape[1] !== cols) throw new PartFileError(`part: ${name} must be [${header.rank}, ${cols}]`);
-    const length = header.rank * cols;
-    const slice = ([start, end]: readonly [number, number], expected: number, what: string) => {
-      if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end - start === expected && end <= body.byteLength)) {
-        throw new PartFileError(`part: ${name} ${what} must be ${expected} bytes inside the file`);
-      }
-      return body.slice(start, end);
-    };
-    const scaleBytes = header.dtype === "fp16" ? 0 : 2 * Math.ceil(length / BLOCK);
-    const data = slice(entry.data, storedBytes(length, header.dtype) - scaleBytes, "data");
-    const scales = slice(entry.scales, scaleBytes, "scales");
-    return { dtype: header.dtype, length, data, scales: new Uint16Array(scales.buffer, scales.byteOffset, scales.byteLength / 2) };
+  if (!Number.isInteger(header.rank) || header.rank < 1 || header.rank > 4096) throw new PartFileError("part: rank must be a whole number from 1 to 4096");
+  const { rank, dtype } = header;
+  const expected = 8 + headerLength + targets.reduce((n, t) => n + storedBytes(rank * t.in, dtype) + storedBytes(rank * t.out, dtype), 0);
+  if (bytes.byteLength !== expected) {
+    throw new PartFileError(`part: ${bytes.byteLength} bytes, a rank-${rank} ${dtype} part for these ${targets.length} modules has ${expected}`);
+  }
+  let at = 8 + headerLength;
+  const take = (length: number): StoredTensor => {
+    const data = bytes.slice(at, (at += storedBytes(length, dtype) - scaleBytes(length, dtype)));
+    const scales = bytes.slice(at, (at += scaleBytes(length, dtype)));
+    return { dtype, length, data, scales: new Uint16Array(scales.buffer, 0, scales.byteLength / 2) };
   };
   const modules = new Map<string, StoredFactors>();
-  for (const t of targets) modules.set(t.module, { a: tensor(`${t.module}.lora_A`, t.in), bT: tensor(`${t.module}.lora_B_T`, t.out) });
-  return { kind: "private", task: header.task, rank: header.rank, dtype: header.dtype, modules };
+  for (const t of targets) {
+    const a = take(rank * t.in);
+    modules.set(t.module, { a, bT: take(rank * t.out) });
+  }
+  return { kind: "private", task: header.task, rank, dtype, modules };
 }
