@@ -40,7 +40,7 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/tasks/{taskId}/examples": {
     put: { summary: "Upload a task's examples, JSONL {prompt, completion} per line", admin: true, params: ["taskId"], query: ["split"], raw: "application/x-ndjson", responses: { "201": "{ taskId, split, examples, catalogueVersion }", ...ERRORS } },
   },
-  "/v1/evaluate": { post: { summary: "Few-shot loss (and held-out exact match) of a task under an adapter", admin: true, body: EvaluateRequest, responses: { "200": "{ loss, exactMatch?, examples, tokens, ms }", ...ERRORS } } },
+  "/v1/evaluate": { post: { summary: "Few-shot loss (and held-out exact match) of a task under an adapter, or under its own adapter compressed to a private part (part: { rank, dtype })", admin: true, body: EvaluateRequest, responses: { "200": "{ loss, exactMatch?, examples, tokens, ms, partBytes? }", ...ERRORS } } },
   "/v1/runs": {
     get: { summary: "Recent clustering runs", admin: true, responses: { "200": "{ runs }", ...ERRORS } },
     post: { summary: "Start a clustering run (D2C or a baseline)", admin: true, body: RunRequest, responses: { "202": "{ runId, k, tasks }", "422": "budget too small", ...ERRORS } },
