@@ -72,9 +72,17 @@ Options:
  */
 async function addNext(api: Api, out: string): Promise<SigningKey> {
   // Refused before anything: an existing file may be the key of an earlier rotation.
-  if (existsSync(out)) throw new CliError(`--out ${out} already exists (perhaps the key of an earlier rotation); it is never overwritten: give another --out`);
+  if (existsSync(out))
+    throw new CliError(
+      `--out ${out} already exists (perhaps the key of an earlier rotation); it is never overwritten: give ` +
+        `another --out`,
+    );
   const pending = `${out}.pending`;
-  if (existsSync(pending)) throw new CliError(`${pending} exists: an interrupted add-next left it, and it may hold the private key of a registered next key (see d2c-edge keys list); move it away first`);
+  if (existsSync(pending))
+    throw new CliError(
+      `${pending} exists: an interrupted add-next left it, and it may hold the private key of a registered ` +
+        `next key (see d2c-edge keys list); move it away first`,
+    );
   const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
   try {
     await writeFile(pending, JSON.stringify(jwk), { mode: 0o600, flag: "wx" });
@@ -83,10 +91,16 @@ async function addNext(api: Api, out: string): Promise<SigningKey> {
   }
   let listed: SigningKey[];
   try {
-    ({ keys: listed } = await api.json<{ keys: SigningKey[] }>("POST", "/v1/keys/next", { json: { publicKey: Buffer.from(jwk.x!, "base64url").toString("base64") } }));
+    ({ keys: listed } = await api.json<{ keys: SigningKey[] }>("POST", "/v1/keys/next", {
+      json: { publicKey: Buffer.from(jwk.x!, "base64url").toString("base64") },
+    }));
   } catch (e) {
     // A refusal (4xx) registered nothing; after a 5xx or a lost connection the key may be next, so its secret stays.
-    if (!(e instanceof HttpError && e.status < 500)) throw new CliError(`${(e as Error).message}; the key may be registered (see d2c-edge keys list): its private key is kept in ${pending}`);
+    if (!(e instanceof HttpError && e.status < 500))
+      throw new CliError(
+        `${(e as Error).message}; the key may be registered (see d2c-edge keys list): its private key is ` +
+          `kept in ${pending}`,
+      );
     await rm(pending, { force: true });
     throw e;
   }
@@ -95,7 +109,10 @@ async function addNext(api: Api, out: string): Promise<SigningKey> {
     // link, not rename: a file that appeared at `out` meanwhile is not overwritten either.
     await link(pending, out);
   } catch (e) {
-    throw new CliError(`key ${added.keyId} is registered as next, but ${out} could not be written (${(e as Error).message}): its private key is in ${pending}`);
+    throw new CliError(
+      `key ${added.keyId} is registered as next, but ${out} could not be written (${(e as Error).message}): ` +
+        `its private key is in ${pending}`,
+    );
   }
   await rm(pending);
   return added;

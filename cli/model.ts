@@ -69,7 +69,13 @@ Options:
     const files: PushFile[] = [{ file: "model.onnx", sha256: sha256Of(onnx), bytes: onnx.byteLength, source: onnx }];
     // Every location is checked before any is read: the graph names them, and the graph is the input.
     const externalPaths = external.map((file) => inFolder(dir, file, "model.onnx refers to external data"));
-    for (const [i, file] of external.entries()) files.push({ file, sha256: await sha256OfFile(externalPaths[i]), bytes: statSync(externalPaths[i]).size, source: externalPaths[i] });
+    for (const [i, file] of external.entries())
+      files.push({
+        file,
+        sha256: await sha256OfFile(externalPaths[i]),
+        bytes: statSync(externalPaths[i]).size,
+        source: externalPaths[i],
+      });
     const totalBytes = files.reduce((s, f) => s + f.bytes, 0);
     const fitsWorker = !external.length && estimatedWorkerMemory(totalBytes, false) <= WORKER_MEMORY_LIMIT;
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
@@ -99,7 +105,11 @@ Options:
  */
 function inFolder(dir: string, file: string, what = "file"): string {
   const path = join(dir, file);
-  if (!PLAIN_FILE.test(file)) throw new UsageError(`${what} ${JSON.stringify(file)}, which is not a plain file name beside model.onnx in ${dir}: nothing was read or sent`);
+  if (!PLAIN_FILE.test(file))
+    throw new UsageError(
+      `${what} ${JSON.stringify(file)}, which is not a plain file name beside model.onnx in ${dir}: nothing ` +
+        `was read or sent`,
+    );
   if (existsSync(path) && relative(realpathSync(dir), realpathSync(path)).split(sep)[0] === "..") {
     throw new UsageError(`${what} ${path}, which leads outside ${dir}: nothing was read or sent`);
   }

@@ -43,15 +43,31 @@ Match (every rule given must hold for a device; none: the profile matches every 
   --min-ram-mb N, --max-ram-mb N
   --socs a,b  --models a,b  --os a,b   (case-insensitive)`,
   options: {
-    model: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" }, dtype: { type: "string" },
-    formats: { type: "string" }, rank: { type: "string" }, "min-ram-mb": { type: "string" }, "max-ram-mb": { type: "string" },
-    socs: { type: "string" }, models: { type: "string" }, os: { type: "string" }, auto: { type: "boolean" }, json: { type: "boolean" },
-    "max-subsets": { type: "string" }, "subset-quorum": { type: "string" }, "task-set": { type: "string", multiple: true },
+    model: { type: "string" },
+    "max-adapters": { type: "string" },
+    "max-bytes": { type: "string" },
+    dtype: { type: "string" },
+    formats: { type: "string" },
+    rank: { type: "string" },
+    "min-ram-mb": { type: "string" },
+    "max-ram-mb": { type: "string" },
+    socs: { type: "string" },
+    models: { type: "string" },
+    os: { type: "string" },
+    auto: { type: "boolean" },
+    json: { type: "boolean" },
+    "max-subsets": { type: "string" },
+    "subset-quorum": { type: "string" },
+    "task-set": { type: "string", multiple: true },
   },
   positionals: ["profileId"],
   async run({ values, positionals: [id], api }) {
-    const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1) });
-    if (Object.keys(budget).length === 0) throw new UsageError("a budget is required: --max-adapters N or --max-bytes N");
+    const budget = definedOnly({
+      maxAdapters: integer(values, "max-adapters", 1),
+      maxBytes: integer(values, "max-bytes", 1),
+    });
+    if (Object.keys(budget).length === 0)
+      throw new UsageError("a budget is required: --max-adapters N or --max-bytes N");
     const body = definedOnly({
       modelId: text(values, "model") ?? (await onlyModel(api)),
       budget,

@@ -1,4 +1,7 @@
-/** `d2c-edge subsets <profileId>`: a profile's subset releases (per-device task sets, GET /v1/profiles/:id/subsets, every page). */
+/**
+ * `d2c-edge subsets <profileId>`: a profile's subset releases (per-device task sets, GET
+ * /v1/profiles/:id/subsets, every page).
+ */
 import type { SubsetView } from "../src/delivery/subsetView.ts";
 import type { Command } from "./command.ts";
 
@@ -27,7 +30,8 @@ const describeNeed = (view: SubsetView) => {
 export function describeSubset(view: SubsetView): string {
   const release = view.release ? `release ${view.release.version}` : "no release yet";
   const networks = `${view.demand} ${view.demand === 1 ? "network" : "networks"}`;
-  const requests = `${networks}, ${view.requests} ${view.requests === 1 ? "report" : "reports"}, last ${view.lastRequestedAt}`;
+  const requests = `${networks}, ${view.requests} ${view.requests === 1 ? "report" : "reports"}, last ` +
+    `${view.lastRequestedAt}`;
   const heldOut = view.heldOutExactMatch === null ? "" : `, held-out exact match ${(100 * view.heldOutExactMatch).toFixed(1)}%`;
   const outcome = (view.state === "failed" || view.state === "waiting") && view.outcome ? `: ${view.outcome}` : "";
   return `${view.key} ${view.state}, ${release}, ${describeTasks(view.tasks)}, need ${describeNeed(view)}, ${requests}${heldOut}${outcome}`;
@@ -41,12 +45,14 @@ interface SubsetPage {
 export const subsets: Command = {
   name: "subsets",
   usage: "<profileId> [--json]",
-  summary: "A profile's subset releases (per-device task sets), one line each: key, state, release, tasks, need, demand.",
+  summary:
+    "A profile's subset releases (per-device task sets), one line each: key, state, release, tasks, need, demand.",
   help: `A device that states its locales and apps (or a task set its profile names) is served a subset release built for that need, with its own
-signed release history. A stated need is built once the profile's subsetQuorum of distinct networks asked for it (default 2); a
-named task set on its first request. States: waiting (below the quorum, or on the build limits or the bound; the cron starts it),
-building, published, failed (the next request or cron tick tries again). A need dropped by the bound (maxSubsets, ranked by
-demand: distinct networks over 7 days) is no longer listed; its devices get the profile-wide release.
+signed release history. A stated need is built once the profile's subsetQuorum of distinct networks asked
+for it (default 2); a named task set on its first request. States: waiting (below the quorum, or on the
+build limits or the bound; the cron starts it), building, published, failed (the next request or cron tick
+tries again). A need dropped by the bound (maxSubsets, ranked by demand: distinct networks over 7 days) is
+no longer listed; its devices get the profile-wide release.
 
 Options:
   --json           print { profile, subsets } from GET /v1/profiles/:id/subsets (every page) as JSON`,
@@ -55,7 +61,10 @@ Options:
   async run({ values, positionals: [profile], api }) {
     const views: SubsetView[] = [];
     for (let cursor: number | null = null; ;) {
-      const page: SubsetPage = await api.json("GET", `/v1/profiles/${profile}/subsets?limit=200${cursor === null ? "" : `&cursor=${cursor}`}`);
+      const page: SubsetPage = await api.json(
+        "GET",
+        `/v1/profiles/${profile}/subsets?limit=200${cursor === null ? "" : `&cursor=${cursor}`}`,
+      );
       views.push(...page.subsets);
       cursor = page.next;
       if (cursor === null) break;

@@ -161,7 +161,10 @@ export class Catalogue extends DurableObject<Env> {
     return this.sql.exec<{ contract: string }>("SELECT contract FROM models ORDER BY id").toArray().map((r) => JSON.parse(r.contract) as ModelContract);
   }
 
-  /** The model an adapter's `base_model_name_or_path` names: a registered id, else a declared alias (case-insensitive). */
+  /**
+   * The model an adapter's `base_model_name_or_path` names: a registered id, else a declared alias
+   * (case-insensitive).
+   */
   resolveModel(name: string): ModelContract | null {
     return this.model(name) ?? resolveName(this.models(), name);
   }
@@ -183,7 +186,10 @@ export class Catalogue extends DurableObject<Env> {
     uploads.forgetUpload(this.sql, uploadId);
   }
 
-  /** Uploads started before `before` (ISO time) that no registered model names, removed from the record for the sweep. */
+  /**
+   * Uploads started before `before` (ISO time) that no registered model names, removed from the record
+   * for the sweep.
+   */
   claimStaleUploads(before: string): PushedUpload[] {
     return uploads.claimStale(this.sql, before, (modelId) => this.model(modelId));
   }

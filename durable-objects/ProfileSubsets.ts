@@ -10,7 +10,10 @@ import { changedTasks } from "../src/runs/pinned";
 import type { TaskRecord } from "./Catalogue";
 import * as index from "./subsetIndex";
 
-/** Reports handled since the object last started, and new needs dropped unwritten: in memory, since counting a drop must not write. */
+/**
+ * Reports handled since the object last started, and new needs dropped unwritten: in memory, since
+ * counting a drop must not write.
+ */
 export interface ReportCounts {
   handled: number;
   network_quota: number;
@@ -68,7 +71,10 @@ export class ProfileSubsets extends DurableObject<Env> {
     return index.tasksOf(this.sql, key);
   }
 
-  list(limit: number, before?: number): { subsets: Omit<SubsetView, "release" | "heldOutExactMatch">[]; next: number | null; total: number } {
+  list(
+    limit: number,
+    before?: number,
+  ): { subsets: Omit<SubsetView, "release" | "heldOutExactMatch">[]; next: number | null; total: number } {
     return index.list(this.sql, limit, before);
   }
 

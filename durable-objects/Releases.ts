@@ -28,7 +28,8 @@ export class Releases extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       createReleaseTables(this.sql);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS auto (
-        id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT, updated_at TEXT NOT NULL);`);
+        id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT,
+        updated_at TEXT NOT NULL);`);
     });
   }
 
@@ -69,15 +70,30 @@ export class Releases extends DurableObject<Env> {
   }
 
   autoState(): AutoState | null {
-    const row = this.sql.exec<{ run_id: string | null; catalogue_version: number; outcome: string | null; updated_at: string }>("SELECT * FROM auto").toArray()[0];
-    return row ? { runId: row.run_id, catalogueVersion: row.catalogue_version, outcome: row.outcome, updatedAt: row.updated_at } : null;
+    const row = this.sql
+      .exec<{ run_id: string | null; catalogue_version: number; outcome: string | null; updated_at: string }>(
+        "SELECT * FROM auto",
+      )
+      .toArray()[0];
+    return row
+      ? { runId: row.run_id, catalogueVersion: row.catalogue_version, outcome: row.outcome, updatedAt: row.updated_at }
+      : null;
   }
 
   setAutoState(state: Omit<AutoState, "updatedAt">): void {
-    this.sql.exec("INSERT OR REPLACE INTO auto VALUES (1, ?, ?, ?, ?)", state.runId, state.catalogueVersion, state.outcome, new Date().toISOString());
+    this.sql.exec(
+      "INSERT OR REPLACE INTO auto VALUES (1, ?, ?, ?, ?)",
+      state.runId,
+      state.catalogueVersion,
+      state.outcome,
+      new Date().toISOString(),
+    );
   }
 
-  /** The profile is deleted: its releases are retired and the cron's state forgotten (its run was for the old profile). */
+  /**
+   * The profile is deleted: its releases are retired and the cron's state forgotten (its run was for
+   * the old profile).
+   */
   async retire(profile: string): Promise<number> {
     this.sql.exec("DELETE FROM auto");
     return this.releasesOf(profile).retire();

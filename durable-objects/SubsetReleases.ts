@@ -23,7 +23,10 @@ export class SubsetReleases extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
       createReleaseTables(this.sql);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset TEXT NOT NULL)");
+      this.sql.exec(
+        "CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, " +
+          "subset TEXT NOT NULL)",
+      );
     });
   }
 
@@ -59,7 +62,10 @@ export class SubsetReleases extends DurableObject<Env> {
     return this.releasesOf(scope).latest();
   }
 
-  /** The subset is no longer served: its key leaves the edge (devices get the profile-wide release); its history stays. */
+  /**
+   * The subset is no longer served: its key leaves the edge (devices get the profile-wide release);
+   * its history stays.
+   */
   retire(scope: SubsetScope): Promise<number> {
     return this.releasesOf(scope).retire();
   }
@@ -68,7 +74,10 @@ export class SubsetReleases extends DurableObject<Env> {
     const own = this.sql.exec<{ profile: string; subset: string }>("SELECT profile, subset FROM scope").toArray()[0];
     if (!own) this.sql.exec("INSERT INTO scope VALUES (1, ?, ?)", scope.profile, scope.subset);
     else if (own.profile !== scope.profile || own.subset !== scope.subset) {
-      throw new Error(`this object keeps the releases of subset ${own.subset} of profile ${own.profile}, not ${scope.subset} of ${scope.profile}`);
+      throw new Error(
+        `this object keeps the releases of subset ${own.subset} of profile ${own.profile}, not ` +
+          `${scope.subset} of ${scope.profile}`,
+      );
     }
     return new ReleaseHistory(this.sql, this.env, scope);
   }

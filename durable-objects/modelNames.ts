@@ -14,7 +14,11 @@ export interface NameTaken {
 }
 
 /** The first of `modelId` and `aliases` that a model other than `modelId` answers to; null if none. */
-export function nameTaken(models: readonly ModelContract[], modelId: string, aliases: readonly string[]): NameTaken | null {
+export function nameTaken(
+  models: readonly ModelContract[],
+  modelId: string,
+  aliases: readonly string[],
+): NameTaken | null {
   const others = models.filter((m) => m.modelId !== modelId);
   for (const name of [modelId, ...aliases]) {
     const owner = resolveName(others, name);
@@ -26,5 +30,7 @@ export function nameTaken(models: readonly ModelContract[], modelId: string, ali
 /** The model a name cites: by id, else by alias, case-insensitively. */
 export function resolveName(models: readonly ModelContract[], name: string): ModelContract | null {
   const key = fold(name);
-  return models.find((m) => fold(m.modelId) === key) ?? models.find((m) => m.aliases?.some((a) => fold(a) === key)) ?? null;
+  return (
+    models.find((m) => fold(m.modelId) === key) ?? models.find((m) => m.aliases?.some((a) => fold(a) === key)) ?? null
+  );
 }

@@ -25,7 +25,12 @@ interface UploadRow extends Record<string, SqlStorageValue> {
 }
 
 const toUpload = (r: UploadRow): PushedUpload => ({
-  uploadId: r.upload_id, modelId: r.model_id, file: r.file, sha256: r.sha256, completed: r.completed === 1, startedAt: r.started_at,
+  uploadId: r.upload_id,
+  modelId: r.model_id,
+  file: r.file,
+  sha256: r.sha256,
+  completed: r.completed === 1,
+  startedAt: r.started_at,
 });
 
 export function createUploadTable(sql: SqlStorage): void {
@@ -35,7 +40,14 @@ export function createUploadTable(sql: SqlStorage): void {
 }
 
 export function recordUpload(sql: SqlStorage, u: Omit<PushedUpload, "completed" | "startedAt">): void {
-  sql.exec("INSERT INTO model_uploads VALUES (?, ?, ?, ?, 0, ?)", u.uploadId, u.modelId, u.file, u.sha256, new Date().toISOString());
+  sql.exec(
+    "INSERT INTO model_uploads VALUES (?, ?, ?, ?, 0, ?)",
+    u.uploadId,
+    u.modelId,
+    u.file,
+    u.sha256,
+    new Date().toISOString(),
+  );
 }
 
 export function findUpload(sql: SqlStorage, uploadId: string): PushedUpload | null {
@@ -52,13 +64,21 @@ export function forgetUpload(sql: SqlStorage, uploadId: string): void {
 }
 
 /** The files (`<sha256>/<file>`, as pushed) a model's contract names. */
-const namedFiles = (c: ModelContract) => [c.onnx.file, ...(c.onnx.externalData ?? []).map((f) => `${f.sha256}/${f.file}`)];
+const namedFiles = (c: ModelContract) => [
+  c.onnx.file,
+  ...(c.onnx.externalData ?? []).map((f) => `${f.sha256}/${f.file}`),
+];
 
 /** A registered model owns the files it names: their records go. */
 export function forgetNamedBy(sql: SqlStorage, contract: ModelContract): void {
   for (const path of namedFiles(contract)) {
     const slash = path.indexOf("/");
-    sql.exec("DELETE FROM model_uploads WHERE model_id = ? AND sha256 = ? AND file = ?", contract.modelId, path.slice(0, slash), path.slice(slash + 1));
+    sql.exec(
+      "DELETE FROM model_uploads WHERE model_id = ? AND sha256 = ? AND file = ?",
+      contract.modelId,
+      path.slice(0, slash),
+      path.slice(slash + 1),
+    );
   }
 }
 
@@ -66,8 +86,15 @@ export function forgetNamedBy(sql: SqlStorage, contract: ModelContract): void {
  * Uploads started before `before`, removed from the record for the caller to abort or delete; a
  * completed file the model's current contract names is kept (its record only is dropped).
  */
-export function claimStale(sql: SqlStorage, before: string, contractOf: (modelId: string) => ModelContract | null): PushedUpload[] {
-  const stale = sql.exec<UploadRow>("SELECT * FROM model_uploads WHERE started_at < ? ORDER BY started_at", before).toArray().map(toUpload);
+export function claimStale(
+  sql: SqlStorage,
+  before: string,
+  contractOf: (modelId: string) => ModelContract | null,
+): PushedUpload[] {
+  const stale = sql
+    .exec<UploadRow>("SELECT * FROM model_uploads WHERE started_at < ? ORDER BY started_at", before)
+    .toArray()
+    .map(toUpload);
   for (const u of stale) forgetUpload(sql, u.uploadId);
   return stale.filter((u) => {
     const contract = u.completed ? contractOf(u.modelId) : null;

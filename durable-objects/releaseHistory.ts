@@ -69,16 +69,32 @@ export function createReleaseTables(sql: SqlStorage): void {
 }
 
 export class ReleaseHistory {
-  constructor(private readonly sql: SqlStorage, private readonly env: Env, private readonly target: ReleaseTarget) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly env: Env,
+    private readonly target: ReleaseTarget,
+  ) {}
 
   /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
   async commit(input: ReleaseInput): Promise<ReleaseSummary> {
     const version = this.nextVersion();
     const manifest = this.manifestOf(version, input.model, input.routing, input.adapters, input.rollout ?? 100);
     const signed = await this.sign(manifest);
-    this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
-      version, manifest.createdAt, manifest.expiresAt, manifest.rollout, JSON.stringify(manifest), signed.text, signed.etag,
-      input.runId, input.catalogueVersion, input.profileVersion, input.objective, JSON.stringify(input.clusters));
+    this.sql.exec(
+      "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
+      version,
+      manifest.createdAt,
+      manifest.expiresAt,
+      manifest.rollout,
+      JSON.stringify(manifest),
+      signed.text,
+      signed.etag,
+      input.runId,
+      input.catalogueVersion,
+      input.profileVersion,
+      input.objective,
+      JSON.stringify(input.clusters),
+    );
     await this.publish();
     return summary(this.row(version)!);
   }
@@ -86,12 +102,25 @@ export class ReleaseHistory {
   /** What devices may be served: the newest release and the newest full one before it. */
   readModel(): ProfileReleases {
     const newest = this.newest();
-    const fallback = newest && newest.rollout < 100
-      ? this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE rollout >= 100 AND version < ? AND version > ? ORDER BY version DESC LIMIT 1",
-        newest.version, this.retiredThrough()).toArray()[0] ?? null
-      : null;
-    const variant = (r: ReleaseRow | null): ManifestVariant | null => r && { version: r.version, rollout: r.rollout, signed: r.signed, etag: r.etag };
-    return { profile: this.target.profile, newest: variant(newest), fallback: variant(fallback), publishedAt: new Date().toISOString() };
+    const fallback =
+      newest && newest.rollout < 100
+        ? (this.sql
+            .exec<ReleaseRow>(
+              "SELECT * FROM releases WHERE rollout >= 100 AND version < ? AND version > ? ORDER BY version " +
+                "DESC LIMIT 1",
+              newest.version,
+              this.retiredThrough(),
+            )
+            .toArray()[0] ?? null)
+        : null;
+    const variant = (r: ReleaseRow | null): ManifestVariant | null =>
+      r && { version: r.version, rollout: r.rollout, signed: r.signed, etag: r.etag };
+    return {
+      profile: this.target.profile,
+      newest: variant(newest),
+      fallback: variant(fallback),
+      publishedAt: new Date().toISOString(),
+    };
   }
 
   /**
@@ -103,7 +132,11 @@ export class ReleaseHistory {
     const model = this.readModel();
     const { profile, subset } = this.target;
     if (subset !== undefined && !model.newest) await this.env.DELIVERY.delete(subsetReleasesKey(profile, subset));
-    else await this.env.DELIVERY.put(subset === undefined ? releasesKey(profile) : subsetReleasesKey(profile, subset), JSON.stringify(model));
+    else
+      await this.env.DELIVERY.put(
+        subset === undefined ? releasesKey(profile) : subsetReleasesKey(profile, subset),
+        JSON.stringify(model),
+      );
     return model;
   }
 
@@ -126,9 +159,22 @@ export class ReleaseHistory {
     const previous = JSON.parse(old.manifest) as Manifest;
     const manifest = this.manifestOf(next, previous.model, previous.routing, previous.adapters, 100);
     const signed = await this.sign(manifest);
-    this.sql.exec("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
-      next, manifest.createdAt, manifest.expiresAt, 100, JSON.stringify(manifest), signed.text, signed.etag,
-      old.run_id, old.catalogue_version, old.profile_version, old.objective, version, old.clusters);
+    this.sql.exec(
+      "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
+      next,
+      manifest.createdAt,
+      manifest.expiresAt,
+      100,
+      JSON.stringify(manifest),
+      signed.text,
+      signed.etag,
+      old.run_id,
+      old.catalogue_version,
+      old.profile_version,
+      old.objective,
+      version,
+      old.clusters,
+    );
     await this.publish();
     return summary(this.row(next)!);
   }
@@ -190,7 +236,10 @@ export class ReleaseHistory {
   }
 
   private retiredThrough(): number {
-    return this.sql.exec<{ through_version: number }>("SELECT through_version FROM retired").toArray()[0]?.through_version ?? 0;
+    return (
+      this.sql.exec<{ through_version: number }>("SELECT through_version FROM retired").toArray()[0]?.through_version ??
+      0
+    );
   }
 
   /** Versions count on past retired releases: a device never sees a number go down. */
@@ -198,20 +247,44 @@ export class ReleaseHistory {
     return (this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0) + 1;
   }
 
-  private manifestOf(version: number, model: ManifestModel, routing: Manifest["routing"], adapters: Manifest["adapters"], rollout: number): Manifest {
+  private manifestOf(
+    version: number,
+    model: ManifestModel,
+    routing: Manifest["routing"],
+    adapters: Manifest["adapters"],
+    rollout: number,
+  ): Manifest {
     const now = Date.now();
     const { profile, subset } = this.target;
     return {
-      profile, ...(subset === undefined ? {} : { subset }), model, version,
-      createdAt: new Date(now).toISOString(), expiresAt: new Date(now + MANIFEST_TTL_MS).toISOString(), rollout, routing, adapters,
+      profile,
+      ...(subset === undefined ? {} : { subset }),
+      model,
+      version,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + MANIFEST_TTL_MS).toISOString(),
+      rollout,
+      routing,
+      adapters,
     };
   }
 
   private async resign(row: ReleaseRow, change: Partial<Pick<Manifest, "rollout">>): Promise<void> {
-    const manifest: Manifest = { ...(JSON.parse(row.manifest) as Manifest), ...change, expiresAt: new Date(Date.now() + MANIFEST_TTL_MS).toISOString() };
+    const manifest: Manifest = {
+      ...(JSON.parse(row.manifest) as Manifest),
+      ...change,
+      expiresAt: new Date(Date.now() + MANIFEST_TTL_MS).toISOString(),
+    };
     const signed = await this.sign(manifest);
-    this.sql.exec("UPDATE releases SET rollout = ?, expires_at = ?, manifest = ?, signed = ?, etag = ? WHERE version = ?",
-      manifest.rollout, manifest.expiresAt, JSON.stringify(manifest), signed.text, signed.etag, row.version);
+    this.sql.exec(
+      "UPDATE releases SET rollout = ?, expires_at = ?, manifest = ?, signed = ?, etag = ? WHERE version = ?",
+      manifest.rollout,
+      manifest.expiresAt,
+      JSON.stringify(manifest),
+      signed.text,
+      signed.etag,
+      row.version,
+    );
   }
 
   private async sign(manifest: Manifest): Promise<{ text: string; etag: string }> {
@@ -221,7 +294,14 @@ export class ReleaseHistory {
 
   /** The newest release not retired. */
   private newest(): ReleaseRow | null {
-    return this.sql.exec<ReleaseRow>("SELECT * FROM releases WHERE version > ? ORDER BY version DESC LIMIT 1", this.retiredThrough()).toArray()[0] ?? null;
+    return (
+      this.sql
+        .exec<ReleaseRow>(
+          "SELECT * FROM releases WHERE version > ? ORDER BY version DESC LIMIT 1",
+          this.retiredThrough(),
+        )
+        .toArray()[0] ?? null
+    );
   }
 
   private row(version: number): ReleaseRow | null {

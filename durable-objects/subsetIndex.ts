@@ -81,9 +81,11 @@ export function createSubsetTables(sql: SqlStorage): void {
   sql.exec(`
     CREATE TABLE IF NOT EXISTS subsets (
       key TEXT PRIMARY KEY, tasks TEXT NOT NULL, locales TEXT NOT NULL, apps TEXT NOT NULL, task_set TEXT, state TEXT NOT NULL,
-      run_id TEXT, outcome TEXT, pinned TEXT, released INTEGER NOT NULL, requests INTEGER NOT NULL, touched INTEGER NOT NULL UNIQUE,
+      run_id TEXT, outcome TEXT, pinned TEXT, released INTEGER NOT NULL, requests INTEGER NOT NULL,
+      touched INTEGER NOT NULL UNIQUE,
       first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS demand (key TEXT NOT NULL, network TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (key, network));
+    CREATE TABLE IF NOT EXISTS demand (
+      key TEXT NOT NULL, network TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (key, network));
     CREATE TABLE IF NOT EXISTS introductions (network TEXT NOT NULL, at TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS subset_builds (started_at TEXT NOT NULL);`);
 }
@@ -96,28 +98,49 @@ export function request(sql: SqlStorage, need: SubsetRequest, limits: SubsetLimi
   const at = now.toISOString();
   const row = get(sql, need.key);
   if (row) {
-    sql.exec("UPDATE subsets SET requests = requests + 1, touched = ?, last_requested_at = ? WHERE key = ?", nextTouch(sql), at, need.key);
+    sql.exec(
+      "UPDATE subsets SET requests = requests + 1, touched = ?, last_requested_at = ? WHERE key = ?",
+      nextTouch(sql),
+      at,
+      need.key,
+    );
     countDemand(sql, need.key, need.networks, at);
     if (row.state === "published" || row.state === "building") return { build: false, retired: [] };
     if (row.state === "failed" && now.getTime() - Date.parse(row.updated_at) < RETRY_FAILED_MS) return { build: false, retired: [] };
   } else {
     const introducer = need.networks[0];
     if (need.taskSet === undefined) {
-      if (introducer === undefined || introductions(sql, introducer, now) >= NEW_NEEDS_PER_NETWORK) return { build: false, retired: [], dropped: "network_quota" };
+      if (introducer === undefined || introductions(sql, introducer, now) >= NEW_NEEDS_PER_NETWORK)
+        return { build: false, retired: [], dropped: "network_quota" };
       if (!makeRoom(sql, now)) return { build: false, retired: [], dropped: "waiting_room_full" };
       sql.exec("DELETE FROM introductions WHERE at < ?", new Date(now.getTime() - DAY_MS).toISOString());
       sql.exec("INSERT INTO introductions VALUES (?, ?)", introducer, at);
     }
-    sql.exec("INSERT INTO subsets VALUES (?, ?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 0, 1, ?, ?, ?, ?)",
-      need.key, JSON.stringify(need.tasks), JSON.stringify(need.locales), JSON.stringify(need.apps), need.taskSet ?? null, nextTouch(sql), at, at, at);
+    sql.exec(
+      "INSERT INTO subsets VALUES (?, ?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 0, 1, ?, ?, ?, ?)",
+      need.key,
+      JSON.stringify(need.tasks),
+      JSON.stringify(need.locales),
+      JSON.stringify(need.apps),
+      need.taskSet ?? null,
+      nextTouch(sql),
+      at,
+      at,
+      at,
+    );
     countDemand(sql, need.key, need.networks, at);
   }
   return start(sql, need.key, limits, now);
 }
 
-/** Frees a waiting place for a new stated need: the weakest never-released waiting need with demand 1 goes; false when none is that weak. */
+/**
+ * Frees a waiting place for a new stated need: the weakest never-released waiting need with demand 1
+ * goes; false when none is that weak.
+ */
 function makeRoom(sql: SqlStorage, now: Date): boolean {
-  const waiting = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND state IN ('waiting', 'failed')").one().n;
+  const waiting = sql
+    .exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND state IN ('waiting', 'failed')")
+    .one().n;
   if (waiting < MAX_WAITING) return true;
   const weakest = sql.exec<{ key: string; d: number }>(`
     SELECT s.key, (SELECT count(*) FROM demand d WHERE d.key = s.key AND d.seen_at >= ?) AS d FROM subsets s
@@ -142,11 +165,22 @@ function start(sql: SqlStorage, key: string, limits: SubsetLimits, now: Date): R
       setWaiting(sql, key, `waiting: ${wants} of ${limits.quorum} networks asked for it`);
       return { build: false, retired: [] };
     }
-    const built = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND (released = 1 OR state = 'building') AND key != ?", key).one().n;
+    const built = sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND (released = 1 OR state = 'building') " +
+          "AND key != ?",
+        key,
+      )
+      .one().n;
     if (built >= limits.maxSubsets) {
       const weakest = weakestPublished(sql, key, now);
       if (!weakest || weakest.demand >= wants) {
-        setWaiting(sql, key, `waiting: ${built} needs built (at most ${limits.maxSubsets}), none asked for by fewer than ${wants} networks`);
+        setWaiting(
+          sql,
+          key,
+          `waiting: ${built} needs built (at most ${limits.maxSubsets}), none asked for by fewer than ` +
+            `${wants} networks`,
+        );
         return { build: false, retired: [] };
       }
       displaced = weakest.key;
@@ -166,7 +200,13 @@ function limitsAllow(sql: SqlStorage, key: string, now: Date): boolean {
   const building = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE state = 'building'").one().n;
   const lastHour = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subset_builds").one().n;
   if (building < MAX_BUILDING && lastHour < MAX_BUILDS_PER_HOUR) return true;
-  setWaiting(sql, key, building >= MAX_BUILDING ? `waiting: ${building} builds going (at most ${MAX_BUILDING})` : `waiting: ${lastHour} builds this hour (at most ${MAX_BUILDS_PER_HOUR})`);
+  setWaiting(
+    sql,
+    key,
+    building >= MAX_BUILDING
+      ? `waiting: ${building} builds going (at most ${MAX_BUILDING})`
+      : `waiting: ${lastHour} builds this hour (at most ${MAX_BUILDS_PER_HOUR})`,
+  );
   return false;
 }
 
@@ -184,18 +224,33 @@ function weakestPublished(sql: SqlStorage, except: string, now: Date): { key: st
 function countDemand(sql: SqlStorage, key: string, networks: readonly string[], at: string): void {
   for (const network of networks) {
     const seen = sql.exec("UPDATE demand SET seen_at = ? WHERE key = ? AND network = ?", at, key, network).rowsWritten;
-    if (seen === 0 && sql.exec<{ n: number }>("SELECT count(*) AS n FROM demand WHERE key = ?", key).one().n < DEMAND_CAP) {
+    if (
+      seen === 0 &&
+      sql.exec<{ n: number }>("SELECT count(*) AS n FROM demand WHERE key = ?", key).one().n < DEMAND_CAP
+    ) {
       sql.exec("INSERT INTO demand VALUES (?, ?, ?)", key, network, at);
     }
   }
 }
 
 function demandOf(sql: SqlStorage, key: string, now: Date): number {
-  return sql.exec<{ n: number }>("SELECT count(*) AS n FROM demand WHERE key = ? AND seen_at >= ?", key, new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString()).one().n;
+  return sql
+    .exec<{ n: number }>(
+      "SELECT count(*) AS n FROM demand WHERE key = ? AND seen_at >= ?",
+      key,
+      new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString(),
+    )
+    .one().n;
 }
 
 function introductions(sql: SqlStorage, network: string, now: Date): number {
-  return sql.exec<{ n: number }>("SELECT count(*) AS n FROM introductions WHERE network = ? AND at >= ?", network, new Date(now.getTime() - DAY_MS).toISOString()).one().n;
+  return sql
+    .exec<{ n: number }>(
+      "SELECT count(*) AS n FROM introductions WHERE network = ? AND at >= ?",
+      network,
+      new Date(now.getTime() - DAY_MS).toISOString(),
+    )
+    .one().n;
 }
 
 function nextTouch(sql: SqlStorage): number {
@@ -231,8 +286,13 @@ export function built(sql: SqlStorage, key: string, result: BuildResult): boolea
   if (!get(sql, key)) return false;
   if (result.state === "failed") sql.exec("UPDATE subsets SET state = 'failed', outcome = ?, updated_at = ? WHERE key = ?", result.outcome, at, key);
   else {
-    sql.exec("UPDATE subsets SET state = 'published', released = 1, outcome = ?, pinned = ?, updated_at = ? WHERE key = ?",
-      result.outcome, JSON.stringify(result.pinned), at, key);
+    sql.exec(
+      "UPDATE subsets SET state = 'published', released = 1, outcome = ?, pinned = ?, updated_at = ? WHERE key = ?",
+      result.outcome,
+      JSON.stringify(result.pinned),
+      at,
+      key,
+    );
   }
   return true;
 }
@@ -243,20 +303,40 @@ export function built(sql: SqlStorage, key: string, result: BuildResult): boolea
  * catalogue moved under them), and waiting ones start as the limits allow, most recently
  * requested first. Returns the keys to build now and the released subsets retired to make room.
  */
-export function due(sql: SqlStorage, changed: (pinned: readonly RunTask[]) => boolean, limits: SubsetLimits, now = new Date()): { build: string[]; retired: string[] } {
+export function due(
+  sql: SqlStorage,
+  changed: (pinned: readonly RunTask[]) => boolean,
+  limits: SubsetLimits,
+  now = new Date(),
+): { build: string[]; retired: string[] } {
   const at = now.toISOString();
   sql.exec("DELETE FROM demand WHERE seen_at < ?", new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString());
   sql.exec("DELETE FROM introductions WHERE at < ?", new Date(now.getTime() - DAY_MS).toISOString());
-  sql.exec("UPDATE subsets SET state = 'waiting', outcome = 'waiting: its build was lost' WHERE state = 'building' AND run_id IS NULL AND updated_at < ?",
-    new Date(now.getTime() - BUILD_LOST_MS).toISOString());
-  sql.exec("UPDATE subsets SET state = 'waiting' WHERE state = 'failed' AND updated_at < ?", new Date(now.getTime() - RETRY_FAILED_MS).toISOString());
-  for (const row of rows(sql).filter((r) => r.state === "published" && r.pinned && changed(JSON.parse(r.pinned) as RunTask[]))) {
+  sql.exec(
+    "UPDATE subsets SET state = 'waiting', outcome = 'waiting: its build was lost' WHERE state = 'building' " +
+      "AND run_id IS NULL AND updated_at < ?",
+    new Date(now.getTime() - BUILD_LOST_MS).toISOString(),
+  );
+  sql.exec(
+    "UPDATE subsets SET state = 'waiting' WHERE state = 'failed' AND updated_at < ?",
+    new Date(now.getTime() - RETRY_FAILED_MS).toISOString(),
+  );
+  for (const row of rows(sql).filter(
+    (r) => r.state === "published" && r.pinned && changed(JSON.parse(r.pinned) as RunTask[]),
+  )) {
     // It serves its last release while it waits: a rebuild keeps its place among the built needs.
-    sql.exec("UPDATE subsets SET state = 'waiting', outcome = 'waiting: the catalogue changed its tasks', updated_at = ? WHERE key = ?", at, row.key);
+    sql.exec(
+      "UPDATE subsets SET state = 'waiting', outcome = 'waiting: the catalogue changed its tasks', " +
+        "updated_at = ? WHERE key = ?",
+      at,
+      row.key,
+    );
   }
   const build: string[] = [];
   const retired: string[] = [];
-  for (const { key } of sql.exec<{ key: string }>("SELECT key FROM subsets WHERE state = 'waiting' ORDER BY touched DESC").toArray()) {
+  for (const { key } of sql
+    .exec<{ key: string }>("SELECT key FROM subsets WHERE state = 'waiting' ORDER BY touched DESC")
+    .toArray()) {
     const outcome = start(sql, key, limits, now);
     if (outcome.build) build.push(key);
     retired.push(...outcome.retired);
@@ -276,13 +356,34 @@ export function tasksOf(sql: SqlStorage, key: string): string[] | null {
 }
 
 /** One page of the subsets, most recently requested first; `before`: the `touched` the previous page ended at. */
-export function list(sql: SqlStorage, limit: number, before?: number, now = new Date()): { subsets: Omit<SubsetView, "release" | "heldOutExactMatch">[]; next: number | null; total: number } {
-  const page = sql.exec<SubsetRow>("SELECT * FROM subsets WHERE touched < ? ORDER BY touched DESC LIMIT ?", before ?? Number.MAX_SAFE_INTEGER, limit + 1).toArray();
+export function list(
+  sql: SqlStorage,
+  limit: number,
+  before?: number,
+  now = new Date(),
+): { subsets: Omit<SubsetView, "release" | "heldOutExactMatch">[]; next: number | null; total: number } {
+  const page = sql
+    .exec<SubsetRow>(
+      "SELECT * FROM subsets WHERE touched < ? ORDER BY touched DESC LIMIT ?",
+      before ?? Number.MAX_SAFE_INTEGER,
+      limit + 1,
+    )
+    .toArray();
   const total = sql.exec<{ n: number }>("SELECT count(*) AS n FROM subsets").one().n;
   const subsets = page.slice(0, limit).map((r) => ({
-    key: r.key, tasks: JSON.parse(r.tasks) as string[], locales: JSON.parse(r.locales) as string[], apps: JSON.parse(r.apps) as string[], taskSet: r.task_set,
-    state: r.state, runId: r.run_id, outcome: r.outcome, released: r.released === 1, demand: demandOf(sql, r.key, now),
-    requests: r.requests, firstRequestedAt: r.first_requested_at, lastRequestedAt: r.last_requested_at,
+    key: r.key,
+    tasks: JSON.parse(r.tasks) as string[],
+    locales: JSON.parse(r.locales) as string[],
+    apps: JSON.parse(r.apps) as string[],
+    taskSet: r.task_set,
+    state: r.state,
+    runId: r.run_id,
+    outcome: r.outcome,
+    released: r.released === 1,
+    demand: demandOf(sql, r.key, now),
+    requests: r.requests,
+    firstRequestedAt: r.first_requested_at,
+    lastRequestedAt: r.last_requested_at,
   }));
   return { subsets, next: page.length > limit ? page[limit - 1].touched : null, total };
 }

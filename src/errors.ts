@@ -34,7 +34,9 @@ export function quoted(value: unknown, max = QUOTED_MAX): string {
   const text = typeof value === "string" ? value : json;
   if (text.length <= max) return json;
   const cut = cutAt(text, max);
-  return typeof value === "string" ? `${JSON.stringify(cut).slice(0, -1)}…" (${text.length} characters)` : `${cut}… (${text.length} characters of JSON)`;
+  return typeof value === "string"
+    ? `${JSON.stringify(cut).slice(0, -1)}…" (${text.length} characters)`
+    : `${cut}… (${text.length} characters of JSON)`;
 }
 
 /** The first `max` UTF-16 units of `text`, less a high surrogate whose pair the cut would split. */

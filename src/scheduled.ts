@@ -50,7 +50,11 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
  * that are due (tasks changed in the catalogue, failed past their retry time, waiting on the
  * limits, lost) start, and live subsets' manifests are re-signed before they expire and re-published.
  */
-export async function refreshSubsets(env: Env, profile: StoredProfile, tasks: readonly TaskRecord[]): Promise<string[]> {
+export async function refreshSubsets(
+  env: Env,
+  profile: StoredProfile,
+  tasks: readonly TaskRecord[],
+): Promise<string[]> {
   const index = profileSubsets(env, profile.id);
   const done: string[] = [];
   for (const { key, runId } of await index.runsGoing()) done.push(await finishSubsetRun(env, profile.id, key, runId));

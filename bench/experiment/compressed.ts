@@ -73,7 +73,11 @@ export interface CompressedOptions {
   readonly out: string;
 }
 
-async function score(world: World, batches: readonly Batch[], adapter: AdapterFactors | null): Promise<{ loss: number; exact: number; n: number }> {
+async function score(
+  world: World,
+  batches: readonly Batch[],
+  adapter: AdapterFactors | null,
+): Promise<{ loss: number; exact: number; n: number }> {
   let loss = 0;
   let exact = 0;
   let n = 0;
@@ -93,8 +97,14 @@ export async function runCompressed(options: CompressedOptions): Promise<void> {
   const started = performance.now();
   const world = await loadWorld(options.fixtures, options.threads);
   const targets = world.model.contract.loraTargets;
-  const ownBytes = world.tasks.reduce((sum, t) => sum + privatePartBytes(targets, t.adapter.get(targets[0].module)!.rank, "fp16"), 0);
-  const configs: Config[] = [{ rank: 0, dtype: "none" }, ...[...PART_DTYPES].reverse().flatMap((dtype) => RANKS.map((rank) => ({ rank, dtype })))];
+  const ownBytes = world.tasks.reduce(
+    (sum, t) => sum + privatePartBytes(targets, t.adapter.get(targets[0].module)!.rank, "fp16"),
+    0,
+  );
+  const configs: Config[] = [
+    { rank: 0, dtype: "none" },
+    ...[...PART_DTYPES].reverse().flatMap((dtype) => RANKS.map((rank) => ({ rank, dtype }))),
+  ];
   // measured[c][t]: task t under configuration c.
   const measured: Measured[][] = [];
   let fewshotPasses = 0;
@@ -116,15 +126,25 @@ export async function runCompressed(options: CompressedOptions): Promise<void> {
     }
     measured.push(row);
     const sum = (f: (m: Measured) => number) => row.reduce((n, m) => n + f(m), 0);
-    console.log(`${configName(config)}: ${(100 * sum((m) => m.bytes) / ownBytes).toFixed(1)}% storage, exact match ${(100 * sum((m) => m.exact) / sum((m) => m.examples)).toFixed(1)}%, few-shot loss ${(sum((m) => m.fewshotLoss) / row.length).toFixed(4)}`);
+    console.log(
+      `${configName(config)}: ${((100 * sum((m) => m.bytes)) / ownBytes).toFixed(1)}% storage, exact match ` +
+        `${((100 * sum((m) => m.exact)) / sum((m) => m.examples)).toFixed(1)}%, few-shot loss ` +
+          `${(sum((m) => m.fewshotLoss) / row.length).toFixed(4)}`,
+    );
   }
-  const exactMatch = (chosen: readonly Measured[]) => (100 * chosen.reduce((n, m) => n + m.exact, 0)) / chosen.reduce((n, m) => n + m.examples, 0);
+  const exactMatch = (chosen: readonly Measured[]) =>
+    (100 * chosen.reduce((n, m) => n + m.exact, 0)) / chosen.reduce((n, m) => n + m.examples, 0);
   const uniform: UniformRow[] = configs.slice(1).map((config, i) => {
     const row = measured[i + 1];
     const bytes = row.reduce((n, m) => n + m.bytes, 0);
     return {
-      method: "own-compressed", rank: config.rank, dtype: config.dtype as PartDtype, bytes, storageFraction: bytes / ownBytes,
-      meanExactMatch: exactMatch(row), meanFewshotLoss: row.reduce((n, m) => n + m.fewshotLoss, 0) / row.length,
+      method: "own-compressed",
+      rank: config.rank,
+      dtype: config.dtype as PartDtype,
+      bytes,
+      storageFraction: bytes / ownBytes,
+      meanExactMatch: exactMatch(row),
+      meanFewshotLoss: row.reduce((n, m) => n + m.fewshotLoss, 0) / row.length,
     };
   });
   const budgets: BudgetRow[] = BUDGETS.flatMap((fraction): BudgetRow[] => {
@@ -132,54 +152,99 @@ export async function runCompressed(options: CompressedOptions): Promise<void> {
     const fits = uniform.filter((r) => r.bytes <= budgetBytes);
     const pick = fits.length ? fits.reduce((best, r) => (r.meanFewshotLoss < best.meanFewshotLoss ? r : best)) : null;
     const pickIndex = pick ? uniform.indexOf(pick) + 1 : 0;
-    const allocation = allocate(world.tasks.map((_, t) => configs.map((_, c) => ({ bytes: measured[c][t].bytes, loss: measured[c][t].fewshotLoss }))), budgetBytes)!;
+    const allocation = allocate(
+      world.tasks.map((_, t) =>
+        configs.map((_, c) => ({ bytes: measured[c][t].bytes, loss: measured[c][t].fewshotLoss })),
+      ),
+      budgetBytes,
+    )!;
     const parts: Record<string, number> = {};
     for (const c of allocation.choices) parts[configName(configs[c])] = (parts[configName(configs[c])] ?? 0) + 1;
     const passes = (n: number) => n * world.tasks.reduce((sum, t) => sum + t.fewshot.length, 0);
     return [
       {
-        budgetFraction: fraction, budgetBytes, method: "own-compressed", bytes: pick?.bytes ?? 0,
-        meanExactMatch: pick ? pick.meanExactMatch : exactMatch(measured[0]), forwardPasses: passes(pick ? uniform.length : 0),
+        budgetFraction: fraction,
+        budgetBytes,
+        method: "own-compressed",
+        bytes: pick?.bytes ?? 0,
+        meanExactMatch: pick ? pick.meanExactMatch : exactMatch(measured[0]),
+        forwardPasses: passes(pick ? uniform.length : 0),
         parts: { [configName(configs[pickIndex])]: world.tasks.length },
       },
       {
-        budgetFraction: fraction, budgetBytes, method: "alloc", bytes: allocation.bytes,
-        meanExactMatch: exactMatch(allocation.choices.map((c, t) => measured[c][t])), forwardPasses: passes(configs.length), parts,
+        budgetFraction: fraction,
+        budgetBytes,
+        method: "alloc",
+        bytes: allocation.bytes,
+        meanExactMatch: exactMatch(allocation.choices.map((c, t) => measured[c][t])),
+        forwardPasses: passes(configs.length),
+        parts,
       },
     ];
   });
   const seconds = (performance.now() - started) / 1000;
-  const command = `npm run experiment -- --compressed${options.fixtures === "r2-fixtures" ? "" : ` --fixtures ${options.fixtures}`}`;
-  writeFileSync(join(options.out, "compressed.json"), `${JSON.stringify({ command, fixtures: options.fixtures, ownBytes, seconds, fewshotPasses, uniform, budgets }, null, 2)}\n`);
+  const command = `npm run experiment -- ` +
+    `--compressed${options.fixtures === "r2-fixtures" ? "" : ` --fixtures ${options.fixtures}`}`;
+  writeFileSync(
+    join(options.out, "compressed.json"),
+    `${JSON.stringify(
+      { command, fixtures: options.fixtures, ownBytes, seconds, fewshotPasses, uniform, budgets },
+      null,
+      2,
+    )}\n`,
+  );
   writeFileSync(join(options.out, "compressed.md"), markdown(uniform, budgets, ownBytes, seconds, command));
   console.log(`wrote ${join(options.out, "compressed.{json,md}")} in ${seconds.toFixed(0)} s`);
 }
 
-function markdown(uniform: readonly UniformRow[], budgets: readonly BudgetRow[], ownBytes: number, seconds: number, command: string): string {
+function markdown(
+  uniform: readonly UniformRow[],
+  budgets: readonly BudgetRow[],
+  ownBytes: number,
+  seconds: number,
+  command: string,
+): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const parts = (p: Readonly<Record<string, number>>) => Object.entries(p).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} x${n}`).join(", ");
+  const parts = (p: Readonly<Record<string, number>>) =>
+    Object.entries(p)
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} x${n}`)
+      .join(", ");
   return [
     "# Spending the bytes: own adapters compressed, and allocated by few-shot loss",
     "",
-    `\`${command}\` (${seconds.toFixed(0)} s). Each task's own adapter truncated by SVD to rank r and stored at a dtype`,
-    "(int8/int4: symmetric, blocks of 32 values, fp16 scales) as a private part file (`src/adapters/parts`), read back and",
-    "materialised as a device would; held-out exact match over the 40 tasks. Storage: the 40 files' bytes (headers included)",
+    `\`${command}\` (${seconds.toFixed(0)} s). Each task's own adapter truncated by SVD to rank r and ` +
+      `stored at a dtype`,
+    "(int8/int4: symmetric, blocks of 32 values, fp16 scales) as a private part file " +
+      "(`src/adapters/parts`), read back and",
+    "materialised as a device would; held-out exact match over the 40 tasks. Storage: the 40 files' bytes " +
+      "(headers included)",
     `against the 40 own adapters at fp16 (${ownBytes} bytes). Choices read few-shot losses only.`,
     "",
     "## Per budget",
     "",
-    "`own-compressed`: one rank and dtype for every task (the lowest mean few-shot loss that fits); `alloc`: each task its own",
-    "rank and dtype or none, the least summed few-shot loss that fits (`src/budget/allocate.ts`). Parts: rank/dtype x tasks.",
+    "`own-compressed`: one rank and dtype for every task (the lowest mean few-shot loss that fits); " +
+      "`alloc`: each task its own",
+    "rank and dtype or none, the least summed few-shot loss that fits (`src/budget/allocate.ts`). Parts: " +
+      "rank/dtype x tasks.",
     "",
     "| budget | method | held-out exact match | bytes | parts |",
     "|---|---|---|---|---|",
-    ...budgets.map((r) => `| ${pct(r.budgetFraction)} (${r.budgetBytes}) | ${r.method} | ${r.meanExactMatch === null ? "-" : r.meanExactMatch.toFixed(1)} | ${r.bytes} | ${parts(r.parts)} |`),
+    ...budgets.map(
+      (r) =>
+        `| ${pct(r.budgetFraction)} (${r.budgetBytes}) | ${r.method} | ` +
+          `${r.meanExactMatch === null ? "-" : r.meanExactMatch.toFixed(1)} | ${r.bytes} | ${parts(r.parts)} |`,
+    ),
     "",
     "## Every uniform configuration",
     "",
     "| rank | dtype | storage | held-out exact match | few-shot loss |",
     "|---|---|---|---|---|",
-    ...uniform.map((r) => `| ${r.rank} | ${r.dtype} | ${pct(r.storageFraction)} | ${r.meanExactMatch.toFixed(1)} | ${r.meanFewshotLoss.toFixed(4)} |`),
+    ...uniform.map(
+      (r) =>
+        `| ${r.rank} | ${r.dtype} | ${pct(r.storageFraction)} | ${r.meanExactMatch.toFixed(1)} | ` +
+          `${r.meanFewshotLoss.toFixed(4)} |`,
+    ),
     "",
   ].join("\n");
 }

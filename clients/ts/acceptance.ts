@@ -24,7 +24,9 @@ export function checkAcceptable(manifest: Manifest, context: AcceptanceContext):
   // An adapter is a delta on one base's weights: on another base it runs, and produces garbage.
   const model = context.model;
   if (model !== undefined && (manifest.model?.id !== model.id || manifest.model.sha256 !== model.sha256)) {
-    const named = manifest.model ? `base model "${manifest.model.id}" (${manifest.model.sha256.slice(0, 12)})` : "no base model";
+    const named = manifest.model
+      ? `base model "${manifest.model.id}" (${manifest.model.sha256.slice(0, 12)})`
+      : "no base model";
     throw new Error(`manifest is for ${named}, this device holds "${model.id}" (${model.sha256.slice(0, 12)})`);
   }
   // Versions are monotonic per stream; a device whose traits move it to another profile, or whose
@@ -47,7 +49,11 @@ function checkShape(manifest: Manifest): void {
   if (typeof manifest !== "object" || manifest === null) fail("not an object");
   if (typeof manifest.profile !== "string") fail("profile is not a string");
   if (manifest.subset !== undefined && typeof manifest.subset !== "string") fail("subset is not a string");
-  if (manifest.model !== undefined && (typeof manifest.model?.id !== "string" || !/^[0-9a-f]{64}$/.test(manifest.model.sha256))) fail("model is not { id, sha256 }");
+  if (
+    manifest.model !== undefined &&
+    (typeof manifest.model?.id !== "string" || !/^[0-9a-f]{64}$/.test(manifest.model.sha256))
+  )
+    fail("model is not { id, sha256 }");
   if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
   if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");
   if (typeof manifest.routing !== "object" || manifest.routing === null) fail("routing is not an object");

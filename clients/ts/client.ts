@@ -1,6 +1,13 @@
 /** The reference OTA client: keeps a device's adapters at the newest release it can verify. */
 import { canonicalJson } from "../../src/delivery/canonical";
-import type { AdapterFormat, Manifest, ManifestAdapter, ManifestModel, SignedManifest, SigningKeys } from "../../src/delivery/manifest";
+import type {
+  AdapterFormat,
+  Manifest,
+  ManifestAdapter,
+  ManifestModel,
+  SignedManifest,
+  SigningKeys,
+} from "../../src/delivery/manifest";
 import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable, releaseStream } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
@@ -153,7 +160,12 @@ export class OtaClient {
       state = await this.#learnKeys(state);
       await this.#verifier.verify(signed);
       const { manifest } = signed;
-      checkAcceptable(manifest, { now: this.#now(), versions: state.versions, profile: this.#options.profile, model: this.#options.model });
+      checkAcceptable(manifest, {
+        now: this.#now(),
+        versions: state.versions,
+        profile: this.#options.profile,
+        model: this.#options.model,
+      });
       const selected = selectAdapters(manifest, this.#formats);
       const held = new Set(await this.#options.store.list(storeKeys.adapterPrefix));
       for (const adapter of uniqueBySha(selected.values())) {
@@ -165,7 +177,11 @@ export class OtaClient {
       unchanged = previous !== null && canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
       release = { signed, etag: response.headers.get("ETag"), installed };
       // checkAcceptable refused anything below the floor, so this version is the new floor.
-      const next: ClientState = { ...state, release, versions: { ...state.versions, [releaseStream(manifest)]: manifest.version } };
+      const next: ClientState = {
+        ...state,
+        release,
+        versions: { ...state.versions, [releaseStream(manifest)]: manifest.version },
+      };
       // Persist before switching in memory, so a restart never serves a set the store does not describe.
       await this.#options.store.put(storeKeys.state, new TextEncoder().encode(JSON.stringify(next)));
       this.#state = Promise.resolve(next);

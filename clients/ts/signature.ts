@@ -102,11 +102,13 @@ export class ManifestVerifier {
     if (!learned) return;
     try {
       // Before the retirements: a retired key may still be the link that certified the current one.
-      if (Array.isArray(learned.certified)) await this.learn(learned.certified.filter((k) => typeof k === "object" && k !== null));
+      if (Array.isArray(learned.certified))
+        await this.learn(learned.certified.filter((k) => typeof k === "object" && k !== null));
     } catch {
       // A garbled entry teaches nothing; the retirements below still hold.
     }
-    for (const keyId of Array.isArray(learned.retired) ? learned.retired : []) if (typeof keyId === "string") this.#retire(keyId);
+    for (const keyId of Array.isArray(learned.retired) ? learned.retired : [])
+      if (typeof keyId === "string") this.#retire(keyId);
   }
 
   #retire(keyId: string): void {

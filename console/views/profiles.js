@@ -72,14 +72,18 @@ export async function renderProfiles(root) {
 /**
  * The profile's subset releases: one row per need a device stated (locales + apps). A Worker from
  * before per-device task sets answers without `subsets`, which reads as none.
- * @param {import("../../src/delivery/subsetView.ts").SubsetView[] | undefined} subsets the first page, most recently requested first
+ * @param {import("../../src/delivery/subsetView.ts").SubsetView[] | undefined} subsets the first
+ * page, most recently requested first
  * @param {number | undefined} total how many the profile has
  */
 function subsetSection(subsets, total) {
   const title = h("h4", null, "Per-device task sets");
   if (!subsets?.length) return h("div", { class: "subsets" }, title, note("no subset releases: every device gets the profile-wide release until one states its locales or apps"));
   const columns = ["need", "tasks", "state", "version", "networks", "last requested", "held-out exact match"];
-  const more = total !== undefined && total > subsets.length ? note(`the ${subsets.length} most recently requested of ${total}; all: npx d2c-edge subsets <profile>`) : null;
+  const more =
+    total !== undefined && total > subsets.length
+      ? note(`the ${subsets.length} most recently requested of ${total}; all: npx d2c-edge subsets <profile>`)
+      : null;
   return h("div", { class: "subsets" }, title, more,
     h("table", { class: "subsets" },
       h("tr", null, columns.map((c) => h("th", null, c))),

@@ -43,12 +43,15 @@ const KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
 export function parsePeftConfig(json: unknown): PeftConfig {
   const c = json as Record<string, unknown>;
   if (typeof c !== "object" || c === null || Array.isArray(c)) throw new AdapterError("adapter_config.json is not a JSON object");
-  if (c.peft_type !== "LORA") throw new AdapterError(`adapter_config.json: peft_type is ${quoted(c.peft_type)}, expected "LORA"`);
+  if (c.peft_type !== "LORA")
+    throw new AdapterError(`adapter_config.json: peft_type is ${quoted(c.peft_type)}, expected "LORA"`);
   if (!Number.isInteger(c.r) || (c.r as number) < 1 || (c.r as number) > MAX_RANK) {
     throw new AdapterError(`adapter_config.json: r must be an integer in 1..${MAX_RANK}, got ${quoted(c.r)}`);
   }
   if (typeof c.lora_alpha !== "number" || !Number.isFinite(c.lora_alpha) || c.lora_alpha <= 0) {
-    throw new AdapterError(`adapter_config.json: lora_alpha must be a finite number above 0, got ${quoted(c.lora_alpha)}`);
+    throw new AdapterError(
+      `adapter_config.json: lora_alpha must be a finite number above 0, got ${quoted(c.lora_alpha)}`,
+    );
   }
   if (c.use_dora === true) throw new AdapterError("adapter_config.json: DoRA (use_dora) is not supported");
   if (c.fan_in_fan_out === true) throw new AdapterError("adapter_config.json: fan_in_fan_out is not supported");
@@ -58,7 +61,8 @@ export function parsePeftConfig(json: unknown): PeftConfig {
       throw new AdapterError(`adapter_config.json: ${field} is not supported; give every module the same r and lora_alpha`);
     }
   }
-  if (c.bias !== undefined && c.bias !== "none") throw new AdapterError(`adapter_config.json: bias ${quoted(c.bias)} is not supported, only "none"`);
+  if (c.bias !== undefined && c.bias !== "none")
+    throw new AdapterError(`adapter_config.json: bias ${quoted(c.bias)} is not supported, only "none"`);
   const targets = c.target_modules;
   if (targets !== undefined && targets !== null && typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
     throw new AdapterError("adapter_config.json: target_modules must be a list of module names or one regular expression", undefined, "invalid");
@@ -84,9 +88,18 @@ export function checkTargetModules(config: PeftConfig, targets: readonly LoraTar
     try {
       pattern = new RegExp(`^(?:${wanted})$`);
     } catch {
-      throw new AdapterError(`adapter_config.json: target_modules ${quoted(wanted)} is not a valid regular expression`, undefined, "invalid");
+      throw new AdapterError(
+        `adapter_config.json: target_modules ${quoted(wanted)} is not a valid regular expression`,
+        undefined,
+        "invalid",
+      );
     }
-    if (!paths.some((p) => pattern.test(p))) throw new AdapterError(`adapter_config.json: target_modules ${quoted(wanted)} matches no module of the model; ${known}`, undefined, "invalid");
+    if (!paths.some((p) => pattern.test(p)))
+      throw new AdapterError(
+        `adapter_config.json: target_modules ${quoted(wanted)} matches no module of the model; ${known}`,
+        undefined,
+        "invalid",
+      );
     return;
   }
   const missing = wanted.filter((name) => !paths.some((p) => p === name || p.endsWith(`.${name}`)));

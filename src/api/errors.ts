@@ -21,7 +21,10 @@ const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
  */
 export const MAX_MESSAGE = 1000;
 
-const capped = (message: string) => message.length <= MAX_MESSAGE ? message : `${cutAt(message, MAX_MESSAGE)}… (message cut, ${message.length} characters)`;
+const capped = (message: string) =>
+  message.length <= MAX_MESSAGE
+    ? message
+    : `${cutAt(message, MAX_MESSAGE)}… (message cut, ${message.length} characters)`;
 
 /** The single place where errors become `{ error: { code, message } }` responses. */
 export function renderError(err: Error, c: Context): Response {

@@ -30,7 +30,8 @@ evaluatorObjects.get("/*", async (c) => {
     throw new ApiError(400, "bad_key", "the key is not valid percent-encoding");
   }
   const bytes = new TextEncoder().encode(key).byteLength;
-  if (bytes > MAX_KEY_BYTES) throw new ApiError(400, "bad_key", `the key is ${bytes} bytes; R2 keys are at most ${MAX_KEY_BYTES} bytes`);
+  if (bytes > MAX_KEY_BYTES)
+    throw new ApiError(400, "bad_key", `the key is ${bytes} bytes; R2 keys are at most ${MAX_KEY_BYTES} bytes`);
   if (!READABLE.some((p) => key.startsWith(p)) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new ApiError(404, "not_readable", `the evaluator reads keys under ${READABLE.join(", ")} only`);
   }
@@ -43,7 +44,12 @@ evaluatorObjects.get("/*", async (c) => {
   const outcome = evaluatePreconditions(preconditions, object);
   if (outcome !== "proceed") await object.body.cancel();
   if (outcome === "304") return new Response(null, { status: 304, headers });
-  if (outcome === "412") throw new ApiError(412, "precondition_failed", `${quoted(key, 200)} is ${object.httpEtag} now: a precondition of the request does not hold`);
+  if (outcome === "412")
+    throw new ApiError(
+      412,
+      "precondition_failed",
+      `${quoted(key, 200)} is ${object.httpEtag} now: a precondition of the request does not hold`,
+    );
   headers.set("content-length", String(object.size));
   headers.set("content-type", "application/octet-stream");
   return new Response(object.body, { headers });

@@ -53,7 +53,8 @@ keys.post("/switch", requireAdmin, async (c) => {
   }
   const change = await catalogue(c.env).switchKeys();
   if ("refused" in change) throw new ApiError(409, "key_rotation_order", change.refused);
-  // Every served manifest, profile-wide and per-device set, is under the new key before the answer (a failure here: the cron re-signs what it missed).
+  // Every served manifest, profile-wide and per-device set, is under the new key before the answer
+  // (a failure here: the cron re-signs what it missed).
   return c.json({ ...change, resigned: await resignEverythingServed(c.env) });
 });
 
@@ -61,10 +62,17 @@ keys.post("/:keyId/retire", requireAdmin, async (c) => {
   const keyId = c.req.param("keyId");
   const key = (await catalogue(c.env).signingKeys()).find((k) => k.keyId === keyId);
   if (!key) throw new ApiError(404, "unknown_key", `no signing key ${keyId}`);
-  // Devices refuse a retired key's signatures: retiring one that still signs a served manifest would strand its devices.
+  // Devices refuse a retired key's signatures: retiring one that still signs a served manifest
+  // would strand its devices.
   const inUse = await servedBy(c.env, keyId);
   if (inUse.length) {
-    throw new ApiError(409, "key_in_use", `key ${keyId} still signs what ${inUse.length} release histories serve (${inUse.slice(0, 5).join(", ")}${inUse.length > 5 ? ", ..." : ""}): switch keys first, or wait for the cron to re-sign them`);
+    throw new ApiError(
+      409,
+      "key_in_use",
+      `key ${keyId} still signs what ${inUse.length} release histories serve ` +
+        `(${inUse.slice(0, 5).join(", ")}${inUse.length > 5 ? ", ..." : ""}): switch keys first, or wait ` +
+          `for the cron to re-sign them`,
+    );
   }
   const signer = await currentSigner(c.env);
   const change = await catalogue(c.env).retireKey(keyId, await signer.signStatement(statement("retire", keyId, key.publicKey)));
@@ -85,6 +93,11 @@ function rawPublicKey(publicKey: string): Uint8Array {
   if (raw.byteLength !== 32) throw new ApiError(400, "bad_public_key", `publicKey: ${raw.byteLength} bytes, an Ed25519 public key has 32`);
   // Refused, not canonicalised: certificates and retirements sign this text, and clients compare it as is.
   const canonical = btoa(String.fromCharCode(...raw));
-  if (canonical !== publicKey) throw new ApiError(400, "bad_public_key", `publicKey: not canonical base64 (padded, no whitespace); this key is ${canonical}`);
+  if (canonical !== publicKey)
+    throw new ApiError(
+      400,
+      "bad_public_key",
+      `publicKey: not canonical base64 (padded, no whitespace); this key is ${canonical}`,
+    );
   return raw;
 }

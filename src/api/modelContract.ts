@@ -56,7 +56,8 @@ export function registrationOf(modelId: string, query: Record<string, string>, g
   }
   // Hub names are case-insensitive: `Org/Model` and `org/model` are one name (durable-objects/modelNames.ts).
   const twice = aliases.find((a, i) => aliases.findIndex((b) => b.toLowerCase() === a.toLowerCase()) !== i);
-  if (twice) throw new ApiError(400, "bad_alias", `aliases: ${twice} is listed twice (hub names compare case-insensitively)`);
+  if (twice)
+    throw new ApiError(400, "bad_alias", `aliases: ${twice} is listed twice (hub names compare case-insensitively)`);
   const evaluator = query.evaluator ?? g.evaluator;
   if (evaluator !== undefined && evaluator !== "wasm" && evaluator !== "remote") throw new ApiError(400, "bad_evaluator", 'evaluator must be "wasm" or "remote"');
   const maxSequence = query.maxSequence !== undefined ? Number(query.maxSequence) : g.maxSequence;

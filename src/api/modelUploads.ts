@@ -25,10 +25,17 @@ const FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(onnx|onnx_data|data)$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export const UploadFile = z.object({
-  file: z.string({ error: "the file name is required" }).regex(FILE, "must be a plain file name ending .onnx, .onnx_data or .data"),
+  file: z
+    .string({ error: "the file name is required" })
+    .regex(FILE, "must be a plain file name ending .onnx, .onnx_data or .data"),
   sha256: z.string({ error: "the file's sha256 is required" }).regex(SHA256, "must be 64 lowercase hex digits"),
 });
-export const CompleteUpload = UploadFile.extend({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) })).min(1).max(10_000) });
+export const CompleteUpload = UploadFile.extend({
+  parts: z
+    .array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) }))
+    .min(1)
+    .max(10_000),
+});
 
 /** R2 binding errors end with their code, e.g. "uploadPart: The specified multipart upload does not exist. (10024)". */
 const r2Code = (e: unknown) => (e instanceof Error ? /\((\d{5})\)$/.exec(e.message)?.[1] : undefined);
@@ -36,22 +43,44 @@ const NO_SUCH_UPLOAD = "10024";
 const INVALID_PART = "10025";
 
 const unknownUpload = (modelId: string, uploadId: string) =>
-  new ApiError(404, "unknown_upload", `model ${modelId} has no upload ${quoted(uploadId)} in progress: start one with POST /v1/models/${modelId}/uploads`);
+  new ApiError(
+    404,
+    "unknown_upload",
+    `model ${modelId} has no upload ${quoted(uploadId)} in progress: start one with POST /v1/models/${modelId}/uploads`,
+  );
 
 /** The recorded upload `uploadId` of this model and file, still open; anything else is refused by name. */
-async function openUpload(env: Env, modelId: string, uploadId: string, file: z.infer<typeof UploadFile>): Promise<PushedUpload> {
+async function openUpload(
+  env: Env,
+  modelId: string,
+  uploadId: string,
+  file: z.infer<typeof UploadFile>,
+): Promise<PushedUpload> {
   const upload = await catalogue(env).upload(uploadId);
   if (!upload || upload.modelId !== modelId) throw unknownUpload(modelId, uploadId);
   if (upload.file !== file.file || upload.sha256 !== file.sha256) {
-    throw new ApiError(409, "upload_mismatch", `upload ${uploadId} is of ${pushedFile(upload.sha256, upload.file)}, not ${pushedFile(file.sha256, file.file)}`);
+    throw new ApiError(
+      409,
+      "upload_mismatch",
+      `upload ${uploadId} is of ${pushedFile(upload.sha256, upload.file)}, not ${pushedFile(file.sha256, file.file)}`,
+    );
   }
-  if (upload.completed) throw new ApiError(409, "upload_complete", `upload ${uploadId} is already complete: start a new upload to push the file again`);
+  if (upload.completed)
+    throw new ApiError(
+      409,
+      "upload_complete",
+      `upload ${uploadId} is already complete: start a new upload to push the file again`,
+    );
   return upload;
 }
 
 /** Ends an upload whose step failed (best effort: the cron's sweep and R2's lifecycle catch the rest). */
 async function abort(env: Env, upload: PushedUpload): Promise<void> {
-  await env.BUCKET.resumeMultipartUpload(modelKey(upload.modelId, pushedFile(upload.sha256, upload.file)), upload.uploadId).abort()
+  await env.BUCKET.resumeMultipartUpload(
+    modelKey(upload.modelId, pushedFile(upload.sha256, upload.file)),
+    upload.uploadId,
+  )
+    .abort()
     .catch((e: unknown) => console.error(`abort of upload ${upload.uploadId}`, e));
   await catalogue(env).forgetUpload(upload.uploadId);
 }
@@ -86,14 +115,24 @@ modelUploads.put("/:modelId/uploads/:uploadId/parts/:partNumber", async (c) => {
   // R2 takes a stream of known length: the part goes through without being buffered whole.
   const stream = new FixedLengthStream(length);
   let received = 0;
-  const counted = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, out) => ((received += chunk.byteLength), out.enqueue(chunk)) });
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform: (chunk, out) => ((received += chunk.byteLength), out.enqueue(chunk)),
+  });
   const piped = c.req.raw.body ? c.req.raw.body.pipeThrough(counted).pipeTo(stream.writable) : stream.writable.close();
   const key = modelKey(modelId, pushedFile(upload.sha256, upload.file));
-  const [sent, stored] = await Promise.allSettled([piped, c.env.BUCKET.resumeMultipartUpload(key, upload.uploadId).uploadPart(partNumber, stream.readable)]);
+  const [sent, stored] = await Promise.allSettled([
+    piped,
+    c.env.BUCKET.resumeMultipartUpload(key, upload.uploadId).uploadPart(partNumber, stream.readable),
+  ]);
   // A short body closes the FixedLengthStream early: R2's side fails, so the count tells which it was.
   if (sent.status === "rejected" || received !== length) {
     await abort(c.env, upload);
-    throw new ApiError(400, "bad_length", `part ${partNumber}: the body is not the ${length} bytes its Content-Length says; upload ${upload.uploadId} is aborted, start again`);
+    throw new ApiError(
+      400,
+      "bad_length",
+      `part ${partNumber}: the body is not the ${length} bytes its Content-Length says; upload ` +
+        `${upload.uploadId} is aborted, start again`,
+    );
   }
   if (stored.status === "rejected") {
     if (r2Code(stored.reason) !== NO_SUCH_UPLOAD) throw stored.reason;
@@ -112,7 +151,9 @@ modelUploads.post("/:modelId/uploads/:uploadId/complete", async (c) => {
   const upload = await openUpload(c.env, modelId, c.req.param("uploadId"), { file, sha256 });
   const key = modelKey(modelId, pushedFile(sha256, file));
   try {
-    await c.env.BUCKET.resumeMultipartUpload(key, upload.uploadId).complete([...parts].sort((a, b) => a.partNumber - b.partNumber));
+    await c.env.BUCKET.resumeMultipartUpload(key, upload.uploadId).complete(
+      [...parts].sort((a, b) => a.partNumber - b.partNumber),
+    );
   } catch (e) {
     const code = r2Code(e);
     if (code === NO_SUCH_UPLOAD) {
@@ -121,7 +162,12 @@ modelUploads.post("/:modelId/uploads/:uploadId/complete", async (c) => {
     }
     if (code !== INVALID_PART) throw e;
     await abort(c.env, upload);
-    throw new ApiError(400, "bad_parts", `parts [${numbers.slice(0, 10).join(", ")}${numbers.length > 10 ? ", ..." : ""}]: not every number and etag is a part of upload ${upload.uploadId} as sent; the upload is aborted, start again`);
+    throw new ApiError(
+      400,
+      "bad_parts",
+      `parts [${numbers.slice(0, 10).join(", ")}${numbers.length > 10 ? ", ..." : ""}]: not every number ` +
+        `and etag is a part of upload ${upload.uploadId} as sent; the upload is aborted, start again`,
+    );
   }
   await catalogue(c.env).completeUpload(upload.uploadId);
   const object = await c.env.BUCKET.get(key);

@@ -68,7 +68,10 @@ models.put("/:modelId", async (c) => {
   }
   await checkNames(c.env, contract);
   // The same graph checks whichever runtime loads it; the Worker's onnxruntime-web then loads it too.
-  checkInputs(contract, await checkGraph(onnx ?? (await pushedGraph(c.env.BUCKET, contract)), await externalSizes(c.env.BUCKET, contract)));
+  checkInputs(
+    contract,
+    await checkGraph(onnx ?? (await pushedGraph(c.env.BUCKET, contract)), await externalSizes(c.env.BUCKET, contract)),
+  );
   if (contract.evaluator !== "remote") await checkWorkerPath(onnx ?? (await pushedBytes(c.env.BUCKET, contract)));
   await Promise.all([
     sent ? c.env.BUCKET.put(modelKey(modelId, contract.onnx.file), onnx ?? sent) : null,
@@ -81,7 +84,17 @@ models.put("/:modelId", async (c) => {
   const registered = await catalogue(c.env).registerModel(contract);
   // Another registration took a name since checkNames (the catalogue checks again, atomically).
   if ("taken" in registered) throw nameTaken(modelId, registered.taken);
-  return c.json({ modelId, sha256: contract.onnx.sha256, loraTargets: contract.loraTargets.length, aliases: contract.aliases ?? [], evaluator: contract.evaluator ?? "wasm", catalogueVersion: registered.catalogueVersion }, 201);
+  return c.json(
+    {
+      modelId,
+      sha256: contract.onnx.sha256,
+      loraTargets: contract.loraTargets.length,
+      aliases: contract.aliases ?? [],
+      evaluator: contract.evaluator ?? "wasm",
+      catalogueVersion: registered.catalogueVersion,
+    },
+    201,
+  );
 });
 
 /** A model.json for pushed files: each must be a completed, verified upload under its own digest. */
@@ -140,7 +153,10 @@ const registrationFields = (r: Registration) => ({
   ...(r.evaluator ? { evaluator: r.evaluator } : {}),
 });
 
-/** 409 naming the model that already answers to a name of this registration (ids are lowercase: only an alias can hold one). */
+/**
+ * 409 naming the model that already answers to a name of this registration (ids are lowercase: only an
+ * alias can hold one).
+ */
 const nameTaken = (modelId: string, t: NameTaken) =>
   new ApiError(409, "alias_taken", t.name === modelId
     ? `model id ${modelId} is already an alias of model ${t.owner}: adapters citing ${modelId} resolve there`
@@ -154,9 +170,18 @@ async function checkNames(env: Env, contract: ModelContract): Promise<void> {
 
 /** The graph takes every input the contract promises (the LoRA factors of each target) and gives logits. */
 function checkInputs(contract: ModelContract, graph: { inputs: readonly string[]; outputs: readonly string[] }): void {
-  const expected = ["input_ids", "attention_mask", ...contract.loraTargets.flatMap((t) => [`${t.module}.lora_A`, `${t.module}.lora_B`])];
+  const expected = [
+    "input_ids",
+    "attention_mask",
+    ...contract.loraTargets.flatMap((t) => [`${t.module}.lora_A`, `${t.module}.lora_B`]),
+  ];
   const missing = expected.filter((name) => !graph.inputs.includes(name));
-  if (missing.length) throw new ApiError(400, "bad_onnx", `model.onnx lacks inputs ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}`);
+  if (missing.length)
+    throw new ApiError(
+      400,
+      "bad_onnx",
+      `model.onnx lacks inputs ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}`,
+    );
   if (!graph.outputs.includes("logits")) throw new ApiError(400, "bad_onnx", "model.onnx has no output named logits");
 }
 

@@ -29,8 +29,12 @@ export async function requireNextKeySecret(env: Env): Promise<void> {
     const signer = await manifestSigner(secret);
     if (signer.keyId !== next.keyId) continue;
     if (!(await signsFor(signer, next.publicKey))) {
-      throw new ApiError(409, "secret_mismatch",
-        `${name} claims key ${next.keyId} but its private key signs for another key: put the private key written by keys add-next (wrangler secret put ${name} < FILE), then switch again`);
+      throw new ApiError(
+        409,
+        "secret_mismatch",
+        `${name} claims key ${next.keyId} but its private key signs for another key: put the private key ` +
+          `written by keys add-next (wrangler secret put ${name} < FILE), then switch again`,
+      );
     }
   }
 }
@@ -40,7 +44,12 @@ export async function requireNextKeySecret(env: Env): Promise<void> {
  * here and thrown away: it is never stored or sent.
  */
 export async function signsFor(signer: ManifestSigner, publicKey: string): Promise<boolean> {
-  const body: KeyStatementBody = { kind: "certify", keyId: signer.keyId, publicKey, issuedAt: new Date().toISOString() };
+  const body: KeyStatementBody = {
+    kind: "certify",
+    keyId: signer.keyId,
+    publicKey,
+    issuedAt: new Date().toISOString(),
+  };
   const { signature } = await signer.signStatement(body);
   const key = await crypto.subtle.importKey("raw", base64Bytes(publicKey), { name: "Ed25519" }, false, ["verify"]);
   return crypto.subtle.verify({ name: "Ed25519" }, key, base64Bytes(signature), canonicalBytes(body));

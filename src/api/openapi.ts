@@ -26,9 +26,59 @@ const PATHS: Record<string, Record<string, Operation>> = {
     get: { summary: "A model's contract", admin: true, params: ["modelId"], responses: { "200": "the model.json contract", ...ERRORS } },
   },
   "/v1/models/{modelId}/uploads": { post: { summary: "Start pushing a model file in parts (R2 multipart), stored under its sha256", admin: true, params: ["modelId"], body: UploadFile, responses: { "201": "{ path, uploadId, partBytes, complete: false }", "200": "{ path, complete: true }: already pushed", ...ERRORS } } },
-  "/v1/models/{modelId}/uploads/{uploadId}/parts/{partNumber}": { put: { summary: "One part (Content-Length required, at most partBytes)", admin: true, params: ["modelId", "uploadId", "partNumber"], query: ["file", "sha256"], raw: "application/octet-stream", responses: { "200": "{ partNumber, etag }", ...ERRORS, "400": "file or sha256 missing or malformed (invalid_request), or a body shorter than its Content-Length (bad_length: the upload is aborted)", "404": "no open upload of this model with this id (unknown_upload)", "409": "the upload is for another file or digest (upload_mismatch), or already complete (upload_complete)", "411": "no Content-Length", "413": "part too large" } } },
-  "/v1/models/{modelId}/uploads/{uploadId}/complete": { post: { summary: "Complete a pushed file; its bytes are hashed against the sha256 it was started with", admin: true, params: ["modelId", "uploadId"], body: CompleteUpload, responses: { "200": "{ path, bytes, complete: true }", ...ERRORS, "400": "invalid request, a wrong etag, a part never sent or listed twice (bad_parts: the upload is aborted), or the bytes do not match the sha256 (the file is deleted)", "404": "no open upload of this model with this id (unknown_upload)", "409": "the upload is for another file (upload_mismatch), or already complete (upload_complete)" } } },
-  "/v1/evaluator/objects/*": { get: { summary: "Evaluator service only (Bearer EVALUATOR_SECRET): a model file, merged adapter or example set it needs, read-only, by R2 key", params: [], responses: { "200": "the object, with its etag", "304": "a matching If-None-Match (weak comparison), or not modified since If-Modified-Since", "400": "a malformed If-Match or If-None-Match, or a key over 1,024 bytes", "401": "missing or wrong evaluator secret", "404": "not found or outside models/, merged/, examples/", "412": "a failed If-Match (strong comparison) or If-Unmodified-Since" } } },
+  "/v1/models/{modelId}/uploads/{uploadId}/parts/{partNumber}": {
+    put: {
+      summary: "One part (Content-Length required, at most partBytes)",
+      admin: true,
+      params: ["modelId", "uploadId", "partNumber"],
+      query: ["file", "sha256"],
+      raw: "application/octet-stream",
+      responses: {
+        "200": "{ partNumber, etag }",
+        ...ERRORS,
+        "400":
+          "file or sha256 missing or malformed (invalid_request), or a body shorter than its Content-Length " +
+            "(bad_length: the upload is aborted)",
+        "404": "no open upload of this model with this id (unknown_upload)",
+        "409": "the upload is for another file or digest (upload_mismatch), or already complete (upload_complete)",
+        "411": "no Content-Length",
+        "413": "part too large",
+      },
+    },
+  },
+  "/v1/models/{modelId}/uploads/{uploadId}/complete": {
+    post: {
+      summary: "Complete a pushed file; its bytes are hashed against the sha256 it was started with",
+      admin: true,
+      params: ["modelId", "uploadId"],
+      body: CompleteUpload,
+      responses: {
+        "200": "{ path, bytes, complete: true }",
+        ...ERRORS,
+        "400":
+          "invalid request, a wrong etag, a part never sent or listed twice (bad_parts: the upload is " +
+            "aborted), or the bytes do not match the sha256 (the file is deleted)",
+        "404": "no open upload of this model with this id (unknown_upload)",
+        "409": "the upload is for another file (upload_mismatch), or already complete (upload_complete)",
+      },
+    },
+  },
+  "/v1/evaluator/objects/*": {
+    get: {
+      summary:
+        "Evaluator service only (Bearer EVALUATOR_SECRET): a model file, merged adapter or example set it " +
+          "needs, read-only, by R2 key",
+      params: [],
+      responses: {
+        "200": "the object, with its etag",
+        "304": "a matching If-None-Match (weak comparison), or not modified since If-Modified-Since",
+        "400": "a malformed If-Match or If-None-Match, or a key over 1,024 bytes",
+        "401": "missing or wrong evaluator secret",
+        "404": "not found or outside models/, merged/, examples/",
+        "412": "a failed If-Match (strong comparison) or If-Unmodified-Since",
+      },
+    },
+  },
   "/v1/tasks": { get: { summary: "The catalogue: tasks and its version", admin: true, responses: { "200": "{ tasks, catalogueVersion }", ...ERRORS } } },
   "/v1/tasks/{taskId}": {
     get: { summary: "One task", admin: true, params: ["taskId"], responses: { "200": "the task", ...ERRORS } },
@@ -40,7 +90,16 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/tasks/{taskId}/examples": {
     put: { summary: "Upload a task's examples, JSONL {prompt, completion} per line", admin: true, params: ["taskId"], query: ["split"], raw: "application/x-ndjson", responses: { "201": "{ taskId, split, examples, catalogueVersion }", ...ERRORS } },
   },
-  "/v1/evaluate": { post: { summary: "Few-shot loss (and held-out exact match) of a task under an adapter, or under its own adapter compressed to a private part (part: { rank, dtype })", admin: true, body: EvaluateRequest, responses: { "200": "{ loss, exactMatch?, examples, tokens, ms, partBytes? }", ...ERRORS } } },
+  "/v1/evaluate": {
+    post: {
+      summary:
+        "Few-shot loss (and held-out exact match) of a task under an adapter, or under its own adapter " +
+          "compressed to a private part (part: { rank, dtype })",
+      admin: true,
+      body: EvaluateRequest,
+      responses: { "200": "{ loss, exactMatch?, examples, tokens, ms, partBytes? }", ...ERRORS },
+    },
+  },
   "/v1/runs": {
     get: { summary: "Recent clustering runs", admin: true, responses: { "200": "{ runs }", ...ERRORS } },
     post: { summary: "Start a clustering run (D2C or a baseline)", admin: true, body: RunRequest, responses: { "202": "{ runId, k, tasks }", "422": "budget too small", ...ERRORS } },
@@ -56,7 +115,19 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/profiles": { get: { summary: "Device profiles", admin: true, responses: { "200": "{ profiles }", ...ERRORS } } },
   "/v1/profiles/{profileId}": {
     put: { summary: "Create or replace a device profile (versioned)", admin: true, params: ["profileId"], body: ProfileSchema, responses: { "200": "the stored profile", ...ERRORS } },
-    get: { summary: "A profile with its current release, cron state, the 50 most recently requested per-device task sets, how many it has, and the reports its subset index handled and dropped", admin: true, params: ["profileId"], responses: { "200": "the profile with { subsets, subsetsTotal, subsetsNext, subsetReports: { handled, network_quota, waiting_room_full } }", ...ERRORS } },
+    get: {
+      summary:
+        "A profile with its current release, cron state, the 50 most recently requested per-device task " +
+          "sets, how many it has, and the reports its subset index handled and dropped",
+      admin: true,
+      params: ["profileId"],
+      responses: {
+        "200":
+          "the profile with { subsets, subsetsTotal, subsetsNext, subsetReports: { handled, network_quota, " +
+            "waiting_room_full } }",
+        ...ERRORS,
+      },
+    },
     delete: { summary: "Delete a profile; one with releases only with ?retire=true, which stops serving them", admin: true, params: ["profileId"], query: ["retire"], responses: { "200": "{ deleted, retiredThrough }", "409": "the profile has releases and retire=true was not given", ...ERRORS } },
   },
   "/v1/profiles/{profileId}/releases": {
@@ -64,7 +135,15 @@ const PATHS: Record<string, Record<string, Operation>> = {
     get: { summary: "Release history, newest first", admin: true, params: ["profileId"], responses: { "200": "{ profile, releases }", ...ERRORS } },
   },
   "/v1/profiles/{profileId}/rollout": { post: { summary: "Raise the newest release's rollout percentage (it never decreases: use rollback)", admin: true, params: ["profileId"], body: RolloutRequest, responses: { "200": "the release", "409": "no release, or a decrease", ...ERRORS } } },
-  "/v1/profiles/{profileId}/subsets": { get: { summary: "A profile's per-device task sets, most recently requested first, a page at a time", admin: true, params: ["profileId"], query: ["limit", "cursor"], responses: { "200": "{ profile, subsets, total, next } (next: the cursor of the next page, or null)", ...ERRORS } } },
+  "/v1/profiles/{profileId}/subsets": {
+    get: {
+      summary: "A profile's per-device task sets, most recently requested first, a page at a time",
+      admin: true,
+      params: ["profileId"],
+      query: ["limit", "cursor"],
+      responses: { "200": "{ profile, subsets, total, next } (next: the cursor of the next page, or null)", ...ERRORS },
+    },
+  },
   "/v1/profiles/{profileId}/subsets/{key}/releases": { get: { summary: "A per-device task set's own release history, newest first", admin: true, params: ["profileId", "key"], responses: { "200": "{ profile, subset, releases }", ...ERRORS } } },
   "/v1/profiles/{profileId}/subsets/{key}/rollback": { post: { summary: "Serve an earlier release of a per-device task set again, as a new version", admin: true, params: ["profileId", "key"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
   "/v1/profiles/{profileId}/rollback": { post: { summary: "Serve an earlier release's adapters again, as a new version", admin: true, params: ["profileId"], body: RollbackRequest, responses: { "201": "the new release", ...ERRORS } } },
@@ -72,8 +151,31 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/adapters/{sha256}": { get: { summary: "Device: an adapter blob (immutable; Range, If-Range)", params: ["sha256"], responses: { "200": "the blob", "206": "a range of it", "416": "range not satisfiable", "404": "not found" } } },
   "/v1/keys": { get: { summary: "Device: the manifest-signing keys with their status and statements (edge copy, docs/decisions/0009)", responses: { "200": "{ keys: [{ keyId, algorithm, publicKey, status: current | next | previous | retired, certificate?, retirement?, addedAt }] }" } } },
   "/v1/keys/next": { post: { summary: "Register a next signing key, certified by the current key", admin: true, body: NextKeyRequest, responses: { "201": "{ keys }", "409": "a next key exists, or this key is registered", ...ERRORS } } },
-  "/v1/keys/switch": { post: { summary: "Sign with the next key from now on; re-sign every served manifest", admin: true, responses: { "200": "{ keys, resigned }", "409": "no next key, its private key is not in MANIFEST_SIGNING_KEY_NEXT, or that secret signs for another key (secret_mismatch)", ...ERRORS } } },
-  "/v1/keys/{keyId}/retire": { post: { summary: "Withdraw a key that is not current (a statement signed by the current key)", admin: true, params: ["keyId"], responses: { "200": "{ keys }", "409": "the key is current or already retired, or still signs a served manifest (key_in_use)", ...ERRORS } } },
+  "/v1/keys/switch": {
+    post: {
+      summary: "Sign with the next key from now on; re-sign every served manifest",
+      admin: true,
+      responses: {
+        "200": "{ keys, resigned }",
+        "409":
+          "no next key, its private key is not in MANIFEST_SIGNING_KEY_NEXT, or that secret signs for " +
+            "another key (secret_mismatch)",
+        ...ERRORS,
+      },
+    },
+  },
+  "/v1/keys/{keyId}/retire": {
+    post: {
+      summary: "Withdraw a key that is not current (a statement signed by the current key)",
+      admin: true,
+      params: ["keyId"],
+      responses: {
+        "200": "{ keys }",
+        "409": "the key is current or already retired, or still signs a served manifest (key_in_use)",
+        ...ERRORS,
+      },
+    },
+  },
   "/v1/results": { get: { summary: "The committed experiment results (docs/results.json)", responses: { "200": "[{ method, k, seed, meanExactMatch, meanFewShotLoss }]" } } },
 };
 

@@ -46,7 +46,8 @@ profiles.put("/:profileId", async (c) => {
 profiles.delete("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const retire = c.req.query("retire");
-  if (retire !== undefined && retire !== "true" && retire !== "false") throw new ApiError(400, "invalid_request", `retire: give true or false, got ${quoted(retire)}`);
+  if (retire !== undefined && retire !== "true" && retire !== "false")
+    throw new ApiError(400, "invalid_request", `retire: give true or false, got ${quoted(retire)}`);
   const stub = releases(c.env, profile.id);
   const latest = await stub.latest(profile.id);
   if (latest && retire !== "true") {
@@ -79,49 +80,90 @@ profiles.get("/:profileId", async (c) => {
   const stub = releases(c.env, profile.id);
   const page = await subsetPage(c.env, profile.id, SUBSETS_PAGE);
   return c.json({
-    ...profile, release: await stub.latest(profile.id), auto: await stub.autoState(),
-    subsets: page.subsets, subsetsTotal: page.total, subsetsNext: page.next, subsetReports: await profileSubsets(c.env, profile.id).reportCounts(),
+    ...profile,
+    release: await stub.latest(profile.id),
+    auto: await stub.autoState(),
+    subsets: page.subsets,
+    subsetsTotal: page.total,
+    subsetsNext: page.next,
+    subsetReports: await profileSubsets(c.env, profile.id).reportCounts(),
   });
 });
 
-/** The profile's per-device task sets, most recently requested first, a page at a time (`cursor`: the previous page's `next`). */
+/**
+ * The profile's per-device task sets, most recently requested first, a page at a time (`cursor`: the
+ * previous page's `next`).
+ */
 profiles.get("/:profileId/subsets", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));
   const parsed = SubsetPage.safeParse(c.req.query());
-  if (!parsed.success) throw new ApiError(400, "invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "));
-  return c.json({ profile: profile.id, ...(await subsetPage(c.env, profile.id, parsed.data.limit, parsed.data.cursor)) });
+  if (!parsed.success)
+    throw new ApiError(
+      400,
+      "invalid_request",
+      parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "),
+    );
+  return c.json({
+    profile: profile.id,
+    ...(await subsetPage(c.env, profile.id, parsed.data.limit, parsed.data.cursor)),
+  });
 });
 
-async function subsetPage(env: Env, profileId: string, limit: number, cursor?: number): Promise<{ subsets: SubsetView[]; total: number; next: number | null }> {
+async function subsetPage(
+  env: Env,
+  profileId: string,
+  limit: number,
+  cursor?: number,
+): Promise<{ subsets: SubsetView[]; total: number; next: number | null }> {
   const page = await profileSubsets(env, profileId).list(limit, cursor);
-  const subsets = await Promise.all(page.subsets.map(async (s): Promise<SubsetView> => {
-    const release = s.released ? await subsetReleases(env, { profile: profileId, subset: s.key }).latest({ profile: profileId, subset: s.key }) : null;
-    return {
-      ...s,
-      release: release && { version: release.version, createdAt: release.createdAt, catalogueVersion: release.catalogueVersion, adapters: release.adapters, objective: release.objective },
-      heldOutExactMatch: s.runId ? (await clusterRun(env, s.runId).status())?.report?.meanExactMatch ?? null : null,
-    };
-  }));
+  const subsets = await Promise.all(
+    page.subsets.map(async (s): Promise<SubsetView> => {
+      const release = s.released
+        ? await subsetReleases(env, { profile: profileId, subset: s.key }).latest({ profile: profileId, subset: s.key })
+        : null;
+      return {
+        ...s,
+        release: release && {
+          version: release.version,
+          createdAt: release.createdAt,
+          catalogueVersion: release.catalogueVersion,
+          adapters: release.adapters,
+          objective: release.objective,
+        },
+        heldOutExactMatch: s.runId ? ((await clusterRun(env, s.runId).status())?.report?.meanExactMatch ?? null) : null,
+      };
+    }),
+  );
   return { subsets, total: page.total, next: page.next };
 }
 
 /** A per-device task set's own release history (newest first) and its rollback, as a profile's. */
 profiles.get("/:profileId/subsets/:key/releases", async (c) => {
   const scope = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
-  return c.json({ profile: scope.profile, subset: scope.subset, releases: await subsetReleases(c.env, scope).history(scope) });
+  return c.json({
+    profile: scope.profile,
+    subset: scope.subset,
+    releases: await subsetReleases(c.env, scope).history(scope),
+  });
 });
 
 profiles.post("/:profileId/subsets/:key/rollback", async (c) => {
   const { version } = await jsonBody(c.req.raw, RollbackRequest);
   const scope = await existingSubset(c.env, c.req.param("profileId"), c.req.param("key"));
   const release = await subsetReleases(c.env, scope).rollback(scope, version);
-  if (!release) throw new ApiError(404, "unknown_release", `subset ${scope.subset} of profile ${scope.profile} has no release ${version}`);
+  if (!release)
+    throw new ApiError(
+      404,
+      "unknown_release",
+      `subset ${scope.subset} of profile ${scope.profile} has no release ${version}`,
+    );
   return c.json(release, 201);
 });
 
 async function existingSubset(env: Env, profileId: string, key: string): Promise<{ profile: string; subset: string }> {
   const profile = await existingProfile(env, profileId);
-  if ((await profileSubsets(env, profile.id).tasksOf(key)) === null) throw new ApiError(404, "unknown_subset", `profile ${profile.id} has no subset ${key}`);
+  if ((await profileSubsets(env, profile.id).tasksOf(key)) === null)
+    throw new ApiError(404, "unknown_subset", `profile ${profile.id} has no subset ${key}`);
   return { profile: profile.id, subset: key };
 }
 

@@ -52,7 +52,11 @@ tasks.put("/:taskId/adapter", async (c) => {
   const baseModel = String(configJson?.base_model_name_or_path ?? "");
   const contract = await catalogue(c.env).resolveModel(baseModel);
   if (!contract) {
-    throw new ApiError(422, "unknown_model", `adapter_config.json: base_model_name_or_path ${quoted(baseModel)} is neither a registered model nor one's alias`);
+    throw new ApiError(
+      422,
+      "unknown_model",
+      `adapter_config.json: base_model_name_or_path ${quoted(baseModel)} is neither a registered model nor one's alias`,
+    );
   }
   const modelId = contract.modelId;
   // The factors as the model will use them (scaled) are checked; an AdapterError renders as 400/422.

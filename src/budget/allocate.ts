@@ -27,9 +27,14 @@ export const MAX_UNITS = 1 << 16;
  * cheapest option of every task does not fit. `unit` defaults to the smallest that keeps the
  * table within MAX_UNITS.
  */
-export function allocate(tasks: readonly (readonly AllocationOption[])[], budget: number, unit = Math.max(1, Math.ceil(budget / MAX_UNITS))): Allocation | null {
+export function allocate(
+  tasks: readonly (readonly AllocationOption[])[],
+  budget: number,
+  unit = Math.max(1, Math.ceil(budget / MAX_UNITS)),
+): Allocation | null {
   const units = Math.floor(budget / unit);
-  if (units > MAX_UNITS) throw new RangeError(`a budget of ${budget} bytes in units of ${unit} is ${units} units, at most ${MAX_UNITS}`);
+  if (units > MAX_UNITS)
+    throw new RangeError(`a budget of ${budget} bytes in units of ${unit} is ${units} units, at most ${MAX_UNITS}`);
   for (const [t, options] of tasks.entries()) if (options.length === 0) throw new RangeError(`task ${t} has no option`);
   // best[u]: least loss of the tasks so far within u units; choice[t][u]: the option that gave it.
   let best = new Float64Array(units + 1);

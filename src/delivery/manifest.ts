@@ -19,7 +19,10 @@ export interface ManifestAdapter {
  */
 export interface ManifestModel {
   readonly id: string;
-  /** sha256 of model.onnx, or, for a model with external data files, of the list of its files' digests (src/models/digest.ts). */
+  /**
+   * sha256 of model.onnx, or, for a model with external data files, of the list of its files' digests
+   * (src/models/digest.ts).
+   */
   readonly sha256: string;
 }
 

@@ -35,7 +35,8 @@ export function parseNeed(locales: string | undefined, apps: string | undefined,
   if (taskSet !== undefined) {
     if (locales !== undefined || apps !== undefined) throw new RangeError("taskSet: give a task set or locales and apps, not both");
     const name = taskSet.trim().toLowerCase();
-    if (!NEED_NAME.test(name)) throw new RangeError(`taskSet: ${quoted(taskSet)} is not a task set name (letters, digits, - and _, at most 32)`);
+    if (!NEED_NAME.test(name))
+      throw new RangeError(`taskSet: ${quoted(taskSet)} is not a task set name (letters, digits, - and _, at most 32)`);
     return { locales: [], apps: [], taskSet: name };
   }
   if (locales === undefined && apps === undefined) return null;
@@ -48,7 +49,10 @@ function list(name: string, value: string | undefined): string[] {
   if (entries.length === 0) throw new RangeError(`${name}: give at least one value, comma-separated`);
   if (entries.length > MAX_NEED_ENTRIES) throw new RangeError(`${name}: at most ${MAX_NEED_ENTRIES} values, got ${entries.length}`);
   const bad = entries.find((e) => !NEED_NAME.test(e));
-  if (bad !== undefined) throw new RangeError(`${name}: ${quoted(bad)} is not a language or app name (letters, digits, - and _, at most 32)`);
+  if (bad !== undefined)
+    throw new RangeError(
+      `${name}: ${quoted(bad)} is not a language or app name (letters, digits, - and _, at most 32)`,
+    );
   return entries;
 }
 

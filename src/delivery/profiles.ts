@@ -130,6 +130,9 @@ export function resolveProfile<P extends Pick<StoredProfile, "id" | "match">>(pr
 }
 
 /** The subset limits a profile sets, with the defaults for a read model published before a field existed. */
-export function subsetLimits(profile: { readonly maxSubsets?: number; readonly subsetQuorum?: number }): { maxSubsets: number; quorum: number } {
+export function subsetLimits(profile: { readonly maxSubsets?: number; readonly subsetQuorum?: number }): {
+  maxSubsets: number;
+  quorum: number;
+} {
   return { maxSubsets: profile.maxSubsets ?? DEFAULT_SUBSETS, quorum: profile.subsetQuorum ?? DEFAULT_QUORUM };
 }

@@ -66,8 +66,15 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
   const blobs = await storeReleaseBlobs(bucket, encoded);
   const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
   const input = {
-    runId, catalogueVersion: run.catalogueVersion, profileVersion: profile.version, model: { id: model.modelId, sha256: await modelDigest(model.onnx) },
-    routing, adapters: blobs.flat(), clusters: served, objective: result.objective, rollout,
+    runId,
+    catalogueVersion: run.catalogueVersion,
+    profileVersion: profile.version,
+    model: { id: model.modelId, sha256: await modelDigest(model.onnx) },
+    routing,
+    adapters: blobs.flat(),
+    clusters: served,
+    objective: result.objective,
+    rollout,
   };
   if (!subset) return releases(env, profileId).commit(profileId, input);
   const scope = { profile: profileId, subset: subset.key };

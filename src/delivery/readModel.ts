@@ -59,9 +59,18 @@ export function variantFor(model: ProfileReleases, bucket: number): ManifestVari
 }
 
 export function profilesModel(profiles: readonly StoredProfile[]): ProfilesModel {
-  return { profiles: profiles.map(({ id, version, match, modelId, maxSubsets, subsetQuorum, taskSets }) => ({
-    id, version, match, modelId, maxSubsets, subsetQuorum, ...(taskSets && Object.keys(taskSets).length ? { taskSets } : {}),
-  })), publishedAt: new Date().toISOString() };
+  return {
+    profiles: profiles.map(({ id, version, match, modelId, maxSubsets, subsetQuorum, taskSets }) => ({
+      id,
+      version,
+      match,
+      modelId,
+      maxSubsets,
+      subsetQuorum,
+      ...(taskSets && Object.keys(taskSets).length ? { taskSets } : {}),
+    })),
+    publishedAt: new Date().toISOString(),
+  };
 }
 
 /** A model's tasks as device needs see them (src/delivery/needs.ts). */

@@ -17,11 +17,19 @@ async function servedHistories(env: Env): Promise<ServedHistory[]> {
   const histories: ServedHistory[] = [];
   for (const { id: profile } of await catalogue(env).profiles()) {
     const own = releases(env, profile);
-    histories.push({ name: `profile ${profile}`, resign: () => own.resignServed(profile), keyIds: () => own.servedKeyIds(profile) });
+    histories.push({
+      name: `profile ${profile}`,
+      resign: () => own.resignServed(profile),
+      keyIds: () => own.servedKeyIds(profile),
+    });
     for (const subset of await profileSubsets(env, profile).releasedKeys()) {
       const scope = { profile, subset };
       const stub = subsetReleases(env, scope);
-      histories.push({ name: `subset ${subset} of profile ${profile}`, resign: () => stub.resignServed(scope), keyIds: () => stub.servedKeyIds(scope) });
+      histories.push({
+        name: `subset ${subset} of profile ${profile}`,
+        resign: () => stub.resignServed(scope),
+        keyIds: () => stub.servedKeyIds(scope),
+      });
     }
   }
   return histories;
@@ -37,6 +45,7 @@ export async function resignEverythingServed(env: Env): Promise<number> {
 /** The histories whose served manifests `keyId` still signs. */
 export async function servedBy(env: Env, keyId: string): Promise<string[]> {
   const names: string[] = [];
-  for (const history of await servedHistories(env)) if ((await history.keyIds()).includes(keyId)) names.push(history.name);
+  for (const history of await servedHistories(env))
+    if ((await history.keyIds()).includes(keyId)) names.push(history.name);
   return names;
 }

@@ -22,17 +22,24 @@ import { publishRun } from "./publish";
 import type { SubsetMessage } from "./subsetMessages";
 
 export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
-  if (message.type === "subset-run-finished") return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
+  if (message.type === "subset-run-finished")
+    return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
   const { type: _, profile, ...need } = message;
   // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its index's.
   const rules = (await readEdge<ProfilesModel>(env, PROFILES_KEY))?.profiles.find((p) => p.id === profile);
   if (!rules || rules.maxSubsets === 0) return; // deleted since, or builds no subsets
-  const { build, retired } = await profileSubsets(env, profile).request({ ...need, networks: need.networks ?? [] }, subsetLimits(rules)); // reports queued before networks were counted have none
+  const { build, retired } = await profileSubsets(env, profile).request(
+    { ...need, networks: need.networks ?? [] },
+    subsetLimits(rules),
+  ); // reports queued before networks were counted have none
   await retireSubsets(env, profile, retired);
   if (build) await buildSubset(env, profile, need.key);
 }
 
-/** Takes released subsets the index dropped off the device path: only their own keys change, the profile's release stays served. */
+/**
+ * Takes released subsets the index dropped off the device path: only their own keys change, the
+ * profile's release stays served.
+ */
 export async function retireSubsets(env: Env, profile: string, keys: readonly string[]): Promise<void> {
   for (const subset of keys) await subsetReleases(env, { profile, subset }).retire({ profile, subset });
 }
@@ -71,7 +78,8 @@ export async function finishSubsetRun(env: Env, profileId: string, key: string, 
   const stub = clusterRun(env, runId);
   const run = await stub.status();
   if (run?.state === "running") return `run ${runId} still going`;
-  if (!(await index.claimFinish(key, runId))) return `run ${runId} is not building subset ${key}, or another call is publishing it`;
+  if (!(await index.claimFinish(key, runId)))
+    return `run ${runId} is not building subset ${key}, or another call is publishing it`;
   try {
     if (run?.state !== "done") return await failedBuild(index, key, `run ${runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`);
     const release = await publishRun(env, env.BUCKET, profileId, runId, 100, { key, tasks: run.tasks });

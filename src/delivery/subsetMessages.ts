@@ -9,7 +9,10 @@ export interface SubsetRequest {
   readonly locales: readonly string[];
   readonly apps: readonly string[];
   readonly taskSet?: string;
-  /** Pseudonyms of the networks that asked since the isolate's last report (src/delivery/reporter.ts), the first the newest; at most REPORT_NETWORKS. */
+  /**
+   * Pseudonyms of the networks that asked since the isolate's last report (src/delivery/reporter.ts),
+   * the first the newest; at most REPORT_NETWORKS.
+   */
   readonly networks: readonly string[];
 }
 

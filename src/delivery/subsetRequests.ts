@@ -53,10 +53,19 @@ export async function subsetOf(env: Env, profile: ProfileRules, need: DeviceNeed
  * this isolate last did, unless it did so lately; `served`: the subset has a release. Work per
  * request is one map lookup; the Queue sees at most one message per need per isolate per period.
  */
-export function reportNeed(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, profile: string, subset: Subset, need: DeviceNeed, network: string, served: boolean): void {
+export function reportNeed(
+  env: Env,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  profile: string,
+  subset: Subset,
+  need: DeviceNeed,
+  network: string,
+  served: boolean,
+): void {
   const memoKey = `${profile}/${subset.key}`;
   const now = Date.now();
-  const every = env.SUBSET_REPORT_MS !== undefined ? Number(env.SUBSET_REPORT_MS) : served ? REPORT_SERVED_MS : REPORT_UNSERVED_MS;
+  const every =
+    env.SUBSET_REPORT_MS !== undefined ? Number(env.SUBSET_REPORT_MS) : served ? REPORT_SERVED_MS : REPORT_UNSERVED_MS;
   let memo = reported.get(memoKey);
   if (!memo) {
     if (reported.size >= REPORT_MEMO_ENTRIES) reported.clear();
@@ -69,11 +78,19 @@ export function reportNeed(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, p
   memo.at = now;
   memo.networks = new Set();
   const message: SubsetRequested = {
-    type: "subset-requested", profile, ...subset, locales: need.locales, apps: need.apps, ...(need.taskSet ? { taskSet: need.taskSet } : {}), networks,
+    type: "subset-requested",
+    profile,
+    ...subset,
+    locales: need.locales,
+    apps: need.apps,
+    ...(need.taskSet ? { taskSet: need.taskSet } : {}),
+    networks,
   };
   // A lost report costs only lateness: the next one from any isolate schedules the build.
-  ctx.waitUntil(env.EVALUATIONS.send(message).catch((e: unknown) => {
-    reported.delete(memoKey);
-    console.warn(`need ${memoKey} not reported`, e);
-  }));
+  ctx.waitUntil(
+    env.EVALUATIONS.send(message).catch((e: unknown) => {
+      reported.delete(memoKey);
+      console.warn(`need ${memoKey} not reported`, e);
+    }),
+  );
 }

@@ -35,7 +35,10 @@ export interface SubsetView {
   readonly released: boolean;
   /** Distinct networks that asked for it over the last 7 days (at most 64 counted): what the bounds rank by. */
   readonly demand: number;
-  /** Reports from the edge (each isolate reports a need at most once a minute unserved, once an hour served: src/delivery/subsetRequests.ts). */
+  /**
+   * Reports from the edge (each isolate reports a need at most once a minute unserved, once an hour
+   * served: src/delivery/subsetRequests.ts).
+   */
   readonly requests: number;
   readonly firstRequestedAt: string;
   readonly lastRequestedAt: string;

@@ -45,17 +45,28 @@ async function withPrecompiledRuntime<T>(init: () => Promise<T>): Promise<T> {
  * A one-node model (Identity over a float [1]) that starts the runtime: the start is then the
  * runtime's own, and a registered model that fails to load fails only its own session.
  */
-const STARTER = toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-  irVersion: 8n,
-  opsetImport: [{ domain: "", version: 13n }],
-  graph: { name: "start", node: [{ opType: "Identity", input: ["x"], output: ["y"] }], input: [float32Input("x", [1])], output: [float32Input("y", [1])] },
-}));
+const STARTER = toBinary(
+  ModelProtoSchema,
+  create(ModelProtoSchema, {
+    irVersion: 8n,
+    opsetImport: [{ domain: "", version: 13n }],
+    graph: {
+      name: "start",
+      node: [{ opType: "Identity", input: ["x"], output: ["y"] }],
+      input: [float32Input("x", [1])],
+      output: [float32Input("y", [1])],
+    },
+  }),
+);
 
 const OPTIONS: ort.InferenceSession.SessionOptions = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
 
 let runtimeReady: Promise<void> | undefined;
 
-/** Starts onnxruntime once per isolate. A failed start is final (ORT refuses a second init): every later call reports it. */
+/**
+ * Starts onnxruntime once per isolate. A failed start is final (ORT refuses a second init): every
+ * later call reports it.
+ */
 function startRuntime(): Promise<void> {
   if (!runtimeReady) {
     ort.env.wasm.numThreads = 1; // workerd has no threads to give Emscripten's pthreads

@@ -113,7 +113,8 @@ class WireReader {
   }
 
   async text(n: number): Promise<string> {
-    if (n > MAX_STRING) throw new DomainError("invalid", "bad_onnx", `model.onnx: a name or key of ${n} bytes (at most ${MAX_STRING})`);
+    if (n > MAX_STRING)
+      throw new DomainError("invalid", "bad_onnx", `model.onnx: a name or key of ${n} bytes (at most ${MAX_STRING})`);
     const out = new Uint8Array(n);
     let at = 0;
     await this.pass(n, (slice) => {
@@ -125,7 +126,8 @@ class WireReader {
 }
 
 /** One field of a message: its number, wire type, and (varints) value or (length-delimited) end position. */
-type Field = { no: number; wire: 0; value: bigint } | { no: number; wire: 2; end: number } | { no: number; wire: 1 | 5 };
+type Field =
+  { no: number; wire: 0; value: bigint } | { no: number; wire: 2; end: number } | { no: number; wire: 1 | 5 };
 /** Reads what it needs of a field; the walk skips whatever of a length-delimited field it leaves. */
 type Visit = (f: Field) => Promise<void>;
 
@@ -163,7 +165,15 @@ async function packedVarints(r: WireReader, end: number): Promise<number> {
 }
 
 async function tensor(r: WireReader, end: number, onTensor: (t: ScannedTensor) => void): Promise<void> {
-  const t: ScannedTensor = { name: "", dims: [], dataType: 0, dataLocation: 0, external: new Map(), rawBytes: null, typedCount: 0 };
+  const t: ScannedTensor = {
+    name: "",
+    dims: [],
+    dataType: 0,
+    dataLocation: 0,
+    external: new Map(),
+    rawBytes: null,
+    typedCount: 0,
+  };
   await message(r, end, async (f) => {
     if (f.wire === 0) {
       if (f.no === 1) t.dims.push(BigInt.asIntN(64, f.value));
@@ -235,8 +245,13 @@ async function valueName(r: WireReader, end: number): Promise<string> {
   return name;
 }
 
-async function graph(w: Walk, end: number, top?: { inputs: string[]; outputs: string[]; nodes: number }): Promise<void> {
-  if (w.depth > MAX_DEPTH) throw new DomainError("invalid", "bad_onnx", `model.onnx: graphs nested more than ${MAX_DEPTH} deep`);
+async function graph(
+  w: Walk,
+  end: number,
+  top?: { inputs: string[]; outputs: string[]; nodes: number },
+): Promise<void> {
+  if (w.depth > MAX_DEPTH)
+    throw new DomainError("invalid", "bad_onnx", `model.onnx: graphs nested more than ${MAX_DEPTH} deep`);
   await message(w.r, end, async (f) => {
     if (f.wire !== 2) return;
     if (f.no === 1) {
@@ -246,7 +261,8 @@ async function graph(w: Walk, end: number, top?: { inputs: string[]; outputs: st
     else if (f.no === 15) await sparseTensor(w, f.end);
     else if (top && (f.no === 11 || f.no === 12)) {
       const names = f.no === 11 ? top.inputs : top.outputs;
-      if (names.length === MAX_VALUES) throw new DomainError("invalid", "bad_onnx", `model.onnx: more than ${MAX_VALUES} graph inputs or outputs`);
+      if (names.length === MAX_VALUES)
+        throw new DomainError("invalid", "bad_onnx", `model.onnx: more than ${MAX_VALUES} graph inputs or outputs`);
       names.push(await valueName(w.r, f.end));
     }
   });
@@ -264,7 +280,10 @@ async function functionProto(w: Walk, end: number): Promise<void> {
  * Walks a ModelProto (field 1 ir_version, 7 graph, 8 opset_import, 25 functions), calling
  * `onTensor` for each tensor as it is read; refuses what is not an ONNX model with a graph.
  */
-export async function scanOnnx(source: Uint8Array | ReadableStream<Uint8Array>, onTensor: (t: ScannedTensor) => void): Promise<ScannedGraph> {
+export async function scanOnnx(
+  source: Uint8Array | ReadableStream<Uint8Array>,
+  onTensor: (t: ScannedTensor) => void,
+): Promise<ScannedGraph> {
   const w: Walk = { r: new WireReader(source), onTensor, depth: 0 };
   const top = { inputs: [] as string[], outputs: [] as string[], nodes: 0 };
   let irVersion = 0n;
@@ -285,6 +304,7 @@ export async function scanOnnx(source: Uint8Array | ReadableStream<Uint8Array>, 
     throw e;
   });
   // Arbitrary bytes can parse as some protobuf; an ONNX model has an IR version, an opset and a graph of nodes.
-  if (irVersion <= 0n || opsets === 0 || graphs !== 1 || top.nodes === 0) throw notOnnx("no IR version, opset import or graph nodes");
+  if (irVersion <= 0n || opsets === 0 || graphs !== 1 || top.nodes === 0)
+    throw notOnnx("no IR version, opset import or graph nodes");
   return { inputs: top.inputs, outputs: top.outputs };
 }

@@ -27,7 +27,8 @@ export const RunRequest = z.object({
     maxAdapters: z.number().int().min(1).optional(),
     maxBytes: z.number().int().min(1).optional(),
     dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes").optional(),
+  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or " +
+    "maxBytes").optional(),
   profile: z.string().min(1).optional(),
   /** The base model whose tasks the run takes (by default); needed when the catalogue holds tasks of several models. */
   modelId: z.string().min(1).optional(),

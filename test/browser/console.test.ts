@@ -125,9 +125,11 @@ describe.skipIf(!hasChromium)("the console", () => {
     const subsets = [
       { key: "3f2a9c0d1e2b4a5c", tasks: ["gec-de", "qa-de", "sum-de"], locales: ["de"], apps: ["mail"], state: "published", runId: "run-x", outcome: null,
         release: { version: 2, createdAt: "2026-11-30T10:00:00.000Z", catalogueVersion: 1, adapters: 2, objective: 0.58 },
-        released: true, demand: 9, requests: 12, firstRequestedAt: "2026-11-29T09:00:00.000Z", lastRequestedAt: new Date(Date.now() - 3 * 3600_000).toISOString(), heldOutExactMatch: 0.7125 },
+        released: true, demand: 9, requests: 12, firstRequestedAt: "2026-11-29T09:00:00.000Z",
+        lastRequestedAt: new Date(Date.now() - 3 * 3600_000).toISOString(), heldOutExactMatch: 0.7125 },
       { key: "0123456789abcdef", tasks: ["qa-ja"], locales: ["ja"], apps: [], state: "failed", runId: null, outcome: "run failed", release: null,
-        released: false, demand: 1, requests: 1, firstRequestedAt: "2026-11-29T09:00:00.000Z", lastRequestedAt: "2026-11-29T09:00:00.000Z", heldOutExactMatch: null },
+        released: false, demand: 1, requests: 1, firstRequestedAt: "2026-11-29T09:00:00.000Z",
+        lastRequestedAt: "2026-11-29T09:00:00.000Z", heldOutExactMatch: null },
     ];
     await page.route("**/v1/profiles/phones", async (route) => {
       const response = await route.fetch();
@@ -140,8 +142,10 @@ describe.skipIf(!hasChromium)("the console", () => {
       const rows = await page.$$eval("section.profile[data-profile=phones] table.subsets tr[data-subset]",
         (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => [td.textContent, td.getAttribute("title")])));
       expect(rows).toEqual([
-        [["de + mail", "key 3f2a9c0d1e2b4a5c"], ["3", "gec-de\nqa-de\nsum-de"], ["published", null], ["2", null], ["9", "12 reports"], ["3 h ago", subsets[0].lastRequestedAt], ["71.3%", null]],
-        [["ja", "key 0123456789abcdef"], ["1", "qa-ja"], ["failed", null], ["—", null], ["1", "1 report"], [expect.stringMatching(/^\d+ d ago$/), subsets[1].lastRequestedAt], ["—", null]],
+        [["de + mail", "key 3f2a9c0d1e2b4a5c"], ["3", "gec-de\nqa-de\nsum-de"], ["published", null], ["2", null],
+          ["9", "12 reports"], ["3 h ago", subsets[0].lastRequestedAt], ["71.3%", null]],
+        [["ja", "key 0123456789abcdef"], ["1", "qa-ja"], ["failed", null], ["—", null], ["1", "1 report"],
+          [expect.stringMatching(/^\d+ d ago$/), subsets[1].lastRequestedAt], ["—", null]],
       ]);
       await shot("profiles-subsets");
     } finally {

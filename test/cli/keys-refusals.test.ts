@@ -34,7 +34,8 @@ function refusedInOneLine(result: CliResult): void {
 }
 
 describe("d2c-edge keys add-next refusals", () => {
-  it("refuses an existing --out in one line before generating or registering anything, leaving the file as it was", async () => {
+  it("refuses an existing --out in one line before generating or registering anything, leaving the file as " +
+    "it was", async () => {
     const dir = await mkdtemp(join(root, "existing-"));
     const out = join(dir, "earlier.jwk");
     await writeFile(out, "the key of an earlier rotation");
@@ -45,13 +46,16 @@ describe("d2c-edge keys add-next refusals", () => {
     expect(result.stderr).toContain(`--out ${out} already exists`);
     expect(await readFile(out, "utf8")).toBe("the key of an earlier rotation");
     expect(await readdir(dir)).toEqual(["earlier.jwk"]);
-    expect(await keyList()).toEqual(before); // still no next key: the server, which would have accepted one, heard nothing
+    // still no next key: the server, which would have accepted one, heard nothing
+    expect(await keyList()).toEqual(before);
   });
 
   it("writes no file when the server refuses (a wrong token, then a second next key)", async () => {
     const dir = await mkdtemp(join(root, "refused-"));
     const before = await keyList();
-    const unauthorised = await worker.cli(["keys", "add-next", "--out", join(dir, "a.jwk")], { env: { D2C_TOKEN: "wrong" } });
+    const unauthorised = await worker.cli(["keys", "add-next", "--out", join(dir, "a.jwk")], {
+      env: { D2C_TOKEN: "wrong" },
+    });
     refusedInOneLine(unauthorised);
     expect(unauthorised.stderr).toContain("401");
     expect(await readdir(dir)).toEqual([]);

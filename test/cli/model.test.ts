@@ -41,7 +41,8 @@ afterAll(async () => {
 });
 
 describe("d2c-edge model push", () => {
-  it("adds the LoRA inputs, pushes the graph in parts, and registers a model that scores as the contract export", async () => {
+  it("adds the LoRA inputs, pushes the graph in parts, and registers a model that scores as the " +
+    "contract export", async () => {
     const folder = await modelFolder("char-lm-pushed", ["models/d2c-char-lm/plain/model.onnx"], "models/d2c-char-lm");
     const pushed = await worker.cli(["model", "push", folder, "--alias", "d2c/char-lm-pushed"]);
     expect(pushed.code).toBe(0);
@@ -77,14 +78,19 @@ describe("d2c-edge model push", () => {
     expect(contract.onnx.externalData).toEqual([{ file: "model.onnx_data", sha256: "dea1b39a5891afc9c0eb98e82edd5a2e99bb4ea567a473298b08fb271b1799d2" }]);
   });
 
-  it("refuses external data outside its folder (a path, or a symlink out) before reading or sending anything", async () => {
+  it("refuses external data outside its folder (a path, or a symlink out) before reading or " +
+    "sending anything", async () => {
     // Finding 6 of the security review (issue 20): the CLI read and hashed ../secret.data, named by the graph.
     await writeFile(join(dir, "secret.data"), "not the CLI's to read");
     const plain = await readFile(fixture("models/d2c-char-lm/plain/model.onnx"));
     const graphAt = (location: string) => {
       const model = readModel(new Uint8Array(plain));
       const embedding = model.graph!.initializer.find((t) => t.name === "model.embed_tokens.weight")!;
-      embedding.externalData = [["location", location], ["offset", "0"], ["length", String(embedding.rawData.length)]].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
+      embedding.externalData = [
+        ["location", location],
+        ["offset", "0"],
+        ["length", String(embedding.rawData.length)],
+      ].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
       embedding.rawData = new Uint8Array(0);
       embedding.dataLocation = TensorProto_DataLocation.EXTERNAL;
       return writeModel(model);
@@ -94,7 +100,10 @@ describe("d2c-edge model push", () => {
     const bySymlink = await modelFolder("outside-link", [], "models/d2c-char-lm");
     await writeFile(join(bySymlink, "model.onnx"), graphAt("model.onnx_data"));
     await symlink(join(dir, "secret.data"), join(bySymlink, "model.onnx_data"));
-    for (const [folder, expected] of [[byPath, 'model.onnx refers to external data "../secret.data", which is not a plain file name'], [bySymlink, "model.onnx_data, which leads outside"]]) {
+    for (const [folder, expected] of [
+      [byPath, 'model.onnx refers to external data "../secret.data", which is not a plain file name'],
+      [bySymlink, "model.onnx_data, which leads outside"],
+    ]) {
       const result = await worker.cli(["model", "push", folder]);
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(expected);

@@ -23,10 +23,11 @@ const published: SubsetView = {
 };
 
 describe("describeSubset", () => {
-  it("names key, state, release, the first task ids and how many more, the need, demand, reports and held-out exact match", () => {
+  it("names key, state, release, the first task ids and how many more, the need, demand, reports and " +
+    "held-out exact match", () => {
     expect(describeSubset(published)).toBe(
       "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
-      "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+        "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
     );
   });
 
@@ -36,17 +37,39 @@ describe("describeSubset", () => {
       "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
       "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
     );
-    const waiting: SubsetView = { ...published, state: "waiting", tasks: ["qa-ja"], locales: ["ja"], apps: [], release: null, released: false, demand: 1, requests: 1, heldOutExactMatch: null, runId: null, outcome: "waiting: 1 of 2 networks asked for it" };
+    const waiting: SubsetView = {
+      ...published,
+      state: "waiting",
+      tasks: ["qa-ja"],
+      locales: ["ja"],
+      apps: [],
+      release: null,
+      released: false,
+      demand: 1,
+      requests: 1,
+      heldOutExactMatch: null,
+      runId: null,
+      outcome: "waiting: 1 of 2 networks asked for it",
+    };
     expect(describeSubset(waiting)).toBe(
-      "3f2a9c0d1e2b4a5c waiting, no release yet, 1 task (qa-ja), need locales ja, 1 network, 1 report, last 2026-12-01T08:00:00.000Z: waiting: 1 of 2 networks asked for it",
+      "3f2a9c0d1e2b4a5c waiting, no release yet, 1 task (qa-ja), need locales ja, 1 network, 1 report, last " +
+        "2026-12-01T08:00:00.000Z: waiting: 1 of 2 networks asked for it",
     );
   });
 
   it("shows no outcome for the other states (published, building)", () => {
     expect(describeSubset({ ...published, locales: [], apps: [], taskSet: "keyboard" })).toContain(", need task set keyboard, ");
-    const building: SubsetView = { ...published, state: "building", tasks: ["qa-ja", "sum-ja"], locales: [], apps: ["notes"], outcome: "run run-1 going" };
+    const building: SubsetView = {
+      ...published,
+      state: "building",
+      tasks: ["qa-ja", "sum-ja"],
+      locales: [],
+      apps: ["notes"],
+      outcome: "run run-1 going",
+    };
     expect(describeSubset(building)).toBe(
-      "3f2a9c0d1e2b4a5c building, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+      "3f2a9c0d1e2b4a5c building, release 2, 2 tasks (qa-ja sum-ja), need apps notes, 9 networks, 12 " +
+        "reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
     );
   });
 });
@@ -87,7 +110,9 @@ describe("d2c-edge subsets against the real Worker", () => {
     expect(usage.stderr).toBe("d2c-edge: subsets: missing <profileId> (see d2c-edge subsets --help)\n");
     const unknown = await worker.cli(["subsets", "watches"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe("d2c-edge: GET /v1/profiles/watches/subsets?limit=200: 404 unknown_profile: no profile watches\n");
+    expect(unknown.stderr).toBe(
+      "d2c-edge: GET /v1/profiles/watches/subsets?limit=200: 404 unknown_profile: no profile watches\n",
+    );
   });
 
   it("releases --subset asks for that subset's own history", async () => {
@@ -105,11 +130,22 @@ describe("d2c-edge subsets against the real Worker", () => {
     const subsetsOf = async () => ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
     await expect.poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 }).toEqual(["published"]);
     const [built] = await subsetsOf();
-    expect(built).toMatchObject({ tasks: ["gec-de", "qa-de"], locales: ["de"], apps: ["gec", "qa"], demand: 1, requests: 1, release: { version: 1 }, heldOutExactMatch: null });
+    expect(built).toMatchObject({
+      tasks: ["gec-de", "qa-de"],
+      locales: ["de"],
+      apps: ["gec", "qa"],
+      demand: 1,
+      requests: 1,
+      release: { version: 1 },
+      heldOutExactMatch: null,
+    });
 
     const listed = await worker.cli(["subsets", "phones"]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toBe(`${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, 1 report, last ${built.lastRequestedAt}\n`);
+    expect(listed.stdout).toBe(
+      `${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, ` +
+        `1 report, last ${built.lastRequestedAt}\n`,
+    );
     expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({ profile: "phones", subsets: [built] });
 
     // The held-out report of the subset's run: the line then carries its mean exact match.

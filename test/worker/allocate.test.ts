@@ -19,7 +19,10 @@ describe("allocate", () => {
   it("finds the least summed loss within the budget, as brute force does, in units of 1 byte", () => {
     const random = seededRandom(21);
     for (let trial = 0; trial < 50; trial++) {
-      const tasks = Array.from({ length: 5 }, () => [{ bytes: 0, loss: 2 + random() }, ...Array.from({ length: 4 }, () => ({ bytes: 1 + Math.floor(random() * 40), loss: random() * 2 }))]);
+      const tasks = Array.from({ length: 5 }, () => [
+        { bytes: 0, loss: 2 + random() },
+        ...Array.from({ length: 4 }, () => ({ bytes: 1 + Math.floor(random() * 40), loss: random() * 2 })),
+      ]);
       const budget = Math.floor(random() * 120);
       const got = allocate(tasks, budget, 1)!;
       expect(got.bytes).toBeLessThanOrEqual(budget);
@@ -29,7 +32,16 @@ describe("allocate", () => {
   });
 
   it("rounds costs up to its unit, so it never exceeds the budget; null when nothing fits", () => {
-    const tasks = [[{ bytes: 33, loss: 1 }, { bytes: 65, loss: 0.5 }], [{ bytes: 33, loss: 1 }, { bytes: 65, loss: 0.2 }]];
+    const tasks = [
+      [
+        { bytes: 33, loss: 1 },
+        { bytes: 65, loss: 0.5 },
+      ],
+      [
+        { bytes: 33, loss: 1 },
+        { bytes: 65, loss: 0.2 },
+      ],
+    ];
     const coarse = allocate(tasks, 130, 32)!;
     expect(coarse.bytes).toBeLessThanOrEqual(130);
     expect(allocate(tasks, 130, 1)).toMatchObject({ choices: [1, 1], bytes: 130 });

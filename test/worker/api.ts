@@ -84,11 +84,25 @@ export async function seedTaggedTasks(tasks: readonly string[]): Promise<void> {
  * Clusters `tasks` (already uploaded) with K-means into `k`, creates `profile` for the reference
  * model (its budget `k` adapters, plus `settings`) and publishes the run as its release 1; returns the run id.
  */
-export async function publishKmeans(profile: string, tasks: readonly string[], k: number, settings: Record<string, unknown> = {}): Promise<string> {
+export async function publishKmeans(
+  profile: string,
+  tasks: readonly string[],
+  k: number,
+  settings: Record<string, unknown> = {},
+): Promise<string> {
   const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
-  const { runId } = (await (await call("/v1/runs", post({ tasks, k, method: "kmeans", seed: 0 }))).json()) as { runId: string };
+  const { runId } = (await (await call("/v1/runs", post({ tasks, k, method: "kmeans", seed: 0 }))).json()) as {
+    runId: string;
+  };
   expect((await waitFor(runId)).state).toBe("done");
-  expect((await call(`/v1/profiles/${profile}`, { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: k }, ...settings }) })).status).toBe(200);
+  expect(
+    (
+      await call(`/v1/profiles/${profile}`, {
+        method: "PUT",
+        body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: k }, ...settings }),
+      })
+    ).status,
+  ).toBe(200);
   expect((await call(`/v1/profiles/${profile}/releases`, post({ runId }))).status).toBe(201);
   return runId;
 }

@@ -18,14 +18,24 @@ let publicKeys: Record<string, string>;
 /** The reference model's files under another id: same weights, another base as far as adapters go. */
 async function registerOther(): Promise<Response> {
   const contract = await fixtureJson<Record<string, unknown>>(`models/${MODEL}/model.json`);
-  const files: Record<string, Uint8Array> = { "model.json": new TextEncoder().encode(JSON.stringify({ ...contract, modelId: OTHER })) };
-  for (const f of ["model.onnx", "tokenizer.json", "tokenizer_config.json"]) files[f] = await fixtureBytes(`models/${MODEL}/${f}`);
+  const files: Record<string, Uint8Array> = {
+    "model.json": new TextEncoder().encode(JSON.stringify({ ...contract, modelId: OTHER })),
+  };
+  for (const f of ["model.onnx", "tokenizer.json", "tokenizer_config.json"])
+    files[f] = await fixtureBytes(`models/${MODEL}/${f}`);
   return call(`/v1/models/${OTHER}`, { method: "PUT", headers: ADMIN, body: form(files) });
 }
 
-const device = (profile: string, model: ManifestModel) => new OtaClient({
-  baseUrl: "http://d2c.test", deviceId: "phone-1", profile, publicKeys, model, store: new MemoryStore(), fetch: (r) => exports.default.fetch(r),
-});
+const device = (profile: string, model: ManifestModel) =>
+  new OtaClient({
+    baseUrl: "http://d2c.test",
+    deviceId: "phone-1",
+    profile,
+    publicKeys,
+    model,
+    store: new MemoryStore(),
+    fetch: (r) => exports.default.fetch(r),
+  });
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);
@@ -39,7 +49,9 @@ beforeAll(async () => {
       "adapter_model.safetensors": await fixtureBytes(`adapters/${task}/adapter_model.safetensors`),
     };
     expect((await uploadAdapter(`${task}-b`, other)).status).toBe(201);
-    expect((await uploadExamples(`${task}-b`, "fewshot", await fixtureBytes(`examples/${task}/fewshot.jsonl`))).status).toBe(201);
+    expect(
+      (await uploadExamples(`${task}-b`, "fewshot", await fixtureBytes(`examples/${task}/fewshot.jsonl`))).status,
+    ).toBe(201);
   }
   await publishKmeans("phones-a", ["gec-de", "gec-en"], 1);
   await publishKmeans("phones-b", ["gec-de-b", "gec-en-b"], 1, { modelId: OTHER });
@@ -52,12 +64,15 @@ beforeAll(async () => {
 describe("the base model of a release", () => {
   it("is signed into the manifest: the model's id and the sha256 of its weights", async () => {
     for (const [profile, id] of [["phones-a", MODEL], ["phones-b", OTHER]]) {
-      const { manifest } = (await (await call(`/v1/manifest?profile=${profile}&device=d1`, { headers: {} })).json()) as SignedManifest;
+      const { manifest } = (await (
+        await call(`/v1/manifest?profile=${profile}&device=d1`, { headers: {} })
+      ).json()) as SignedManifest;
       expect(manifest.model).toEqual({ id, sha256: held.sha256 });
     }
   });
 
-  it("is checked by the client: a device holding one model installs its release and refuses the other's, installing nothing", async () => {
+  it("is checked by the client: a device holding one model installs its release and refuses the other's, " +
+    "installing nothing", async () => {
     const own = device("phones-a", held);
     expect(await own.sync()).toMatchObject({ status: "updated", version: 1 });
     expect(await own.adapterFor("gec-de")).not.toBeNull();

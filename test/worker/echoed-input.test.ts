@@ -32,7 +32,8 @@ describe("echoed input in error messages", () => {
     expect(quoted(`${"a".repeat(63)}😀${"b".repeat(10)}`)).toBe(`"${"a".repeat(63)}…" (75 characters)`);
   });
 
-  it("GET /v1/manifest with a 200 KB X-Device-Locales: 400 bad_need under 1 KB naming locales, nothing stored changes", async () => {
+  it("GET /v1/manifest with a 200 KB X-Device-Locales: 400 bad_need under 1 KB naming locales, nothing " +
+    "stored changes", async () => {
     const before = await snapshot();
     const response = await device("/v1/manifest?profile=x", { "x-device-locales": HUGE });
     expect(response.status).toBe(400);
@@ -50,7 +51,10 @@ describe("echoed input in error messages", () => {
     expect(response.status).toBe(400);
     const text = await response.text();
     expect(text.length).toBeLessThan(1024);
-    expect((JSON.parse(text) as ErrorBody).error).toMatchObject({ code: "bad_need", message: expect.stringMatching(/^taskSet: "a{64}…"/) });
+    expect((JSON.parse(text) as ErrorBody).error).toMatchObject({
+      code: "bad_need",
+      message: expect.stringMatching(/^taskSet: "a{64}…"/),
+    });
     expect(await snapshot()).toEqual(before);
   });
 
@@ -59,7 +63,10 @@ describe("echoed input in error messages", () => {
     const response = await device("/v1/manifest", { "x-device-ram-mb": `x${HUGE}` });
     expect(response.status).toBe(400);
     const { error } = (await response.json()) as ErrorBody;
-    expect(error).toMatchObject({ code: "bad_trait", message: expect.stringMatching(/^ramMb must be a whole number of MB, got "xa{63}…" \(204801 characters\)$/) });
+    expect(error).toMatchObject({
+      code: "bad_trait",
+      message: expect.stringMatching(/^ramMb must be a whole number of MB, got "xa{63}…" \(204801 characters\)$/),
+    });
     expect(await snapshot()).toEqual(before);
   });
 

@@ -20,7 +20,8 @@ beforeAll(async () => {
 });
 
 describe("evaluating a private part", () => {
-  it("at the adapter's rank in fp16 scores as the adapter; fewer ranks and bits score worse, and the answer names the part's bytes", async () => {
+  it("at the adapter's rank in fp16 scores as the adapter; fewer ranks and bits score worse, and the answer " +
+    "names the part's bytes", async () => {
     const targets = (await fixtureJson<ModelContract>(`models/${MODEL}/model.json`)).loraTargets;
     const own = await lossOf({ task: "gec-de", adapter: "gec-de" });
     const full = await lossOf({ task: "gec-de", adapter: "gec-de", part: { rank: 8, dtype: "fp16" } });
@@ -34,10 +35,14 @@ describe("evaluating a private part", () => {
     expect(rank3.partBytes! - privatePartBytes(targets, 3, "int4")).toBeLessThan(136);
   });
 
-  it("refuses a part of a merged adapter or the base model, a rank above the adapter's, and an unknown field", async () => {
+  it("refuses a part of a merged adapter or the base model, a rank above the adapter's, and an " +
+    "unknown field", async () => {
     for (const [body, message] of [
       [{ task: "gec-de", adapter: "none", part: { rank: 1, dtype: "int4" } }, "part: give a task id as adapter"],
-      [{ task: "gec-de", adapter: "gec-de", part: { rank: 9, dtype: "int4" } }, "part.rank: 9 is above adapter gec-de's rank 8"],
+      [
+        { task: "gec-de", adapter: "gec-de", part: { rank: 9, dtype: "int4" } },
+        "part.rank: 9 is above adapter gec-de's rank 8",
+      ],
       [{ task: "gec-de", adapter: "gec-de", part: { rank: 2, dtype: "int3" } }, "part.dtype"],
       [{ task: "gec-de", adapter: "gec-de", part: { rank: 2, dtype: "int4", scale: 2 } }, "part.scale"],
     ] as const) {

@@ -1,8 +1,15 @@
-/** Model registrations and pushes as a client sends them, hostile variants of the reference ONNX, and the state a refusal must leave alone. */
+/**
+ * Model registrations and pushes as a client sends them, hostile variants of the reference ONNX, and
+ * the state a refusal must leave alone.
+ */
 import { env } from "cloudflare:workers";
 import { create } from "@bufbuild/protobuf";
 import { expect } from "vitest";
-import { StringStringEntryProtoSchema, TensorProto_DataLocation, TensorProtoSchema } from "../../src/models/gen/onnx_pb";
+import {
+  StringStringEntryProtoSchema,
+  TensorProto_DataLocation,
+  TensorProtoSchema,
+} from "../../src/models/gen/onnx_pb";
 import { readModel, writeModel, type ModelProto, type TensorProto } from "../../src/models/onnxGraph";
 import { ADMIN, call, form } from "./api";
 import { fixtureBytes } from "./seed";
@@ -10,10 +17,16 @@ import { fixtureBytes } from "./seed";
 export type ErrorBody = { error: { code: string; message: string } };
 export const DIR = "models/d2c-char-lm";
 export const encode = (s: string) => new TextEncoder().encode(s);
-export const sha256Hex = async (bytes: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+export const sha256Hex = async (bytes: Uint8Array) =>
+  [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
 
 export async function tokenizerFiles(): Promise<Record<string, Uint8Array>> {
-  return { "tokenizer.json": await fixtureBytes(`${DIR}/tokenizer.json`), "tokenizer_config.json": await fixtureBytes(`${DIR}/tokenizer_config.json`) };
+  return {
+    "tokenizer.json": await fixtureBytes(`${DIR}/tokenizer.json`),
+    "tokenizer_config.json": await fixtureBytes(`${DIR}/tokenizer_config.json`),
+  };
 }
 
 export const register = (id: string, files: Record<string, Uint8Array>, query = "") =>
@@ -61,24 +74,55 @@ export const externalEmbedding = (location: string) => (model: ModelProto) => {
   const length = t.rawData.length;
   t.rawData = new Uint8Array(0);
   t.dataLocation = TensorProto_DataLocation.EXTERNAL;
-  t.externalData = [["location", location], ["offset", "0"], ["length", String(length)]].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
+  t.externalData = [
+    ["location", location],
+    ["offset", "0"],
+    ["length", String(length)],
+  ].map(([key, value]) => create(StringStringEntryProtoSchema, { key, value }));
 };
 
 /** An unused float initializer of `bytes` bytes: a model of any size that is still a valid graph. */
 export const padding = (bytes: number) => (model: ModelProto) => {
-  model.graph!.initializer.push(create(TensorProtoSchema, { name: "padding", dataType: 1, dims: [BigInt(bytes / 4)], rawData: new Uint8Array(bytes) }));
+  model.graph!.initializer.push(
+    create(TensorProtoSchema, {
+      name: "padding",
+      dataType: 1,
+      dims: [BigInt(bytes / 4)],
+      rawData: new Uint8Array(bytes),
+    }),
+  );
 };
 
 type Part = { partNumber: number; etag: string };
 
 export const startUpload = async (modelId: string, file: string, sha256: string) =>
-  (await (await call(`/v1/models/${modelId}/uploads`, { method: "POST", body: JSON.stringify({ file, sha256 }) })).json()) as { uploadId: string; complete: boolean };
+  (await (
+    await call(`/v1/models/${modelId}/uploads`, { method: "POST", body: JSON.stringify({ file, sha256 }) })
+  ).json()) as { uploadId: string; complete: boolean };
 
-export const sendPart = (modelId: string, uploadId: string, n: number, query: string, body: Uint8Array, length = body.byteLength) =>
-  call(`/v1/models/${modelId}/uploads/${encodeURIComponent(uploadId)}/parts/${n}${query}`, { method: "PUT", headers: { ...ADMIN, "content-length": String(length) }, body });
+export const sendPart = (
+  modelId: string,
+  uploadId: string,
+  n: number,
+  query: string,
+  body: Uint8Array,
+  length = body.byteLength,
+) =>
+  call(`/v1/models/${modelId}/uploads/${encodeURIComponent(uploadId)}/parts/${n}${query}`, {
+    method: "PUT",
+    headers: { ...ADMIN, "content-length": String(length) },
+    body,
+  });
 
-export const completeUpload = (modelId: string, uploadId: string, body: { file: string; sha256: string; parts: Part[] }) =>
-  call(`/v1/models/${modelId}/uploads/${encodeURIComponent(uploadId)}/complete`, { method: "POST", body: JSON.stringify(body) });
+export const completeUpload = (
+  modelId: string,
+  uploadId: string,
+  body: { file: string; sha256: string; parts: Part[] },
+) =>
+  call(`/v1/models/${modelId}/uploads/${encodeURIComponent(uploadId)}/complete`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
 
 /** Pushes one file in parts of `partBytes` as the CLI does; returns its digest and the completion's response. */
 export async function push(modelId: string, file: string, bytes: Uint8Array, partBytes = 8 << 20) {
@@ -86,15 +130,36 @@ export async function push(modelId: string, file: string, bytes: Uint8Array, par
   const started = await startUpload(modelId, file, sha256);
   const parts: Part[] = [];
   for (let offset = 0, n = 1; offset < bytes.byteLength; offset += partBytes, n++) {
-    const response = await sendPart(modelId, started.uploadId, n, `?file=${file}&sha256=${sha256}`, bytes.subarray(offset, offset + partBytes));
+    const response = await sendPart(
+      modelId,
+      started.uploadId,
+      n,
+      `?file=${file}&sha256=${sha256}`,
+      bytes.subarray(offset, offset + partBytes),
+    );
     expect(response.status).toBe(200);
     parts.push((await response.json()) as Part);
   }
-  return { sha256, uploadId: started.uploadId, parts, done: await completeUpload(modelId, started.uploadId, { file, sha256, parts }) };
+  return {
+    sha256,
+    uploadId: started.uploadId,
+    parts,
+    done: await completeUpload(modelId, started.uploadId, { file, sha256, parts }),
+  };
 }
 
 /** The reference model.json for a model whose files were pushed. */
-export async function pushedModelJson(modelId: string, sha256: string, externalData?: { file: string; sha256: string }[]): Promise<Uint8Array> {
+export async function pushedModelJson(
+  modelId: string,
+  sha256: string,
+  externalData?: { file: string; sha256: string }[],
+): Promise<Uint8Array> {
   const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`)));
-  return encode(JSON.stringify({ ...reference, modelId, onnx: { file: `${sha256}/model.onnx`, sha256, ...(externalData ? { externalData } : {}) } }));
+  return encode(
+    JSON.stringify({
+      ...reference,
+      modelId,
+      onnx: { file: `${sha256}/model.onnx`, sha256, ...(externalData ? { externalData } : {}) },
+    }),
+  );
 }

@@ -30,9 +30,19 @@ const hostile = (keysReachable: boolean): FetchLike => async (request) => {
 };
 
 const client = (store: MemoryStore, fetch: FetchLike) =>
-  new OtaClient({ baseUrl: "http://d2c.test", deviceId: "d1", profile: "restart", publicKeys: { [first.keyId]: first.publicKey }, store, fetch });
+  new OtaClient({
+    baseUrl: "http://d2c.test",
+    deviceId: "d1",
+    profile: "restart",
+    publicKeys: { [first.keyId]: first.publicKey },
+    store,
+    fetch,
+  });
 
-async function copyOf(store: MemoryStore, state?: (value: Record<string, unknown>) => Record<string, unknown>): Promise<MemoryStore> {
+async function copyOf(
+  store: MemoryStore,
+  state?: (value: Record<string, unknown>) => Record<string, unknown>,
+): Promise<MemoryStore> {
   const copy = new MemoryStore();
   for (const key of await store.list("")) await copy.put(key, (await store.get(key))!);
   if (state) {
@@ -56,7 +66,8 @@ beforeAll(async () => {
 });
 
 describe("the reference client keeps key retirements across a restart", () => {
-  it("a restarted client still refuses a manifest signed by its retired pinned key when GET /v1/keys is blocked, and keeps the certified key", async () => {
+  it("a restarted client still refuses a manifest signed by its retired pinned key when GET /v1/keys is " +
+    "blocked, and keeps the certified key", async () => {
     const store = new MemoryStore();
     const before = client(store, worker);
     expect(await before.sync()).toMatchObject({ status: "updated", version: 1 });
@@ -64,7 +75,8 @@ describe("the reference client keeps key retirements across a restart", () => {
     expect((await call("/v1/keys/next", post({ publicKey }))).status).toBe(201);
     expect((await call("/v1/keys/switch", post())).status).toBe(200);
     expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(200);
-    expect(await before.sync()).toMatchObject({ version: 1 }); // the re-signed manifest: learns the new key and the retirement
+    // the re-signed manifest: learns the new key and the retirement
+    expect(await before.sync()).toMatchObject({ version: 1 });
     expect(await before.sync()).toMatchObject({ status: "unchanged", version: 1 });
 
     // What the review saw: a state without the retirements (as the client wrote it until now) trusts the old key again.
@@ -91,7 +103,10 @@ describe("the reference client keeps key retirements across a restart", () => {
     const refused = await client(store, hostile(true)).sync(); // the key list is reachable: the retirement is learned
     expect(refused).toMatchObject({ status: "kept-previous", version: null });
     expect(refused.error).toContain("retired");
-    const state = JSON.parse(new TextDecoder().decode((await store.get(storeKeys.state))!)) as { release: unknown; keys: { retired: string[] } };
+    const state = JSON.parse(new TextDecoder().decode((await store.get(storeKeys.state))!)) as {
+      release: unknown;
+      keys: { retired: string[] };
+    };
     expect(state).toMatchObject({ release: null, keys: { retired: [first.keyId] } });
     const restarted = await client(store, hostile(false)).sync();
     expect(restarted).toMatchObject({ status: "kept-previous", version: null });

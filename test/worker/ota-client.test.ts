@@ -78,7 +78,15 @@ class FakeWorker {
       }
     }
     const manifest: Manifest = {
-      profile: "phone-8gb", model: { id: "d2c-char-lm", sha256: "0".repeat(64) }, version, createdAt: "2026-11-20T00:00:00Z", expiresAt: "2026-12-20T00:00:00Z", rollout: 100, routing, adapters, ...overrides,
+      profile: "phone-8gb",
+      model: { id: "d2c-char-lm", sha256: "0".repeat(64) },
+      version,
+      createdAt: "2026-11-20T00:00:00Z",
+      expiresAt: "2026-12-20T00:00:00Z",
+      rollout: 100,
+      routing,
+      adapters,
+      ...overrides,
     };
     this.signed = await signer.sign(manifest);
     return this.signed;

@@ -49,7 +49,8 @@ describe("blockwise quantisation", () => {
         expect(stored.data.byteLength + 2 * stored.scales.length).toBe(storedBytes(length, dtype));
         const back = dequantize(stored);
         for (let i = 0; i < length; i++) {
-          const step = dtype === "fp16" ? Math.abs(values[i]) * 2 ** -10 : halfToFloat(stored.scales[Math.floor(i / BLOCK)]);
+          const step =
+            dtype === "fp16" ? Math.abs(values[i]) * 2 ** -10 : halfToFloat(stored.scales[Math.floor(i / BLOCK)]);
           // Half a step, and the scale's own fp16 rounding (at most 2^-11 of the block's max) on the largest value.
           expect(Math.abs(back[i] - values[i])).toBeLessThanOrEqual(step / 2 + Math.abs(values[i]) * 2 ** -10 + 1e-12);
         }
@@ -67,9 +68,12 @@ describe("blockwise quantisation", () => {
 });
 
 describe("a private part", () => {
-  it("at the adapter's own rank and fp16 is the adapter to fp16 precision; cut to rank r it loses exactly the trailing singular values", () => {
+  it("at the adapter's own rank and fp16 is the adapter to fp16 precision; cut to rank r it loses exactly " +
+    "the trailing singular values", () => {
     const own = adapter.get(targets[0].module)!.rank;
-    expect(relativeError(materialise(privatePart("gec-de", adapter, targets, own, "fp16"), targets), adapter)).toBeLessThan(2e-3);
+    expect(
+      relativeError(materialise(privatePart("gec-de", adapter, targets, own, "fp16"), targets), adapter),
+    ).toBeLessThan(2e-3);
     let previous = Infinity;
     for (let rank = 1; rank < own; rank++) {
       const cut = materialise(privatePart("gec-de", adapter, targets, rank, "fp16"), targets);
@@ -77,7 +81,8 @@ describe("a private part", () => {
       let trailing = 0;
       let total = 0;
       for (const t of targets) {
-        const s = new SingularValueDecomposition(Matrix.from1DArray(t.out, t.in, deltaW(adapter.get(t.module)!, t))).diagonal;
+        const s = new SingularValueDecomposition(Matrix.from1DArray(t.out, t.in, deltaW(adapter.get(t.module)!, t)))
+          .diagonal;
         s.forEach((sigma, i) => {
           total += sigma ** 2;
           if (i >= rank) trailing += sigma ** 2;
@@ -93,7 +98,10 @@ describe("a private part", () => {
   it("costs privatePartBytes, and int4 is a little over a quarter of fp16", () => {
     for (const dtype of PART_DTYPES) {
       const part = privatePart("gec-de", adapter, targets, 3, dtype);
-      const bytes = [...part.modules.values()].reduce((n, m) => n + m.a.data.byteLength + 2 * m.a.scales.length + m.bT.data.byteLength + 2 * m.bT.scales.length, 0);
+      const bytes = [...part.modules.values()].reduce(
+        (n, m) => n + m.a.data.byteLength + 2 * m.a.scales.length + m.bT.data.byteLength + 2 * m.bT.scales.length,
+        0,
+      );
       expect(bytes).toBe(privatePartBytes(targets, 3, dtype));
     }
     const ratio = privatePartBytes(targets, 3, "int4") / privatePartBytes(targets, 3, "fp16");
@@ -101,7 +109,8 @@ describe("a private part", () => {
     expect(ratio).toBeLessThan(0.3);
   });
 
-  it("round-trips through its file: the decoded part materialises to the same bytes; a damaged file is refused by name", () => {
+  it("round-trips through its file: the decoded part materialises to the same bytes; a damaged file is " +
+    "refused by name", () => {
     const part = privatePart("gec-de", adapter, targets, 2, "int4");
     const file = encodePart(part, targets);
     const header = Number(new DataView(file.buffer).getBigUint64(0, true));
@@ -116,9 +125,21 @@ describe("a private part", () => {
     }
     expect(header).toBeLessThan(128);
     expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
-    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(`part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ${file.byteLength}`);
-    expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(/a rank-2 int4 part/);
-    const forged = new TextEncoder().encode(JSON.stringify({ format: "d2c-part", version: 1, kind: "private", task: "x", rank: 2, dtype: "int3" }));
-    expect(() => decodePart(new Uint8Array([...new Uint8Array(new BigUint64Array([BigInt(forged.length)]).buffer), ...forged]), targets)).toThrow("dtype must be one of fp16, int8, int4");
+    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(
+      `part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ` +
+        `${file.byteLength}`,
+    );
+    expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(
+      /a rank-2 int4 part/,
+    );
+    const forged = new TextEncoder().encode(
+      JSON.stringify({ format: "d2c-part", version: 1, kind: "private", task: "x", rank: 2, dtype: "int3" }),
+    );
+    expect(() =>
+      decodePart(
+        new Uint8Array([...new Uint8Array(new BigUint64Array([BigInt(forged.length)]).buffer), ...forged]),
+        targets,
+      ),
+    ).toThrow("dtype must be one of fp16, int8, int4");
   });
 });

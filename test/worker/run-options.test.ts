@@ -18,13 +18,22 @@ const runs = async () => ((await (await call("/v1/runs")).json()) as { runs: unk
 
 const cases: { body: unknown; path: string }[] = [
   { body: { merge: { method: "svd", evil: 1 } }, path: "merge.evil: not a field of merge" },
-  { body: { k: 1, merge: { method: "svd", tune: { budget: 4, evil: 1 } } }, path: "merge.tune.evil: not a field of merge.tune" },
+  {
+    body: { k: 1, merge: { method: "svd", tune: { budget: 4, evil: 1 } } },
+    path: "merge.tune.evil: not a field of merge.tune",
+  },
   { body: { budget: { maxAdapters: 1, evil: 1 } }, path: "budget.evil: not a field of budget" },
   { body: { k: 1, prune: { m: 1, evil: 1 } }, path: "prune.evil: not a field of prune" },
   { body: { k: 1, restarts: 2, evil: 1 }, path: "evil: not a field of the body" },
-  { body: { k: 1, merge: { method: "svd", evil: 1, worse: 2 } }, path: "merge.evil: not a field of merge (and 1 more unknown)" },
+  {
+    body: { k: 1, merge: { method: "svd", evil: 1, worse: 2 } },
+    path: "merge.evil: not a field of merge (and 1 more unknown)",
+  },
   // An unknown key that is itself a hostile value is named, but not echoed whole.
-  { body: { k: 1, merge: { method: "svd", ["x".repeat(200_000)]: 1 } }, path: `merge."${"x".repeat(64)}…" (200000 characters): not a field of merge` },
+  {
+    body: { k: 1, merge: { method: "svd", ["x".repeat(200_000)]: 1 } },
+    path: `merge."${"x".repeat(64)}…" (200000 characters): not a field of merge`,
+  },
 ];
 
 describe("run options are strict", () => {

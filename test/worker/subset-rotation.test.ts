@@ -19,16 +19,24 @@ import { call, publishKmeans, seedTaggedTasks, until } from "./api";
 const TASKS = ["gec-de", "gec-en", "reply-de", "reply-en"];
 const NEEDS = { locales: ["de"], apps: ["gec", "reply"] };
 const post = (body?: unknown) => ({ method: "POST", ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-const keyIdOf = async (query: string) => ((await (await call(`/v1/manifest?${query}`, { headers: {} })).json()) as SignedManifest).keyId;
-const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
+const keyIdOf = async (query: string) =>
+  ((await (await call(`/v1/manifest?${query}`, { headers: {} })).json()) as SignedManifest).keyId;
+const tick = () =>
+  worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
 
 let first: { keyId: string; publicKey: string };
 let subsetKey: string;
 
-const device = (deviceId: string, store = new MemoryStore()) => new OtaClient({
-  baseUrl: "http://d2c.test", deviceId, profile: "rot", publicKeys: { [first.keyId]: first.publicKey }, store, needs: NEEDS,
-  fetch: (r) => exports.default.fetch(r),
-});
+const device = (deviceId: string, store = new MemoryStore()) =>
+  new OtaClient({
+    baseUrl: "http://d2c.test",
+    deviceId,
+    profile: "rot",
+    publicKeys: { [first.keyId]: first.publicKey },
+    store,
+    needs: NEEDS,
+    fetch: (r) => exports.default.fetch(r),
+  });
 
 beforeAll(async () => {
   await seedTaggedTasks(TASKS);
@@ -38,10 +46,14 @@ beforeAll(async () => {
 });
 
 describe("key rotation with per-device task sets", () => {
-  it("re-signs subset manifests on switch, refuses to retire a key that still signs one, and keeps a device with a need working", async () => {
+  it("re-signs subset manifests on switch, refuses to retire a key that still signs one, and keeps a device " +
+    "with a need working", async () => {
     const phone = device("phone-1");
     await phone.sync(); // reports the need; the profile-wide set meanwhile
-    const subset = await until(async () => ((await (await call("/v1/profiles/rot")).json()) as { subsets: SubsetView[] }).subsets[0], (s) => s?.state === "published");
+    const subset = await until(
+      async () => ((await (await call("/v1/profiles/rot")).json()) as { subsets: SubsetView[] }).subsets[0],
+      (s) => s?.state === "published",
+    );
     subsetKey = subset.key;
     expect(await phone.sync()).toMatchObject({ status: "updated", version: 1 });
     expect((await phone.current())?.subset).toBe(subsetKey);
@@ -67,7 +79,9 @@ describe("key rotation with per-device task sets", () => {
     const keysBefore = await (await call("/v1/keys", { headers: {} })).text();
     const refused = await call(`/v1/keys/${first.keyId}/retire`, post());
     expect(refused.status).toBe(409);
-    expect(await refused.json()).toMatchObject({ error: { code: "key_in_use", message: expect.stringContaining(`subset ${subsetKey} of profile rot`) } });
+    expect(await refused.json()).toMatchObject({
+      error: { code: "key_in_use", message: expect.stringContaining(`subset ${subsetKey} of profile rot`) },
+    });
     expect(await (await call("/v1/keys", { headers: {} })).text()).toBe(keysBefore);
     expect(await keyIdOf(subsetQuery)).toBe(first.keyId);
 

@@ -26,7 +26,8 @@ const DE_EN_GEC_REPLY = ["gec-de", "gec-en", "reply-de", "reply-en"];
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
 /** A device's manifest request from network `ip` (Cloudflare sets CF-Connecting-IP; demand counts networks). */
-const device = (query: string, ip = "198.51.100.1") => call(`/v1/manifest?${query}`, { headers: { "cf-connecting-ip": ip } });
+const device = (query: string, ip = "198.51.100.1") =>
+  call(`/v1/manifest?${query}`, { headers: { "cf-connecting-ip": ip } });
 
 let profileWide: ReleaseSummary;
 
@@ -73,7 +74,11 @@ describe("per-device task sets", () => {
 
   it("schedules one build for 20 simultaneous devices of a new need; then serves them their own adapters, signed", async () => {
     const runsBefore = (await runsOf("phones")).length;
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`, `203.0.113.${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`, `203.0.113.${i}`),
+      ),
+    );
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(answer.headers.get("x-subset")).toBe("pending");
@@ -116,22 +121,31 @@ describe("per-device task sets", () => {
 
   it("clusters a need larger than the budget with D2C, warm from the profile-wide clusters restricted to it", async () => {
     const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
-    expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe("pending");
+    expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe(
+      "pending",
+    );
     expect((await subsetWith("phones", tasks)())?.state).not.toBe("published");
-    await device("profile=phones&device=d3&locales=de,en,fr&apps=gec,reply", "198.51.100.2"); // the quorum: a second network
+    // the quorum: a second network
+    await device("profile=phones&device=d3&locales=de,en,fr&apps=gec,reply", "198.51.100.2");
     const subset = await publishedSubset("phones", tasks);
     const run = await statusOf(subset.runId!);
     expect(run).toMatchObject({ method: "d2c", k: 4, tasks });
-    const warm = clustersOf(restrictClusters(profileWide.clusters, tasks, 4)).map((c) => c.length).sort();
+    const warm = clustersOf(restrictClusters(profileWide.clusters, tasks, 4))
+      .map((c) => c.length)
+      .sort();
     expect(run.iterations[0].clusters.map((c) => c.size).sort()).toEqual(warm);
-    const { manifest } = (await (await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).json()) as SignedManifest;
+    const { manifest } = (await (
+      await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")
+    ).json()) as SignedManifest;
     expect(Object.keys(manifest.routing).sort()).toEqual(tasks);
     expect(manifest.adapters).toHaveLength(4);
   });
 
-  it("keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place of the one asked for by fewest", async () => {
+  it("keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place " +
+    "of the one asked for by fewest", async () => {
     const need = { a: "locales=fr&apps=gec", b: "locales=fr&apps=reply", c: "locales=de&apps=sum" };
-    const ask = (query: string, networks: readonly string[]) => Promise.all(networks.map((ip) => device(`profile=tiny&device=d3&${query}`, ip)));
+    const ask = (query: string, networks: readonly string[]) =>
+      Promise.all(networks.map((ip) => device(`profile=tiny&device=d3&${query}`, ip)));
     await ask(need.a, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
     await publishedSubset("tiny", ["gec-fr"]);
     await ask(need.b, ["10.0.0.1", "10.0.0.2"]);
@@ -139,7 +153,10 @@ describe("per-device task sets", () => {
     // Two built needs, tiny's bound: a third with as many networks as the weakest waits.
     await ask(need.c, ["10.0.0.4", "10.0.0.5"]);
     const waiting = (await until(subsetWith("tiny", ["sum-de"]), (s) => s?.demand === 2))!;
-    expect(waiting).toMatchObject({ state: "waiting", outcome: expect.stringContaining("none asked for by fewer than 2 networks") });
+    expect(waiting).toMatchObject({
+      state: "waiting",
+      outcome: expect.stringContaining("none asked for by fewer than 2 networks"),
+    });
     // One more network for c: it outranks b, which leaves the device path.
     await ask(need.c, ["10.0.0.6"]);
     await publishedSubset("tiny", ["sum-de"]);

@@ -28,7 +28,14 @@ export class PartFileError extends Error {}
 const scaleBytes = (length: number, dtype: PartDtype) => (dtype === "fp16" ? 0 : 2 * Math.ceil(length / BLOCK));
 
 export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): Uint8Array {
-  const header: Header = { format: PART_FORMAT, version: VERSION, kind: part.kind, task: part.task, rank: part.rank, dtype: part.dtype };
+  const header: Header = {
+    format: PART_FORMAT,
+    version: VERSION,
+    kind: part.kind,
+    task: part.task,
+    rank: part.rank,
+    dtype: part.dtype,
+  };
   let json = JSON.stringify(header);
   json += " ".repeat((8 - (json.length % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
@@ -36,7 +43,9 @@ export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): U
     const stored = part.modules.get(t.module)!;
     return [stored.a, stored.bT];
   });
-  const out = new Uint8Array(8 + headerBytes.byteLength + tensors.reduce((n, t) => n + storedBytes(t.length, t.dtype), 0));
+  const out = new Uint8Array(
+    8 + headerBytes.byteLength + tensors.reduce((n, t) => n + storedBytes(t.length, t.dtype), 0),
+  );
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.byteLength;
@@ -53,21 +62,32 @@ export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): U
 export function decodePart(bytes: Uint8Array, targets: readonly LoraTarget[]): PrivatePart {
   if (bytes.byteLength < 8) throw new PartFileError("part: shorter than its 8-byte header length");
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLength > bytes.byteLength - 8 || headerLength > 4096) throw new PartFileError(`part: header of ${headerLength} bytes in a file of ${bytes.byteLength}`);
+  if (headerLength > bytes.byteLength - 8 || headerLength > 4096)
+    throw new PartFileError(`part: header of ${headerLength} bytes in a file of ${bytes.byteLength}`);
   let header: Header;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Header;
   } catch {
     throw new PartFileError("part: the header is not JSON");
   }
-  if (header?.format !== PART_FORMAT || header.version !== VERSION) throw new PartFileError(`part: not a ${PART_FORMAT} version ${VERSION} file`);
-  if (header.kind !== "private" || typeof header.task !== "string") throw new PartFileError("part: kind must be private, with a task");
-  if (!PART_DTYPES.includes(header.dtype)) throw new PartFileError(`part: dtype must be one of ${PART_DTYPES.join(", ")}`);
-  if (!Number.isInteger(header.rank) || header.rank < 1 || header.rank > 4096) throw new PartFileError("part: rank must be a whole number from 1 to 4096");
+  if (header?.format !== PART_FORMAT || header.version !== VERSION)
+    throw new PartFileError(`part: not a ${PART_FORMAT} version ${VERSION} file`);
+  if (header.kind !== "private" || typeof header.task !== "string")
+    throw new PartFileError("part: kind must be private, with a task");
+  if (!PART_DTYPES.includes(header.dtype))
+    throw new PartFileError(`part: dtype must be one of ${PART_DTYPES.join(", ")}`);
+  if (!Number.isInteger(header.rank) || header.rank < 1 || header.rank > 4096)
+    throw new PartFileError("part: rank must be a whole number from 1 to 4096");
   const { rank, dtype } = header;
-  const expected = 8 + headerLength + targets.reduce((n, t) => n + storedBytes(rank * t.in, dtype) + storedBytes(rank * t.out, dtype), 0);
+  const expected =
+    8 +
+    headerLength +
+    targets.reduce((n, t) => n + storedBytes(rank * t.in, dtype) + storedBytes(rank * t.out, dtype), 0);
   if (bytes.byteLength !== expected) {
-    throw new PartFileError(`part: ${bytes.byteLength} bytes, a rank-${rank} ${dtype} part for these ${targets.length} modules has ${expected}`);
+    throw new PartFileError(
+      `part: ${bytes.byteLength} bytes, a rank-${rank} ${dtype} part for these ${targets.length} modules ` +
+        `has ${expected}`,
+    );
   }
   let at = 8 + headerLength;
   const take = (length: number): StoredTensor => {

@@ -26,7 +26,13 @@ export interface PrivatePart {
 }
 
 /** The task's adapter truncated to `rank` and stored at `dtype`. */
-export function privatePart(task: string, adapter: AdapterFactors, targets: readonly LoraTarget[], rank: number, dtype: PartDtype): PrivatePart {
+export function privatePart(
+  task: string,
+  adapter: AdapterFactors,
+  targets: readonly LoraTarget[],
+  rank: number,
+  dtype: PartDtype,
+): PrivatePart {
   if (!Number.isInteger(rank) || rank < 1) throw new RangeError(`rank must be a whole number >= 1, got ${rank}`);
   const modules = new Map<string, StoredFactors>();
   for (const target of targets) {
@@ -49,7 +55,11 @@ export function materialise(part: PrivatePart, targets: readonly LoraTarget[]): 
   for (const target of targets) {
     const stored = part.modules.get(target.module);
     if (!stored) throw new RangeError(`part of task ${part.task}: no factors for ${target.module}`);
-    factors.set(target.module, { rank: part.rank, a: dequantize(stored.a), b: transpose(dequantize(stored.bT), part.rank, target.out) });
+    factors.set(target.module, {
+      rank: part.rank,
+      a: dequantize(stored.a),
+      b: transpose(dequantize(stored.bT), part.rank, target.out),
+    });
   }
   return factors;
 }

@@ -14,7 +14,10 @@ export const PART_DTYPES: readonly PartDtype[] = ["fp16", "int8", "int4"];
 export const BLOCK = 32;
 const QMAX: Record<Exclude<PartDtype, "fp16">, number> = { int8: 127, int4: 7 };
 
-/** A tensor as stored: `data` (fp16 bits little-endian, int8 bytes, or packed int4) and, quantised, one fp16 scale per block. */
+/**
+ * A tensor as stored: `data` (fp16 bits little-endian, int8 bytes, or packed int4) and, quantised, one
+ * fp16 scale per block.
+ */
 export interface StoredTensor {
   readonly dtype: PartDtype;
   readonly length: number;
@@ -32,7 +35,13 @@ export function storedBytes(length: number, dtype: PartDtype): number {
 
 export function quantize(values: Float32Array, dtype: PartDtype): StoredTensor {
   const length = values.length;
-  if (dtype === "fp16") return { dtype, length, data: new Uint8Array(Uint16Array.from(values, floatToHalf).buffer), scales: new Uint16Array(0) };
+  if (dtype === "fp16")
+    return {
+      dtype,
+      length,
+      data: new Uint8Array(Uint16Array.from(values, floatToHalf).buffer),
+      scales: new Uint16Array(0),
+    };
   const qmax = QMAX[dtype];
   const blocks = Math.ceil(length / BLOCK);
   const scales = new Uint16Array(blocks);
