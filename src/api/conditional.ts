@@ -29,12 +29,17 @@ export function parseTagList(header: "If-Match" | "If-None-Match", value: string
   while (rest.length > 0) {
     const m = ELEMENT.exec(rest);
     if (!m || m[0].length === 0) {
-      throw new ApiError(400, "bad_precondition", `${header}: ${quoted(value)} is not * or a list of quoted entity-tags such as "abc" or W/"abc"`);
+      throw new ApiError(
+        400,
+        "bad_precondition",
+        `${header}: ${quoted(value)} is not * or a list of quoted entity-tags such as "abc" or W/"abc"`,
+      );
     }
     if (m[2] !== undefined) tags.push({ weak: m[1] !== undefined, opaque: m[2] });
     rest = rest.slice(m[0].length);
   }
-  if (tags.length === 0) throw new ApiError(400, "bad_precondition", `${header}: give * or at least one quoted entity-tag`);
+  if (tags.length === 0)
+    throw new ApiError(400, "bad_precondition", `${header}: give * or at least one quoted entity-tag`);
   return tags;
 }
 
@@ -42,6 +47,25 @@ export function parseTagList(header: "If-Match" | "If-None-Match", value: string
 function matches(list: TagList, current: EntityTag, strong: boolean): boolean {
   if (list === "*") return true;
   return list.some((tag) => tag.opaque === current.opaque && (!strong || (!tag.weak && !current.weak)));
+}
+
+const entityTag = (etag: string): EntityTag =>
+  etag.startsWith("W/") ? { weak: true, opaque: etag.slice(2) } : { weak: false, opaque: etag };
+
+/**
+ * Whether If-None-Match names `etag` (weak comparison, or `*`), for routes that answer a malformed
+ * header with the whole body rather than a 400: the device routes, where an old client must never
+ * be refused.
+ */
+export function noneMatch(value: string | undefined, etag: string): boolean {
+  if (value === undefined) return false;
+  let list: TagList;
+  try {
+    list = parseTagList("If-None-Match", value);
+  } catch {
+    return false;
+  }
+  return matches(list, entityTag(etag), false);
 }
 
 /** An HTTP-date in whole seconds, or undefined where it is not one (then the header is ignored). */
@@ -83,12 +107,20 @@ export interface Stored {
  * 404 with them (13.2.1).
  */
 export function evaluatePreconditions(p: Preconditions, object: Stored): "proceed" | "304" | "412" {
-  const current: EntityTag = object.httpEtag.startsWith("W/")
-    ? { weak: true, opaque: object.httpEtag.slice(2) }
-    : { weak: false, opaque: object.httpEtag };
+  const current = entityTag(object.httpEtag);
   const uploaded = Math.floor(object.uploaded.getTime() / 1000);
   // If-Unmodified-Since and If-Modified-Since count only without If-Match and If-None-Match.
-  if (p.ifMatch !== null ? !matches(p.ifMatch, current, true) : p.ifUnmodifiedSince !== undefined && uploaded > p.ifUnmodifiedSince) return "412";
-  if (p.ifNoneMatch !== null ? matches(p.ifNoneMatch, current, false) : p.ifModifiedSince !== undefined && uploaded <= p.ifModifiedSince) return "304";
+  if (
+    p.ifMatch !== null
+      ? !matches(p.ifMatch, current, true)
+      : p.ifUnmodifiedSince !== undefined && uploaded > p.ifUnmodifiedSince
+  )
+    return "412";
+  if (
+    p.ifNoneMatch !== null
+      ? matches(p.ifNoneMatch, current, false)
+      : p.ifModifiedSince !== undefined && uploaded <= p.ifModifiedSince
+  )
+    return "304";
   return "proceed";
 }

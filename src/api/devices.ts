@@ -19,6 +19,7 @@ import { reportNeed, subsetOf } from "../delivery/subsetRequests";
 import { blobKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
 import { quoted } from "../errors";
+import { noneMatch } from "./conditional";
 import { ApiError } from "./errors";
 
 export const devices = new Hono<{ Bindings: Env }>();
@@ -29,7 +30,8 @@ const TRAIT_HEADERS = "X-Device-Id, X-Device-Ram-Mb, X-Device-Soc, X-Device-Mode
 devices.get("/manifest", async (c) => {
   const trait = (query: string, header: string) => c.req.query(query) ?? c.req.header(header);
   const ram = trait("ramMb", "x-device-ram-mb");
-  if (ram !== undefined && !/^\d+$/.test(ram)) throw new ApiError(400, "bad_trait", `ramMb must be a whole number of MB, got ${quoted(ram)}`);
+  if (ram !== undefined && !/^\d+$/.test(ram))
+    throw new ApiError(400, "bad_trait", `ramMb must be a whole number of MB, got ${quoted(ram)}`);
   const traits: DeviceTraits = {
     ...(ram !== undefined ? { ramMb: Number(ram) } : {}),
     ...(trait("soc", "x-device-soc") ? { soc: trait("soc", "x-device-soc") } : {}),
@@ -48,23 +50,37 @@ devices.get("/manifest", async (c) => {
   const explicit = c.req.query("profile");
   const profile = explicit === undefined ? resolveProfile(all, traits) : all.find((p) => p.id === explicit);
   if (!profile) {
-    throw new ApiError(404, "no_profile", explicit === undefined ? `no profile matches traits ${quoted(traits, 256)}` : `no profile ${quoted(explicit)}`);
+    throw new ApiError(
+      404,
+      "no_profile",
+      explicit === undefined ? `no profile matches traits ${quoted(traits, 256)}` : `no profile ${quoted(explicit)}`,
+    );
   }
   const bucket = await rolloutBucket(profile.id, device);
   // A stated need is served its subset's release once built; until then (and where it has none) the profile-wide one.
   const subset = need && (await subsetOf(c.env, profile, need));
   const own = subset && (await readEdge<ProfileReleases>(c.env, subsetReleasesKey(profile.id, subset.key)));
   const subsetVariant = own ? variantFor(own, bucket) : null;
-  if (subset) reportNeed(c.env, c.executionCtx, profile.id, subset, need!, await networkOf(c.req.header("cf-connecting-ip")), subsetVariant !== null);
+  if (subset)
+    reportNeed(
+      c.env,
+      c.executionCtx,
+      profile.id,
+      subset,
+      need!,
+      await networkOf(c.req.header("cf-connecting-ip")),
+      subsetVariant !== null,
+    );
   const model = subsetVariant ? null : await readEdge<ProfileReleases>(c.env, releasesKey(profile.id));
   const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
   const headers = {
     etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps, X-Device-Task-Set`,
-    // Which set this is: the subset's key, "pending" while it is not built, "none" where the need gets no set of its own (no task, too many).
+    // Which set this is: the subset's key, "pending" while it is not built, "none" where the need
+    // gets no set of its own (no task, too many).
     ...(need ? { "x-subset": subsetVariant ? subset!.key : subset ? "pending" : "none" } : {}),
   };
-  if (ifNoneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);
+  if (noneMatch(c.req.header("if-none-match"), current.etag)) return c.body(null, 304, headers);
   return c.body(current.signed, 200, { ...headers, "content-type": "application/json" });
 });
 
@@ -86,7 +102,7 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   const headers: Record<string, string> = {
     etag, "cache-control": "public, max-age=31536000, immutable", "accept-ranges": "bytes", "content-type": "application/octet-stream",
   };
-  if (ifNoneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
+  if (noneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
   const range = ifRange === undefined || ifRange === etag ? parseRange(c.req.header("range") ?? null, head.size) : null;
   if (range === "unsatisfiable") {
     // An error about this request, not the blob: JSON, never cached, its length stated for HEAD too.
@@ -124,13 +140,4 @@ function withHeader(response: Response, name: string, value: string): Response {
   const copy = new Response(response.body, response);
   copy.headers.set(name, value);
   return copy;
-}
-
-/**
- * If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/"x"` matches `"x"`; `*` matches
- * anything. (If-Range, above, needs the strong one.)
- */
-function ifNoneMatch(header: string | undefined, etag: string): boolean {
-  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
-  return header !== undefined && header.split(",").some((t) => opaque(t) === opaque(etag) || t.trim() === "*");
 }
