@@ -6,7 +6,8 @@
  * (R seeded starts, lowest few-shot J) and `d2c-tuned` (restarts, then each cluster's merge method
  * and weights chosen on held-back few-shot folds: tuning.ts). Writes docs/results.{md,json,svg}.
  * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}; with
- * `--compressed`, every task's own adapter truncated and quantised (compressed.ts): docs/compressed.{md,json}.
+ * `--compressed`, every task's own adapter truncated and quantised (compressed.ts): docs/compressed.{md,json}; with
+ * `--budgets`, every way of spending a byte budget, the allocator's among them (budgets.ts): docs/budgets.{md,json,svg}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
@@ -19,6 +20,7 @@ import { screenedMethods } from "../../src/tuning/screen.ts";
 import { tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
 import { runCompressed } from "./compressed.ts";
+import { runBudgets } from "./budgets.ts";
 import { loadWorld } from "./world.ts";
 import { DEFAULT_TUNE } from "../../src/runs/config.ts";
 
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     out: { type: "string", default: "docs" },
     subsets: { type: "boolean", default: false },
     compressed: { type: "boolean", default: false },
+    budgets: { type: "boolean", default: false },
     methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
     restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
     "restart-criterion": { type: "string", default: DEFAULT_RESTART_CRITERION },
@@ -63,6 +66,8 @@ const TUNING: TuningSetup = {
 
 if (values.subsets) {
   await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
+} else if (values.budgets) {
+  await runBudgets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, tuning: TUNING, out: values.out });
 } else if (values.compressed) {
   await runCompressed({ fixtures: values.fixtures, threads: Number(values.threads), out: values.out });
 } else {
