@@ -26,6 +26,9 @@ import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlock
 import { argmin, kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
+import { buildPartAdapters, partKey } from "../src/runs/partAdapters";
+import { partConfigName } from "../src/budget/candidates";
+import { allocate } from "../src/budget/allocate";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
 import { isHeldOutUnit, type UnitReport } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
@@ -290,6 +293,7 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async merge(config: RunConfig, iteration: number): Promise<void> {
+    if (config.parts) return this.buildParts(config, iteration);
     const clusters = clustersOf(tables.assignmentOf(this.sql, iteration), config.k);
     const members = clusters.map((tasks) => tasks.map((t) => config.tasks[t]));
     const keys = await Promise.all(members.map((m) => clusterKey(config.modelId, m, config.merge)));
@@ -313,6 +317,35 @@ export class ClusterRun extends DurableObject<Env> {
       this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ size: members[c].length, sha256: m.sha256, bytes: m.bytes })) });
     });
     await this.wake();
+  }
+
+  /** An alloc run's iteration: every task alone, as the part configuration of this iteration (0: none). */
+  private async buildParts(config: RunConfig, iteration: number): Promise<void> {
+    const part = iteration === 0 ? null : config.parts!.configs[iteration - 1];
+    const built = await buildPartAdapters(this.env.BUCKET, await this.targets(config), config.tasks, part);
+    this.commit(() => {
+      built.forEach((m, t) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
+        iteration, t, JSON.stringify([t]), partKey(part, config.tasks[t]), m.sha256, m.bytes, m.rank));
+      this.advance("evaluate");
+      this.emit("merged", { iteration, part: partConfigName(part), bytes: built.reduce((n, m) => n + m.bytes, 0) });
+    });
+    await this.wake();
+  }
+
+  /** The knapsack over every task's measured parts (src/budget/allocate.ts); the run is done. */
+  private async allocateParts(config: RunConfig): Promise<void> {
+    const options = config.tasks.map(() => [] as { iteration: number; bytes: number; loss: number }[]);
+    for (const u of this.sql.exec<{ task: number; iteration: number; bytes: number; loss: number }>(
+      "SELECT u.task, u.iteration, c.bytes, u.loss FROM units u JOIN clusters c ON c.iteration = u.iteration AND c.cluster = u.cluster ORDER BY u.iteration")) {
+      options[u.task].push(u);
+    }
+    // The base model's option (0 bytes) always fits.
+    const { choices, bytes } = allocate(options, config.parts!.maxBytes)!;
+    this.commit(() => {
+      choices.forEach((o, t) => this.sql.exec("INSERT OR REPLACE INTO parts VALUES (?, ?)", t, options[t][o].iteration));
+      this.emit("allocated", { bytes, maxBytes: config.parts!.maxBytes, withParts: choices.filter((o, t) => options[t][o].bytes > 0).length });
+    });
+    await this.finish("done", null, 0);
   }
 
   /** First visit: create the units (cached losses filled in) and send the rest. Later visits: watchdog. */
@@ -346,7 +379,8 @@ export class ClusterRun extends DurableObject<Env> {
     // Pruned D2C declares a fixed point only after a full sweep finds no move (even past maxIterations).
     const widen = pruned && settled && !tables.isFullIteration(this.sql, iteration);
     const trajectory = tables.currentRestart(this.sql, config.seed);
-    const ended = settled ? !widen : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
+    // An alloc run measures one part configuration per iteration, all of them.
+    const ended = config.parts ? iteration + 1 >= config.maxIterations : settled ? !widen : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
     // A trajectory that ended is followed by the next seeded start, while restarts remain.
     const restart = ended && trajectory.restart + 1 < (config.restarts ?? 1) ? this.nextStart(config, trajectory.restart + 1, iteration + 1) : null;
     const last = ended && !restart;
@@ -367,6 +401,7 @@ export class ClusterRun extends DurableObject<Env> {
       }
     });
     if (!last) return this.wake();
+    if (config.parts) return this.allocateParts(config);
     const iterations = this.sql.exec<{ objective: number; exact_match: number | null }>("SELECT objective, exact_match FROM iterations ORDER BY iteration")
       .toArray().map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
     const best = this.keptIteration(config, iterations);

@@ -31,6 +31,8 @@ export interface ReleaseInput {
   readonly model: ManifestModel;
   readonly routing: Readonly<Record<string, string>>;
   readonly adapters: readonly ManifestAdapter[];
+  /** A parts release's tasks served by the base model alone (Manifest.unadapted). */
+  readonly unadapted?: readonly string[];
   /** Task ids per merged adapter: where a warm-started re-clustering begins. */
   readonly clusters: readonly (readonly string[])[];
   readonly objective: number;
@@ -78,7 +80,7 @@ export class ReleaseHistory {
   /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
   async commit(input: ReleaseInput): Promise<ReleaseSummary> {
     const version = this.nextVersion();
-    const manifest = this.manifestOf(version, input.model, input.routing, input.adapters, input.rollout ?? 100);
+    const manifest = this.manifestOf(version, input.model, input.routing, input.adapters, input.rollout ?? 100, input.unadapted);
     const signed = await this.sign(manifest);
     this.sql.exec(
       "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
@@ -157,7 +159,7 @@ export class ReleaseHistory {
     if (!old || version <= this.retiredThrough()) return null;
     const next = this.nextVersion();
     const previous = JSON.parse(old.manifest) as Manifest;
-    const manifest = this.manifestOf(next, previous.model, previous.routing, previous.adapters, 100);
+    const manifest = this.manifestOf(next, previous.model, previous.routing, previous.adapters, 100, previous.unadapted);
     const signed = await this.sign(manifest);
     this.sql.exec(
       "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
@@ -253,6 +255,7 @@ export class ReleaseHistory {
     routing: Manifest["routing"],
     adapters: Manifest["adapters"],
     rollout: number,
+    unadapted?: Manifest["unadapted"],
   ): Manifest {
     const now = Date.now();
     const { profile, subset } = this.target;
@@ -266,6 +269,7 @@ export class ReleaseHistory {
       rollout,
       routing,
       adapters,
+      ...(unadapted?.length ? { unadapted } : {}),
     };
   }
 

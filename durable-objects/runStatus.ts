@@ -7,6 +7,7 @@ import type { ClusterView, IterationView, LossPage, LossRow, MergedClusterView, 
 import { estimateCost } from "../src/runs/price";
 import * as tables from "./runTables";
 import type { StoredRun } from "./runTables";
+import type { RunConfig } from "../src/runs/config";
 
 /** What merge tuning holds for the status: its choices per cluster label, and its usage. */
 export interface TuningView {
@@ -45,7 +46,7 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
     k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tune: config.tune ?? null, restarts: config.restarts ?? 1, restartCriterion: config.restartCriterion ?? "exactMatch", evaluator: config.evaluator ?? "wasm", tasks: ids,
     catalogueVersion: config.catalogueVersion, iteration: run.iteration,
     iterations,
-    result: run.best_iteration === null ? null : result(sql, ids, run.best_iteration, tuning),
+    result: run.best_iteration === null ? null : config.parts ? allocation(sql, ids, config.parts) : result(sql, ids, run.best_iteration, tuning),
     cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, similarity, tuning: { candidates: tuning.usage.candidates, forwardPasses: tuning.usage.forwardPasses }, estimate },
     report,
     createdAt: run.created_at,
@@ -76,6 +77,29 @@ function result(sql: SqlStorage, ids: readonly string[], iteration: number, tuni
     iteration, objective, ...(tuning.clusters.size ? { untunedObjective: untuned } : {}), clusters,
     assignment: Object.fromEntries(ids.map((id, t) => [id, assignment[t]])),
     taskLoss: Object.fromEntries(ids.map((id, t) => [id, own[t]])),
+  };
+}
+
+/**
+ * An alloc run's result: each task its own "cluster", served by the part the knapsack chose (the
+ * iteration of its configuration), or by the base model.
+ */
+function allocation(sql: SqlStorage, ids: readonly string[], parts: NonNullable<RunConfig["parts"]>): RunResult {
+  const chosen = sql.exec<{ task: number; iteration: number; sha256: string; bytes: number; rank: number; loss: number }>(
+    `SELECT p.task, p.iteration, c.sha256, c.bytes, c.rank, u.loss FROM parts p
+     JOIN clusters c ON c.iteration = p.iteration AND c.cluster = p.task
+     JOIN units u ON u.iteration = p.iteration AND u.task = p.task ORDER BY p.task`).toArray();
+  const clusters = chosen.map((c): ClusterView => ({
+    cluster: c.task, tasks: [ids[c.task]], sha256: c.sha256, bytes: c.bytes, rank: c.rank,
+    part: c.iteration === 0 ? null : { rank: c.rank, dtype: parts.configs[c.iteration - 1].dtype },
+  }));
+  return {
+    iteration: 0,
+    objective: chosen.reduce((s, c) => s + c.loss, 0) / chosen.length,
+    assignment: Object.fromEntries(ids.map((id, t) => [id, t])),
+    clusters,
+    taskLoss: Object.fromEntries(chosen.map((c) => [ids[c.task], c.loss])),
+    budget: { maxBytes: parts.maxBytes, bytes: chosen.reduce((s, c) => s + c.bytes, 0) },
   };
 }
 

@@ -74,6 +74,7 @@ export function createRunTables(sql: SqlStorage): void {
     CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
     CREATE TABLE IF NOT EXISTS similarity (task INTEGER PRIMARY KEY, row BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS restarts (restart INTEGER PRIMARY KEY, first_iteration INTEGER NOT NULL, seed INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS parts (task INTEGER PRIMARY KEY, iteration INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
   // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);

@@ -13,7 +13,7 @@ import { AUTO_RUN, startRun } from "./runs/start";
 import { catalogue } from "./storage/catalogue";
 import { clusterRun, profileSubsets, releases, subsetReleases } from "./storage/runs";
 import { buildSubset, finishSubsetRun, retireSubsets } from "./delivery/subsetBuilds";
-import { subsetLimits } from "./delivery/profiles";
+import { shipsParts, subsetLimits } from "./delivery/profiles";
 import type { TaskRecord } from "../durable-objects/Catalogue";
 import { sweepPushedFiles } from "./models/pushedFiles";
 
@@ -86,7 +86,9 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
   if (auto && auto.catalogueVersion >= catalogueVersion) return `catalogue ${catalogueVersion} already tried: ${auto.outcome}`;
   let started;
   try {
-    started = await startRun(env, { ...AUTO_RUN, profile: profile.id }, release ? { clusters: release.clusters } : undefined);
+    // A parts profile's run is an allocation, which starts from nothing to warm.
+    if (shipsParts(profile)) started = await startRun(env, { ...AUTO_RUN, method: "alloc", profile: profile.id });
+    else started = await startRun(env, { ...AUTO_RUN, profile: profile.id }, release ? { clusters: release.clusters } : undefined);
   } catch (e) {
     // The release's clusters no longer fit (K changed, a cluster lost all its tasks): start cold.
     if (!(e instanceof DomainError && e.code === "cannot_warm_start")) throw e;

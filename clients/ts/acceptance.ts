@@ -54,6 +54,9 @@ function checkShape(manifest: Manifest): void {
     (typeof manifest.model?.id !== "string" || !/^[0-9a-f]{64}$/.test(manifest.model.sha256))
   )
     fail("model is not { id, sha256 }");
+  const targets = manifest.model?.loraTargets;
+  if (targets !== undefined && (!Array.isArray(targets) || !targets.every((t) => typeof t?.module === "string" && Number.isSafeInteger(t.in) && Number.isSafeInteger(t.out))))
+    fail("model.loraTargets is not a list of { module, in, out }");
   if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
   if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");
   if (typeof manifest.routing !== "object" || manifest.routing === null) fail("routing is not an object");

@@ -12,6 +12,7 @@ import type { DeviceTraits } from "../../src/delivery/profiles";
 import { checkAcceptable, releaseStream } from "./acceptance";
 import { downloadAdapter, type FetchLike } from "./download";
 import { selectAdapters } from "./selection";
+import { materialisePart, type MaterialisedFormat } from "./parts";
 import { ManifestVerifier, type LearnedKeys } from "./signature";
 import { storeKeys, type AdapterStore } from "./store";
 
@@ -116,6 +117,18 @@ export class OtaClient {
     const entry = release.signed.manifest.adapters.find((adapter) => adapter.sha256 === sha256);
     const bytes = await this.#options.store.get(storeKeys.adapter(sha256));
     return entry && bytes ? { sha256, format: entry.format, bytes } : null;
+  }
+
+  /**
+   * A parts release's task as the plain LoRA a runtime loads (clients/ts/parts.ts), by file name;
+   * null when the last good set has no part for it (a task in `unadapted` runs the base model alone).
+   */
+  async materialise(taskId: string, format: MaterialisedFormat = "peft"): Promise<Record<string, Uint8Array> | null> {
+    const installed = await this.adapterFor(taskId);
+    if (!installed || installed.format !== "parts") return null;
+    const targets = (await this.current())?.model?.loraTargets;
+    if (!targets) throw new Error("manifest: a parts release without model.loraTargets");
+    return materialisePart(installed.bytes, targets, format);
   }
 
   /** The last good manifest, or null before the first successful sync. */

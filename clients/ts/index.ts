@@ -4,3 +4,4 @@ export type { FetchLike } from "./download";
 export { MemoryStore, type AdapterStore } from "./store";
 export type { AdapterFormat, Manifest, ManifestAdapter, SignedManifest } from "../../src/delivery/manifest";
 export type { DeviceTraits } from "../../src/delivery/profiles";
+export { materialisePart, partInfo, type MaterialisedFormat, type PartInfo } from "./parts";

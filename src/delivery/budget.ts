@@ -31,6 +31,10 @@ export function checkByteBudget(profile: StoredProfile, runId: string, adapters:
   if (max === undefined) return;
   const over = [...bytes].filter(([, n]) => n > max).map(([format]) => format);
   if (!over.length) return;
+  if (bytes.has("parts")) {
+    throw new DomainError("unprocessable", "over_budget",
+      `run ${runId}'s ${adapters} part files take ${bytes.get("parts")} bytes; profile ${profile.id}'s budget is maxBytes ${max}`);
+  }
   const sizes = [...bytes].map(([format, n]) => `${format} (${shippedDtype(format, profile)}) ${n} bytes`).join(", ");
   throw new DomainError("unprocessable", "over_budget",
     `run ${runId}'s ${adapters} merged adapters take ${sizes}; profile ${profile.id}'s budget is maxBytes ${max} in every format it offers (over in ${over.join(", ")})`);

@@ -1,7 +1,10 @@
 /** The signed manifest a device receives (DESIGN.md, "A signed manifest"). */
+import type { LoraTarget } from "../adapters/factors";
 import type { SigningKey } from "./keys";
 
-export type AdapterFormat = "peft" | "onnx_adapter" | "gguf";
+export const ADAPTER_FORMATS = ["peft", "onnx_adapter", "gguf", "parts"] as const;
+/** parts: a task's own compressed parts (src/adapters/parts/partFile.ts), which the client materialises. */
+export type AdapterFormat = (typeof ADAPTER_FORMATS)[number];
 
 export interface ManifestAdapter {
   readonly sha256: string;
@@ -24,6 +27,11 @@ export interface ManifestModel {
    * (src/models/digest.ts).
    */
   readonly sha256: string;
+  /**
+   * A parts release's model shapes (module, in, out per LoRA target, in the contract's order):
+   * what the client needs to read a part file and materialise a task's LoRA, signed with the rest.
+   */
+  readonly loraTargets?: readonly LoraTarget[];
 }
 
 export interface Manifest {
@@ -43,8 +51,10 @@ export interface Manifest {
   readonly rollout: number;
   /** Task -> sha256 of the adapter serving it, in the profile's first format. */
   readonly routing: Readonly<Record<string, string>>;
-  /** Every blob of the release, one entry per merged adapter and format. */
+  /** Every blob of the release, one entry per merged adapter and format (a parts release: per task with a part). */
   readonly adapters: readonly ManifestAdapter[];
+  /** A parts release's tasks whose bytes bought nothing: the device runs them on the base model alone. */
+  readonly unadapted?: readonly string[];
 }
 
 export interface SignedManifest {

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { MAX_RANK } from "../adapters/peft";
 import { NEED_NAME } from "./needs";
+import { ADAPTER_FORMATS } from "./manifest";
 
 /**
  * Bounds of the match rules: every device's manifest request checks every profile's rules, so a
@@ -44,10 +45,13 @@ export const ProfileSchema = z.object({
   /**
    * Blob formats shipped; the first is the one the routing table points at. peft: PEFT
    * safetensors; onnx_adapter: ONNX Runtime's `.onnx_adapter`; gguf: llama.cpp's GGUF LoRA
-   * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count.
+   * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count;
+   * parts: each task's own compressed parts (issue 21), alone, under a maxBytes budget; the
+   * client materialises a task's plain LoRA from them.
    */
-  formats: z.array(z.enum(["peft", "onnx_adapter", "gguf"])).min(1).default(["peft"])
-    .refine((f) => new Set(f).size === f.length, "formats must not repeat"),
+  formats: z.array(z.enum(ADAPTER_FORMATS)).min(1).default(["peft"])
+    .refine((f) => new Set(f).size === f.length, "formats must not repeat")
+    .refine((f) => !f.includes("parts") || f.length === 1, "parts is a release of its own: give formats [\"parts\"] alone"),
   /** Rank of the merged adapters (svd merge); default 8. */
   rank: z.number().int().min(1).max(MAX_RANK).default(8),
   match: z.object({
@@ -78,7 +82,9 @@ export const ProfileSchema = z.object({
     .refine((sets) => Object.keys(sets).length <= TASK_SETS, `at most ${TASK_SETS} task sets`).default({}),
   /** Re-cluster from the cron trigger when the catalogue changes. */
   autoRecluster: z.boolean().default(false),
-}).strict();
+}).strict().refine((p) => !p.formats.includes("parts") || (p.budget.maxBytes !== undefined && p.budget.maxAdapters === undefined), {
+  message: "a parts profile's budget is maxBytes alone (its release counts bytes, not merged adapters)", path: ["budget"],
+});
 
 export type Profile = z.infer<typeof ProfileSchema>;
 
@@ -95,6 +101,9 @@ export interface DeviceTraits {
   readonly model?: string;
   readonly os?: string;
 }
+
+/** Whether the profile's devices hold parts (an "alloc" run's release), not merged adapters. */
+export const shipsParts = (profile: Pick<Profile, "formats">) => profile.formats.includes("parts");
 
 const lower = (s: string) => s.toLowerCase();
 

@@ -2,7 +2,7 @@
  * Publishing a finished run to a device profile. Everything that can refuse the release is
  * checked before the first write: the run's pinned tasks against today's catalogue (409), the
  * profile's adapter budget (422), then every blob is encoded in memory and the byte budget
- * checked (422). Only then are the blobs written to R2 (content-addressed by sha256) and the
+ * checked (422); a parts profile's release is its tasks' part files, counted byte for byte. Only then are the blobs written to R2 (content-addressed by sha256) and the
  * profile's Releases object commits the manifest that names them. A failure while writing leaves
  * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
@@ -22,7 +22,8 @@ import { checkAdapterBudget, checkByteBudget } from "./budget";
 import { encodeAdapter } from "./encode";
 import type { AdapterFormat, ManifestAdapter } from "./manifest";
 import { changedTasks } from "../runs/pinned";
-import type { StoredProfile } from "./profiles";
+import { shipsParts, type StoredProfile } from "./profiles";
+import { readPartFile } from "../runs/partAdapters";
 
 /** A manifest entry with its bytes, not yet in R2. */
 export interface EncodedAdapter extends ManifestAdapter {
@@ -55,23 +56,35 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
     throw new DomainError("unprocessable", "subset_mismatch", `run ${runId} serves other tasks than subset ${subset.key}`);
   }
   const result = run.result;
+  if (shipsParts(profile) !== (run.method === "alloc")) {
+    throw new DomainError("unprocessable", "format_mismatch", shipsParts(profile)
+      ? `profile ${profileId} ships parts: publish an alloc run to it, not a ${run.method} run`
+      : `run ${runId} allocated parts; profile ${profileId} ships ${profile.formats.join(", ")}, not parts`);
+  }
   checkAdapterBudget(profile, runId, result.clusters.length);
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
   // A subset within the budget ships each task's own adapter as uploaded: its one-member "merge" is only a refactoring.
-  const own = subset !== undefined && served.every((tasks) => tasks.length === 1);
-  const encoded = own
-    ? await encodeOwnAdapters(bucket, profile, pinned, served.map(([t]) => t), model)
+  const own = subset !== undefined && served.every((tasks) => tasks.length === 1) && !shipsParts(profile);
+  // A parts release ships the part files the run measured, one per task that has one.
+  const withParts = result.clusters.filter((c) => c.part);
+  const encoded = shipsParts(profile) ? await encodeParts(bucket, withParts)
+    : own ? await encodeOwnAdapters(bucket, profile, pinned, served.map(([t]) => t), model)
     : await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
-  checkByteBudget(profile, runId, result.clusters.length, bytesPerFormat(encoded));
+  checkByteBudget(profile, runId, encoded.length, bytesPerFormat(encoded));
   const blobs = await storeReleaseBlobs(bucket, encoded);
-  const routing = Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
+  const routing = shipsParts(profile)
+    ? Object.fromEntries(withParts.map((c, i) => [c.tasks[0], blobs[i][0].sha256]))
+    : Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
+  const digest = await modelDigest(model.onnx);
   const input = {
     runId,
     catalogueVersion: run.catalogueVersion,
     profileVersion: profile.version,
-    model: { id: model.modelId, sha256: await modelDigest(model.onnx) },
+    // A parts release carries the shapes the client reads its part files with.
+    model: shipsParts(profile) ? { id: model.modelId, sha256: digest, loraTargets: model.loraTargets } : { id: model.modelId, sha256: digest },
     routing,
     adapters: blobs.flat(),
+    ...(shipsParts(profile) ? { unadapted: run.tasks.filter((t) => !Object.hasOwn(routing, t)) } : {}),
     clusters: served,
     objective: result.objective,
     rollout,
@@ -105,6 +118,17 @@ async function encodeOwnAdapters(bucket: R2Bucket, profile: StoredProfile, pinne
   for (const task of tasks) {
     const adapterSha256 = pinned.find((t) => t.id === task)!.adapterSha256;
     entries.push(await encodeFormats(profile, model, await readAdapter(bucket, task, model.loraTargets, adapterSha256), [task]));
+  }
+  return entries;
+}
+
+/** Each task's part file as the run built and measured it (src/runs/partAdapters.ts). */
+async function encodeParts(bucket: R2Bucket, clusters: readonly ClusterView[]): Promise<EncodedAdapter[][]> {
+  const entries: EncodedAdapter[][] = [];
+  for (const cluster of clusters) {
+    const body = await readPartFile(bucket, cluster.sha256);
+    const sha256 = await sha256Hex(body);
+    entries.push([{ sha256, bytes: body.byteLength, format: "parts", url: `/v1/adapters/${sha256}`, tasks: [...cluster.tasks], body }]);
   }
   return entries;
 }

@@ -2,10 +2,15 @@
 import type { MergeSettings } from "../adapters/merge";
 import type { PruneSettings } from "../clustering/pruned";
 import type { RestartCriterion } from "../tuning/restarts";
+import type { PartConfig } from "../budget/candidates";
 
-/** "own": each task its own adapter (K = N), the 100%-storage baseline and a small per-device task set's release. */
-export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all" | "own";
-export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all", "own"] as const satisfies readonly RunMethod[];
+/**
+ * "own": each task its own adapter (K = N), the 100%-storage baseline and a small per-device task
+ * set's release. "alloc": a byte budget spent by measured quality (issue 21): each task its own
+ * adapter compressed to the part configuration, or none, that the budget's knapsack picks.
+ */
+export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all" | "own" | "alloc";
+export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all", "own", "alloc"] as const satisfies readonly RunMethod[];
 
 export type { MergeSettings };
 
@@ -79,6 +84,12 @@ export interface RunConfig {
   readonly prune?: PruneSettings | null;
   /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */
   readonly evaluator?: Evaluator;
+  /**
+   * An "alloc" run's parts: iteration 0 measures every task under the base model, iteration i
+   * under its own adapter as the private part `configs[i - 1]`; then the knapsack picks, per task,
+   * the iteration whose part (bytes, few-shot loss) spends `maxBytes` best (src/budget/allocate.ts).
+   */
+  readonly parts?: { readonly configs: readonly PartConfig[]; readonly maxBytes: number };
   /** The per-device task set the run builds (issue 14): when it ends, a queue message has its release published. */
   readonly subset?: { readonly profile: string; readonly key: string };
   /** A unit not reported within this time is sent again by the run's alarm. */

@@ -7,6 +7,9 @@ import type { Evaluation } from "../inference/evaluate";
 import type { Split } from "../storage/keys";
 import type { Evaluator } from "./config";
 
+/** The "merged adapter" of no adapter at all: the unit evaluates the base model. */
+export const NO_ADAPTER = "none";
+
 export interface EvaluationUnit {
   readonly runId: string;
   /** `<iteration>:<task index>:<cluster>` for a few-shot unit, `test:<task index>` for a held-out one. */
@@ -17,6 +20,7 @@ export interface EvaluationUnit {
   readonly split: Split;
   /** sha256 of the split's JSONL as pinned when the unit was created. */
   readonly examplesSha256: string;
+  /** The merged adapter's sha256, or NO_ADAPTER: the base model alone (an alloc run's option of no part). */
   readonly mergedSha256: string;
   /** "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm". */
   readonly evaluator?: Evaluator;

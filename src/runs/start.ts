@@ -15,6 +15,9 @@ import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
 import { DEFAULT_TUNE, EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
+import { DEFAULT_PART_CONFIGS } from "../budget/candidates";
+import { PART_DTYPES, type PartDtype } from "../adapters/parts/quantize";
+import { shipsParts } from "../delivery/profiles";
 
 /** Restarts of a D2C run by default, and at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
 export const DEFAULT_RESTARTS = 1;
@@ -82,6 +85,14 @@ export const RunRequest = z.object({
    * K = 3 lowest J kept clusterings 5.3 points worse on held-out examples).
    */
   restartCriterion: z.enum(["exactMatch", "loss"]).default("exactMatch"),
+  /**
+   * "alloc" only: the private-part configurations measured per task (default ranks 1-8 at int4
+   * and int8: src/budget/candidates.ts); each costs one evaluation per task.
+   */
+  parts: z.object({
+    configs: z.array(z.object({ rank: z.number().int().min(1).max(MAX_RANK), dtype: z.enum(PART_DTYPES as [PartDtype, ...PartDtype[]]) }).strict())
+      .min(1).max(32),
+  }).strict().optional(),
   /** Task ids; default every task of the catalogue that has few-shot examples. */
   tasks: z.array(z.string().min(1)).min(1).optional(),
   /**
@@ -137,18 +148,21 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   const fewest = Math.min(...chosen.map((t) => t.examples.fewshot));
   if (tune && tune.folds > fewest) throw new DomainError("invalid", "invalid_request", `merge.tune.folds is ${tune.folds}, more than the ${fewest} few-shot examples of a task`);
   const merge = profile ? { ...requested, rank: requested.rank ?? profile.rank } : requested;
-  const k = chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
+  const parts = chooseParts(request, profile, evaluator);
+  const k = parts ? chosen.length : chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
   const config: RunConfig = {
     runId, modelId, k, method: request.method, seed: request.seed,
     // dare_ties_svd's drop pattern follows the run's seed.
     merge: merge.method === "dare_ties_svd" ? { ...merge, seed: request.seed } : merge,
-    maxIterations: request.method === "d2c" ? request.maxIterations : 1,
+    maxIterations: request.method === "d2c" ? request.maxIterations : parts ? parts.configs.length + 1 : 1,
     tasks: chosen.map((t): RunTask => ({
       id: t.id, adapterSha256: t.adapterSha256, fewshotSha256: t.examplesSha256.fewshot, fewshot: t.examples.fewshot,
       ...(t.application ? { application: t.application } : {}), ...(t.language ? { language: t.language } : {}),
     })),
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
+    // An allocation measures each task alone, one part configuration per iteration.
+    ...(parts ? { parts, initialAssignment: chosen.map((_, t) => t) } : {}),
     restarts: chooseRestarts(request, warm !== undefined),
     restartCriterion: request.restartCriterion,
     ...(tune ? { tune } : {}),
@@ -164,6 +178,33 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   await clusterRun(env, runId).start(config);
   await cat.recordRun({ runId, createdAt: config.createdAt, method: config.method, k, tasks: chosen.length, ...(profile ? { profile: profile.id } : {}) });
   return { runId, k, tasks: chosen.length };
+}
+
+/**
+ * An "alloc" run's parts and byte budget (a `parts` profile's maxBytes, or the request's); null for
+ * any other method. A `parts` profile takes alloc runs only: its devices hold parts, not merges.
+ */
+function chooseParts(request: RunRequest, profile: StoredProfile | undefined, evaluator: Evaluator): RunConfig["parts"] | null {
+  if (request.method !== "alloc") {
+    if (request.parts) throw new DomainError("invalid", "invalid_request", "parts: only an alloc run measures parts");
+    if (profile && shipsParts(profile)) {
+      throw new DomainError("unprocessable", "format_mismatch", `profile ${profile.id} ships parts: start an alloc run for it (method "alloc")`);
+    }
+    return null;
+  }
+  if (request.k !== undefined || request.merge.tune || request.restarts !== undefined) {
+    throw new DomainError("invalid", "invalid_request", "alloc measures every task under each part: omit k, merge.tune and restarts");
+  }
+  if (profile && !shipsParts(profile)) {
+    throw new DomainError("unprocessable", "format_mismatch", `profile ${profile.id} ships ${profile.formats.join(", ")}; an alloc run is for a profile with formats ["parts"]`);
+  }
+  const maxBytes = profile ? profile.budget.maxBytes : request.budget?.maxBytes;
+  if (maxBytes === undefined || (profile && request.budget)) {
+    throw new DomainError("invalid", "invalid_request", "alloc spends a byte budget: give a parts profile or budget.maxBytes (one of them)");
+  }
+  // Candidates are built and evaluated in the Worker (src/runs/partAdapters.ts).
+  if (evaluator === "remote") throw new DomainError("invalid", "invalid_request", "alloc runs on the Worker's evaluator; this model is evaluated by the service");
+  return { configs: request.parts?.configs ?? DEFAULT_PART_CONFIGS, maxBytes };
 }
 
 /** Restarts start from seeded k-means: a baseline or a warm-started run has one start only. */

@@ -5,6 +5,7 @@
  */
 import type { Evaluator, MergeSettings, RunMethod, TuneSettings } from "./config";
 import type { CostEstimate } from "./price";
+import type { PartDtype } from "../adapters/parts/quantize";
 
 /** "similarity": a large run's k-means start, its Gram matrix computed in blocks on the queue. */
 export type RunPhase = "init" | "similarity" | "merge" | "evaluate" | "reassign" | "tune";
@@ -19,6 +20,12 @@ export interface ClusterView {
   readonly rank: number;
   /** What merge tuning chose for this cluster (runs with `merge.tune`, clusters of two or more tasks). */
   readonly tuned?: TunedCluster;
+  /**
+   * An "alloc" run's cluster is one task: its own adapter as this private part (`bytes`: the part
+   * file's, what a device stores), or null when the base model served it better per byte
+   * (`sha256` "none", 0 bytes).
+   */
+  readonly part?: { readonly rank: number; readonly dtype: PartDtype } | null;
 }
 
 /**
@@ -146,6 +153,8 @@ export interface RunResult {
   readonly assignment: Record<string, number>;
   readonly clusters: ClusterView[];
   readonly taskLoss: Record<string, number>;
+  /** An "alloc" run: the byte budget it spent and the bytes its parts take. */
+  readonly budget?: { readonly maxBytes: number; readonly bytes: number };
 }
 
 export interface RunStatus {

@@ -11,7 +11,7 @@ import { readMergedAdapter } from "../storage/adapters";
 import { examplesKey, type Split } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
 import { sendMessages } from "./queueBatches";
-import type { EvaluationUnit, UnitMessage, UnitResult } from "./evaluationUnit";
+import { NO_ADAPTER, type EvaluationUnit, type UnitMessage, type UnitResult } from "./evaluationUnit";
 
 export type { EvaluationUnit, UnitMessage, UnitReport, UnitResult } from "./evaluationUnit";
 
@@ -21,7 +21,7 @@ export async function evaluateUnit(bucket: R2Bucket, unit: EvaluationUnit): Prom
   const model = await loadModel(bucket, unit.modelId);
   const [examples, adapter] = await Promise.all([
     pinnedExamples(bucket, unit.taskId, unit.split, unit.examplesSha256),
-    readMergedAdapter(bucket, unit.mergedSha256, model.contract.loraTargets),
+    unit.mergedSha256 === NO_ADAPTER ? null : readMergedAdapter(bucket, unit.mergedSha256, model.contract.loraTargets),
   ]);
   const { loss, exactMatch, examples: n, tokens, forwardPasses, ms } = await evaluate(model, examples, adapter);
   return { loss, exactMatch, examples: n, tokens, forwardPasses, ms };
