@@ -13,9 +13,11 @@ export const run: Command = {
   --max-adapters N   a budget of N adapters
   --max-bytes N      a budget of N bytes (with --dtype fp16|fp32, default fp16)
 Options:
-  --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option), own
+  --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option), own,
+                     alloc (a parts profile's run, or --max-bytes: each task its own adapter compressed
+                     to the part that spends the bytes best, measured on few-shot loss)
   --merge M          merge method (default svd); --rank N, --density D for the merges that take them
-  --restarts N       D2C from N seeded k-means starts, the lowest few-shot J kept
+  --restarts N       D2C from N seeded k-means starts, the one with the most few-shot examples right kept
   --tune N           then tune each cluster's merge method and weights on few-shot loss,
                      N CMA-ES candidates per held-back fold and cluster
   --seed N           default 0

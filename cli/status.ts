@@ -62,6 +62,8 @@ class EventLine {
         return moved === null ? `${at}: first assignment of ${assignment.length} tasks` : `${at}: ${moved} task${moved === 1 ? "" : "s"} changed cluster`;
       }
       case "merged": {
+        // An alloc run's iteration builds one part configuration for every task.
+        if (data.part !== undefined) return `${at}: built part ${data.part} for every task (${bytes(data.bytes as number)})`;
         const clusters = data.clusters as { bytes: number }[];
         return `${at}: merged ${clusters.length} adapters (${bytes(clusters.reduce((s, c) => s + c.bytes, 0))})`;
       }
@@ -69,6 +71,8 @@ class EventLine {
         return `${at}: evaluated ${data.evaluated}/${data.units} units`;
       case "evaluated":
         return `${at}: J = ${(data.objective as number).toFixed(4)}`;
+      case "allocated":
+        return `allocated: ${data.withParts} tasks with a part, ${bytes(data.bytes as number)} of ${bytes(data.maxBytes as number)}`;
       case "resent":
         return `${at}: sent ${data.units} silent units again`;
       default:
@@ -105,7 +109,9 @@ function summary(run: RunStatus): string {
     const untuned = run.result.untunedObjective;
     lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`);
   }
-  if (shown && shown.clusters.length) {
+  if (run.result?.budget) {
+    lines.push(...partLines(run));
+  } else if (shown && shown.clusters.length) {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
     // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
     for (const c of shown.clusters) {
@@ -123,6 +129,21 @@ function summary(run: RunStatus): string {
     for (const l of estimate.lines) lines.push(`    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`);
   }
   return lines.join("\n");
+}
+
+/** An alloc run's result: the budget used, then per task its part (rank, dtype, bytes) or the base model, and its few-shot loss. */
+function partLines(run: RunStatus): string[] {
+  const result = run.result!;
+  const { maxBytes, bytes: used } = result.budget!;
+  const lines = [`budget: ${used} of ${maxBytes} bytes (${((100 * used) / maxBytes).toFixed(1)}%), ` +
+    `${result.clusters.filter((c) => c.part).length} of ${result.clusters.length} tasks with a part`];
+  lines.push(`  ${"task".padEnd(24)} ${"part".padEnd(14)} ${"bytes".padStart(8)}  few-shot loss`);
+  for (const c of result.clusters) {
+    const task = c.tasks[0];
+    const part = c.part ? `rank ${c.part.rank} ${c.part.dtype}` : "base model";
+    lines.push(`  ${task.padEnd(24)} ${part.padEnd(14)} ${String(c.bytes).padStart(8)}  ${result.taskLoss[task].toFixed(4)}`);
+  }
+  return lines;
 }
 
 /** A tuned cluster's merge: method, weights, and the held-back evidence. */

@@ -4,12 +4,13 @@
  * files under --dir. The signing key is pinned with --key <keyId>=<base64>, or on first use from
  * the server's /v1/keys (--pin-from-server, trust on first use: for a local walk-through only).
  * --locales de,en --apps gec,reply state what the device uses: once the server has built a
- * release for those tasks, the next sync switches to it.
+ * release for those tasks, the next sync switches to it. With --format parts (a parts profile,
+ * issue 21), each task's plain LoRA is materialised from its part into <dir>/materialised/<task>/.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { OtaClient, type AdapterFormat, type AdapterStore } from "../clients/ts/index.ts";
+import { OtaClient, partInfo, type AdapterFormat, type AdapterStore } from "../clients/ts/index.ts";
 
 /** The client's store as files: key "ota/adapters/<sha>" is <dir>/ota/adapters/<sha>. */
 class FileStore implements AdapterStore {
@@ -99,5 +100,32 @@ if (manifest) {
     held.set(key, entry);
   }
   for (const { line, tasks } of held.values()) console.log(`  ${line}: ${tasks.join(" ")}`);
+  if (manifest.unadapted?.length) console.log(`  base model alone (no part paid its bytes): ${manifest.unadapted.join(" ")}`);
+  await materialiseParts(manifest);
+}
+
+/**
+ * A parts release: each routed task's plain LoRA materialised from its part, as an app would hand
+ * it to its runtime, written under <dir>/materialised/<task>/ (PEFT, and .onnx_adapter).
+ */
+async function materialiseParts(manifest: NonNullable<Awaited<ReturnType<typeof client.current>>>): Promise<void> {
+  const targets = manifest.model?.loraTargets;
+  if (!targets || !manifest.adapters.some((a) => a.format === "parts")) return;
+  console.log(`materialised under ${join(values.dir, "materialised")}:`);
+  for (const task of Object.keys(manifest.routing).sort()) {
+    const part = await client.adapterFor(task);
+    if (!part || part.format !== "parts") continue;
+    const { rank, dtype } = partInfo(part.bytes, targets);
+    const out = join(values.dir, "materialised", task);
+    await mkdir(out, { recursive: true });
+    const sizes: string[] = [];
+    for (const format of ["peft", "onnx_adapter"] as const) {
+      for (const [name, bytes] of Object.entries((await client.materialise(task, format))!)) {
+        await writeFile(join(out, name), bytes);
+        if (name !== "adapter_config.json") sizes.push(`${name} ${bytes.byteLength} bytes`);
+      }
+    }
+    console.log(`  ${task}: part rank ${rank} ${dtype} (${part.bytes.byteLength} bytes) -> ${sizes.join(", ")}`);
+  }
 }
 process.exitCode = result.status === "kept-previous" ? 1 : 0;

@@ -65,6 +65,7 @@ export async function renderRun(root, runId, signal) {
   /** @param {Record<string, number>} assignment @param {any[]} clusters */
   function drawClusters(assignment, clusters) {
     membership.replaceChildren(membershipGrid(tasks.filter((/** @type {any} */ t) => status.tasks.includes(t.id)), assignment));
+    if (status.result?.budget) return drawParts(status.result);
     const tuned = clusters.some((/** @type {any} */ c) => c.tuned);
     clustersPart.replaceChildren(h("table", null,
       h("tr", null, h("th", null, "cluster"), h("th", null, "merged adapter"), h("th", null, "tasks served"), tuned ? h("th", null, "tuned merge") : null),
@@ -73,6 +74,21 @@ export async function renderRun(root, runId, signal) {
         h("td", null, h("code", null, c.sha256.slice(0, 12)), ` ${(c.bytes / 1024).toFixed(0)} KB`),
         h("td", null, Object.entries(assignment).filter(([, k]) => k === c.cluster).map(([t]) => t).join(" ")),
         tuned ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c) : "one task: its own adapter") : null))));
+  }
+
+  /** An alloc run's result: the budget used, then each task's part (or the base model), its bytes and few-shot loss. @param {any} result */
+  function drawParts(result) {
+    const { bytes, maxBytes } = result.budget;
+    clustersPart.replaceChildren(
+      h("p", { id: "parts-budget" }, `${bytes} of ${maxBytes} bytes (${((100 * bytes) / maxBytes).toFixed(1)}%), ` +
+        `${result.clusters.filter((/** @type {any} */ c) => c.part).length} of ${result.clusters.length} tasks with a part`),
+      h("table", { id: "parts" },
+        h("tr", null, ["task", "part", "bytes", "few-shot loss"].map((t) => h("th", null, t))),
+        result.clusters.map((/** @type {any} */ c) => h("tr", null,
+          h("td", null, c.tasks[0]),
+          h("td", null, c.part ? `rank ${c.part.rank} ${c.part.dtype}` : "base model"),
+          h("td", null, String(c.bytes)),
+          h("td", null, result.taskLoss[c.tasks[0]].toFixed(4))))));
   }
 
   /** The last matrix drawn, by iteration and units evaluated: unchanged, it is not fetched again. */

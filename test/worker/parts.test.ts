@@ -49,12 +49,27 @@ describe("blockwise quantisation", () => {
         expect(stored.data.byteLength + 2 * stored.scales.length).toBe(storedBytes(length, dtype));
         const back = dequantize(stored);
         for (let i = 0; i < length; i++) {
-          const step =
-            dtype === "fp16" ? Math.abs(values[i]) * 2 ** -10 : halfToFloat(stored.scales[Math.floor(i / BLOCK)]);
+          const scale = halfToFloat(stored.scales[Math.floor(i / BLOCK)] ?? 0);
+          // nf3's widest gap between levels is 1 - 0.568 of the block's max.
+          const step = dtype === "fp16" ? Math.abs(values[i]) * 2 ** -10 : dtype === "nf3" ? 0.432 * scale : scale;
           // Half a step, and the scale's own fp16 rounding (at most 2^-11 of the block's max) on the largest value.
           expect(Math.abs(back[i] - values[i])).toBeLessThanOrEqual(step / 2 + Math.abs(values[i]) * 2 ** -10 + 1e-12);
         }
       }
+    }
+  });
+
+  it("stores nf3 as 3-bit indices of the nearest normal-quantile level, across byte boundaries", () => {
+    const levels = [-1, -0.568, -0.2658, 0, 0.1977, 0.4092, 0.6567, 1];
+    // Each level exactly, in a block whose max is 1, then a block of values between levels.
+    const values = Float32Array.from([...levels, ...levels, ...levels, ...levels, ...Array.from({ length: 32 }, (_, i) => -1 + i / 16)]);
+    const stored = quantize(values, "nf3");
+    expect(stored.data.byteLength).toBe(Math.ceil((values.length * 3) / 8));
+    const back = dequantize(stored);
+    for (let i = 0; i < 32; i++) expect(back[i]).toBeCloseTo(values[i], 3);
+    for (let i = 32; i < values.length; i++) {
+      const nearest = Math.min(...levels.map((l) => Math.abs(l - values[i])));
+      expect(Math.abs(back[i] - values[i])).toBeCloseTo(nearest, 3);
     }
   });
 
@@ -124,6 +139,12 @@ describe("a private part", () => {
       expect(b.get(t.module)!.b).toEqual(a.get(t.module)!.b);
     }
     expect(header).toBeLessThan(128);
+    // nf3's 3-bit stream too: its bytes are what privatePartBytes counts, and they read back the same.
+    const nf3 = privatePart("gec-de", adapter, targets, 3, "nf3");
+    const nf3File = encodePart(nf3, targets);
+    expect(nf3File.byteLength - privatePartBytes(targets, 3, "nf3")).toBeLessThan(128);
+    const [x, y] = [materialise(nf3, targets), materialise(decodePart(nf3File, targets), targets)];
+    for (const t of targets) expect(y.get(t.module)!.b).toEqual(x.get(t.module)!.b);
     expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
     expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(
       `part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ` +

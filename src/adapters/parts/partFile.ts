@@ -9,7 +9,7 @@
  */
 import type { LoraTarget } from "../factors";
 import type { PrivatePart, StoredFactors } from "./privatePart";
-import { BLOCK, PART_DTYPES, storedBytes, type PartDtype, type StoredTensor } from "./quantize";
+import { PART_DTYPES, scaleBytes, storedBytes, type PartDtype, type StoredTensor } from "./quantize";
 
 export const PART_FORMAT = "d2c-part";
 const VERSION = 1;
@@ -25,7 +25,6 @@ interface Header {
 
 export class PartFileError extends Error {}
 
-const scaleBytes = (length: number, dtype: PartDtype) => (dtype === "fp16" ? 0 : 2 * Math.ceil(length / BLOCK));
 
 export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): Uint8Array {
   const header: Header = {
