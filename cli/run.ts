@@ -18,6 +18,7 @@ Options:
                      to the part that spends the bytes best, measured on few-shot loss)
   --merge M          merge method (default svd); --rank N, --density D for the merges that take them
   --restarts N       D2C from N seeded k-means starts, the one with the most few-shot examples right kept
+                     (default 4 up to 200 tasks, else 1)
   --tune N           then tune each cluster's merge method and weights on few-shot loss,
                      N CMA-ES candidates per held-back fold and cluster
   --seed N           default 0

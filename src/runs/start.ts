@@ -19,9 +19,22 @@ import { DEFAULT_PART_CONFIGS } from "../budget/candidates";
 import { PART_DTYPES, type PartDtype } from "../adapters/parts/quantize";
 import { shipsParts } from "../delivery/profiles";
 
-/** Restarts of a D2C run by default, and at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
-export const DEFAULT_RESTARTS = 1;
+/** Restarts of a D2C run at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
 const MAX_RESTARTS = 16;
+
+/**
+ * Restarts of a D2C run from a k-means start unless the request says: 4 up to 200 tasks, 1 above
+ * (issue 21). The benefit, held-out exact match over seeds 0-2 at N = 40 (docs/results.md,
+ * docs/tuning.md): +1.0 to +3.0 points at K = 3-20 on the reference world, and on a second world
+ * (generator seed 2027) +4.6 at K = 5, where one start fell below K-means in a seed and 4 starts
+ * never did. The cost: about 3.3x a single start's forward passes (K = 5: 650 -> 2,160-2,420),
+ * cents at list prices, and the starts run one after another, so the run's time grows by as much.
+ * At N = 1,000 one trajectory is already 28-35 thousand forward passes (docs/scale.md): four by
+ * default would make every large run four times as slow for a gain never measured there.
+ */
+export function defaultRestarts(tasks: number): number {
+  return tasks <= 200 ? 4 : 1;
+}
 
 export const RunRequest = z.object({
   /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
@@ -76,7 +89,7 @@ export const RunRequest = z.object({
   ]).default(true),
   /**
    * D2C only, from a k-means start: run D2C from this many seeded starts (the first is `seed`),
-   * sharing the loss cache, and keep one by `restartCriterion`. Default DEFAULT_RESTARTS.
+   * sharing the loss cache, and keep one by `restartCriterion`. Default: `defaultRestarts` (4 up to 200 tasks, else 1).
    */
   restarts: z.number().int().min(1).max(MAX_RESTARTS).optional(),
   /**
@@ -163,7 +176,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
     ...(warm ? { initialAssignment: warmAssignment(warm, chosen.map((t) => t.id), k) } : {}),
     // An allocation measures each task alone, one part configuration per iteration.
     ...(parts ? { parts, initialAssignment: chosen.map((_, t) => t) } : {}),
-    restarts: chooseRestarts(request, warm !== undefined),
+    restarts: chooseRestarts(request, warm !== undefined, chosen.length),
     restartCriterion: request.restartCriterion,
     ...(tune ? { tune } : {}),
     cache: request.cache,
@@ -208,12 +221,12 @@ function chooseParts(request: RunRequest, profile: StoredProfile | undefined, ev
 }
 
 /** Restarts start from seeded k-means: a baseline or a warm-started run has one start only. */
-function chooseRestarts(request: RunRequest, warm: boolean): number {
+function chooseRestarts(request: RunRequest, warm: boolean, tasks: number): number {
   const restartable = request.method === "d2c" && !warm;
   if (request.restarts !== undefined && request.restarts > 1 && !restartable) {
     throw new DomainError("invalid", "invalid_request", `restarts: only a D2C run from a k-means start restarts, not ${warm ? "a warm-started run" : `method ${request.method}`}`);
   }
-  return restartable ? (request.restarts ?? DEFAULT_RESTARTS) : 1;
+  return restartable ? (request.restarts ?? defaultRestarts(tasks)) : 1;
 }
 
 /** The request's evaluator, else the model's; a model registered for the service is never evaluated in the Worker. */

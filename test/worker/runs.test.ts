@@ -12,6 +12,7 @@ import { examplesKey } from "../../src/storage/keys";
 import { clusterRun } from "../../src/storage/runs";
 import type { LossPage, ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
+import { defaultRestarts } from "../../src/runs/start";
 import { unitMessages, type EvaluationUnit } from "../../src/runs/unit";
 import { ADMIN, call, finished, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
 
@@ -29,8 +30,9 @@ beforeAll(async () => {
   }
 });
 
+/** One start unless the test says (the default restarts are their own test). */
 async function startRun(body: Record<string, unknown>): Promise<string> {
-  const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, ...body }) });
+  const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, restarts: 1, ...body }) });
   expect(response.status).toBe(202);
   return ((await response.json()) as { runId: string }).runId;
 }
@@ -166,6 +168,15 @@ describe("a D2C run", () => {
     expect(bests.every((b) => typeof b.fewShotExactMatch === "number")).toBe(true);
     const kept = bests.reduce((a, b) => (b.fewShotExactMatch! > a.fewShotExactMatch! || (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!) ? b : a));
     expect(byExactMatch.result!.iteration).toBe(kept.iteration);
+  });
+
+  it("restarts 4 times by default up to 200 tasks and once above; a baseline starts once", async () => {
+    const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, k: 2, method: "d2c", seed: 23 }) });
+    const { runId } = (await started.json()) as { runId: string };
+    expect((await statusOf(runId)).restarts).toBe(4);
+    expect((await call(`/v1/runs/${runId}/cancel`, { method: "POST" })).status).toBe(200);
+    expect((await statusOf(await startRun({ k: 2, method: "kmeans", restarts: undefined }))).restarts).toBe(1);
+    expect([40, 200, 201, 1000].map(defaultRestarts)).toEqual([4, 4, 1, 1]);
   });
 
   it("sends again the units that never reported, from its alarm", async () => {
