@@ -32,7 +32,9 @@ Budget, one or both:
 Options:
   --model M          base model (default: the catalogue's only model, if it has exactly one)
   --dtype D          fp16 (default) or fp32, the precision of shipped PEFT adapters
-  --formats a,b      peft, onnx_adapter; the first is the one routing points at (default peft)
+  --formats a,b      peft, onnx_adapter, gguf; the first is the one routing points at (default peft);
+                     or parts alone, with --max-bytes alone: each task its own compressed part,
+                     chosen by an alloc run (d2c-edge run --method alloc --profile P)
   --rank N           rank of the merged adapters (default 8)
   --auto             re-cluster from the cron trigger when the catalogue changes
   --max-subsets N    devices' stated needs kept built (default 32; 0: devices' needs are ignored)

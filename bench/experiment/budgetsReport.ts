@@ -14,12 +14,38 @@ function cell(report: BudgetsReport, fraction: number, method: BudgetMethod): Bu
   return report.rows.filter((r) => r.budgetFraction === fraction && r.method === method);
 }
 
+const summary = (rows: readonly BudgetRow[]) => {
+  const xs = rows.map((r) => r.meanExactMatch);
+  return rows.length ? `${mean(xs).toFixed(1)}${rows.length > 1 && std(xs) > 0 ? ` ± ${std(xs).toFixed(1)}` : ""}` : "-";
+};
+
+/** Held-out exact match per budget and method, mean ± std over seeds. */
+export function budgetsTable(report: BudgetsReport): string[] {
+  const fractions = [...new Set(report.rows.map((r) => r.budgetFraction))];
+  return [
+    `| budget | ${METHODS.join(" | ")} |`,
+    `|---|${METHODS.map(() => "---").join("|")}|`,
+    ...fractions.map((f) => `| ${pct(f)} | ${METHODS.map((m) => summary(cell(report, f, m))).join(" | ")} |`),
+  ];
+}
+
+/** docs/results.md's section on the same bytes spent other ways. */
+export function budgetsSection(report: BudgetsReport): string {
+  return [
+    "## The same bytes spent other ways",
+    "",
+    `Held-out exact match (%, mean ± std over seeds ${report.seeds.join(", ")}) against the bytes a device stores, as fractions of the`,
+    "40 own adapters at fp16: D2C's K merged adapters beside each task's own adapter compressed (`own-compressed`, one",
+    "rank and dtype for all), shared bases with per-task cores, and the allocator (`alloc`). Which configuration each",
+    `method stored, its bytes and its forward passes: [budgets.md](budgets.md), from \`${report.command}\`.`,
+    "",
+    ...budgetsTable(report),
+    "",
+  ].join("\n");
+}
+
 export function budgetsMarkdown(report: BudgetsReport): string {
   const fractions = [...new Set(report.rows.map((r) => r.budgetFraction))];
-  const summary = (rows: readonly BudgetRow[]) => {
-    const xs = rows.map((r) => r.meanExactMatch);
-    return rows.length ? `${mean(xs).toFixed(1)}${rows.length > 1 && std(xs) > 0 ? ` ± ${std(xs).toFixed(1)}` : ""}` : "-";
-  };
   const parts = (p: Readonly<Record<string, number>>) =>
     Object.entries(p).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} x${n}`).join(", ") || "(none: the base model)";
   return [
@@ -40,9 +66,7 @@ export function budgetsMarkdown(report: BudgetsReport): string {
     "- `alloc` (`src/budget`): per task a private part (ranks 1-8, int4 or int8) or none, the least summed few-shot " +
       "loss that fits: what a `parts` profile's run ships.",
     "",
-    `| budget | ${METHODS.join(" | ")} |`,
-    `|---|${METHODS.map(() => "---").join("|")}|`,
-    ...fractions.map((f) => `| ${pct(f)} | ${METHODS.map((m) => summary(cell(report, f, m))).join(" | ")} |`),
+    ...budgetsTable(report),
     "",
     "![held-out exact match against storage](budgets.svg)",
     "",

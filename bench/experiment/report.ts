@@ -1,8 +1,10 @@
 /** docs/results.json (every number), docs/results.md (the table) and docs/results.svg (the plot). */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TuneSettings } from "../../src/runs/config.ts";
 import type { RestartCriterion } from "../../src/tuning/restarts.ts";
+import type { BudgetsReport } from "./budgets.ts";
+import { budgetsSection } from "./budgetsReport.ts";
 
 export interface ResultRow {
   /**
@@ -91,7 +93,9 @@ export function summary(rows: readonly ResultRow[], method: string, k: number): 
 export function writeResults(dir: string, results: Results): void {
   writeFileSync(join(dir, "results.json"), JSON.stringify(results.rows, null, 1) + "\n");
   writeFileSync(join(dir, "results.svg"), plot(results));
-  writeFileSync(join(dir, "results.md"), markdown(results));
+  // The byte-budget comparison (budgets.ts) has its own command; its table is repeated here where it was written.
+  const budgets = existsSync(join(dir, "budgets.json")) ? (JSON.parse(readFileSync(join(dir, "budgets.json"), "utf8")) as BudgetsReport) : null;
+  writeFileSync(join(dir, "results.md"), markdown(results) + (budgets ? budgetsSection(budgets) : ""));
 }
 
 function markdown(r: Results): string {
