@@ -96,16 +96,21 @@ export function movedTasks(before: readonly number[], after: readonly number[]):
 }
 
 function summary(run: RunStatus): string {
+  // An alloc run measures one part configuration per iteration (0: the base model), each task alone.
+  const alloc = run.method === "alloc";
   const lines = [
     `${run.runId}: ${run.state}${run.reason ? ` (${run.reason})` : ""} after ${(run.ms / 1000).toFixed(1)} s`,
-    `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
+    alloc ? `  alloc: ${run.tasks.length} tasks, each under ${run.iterations.length > 1 ? run.iterations.length - 1 : "its"} part configurations and the base model`
+      : `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
     // A Worker older than the field answers without it: its runs ran in the Worker.
     `  evaluator: ${run.evaluator === "remote" ? "remote (the evaluator service)" : "wasm (in the Worker)"}`,
   ];
   const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
-  if (js.length) lines.push(`J per iteration: ${js.join("  ")}`);
+  if (js.length) lines.push(`${alloc ? "mean few-shot loss per configuration (0: base model)" : "J per iteration"}: ${js.join("  ")}`);
   const shown = run.result ?? run.iterations.at(-1);
-  if (run.result) {
+  if (run.result && alloc) {
+    lines.push(`allocated: J = ${run.result.objective.toFixed(4)} (each task under its part)`);
+  } else if (run.result) {
     const untuned = run.result.untunedObjective;
     lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`);
   }

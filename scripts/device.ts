@@ -91,8 +91,10 @@ console.log(`sync: ${result.status}, version ${result.version}, downloaded ${res
 const manifest = await client.current();
 if (manifest) {
   console.log(`profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`);
+  // A parts release is one file per task: the lines below say more, task by task.
+  const parts = manifest.adapters.some((a) => a.format === "parts");
   const held = new Map<string, { line: string; tasks: string[] }>();
-  for (const task of Object.keys(manifest.routing).sort()) {
+  for (const task of parts ? [] : Object.keys(manifest.routing).sort()) {
     const adapter = await client.adapterFor(task);
     const key = adapter?.sha256 ?? "missing";
     const entry = held.get(key) ?? { line: adapter ? `${adapter.format} ${adapter.sha256.slice(0, 12)} (${adapter.bytes.byteLength} bytes)` : "missing", tasks: [] };
@@ -111,7 +113,8 @@ if (manifest) {
 async function materialiseParts(manifest: NonNullable<Awaited<ReturnType<typeof client.current>>>): Promise<void> {
   const targets = manifest.model?.loraTargets;
   if (!targets || !manifest.adapters.some((a) => a.format === "parts")) return;
-  console.log(`materialised under ${join(values.dir, "materialised")}:`);
+  const stored = manifest.adapters.reduce((n, a) => n + a.bytes, 0);
+  console.log(`${manifest.adapters.length} parts, ${stored} bytes; each task's LoRA materialised under ${join(values.dir, "materialised")}:`);
   for (const task of Object.keys(manifest.routing).sort()) {
     const part = await client.adapterFor(task);
     if (!part || part.format !== "parts") continue;
