@@ -23,16 +23,14 @@ import { basisBytes, coreBytes, materialiseShared, sharedBasis, taskCore } from 
 import type { AdapterFactors } from "../../src/adapters/factors.ts";
 import { allocate } from "../../src/budget/allocate.ts";
 import { DEFAULT_PART_CONFIGS, partConfigName, type PartConfig } from "../../src/budget/candidates.ts";
-import type { Batch } from "../../src/inference/batch.ts";
-import { forward } from "../../src/inference/forward.ts";
-import { scoreBatch } from "../../src/inference/loss.ts";
 import { screenedMethods } from "../../src/tuning/screen.ts";
 import { cluster, scoreAssignment } from "./methods.ts";
 import type { TuningSetup } from "./report.ts";
 import { Meter, Scorer } from "./scorer.ts";
 import { tuneClusters } from "./tuning.ts";
-import { loadWorld, type World } from "./world.ts";
+import { loadWorld } from "./world.ts";
 import { budgetsMarkdown, budgetsSvg } from "./budgetsReport.ts";
+import { score } from "./compressed.ts";
 
 export const BUDGET_FRACTIONS = [0.025, 0.05, 0.075, 0.125, 0.25, 0.5];
 const MERGE = { method: "svd", rank: 8 } as const;
@@ -65,25 +63,7 @@ export interface BudgetsOptions {
   readonly out: string;
 }
 
-interface Scored {
-  readonly loss: number;
-  readonly exact: number;
-  readonly n: number;
-}
-
-async function score(world: World, batches: readonly Batch[], adapter: AdapterFactors | null): Promise<Scored> {
-  let loss = 0;
-  let exact = 0;
-  let n = 0;
-  for (const batch of batches) {
-    for (const s of scoreBatch(batch, await forward(world.model, batch, adapter), world.model.contract.vocabSize)) {
-      loss += s.nll;
-      exact += s.exact ? 1 : 0;
-      n++;
-    }
-  }
-  return { loss: loss / n, exact, n };
-}
+type Scored = Awaited<ReturnType<typeof score>>;
 
 /** Held-out exact match in % over the tasks' test examples. */
 const exactMatch = (rows: readonly { test: Scored }[]) =>

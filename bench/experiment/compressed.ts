@@ -73,7 +73,8 @@ export interface CompressedOptions {
   readonly out: string;
 }
 
-async function score(
+/** Mean NLL, examples exactly right, and examples of `batches` under `adapter` (null: the base model). */
+export async function score(
   world: World,
   batches: readonly Batch[],
   adapter: AdapterFactors | null,
