@@ -15,10 +15,12 @@ export async function renderRuns(root) {
       h("option", { value: "k" }, "K adapters"),
       profiles.map((/** @type {any} */ p) => h("option", { value: `profile:${p.id}` }, `profile ${p.id}`)))),
     number("K", { name: "k", min: 1, max: tasks.length, value: 5 }),
-    h("label", null, "method ", select("method", ["d2c", "kmeans", "random", "merge-all", "own"])),
+    h("label", null, "method ", select("method", ["d2c", "kmeans", "random", "merge-all", "own", "alloc"])),
     h("label", null, "merge ", select("merge", ["svd", "ties_svd", "magnitude_prune_svd", "dare_ties_svd", "linear", "cat"])),
     number("seed", { name: "seed", value: 0 }),
     number("max iterations", { name: "maxIterations", min: 1, max: 50, value: 10 }),
+    // Empty: the server's default (4 starts up to 200 tasks, else 1).
+    number("restarts", { name: "restarts", min: 1, max: 16, placeholder: "auto" }),
     h("button", { class: "primary", type: "submit" }, "Start run"));
   root.replaceChildren(
     h("h2", null, "Clustering runs"),
@@ -34,7 +36,9 @@ export async function renderRuns(root) {
     const f = new FormData(form);
     const budget = String(f.get("budget"));
     const method = String(f.get("method"));
+    const restarts = String(f.get("restarts") ?? "");
     const body = {
+      ...(restarts ? { restarts: Number(restarts) } : {}),
       method, seed: Number(f.get("seed")), maxIterations: Number(f.get("maxIterations")), merge: { method: String(f.get("merge")) },
       ...(method === "merge-all" || method === "own" ? {} : budget === "k" ? { k: Number(f.get("k")) } : { profile: budget.slice("profile:".length) }),
     };

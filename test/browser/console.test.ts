@@ -156,6 +156,8 @@ describe.skipIf(!hasChromium)("the console", () => {
   it("starts a D2C run, follows it to done, and shows the loss heatmap", async () => {
     await page.goto(`${worker.url}/#runs`);
     await page.fill("#start-run input[name=k]", "5");
+    // One start: the default's four are the Worker tests' to check.
+    await page.fill("#start-run input[name=restarts]", "1");
     await shot("runs");
     await page.click("#start-run button");
     await page.waitForSelector("#run-state");
@@ -167,7 +169,8 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.textContent("#summary")).toContain("K=5");
     // The pointer over a cell the Worker has a loss for names the task, the cluster and the loss.
     const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
-    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { tasks: string[] };
+    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { tasks: string[]; restarts: number };
+    expect(status.restarts).toBe(1);
     const matrix = (await (await worker.call(`/v1/runs/${runId}/losses?limit=1000`)).json()) as { rows: { task: string; losses: (number | null)[] }[] };
     const cell = matrix.rows.flatMap((row) => row.losses.map((v, cluster) => ({ task: row.task, cluster, v }))).find((c) => c.v !== null);
     if (!cell || cell.v === null) throw new Error("the finished run has no loss to hover");
