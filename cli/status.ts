@@ -63,7 +63,8 @@ class EventLine {
       }
       case "merged": {
         // An alloc run's iteration builds one part configuration for every task.
-        if (data.part !== undefined) return `${at}: built part ${data.part} for every task (${bytes(data.bytes as number)})`;
+        if (data.part !== undefined)
+          return `${at}: built part ${data.part} for every task (${bytes(data.bytes as number)})`;
         const clusters = data.clusters as { bytes: number }[];
         return `${at}: merged ${clusters.length} adapters (${bytes(clusters.reduce((s, c) => s + c.bytes, 0))})`;
       }
@@ -72,7 +73,8 @@ class EventLine {
       case "evaluated":
         return `${at}: J = ${(data.objective as number).toFixed(4)}`;
       case "allocated":
-        return `allocated: ${data.withParts} tasks with a part, ${bytes(data.bytes as number)} of ${bytes(data.maxBytes as number)}`;
+        return `allocated: ${data.withParts} tasks with a part, ${bytes(data.bytes as number)} of ` +
+          `${bytes(data.maxBytes as number)}`;
       case "resent":
         return `${at}: sent ${data.units} silent units again`;
       default:
@@ -100,13 +102,19 @@ function summary(run: RunStatus): string {
   const alloc = run.method === "alloc";
   const lines = [
     `${run.runId}: ${run.state}${run.reason ? ` (${run.reason})` : ""} after ${(run.ms / 1000).toFixed(1)} s`,
-    alloc ? `  alloc: ${run.tasks.length} tasks, each under ${run.iterations.length > 1 ? run.iterations.length - 1 : "its"} part configurations and the base model`
-      : `  ${run.method}, K=${run.k}, ${run.merge.method} merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
+    alloc
+      ? `  alloc: ${run.tasks.length} tasks, each under ` +
+        `${run.iterations.length > 1 ? run.iterations.length - 1 : "its"} part configurations and the base model`
+      : `  ${run.method}, K=${run.k}, ${run.merge.method} ` +
+        `merge${run.merge.rank ? ` rank ${run.merge.rank}` : ""}, seed ${run.seed}, ${run.tasks.length} tasks`,
     // A Worker older than the field answers without it: its runs ran in the Worker.
     `  evaluator: ${run.evaluator === "remote" ? "remote (the evaluator service)" : "wasm (in the Worker)"}`,
   ];
   const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
-  if (js.length) lines.push(`${alloc ? "mean few-shot loss per configuration (0: base model)" : "J per iteration"}: ${js.join("  ")}`);
+  if (js.length)
+    lines.push(
+      `${alloc ? "mean few-shot loss per configuration (0: base model)" : "J per iteration"}: ${js.join("  ")}`,
+    );
   const shown = run.result ?? run.iterations.at(-1);
   if (run.result && alloc) {
     lines.push(`allocated: J = ${run.result.objective.toFixed(4)} (each task under its part)`);
@@ -136,7 +144,10 @@ function summary(run: RunStatus): string {
   return lines.join("\n");
 }
 
-/** An alloc run's result: the budget used, then per task its part (rank, dtype, bytes) or the base model, and its few-shot loss. */
+/**
+ * An alloc run's result: the budget used, then per task its part (rank, dtype, bytes) or the base
+ * model, and its few-shot loss.
+ */
 function partLines(run: RunStatus): string[] {
   const result = run.result!;
   const { maxBytes, bytes: used } = result.budget!;
@@ -146,7 +157,9 @@ function partLines(run: RunStatus): string[] {
   for (const c of result.clusters) {
     const task = c.tasks[0];
     const part = c.part ? `rank ${c.part.rank} ${c.part.dtype}` : "base model";
-    lines.push(`  ${task.padEnd(24)} ${part.padEnd(14)} ${String(c.bytes).padStart(8)}  ${result.taskLoss[task].toFixed(4)}`);
+    lines.push(
+      `  ${task.padEnd(24)} ${part.padEnd(14)} ${String(c.bytes).padStart(8)}  ${result.taskLoss[task].toFixed(4)}`,
+    );
   }
   return lines;
 }

@@ -336,14 +336,22 @@ export class ClusterRun extends DurableObject<Env> {
   private async allocateParts(config: RunConfig): Promise<void> {
     const options = config.tasks.map(() => [] as { iteration: number; bytes: number; loss: number }[]);
     for (const u of this.sql.exec<{ task: number; iteration: number; bytes: number; loss: number }>(
-      "SELECT u.task, u.iteration, c.bytes, u.loss FROM units u JOIN clusters c ON c.iteration = u.iteration AND c.cluster = u.cluster ORDER BY u.iteration")) {
+      "SELECT u.task, u.iteration, c.bytes, u.loss FROM units u JOIN clusters c ON c.iteration = " +
+        "u.iteration AND c.cluster = u.cluster ORDER BY u.iteration",
+    )) {
       options[u.task].push(u);
     }
     // The base model's option (0 bytes) always fits.
     const { choices, bytes } = allocate(options, config.parts!.maxBytes)!;
     this.commit(() => {
-      choices.forEach((o, t) => this.sql.exec("INSERT OR REPLACE INTO parts VALUES (?, ?)", t, options[t][o].iteration));
-      this.emit("allocated", { bytes, maxBytes: config.parts!.maxBytes, withParts: choices.filter((o, t) => options[t][o].bytes > 0).length });
+      choices.forEach((o, t) =>
+        this.sql.exec("INSERT OR REPLACE INTO parts VALUES (?, ?)", t, options[t][o].iteration),
+      );
+      this.emit("allocated", {
+        bytes,
+        maxBytes: config.parts!.maxBytes,
+        withParts: choices.filter((o, t) => options[t][o].bytes > 0).length,
+      });
     });
     await this.finish("done", null, 0);
   }
@@ -380,7 +388,11 @@ export class ClusterRun extends DurableObject<Env> {
     const widen = pruned && settled && !tables.isFullIteration(this.sql, iteration);
     const trajectory = tables.currentRestart(this.sql, config.seed);
     // An alloc run measures one part configuration per iteration, all of them.
-    const ended = config.parts ? iteration + 1 >= config.maxIterations : settled ? !widen : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
+    const ended = config.parts
+      ? iteration + 1 >= config.maxIterations
+      : settled
+        ? !widen
+        : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
     // A trajectory that ended is followed by the next seeded start, while restarts remain.
     const restart = ended && trajectory.restart + 1 < (config.restarts ?? 1) ? this.nextStart(config, trajectory.restart + 1, iteration + 1) : null;
     const last = ended && !restart;

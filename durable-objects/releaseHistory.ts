@@ -80,7 +80,14 @@ export class ReleaseHistory {
   /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
   async commit(input: ReleaseInput): Promise<ReleaseSummary> {
     const version = this.nextVersion();
-    const manifest = this.manifestOf(version, input.model, input.routing, input.adapters, input.rollout ?? 100, input.unadapted);
+    const manifest = this.manifestOf(
+      version,
+      input.model,
+      input.routing,
+      input.adapters,
+      input.rollout ?? 100,
+      input.unadapted,
+    );
     const signed = await this.sign(manifest);
     this.sql.exec(
       "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
@@ -159,7 +166,14 @@ export class ReleaseHistory {
     if (!old || version <= this.retiredThrough()) return null;
     const next = this.nextVersion();
     const previous = JSON.parse(old.manifest) as Manifest;
-    const manifest = this.manifestOf(next, previous.model, previous.routing, previous.adapters, 100, previous.unadapted);
+    const manifest = this.manifestOf(
+      next,
+      previous.model,
+      previous.routing,
+      previous.adapters,
+      100,
+      previous.unadapted,
+    );
     const signed = await this.sign(manifest);
     this.sql.exec(
       "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",

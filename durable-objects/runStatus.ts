@@ -42,12 +42,41 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
     unitRows: count("queue") + count("cache"), storedBytes: sql.databaseSize,
   });
   return {
-    runId: config.runId, state: run.state, phase: run.phase, reason: run.reason, modelId: config.modelId, method: config.method,
-    k: config.k, merge: config.merge, seed: config.seed, maxIterations: config.maxIterations, tune: config.tune ?? null, restarts: config.restarts ?? 1, restartCriterion: config.restartCriterion ?? "exactMatch", evaluator: config.evaluator ?? "wasm", tasks: ids,
-    catalogueVersion: config.catalogueVersion, iteration: run.iteration,
+    runId: config.runId,
+    state: run.state,
+    phase: run.phase,
+    reason: run.reason,
+    modelId: config.modelId,
+    method: config.method,
+    k: config.k,
+    merge: config.merge,
+    seed: config.seed,
+    maxIterations: config.maxIterations,
+    tune: config.tune ?? null,
+    restarts: config.restarts ?? 1,
+    restartCriterion: config.restartCriterion ?? "exactMatch",
+    evaluator: config.evaluator ?? "wasm",
+    tasks: ids,
+    catalogueVersion: config.catalogueVersion,
+    iteration: run.iteration,
     iterations,
-    result: run.best_iteration === null ? null : config.parts ? allocation(sql, ids, config.parts) : result(sql, ids, run.best_iteration, tuning),
-    cost: { units: count("queue") + count("cache"), cacheHits: count("cache"), forwardPasses: passes, naiveUnits: ids.length * config.k * iterations.length, evaluationMs, messages, similarity, tuning: { candidates: tuning.usage.candidates, forwardPasses: tuning.usage.forwardPasses }, estimate },
+    result:
+      run.best_iteration === null
+        ? null
+        : config.parts
+          ? allocation(sql, ids, config.parts)
+          : result(sql, ids, run.best_iteration, tuning),
+    cost: {
+      units: count("queue") + count("cache"),
+      cacheHits: count("cache"),
+      forwardPasses: passes,
+      naiveUnits: ids.length * config.k * iterations.length,
+      evaluationMs,
+      messages,
+      similarity,
+      tuning: { candidates: tuning.usage.candidates, forwardPasses: tuning.usage.forwardPasses },
+      estimate,
+    },
     report,
     createdAt: run.created_at,
     finishedAt: run.finished_at,
@@ -85,10 +114,13 @@ function result(sql: SqlStorage, ids: readonly string[], iteration: number, tuni
  * iteration of its configuration), or by the base model.
  */
 function allocation(sql: SqlStorage, ids: readonly string[], parts: NonNullable<RunConfig["parts"]>): RunResult {
-  const chosen = sql.exec<{ task: number; iteration: number; sha256: string; bytes: number; rank: number; loss: number }>(
-    `SELECT p.task, p.iteration, c.sha256, c.bytes, c.rank, u.loss FROM parts p
+  const chosen = sql
+    .exec<{ task: number; iteration: number; sha256: string; bytes: number; rank: number; loss: number }>(
+      `SELECT p.task, p.iteration, c.sha256, c.bytes, c.rank, u.loss FROM parts p
      JOIN clusters c ON c.iteration = p.iteration AND c.cluster = p.task
-     JOIN units u ON u.iteration = p.iteration AND u.task = p.task ORDER BY p.task`).toArray();
+     JOIN units u ON u.iteration = p.iteration AND u.task = p.task ORDER BY p.task`,
+    )
+    .toArray();
   const clusters = chosen.map((c): ClusterView => ({
     cluster: c.task, tasks: [ids[c.task]], sha256: c.sha256, bytes: c.bytes, rank: c.rank,
     part: c.iteration === 0 ? null : { rank: c.rank, dtype: parts.configs[c.iteration - 1].dtype },

@@ -102,7 +102,8 @@ if (manifest) {
     held.set(key, entry);
   }
   for (const { line, tasks } of held.values()) console.log(`  ${line}: ${tasks.join(" ")}`);
-  if (manifest.unadapted?.length) console.log(`  base model alone (no part paid its bytes): ${manifest.unadapted.join(" ")}`);
+  if (manifest.unadapted?.length)
+    console.log(`  base model alone (no part paid its bytes): ${manifest.unadapted.join(" ")}`);
   await materialiseParts(manifest);
 }
 
@@ -114,7 +115,10 @@ async function materialiseParts(manifest: NonNullable<Awaited<ReturnType<typeof 
   const targets = manifest.model?.loraTargets;
   if (!targets || !manifest.adapters.some((a) => a.format === "parts")) return;
   const stored = manifest.adapters.reduce((n, a) => n + a.bytes, 0);
-  console.log(`${manifest.adapters.length} parts, ${stored} bytes; each task's LoRA materialised under ${join(values.dir, "materialised")}:`);
+  console.log(
+    `${manifest.adapters.length} parts, ${stored} bytes; each task's LoRA materialised under ` +
+      `${join(values.dir, "materialised")}:`,
+  );
   for (const task of Object.keys(manifest.routing).sort()) {
     const part = await client.adapterFor(task);
     if (!part || part.format !== "parts") continue;

@@ -88,7 +88,12 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
   try {
     // A parts profile's run is an allocation, which starts from nothing to warm.
     if (shipsParts(profile)) started = await startRun(env, { ...AUTO_RUN, method: "alloc", profile: profile.id });
-    else started = await startRun(env, { ...AUTO_RUN, profile: profile.id }, release ? { clusters: release.clusters } : undefined);
+    else
+      started = await startRun(
+        env,
+        { ...AUTO_RUN, profile: profile.id },
+        release ? { clusters: release.clusters } : undefined,
+      );
   } catch (e) {
     // The release's clusters no longer fit (K changed, a cluster lost all its tasks): start cold.
     if (!(e instanceof DomainError && e.code === "cannot_warm_start")) throw e;

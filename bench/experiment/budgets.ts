@@ -19,7 +19,13 @@ import { clustersOf } from "../../src/clustering/assignment.ts";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
 import { decodePart, encodePart } from "../../src/adapters/parts/partFile.ts";
 import { materialise, privatePart, privatePartBytes } from "../../src/adapters/parts/privatePart.ts";
-import { basisBytes, coreBytes, materialiseShared, sharedBasis, taskCore } from "../../src/adapters/parts/sharedPart.ts";
+import {
+  basisBytes,
+  coreBytes,
+  materialiseShared,
+  sharedBasis,
+  taskCore,
+} from "../../src/adapters/parts/sharedPart.ts";
 import type { AdapterFactors } from "../../src/adapters/factors.ts";
 import { allocate } from "../../src/budget/allocate.ts";
 import { DEFAULT_PART_CONFIGS, partConfigName, type PartConfig } from "../../src/budget/candidates.ts";
@@ -75,7 +81,10 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
   const targets = world.model.contract.loraTargets;
   const n = world.tasks.length;
   const mergedBytes = privatePartBytes(targets, MERGE.rank, "fp16");
-  const ownBytes = world.tasks.reduce((s, t) => s + privatePartBytes(targets, t.adapter.get(targets[0].module)!.rank, "fp16"), 0);
+  const ownBytes = world.tasks.reduce(
+    (s, t) => s + privatePartBytes(targets, t.adapter.get(targets[0].module)!.rank, "fp16"),
+    0,
+  );
   const fewshotBatches = world.tasks.reduce((s, t) => s + t.fewshot.length, 0);
   const budgets = BUDGET_FRACTIONS.map((f) => ({ fraction: f, bytes: Math.floor(f * ownBytes) }));
   const rows: BudgetRow[] = [];
@@ -94,29 +103,54 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
         bytes = file.byteLength;
         adapter = materialise(decodePart(file, targets), targets);
       }
-      row.push({ bytes, fewshot: await score(world, task.fewshot, adapter), test: await score(world, task.test, adapter) });
+      row.push({
+        bytes,
+        fewshot: await score(world, task.fewshot, adapter),
+        test: await score(world, task.test, adapter),
+      });
     }
     measured.push(row);
     log(`private ${partConfigName(config)}: held-out ${exactMatch(row).toFixed(1)}%`);
   }
   const baseExactMatch = exactMatch(measured[0]);
-  const count = (names: readonly string[]) => names.reduce<Record<string, number>>((p, c) => ({ ...p, [c]: (p[c] ?? 0) + 1 }), {});
+  const count = (names: readonly string[]) =>
+    names.reduce<Record<string, number>>((p, c) => ({ ...p, [c]: (p[c] ?? 0) + 1 }), {});
   const seedless: BudgetRow[] = budgets.flatMap(({ fraction, bytes: budgetBytes }) => {
-    const uniform = configs.slice(1).map((_, i) => measured[i + 1])
-      .map((row, i) => ({ c: i + 1, bytes: row.reduce((s, m) => s + m.bytes, 0), loss: row.reduce((s, m) => s + m.fewshot.loss, 0) }))
+    const uniform = configs
+      .slice(1)
+      .map((_, i) => measured[i + 1])
+      .map((row, i) => ({
+        c: i + 1,
+        bytes: row.reduce((s, m) => s + m.bytes, 0),
+        loss: row.reduce((s, m) => s + m.fewshot.loss, 0),
+      }))
       .filter((u) => u.bytes <= budgetBytes);
     const pick = uniform.length ? uniform.reduce((a, b) => (b.loss < a.loss ? b : a)) : null;
-    const allocation = allocate(world.tasks.map((_, t) => configs.map((_, c) => ({ bytes: measured[c][t].bytes, loss: measured[c][t].fewshot.loss }))), budgetBytes)!;
+    const allocation = allocate(
+      world.tasks.map((_, t) =>
+        configs.map((_, c) => ({ bytes: measured[c][t].bytes, loss: measured[c][t].fewshot.loss })),
+      ),
+      budgetBytes,
+    )!;
     const chosen = allocation.choices.map((c, t) => measured[c][t]);
     return [
       {
-        budgetFraction: fraction, budgetBytes, method: "own-compressed", seed: 0,
-        meanExactMatch: pick ? exactMatch(measured[pick.c]) : baseExactMatch, bytes: pick?.bytes ?? 0,
+        budgetFraction: fraction,
+        budgetBytes,
+        method: "own-compressed",
+        seed: 0,
+        meanExactMatch: pick ? exactMatch(measured[pick.c]) : baseExactMatch,
+        bytes: pick?.bytes ?? 0,
         forwardPasses: pick ? fewshotBatches * configs.length : 0,
         parts: pick ? { [`private ${partConfigName(configs[pick.c])}`]: n } : {},
       },
       {
-        budgetFraction: fraction, budgetBytes, method: "alloc", seed: 0, meanExactMatch: exactMatch(chosen), bytes: allocation.bytes,
+        budgetFraction: fraction,
+        budgetBytes,
+        method: "alloc",
+        seed: 0,
+        meanExactMatch: exactMatch(chosen),
+        bytes: allocation.bytes,
         forwardPasses: fewshotBatches * configs.length,
         parts: count(allocation.choices.filter((c) => c > 0).map((c) => `private ${partConfigName(configs[c])}`)),
       },
@@ -132,21 +166,47 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
     for (const k of ks) {
       for (const method of ["d2c", "d2c-tuned"] as const) {
         const meter = new Meter();
-        const run = await cluster(method === "d2c" ? "d2c" : "d2c-restarts", scorer, similarity, n, k, seed, options.maxIterations, {
-          meter, restarts: options.tuning.restarts, restartCriterion: options.tuning.restartCriterion,
-        });
-        const tuned = method === "d2c-tuned"
-          ? await tuneClusters(scorer, meter, clustersOf(run.assignment, k), { ...options.tuning, methods: screenedMethods(MERGE, options.tuning.densities, seed), seed })
-          : undefined;
+        const run = await cluster(
+          method === "d2c" ? "d2c" : "d2c-restarts",
+          scorer,
+          similarity,
+          n,
+          k,
+          seed,
+          options.maxIterations,
+          {
+            meter,
+            restarts: options.tuning.restarts,
+            restartCriterion: options.tuning.restartCriterion,
+          },
+        );
+        const tuned =
+          method === "d2c-tuned"
+            ? await tuneClusters(scorer, meter, clustersOf(run.assignment, k), {
+                ...options.tuning,
+                methods: screenedMethods(MERGE, options.tuning.densities, seed),
+                seed,
+              })
+            : undefined;
         const scored = await scoreAssignment(scorer, run.assignment, tuned?.map((c) => c.name));
         if (method === "d2c") d2cByK.set(k, { assignment: [...run.assignment], passes: meter.forwardPasses });
         for (const b of budgets.filter((b) => Math.min(n, Math.floor(b.bytes / mergedBytes)) === k)) {
           rows.push({
-            budgetFraction: b.fraction, budgetBytes: b.bytes, method, seed, k, meanExactMatch: 100 * scored.meanExactMatch,
-            bytes: k * mergedBytes, forwardPasses: meter.forwardPasses, parts: { "merged 8/fp16": k },
+            budgetFraction: b.fraction,
+            budgetBytes: b.bytes,
+            method,
+            seed,
+            k,
+            meanExactMatch: 100 * scored.meanExactMatch,
+            bytes: k * mergedBytes,
+            forwardPasses: meter.forwardPasses,
+            parts: { "merged 8/fp16": k },
           });
         }
-        log(`seed ${seed} K=${k} ${method}: held-out ${(100 * scored.meanExactMatch).toFixed(1)}%, ${meter.forwardPasses} forward passes`);
+        log(
+          `seed ${seed} K=${k} ${method}: held-out ${(100 * scored.meanExactMatch).toFixed(1)}%, ` +
+            `${meter.forwardPasses} forward passes`,
+        );
       }
     }
     // Shared bases on d2c's clusters: per budget, each K's largest fitting rank, kept by few-shot loss.
@@ -161,8 +221,15 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
         if (members.length === 0) continue;
         const basis = sharedBasis(members.map((t) => world.tasks[t].adapter), targets, rank, "int4");
         for (const t of members) {
-          const adapter = materialiseShared(basis, taskCore(world.tasks[t].id, world.tasks[t].adapter, basis, targets, "int4"), targets);
-          scoredRows[t] = { fewshot: await score(world, world.tasks[t].fewshot, adapter), test: await score(world, world.tasks[t].test, adapter) };
+          const adapter = materialiseShared(
+            basis,
+            taskCore(world.tasks[t].id, world.tasks[t].adapter, basis, targets, "int4"),
+            targets,
+          );
+          scoredRows[t] = {
+            fewshot: await score(world, world.tasks[t].fewshot, adapter),
+            test: await score(world, world.tasks[t].test, adapter),
+          };
         }
       }
       const result = { fewshot: scoredRows.reduce((s, r) => s + r.fewshot.loss, 0) / n, rows: scoredRows };
@@ -183,19 +250,51 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
         if (s.fewshot >= bestLoss) continue;
         bestLoss = s.fewshot;
         best = {
-          budgetFraction: b.fraction, budgetBytes: b.bytes, method: "shared", seed, k, meanExactMatch: exactMatch(s.rows), bytes: size(rank),
+          budgetFraction: b.fraction,
+          budgetBytes: b.bytes,
+          method: "shared",
+          seed,
+          k,
+          meanExactMatch: exactMatch(s.rows),
+          bytes: size(rank),
           forwardPasses: 0,
           parts: { [`basis ${rank}/int4`]: k, [`core ${rank}/int4`]: n },
         };
       }
-      rows.push(best ? { ...best, forwardPasses: passes } : { budgetFraction: b.fraction, budgetBytes: b.bytes, method: "shared", seed, meanExactMatch: baseExactMatch, bytes: 0, forwardPasses: 0, parts: {} });
-      log(`seed ${seed} ${(100 * b.fraction).toFixed(1)}% shared: held-out ${(best?.meanExactMatch ?? baseExactMatch).toFixed(1)}%`);
+      rows.push(
+        best
+          ? { ...best, forwardPasses: passes }
+          : {
+              budgetFraction: b.fraction,
+              budgetBytes: b.bytes,
+              method: "shared",
+              seed,
+              meanExactMatch: baseExactMatch,
+              bytes: 0,
+              forwardPasses: 0,
+              parts: {},
+            },
+      );
+      log(
+        `seed ${seed} ${(100 * b.fraction).toFixed(1)}% shared: held-out ` +
+          `${(best?.meanExactMatch ?? baseExactMatch).toFixed(1)}%`,
+      );
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const command = `npm run experiment -- --budgets${options.fixtures === "r2-fixtures" ? "" : ` --fixtures ${options.fixtures}`}` +
+  const command =
+    `npm run experiment -- --budgets${options.fixtures === "r2-fixtures" ? "" : ` --fixtures ${options.fixtures}`}` +
     `${options.seeds.join(",") === "0,1,2" ? "" : ` --seeds ${options.seeds.join(",")}`}`;
-  const report = { command, fixtures: options.fixtures, ownBytes, mergedBytes, baseExactMatch, seconds, seeds: options.seeds, rows };
+  const report = {
+    command,
+    fixtures: options.fixtures,
+    ownBytes,
+    mergedBytes,
+    baseExactMatch,
+    seconds,
+    seeds: options.seeds,
+    rows,
+  };
   writeFileSync(join(options.out, "budgets.json"), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(options.out, "budgets.md"), budgetsMarkdown(report));
   writeFileSync(join(options.out, "budgets.svg"), budgetsSvg(report));

@@ -16,7 +16,9 @@ function cell(report: BudgetsReport, fraction: number, method: BudgetMethod): Bu
 
 const summary = (rows: readonly BudgetRow[]) => {
   const xs = rows.map((r) => r.meanExactMatch);
-  return rows.length ? `${mean(xs).toFixed(1)}${rows.length > 1 && std(xs) > 0 ? ` ± ${std(xs).toFixed(1)}` : ""}` : "-";
+  return rows.length
+    ? `${mean(xs).toFixed(1)}${rows.length > 1 && std(xs) > 0 ? ` ± ${std(xs).toFixed(1)}` : ""}`
+    : "-";
 };
 
 /** Held-out exact match per budget and method, mean ± std over seeds. */
@@ -34,7 +36,8 @@ export function budgetsSection(report: BudgetsReport): string {
   return [
     "## The same bytes spent other ways",
     "",
-    `Held-out exact match (%, mean ± std over seeds ${report.seeds.join(", ")}) against the bytes a device stores, as fractions of the`,
+    `Held-out exact match (%, mean ± std over seeds ${report.seeds.join(", ")}) against the bytes a device ` +
+      `stores, as fractions of the`,
     "40 own adapters at fp16: D2C's K merged adapters beside each task's own adapter compressed (`own-compressed`, one",
     "rank and dtype for all), shared bases with per-task cores, and the allocator (`alloc`). Which configuration each",
     `method stored, its bytes and its forward passes: [budgets.md](budgets.md), from \`${report.command}\`.`,
@@ -51,11 +54,14 @@ export function budgetsMarkdown(report: BudgetsReport): string {
   return [
     "# Held-out exact match against the bytes a phone stores",
     "",
-    `\`${report.command}\` (${(report.seconds / 60).toFixed(0)} min; seeds ${report.seeds.join(", ")}). Budgets are fractions of ` +
+    `\`${report.command}\` (${(report.seconds / 60).toFixed(0)} min; seeds ${report.seeds.join(", ")}). ` +
+      `Budgets are fractions of ` +
       `the 40 own adapters at fp16 (${report.ownBytes} bytes);`,
-    `a merged adapter (fp16, rank 8) counts ${report.mergedBytes} bytes, its tensors, as the own adapters do; a part file ` +
+    `a merged adapter (fp16, rank 8) counts ${report.mergedBytes} bytes, its tensors, as the own adapters ` +
+      `do; a part file ` +
       "counts every byte, header included.",
-    `Base model ${report.baseExactMatch.toFixed(1)}%. Every choice reads few-shot examples only; held-out exact match (%, ` +
+    `Base model ${report.baseExactMatch.toFixed(1)}%. Every choice reads few-shot examples only; held-out ` +
+      `exact match (%, ` +
       "mean ± std over seeds) is reported, never used.",
     "",
     "- `d2c`, `d2c-tuned`: the largest K of merged adapters that fits (pruned D2C; restarts and tuned merges).",
@@ -75,8 +81,15 @@ export function budgetsMarkdown(report: BudgetsReport): string {
     "| budget | method | held-out | bytes | few-shot forward passes | parts |",
     "|---|---|---|---|---|---|",
     ...fractions.flatMap((f) =>
-      METHODS.flatMap((m) => cell(report, f, m).filter((r) => r.seed === report.seeds[0]).map((r) =>
-        `| ${pct(f)} (${r.budgetBytes}) | ${m} | ${r.meanExactMatch.toFixed(1)} | ${r.bytes} | ${r.forwardPasses} | ${parts(r.parts)} |`)),
+      METHODS.flatMap((m) =>
+        cell(report, f, m)
+          .filter((r) => r.seed === report.seeds[0])
+          .map(
+            (r) =>
+              `| ${pct(f)} (${r.budgetBytes}) | ${m} | ${r.meanExactMatch.toFixed(1)} | ${r.bytes} | ` +
+                `${r.forwardPasses} | ${parts(r.parts)} |`,
+          ),
+      ),
     ),
     "",
   ].join("\n");
@@ -91,14 +104,25 @@ export function budgetsSvg(report: BudgetsReport): string {
   const y = (v: number) => T + ((H - T - B) * (100 - v)) / 100;
   const series = METHODS.map((m) => {
     const points = fractions.map((f) => [x(f), y(mean(cell(report, f, m).map((r) => r.meanExactMatch)))] as const);
-    return `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" points="${points.map((p) => p.join(",")).join(" ")}"/>` +
-      points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("");
+    return (
+      `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" ` +
+        `points="${points.map((p) => p.join(",")).join(" ")}"/>` +
+      points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("")
+    );
   });
-  const xticks = fractions.map((f) => `<text x="${x(f)}" y="${H - B + 18}" text-anchor="middle">${pct(f).replace(".0%", "%")}</text>`);
-  const yticks = [0, 20, 40, 60, 80, 100].map((v) =>
-    `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-  const legend = METHODS.map((m, i) =>
-    `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${m}</text>`);
+  const xticks = fractions.map(
+    (f) => `<text x="${x(f)}" y="${H - B + 18}" text-anchor="middle">${pct(f).replace(".0%", "%")}</text>`,
+  );
+  const yticks = [0, 20, 40, 60, 80, 100].map(
+    (v) =>
+      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v}</text><line x1="${L}" x2="${W - R}" ` +
+        `y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+  );
+  const legend = METHODS.map(
+    (m, i) =>
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text ` +
+        `x="${W - R + 30}" y="${T + i * 20 + 5}">${m}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}

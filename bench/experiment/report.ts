@@ -94,7 +94,9 @@ export function writeResults(dir: string, results: Results): void {
   writeFileSync(join(dir, "results.json"), JSON.stringify(results.rows, null, 1) + "\n");
   writeFileSync(join(dir, "results.svg"), plot(results));
   // The byte-budget comparison (budgets.ts) has its own command; its table is repeated here where it was written.
-  const budgets = existsSync(join(dir, "budgets.json")) ? (JSON.parse(readFileSync(join(dir, "budgets.json"), "utf8")) as BudgetsReport) : null;
+  const budgets = existsSync(join(dir, "budgets.json"))
+    ? (JSON.parse(readFileSync(join(dir, "budgets.json"), "utf8")) as BudgetsReport)
+    : null;
   writeFileSync(join(dir, "results.md"), markdown(results) + (budgets ? budgetsSection(budgets) : ""));
 }
 

@@ -7,7 +7,8 @@
  * and weights chosen on held-back few-shot folds: tuning.ts). Writes docs/results.{md,json,svg}.
  * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}; with
  * `--compressed`, every task's own adapter truncated and quantised (compressed.ts): docs/compressed.{md,json}; with
- * `--budgets`, every way of spending a byte budget, the allocator's among them (budgets.ts): docs/budgets.{md,json,svg}.
+ * `--budgets`, every way of spending a byte budget, the allocator's among them (budgets.ts):
+ * docs/budgets.{md,json,svg}.
  */
 import { parseArgs } from "node:util";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
@@ -67,7 +68,14 @@ const TUNING: TuningSetup = {
 if (values.subsets) {
   await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
 } else if (values.budgets) {
-  await runBudgets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, tuning: TUNING, out: values.out });
+  await runBudgets({
+    fixtures: values.fixtures,
+    seeds,
+    threads: Number(values.threads),
+    maxIterations,
+    tuning: TUNING,
+    out: values.out,
+  });
 } else if (values.compressed) {
   await runCompressed({ fixtures: values.fixtures, threads: Number(values.threads), out: values.out });
 } else {

@@ -55,7 +55,11 @@ function checkShape(manifest: Manifest): void {
   )
     fail("model is not { id, sha256 }");
   const targets = manifest.model?.loraTargets;
-  if (targets !== undefined && (!Array.isArray(targets) || !targets.every((t) => typeof t?.module === "string" && Number.isSafeInteger(t.in) && Number.isSafeInteger(t.out))))
+  if (
+    targets !== undefined &&
+    (!Array.isArray(targets) ||
+      !targets.every((t) => typeof t?.module === "string" && Number.isSafeInteger(t.in) && Number.isSafeInteger(t.out)))
+  )
     fail("model.loraTargets is not a list of { module, in, out }");
   if (!Number.isSafeInteger(manifest.version)) fail("version is not an integer");
   if (typeof manifest.expiresAt !== "string") fail("expiresAt is not a string");

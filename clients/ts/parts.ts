@@ -10,7 +10,10 @@ import { decodePart } from "../../src/adapters/parts/partFile";
 import { materialise } from "../../src/adapters/parts/privatePart";
 import { toOnnxAdapter } from "../../src/delivery/onnxAdapter";
 
-/** What a part becomes on the device: PEFT (adapter_config.json, adapter_model.safetensors) or ONNX Runtime's `.onnx_adapter`. */
+/**
+ * What a part becomes on the device: PEFT (adapter_config.json, adapter_model.safetensors) or ONNX
+ * Runtime's `.onnx_adapter`.
+ */
 export type MaterialisedFormat = "peft" | "onnx_adapter";
 
 /** A part's rank and dtype as its file states them. */
@@ -26,7 +29,11 @@ export function partInfo(bytes: Uint8Array, targets: readonly LoraTarget[]): Par
 }
 
 /** The files of the task's plain LoRA, by file name. */
-export function materialisePart(bytes: Uint8Array, targets: readonly LoraTarget[], format: MaterialisedFormat): Record<string, Uint8Array> {
+export function materialisePart(
+  bytes: Uint8Array,
+  targets: readonly LoraTarget[],
+  format: MaterialisedFormat,
+): Record<string, Uint8Array> {
   const factors = materialise(decodePart(bytes, targets), targets);
   if (format === "onnx_adapter") return { "adapter.onnx_adapter": toOnnxAdapter(factors, targets, { dtype: "fp32" }) };
   const peft = toPeft(factors, targets);

@@ -32,8 +32,12 @@ export function checkByteBudget(profile: StoredProfile, runId: string, adapters:
   const over = [...bytes].filter(([, n]) => n > max).map(([format]) => format);
   if (!over.length) return;
   if (bytes.has("parts")) {
-    throw new DomainError("unprocessable", "over_budget",
-      `run ${runId}'s ${adapters} part files take ${bytes.get("parts")} bytes; profile ${profile.id}'s budget is maxBytes ${max}`);
+    throw new DomainError(
+      "unprocessable",
+      "over_budget",
+      `run ${runId}'s ${adapters} part files take ${bytes.get("parts")} bytes; profile ${profile.id}'s ` +
+        `budget is maxBytes ${max}`,
+    );
   }
   const sizes = [...bytes].map(([format, n]) => `${format} (${shippedDtype(format, profile)}) ${n} bytes`).join(", ");
   throw new DomainError("unprocessable", "over_budget",

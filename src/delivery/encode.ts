@@ -13,7 +13,12 @@ import type { StoredProfile } from "./profiles";
 export function encodeAdapter(format: AdapterFormat, factors: AdapterFactors, model: ModelContract, profile: Pick<StoredProfile, "dtype" | "modelId">): Uint8Array {
   const targets = model.loraTargets;
   // A part is a task's own adapter compressed by an alloc run (src/runs/partAdapters.ts), never a merge re-encoded.
-  if (format === "parts") throw new DomainError("unprocessable", "format_mismatch", "parts are built by an alloc run, not encoded from a merged adapter");
+  if (format === "parts")
+    throw new DomainError(
+      "unprocessable",
+      "format_mismatch",
+      "parts are built by an alloc run, not encoded from a merged adapter",
+    );
   const dtype = shippedDtype(format, profile);
   if (format === "onnx_adapter") return toOnnxAdapter(factors, targets, { dtype });
   if (format === "gguf") {

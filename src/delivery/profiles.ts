@@ -33,58 +33,84 @@ export const TASK_SET_TASKS = 64;
 
 const ruleList = z.array(z.string().min(1).max(MATCH_RULE_CHARS)).min(1).max(MATCH_RULE_ENTRIES);
 
-export const ProfileSchema = z.object({
-  modelId: z.string().min(1).max(64),
-  /** What a device of this profile can hold: a count of merged adapters, a byte budget, or both. */
-  budget: z.object({
-    maxAdapters: z.number().int().min(1).optional(),
-    maxBytes: z.number().int().min(1).optional(),
-  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
-  /** Precision of shipped PEFT and GGUF adapters (.onnx_adapter files stay fp32: the model contract's LoRA inputs are float32). */
-  dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-  /**
-   * Blob formats shipped; the first is the one the routing table points at. peft: PEFT
-   * safetensors; onnx_adapter: ONNX Runtime's `.onnx_adapter`; gguf: llama.cpp's GGUF LoRA
-   * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count;
-   * parts: each task's own compressed parts (issue 21), alone, under a maxBytes budget; the
-   * client materialises a task's plain LoRA from them.
-   */
-  formats: z.array(z.enum(ADAPTER_FORMATS)).min(1).default(["peft"])
-    .refine((f) => new Set(f).size === f.length, "formats must not repeat")
-    .refine((f) => !f.includes("parts") || f.length === 1, "parts is a release of its own: give formats [\"parts\"] alone"),
-  /** Rank of the merged adapters (svd merge); default 8. */
-  rank: z.number().int().min(1).max(MAX_RANK).default(8),
-  match: z.object({
-    minRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
-    maxRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
-    socs: ruleList.optional(),
-    models: ruleList.optional(),
-    os: ruleList.optional(),
-  }).strict().default({}),
-  /**
-   * Devices' stated needs (decision 0010) this profile keeps built at most; past it a need asked
-   * for by more networks takes the place of the published one asked for by fewest. Named task sets
-   * do not count. 0: devices' needs and task sets are ignored, every device gets the profile-wide release.
-   */
-  maxSubsets: z.number().int().min(0).max(MAX_SUBSETS).default(DEFAULT_SUBSETS),
-  /**
-   * Distinct networks (IPv4 addresses or IPv6 /64s) that must ask for a stated need before it is
-   * built: one device cannot make the profile build for it alone. 1 builds on the first request
-   * (a fleet behind one network, a demo on loopback).
-   */
-  subsetQuorum: z.number().int().min(1).max(DEMAND_CAP).default(DEFAULT_QUORUM),
-  /**
-   * Named task sets a device may ask for instead of languages and apps (`taskSet=<name>` on
-   * GET /v1/manifest), e.g. `{ "keyboard": ["gec-de", "reply-de"] }`; each is a need like any other.
-   */
-  taskSets: z.record(z.string().regex(NEED_NAME, "a task set name is letters, digits, - and _ (at most 32)"),
-    z.array(z.string().min(1).max(64)).min(1).max(TASK_SET_TASKS))
-    .refine((sets) => Object.keys(sets).length <= TASK_SETS, `at most ${TASK_SETS} task sets`).default({}),
-  /** Re-cluster from the cron trigger when the catalogue changes. */
-  autoRecluster: z.boolean().default(false),
-}).strict().refine((p) => !p.formats.includes("parts") || (p.budget.maxBytes !== undefined && p.budget.maxAdapters === undefined), {
-  message: "a parts profile's budget is maxBytes alone (its release counts bytes, not merged adapters)", path: ["budget"],
-});
+export const ProfileSchema = z
+  .object({
+    modelId: z.string().min(1).max(64),
+    /** What a device of this profile can hold: a count of merged adapters, a byte budget, or both. */
+    budget: z
+      .object({
+        maxAdapters: z.number().int().min(1).optional(),
+        maxBytes: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
+    /**
+     * Precision of shipped PEFT and GGUF adapters (.onnx_adapter files stay fp32: the model contract's
+     * LoRA inputs are float32).
+     */
+    dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+    /**
+     * Blob formats shipped; the first is the one the routing table points at. peft: PEFT
+     * safetensors; onnx_adapter: ONNX Runtime's `.onnx_adapter`; gguf: llama.cpp's GGUF LoRA
+     * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count;
+     * parts: each task's own compressed parts (issue 21), alone, under a maxBytes budget; the
+     * client materialises a task's plain LoRA from them.
+     */
+    formats: z
+      .array(z.enum(ADAPTER_FORMATS))
+      .min(1)
+      .default(["peft"])
+      .refine((f) => new Set(f).size === f.length, "formats must not repeat")
+      .refine(
+        (f) => !f.includes("parts") || f.length === 1,
+        'parts is a release of its own: give formats ["parts"] alone',
+      ),
+    /** Rank of the merged adapters (svd merge); default 8. */
+    rank: z.number().int().min(1).max(MAX_RANK).default(8),
+    match: z
+      .object({
+        minRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
+        maxRamMb: z.number().int().min(0).max(MAX_RAM_MB).optional(),
+        socs: ruleList.optional(),
+        models: ruleList.optional(),
+        os: ruleList.optional(),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Devices' stated needs (decision 0010) this profile keeps built at most; past it a need asked
+     * for by more networks takes the place of the published one asked for by fewest. Named task sets
+     * do not count. 0: devices' needs and task sets are ignored, every device gets the profile-wide release.
+     */
+    maxSubsets: z.number().int().min(0).max(MAX_SUBSETS).default(DEFAULT_SUBSETS),
+    /**
+     * Distinct networks (IPv4 addresses or IPv6 /64s) that must ask for a stated need before it is
+     * built: one device cannot make the profile build for it alone. 1 builds on the first request
+     * (a fleet behind one network, a demo on loopback).
+     */
+    subsetQuorum: z.number().int().min(1).max(DEMAND_CAP).default(DEFAULT_QUORUM),
+    /**
+     * Named task sets a device may ask for instead of languages and apps (`taskSet=<name>` on
+     * GET /v1/manifest), e.g. `{ "keyboard": ["gec-de", "reply-de"] }`; each is a need like any other.
+     */
+    taskSets: z
+      .record(
+        z.string().regex(NEED_NAME, "a task set name is letters, digits, - and _ (at most 32)"),
+        z.array(z.string().min(1).max(64)).min(1).max(TASK_SET_TASKS),
+      )
+      .refine((sets) => Object.keys(sets).length <= TASK_SETS, `at most ${TASK_SETS} task sets`)
+      .default({}),
+    /** Re-cluster from the cron trigger when the catalogue changes. */
+    autoRecluster: z.boolean().default(false),
+  })
+  .strict()
+  .refine(
+    (p) => !p.formats.includes("parts") || (p.budget.maxBytes !== undefined && p.budget.maxAdapters === undefined),
+    {
+      message: "a parts profile's budget is maxBytes alone (its release counts bytes, not merged adapters)",
+      path: ["budget"],
+    },
+  );
 
 export type Profile = z.infer<typeof ProfileSchema>;
 

@@ -2,7 +2,8 @@
  * Publishing a finished run to a device profile. Everything that can refuse the release is
  * checked before the first write: the run's pinned tasks against today's catalogue (409), the
  * profile's adapter budget (422), then every blob is encoded in memory and the byte budget
- * checked (422); a parts profile's release is its tasks' part files, counted byte for byte. Only then are the blobs written to R2 (content-addressed by sha256) and the
+ * checked (422); a parts profile's release is its tasks' part files, counted byte for byte. Only
+ * then are the blobs written to R2 (content-addressed by sha256) and the
  * profile's Releases object commits the manifest that names them. A failure while writing leaves
  * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
  */
@@ -81,7 +82,9 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
     catalogueVersion: run.catalogueVersion,
     profileVersion: profile.version,
     // A parts release carries the shapes the client reads its part files with.
-    model: shipsParts(profile) ? { id: model.modelId, sha256: digest, loraTargets: model.loraTargets } : { id: model.modelId, sha256: digest },
+    model: shipsParts(profile)
+      ? { id: model.modelId, sha256: digest, loraTargets: model.loraTargets }
+      : { id: model.modelId, sha256: digest },
     routing,
     adapters: blobs.flat(),
     ...(shipsParts(profile) ? { unadapted: run.tasks.filter((t) => !Object.hasOwn(routing, t)) } : {}),
@@ -128,7 +131,16 @@ async function encodeParts(bucket: R2Bucket, clusters: readonly ClusterView[]): 
   for (const cluster of clusters) {
     const body = await readPartFile(bucket, cluster.sha256);
     const sha256 = await sha256Hex(body);
-    entries.push([{ sha256, bytes: body.byteLength, format: "parts", url: `/v1/adapters/${sha256}`, tasks: [...cluster.tasks], body }]);
+    entries.push([
+      {
+        sha256,
+        bytes: body.byteLength,
+        format: "parts",
+        url: `/v1/adapters/${sha256}`,
+        tasks: [...cluster.tasks],
+        body,
+      },
+    ]);
   }
   return entries;
 }

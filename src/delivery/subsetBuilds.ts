@@ -54,7 +54,10 @@ export async function buildSubset(env: Env, profileId: string, key: string): Pro
     if (!profile || !model) return failedBuild(index, key, `not built: profile ${profileId} or its model is gone`);
     // A parts profile spends its whole budget on the set's tasks alone.
     if (shipsParts(profile)) {
-      const run = await startRun(env, { ...AUTO_RUN, method: "alloc", profile: profileId, tasks }, undefined, { profile: profileId, key });
+      const run = await startRun(env, { ...AUTO_RUN, method: "alloc", profile: profileId, tasks }, undefined, {
+        profile: profileId,
+        key,
+      });
       return startedBuild(env, index, profileId, key, run);
     }
     const k = profileK(profile, model, tasks.length);
@@ -63,17 +66,30 @@ export async function buildSubset(env: Env, profileId: string, key: string): Pro
     const start = release && restrictClusters(release.clusters, tasks, k);
     const clusters = start ? clustersOf(start).map((members) => members.map((i) => tasks[i])) : undefined;
     const request: RunRequest = { ...AUTO_RUN, ...(own ? { method: "own" } : {}), profile: profileId, tasks };
-    return startedBuild(env, index, profileId, key, await startRun(env, request, clusters && { clusters }, { profile: profileId, key }));
+    return startedBuild(
+      env,
+      index,
+      profileId,
+      key,
+      await startRun(env, request, clusters && { clusters }, { profile: profileId, key }),
+    );
   } catch (e) {
     if (!(e instanceof DomainError)) throw e;
     return failedBuild(index, key, `not built: ${e.message}`);
   }
 }
 
-async function startedBuild(env: Env, index: ReturnType<typeof profileSubsets>, profileId: string, key: string, run: { runId: string; k: number; tasks: number }): Promise<string> {
+async function startedBuild(
+  env: Env,
+  index: ReturnType<typeof profileSubsets>,
+  profileId: string,
+  key: string,
+  run: { runId: string; k: number; tasks: number },
+): Promise<string> {
   await index.building(key, run.runId);
   // A run whose every loss was cached can end before it was recorded above: its message then found nothing to finish.
-  if ((await clusterRun(env, run.runId).status())?.state !== "running") return finishSubsetRun(env, profileId, key, run.runId);
+  if ((await clusterRun(env, run.runId).status())?.state !== "running")
+    return finishSubsetRun(env, profileId, key, run.runId);
   return `started run ${run.runId} (K=${run.k}, ${run.tasks} tasks)`;
 }
 

@@ -10,7 +10,14 @@ import type { PartConfig } from "../budget/candidates";
  * adapter compressed to the part configuration, or none, that the budget's knapsack picks.
  */
 export type RunMethod = "d2c" | "kmeans" | "random" | "merge-all" | "own" | "alloc";
-export const RUN_METHODS = ["d2c", "kmeans", "random", "merge-all", "own", "alloc"] as const satisfies readonly RunMethod[];
+export const RUN_METHODS = [
+  "d2c",
+  "kmeans",
+  "random",
+  "merge-all",
+  "own",
+  "alloc",
+] as const satisfies readonly RunMethod[];
 
 export type { MergeSettings };
 

@@ -19,7 +19,10 @@ import type { RunTask } from "./config";
 import { NO_ADAPTER } from "./evaluationUnit";
 
 
-/** The cluster key of a task's part (its loss-cache key with the task's examples): the configuration and the task's adapter. */
+/**
+ * The cluster key of a task's part (its loss-cache key with the task's examples): the configuration
+ * and the task's adapter.
+ */
 export const partKey = (config: PartConfig | null, task: Pick<RunTask, "adapterSha256">) =>
   config ? `part:${partConfigName(config)}:${task.adapterSha256}` : NO_ADAPTER;
 

@@ -36,84 +36,128 @@ export function defaultRestarts(tasks: number): number {
   return tasks <= 200 ? 4 : 1;
 }
 
-export const RunRequest = z.object({
-  /** K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all means K = 1). */
-  k: z.number().int().min(1).optional(),
-  budget: z.object({
-    maxAdapters: z.number().int().min(1).optional(),
-    maxBytes: z.number().int().min(1).optional(),
-    dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-  }).strict().refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or " +
-    "maxBytes").optional(),
-  profile: z.string().min(1).optional(),
-  /** The base model whose tasks the run takes (by default); needed when the catalogue holds tasks of several models. */
-  modelId: z.string().min(1).optional(),
-  method: z.enum(RUN_METHODS).default("d2c"),
-  merge: z.object({
-    method: z.enum(MERGE_METHODS),
-    density: z.number().gt(0).max(1).optional(),
-    rank: z.number().int().min(1).max(MAX_RANK).optional(),
+export const RunRequest = z
+  .object({
     /**
-     * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/clusterTuner.ts):
-     * the method screened among the run's and the pruning methods at `densities`, then the member
-     * weights by CMA-ES (`budget` candidates per held-back fold), kept only if they win on held-back examples.
+     * K directly, or a budget it is derived from, or a device profile's budget (exactly one; merge-all
+     * means K = 1).
      */
-    tune: z.object({
-      budget: z.number().int().min(0).max(400).default(DEFAULT_TUNE.budget),
-      folds: z.number().int().min(2).max(10).default(DEFAULT_TUNE.folds),
-      penalty: z.number().min(0).max(10).default(DEFAULT_TUNE.penalty),
-      sigma0: z.number().gt(0).max(4).default(DEFAULT_TUNE.sigma0),
-      densities: z.array(z.number().gt(0).max(1)).max(8).default([...DEFAULT_TUNE.densities]),
-      scales: z.array(z.number().gt(0).max(8)).min(1).max(8).default([...DEFAULT_TUNE.scales])
-        .refine((scales) => scales.includes(1), "scales must include 1 (uniform weights)"),
-      scaleCoordinate: z.boolean().default(DEFAULT_TUNE.scaleCoordinate),
-    }).strict().optional(),
-  }).strict().default({ method: "svd" }),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
-  maxIterations: z.number().int().min(1).max(50).default(10),
-  /**
-   * false: compute every merge and loss afresh instead of reading the cache of earlier runs (a
-   * reference run, a cost measurement); the results are still recorded. Default true.
-   */
-  cache: z.boolean().default(true),
-  /**
-   * D2C only. true (default): pruned D2C, each task evaluated under its own cluster and its
-   * most promising others, a full sweep before a fixed point is declared (src/clustering/pruned.ts);
-   * false: every task under every cluster every iteration; an object sets pruning's knobs: `m`,
-   * the other clusters each task is evaluated under (default 2), and `fullFirst`, whether the
-   * first iteration is a full sweep (default: when clusters average 4 tasks or fewer).
-   */
-  prune: z.union([
-    z.boolean(),
-    z.object({ m: z.number().int().min(0).max(64).optional(), fullFirst: z.boolean().optional() }).strict(),
-  ]).default(true),
-  /**
-   * D2C only, from a k-means start: run D2C from this many seeded starts (the first is `seed`),
-   * sharing the loss cache, and keep one by `restartCriterion`. Default: `defaultRestarts` (4 up to 200 tasks, else 1).
-   */
-  restarts: z.number().int().min(1).max(MAX_RESTARTS).optional(),
-  /**
-   * Which start's clustering a run with restarts keeps: "exactMatch" (default), the most few-shot
-   * examples exactly right (J breaks ties), or "loss", the lowest few-shot J (docs/tuning.md: at
-   * K = 3 lowest J kept clusterings 5.3 points worse on held-out examples).
-   */
-  restartCriterion: z.enum(["exactMatch", "loss"]).default("exactMatch"),
-  /**
-   * "alloc" only: the private-part configurations measured per task (default ranks 1-8 at int4
-   * and int8: src/budget/candidates.ts); each costs one evaluation per task.
-   */
-  parts: z.object({
-    configs: z.array(z.object({ rank: z.number().int().min(1).max(MAX_RANK), dtype: z.enum(PART_DTYPES as [PartDtype, ...PartDtype[]]) }).strict())
-      .min(1).max(32),
-  }).strict().optional(),
-  /** Task ids; default every task of the catalogue that has few-shot examples. */
-  tasks: z.array(z.string().min(1)).min(1).optional(),
-  /**
-   * Who evaluates the units: "wasm" (the Worker's onnxruntime-web) or "remote" (the evaluator
-   * service at EVALUATOR_URL). Default: the model's `evaluator`, else "wasm".
-   */
-  evaluator: z.enum(EVALUATORS).optional(),
-}).strict();
+    k: z.number().int().min(1).optional(),
+    budget: z
+      .object({
+        maxAdapters: z.number().int().min(1).optional(),
+        maxBytes: z.number().int().min(1).optional(),
+        dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+      })
+      .strict()
+      .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or " + "maxBytes")
+      .optional(),
+    profile: z.string().min(1).optional(),
+    /**
+     * The base model whose tasks the run takes (by default); needed when the catalogue holds tasks of
+     * several models.
+     */
+    modelId: z.string().min(1).optional(),
+    method: z.enum(RUN_METHODS).default("d2c"),
+    merge: z
+      .object({
+        method: z.enum(MERGE_METHODS),
+        density: z.number().gt(0).max(1).optional(),
+        rank: z.number().int().min(1).max(MAX_RANK).optional(),
+        /**
+         * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/clusterTuner.ts):
+         * the method screened among the run's and the pruning methods at `densities`, then the member
+         * weights by CMA-ES (`budget` candidates per held-back fold), kept only if they win on held-back examples.
+         */
+        tune: z
+          .object({
+            budget: z.number().int().min(0).max(400).default(DEFAULT_TUNE.budget),
+            folds: z.number().int().min(2).max(10).default(DEFAULT_TUNE.folds),
+            penalty: z.number().min(0).max(10).default(DEFAULT_TUNE.penalty),
+            sigma0: z.number().gt(0).max(4).default(DEFAULT_TUNE.sigma0),
+            densities: z
+              .array(z.number().gt(0).max(1))
+              .max(8)
+              .default([...DEFAULT_TUNE.densities]),
+            scales: z
+              .array(z.number().gt(0).max(8))
+              .min(1)
+              .max(8)
+              .default([...DEFAULT_TUNE.scales])
+              .refine((scales) => scales.includes(1), "scales must include 1 (uniform weights)"),
+            scaleCoordinate: z.boolean().default(DEFAULT_TUNE.scaleCoordinate),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ method: "svd" }),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
+    maxIterations: z.number().int().min(1).max(50).default(10),
+    /**
+     * false: compute every merge and loss afresh instead of reading the cache of earlier runs (a
+     * reference run, a cost measurement); the results are still recorded. Default true.
+     */
+    cache: z.boolean().default(true),
+    /**
+     * D2C only. true (default): pruned D2C, each task evaluated under its own cluster and its
+     * most promising others, a full sweep before a fixed point is declared (src/clustering/pruned.ts);
+     * false: every task under every cluster every iteration; an object sets pruning's knobs: `m`,
+     * the other clusters each task is evaluated under (default 2), and `fullFirst`, whether the
+     * first iteration is a full sweep (default: when clusters average 4 tasks or fewer).
+     */
+    prune: z
+      .union([
+        z.boolean(),
+        z.object({ m: z.number().int().min(0).max(64).optional(), fullFirst: z.boolean().optional() }).strict(),
+      ])
+      .default(true),
+    /**
+     * D2C only, from a k-means start: run D2C from this many seeded starts (the first is `seed`),
+     * sharing the loss cache, and keep one by `restartCriterion`. Default: `defaultRestarts`
+     * (4 up to 200 tasks, else 1).
+     */
+    restarts: z.number().int().min(1).max(MAX_RESTARTS).optional(),
+    /**
+     * Which start's clustering a run with restarts keeps: "exactMatch" (default), the most few-shot
+     * examples exactly right (J breaks ties), or "loss", the lowest few-shot J (docs/tuning.md: at
+     * K = 3 lowest J kept clusterings 5.3 points worse on held-out examples).
+     */
+    restartCriterion: z.enum(["exactMatch", "loss"]).default("exactMatch"),
+    /**
+     * "alloc" only: the private-part configurations measured per task (default ranks 1-8 at int4
+     * and int8: src/budget/candidates.ts); each costs one evaluation per task.
+     */
+    parts: z
+      .object({
+        configs: z
+          .array(
+            z
+              .object({
+                rank: z.number().int().min(1).max(MAX_RANK),
+                dtype: z.enum(PART_DTYPES as [PartDtype, ...PartDtype[]]),
+              })
+              .strict(),
+          )
+          .min(1)
+          .max(32),
+      })
+      .strict()
+      .optional(),
+    /** Task ids; default every task of the catalogue that has few-shot examples. */
+    tasks: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Who evaluates the units: "wasm" (the Worker's onnxruntime-web) or "remote" (the evaluator
+     * service at EVALUATOR_URL). Default: the model's `evaluator`, else "wasm".
+     */
+    evaluator: z.enum(EVALUATORS).optional(),
+  })
+  .strict();
 
 export type RunRequest = z.infer<typeof RunRequest>;
 
@@ -162,7 +206,9 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   if (tune && tune.folds > fewest) throw new DomainError("invalid", "invalid_request", `merge.tune.folds is ${tune.folds}, more than the ${fewest} few-shot examples of a task`);
   const merge = profile ? { ...requested, rank: requested.rank ?? profile.rank } : requested;
   const parts = chooseParts(request, profile, evaluator);
-  const k = parts ? chosen.length : chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
+  const k = parts
+    ? chosen.length
+    : chooseK(request, profile, chosen.length, model, merge.rank ?? Math.max(...chosen.map((t) => t.rank)));
   const runId = `run-${crypto.randomUUID()}`;
   const config: RunConfig = {
     runId, modelId, k, method: request.method, seed: request.seed,
@@ -197,26 +243,51 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
  * An "alloc" run's parts and byte budget (a `parts` profile's maxBytes, or the request's); null for
  * any other method. A `parts` profile takes alloc runs only: its devices hold parts, not merges.
  */
-function chooseParts(request: RunRequest, profile: StoredProfile | undefined, evaluator: Evaluator): RunConfig["parts"] | null {
+function chooseParts(
+  request: RunRequest,
+  profile: StoredProfile | undefined,
+  evaluator: Evaluator,
+): RunConfig["parts"] | null {
   if (request.method !== "alloc") {
     if (request.parts) throw new DomainError("invalid", "invalid_request", "parts: only an alloc run measures parts");
     if (profile && shipsParts(profile)) {
-      throw new DomainError("unprocessable", "format_mismatch", `profile ${profile.id} ships parts: start an alloc run for it (method "alloc")`);
+      throw new DomainError(
+        "unprocessable",
+        "format_mismatch",
+        `profile ${profile.id} ships parts: start an alloc run for it (method "alloc")`,
+      );
     }
     return null;
   }
   if (request.k !== undefined || request.merge.tune || request.restarts !== undefined) {
-    throw new DomainError("invalid", "invalid_request", "alloc measures every task under each part: omit k, merge.tune and restarts");
+    throw new DomainError(
+      "invalid",
+      "invalid_request",
+      "alloc measures every task under each part: omit k, merge.tune and restarts",
+    );
   }
   if (profile && !shipsParts(profile)) {
-    throw new DomainError("unprocessable", "format_mismatch", `profile ${profile.id} ships ${profile.formats.join(", ")}; an alloc run is for a profile with formats ["parts"]`);
+    throw new DomainError(
+      "unprocessable",
+      "format_mismatch",
+      `profile ${profile.id} ships ${profile.formats.join(", ")}; an alloc run is for a profile with formats ["parts"]`,
+    );
   }
   const maxBytes = profile ? profile.budget.maxBytes : request.budget?.maxBytes;
   if (maxBytes === undefined || (profile && request.budget)) {
-    throw new DomainError("invalid", "invalid_request", "alloc spends a byte budget: give a parts profile or budget.maxBytes (one of them)");
+    throw new DomainError(
+      "invalid",
+      "invalid_request",
+      "alloc spends a byte budget: give a parts profile or budget.maxBytes (one of them)",
+    );
   }
   // Candidates are built and evaluated in the Worker (src/runs/partAdapters.ts).
-  if (evaluator === "remote") throw new DomainError("invalid", "invalid_request", "alloc runs on the Worker's evaluator; this model is evaluated by the service");
+  if (evaluator === "remote")
+    throw new DomainError(
+      "invalid",
+      "invalid_request",
+      "alloc runs on the Worker's evaluator; this model is evaluated by the service",
+    );
   return { configs: request.parts?.configs ?? DEFAULT_PART_CONFIGS, maxBytes };
 }
 

@@ -259,18 +259,37 @@ describe.skipIf(!hasChromium)("the console", () => {
   });
 
   it("shows an alloc run's parts: per task its rank, dtype, bytes and few-shot loss, and the budget used", async () => {
-    const post = (path: string, body: unknown, method = "POST") => worker.call(path, { method, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown, method = "POST") =>
+      worker.call(path, { method, body: JSON.stringify(body) });
     const tasks = ["gec-de", "qa-en", "reply-fr"];
-    expect((await post("/v1/profiles/phones-parts", { modelId: "d2c-char-lm", budget: { maxBytes: 20_000 }, formats: ["parts"], maxSubsets: 0 }, "PUT")).status).toBe(200);
-    const started = await post("/v1/runs", { method: "alloc", profile: "phones-parts", tasks, parts: { configs: [{ rank: 2, dtype: "int4" }] } });
+    expect(
+      (
+        await post(
+          "/v1/profiles/phones-parts",
+          { modelId: "d2c-char-lm", budget: { maxBytes: 20_000 }, formats: ["parts"], maxSubsets: 0 },
+          "PUT",
+        )
+      ).status,
+    ).toBe(200);
+    const started = await post("/v1/runs", {
+      method: "alloc",
+      profile: "phones-parts",
+      tasks,
+      parts: { configs: [{ rank: 2, dtype: "int4" }] },
+    });
     const { runId } = (await started.json()) as { runId: string };
     await page.goto(`${worker.url}/#run/${encodeURIComponent(runId)}`);
     await page.waitForSelector("#run-state.done", { timeout: 120_000 });
     await page.waitForSelector("#parts tr");
     expect(await page.locator("#parts tr").count()).toBe(tasks.length + 1);
-    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { result: { budget: { bytes: number }; clusters: { part: unknown }[] } };
-    expect(await page.textContent("#parts-budget")).toBe(`${status.result.budget.bytes} of 20000 bytes ` +
-      `(${((100 * status.result.budget.bytes) / 20_000).toFixed(1)}%), ${status.result.clusters.filter((c) => c.part).length} of 3 tasks with a part`);
+    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
+      result: { budget: { bytes: number }; clusters: { part: unknown }[] };
+    };
+    expect(await page.textContent("#parts-budget")).toBe(
+      `${status.result.budget.bytes} of 20000 bytes ` +
+        `(${((100 * status.result.budget.bytes) / 20_000).toFixed(1)}%), ` +
+          `${status.result.clusters.filter((c) => c.part).length} of 3 tasks with a part`,
+    );
     expect(await page.textContent("#parts")).toMatch(/rank 2 int4|base model/);
     await shot("run-parts");
   });

@@ -39,7 +39,10 @@ beforeAll(async () => {
 describe("an alloc run for a parts profile", () => {
   it("measures every task under each part and none, fits the budget, and ships what the device " +
     "materialises byte for byte", async () => {
-    const started = await call("/v1/runs", post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } }));
+    const started = await call(
+      "/v1/runs",
+      post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } }),
+    );
     expect(started.status).toBe(202);
     const { runId } = (await started.json()) as { runId: string };
     const run = await waitFor(runId, undefined, 120);
@@ -60,7 +63,9 @@ describe("an alloc run for a parts profile", () => {
 
     const published = await call("/v1/profiles/phones-parts/releases", post({ runId }));
     expect(published.status).toBe(201);
-    const { manifest } = (await (await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })).json()) as SignedManifest;
+    const { manifest } = (await (
+      await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
+    ).json()) as SignedManifest;
     expect(manifest.model.loraTargets).toEqual(targets);
     expect(manifest.adapters.every((a) => a.format === "parts" && a.tasks.length === 1)).toBe(true);
     expect(manifest.adapters.reduce((n, a) => n + a.bytes, 0)).toBe(result.budget!.bytes);
@@ -69,8 +74,13 @@ describe("an alloc run for a parts profile", () => {
 
     const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
     const device = new OtaClient({
-      baseUrl: "http://d2c.test", deviceId: "phone-1", profile: "phones-parts", formats: ["parts"],
-      publicKeys: { [keys[0].keyId]: keys[0].publicKey }, store: new MemoryStore(), fetch: (r) => exports.default.fetch(r),
+      baseUrl: "http://d2c.test",
+      deviceId: "phone-1",
+      profile: "phones-parts",
+      formats: ["parts"],
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+      store: new MemoryStore(),
+      fetch: (r) => exports.default.fetch(r),
     });
     expect(await device.sync()).toMatchObject({ status: "updated", version: 1 });
     for (const cluster of withParts) {
@@ -78,22 +88,33 @@ describe("an alloc run for a parts profile", () => {
       const files = (await device.materialise(task, "peft"))!;
       // The same bytes the run evaluated: its adapter is content-addressed by them.
       expect(await sha256Hex(files["adapter_model.safetensors"])).toBe(cluster.sha256);
-      const evaluated = (await (await call("/v1/evaluate", post({ task, adapter: cluster.sha256 }))).json()) as { loss: number };
+      const evaluated = (await (await call("/v1/evaluate", post({ task, adapter: cluster.sha256 }))).json()) as {
+        loss: number;
+      };
       expect(Math.abs(evaluated.loss - result.taskLoss[task])).toBeLessThan(1e-6);
       const onnx = (await device.materialise(task, "onnx_adapter"))!;
-      expect(onnx["adapter.onnx_adapter"].byteLength).toBeGreaterThan(files["adapter_model.safetensors"].byteLength / 2);
+      expect(onnx["adapter.onnx_adapter"].byteLength).toBeGreaterThan(
+        files["adapter_model.safetensors"].byteLength / 2,
+      );
     }
     for (const task of manifest.unadapted ?? []) expect(await device.materialise(task)).toBeNull();
 
     // The profile's budget shrinks below what the run's parts take: publishing it again is refused, nothing changes.
-    const smaller = { modelId: MODEL, budget: { maxBytes: result.budget!.bytes - 1 }, formats: ["parts"], maxSubsets: 0 };
+    const smaller = {
+      modelId: MODEL,
+      budget: { maxBytes: result.budget!.bytes - 1 },
+      formats: ["parts"],
+      maxSubsets: 0,
+    };
     expect((await call("/v1/profiles/phones-parts", put(smaller))).status).toBe(200);
     const refused = await call("/v1/profiles/phones-parts/releases", post({ runId }));
     expect(refused.status).toBe(422);
     expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({
       code: "over_budget", message: expect.stringContaining(`take ${result.budget!.bytes} bytes`),
     });
-    const after = (await (await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })).json()) as SignedManifest;
+    const after = (await (
+      await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
+    ).json()) as SignedManifest;
     expect(after.manifest.version).toBe(1);
   });
 
@@ -106,7 +127,9 @@ describe("an alloc run for a parts profile", () => {
     expect(d2c.status).toBe(422);
     const release = await call("/v1/profiles/phones-parts/releases", post({ runId: merged }));
     expect(release.status).toBe(422);
-    expect(((await release.json()) as { error: { message: string } }).error.message).toContain("publish an alloc run to it");
+    expect(((await release.json()) as { error: { message: string } }).error.message).toContain(
+      "publish an alloc run to it",
+    );
   });
 
   it("refuses a parts profile that mixes formats or counts adapters", async () => {

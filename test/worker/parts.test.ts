@@ -62,7 +62,13 @@ describe("blockwise quantisation", () => {
   it("stores nf3 as 3-bit indices of the nearest normal-quantile level, across byte boundaries", () => {
     const levels = [-1, -0.568, -0.2658, 0, 0.1977, 0.4092, 0.6567, 1];
     // Each level exactly, in a block whose max is 1, then a block of values between levels.
-    const values = Float32Array.from([...levels, ...levels, ...levels, ...levels, ...Array.from({ length: 32 }, (_, i) => -1 + i / 16)]);
+    const values = Float32Array.from([
+      ...levels,
+      ...levels,
+      ...levels,
+      ...levels,
+      ...Array.from({ length: 32 }, (_, i) => -1 + i / 16),
+    ]);
     const stored = quantize(values, "nf3");
     expect(stored.data.byteLength).toBe(Math.ceil((values.length * 3) / 8));
     const back = dequantize(stored);

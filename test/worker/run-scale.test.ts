@@ -41,7 +41,19 @@ beforeAll(async () => {
 describe("a run over 200 tasks", () => {
   it("answers GET /v1/runs/:id with a summary under 256 KB and pages each iteration's loss matrix", async () => {
     expect(tasks).toHaveLength(200);
-    const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks, k: K, method: "d2c", prune: false, seed: 1, maxIterations: 2, restarts: 1, merge: { method: "svd" } }) });
+    const started = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        tasks,
+        k: K,
+        method: "d2c",
+        prune: false,
+        seed: 1,
+        maxIterations: 2,
+        restarts: 1,
+        merge: { method: "svd" },
+      }),
+    });
     expect(started.status, await started.clone().text()).toBe(202);
     const { runId } = (await started.json()) as { runId: string };
     const status = await waitFor(runId, (s) => s.state !== "running", 540);
@@ -101,7 +113,10 @@ describe("a run over 200 tasks", () => {
     const config = JSON.parse(original) as Record<string, unknown>;
     await env.BUCKET.put(adapterKey(task, "adapter_config.json"), JSON.stringify({ ...config, lora_alpha: 1e30 }));
     try {
-      const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks, k: K, method: "d2c", seed: 2, restarts: 1, merge: { method: "svd" } }) });
+      const started = await call("/v1/runs", {
+        method: "POST",
+        body: JSON.stringify({ tasks, k: K, method: "d2c", seed: 2, restarts: 1, merge: { method: "svd" } }),
+      });
       const { runId } = (await started.json()) as { runId: string };
       const status = await waitFor(runId, (s) => s.state !== "running", 300);
       expect(status.state).toBe("failed");

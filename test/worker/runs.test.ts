@@ -32,7 +32,10 @@ beforeAll(async () => {
 
 /** One start unless the test says (the default restarts are their own test). */
 async function startRun(body: Record<string, unknown>): Promise<string> {
-  const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, restarts: 1, ...body }) });
+  const response = await call("/v1/runs", {
+    method: "POST",
+    body: JSON.stringify({ tasks: TASKS, restarts: 1, ...body }),
+  });
   expect(response.status).toBe(202);
   return ((await response.json()) as { runId: string }).runId;
 }
@@ -171,7 +174,10 @@ describe("a D2C run", () => {
   });
 
   it("restarts 4 times by default up to 200 tasks and once above; a baseline starts once", async () => {
-    const started = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, k: 2, method: "d2c", seed: 23 }) });
+    const started = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({ tasks: TASKS, k: 2, method: "d2c", seed: 23 }),
+    });
     const { runId } = (await started.json()) as { runId: string };
     expect((await statusOf(runId)).restarts).toBe(4);
     expect((await call(`/v1/runs/${runId}/cancel`, { method: "POST" })).status).toBe(200);

@@ -10,7 +10,14 @@ import { call, finished, registerModel, uploadAdapter, uploadExamples, waitFor }
 
 const TASKS = ["gec-de", "gec-fr", "gec-ja", "reply-de", "reply-fr", "reply-ja"];
 // A small tuning: svd only, screened at 1, 1.5 and 2 times uniform weights, then 8 CMA-ES candidates per fold.
-const TUNED = { k: 2, method: "d2c", seed: 1, restarts: 1, tasks: TASKS, merge: { method: "svd", tune: { budget: 8, folds: 2, densities: [] } } };
+const TUNED = {
+  k: 2,
+  method: "d2c",
+  seed: 1,
+  restarts: 1,
+  tasks: TASKS,
+  merge: { method: "svd", tune: { budget: 8, folds: 2, densities: [] } },
+};
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);

@@ -46,7 +46,12 @@ export function storedBytes(length: number, dtype: PartDtype): number {
 export function quantize(values: Float32Array, dtype: PartDtype): StoredTensor {
   const length = values.length;
   if (dtype === "fp16") {
-    return { dtype, length, data: new Uint8Array(Uint16Array.from(values, floatToHalf).buffer), scales: new Uint16Array(0) };
+    return {
+      dtype,
+      length,
+      data: new Uint8Array(Uint16Array.from(values, floatToHalf).buffer),
+      scales: new Uint16Array(0),
+    };
   }
   const blocks = Math.ceil(length / BLOCK);
   const scales = new Uint16Array(blocks);
