@@ -325,7 +325,7 @@ export class ClusterRun extends DurableObject<Env> {
     const built = await buildPartAdapters(this.env.BUCKET, await this.targets(config), config.tasks, part);
     this.commit(() => {
       built.forEach((m, t) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
-        iteration, t, JSON.stringify([t]), partKey(part, config.tasks[t]), m.sha256, m.bytes, m.rank));
+        iteration, t, JSON.stringify([t]), partKey(config.modelId, part, config.tasks[t]), m.sha256, m.bytes, m.rank));
       this.advance("evaluate");
       this.emit("merged", { iteration, part: partConfigName(part), bytes: built.reduce((n, m) => n + m.bytes, 0) });
     });

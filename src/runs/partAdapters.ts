@@ -18,13 +18,12 @@ import type { CachedMerge } from "../../durable-objects/clusterCache";
 import type { RunTask } from "./config";
 import { NO_ADAPTER } from "./evaluationUnit";
 
-
 /**
- * The cluster key of a task's part (its loss-cache key with the task's examples): the configuration
- * and the task's adapter.
+ * The cluster key of a task's part (with the task's examples, its loss-cache key): the model,
+ * the configuration and the task's adapter; the base model alone is `none` for the model.
  */
-export const partKey = (config: PartConfig | null, task: Pick<RunTask, "adapterSha256">) =>
-  config ? `part:${partConfigName(config)}:${task.adapterSha256}` : NO_ADAPTER;
+export const partKey = (modelId: string, config: PartConfig | null, task: Pick<RunTask, "adapterSha256">) =>
+  config ? `part:${modelId}:${partConfigName(config)}:${task.adapterSha256}` : `${NO_ADAPTER}:${modelId}`;
 
 /** Per task, its candidate under `config` (null: the base model), stored in R2 before the run refers to it. */
 export async function buildPartAdapters(

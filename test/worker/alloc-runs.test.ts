@@ -116,6 +116,16 @@ describe("an alloc run for a parts profile", () => {
       await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
     ).json()) as SignedManifest;
     expect(after.manifest.version).toBe(1);
+
+    // A run again: every loss from the cache (keyed by model, configuration and adapter), no forward pass.
+    const body = post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } });
+    const again = (await (await call("/v1/runs", body)).json()) as { runId: string };
+    const cached = await waitFor(again.runId, undefined, 120);
+    const units = TASKS.length * (CONFIGS.length + 1);
+    expect(cached.cost).toMatchObject({ units, cacheHits: units, forwardPasses: 0 });
+    // Under the profile's smaller budget it chose other parts, from the same measurements.
+    expect(cached.result!.budget).toEqual({ maxBytes: result.budget!.bytes - 1, bytes: expect.any(Number) });
+    expect(cached.result!.budget!.bytes).toBeLessThan(result.budget!.bytes);
   });
 
   it("is refused for a profile of merged adapters, and a parts profile refuses a merged run's release", async () => {
