@@ -13,7 +13,7 @@
  * Choices read few-shot examples only; `alloc` and `own-compressed` have no seed (the same rows
  * for every seed). Writes docs/budgets.{json,md,svg}.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clustersOf } from "../../src/clustering/assignment.ts";
 import { taskSimilarity } from "../../src/clustering/taskVectors.ts";
@@ -74,6 +74,13 @@ type Scored = Awaited<ReturnType<typeof score>>;
 /** Held-out exact match in % over the tasks' test examples. */
 const exactMatch = (rows: readonly { test: Scored }[]) =>
   (100 * rows.reduce((s, r) => s + r.test.exact, 0)) / rows.reduce((s, r) => s + r.test.n, 0);
+
+/** `--report-only`: budgets.md and budgets.svg written again from the budgets.json in `dir` (a wording change, no measurement). */
+export function rewriteBudgetsReport(dir: string): void {
+  const report = JSON.parse(readFileSync(join(dir, "budgets.json"), "utf8")) as BudgetsReport;
+  writeFileSync(join(dir, "budgets.md"), budgetsMarkdown(report));
+  writeFileSync(join(dir, "budgets.svg"), budgetsSvg(report));
+}
 
 export async function runBudgets(options: BudgetsOptions): Promise<void> {
   const started = performance.now();

@@ -66,11 +66,11 @@ export function budgetsMarkdown(report: BudgetsReport): string {
     "",
     "- `d2c`, `d2c-tuned`: the largest K of merged adapters that fits (pruned D2C; restarts and tuned merges).",
     "- `own-compressed`, the simplest competitor: every task's own adapter truncated by SVD to one rank and stored " +
-      "at one dtype (int8/int4: blocks of 32, fp16 scales), the lowest mean few-shot loss that fits.",
+      "at one dtype (nf3, int4 or int8: blocks of 32, fp16 scales), the lowest mean few-shot loss that fits.",
     "- `shared`: a basis per cluster of `d2c`'s clustering and a full core per task, int4, the largest rank that " +
       "fits, at the K with the lowest few-shot loss.",
-    "- `alloc` (`src/budget`): per task a private part (ranks 1-8, int4 or int8) or none, the least summed few-shot " +
-      "loss that fits: what a `parts` profile's run ships.",
+    "- `alloc` (`src/budget`): per task a private part (ranks 1-8 at nf3, int4 or int8) or none, the least summed " +
+      "few-shot loss that fits: what a `parts` profile's run ships.",
     "",
     ...budgetsTable(report),
     "",

@@ -21,7 +21,7 @@ import { screenedMethods } from "../../src/tuning/screen.ts";
 import { tuneClusters, type TunedCluster } from "./tuning.ts";
 import { runSubsets } from "./subsets.ts";
 import { runCompressed } from "./compressed.ts";
-import { runBudgets } from "./budgets.ts";
+import { rewriteBudgetsReport, runBudgets } from "./budgets.ts";
 import { loadWorld } from "./world.ts";
 import { DEFAULT_TUNE } from "../../src/runs/config.ts";
 
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     subsets: { type: "boolean", default: false },
     compressed: { type: "boolean", default: false },
     budgets: { type: "boolean", default: false },
+    "report-only": { type: "boolean", default: false },
     methods: { type: "string", default: "random,kmeans,d2c,d2c-full,d2c-restarts,d2c-tuned" },
     restarts: { type: "string", default: String(DEFAULT_RESTARTS) },
     "restart-criterion": { type: "string", default: DEFAULT_RESTART_CRITERION },
@@ -67,6 +68,8 @@ const TUNING: TuningSetup = {
 
 if (values.subsets) {
   await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
+} else if (values.budgets && values["report-only"]) {
+  rewriteBudgetsReport(values.out);
 } else if (values.budgets) {
   await runBudgets({
     fixtures: values.fixtures,

@@ -9,7 +9,7 @@ import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft";
 import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { deltaW } from "../../src/adapters/merge/svd";
 import { halfToFloat } from "../../src/adapters/safetensors";
-import { decodePart, encodePart, PartFileError } from "../../src/adapters/parts/partFile";
+import { decodePart, encodePart, partHeaderBytes, PartFileError } from "../../src/adapters/parts/partFile";
 import { materialise, privatePart, privatePartBytes } from "../../src/adapters/parts/privatePart";
 import { BLOCK, dequantize, PART_DTYPES, quantize, storedBytes } from "../../src/adapters/parts/quantize";
 import type { ModelContract } from "../../src/inference/contract";
@@ -134,9 +134,10 @@ describe("a private part", () => {
     "refused by name", () => {
     const part = privatePart("gec-de", adapter, targets, 2, "int4");
     const file = encodePart(part, targets);
-    const header = Number(new DataView(file.buffer).getBigUint64(0, true));
-    expect(file.byteLength).toBe(8 + header + privatePartBytes(targets, 2, "int4"));
-    expect((8 + header) % 8).toBe(0);
+    // The header: "D2CP", version 2, kind 1, dtype int4 (2), the task id's 6 bytes, rank 2, then "gec-de".
+    expect([...file.subarray(0, 16)]).toEqual([0x44, 0x32, 0x43, 0x50, 2, 1, 2, 6, 2, 0, ...new TextEncoder().encode("gec-de")]);
+    expect(partHeaderBytes("gec-de")).toBe(16);
+    expect(file.byteLength).toBe(16 + privatePartBytes(targets, 2, "int4"));
     const decoded = decodePart(file, targets);
     expect(decoded).toMatchObject({ kind: "private", task: "gec-de", rank: 2, dtype: "int4" });
     const [a, b] = [materialise(part, targets), materialise(decoded, targets)];
@@ -144,11 +145,10 @@ describe("a private part", () => {
       expect(b.get(t.module)!.a).toEqual(a.get(t.module)!.a);
       expect(b.get(t.module)!.b).toEqual(a.get(t.module)!.b);
     }
-    expect(header).toBeLessThan(128);
     // nf3's 3-bit stream too: its bytes are what privatePartBytes counts, and they read back the same.
     const nf3 = privatePart("gec-de", adapter, targets, 3, "nf3");
     const nf3File = encodePart(nf3, targets);
-    expect(nf3File.byteLength - privatePartBytes(targets, 3, "nf3")).toBeLessThan(128);
+    expect(nf3File.byteLength).toBe(partHeaderBytes("gec-de") + privatePartBytes(targets, 3, "nf3"));
     const [x, y] = [materialise(nf3, targets), materialise(decodePart(nf3File, targets), targets)];
     for (const t of targets) expect(y.get(t.module)!.b).toEqual(x.get(t.module)!.b);
     expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
@@ -159,14 +159,12 @@ describe("a private part", () => {
     expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(
       /a rank-2 int4 part/,
     );
-    const forged = new TextEncoder().encode(
-      JSON.stringify({ format: "d2c-part", version: 1, kind: "private", task: "x", rank: 2, dtype: "int3" }),
-    );
-    expect(() =>
-      decodePart(
-        new Uint8Array([...new Uint8Array(new BigUint64Array([BigInt(forged.length)]).buffer), ...forged]),
-        targets,
-      ),
-    ).toThrow("dtype must be one of fp16, int8, int4");
+    // A dtype code no reader knows, another version, and not a part at all.
+    const forged = Uint8Array.from(file);
+    forged[6] = 9;
+    expect(() => decodePart(forged, targets)).toThrow("dtype code 9 is none of fp16, int8, int4, nf3");
+    forged.set([3, 2], 4);
+    expect(() => decodePart(forged, targets)).toThrow("part: version 3, this reader knows 2");
+    expect(() => decodePart(new TextEncoder().encode('{"format":"d2c-part"}'), targets)).toThrow("not a d2c part file");
   });
 });
