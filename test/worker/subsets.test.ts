@@ -17,6 +17,7 @@ import { subsetReleasesKey } from "../../src/delivery/readModel";
 import type { SubsetView } from "../../src/delivery/subsetView";
 import type { ReleaseSummary } from "../../src/delivery/release";
 import type { RunSummary } from "../../src/runs/config";
+import type { RunStatus } from "../../src/runs/status";
 import worker from "../../src/index";
 import { call, MODEL, seedTaggedTasks, statusOf, until, uploadExamples, waitFor } from "./api";
 import { fixtureBytes } from "./seed";
@@ -184,6 +185,21 @@ describe("per-device task sets", () => {
     const answer = await device("profile=kiosk&device=d4&taskSet=keyboard");
     expect(Object.keys(((await answer.json()) as SignedManifest).manifest.routing)).toEqual(["gec-en", "reply-en"]);
     expect((await device("profile=kiosk&device=d4&taskSet=camera")).status).toBe(404); // no such set, and no profile-wide release
+  });
+
+  it("builds a parts profile's task set as an alloc run over just its tasks: its own part files", async () => {
+    const sets = { keyboard: ["reply-en", "gec-en"] };
+    const profile = { modelId: MODEL, budget: { maxBytes: 20_000 }, formats: ["parts"], taskSets: sets };
+    expect((await call("/v1/profiles/kiosk-parts", put(profile))).status).toBe(200);
+    expect((await device("profile=kiosk-parts&device=d5&taskSet=keyboard")).status).toBe(404);
+    const built = await publishedSubset("kiosk-parts", ["gec-en", "reply-en"]);
+    const run = (await (await call(`/v1/runs/${built.runId}`)).json()) as RunStatus;
+    expect(run).toMatchObject({ method: "alloc", tasks: ["gec-en", "reply-en"] });
+    const { manifest } = (await (await device("profile=kiosk-parts&device=d5&taskSet=keyboard")).json()) as SignedManifest;
+    expect(manifest.adapters.every((a) => a.format === "parts")).toBe(true);
+    expect(manifest.adapters.reduce((n, a) => n + a.bytes, 0)).toBe(run.result!.budget!.bytes);
+    expect(run.result!.budget!.bytes).toBeLessThanOrEqual(20_000);
+    expect([...Object.keys(manifest.routing), ...(manifest.unadapted ?? [])].sort()).toEqual(["gec-en", "reply-en"]);
   });
 
   it("rebuilds a subset whose tasks changed in the catalogue, from the cron", async () => {
