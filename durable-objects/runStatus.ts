@@ -70,7 +70,8 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
       units: count("queue") + count("cache"),
       cacheHits: count("cache"),
       forwardPasses: passes,
-      naiveUnits: ids.length * config.k * iterations.length,
+      // An alloc run measures each task under its own parts only: its schedule is already the whole need.
+      naiveUnits: ids.length * (config.parts ? 1 : config.k) * iterations.length,
       evaluationMs,
       messages,
       similarity,

@@ -50,7 +50,7 @@ export const RunRequest = z
         dtype: z.enum(["fp16", "fp32"]).default("fp16"),
       })
       .strict()
-      .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or " + "maxBytes")
+      .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes")
       .optional(),
     profile: z.string().min(1).optional(),
     /**
