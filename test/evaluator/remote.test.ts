@@ -54,8 +54,9 @@ async function lossRows(runId: string, iteration: number): Promise<LossRow[]> {
 const assignmentOf = async (runId: string, iteration: number) => Object.fromEntries((await lossRows(runId, iteration)).map((r) => [r.task, r.cluster]));
 const finished = (runId: string, seconds: number) => poll(() => status(runId), (s) => s.state !== "running", `run ${runId}`, seconds);
 
+/** One start unless the test says (the default restarts are the Worker tests' to check). */
 async function startRun(body: Record<string, unknown>): Promise<string> {
-  const response = await worker.call("/v1/runs", post(body));
+  const response = await worker.call("/v1/runs", post({ restarts: 1, ...body }));
   expect(response.status, await response.clone().text()).toBe(202);
   return ((await response.json()) as { runId: string }).runId;
 }
