@@ -17,7 +17,7 @@ function cell(report: BudgetsReport, fraction: number, method: BudgetMethod): Bu
 const summary = (rows: readonly BudgetRow[]) => {
   const xs = rows.map((r) => r.meanExactMatch);
   return rows.length
-    ? `${mean(xs).toFixed(1)}${rows.length > 1 && std(xs) > 0 ? ` ± ${std(xs).toFixed(1)}` : ""}`
+    ? `${mean(xs).toFixed(1)}${std(xs) >= 0.05 ? ` ± ${std(xs).toFixed(1)}` : ""}`
     : "-";
 };
 
