@@ -1,8 +1,10 @@
 /**
  * One clustering run (D2C or a baseline) as a state machine advanced by alarms:
  * init -> merge -> evaluate -> reassign -> merge -> ... -> done | failed | cancelled.
- * Evaluation units go out over the EVALUATIONS queue and come back by RPC (`claimUnit`, then
- * `reportUnit`); the alarm doubles as the watchdog that re-sends units that never reported.
+ * Its queued work (few-shot units, held-out units, similarity blocks, tuning candidates) is leased
+ * through one ledger (./workLedger.ts): consumers `claim`, then report by kind (`reportUnits`,
+ * `reportSimilarity`, `reportCandidate`), or `workError` / `workFailed`; the alarm doubles as the
+ * watchdog that re-sends what never reported.
  *
  * A task deleted or replaced in the catalogue during a run fails the run, naming the task: the
  * run compares its pinned digests (adapter, few-shot examples) with the catalogue at every
@@ -19,10 +21,10 @@ import { keptRestart, restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import { subsetRunFinished } from "../src/delivery/subsetMessages";
-import { isCandidateId, type CandidateResult } from "../src/runs/tuneCandidates";
+import type { CandidateResult } from "../src/runs/tuneCandidates";
 import { MergeTuning } from "./runTuning";
 import type { TuningView } from "./runStatus";
-import { isSimilarityBlock, similarityBlocks } from "../src/runs/similarityBlocks";
+import { similarityBlocks } from "../src/runs/similarityBlocks";
 import { argmin, kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
@@ -30,7 +32,8 @@ import { buildPartAdapters, partKey } from "../src/runs/partAdapters";
 import { partConfigName } from "../src/budget/candidates";
 import { allocate } from "../src/budget/allocate";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
-import { isHeldOutUnit, type UnitReport } from "../src/runs/unit";
+import type { UnitMessage, UnitReport } from "../src/runs/unit";
+import type { WorkKind } from "../src/queueMessages";
 import { catalogue } from "../src/storage/catalogue";
 import type { CachedMerge } from "./clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
@@ -40,15 +43,14 @@ import { lossPage, runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
 import { nonFiniteLossReason, plannedUnits, sendFewShotUnits } from "./runUnits";
-
-/** Sends of one unit before the run gives up on it (the queue retries failures on its own). */
-const MAX_SENDS = 5;
+import { MAX_SENDS, WorkLedger, type WorkItem } from "./workLedger";
 /** Alarm attempts of a phase before a persistent error fails the run (transient R2 errors pass). */
 const PHASE_ATTEMPTS = 3;
 
 export class ClusterRun extends DurableObject<Env> {
   private sql: SqlStorage;
   private listeners = new RunListeners();
+  private ledger: WorkLedger;
   private report!: HeldOutReport;
   private blocks!: SimilarityBlocks;
   private tuning!: MergeTuning;
@@ -56,11 +58,12 @@ export class ClusterRun extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.ledger = new WorkLedger(this.sql);
     ctx.blockConcurrencyWhile(async () => {
       tables.createRunTables(this.sql);
-      this.report = new HeldOutReport(this.sql, env.EVALUATIONS);
-      this.blocks = new SimilarityBlocks(this.sql, env.EVALUATIONS);
-      this.tuning = new MergeTuning(this.sql, env.EVALUATIONS);
+      this.report = new HeldOutReport(this.sql, env.EVALUATIONS, this.ledger);
+      this.blocks = new SimilarityBlocks(this.sql, env.EVALUATIONS, this.ledger);
+      this.tuning = new MergeTuning(this.sql, env.EVALUATIONS, this.ledger);
     });
   }
 
@@ -68,7 +71,11 @@ export class ClusterRun extends DurableObject<Env> {
   async start(config: RunConfig): Promise<void> {
     if (tables.readRun(this.sql)) throw new Error(`run ${config.runId} already exists`);
     const now = new Date().toISOString();
-    this.sql.exec("INSERT INTO run VALUES (1, ?, 'running', 'init', 0, NULL, NULL, ?, ?, NULL, 0)", JSON.stringify(config), now, now);
+    this.sql.exec(
+      "INSERT INTO run (id, config, state, phase, iteration, created_at, updated_at, messages) " +
+        "VALUES (1, ?, 'running', 'init', 0, ?, ?, 0)",
+      JSON.stringify(config), now, now,
+    );
     this.emit("started", { method: config.method, k: config.k, tasks: config.tasks.length });
     await this.wake();
   }
@@ -90,35 +97,37 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /**
-   * The consumer asks before it evaluates a message's units: the ids it may evaluate, each pending
-   * unit once per send. A duplicate delivery, or a unit of a run that stopped, is dropped without
-   * a forward pass.
+   * The consumer asks before it does a message's work: the ids of `kind` it may do, each open item
+   * once per send. A duplicate delivery, or work of a run (or report) that stopped, is dropped
+   * before any forward pass.
    */
-  claimUnits(unitIds: readonly string[]): string[] {
-    const running = tables.readRun(this.sql)?.state === "running";
-    return unitIds.filter((id) => (isHeldOutUnit(id) ? this.report.claim(id)
-      : running && (isSimilarityBlock(id) ? this.blocks.claim(id) : isCandidateId(id) ? this.tuning.claim(id) : tables.claimUnit(this.sql, id))));
+  claim(kind: WorkKind, ids: readonly string[]): string[] {
+    const accepting = kind === "report" ? this.report.state === "running" : tables.readRun(this.sql)?.state === "running";
+    return accepting ? ids.filter((id) => this.ledger.claim(id)) : [];
   }
 
   /**
    * A message's scores from the queue consumer. A duplicate delivery changes nothing; a non-finite
-   * loss fails the run at once. One progress event per message, not per unit.
+   * few-shot loss fails the run at once. One progress event per message, not per unit.
    */
-  async reportUnits(reports: readonly UnitReport[]): Promise<void> {
+  async reportUnits(kind: UnitMessage["kind"], reports: readonly UnitReport[]): Promise<void> {
     const run = tables.readRun(this.sql);
     if (!run) return;
+    if (kind === "report") {
+      for (const { unitId, result } of reports) this.report.record(run.parsed, unitId, result);
+      return;
+    }
+    if (run.state !== "running") return;
     let counts: ReturnType<typeof tables.recordUnitLoss> = null;
     for (const { unitId, result } of reports) {
-      if (isHeldOutUnit(unitId)) {
-        this.report.record(run.parsed, unitId, result);
-        continue;
+      if (!Number.isFinite(result.loss)) {
+        return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
       }
-      if (run.state !== "running") continue;
-      if (!Number.isFinite(result.loss)) return this.finish("failed", nonFiniteLossReason(this.sql, run.parsed, unitId, result.loss));
-      counts = tables.recordUnitLoss(this.sql, unitId, result) ?? counts;
+      if (this.ledger.complete(unitId)) counts = tables.recordUnitLoss(this.sql, unitId, result) ?? counts;
     }
     if (!counts) return;
-    this.listeners.push({ type: "progress", data: { iteration: counts.iteration, evaluated: counts.total - counts.pending, units: counts.total } });
+    const progress = { iteration: counts.iteration, evaluated: counts.total - counts.pending, units: counts.total };
+    this.listeners.push({ type: "progress", data: progress });
     if (counts.pending === 0 && counts.iteration === run.iteration && run.phase === "evaluate") await this.wake();
   }
 
@@ -141,42 +150,63 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /**
-   * The consumer's error for one attempt, kept as the reason if the unit ends in the dead-letter
+   * The consumer's error for one attempt, kept as the reason should the item end in the dead-letter
    * queue; the claim is released for the queue's retry. A task deleted or replaced meanwhile (its
    * blobs gone) fails the run now, naming it, instead of after every retry.
    */
-  async unitError(unitId: string, reason: string): Promise<void> {
-    if (isHeldOutUnit(unitId)) return this.report.release(unitId, reason);
-    if (isCandidateId(unitId)) this.tuning.release(unitId, reason);
-    else if (isSimilarityBlock(unitId)) this.blocks.release(unitId, reason);
-    else this.sql.exec("UPDATE units SET error = ?, claimed_at = NULL WHERE id = ? AND loss IS NULL", reason.slice(0, 500), unitId);
-    await this.failIfTasksChanged();
+  async workError(id: string, reason: string): Promise<void> {
+    this.ledger.release(id, reason);
+    if (this.ledger.item(id)?.kind !== "report") await this.failIfTasksChanged();
   }
 
   /**
-   * A unit cannot succeed: it exhausted its queue retries (`attempts`), or its evaluation failed
-   * in a way no retry changes (`reason`, e.g. an adapter the reader refuses).
+   * An item cannot succeed: it exhausted its queue retries (`attempts`), or its work failed in a
+   * way no retry changes (`reason`, e.g. an adapter the reader refuses).
    */
-  async unitFailed(unitId: string, attempts: number, reason?: string): Promise<void> {
+  async workFailed(id: string, attempts: number, reason?: string): Promise<void> {
     const run = tables.readRun(this.sql);
-    if (!run) return;
-    if (isHeldOutUnit(unitId)) return this.report.failUnit(run.parsed, unitId, attempts, reason);
-    if (isSimilarityBlock(unitId)) {
-      if (run.state !== "running" || !this.blocks.isPending(unitId) || (await this.failIfTasksChanged())) return;
-      return this.finish("failed", reason === undefined
-        ? `task similarity block ${unitId} failed after ${attempts} attempts: ${this.blocks.lastError(unitId) ?? "no error recorded"}`
-        : `task similarity block ${unitId} cannot succeed: ${reason}`);
+    const item = this.ledger.item(id);
+    if (!run || !item || item.done_at !== null) return;
+    if (item.kind !== "report" && (run.state !== "running" || (await this.failIfTasksChanged()))) return;
+    await this.giveUp(run.parsed, item, reason === undefined
+      ? `failed after ${attempts} attempts: ${item.error ?? "no error recorded"}`
+      : `cannot succeed: ${reason}`);
+  }
+
+  /** The run, or for a held-out unit its report, fails on an item it gives up on, naming the item. */
+  private async giveUp(config: RunConfig, item: WorkItem, why: string): Promise<void> {
+    if (item.kind === "report") return this.report.fail(`held-out evaluation of task ${config.tasks[Number(item.ref)].id} ${why}`);
+    await this.finish("failed", `${this.subject(config, item)} ${why}`);
+  }
+
+  private subject(config: RunConfig, item: WorkItem): string {
+    switch (item.kind) {
+      case "similarity": return `task similarity block ${item.id}`;
+      case "candidate": return this.tuning.describe(config, item.id);
+      default: {
+        const unit = this.sql.exec<tables.UnitRow>("SELECT task, cluster FROM units WHERE id = ?", item.ref).one();
+        return `evaluation of task ${config.tasks[unit.task].id} under cluster ${unit.cluster}`;
+      }
     }
-    if (isCandidateId(unitId)) {
-      if (run.state !== "running" || (await this.failIfTasksChanged())) return;
-      return this.finish("failed", `${this.tuning.describe(run.parsed, unitId)} ${reason === undefined ? `failed after ${attempts} attempts` : `cannot succeed: ${reason}`}`);
+  }
+
+  /**
+   * The watchdog, for every kind: re-sends the kind's items that never reported; false when one was
+   * sent MAX_SENDS times already, and the run (or its report) gave up on it. Returns the items re-sent.
+   */
+  private async resendOverdue(config: RunConfig, kind: WorkKind): Promise<WorkItem[] | null> {
+    const { overdue, exhausted } = this.ledger.overdue(kind, config.unitTimeoutMs);
+    if (exhausted) {
+      await this.giveUp(config, exhausted, `never reported after ${MAX_SENDS} sends`);
+      return null;
     }
-    const unit = this.sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).toArray()[0];
-    if (!unit || unit.loss !== null || (await this.failIfTasksChanged())) return;
-    const task = run.parsed.tasks[unit.task].id;
-    await this.finish("failed", reason === undefined
-      ? `evaluation of task ${task} under cluster ${unit.cluster} failed after ${attempts} attempts: ${unit.error ?? "no error recorded"}`
-      : `evaluation of task ${task} under cluster ${unit.cluster} cannot succeed: ${reason}`);
+    const ids = overdue.map((i) => i.id);
+    if (ids.length === 0) return overdue;
+    if (kind === "unit") await sendFewShotUnits(this.env.EVALUATIONS, this.sql, this.ledger, config, ids);
+    else if (kind === "report") await this.report.send(config, ids);
+    else if (kind === "similarity") await this.blocks.send(config, ids);
+    else await this.tuning.send(config, ids);
+    return overdue;
   }
 
   async cancel(): Promise<RunStatus | null> {
@@ -210,8 +240,9 @@ export class ClusterRun extends DurableObject<Env> {
   async alarm(info?: AlarmInvocationInfo): Promise<void> {
     const run = tables.readRun(this.sql);
     if (run?.state === "done") {
-      const next = await this.report.watchdog(run.parsed);
-      if (next !== null) await this.ctx.storage.setAlarm(next);
+      if (this.report.state !== "running") return;
+      await this.resendOverdue(run.parsed, "report");
+      if (this.report.state === "running") await this.ctx.storage.setAlarm(Date.now() + run.parsed.unitTimeoutMs);
       return;
     }
     if (run?.state !== "running") return;
@@ -242,9 +273,7 @@ export class ClusterRun extends DurableObject<Env> {
     const best = tables.readRun(this.sql)!.best_iteration!;
     if (!this.tuning.started()) await this.tuning.start(config, clustersOf(tables.assignmentOf(this.sql, best), config.k));
     if (this.tuning.done()) return this.finish("done", null, best);
-    const exhausted = await this.tuning.watchdog(config);
-    if (exhausted) return this.finish("failed", `${this.tuning.describe(config, exhausted)} never reported after ${MAX_SENDS} sends`);
-    await this.wake(Date.now() + config.unitTimeoutMs);
+    if (await this.resendOverdue(config, "candidate")) await this.wake(Date.now() + config.unitTimeoutMs);
   }
 
   private tuningView(config: RunConfig): TuningView {
@@ -268,9 +297,8 @@ export class ClusterRun extends DurableObject<Env> {
   /** Waits for the Gram matrix's blocks (re-sending silent ones), then starts from k-means on it. */
   private async similarity(config: RunConfig): Promise<void> {
     if (this.blocks.pending() > 0) {
-      const exhausted = await this.blocks.resendOverdue(config, config.unitTimeoutMs, MAX_SENDS);
-      if (exhausted) return this.finish("failed", `task similarity block ${exhausted} never reported after ${MAX_SENDS} sends`);
-      return this.wake(Date.now() + config.unitTimeoutMs);
+      if (await this.resendOverdue(config, "similarity")) await this.wake(Date.now() + config.unitTimeoutMs);
+      return;
     }
     const similarity = this.blocks.similarity(config);
     await this.begin(config, kmeans(similarity, config.tasks.length, config.k, config.seed), similarity);
@@ -310,8 +338,7 @@ export class ClusterRun extends DurableObject<Env> {
       merges.push(merged);
     }
     this.commit(() => {
-      merges.forEach((m, c) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
-        iteration, c, JSON.stringify(clusters[c]), keys[c], m.sha256, m.bytes, m.rank));
+      merges.forEach((m, c) => tables.insertCluster(this.sql, iteration, c, clusters[c], keys[c], m));
       this.advance("evaluate");
       // Sized by K: member counts, not task lists (the summary and /losses name the tasks).
       this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ size: members[c].length, sha256: m.sha256, bytes: m.bytes })) });
@@ -324,8 +351,7 @@ export class ClusterRun extends DurableObject<Env> {
     const part = iteration === 0 ? null : config.parts!.configs[iteration - 1];
     const built = await buildPartAdapters(this.env.BUCKET, await this.targets(config), config.tasks, part);
     this.commit(() => {
-      built.forEach((m, t) => this.sql.exec("INSERT OR REPLACE INTO clusters VALUES (?, ?, ?, ?, ?, ?, ?)",
-        iteration, t, JSON.stringify([t]), partKey(config.modelId, part, config.tasks[t]), m.sha256, m.bytes, m.rank));
+      built.forEach((m, t) => tables.insertCluster(this.sql, iteration, t, [t], partKey(config.modelId, part, config.tasks[t]), m));
       this.advance("evaluate");
       this.emit("merged", { iteration, part: partConfigName(part), bytes: built.reduce((n, m) => n + m.bytes, 0) });
     });
@@ -345,7 +371,7 @@ export class ClusterRun extends DurableObject<Env> {
     const { choices, bytes } = allocate(options, config.parts!.maxBytes)!;
     this.commit(() => {
       choices.forEach((o, t) =>
-        this.sql.exec("INSERT OR REPLACE INTO parts VALUES (?, ?)", t, options[t][o].iteration),
+        this.sql.exec("INSERT OR REPLACE INTO parts (task, iteration) VALUES (?, ?)", t, options[t][o].iteration),
       );
       this.emit("allocated", {
         bytes,
@@ -358,18 +384,16 @@ export class ClusterRun extends DurableObject<Env> {
 
   /** First visit: create the units (cached losses filled in) and send the rest. Later visits: watchdog. */
   private async evaluate(config: RunConfig, iteration: number): Promise<void> {
-    if (tables.unitCounts(this.sql, iteration) === null) this.commit(await plannedUnits(this.env, this.sql, config, iteration));
+    if (tables.unitCounts(this.sql, iteration) === null) {
+      this.commit(await plannedUnits(this.env, this.sql, this.ledger, config, iteration));
+    }
     if ((tables.unitCounts(this.sql, iteration)?.pending ?? 0) === 0) {
       this.commit(() => this.advance("reassign"));
       return this.wake();
     }
-    const overdue = tables.overdueUnits(this.sql, iteration, Date.now() - config.unitTimeoutMs);
-    const exhausted = overdue.find((u) => u.attempts >= MAX_SENDS);
-    if (exhausted) {
-      return this.finish("failed", `task ${config.tasks[exhausted.task].id} under cluster ${exhausted.cluster} never reported after ${MAX_SENDS} sends`);
-    }
-    if (overdue.length) await sendFewShotUnits(this.env.EVALUATIONS, this.sql, config, iteration, overdue);
-    if (overdue.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: overdue.length });
+    const resent = await this.resendOverdue(config, "unit");
+    if (!resent) return;
+    if (resent.some((u) => u.attempts > 0)) this.emit("resent", { iteration, units: resent.length });
     await this.wake(Date.now() + config.unitTimeoutMs);
   }
 

@@ -1,14 +1,12 @@
 /**
  * The held-out report of a finished run: every task's test split under its result cluster's
  * merged adapter, one queue unit per task (ids `test:<task index>`), stored as each reports.
- * The run's alarm re-sends silent units, as it does for the few-shot units.
+ * Their leases are the run's ledger's (kind "report"), as the few-shot units' are.
  */
 import type { RunConfig } from "../src/runs/config";
 import type { HeldOutRow, ReportView } from "../src/runs/status";
 import { sendUnits, type EvaluationUnit, type UnitResult } from "../src/runs/unit";
-
-/** Sends of one held-out unit before the report gives up on it. */
-const MAX_SENDS = 5;
+import type { WorkLedger } from "./workLedger";
 
 interface ReportUnitRow extends Record<string, SqlStorageValue> {
   task: number;
@@ -19,9 +17,6 @@ interface ReportUnitRow extends Record<string, SqlStorageValue> {
   loss: number | null;
   examples: number | null;
   passes: number | null;
-  attempts: number;
-  sent_at: number;
-  claimed_at: number | null;
 }
 
 /** What the report evaluates: each task's cluster and that cluster's merged adapter, and the test split's digest. */
@@ -34,15 +29,11 @@ const unitId = (task: number) => `test:${task}`;
 const taskOf = (id: string) => Number(id.slice("test:".length));
 
 export class HeldOutReport {
-  constructor(private readonly sql: SqlStorage, private readonly queue: Queue) {
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS report_state (
-        id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, reason TEXT, requested_at TEXT NOT NULL, finished_at TEXT);
-      CREATE TABLE IF NOT EXISTS report_units (
-        task INTEGER PRIMARY KEY, cluster INTEGER NOT NULL, merged_sha256 TEXT NOT NULL, test_sha256 TEXT NOT NULL,
-        exact_match REAL, loss REAL, examples INTEGER, passes INTEGER,
-        attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`);
-  }
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly queue: Queue,
+    private readonly ledger: WorkLedger,
+  ) {}
 
   get state(): ReportView["state"] | null {
     return this.sql.exec<{ state: ReportView["state"] }>("SELECT state FROM report_state").toArray()[0]?.state ?? null;
@@ -67,15 +58,17 @@ export class HeldOutReport {
   async start(config: RunConfig, plan: ReportPlan): Promise<void> {
     if (this.state === "running" || this.state === "done") return;
     this.sql.exec("DELETE FROM report_units");
-    this.sql.exec("INSERT OR REPLACE INTO report_state VALUES (1, 'running', NULL, ?, NULL)", new Date().toISOString());
-    plan.clusters.forEach((c, t) => this.sql.exec("INSERT INTO report_units (task, cluster, merged_sha256, test_sha256, attempts, sent_at) VALUES (?, ?, ?, ?, 0, 0)",
-      t, c.cluster, c.sha256, plan.testSha256[t]));
-    await this.send(config, this.pending());
-  }
-
-  claim(id: string): boolean {
-    if (this.state !== "running") return false;
-    return this.sql.exec("UPDATE report_units SET claimed_at = ? WHERE task = ? AND loss IS NULL AND claimed_at IS NULL", Date.now(), taskOf(id)).rowsWritten > 0;
+    this.ledger.clear("report");
+    this.sql.exec(
+      "INSERT OR REPLACE INTO report_state (id, state, requested_at) VALUES (1, 'running', ?)", new Date().toISOString(),
+    );
+    plan.clusters.forEach((c, t) => this.sql.exec(
+      "INSERT INTO report_units (task, cluster, merged_sha256, test_sha256) VALUES (?, ?, ?, ?)",
+      t, c.cluster, c.sha256, plan.testSha256[t],
+    ));
+    const ids = plan.clusters.map((_, t) => unitId(t));
+    this.ledger.add("report", ids.map((id, t) => ({ id, ref: String(t) })));
+    await this.send(config, ids);
   }
 
   /** A unit's scores; a non-finite loss fails the report at once, naming the task. */
@@ -86,51 +79,24 @@ export class HeldOutReport {
       const cluster = this.sql.exec<{ cluster: number }>("SELECT cluster FROM report_units WHERE task = ?", task).one().cluster;
       return this.fail(`task ${config.tasks[task].id} gave a non-finite held-out loss (${result.loss}) under cluster ${cluster}'s merged adapter`);
     }
-    this.sql.exec("UPDATE report_units SET exact_match = ?, loss = ?, examples = ?, passes = ?, error = NULL WHERE task = ? AND loss IS NULL",
+    if (!this.ledger.complete(id)) return;
+    this.sql.exec("UPDATE report_units SET exact_match = ?, loss = ?, examples = ?, passes = ? WHERE task = ?",
       result.exactMatch, result.loss, result.examples, result.forwardPasses, task);
-    if (!this.sql.exec("SELECT 1 FROM report_units WHERE loss IS NULL LIMIT 1").toArray().length) {
+    if (this.ledger.open("report") === 0) {
       this.sql.exec("UPDATE report_state SET state = 'done', finished_at = ? WHERE id = 1", new Date().toISOString());
     }
   }
 
-  /** The consumer failed this attempt: the queue retries it, so the claim is released. */
-  release(id: string, reason: string): void {
-    this.sql.exec("UPDATE report_units SET claimed_at = NULL, error = ? WHERE task = ? AND loss IS NULL", reason.slice(0, 500), taskOf(id));
-  }
-
-  /** A unit that cannot succeed (`reason`), or exhausted its queue retries (its last error is the reason). */
-  failUnit(config: RunConfig, id: string, attempts: number, reason?: string): void {
+  fail(reason: string): void {
     if (this.state !== "running") return;
-    const last = this.sql.exec<{ error: string | null }>("SELECT error FROM report_units WHERE task = ?", taskOf(id)).toArray()[0]?.error;
-    this.fail(`held-out evaluation of task ${config.tasks[taskOf(id)].id} ${reason === undefined ? `failed after ${attempts} attempts: ${last ?? "no error recorded"}` : `cannot succeed: ${reason}`}`);
-  }
-
-  /** Re-sends silent units; returns when to look again, or null when nothing is pending. */
-  async watchdog(config: RunConfig): Promise<number | null> {
-    if (this.state !== "running") return null;
-    const overdue = this.pending().filter((u) => u.sent_at <= Date.now() - config.unitTimeoutMs);
-    const exhausted = overdue.find((u) => u.attempts >= MAX_SENDS);
-    if (exhausted) {
-      this.fail(`held-out evaluation of task ${config.tasks[exhausted.task].id} never reported after ${MAX_SENDS} sends`);
-      return null;
-    }
-    if (overdue.length) await this.send(config, overdue);
-    return Date.now() + config.unitTimeoutMs;
-  }
-
-  private fail(reason: string): void {
     this.sql.exec("UPDATE report_state SET state = 'failed', reason = ?, finished_at = ? WHERE id = 1", reason, new Date().toISOString());
   }
 
-  private pending(): ReportUnitRow[] {
-    return this.sql.exec<ReportUnitRow>("SELECT * FROM report_units WHERE loss IS NULL").toArray();
-  }
-
-  /** Marks the units sent (clearing their claims) before the messages go, so no delivery can find them unsent. */
-  private async send(config: RunConfig, units: readonly ReportUnitRow[]): Promise<void> {
-    const now = Date.now();
-    for (const u of units) this.sql.exec("UPDATE report_units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE task = ?", now, u.task);
-    await sendUnits(this.queue, units.map((u): EvaluationUnit => ({
+  /** Sends units by id, marked sent in the ledger before the messages go. */
+  async send(config: RunConfig, ids: readonly string[]): Promise<void> {
+    const units = ids.map((id) => this.sql.exec<ReportUnitRow>("SELECT * FROM report_units WHERE task = ?", taskOf(id)).one());
+    this.ledger.markSent(ids);
+    await sendUnits(this.queue, "report", units.map((u): EvaluationUnit => ({
       runId: config.runId, unitId: unitId(u.task), modelId: config.modelId, taskId: config.tasks[u.task].id,
       split: "test", examplesSha256: u.test_sha256, mergedSha256: u.merged_sha256, evaluator: config.evaluator ?? "wasm",
     })));

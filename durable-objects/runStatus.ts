@@ -31,12 +31,12 @@ export function runStatus(sql: SqlStorage, run: StoredRun, report: ReportView | 
     "SELECT source, loss IS NOT NULL AS evaluated, count(*) AS n FROM units GROUP BY source, evaluated").toArray();
   const count = (source: string) => units.filter((u) => u.source === source).reduce((s, u) => s + u.n, 0);
   // What the evaluator counted, once per unit (a duplicate delivery is never evaluated, see claimUnit).
-  const queued = sql.exec<{ passes: number | null; ms: number | null; sends: number | null; evaluated: number }>(
-    "SELECT sum(passes) AS passes, sum(ms) AS ms, sum(attempts) AS sends, count(loss) AS evaluated FROM units WHERE source = 'queue'").one();
+  const queued = sql.exec<{ passes: number | null; ms: number | null; evaluated: number }>(
+    "SELECT sum(passes) AS passes, sum(ms) AS ms, count(loss) AS evaluated FROM units WHERE source = 'queue'").one();
   const passes = (queued.passes ?? 0) + tuning.usage.forwardPasses;
   const merged = sql.exec<{ merges: number; members: number }>("SELECT count(*) AS merges, coalesce(sum(json_array_length(members)), 0) AS members FROM clusters").one();
   const evaluationMs = (queued.ms ?? 0) + tuning.usage.ms;
-  const messages = run.messages ?? queued.sends ?? 0;
+  const messages = run.messages;
   const estimate = estimateCost({
     evaluatedUnits: queued.evaluated + tuning.usage.candidates, messages, evaluationMs, similarityMultiplyAdds: similarity.multiplyAdds, iterations: iterations.length, merges: merged.merges, mergeMembers: merged.members,
     unitRows: count("queue") + count("cache"), storedBytes: sql.databaseSize,

@@ -5,6 +5,8 @@
  */
 import type { RunConfig } from "../src/runs/config";
 import type { RunPhase, RunState } from "../src/runs/status";
+import { migrate, type Migration } from "./migrations";
+import { createWorkTable } from "./workLedger";
 
 export type { RunPhase, RunState };
 
@@ -14,8 +16,8 @@ interface RunFields {
   iteration: number;
   reason: string | null;
   best_iteration: number | null;
-  /** Queue messages sent for few-shot units; null for runs stored before it was counted (one message per unit send). */
-  messages: number | null;
+  /** Queue messages sent for few-shot units and similarity blocks. */
+  messages: number;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -42,55 +44,82 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
   loss: number | null;
   tokens: number | null;
   ms: number | null;
-  /** "cache" when the loss was known before the run asked, else "queue". */
+  /** "cache" when the loss was known before the run asked, else "queue" (then leased: durable-objects/workLedger.ts). */
   source: string;
-  attempts: number;
-  sent_at: number;
-  error: string | null;
   /** Forward passes the evaluator counted for this unit (null for a cached loss). */
   passes: number | null;
-  /** When a consumer took the unit for evaluation; a send clears it (one evaluation per send). */
-  claimed_at: number | null;
   exact_match: number | null;
 }
 
-export function createRunTables(sql: SqlStorage): void {
-  sql.exec(`
+/**
+ * The run's schema, in order (durable-objects/migrations.ts). 1: the tables as issue 21 left them,
+ * each lease in its kind's own table (IF NOT EXISTS: state from before versioning has that shape);
+ * 2: one work ledger for every kind, the lease columns moved there.
+ */
+export const RUN_MIGRATIONS: readonly Migration[] = [
+  (sql) => sql.exec(`
     CREATE TABLE IF NOT EXISTS run (
       id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL,
       iteration INTEGER NOT NULL, reason TEXT, best_iteration INTEGER,
-      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT);
+      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT, messages INTEGER);
     CREATE TABLE IF NOT EXISTS iterations (
-      iteration INTEGER PRIMARY KEY, assignment TEXT NOT NULL, objective REAL, started_at TEXT NOT NULL, finished_at TEXT);
+      iteration INTEGER PRIMARY KEY, assignment TEXT NOT NULL, objective REAL, started_at TEXT NOT NULL, finished_at TEXT,
+      units_total INTEGER, units_pending INTEGER, full INTEGER NOT NULL DEFAULT 1, exact_match REAL);
     CREATE TABLE IF NOT EXISTS clusters (
       iteration INTEGER NOT NULL, cluster INTEGER NOT NULL, members TEXT NOT NULL, cluster_key TEXT NOT NULL,
       sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL, PRIMARY KEY (iteration, cluster));
     CREATE TABLE IF NOT EXISTS units (
       id TEXT PRIMARY KEY, iteration INTEGER NOT NULL, task INTEGER NOT NULL, cluster INTEGER NOT NULL,
       loss_key TEXT NOT NULL, loss REAL, tokens INTEGER, ms REAL, source TEXT NOT NULL,
-      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER);
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER, exact_match REAL);
     CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_overdue ON units (iteration, sent_at) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
     CREATE TABLE IF NOT EXISTS similarity (task INTEGER PRIMARY KEY, row BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS restarts (restart INTEGER PRIMARY KEY, first_iteration INTEGER NOT NULL, seed INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parts (task INTEGER PRIMARY KEY, iteration INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);`);
-  // Runs stored before units counted their forward passes (a developer's earlier `npm start`).
-  const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
-  if (!columns.includes("passes")) sql.exec("ALTER TABLE units ADD COLUMN passes INTEGER; ALTER TABLE units ADD COLUMN claimed_at INTEGER;");
-  // The unit's few-shot exact match (restarts are kept by it); null for units before it was kept, or cached without it.
-  if (!columns.includes("exact_match")) sql.exec("ALTER TABLE units ADD COLUMN exact_match REAL");
-  // Per-iteration unit counters (a report is O(1)); NULL until the iteration's units are planned.
-  const counted = sql.exec<{ name: string }>("PRAGMA table_info(iterations)").toArray().map((c) => c.name);
-  if (!counted.includes("units_total")) sql.exec("ALTER TABLE iterations ADD COLUMN units_total INTEGER; ALTER TABLE iterations ADD COLUMN units_pending INTEGER;");
-  // Whether the iteration evaluates every task under every cluster (pruned D2C evaluates fewer); runs before pruning were all full.
-  if (!counted.includes("full")) sql.exec("ALTER TABLE iterations ADD COLUMN full INTEGER NOT NULL DEFAULT 1");
-  // Few-shot exact match of the iteration's assignment (restarts are kept by it), set with its objective.
-  if (!counted.includes("exact_match")) sql.exec("ALTER TABLE iterations ADD COLUMN exact_match REAL");
-  // Queue messages the run sent for its few-shot units (several units each); runs before grouping sent one per unit.
-  const runColumns = sql.exec<{ name: string }>("PRAGMA table_info(run)").toArray().map((c) => c.name);
-  if (!runColumns.includes("messages")) sql.exec("ALTER TABLE run ADD COLUMN messages INTEGER");
+    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS similarity_blocks (
+      id TEXT PRIMARY KEY, dots BLOB, multiply_adds REAL, attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL,
+      claimed_at INTEGER, error TEXT);
+    CREATE TABLE IF NOT EXISTS report_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, reason TEXT, requested_at TEXT NOT NULL, finished_at TEXT);
+    CREATE TABLE IF NOT EXISTS report_units (
+      task INTEGER PRIMARY KEY, cluster INTEGER NOT NULL, merged_sha256 TEXT NOT NULL, test_sha256 TEXT NOT NULL,
+      exact_match REAL, loss REAL, examples INTEGER, passes INTEGER,
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);
+    CREATE TABLE IF NOT EXISTS tune_started (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL, round INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS tune_candidates (
+      id TEXT PRIMARY KEY, cluster INTEGER NOT NULL, key TEXT NOT NULL, merge TEXT NOT NULL,
+      sha256 TEXT, bytes INTEGER, rank INTEGER, losses TEXT, passes INTEGER, ms REAL,
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`),
+  (sql) => {
+    createWorkTable(sql);
+    // Each kind's leases as they stood; work already done is marked done, with its sends counted.
+    sql.exec(`
+      INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
+        SELECT id, 'unit', id, attempts, sent_at, claimed_at, CASE WHEN loss IS NULL THEN NULL ELSE 0 END, error
+        FROM units WHERE source = 'queue';
+      INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
+        SELECT id, 'similarity', id, attempts, sent_at, claimed_at, CASE WHEN dots IS NULL THEN NULL ELSE 0 END, error
+        FROM similarity_blocks;
+      INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
+        SELECT 'test:' || task, 'report', task, attempts, sent_at, claimed_at, CASE WHEN loss IS NULL THEN NULL ELSE 0 END, error
+        FROM report_units;
+      INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
+        SELECT id, 'candidate', id, attempts, sent_at, claimed_at, CASE WHEN losses IS NULL THEN NULL ELSE 0 END, error
+        FROM tune_candidates WHERE attempts > 0;
+      UPDATE run SET messages = coalesce(messages, (SELECT coalesce(sum(attempts), 0) FROM units WHERE source = 'queue'));
+      DROP INDEX units_overdue;`);
+    for (const table of ["units", "similarity_blocks", "report_units", "tune_candidates"]) {
+      for (const column of ["attempts", "sent_at", "claimed_at", "error"]) sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
+    }
+  },
+];
+
+export function createRunTables(sql: SqlStorage): void {
+  migrate(sql, RUN_MIGRATIONS);
 }
 
 /**
@@ -99,7 +128,7 @@ export function createRunTables(sql: SqlStorage): void {
  */
 export function storeSimilarity(sql: SqlStorage, similarity: Float64Array): void {
   const n = Math.round(Math.sqrt(similarity.length));
-  for (let t = 0; t < n; t++) sql.exec("INSERT OR REPLACE INTO similarity VALUES (?, ?)", t, similarity.slice(t * n, (t + 1) * n).buffer);
+  for (let t = 0; t < n; t++) sql.exec("INSERT OR REPLACE INTO similarity (task, row) VALUES (?, ?)", t, similarity.slice(t * n, (t + 1) * n).buffer);
 }
 
 /** The stored similarities as an n x n matrix, or null when the run stored none (a full first iteration). */
@@ -119,7 +148,7 @@ export interface Restart {
 }
 
 export function insertRestart(sql: SqlStorage, restart: Restart): void {
-  sql.exec("INSERT INTO restarts VALUES (?, ?, ?)", restart.restart, restart.firstIteration, restart.seed);
+  sql.exec("INSERT INTO restarts (restart, first_iteration, seed) VALUES (?, ?, ?)", restart.restart, restart.firstIteration, restart.seed);
 }
 
 /** The trajectory going on: the last one started; restart 0 from iteration 0 for runs that stored none. */
@@ -162,14 +191,7 @@ export interface UnitCounts {
 export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | null {
   const row = sql.exec<{ total: number | null; pending: number | null }>(
     "SELECT units_total AS total, units_pending AS pending FROM iterations WHERE iteration = ?", iteration).toArray()[0];
-  if (!row) return null;
-  if (row.total !== null) return { total: row.total, pending: row.pending ?? 0 };
-  // An iteration planned before the counters existed: count it once and keep the counts.
-  const counted = sql.exec<{ total: number; pending: number | null }>(
-    "SELECT count(*) AS total, sum(loss IS NULL) AS pending FROM units WHERE iteration = ?", iteration).one();
-  if (counted.total === 0) return null;
-  sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", counted.total, counted.pending ?? 0, iteration);
-  return { total: counted.total, pending: counted.pending ?? 0 };
+  return row?.total == null ? null : { total: row.total, pending: row.pending ?? 0 };
 }
 
 /**
@@ -177,7 +199,7 @@ export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | nul
  * whatever the iteration's size. Null when the unit had already reported (a duplicate delivery).
  */
 export function recordUnitLoss(sql: SqlStorage, unitId: string, result: { loss: number; tokens: number; ms: number; forwardPasses: number; exactMatch: number }): (UnitCounts & { iteration: number }) | null {
-  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ?, error = NULL WHERE id = ? AND loss IS NULL RETURNING iteration",
+  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ? WHERE id = ? AND loss IS NULL RETURNING iteration",
     result.loss, result.tokens, result.ms, result.forwardPasses, result.exactMatch, unitId).toArray()[0];
   if (!unit) return null;
   const counts = sql.exec<{ total: number; pending: number }>(
@@ -206,16 +228,17 @@ export function unitsOfIteration(sql: SqlStorage, iteration: number): UnitRow[] 
   return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? ORDER BY task, cluster", iteration).toArray();
 }
 
-/** The iteration's pending units sent at or before `sentBefore` (the watchdog's scan, indexed by sent_at). */
-export function overdueUnits(sql: SqlStorage, iteration: number, sentBefore: number): UnitRow[] {
-  return sql.exec<UnitRow>("SELECT * FROM units WHERE iteration = ? AND loss IS NULL AND sent_at <= ?", iteration, sentBefore).toArray();
-}
-
-/**
- * Takes a pending unit for one evaluation. A duplicate delivery of the same send (the queue is
- * at-least-once) finds it claimed or reported and is dropped before any forward pass; a resend
- * or a failed attempt clears the claim.
- */
-export function claimUnit(sql: SqlStorage, unitId: string): boolean {
-  return sql.exec("UPDATE units SET claimed_at = ? WHERE id = ? AND loss IS NULL AND claimed_at IS NULL", Date.now(), unitId).rowsWritten > 0;
+/** An iteration's cluster: its members (task indices), cache key and the merged adapter built. */
+export function insertCluster(
+  sql: SqlStorage,
+  iteration: number,
+  cluster: number,
+  members: readonly number[],
+  key: string,
+  merged: { sha256: string; bytes: number; rank: number },
+): void {
+  sql.exec(
+    "INSERT OR REPLACE INTO clusters (iteration, cluster, members, cluster_key, sha256, bytes, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    iteration, cluster, JSON.stringify(members), key, merged.sha256, merged.bytes, merged.rank,
+  );
 }

@@ -1,8 +1,8 @@
 /**
  * Merge tuning of a finished clustering (issue 15), in the run's object: one tuner per cluster
  * of two or more tasks (src/tuning/cluster.ts, the rule the experiment measured), its state
- * stored between rounds, each round's merges sent as queue messages (src/runs/tuneCandidates.ts)
- * and re-sent by the run's alarm when silent. When a tuner is done, its chosen merge is evaluated once more as the
+ * stored between rounds, each round's merges sent as queue messages (src/runs/tuneCandidates.ts),
+ * leased through the run's ledger (kind "candidate"). When a tuner is done, its chosen merge is evaluated once more as the
  * cluster's `final` candidate: that builds the adapter shipped and measures its few-shot losses.
  */
 import type { MergeOptions } from "../src/adapters/merge";
@@ -12,9 +12,8 @@ import type { CandidateMessage, CandidateResult } from "../src/runs/tuneCandidat
 import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterTuningState, type MemberLosses } from "../src/tuning/cluster";
 import { screenCandidates, screenedMethods } from "../src/tuning/screen";
 import type { TunedCluster } from "../src/runs/status";
+import type { WorkLedger } from "./workLedger";
 
-/** Sends of one candidate before the run gives up on it. */
-const MAX_SENDS = 5;
 const FINAL = "final";
 
 interface ClusterRow extends Record<string, SqlStorageValue> {
@@ -36,24 +35,16 @@ interface CandidateRow extends Record<string, SqlStorageValue> {
   losses: string | null;
   passes: number | null;
   ms: number | null;
-  attempts: number;
-  sent_at: number;
-  claimed_at: number | null;
-  error: string | null;
 }
 
 const candidateId = (cluster: number, key: string) => `tune:${cluster}:${key}`;
 
 export class MergeTuning {
-  constructor(private readonly sql: SqlStorage, private readonly queue: Queue) {
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS tune_started (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL, round INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tune_candidates (
-        id TEXT PRIMARY KEY, cluster INTEGER NOT NULL, key TEXT NOT NULL, merge TEXT NOT NULL,
-        sha256 TEXT, bytes INTEGER, rank INTEGER, losses TEXT, passes INTEGER, ms REAL,
-        attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`);
-  }
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly queue: Queue,
+    private readonly ledger: WorkLedger,
+  ) {}
 
   started(): boolean {
     return this.sql.exec("SELECT 1 FROM tune_started").toArray().length > 0;
@@ -62,7 +53,7 @@ export class MergeTuning {
   /** Starts a tuner for every cluster of two or more tasks (`clusters`: task indices per cluster label). */
   async start(config: RunConfig, clusters: readonly (readonly number[])[]): Promise<void> {
     const settings = config.tune!;
-    this.sql.exec("INSERT OR IGNORE INTO tune_started VALUES (1, ?)", new Date().toISOString());
+    this.sql.exec("INSERT OR IGNORE INTO tune_started (id, at) VALUES (1, ?)", new Date().toISOString());
     clusters.forEach((members, cluster) => {
       if (members.length < 2) return;
       const state = createClusterTuning({
@@ -71,49 +62,32 @@ export class MergeTuning {
         folds: settings.folds, budget: settings.budget, sigma0: settings.sigma0, penalty: settings.penalty,
         scaleCoordinate: settings.scaleCoordinate, seed: config.seed,
       });
-      this.sql.exec("INSERT OR REPLACE INTO tune_clusters VALUES (?, ?, ?, 0)", cluster, JSON.stringify(members), JSON.stringify(state));
+      this.sql.exec("INSERT OR REPLACE INTO tune_clusters (cluster, members, state, round) VALUES (?, ?, ?, 0)", cluster, JSON.stringify(members), JSON.stringify(state));
     });
     await this.sendNew(config);
   }
 
   /** Every tuner done and every final candidate evaluated (true at once when no cluster had two tasks). */
   done(): boolean {
-    return this.sql.exec("SELECT 1 FROM tune_candidates WHERE losses IS NULL LIMIT 1").toArray().length === 0 &&
+    return this.ledger.open("candidate") === 0 &&
       this.states().every(({ state }) => state.phase === "done");
-  }
-
-  claim(id: string): boolean {
-    return this.sql.exec("UPDATE tune_candidates SET claimed_at = ? WHERE id = ? AND losses IS NULL AND claimed_at IS NULL", Date.now(), id).rowsWritten > 0;
   }
 
   /** A candidate's answer: recorded once, fed to its cluster's tuner, and the tuner's next candidates sent. */
   async record(config: RunConfig, id: string, result: CandidateResult): Promise<void> {
-    const written = this.sql.exec("UPDATE tune_candidates SET sha256 = ?, bytes = ?, rank = ?, losses = ?, passes = ?, ms = ?, error = NULL WHERE id = ? AND losses IS NULL",
-      result.sha256, result.bytes, result.rank, JSON.stringify(result.losses), result.forwardPasses, result.ms, id).rowsWritten;
-    if (!written) return;
+    if (!this.ledger.complete(id)) return;
+    this.sql.exec("UPDATE tune_candidates SET sha256 = ?, bytes = ?, rank = ?, losses = ?, passes = ?, ms = ? WHERE id = ?",
+      result.sha256, result.bytes, result.rank, JSON.stringify(result.losses), result.forwardPasses, result.ms, id);
     await this.sendNew(config);
   }
 
-  release(id: string, reason: string): void {
-    this.sql.exec("UPDATE tune_candidates SET claimed_at = NULL, error = ? WHERE id = ? AND losses IS NULL", reason.slice(0, 500), id);
-  }
-
-  /** What went wrong with a candidate, for the run's failure reason. */
+  /** A candidate as the run's failure reasons name it. */
   describe(config: RunConfig, id: string): string {
     const row = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", id).toArray()[0];
     if (!row) return `tuning candidate ${id}`;
     const members = (JSON.parse(this.sql.exec<{ members: string }>("SELECT members FROM tune_clusters WHERE cluster = ?", row.cluster).one().members) as number[])
       .map((t) => config.tasks[t].id);
-    return `tuning candidate ${row.key} of cluster ${row.cluster} (${members.join(", ")})${row.error ? `: ${row.error}` : ""}`;
-  }
-
-  /** Re-sends silent candidates; the id of one that exhausted its sends, else null. */
-  async watchdog(config: RunConfig): Promise<string | null> {
-    const overdue = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE losses IS NULL AND sent_at <= ?", Date.now() - config.unitTimeoutMs).toArray();
-    const exhausted = overdue.find((c) => c.attempts >= MAX_SENDS);
-    if (exhausted) return exhausted.id;
-    await this.send(config, overdue);
-    return null;
+    return `tuning candidate ${row.key} of cluster ${row.cluster} (${members.join(", ")})`;
   }
 
   /** Per cluster label: what tuning chose and the adapter it built; clusters of one task are absent. */
@@ -149,7 +123,7 @@ export class MergeTuning {
    * sends the merges it now asks for (one already evaluated in this cluster is answered from there).
    */
   private async sendNew(config: RunConfig): Promise<void> {
-    const created: CandidateRow[] = [];
+    const created: string[] = [];
     for (const { cluster, state: before, round: told } of this.states()) {
       const rows = this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE cluster = ?", cluster).toArray();
       const byMerge = new Map(rows.filter((r) => r.losses !== null).map((r) => [r.merge, JSON.parse(r.losses!) as MemberLosses]));
@@ -182,22 +156,28 @@ export class MergeTuning {
         // a round's is told from it on the next call.
         const same = rows.find((r) => r.losses !== null && r.merge === JSON.stringify(c.merge));
         if (same && c.key !== FINAL) continue;
-        this.sql.exec("INSERT INTO tune_candidates (id, cluster, key, merge, sha256, bytes, rank, losses, passes, ms, attempts, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
-          candidateId(cluster, c.key), cluster, c.key, JSON.stringify(c.merge), same?.sha256 ?? null, same?.bytes ?? null, same?.rank ?? null, same?.losses ?? null);
-        if (!same) created.push(this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", candidateId(cluster, c.key)).one());
+        const id = candidateId(cluster, c.key);
+        this.sql.exec(
+          "INSERT INTO tune_candidates (id, cluster, key, merge, sha256, bytes, rank, losses, passes, ms) " +
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+          id, cluster, c.key, JSON.stringify(c.merge), same?.sha256 ?? null, same?.bytes ?? null, same?.rank ?? null,
+          same?.losses ?? null,
+        );
+        if (!same) created.push(id);
       }
     }
+    this.ledger.add("candidate", created.map((id) => ({ id, ref: id })));
     await this.send(config, created);
   }
 
-  /** Marks the candidates sent (clearing claims) before the messages go, as units are. */
-  private async send(config: RunConfig, candidates: readonly CandidateRow[]): Promise<void> {
-    if (candidates.length === 0) return;
-    const now = Date.now();
+  /** Sends candidates by id, marked sent in the ledger before the messages go. */
+  async send(config: RunConfig, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
     const membersOf = new Map(this.states().map((s) => [s.cluster, s.members]));
-    for (const c of candidates) this.sql.exec("UPDATE tune_candidates SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, c.id);
+    const candidates = ids.map((id) => this.sql.exec<CandidateRow>("SELECT * FROM tune_candidates WHERE id = ?", id).one());
+    this.ledger.markSent(ids);
     await sendMessages(this.queue, candidates.map((c): CandidateMessage => ({
-      type: "tune-candidate", runId: config.runId, candidateId: c.id, modelId: config.modelId,
+      kind: "candidate", runId: config.runId, candidateId: c.id, modelId: config.modelId,
       members: membersOf.get(c.cluster)!.map((t) => {
         const { id, adapterSha256, fewshotSha256 } = config.tasks[t];
         return { id, adapterSha256, fewshotSha256 };

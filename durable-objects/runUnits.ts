@@ -10,9 +10,16 @@ import { sendUnits } from "../src/runs/unit";
 import { catalogue } from "../src/storage/catalogue";
 import type { CachedLoss } from "./clusterCache";
 import * as tables from "./runTables";
+import type { WorkLedger } from "./workLedger";
 
 /** The iteration's units as rows to insert, cached losses filled in (unless the run turned the cache off). */
-export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig, iteration: number): Promise<() => void> {
+export async function plannedUnits(
+  env: Env,
+  sql: SqlStorage,
+  ledger: WorkLedger,
+  config: RunConfig,
+  iteration: number,
+): Promise<() => void> {
   const assignment = tables.assignmentOf(sql, iteration);
   const clusters = tables.clustersOfIteration(sql, iteration);
   // D2C: each task under every cluster, or pruned, its candidates; a baseline only each task under its own.
@@ -25,8 +32,13 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
   return () => {
     pairs.forEach(([t, c], i) => {
       const hit = known[keys[i]];
-      sql.exec("INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, ms, source, attempts, sent_at, error, passes, claimed_at, exact_match) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, NULL, NULL, NULL, ?)",
-        `${iteration}:${t}:${c}`, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue", hit?.exactMatch ?? null);
+      const id = `${iteration}:${t}:${c}`;
+      sql.exec(
+        "INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, source, exact_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        id, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue", hit?.exactMatch ?? null,
+      );
+      // Unsent: the iteration's first watchdog pass sends them.
+      if (!hit) ledger.add("unit", [{ id, ref: id }]);
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", pairs.length, pending, iteration);
@@ -57,17 +69,27 @@ function earlierLosses(sql: SqlStorage, config: RunConfig, iteration: number, cl
   return lossRanking((t, c) => valid.get(`${t}:${c}`), fallback, (t, c) => stale.get(`${t}:${c}`));
 }
 
-/** Marks the units sent (clearing their claims: one evaluation per send) before the messages go. */
-export async function sendFewShotUnits(queue: Queue, sql: SqlStorage, config: RunConfig, iteration: number, units: readonly tables.UnitRow[]): Promise<void> {
-  const clusters = tables.clustersOfIteration(sql, iteration);
-  const now = Date.now();
-  for (const u of units) sql.exec("UPDATE units SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, u.id);
-  const messages = await sendUnits(queue, units.map((u) => ({
+/** Sends few-shot units (`ids`), marked sent in the ledger before the messages go. */
+export async function sendFewShotUnits(
+  queue: Queue,
+  sql: SqlStorage,
+  ledger: WorkLedger,
+  config: RunConfig,
+  ids: readonly string[],
+): Promise<void> {
+  const merged = new Map<number, string[]>();
+  const mergedSha256 = (iteration: number, cluster: number) => {
+    if (!merged.has(iteration)) merged.set(iteration, tables.clustersOfIteration(sql, iteration).map((c) => c.sha256));
+    return merged.get(iteration)![cluster];
+  };
+  const units = ids.map((id) => sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", id).one());
+  ledger.markSent(ids);
+  const messages = await sendUnits(queue, "unit", units.map((u) => ({
     runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
-    split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: clusters[u.cluster].sha256,
+    split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: mergedSha256(u.iteration, u.cluster),
     evaluator: config.evaluator ?? "wasm",
   })));
-  sql.exec("UPDATE run SET messages = coalesce(messages, 0) + ?", messages);
+  sql.exec("UPDATE run SET messages = messages + ?", messages);
 }
 
 /**

@@ -1,7 +1,6 @@
 import { app } from "./api/app";
 import { queue } from "./queue";
-import type { UnitMessage } from "./runs/unit";
-import type { SimilarityMessage } from "./runs/similarityBlocks";
+import type { QueueMessage } from "./queueMessages";
 import { scheduled } from "./scheduled";
 
 export { Catalogue } from "../durable-objects/Catalogue";
@@ -14,4 +13,4 @@ export default {
   fetch: app.fetch,
   queue,
   scheduled,
-} satisfies ExportedHandler<Env, UnitMessage | SimilarityMessage>;
+} satisfies ExportedHandler<Env, QueueMessage>;

@@ -22,9 +22,9 @@ import { publishRun } from "./publish";
 import type { SubsetMessage } from "./subsetMessages";
 
 export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
-  if (message.type === "subset-run-finished")
+  if (message.kind === "subset-run-finished")
     return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
-  const { type: _, profile, ...need } = message;
+  const { kind: _, profile, ...need } = message;
   // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its index's.
   const rules = (await readEdge<ProfilesModel>(env, PROFILES_KEY))?.profiles.find((p) => p.id === profile);
   if (!rules || rules.maxSubsets === 0) return; // deleted since, or builds no subsets

@@ -17,12 +17,12 @@ export interface SubsetRequest {
 }
 
 export interface SubsetRequested extends SubsetRequest {
-  readonly type: "subset-requested";
+  readonly kind: "subset-requested";
   readonly profile: string;
 }
 
 export interface SubsetRunFinished {
-  readonly type: "subset-run-finished";
+  readonly kind: "subset-run-finished";
   readonly profile: string;
   readonly key: string;
   readonly runId: string;
@@ -30,10 +30,5 @@ export interface SubsetRunFinished {
 
 export type SubsetMessage = SubsetRequested | SubsetRunFinished;
 
-export function isSubsetMessage(body: unknown): body is SubsetMessage {
-  const type = (body as { type?: unknown } | null)?.type;
-  return type === "subset-requested" || type === "subset-run-finished";
-}
-
 export const subsetRunFinished = (subset: { profile: string; key: string }, runId: string): SubsetRunFinished =>
-  ({ type: "subset-run-finished", profile: subset.profile, key: subset.key, runId });
+  ({ kind: "subset-run-finished", profile: subset.profile, key: subset.key, runId });

@@ -78,7 +78,7 @@ export function reportNeed(
   memo.at = now;
   memo.networks = new Set();
   const message: SubsetRequested = {
-    type: "subset-requested",
+    kind: "subset-requested",
     profile,
     ...subset,
     locales: need.locales,

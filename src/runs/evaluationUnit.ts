@@ -41,5 +41,7 @@ export interface UnitReport {
  * adapter once.
  */
 export interface UnitMessage {
+  /** "unit": few-shot units of the run's loss matrix; "report": held-out units of its report. */
+  readonly kind: "unit" | "report";
   readonly units: readonly EvaluationUnit[];
 }

@@ -37,11 +37,6 @@ export interface SimilarityMessage {
   readonly cols: readonly Pick<RunTask, "id" | "adapterSha256">[];
 }
 
-export const isSimilarityBlock = (id: string) => id.startsWith("gram:");
-
-export const isSimilarityMessage = (body: unknown): body is SimilarityMessage =>
-  typeof body === "object" && body !== null && (body as { kind?: unknown }).kind === "similarity";
-
 /** The blocks of the upper triangle (row block <= column block), or none when n fits one block. */
 export function similarityBlocks(n: number, block = SIMILARITY_BLOCK): SimilarityBlock[] {
   if (n <= block) return [];

@@ -1,5 +1,5 @@
 /**
- * A merge candidate of a cluster under tuning (issue 15; src/tuning/clusterTuner.ts), as one
+ * A merge candidate of a cluster under tuning (issue 15; src/tuning/cluster.ts), as one
  * queue message: the consumer merges the members with the candidate's weights and method
  * (written to R2 content-addressed, as every merged adapter) and evaluates each member's
  * few-shot examples under it, answering per-example losses, which the tuner splits into
@@ -15,7 +15,7 @@ import { buildMergedAdapter } from "./merging";
 import { pinnedExamples } from "./unit";
 
 export interface CandidateMessage {
-  readonly type: "tune-candidate";
+  readonly kind: "candidate";
   readonly runId: string;
   /** `tune:<cluster>:<tuner key>` */
   readonly candidateId: string;
@@ -34,8 +34,6 @@ export interface CandidateResult {
   readonly ms: number;
 }
 
-export const isCandidateMessage = (body: unknown): body is CandidateMessage => (body as { type?: unknown } | null)?.type === "tune-candidate";
-export const isCandidateId = (id: string) => id.startsWith("tune:");
 
 export async function evaluateCandidate(bucket: R2Bucket, message: CandidateMessage): Promise<CandidateResult> {
   const started = Date.now();

@@ -15,8 +15,6 @@ import { NO_ADAPTER, type EvaluationUnit, type UnitMessage, type UnitResult } fr
 
 export type { EvaluationUnit, UnitMessage, UnitReport, UnitResult } from "./evaluationUnit";
 
-export const isHeldOutUnit = (unitId: string) => unitId.startsWith("test:");
-
 export async function evaluateUnit(bucket: R2Bucket, unit: EvaluationUnit): Promise<UnitResult> {
   const model = await loadModel(bucket, unit.modelId);
   const [examples, adapter] = await Promise.all([
@@ -62,7 +60,11 @@ export const UNITS_PER_MESSAGE = 16;
  * Units grouped into messages: units under the same merged adapter together (read once per
  * message), each group split into near-equal messages of at most `perMessage`, in first-seen order.
  */
-export function unitMessages(units: readonly EvaluationUnit[], perMessage = UNITS_PER_MESSAGE): UnitMessage[] {
+export function unitMessages(
+  kind: UnitMessage["kind"],
+  units: readonly EvaluationUnit[],
+  perMessage = UNITS_PER_MESSAGE,
+): UnitMessage[] {
   const groups = new Map<string, EvaluationUnit[]>();
   for (const unit of units) {
     const key = `${unit.runId}|${unit.mergedSha256}`;
@@ -73,18 +75,13 @@ export function unitMessages(units: readonly EvaluationUnit[], perMessage = UNIT
   return [...groups.values()].flatMap((group) => {
     const count = Math.ceil(group.length / perMessage);
     const size = Math.ceil(group.length / count);
-    return Array.from({ length: count }, (_, i) => ({ units: group.slice(i * size, (i + 1) * size) }));
+    return Array.from({ length: count }, (_, i) => ({ kind, units: group.slice(i * size, (i + 1) * size) }));
   });
 }
 
-/** A message's units; a message from before units were grouped carried one unit as its body. */
-export function unitsOf(body: UnitMessage | EvaluationUnit): readonly EvaluationUnit[] {
-  return "units" in body ? body.units : [body];
-}
-
 /** Sends units as messages (`unitMessages`) within the queue's batch limits; returns the messages sent. */
-export async function sendUnits(queue: Queue, units: readonly EvaluationUnit[]): Promise<number> {
-  const messages = unitMessages(units);
+export async function sendUnits(queue: Queue, kind: UnitMessage["kind"], units: readonly EvaluationUnit[]): Promise<number> {
+  const messages = unitMessages(kind, units);
   await sendMessages(queue, messages);
   return messages.length;
 }

@@ -54,16 +54,16 @@ describe("a run over an unusable adapter", () => {
     const runId = await startRun({ method: "d2c", k: 2, seed: 1, tasks: HEALTHY });
     await waitFor(runId, evaluating);
     // Take a unit the way a consumer does (its claim keeps the queue's copy from evaluating it)...
-    const unit = await runInDurableObject(clusterRun(env, runId), (_, state) => {
+    const unit = await runInDurableObject(clusterRun(env, runId), (run, state) => {
       const sql = state.storage.sql;
-      const row = sql.exec<{ id: string; task: number; cluster: number }>(
-        "SELECT id, task, cluster FROM units WHERE loss IS NULL AND claimed_at IS NULL AND source = 'queue' LIMIT 1").toArray()[0];
-      sql.exec("UPDATE units SET claimed_at = ? WHERE id = ?", Date.now(), row.id);
+      const open = sql.exec<{ id: string; task: number; cluster: number }>(
+        "SELECT u.id, u.task, u.cluster FROM units u JOIN work w ON w.id = u.id WHERE w.done_at IS NULL").toArray();
+      const row = open.find((u) => run.claim("unit", [u.id]).length === 1)!;
       const members = JSON.parse(sql.exec<{ members: string }>("SELECT members FROM clusters WHERE iteration = 0 AND cluster = ?", row.cluster).one().members) as number[];
       return { ...row, members };
     });
     // ...and report what an evaluation that overflowed would: NaN, which SQLite would store as NULL.
-    await clusterRun(env, runId).reportUnits([{ unitId: unit.id, result: { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 } }]);
+    await clusterRun(env, runId).reportUnits("unit", [{ unitId: unit.id, result: { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 } }]);
     const status = (await clusterRun(env, runId).status())!;
     expect(status.state).toBe("failed");
     expect(status.reason).toContain(`task ${HEALTHY[unit.task]} gave a non-finite few-shot loss (NaN) under cluster ${unit.cluster}`);
