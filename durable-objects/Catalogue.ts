@@ -6,34 +6,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ModelContract } from "../src/inference/contract";
 import type { Split } from "../src/storage/keys";
-import * as cache from "./clusterCache";
-import type { CachedLoss, CachedMerge } from "./clusterCache";
+import type { AdapterUpload, TaskRecord } from "../src/catalogue/task";
+import { migrate, type Migration } from "./migrations";
 import type { Profile, StoredProfile } from "../src/delivery/profiles";
 import { PROFILES_KEY, profilesModel, tasksKey, type TasksModel } from "../src/delivery/readModel";
 import { KEYS_KEY, type KeyStatement, type SigningKey } from "../src/delivery/keys";
 import * as keys from "./signingKeys";
-import { nameTaken, resolveName, type NameTaken } from "./modelNames";
+import { nameTaken, resolveName, type NameTaken } from "../src/models/names";
 import * as uploads from "./pushedUploads";
-import type { PushedUpload } from "./pushedUploads";
+import type { PushedUpload } from "../src/models/pushedUpload";
 import type { RunSummary } from "../src/runs/config";
-
-export interface TaskRecord {
-  id: string;
-  modelId: string;
-  application?: string;
-  language?: string;
-  rank: number;
-  /** Size of adapter_model.safetensors. */
-  bytes: number;
-  adapterSha256: string;
-  examples: { fewshot: number; test: number };
-  /** sha256 of each split's JSONL (empty before an upload): part of the loss cache key. */
-  examplesSha256: { fewshot: string; test: string };
-  updatedAt: string;
-}
-
-/** What an adapter upload sets; the examples and the time are the catalogue's to keep. */
-export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "examplesSha256" | "updatedAt"> & { taskId: string };
 
 interface TaskRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -69,6 +51,39 @@ const toTask = (r: TaskRow): TaskRecord => ({
  */
 const TASKS_PUBLISH_DELAY_MS = 1_000;
 
+/**
+ * The catalogue's schema, in order (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state
+ * from before versioning has that shape); 2: the task change log runs read instead of every task,
+ * and the loss and merge caches gone to their own objects (./ClusterCache.ts; entries are
+ * recomputed on a miss, so none are carried over).
+ */
+const CATALOGUE_MIGRATIONS: readonly Migration[] = [
+  (sql) => {
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
+      CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, contract TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
+        application TEXT, language TEXT, rank INTEGER NOT NULL, bytes INTEGER NOT NULL,
+        adapter_sha256 TEXT NOT NULL, fewshot INTEGER NOT NULL DEFAULT 0, test INTEGER NOT NULL DEFAULT 0,
+        fewshot_sha256 TEXT NOT NULL DEFAULT '', test_sha256 TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, exact_match REAL);
+      CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS profiles (
+        id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);`);
+    keys.createKeyTable(sql);
+    uploads.createUploadTable(sql);
+  },
+  (sql) => sql.exec(`
+    CREATE TABLE task_changes (task_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
+    CREATE INDEX task_changes_by_version ON task_changes (version);
+    DROP TABLE merges;
+    DROP TABLE losses;`),
+];
+
 export class Catalogue extends DurableObject<Env> {
   private sql: SqlStorage;
   /** An alarm is set to publish the task lists (in memory: after an eviction the next change sets it again). */
@@ -77,33 +92,18 @@ export class Catalogue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-        INSERT OR IGNORE INTO meta VALUES ('version', 0);
-        CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, contract TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS tasks (
-          id TEXT PRIMARY KEY, model_id TEXT NOT NULL REFERENCES models(id),
-          application TEXT, language TEXT, rank INTEGER NOT NULL, bytes INTEGER NOT NULL,
-          adapter_sha256 TEXT NOT NULL, fewshot INTEGER NOT NULL DEFAULT 0, test INTEGER NOT NULL DEFAULT 0,
-          fewshot_sha256 TEXT NOT NULL DEFAULT '', test_sha256 TEXT NOT NULL DEFAULT '',
-          updated_at TEXT NOT NULL);`);
-      // State written before the example digests existed (a developer's earlier `npm start`).
-      const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(tasks)").toArray().map((c) => c.name);
-      if (!columns.includes("fewshot_sha256")) {
-        this.sql.exec(`ALTER TABLE tasks ADD COLUMN fewshot_sha256 TEXT NOT NULL DEFAULT '';
-          ALTER TABLE tasks ADD COLUMN test_sha256 TEXT NOT NULL DEFAULT '';`);
-      }
-      cache.createClusterCache(this.sql);
-      this.sql.exec("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL)");
-      this.sql.exec("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
-      keys.createKeyTable(this.sql);
-      uploads.createUploadTable(this.sql);
-    });
+    ctx.blockConcurrencyWhile(async () => void migrate(this.sql, CATALOGUE_MIGRATIONS));
   }
 
   get version(): number {
     return this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value;
+  }
+
+  /** A change to one task: the version it happened at is kept in the change log. */
+  private bumpTask(taskId: string): number {
+    const version = this.bump();
+    this.sql.exec("INSERT OR REPLACE INTO task_changes (task_id, version) VALUES (?, ?)", taskId, version);
+    return version;
   }
 
   private bump(): number {
@@ -141,13 +141,13 @@ export class Catalogue extends DurableObject<Env> {
     const taken = this.nameTaken(contract.modelId, contract.aliases ?? []);
     if (taken) return { taken };
     this.sql.exec(
-      "INSERT INTO models VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
+      "INSERT INTO models (id, contract, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
       contract.modelId, JSON.stringify(contract), new Date().toISOString());
     uploads.forgetNamedBy(this.sql, contract);
     return { catalogueVersion: this.bump() };
   }
 
-  /** The first of a registration's names another model answers to (modelNames.ts). */
+  /** The first of a registration's names another model answers to (src/models/names.ts). */
   nameTaken(modelId: string, aliases: readonly string[]): NameTaken | null {
     return nameTaken(this.models(), modelId, aliases);
   }
@@ -204,7 +204,7 @@ export class Catalogue extends DurableObject<Env> {
          rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = excluded.updated_at`,
       upload.taskId, upload.modelId, upload.application ?? null, upload.language ?? null, upload.rank, upload.bytes,
       upload.adapterSha256, new Date().toISOString());
-    return this.bump();
+    return this.bumpTask(upload.taskId);
   }
 
   /** Records a split's example count and digest; null when the task does not exist. */
@@ -212,7 +212,7 @@ export class Catalogue extends DurableObject<Env> {
     const column = split === "fewshot" ? "fewshot" : "test";
     const changed = this.sql.exec(`UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
       examples.count, examples.sha256, new Date().toISOString(), taskId).rowsWritten;
-    return changed ? this.bump() : null;
+    return changed ? this.bumpTask(taskId) : null;
   }
 
   task(taskId: string): TaskRecord | null {
@@ -227,31 +227,24 @@ export class Catalogue extends DurableObject<Env> {
 
   /** Returns the new version, or null when there was no such task. */
   deleteTask(taskId: string): number | null {
-    return this.sql.exec("DELETE FROM tasks WHERE id = ?", taskId).rowsWritten ? this.bump() : null;
+    return this.sql.exec("DELETE FROM tasks WHERE id = ?", taskId).rowsWritten ? this.bumpTask(taskId) : null;
   }
 
-  /** Merged adapters already built, by cluster key (see src/runs/keys.ts). */
-  cachedMerges(clusterKeys: readonly string[]): Record<string, CachedMerge> {
-    return cache.cachedMerges(this.sql, clusterKeys);
-  }
-
-  recordMerge(clusterKey: string, merge: CachedMerge): void {
-    cache.recordMerge(this.sql, clusterKey, merge);
-  }
-
-  /** Few-shot losses already measured, by loss key: shared by every run, never re-evaluated. */
-  cachedLosses(lossKeys: readonly string[]): Record<string, CachedLoss> {
-    return cache.cachedLosses(this.sql, lossKeys);
-  }
-
-  recordLosses(entries: readonly (CachedLoss & { key: string })[]): void {
-    cache.recordLosses(this.sql, entries);
+  /**
+   * What changed after `version`: the ids of tasks put or deleted since, and the current records of
+   * those still there. A run checks its pinned digests with this: the size of the change, not of the catalogue.
+   */
+  changesSince(version: number): { catalogueVersion: number; changed: string[]; tasks: TaskRecord[] } {
+    const changed = this.sql.exec<{ task_id: string }>("SELECT task_id FROM task_changes WHERE version > ?", version)
+      .toArray().map((r) => r.task_id);
+    const tasks = changed.map((id) => this.task(id)).filter((t): t is TaskRecord => t !== null);
+    return { catalogueVersion: this.version, changed, tasks };
   }
 
   /** Creates or replaces a device profile; its own version increases with each change. */
   async putProfile(id: string, profile: Profile): Promise<StoredProfile> {
     const row = this.sql.exec<{ version: number; updated_at: string }>(
-      `INSERT INTO profiles VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
+      `INSERT INTO profiles (id, profile, version, updated_at) VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
          profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, updated_at`,
       id, JSON.stringify(profile), new Date().toISOString()).one();
     await this.publishProfiles();
@@ -312,7 +305,7 @@ export class Catalogue extends DurableObject<Env> {
 
   /** The index of clustering runs (their state lives in each ClusterRun object). */
   recordRun(run: RunSummary): void {
-    this.sql.exec("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", run.runId, run.createdAt, JSON.stringify(run));
+    this.sql.exec("INSERT OR REPLACE INTO runs (id, created_at, summary) VALUES (?, ?, ?)", run.runId, run.createdAt, JSON.stringify(run));
   }
 
   runs(limit: number): RunSummary[] {

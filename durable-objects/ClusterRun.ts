@@ -20,7 +20,6 @@ import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
 import { keptRestart, restartSeeds } from "../src/tuning/restarts";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
-import { subsetRunFinished } from "../src/delivery/subsetMessages";
 import type { CandidateResult } from "../src/runs/tuneCandidates";
 import { MergeTuning } from "./runTuning";
 import type { TuningView } from "./runStatus";
@@ -33,9 +32,10 @@ import { partConfigName } from "../src/budget/candidates";
 import { allocate } from "../src/budget/allocate";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
 import type { UnitMessage, UnitReport } from "../src/runs/unit";
-import type { WorkKind } from "../src/queueMessages";
+import type { RunFinished, WorkKind } from "../src/queueMessages";
 import { catalogue } from "../src/storage/catalogue";
-import type { CachedMerge } from "./clusterCache";
+import type { CachedMerge } from "../src/runs/cached";
+import * as cache from "../src/storage/clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
 import { SimilarityBlocks } from "./runSimilarity";
@@ -290,7 +290,7 @@ export class ClusterRun extends DurableObject<Env> {
       });
       return this.wake();
     }
-    const { assignment, similarity } = await initialAssignment(this.env.BUCKET, config, () => this.targets(config));
+    const { assignment, similarity } = await initialAssignment(this.env.BUCKET, config);
     await this.begin(config, assignment, similarity);
   }
 
@@ -325,15 +325,13 @@ export class ClusterRun extends DurableObject<Env> {
     const clusters = clustersOf(tables.assignmentOf(this.sql, iteration), config.k);
     const members = clusters.map((tasks) => tasks.map((t) => config.tasks[t]));
     const keys = await Promise.all(members.map((m) => clusterKey(config.modelId, m, config.merge)));
-    const cat = catalogue(this.env);
-    const known: Record<string, CachedMerge> = config.cache === false ? {} : await cat.cachedMerges(keys);
-    const targets = await this.targets(config);
+    const known: Record<string, CachedMerge> = config.cache === false ? {} : await cache.cachedMerges(this.env, keys);
     const merges: CachedMerge[] = [];
     for (const [c, key] of keys.entries()) {
       let merged = known[key];
       if (!merged) {
-        merged = await buildMergedAdapter(this.env.BUCKET, targets, members[c], config.merge);
-        await cat.recordMerge(key, merged);
+        merged = await buildMergedAdapter(this.env.BUCKET, config.loraTargets, members[c], config.merge);
+        await cache.recordMerge(this.env, key, merged);
       }
       merges.push(merged);
     }
@@ -349,7 +347,7 @@ export class ClusterRun extends DurableObject<Env> {
   /** An alloc run's iteration: every task alone, as the part configuration of this iteration (0: none). */
   private async buildParts(config: RunConfig, iteration: number): Promise<void> {
     const part = iteration === 0 ? null : config.parts!.configs[iteration - 1];
-    const built = await buildPartAdapters(this.env.BUCKET, await this.targets(config), config.tasks, part);
+    const built = await buildPartAdapters(this.env.BUCKET, config.loraTargets, config.tasks, part);
     this.commit(() => {
       built.forEach((m, t) => tables.insertCluster(this.sql, iteration, t, [t], partKey(config.modelId, part, config.tasks[t]), m));
       this.advance("evaluate");
@@ -399,7 +397,7 @@ export class ClusterRun extends DurableObject<Env> {
 
   private async reassign(config: RunConfig, iteration: number): Promise<void> {
     const units = tables.unitsOfIteration(this.sql, iteration);
-    await catalogue(this.env).recordLosses(units.filter((u) => u.source === "queue")
+    await cache.recordLosses(this.env, units.filter((u) => u.source === "queue")
       .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })));
     const losses = config.tasks.map(() => new Array<number>(config.k).fill(NaN));
     for (const u of units) losses[u.task][u.cluster] = u.loss!;
@@ -451,20 +449,23 @@ export class ClusterRun extends DurableObject<Env> {
     await this.wake();
   }
 
-  /** Fails the run when a pinned task was deleted or replaced in the catalogue; true if it did. */
+  /**
+   * Fails the run when a pinned task was deleted or replaced in the catalogue; true if it did. Asks
+   * only for the tasks changed since the catalogue version it last checked: O(changes), not O(tasks).
+   */
   private async failIfTasksChanged(): Promise<boolean> {
     const run = tables.readRun(this.sql);
     if (run?.state !== "running") return false;
-    const changed = changedTasks(run.parsed.tasks, (await catalogue(this.env).list()).tasks);
-    if (changed.length === 0) return false;
+    const seen = run.catalogue_seen ?? run.parsed.catalogueVersion;
+    const since = await catalogue(this.env).changesSince(seen);
+    if (since.catalogueVersion === seen) return false;
+    const changed = changedTasks(run.parsed.tasks, since.tasks, new Set(since.changed));
+    if (changed.length === 0) {
+      this.sql.exec("UPDATE run SET catalogue_seen = ? WHERE id = 1", since.catalogueVersion);
+      return false;
+    }
     await this.finish("failed", `the catalogue changed under the run: ${changed.map((c) => `task ${c.id} ${c.change}`).join(", ")}`);
     return true;
-  }
-
-  private async targets(config: RunConfig) {
-    const model = await catalogue(this.env).model(config.modelId);
-    if (!model) throw new Error(`model ${config.modelId} is no longer registered`);
-    return model.loraTargets;
   }
 
   /**
@@ -512,17 +513,18 @@ export class ClusterRun extends DurableObject<Env> {
   /** The one way out of "running"; whichever of done, failed and cancelled comes first stays. */
   private async finish(state: Exclude<RunState, "running">, reason: string | null, best: number | null = null): Promise<void> {
     const now = new Date().toISOString();
+    let ended = false;
     this.commit(() => {
       this.sql.exec("UPDATE run SET state = ?, reason = ?, best_iteration = ?, updated_at = ?, finished_at = ? WHERE id = 1", state, reason, best, now, now);
       this.emit(state, reason === null ? {} : { reason });
+      ended = true;
     });
     this.listeners.close();
     await this.ctx.storage.deleteAlarm();
-    // A subset's build goes on from here (src/delivery/subsetBuilds.ts); should this send fail, the cron finds the run ended.
-    const config = this.config();
-    if (config?.subset) {
-      await this.env.EVALUATIONS.send(subsetRunFinished(config.subset, config.runId)).catch((e: unknown) => console.warn(`run ${config.runId}: subset message not sent`, e));
-    }
+    if (!ended) return;
+    // Whoever waits for the run goes on from this message; should the send fail, the cron finds the run ended.
+    const announced: RunFinished = { kind: "run-finished", runId: this.config()!.runId };
+    await this.env.EVALUATIONS.send(announced).catch((e: unknown) => console.warn(`${announced.runId}: end not announced`, e));
   }
 
   private emit(type: string, data: unknown): void {

@@ -7,7 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { SubsetRequest } from "../src/delivery/subsetMessages";
 import type { SubsetView } from "../src/delivery/subsetView";
 import { changedTasks } from "../src/runs/pinned";
-import type { TaskRecord } from "./Catalogue";
+import type { TaskRecord } from "../src/catalogue/task";
 import * as index from "./subsetIndex";
 
 /**

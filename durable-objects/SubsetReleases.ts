@@ -6,15 +6,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ReleaseSummary } from "../src/delivery/release";
+import type { SubsetScope } from "../src/delivery/subsetView";
 import type { ProfileReleases } from "../src/delivery/readModel";
 import { createReleaseTables, ReleaseHistory, type ReleaseInput } from "./releaseHistory";
 
 /** The set a SubsetReleases object keeps: its profile and its key (src/delivery/needs.ts). */
-export interface SubsetScope {
-  readonly profile: string;
-  readonly subset: string;
-}
-
 export class SubsetReleases extends DurableObject<Env> {
   private sql: SqlStorage;
 

@@ -4,16 +4,8 @@
  * and forgotten once a registered model names its file. What is left after a day is an abandoned
  * upload or a file nobody registered; the cron sweeps it (src/models/pushedFiles.ts).
  */
+import type { PushedUpload } from "../src/models/pushedUpload";
 import type { ModelContract } from "../src/inference/contract";
-
-export interface PushedUpload {
-  readonly uploadId: string;
-  readonly modelId: string;
-  readonly file: string;
-  readonly sha256: string;
-  readonly completed: boolean;
-  readonly startedAt: string;
-}
 
 interface UploadRow extends Record<string, SqlStorageValue> {
   upload_id: string;

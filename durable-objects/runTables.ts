@@ -18,6 +18,8 @@ interface RunFields {
   best_iteration: number | null;
   /** Queue messages sent for few-shot units and similarity blocks. */
   messages: number;
+  /** The catalogue version whose task changes the run last checked (null: its start's). */
+  catalogue_seen: number | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -54,7 +56,8 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
 /**
  * The run's schema, in order (durable-objects/migrations.ts). 1: the tables as issue 21 left them,
  * each lease in its kind's own table (IF NOT EXISTS: state from before versioning has that shape);
- * 2: one work ledger for every kind, the lease columns moved there.
+ * 2: one work ledger for every kind, the lease columns moved there; 3: the catalogue version the
+ * run last checked its tasks against.
  */
 export const RUN_MIGRATIONS: readonly Migration[] = [
   (sql) => sql.exec(`
@@ -116,6 +119,7 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
       for (const column of ["attempts", "sent_at", "claimed_at", "error"]) sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
     }
   },
+  (sql) => sql.exec("ALTER TABLE run ADD COLUMN catalogue_seen INTEGER"),
 ];
 
 export function createRunTables(sql: SqlStorage): void {

@@ -7,8 +7,8 @@ import type { RunConfig } from "../src/runs/config";
 import { candidateClusters, lossRanking, similarityRanking } from "../src/clustering/pruned";
 import { lossKey } from "../src/runs/keys";
 import { sendUnits } from "../src/runs/unit";
-import { catalogue } from "../src/storage/catalogue";
-import type { CachedLoss } from "./clusterCache";
+import type { CachedLoss } from "../src/runs/cached";
+import { cachedLosses } from "../src/storage/clusterCache";
 import * as tables from "./runTables";
 import type { WorkLedger } from "./workLedger";
 
@@ -28,7 +28,7 @@ export async function plannedUnits(
     : assignment.map(() => clusters.map((c) => c.cluster));
   const pairs = candidates.flatMap((cs, t) => cs.map((c) => [t, c] as const));
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
-  const known: Record<string, CachedLoss> = config.cache === false ? {} : await catalogue(env).cachedLosses(keys);
+  const known: Record<string, CachedLoss> = config.cache === false ? {} : await cachedLosses(env, keys);
   return () => {
     pairs.forEach(([t, c], i) => {
       const hit = known[keys[i]];

@@ -13,7 +13,8 @@ import { DomainError } from "./errors";
 import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
 import { computeBlock, type SimilarityMessage } from "./runs/similarityBlocks";
-import { handleSubsetMessage } from "./delivery/subsetBuilds";
+import { subsetRequested } from "./workflows/subsetBuilds";
+import { runFinished } from "./workflows/runFinished";
 import { evaluateCandidate, type CandidateMessage } from "./runs/tuneCandidates";
 import { evaluateUnit, type EvaluationUnit, type UnitMessage, type UnitReport } from "./runs/unit";
 import { isRunWork, type QueueMessage, type RunWorkMessage, type WorkKind } from "./queueMessages";
@@ -28,7 +29,7 @@ const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
  */
 const DELIVERIES = 4;
 
-const KINDS = new Set<string>(["unit", "report", "similarity", "candidate", "subset-requested", "subset-run-finished"]);
+const KINDS = new Set<string>(["unit", "report", "similarity", "candidate", "subset-requested", "run-finished"]);
 
 /** The run and the ledger ids a message of run work carries. */
 function leased(body: RunWorkMessage): { runId: string; kind: WorkKind; ids: string[] } {
@@ -50,7 +51,7 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
   });
   if (isDeadLetter(batch.queue)) {
     for (const message of known) {
-      // A subset message that kept failing: the cron's pass over the profile's subsets takes it up.
+      // A need or a run's end that kept failing: the cron's pass over the profile's subsets takes it up.
       if (isRunWork(message.body)) {
         // An item that reported before the message gave up is left as it is by workFailed.
         const { runId, ids } = leased(message.body);
@@ -64,7 +65,8 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
   const isRemote = (m: Message<UnitMessage>) => m.body.units[0]?.evaluator === "remote";
   for (const message of known) {
     const body = message.body;
-    if (body.kind === "subset-requested" || body.kind === "subset-run-finished") await subsetMessage(message, body, env);
+    if (body.kind === "subset-requested") await workflowMessage(message, () => subsetRequested(env, body));
+    else if (body.kind === "run-finished") await workflowMessage(message, () => runFinished(env, body.runId));
     else if (body.kind === "similarity") await runWork(message, body, env, (run) => similarityBlock(run, body, env));
     else if (body.kind === "candidate") await runWork(message, body, env, (run) => candidate(run, body, env));
   }
@@ -77,12 +79,13 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
 const backoff = (message: Message<unknown>) => ({ delaySeconds: Math.min(60, 2 ** (message.attempts - 1)) });
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-async function subsetMessage(message: Message<QueueMessage>, body: Parameters<typeof handleSubsetMessage>[1], env: Env) {
+/** A message a workflow handles (src/workflows/): retried with backoff on any failure. */
+async function workflowMessage(message: Message<QueueMessage>, handle: () => Promise<void>) {
   try {
-    await handleSubsetMessage(env, body);
+    await handle();
     message.ack();
   } catch (e) {
-    console.warn(`subset message ${message.id} failed (attempt ${message.attempts}): ${reasonOf(e)}`);
+    console.warn(`${message.body.kind} message ${message.id} failed (attempt ${message.attempts}): ${reasonOf(e)}`);
     message.retry(backoff(message));
   }
 }

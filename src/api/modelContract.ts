@@ -54,7 +54,7 @@ export function registrationOf(modelId: string, query: Record<string, string>, g
   if (!Array.isArray(aliases) || aliases.length > MAX_ALIASES || !aliases.every((a) => typeof a === "string" && ALIAS.test(a))) {
     throw new ApiError(400, "bad_alias", `aliases: at most ${MAX_ALIASES} hub names matching ${ALIAS}`);
   }
-  // Hub names are case-insensitive: `Org/Model` and `org/model` are one name (durable-objects/modelNames.ts).
+  // Hub names are case-insensitive: `Org/Model` and `org/model` are one name (src/models/names.ts).
   const twice = aliases.find((a, i) => aliases.findIndex((b) => b.toLowerCase() === a.toLowerCase()) !== i);
   if (twice)
     throw new ApiError(400, "bad_alias", `aliases: ${twice} is listed twice (hub names compare case-insensitively)`);

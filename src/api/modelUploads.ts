@@ -10,7 +10,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { PushedUpload } from "../../durable-objects/pushedUploads";
+import type { PushedUpload } from "../models/pushedUpload";
 import { isVerified, pushedFile, verifiedMarker } from "../models/pushedFiles";
 import { catalogue } from "../storage/catalogue";
 import { modelKey } from "../storage/keys";

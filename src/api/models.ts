@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import type { ModelContract } from "../inference/contract";
 import { forgetModel } from "../inference/model";
 import { createSession } from "../inference/ort";
-import type { NameTaken } from "../../durable-objects/modelNames";
+import type { NameTaken } from "../models/names";
 import { deriveContract, type Registration } from "../models/contract";
 import { checkGraph } from "../models/graphCheck";
 import { isVerified, pushedFile } from "../models/pushedFiles";

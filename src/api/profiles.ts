@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { publishRun } from "../delivery/publish";
+import { publishRun } from "../workflows/publish";
 import { ProfileSchema } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage/runs";
-import { retireSubsets } from "../delivery/subsetBuilds";
+import { retireSubsets } from "../workflows/subsetBuilds";
 import type { SubsetView } from "../delivery/subsetView";
 import { requireAdmin } from "./auth";
 import { quoted } from "../errors";

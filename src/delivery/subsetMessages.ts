@@ -1,6 +1,6 @@
 /**
- * Queue messages of per-device task sets (issue 14), on the evaluations queue beside units: the
- * device path reports a need (it never calls a Durable Object), and a subset's run reports its end.
+ * The queue message of a per-device task set (issue 14), on the evaluations queue beside units: the
+ * device path reports a need (it never calls a Durable Object).
  */
 /** A need as the edge reports it: the subset it covers, the need as stated, and who asked. */
 export interface SubsetRequest {
@@ -21,14 +21,3 @@ export interface SubsetRequested extends SubsetRequest {
   readonly profile: string;
 }
 
-export interface SubsetRunFinished {
-  readonly kind: "subset-run-finished";
-  readonly profile: string;
-  readonly key: string;
-  readonly runId: string;
-}
-
-export type SubsetMessage = SubsetRequested | SubsetRunFinished;
-
-export const subsetRunFinished = (subset: { profile: string; key: string }, runId: string): SubsetRunFinished =>
-  ({ kind: "subset-run-finished", profile: subset.profile, key: subset.key, runId });

@@ -45,3 +45,9 @@ export interface SubsetView {
   /** Mean held-out exact match of its tasks, once a held-out report of its run exists; else null. */
   readonly heldOutExactMatch: number | null;
 }
+
+/** Which per-device task set a SubsetReleases object holds the history of. */
+export interface SubsetScope {
+  readonly profile: string;
+  readonly subset: string;
+}

@@ -1,4 +1,5 @@
 /** What a clustering run was asked to do, fixed when it starts (POST /v1/runs). */
+import type { LoraTarget } from "../adapters/factors";
 import type { MergeSettings } from "../adapters/merge";
 import type { PruneSettings } from "../clustering/pruned";
 import type { RestartCriterion } from "../tuning/restarts";
@@ -103,6 +104,8 @@ export interface RunConfig {
   readonly unitTimeoutMs: number;
   /** The catalogue version the run's tasks were read at (a release records it; cron compares). */
   readonly catalogueVersion: number;
+  /** The model's LoRA targets as registered when the run started: every merge of the run uses these. */
+  readonly loraTargets: readonly LoraTarget[];
   readonly createdAt: string;
 }
 

@@ -18,13 +18,13 @@ export function startsFromKMeans(config: RunConfig): boolean {
   return !config.initialAssignment && (config.method === "d2c" || config.method === "kmeans");
 }
 
-export async function initialAssignment(bucket: R2Bucket, config: RunConfig, targets: () => Promise<readonly LoraTarget[]>): Promise<InitialAssignment> {
+export async function initialAssignment(bucket: R2Bucket, config: RunConfig): Promise<InitialAssignment> {
   const n = config.tasks.length;
   if (config.initialAssignment) return { assignment: [...config.initialAssignment], similarity: null };
   if (config.method === "merge-all") return { assignment: mergeAll(n), similarity: null };
   if (config.method === "own") return { assignment: config.tasks.map((_, t) => t), similarity: null };
   if (config.method === "random") return { assignment: randomAssignment(n, config.k, config.seed), similarity: null };
-  const loraTargets = await targets();
+  const loraTargets = config.loraTargets;
   // An adapter the reader refuses fails here naming its task, as at the merge.
   const adapters = await readMemberAdapters(bucket, loraTargets, config.tasks);
   const similarity = taskSimilarity(adapters, loraTargets);

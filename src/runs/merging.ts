@@ -11,7 +11,7 @@ import { DomainError } from "../errors";
 import { readAdapter } from "../storage/adapters";
 import { mergedKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
-import type { CachedMerge } from "../../durable-objects/clusterCache";
+import type { CachedMerge } from "./cached";
 import type { MergeSettings, RunTask } from "./config";
 
 /** `weights`: one per member, default uniform (D2C's merge; a tuned merge gives its own). */

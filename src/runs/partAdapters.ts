@@ -14,7 +14,7 @@ import { partConfigName, type PartConfig } from "../budget/candidates";
 import { readMemberAdapters } from "./merging";
 import { mergedKey } from "../storage/keys";
 import { sha256Hex } from "../storage/sha256";
-import type { CachedMerge } from "../../durable-objects/clusterCache";
+import type { CachedMerge } from "./cached";
 import type { RunTask } from "./config";
 import { NO_ADAPTER } from "./evaluationUnit";
 

@@ -172,7 +172,7 @@ export interface WarmStart {
   readonly clusters: readonly (readonly string[])[];
 }
 
-/** `subset`: the run builds that per-device task set's release; it tells the Queue when it ends (src/delivery/subsetBuilds.ts). */
+/** `subset`: the run builds that per-device task set's release, published when the run ends (src/workflows/runFinished.ts). */
 export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, subset?: RunConfig["subset"]): Promise<{ runId: string; k: number; tasks: number }> {
   const cat = catalogue(env);
   const { tasks: all, catalogueVersion } = await cat.list();
@@ -232,6 +232,7 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
     ...(subset ? { subset } : {}),
     unitTimeoutMs: UNIT_TIMEOUT_MS,
     catalogueVersion,
+    loraTargets: model.loraTargets,
     createdAt: new Date().toISOString(),
   };
   await clusterRun(env, runId).start(config);

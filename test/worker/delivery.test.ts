@@ -9,7 +9,7 @@ import { MemoryStore, OtaClient } from "../../clients/ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalBytes } from "../../src/delivery/canonical";
 import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
-import { publishRun } from "../../src/delivery/publish";
+import { publishRun } from "../../src/workflows/publish";
 import { inRollout, rolloutBucket } from "../../src/delivery/rollout";
 import { blobKey } from "../../src/storage/keys";
 import { sha256Hex } from "../../src/storage/sha256";

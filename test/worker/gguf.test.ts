@@ -12,7 +12,7 @@ import { DomainError } from "../../src/errors";
 import { GgmlType, GgufValueType, toGgufLora } from "../../src/delivery/gguf";
 import { readGguf, type GgufFile, type GgufTensor } from "../readers/gguf";
 import type { StoredProfile } from "../../src/delivery/profiles";
-import { encodeReleaseBlobs, storeReleaseBlobs } from "../../src/delivery/publish";
+import { encodeReleaseBlobs, storeReleaseBlobs } from "../../src/workflows/publish";
 import type { ModelContract } from "../../src/inference/contract";
 import { buildMergedAdapter } from "../../src/runs/merging";
 import { readAdapter } from "../../src/storage/adapters";

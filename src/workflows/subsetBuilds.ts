@@ -15,15 +15,14 @@ import { DomainError } from "../errors";
 import { AUTO_RUN, profileK, startRun, type RunRequest } from "../runs/start";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage/runs";
-import { readEdge } from "./edgeReads";
-import { shipsParts, subsetLimits } from "./profiles";
-import { PROFILES_KEY, type ProfilesModel } from "./readModel";
+import { readEdge } from "../delivery/edgeReads";
+import { shipsParts, subsetLimits } from "../delivery/profiles";
+import { PROFILES_KEY, type ProfilesModel } from "../delivery/readModel";
 import { publishRun } from "./publish";
-import type { SubsetMessage } from "./subsetMessages";
+import type { SubsetRequested } from "../delivery/subsetMessages";
 
-export async function handleSubsetMessage(env: Env, message: SubsetMessage): Promise<void> {
-  if (message.kind === "subset-run-finished")
-    return void (await finishSubsetRun(env, message.profile, message.key, message.runId));
+/** A device's need, reported from the edge: the profile's index decides whether to build its set. */
+export async function subsetRequested(env: Env, message: SubsetRequested): Promise<void> {
   const { kind: _, profile, ...need } = message;
   // The edge copy of the profiles, not the Catalogue: a report is one Durable Object call, its index's.
   const rules = (await readEdge<ProfilesModel>(env, PROFILES_KEY))?.profiles.find((p) => p.id === profile);

@@ -6,16 +6,16 @@
  * they expire, and the device path's read model is written again (a repair, should a write after
  * a change have failed). Every profile's per-device task sets are refreshed (src/delivery/subsetBuilds.ts).
  */
-import { DomainError } from "./errors";
-import { publishRun } from "./delivery/publish";
-import type { StoredProfile } from "./delivery/profiles";
-import { AUTO_RUN, startRun } from "./runs/start";
-import { catalogue } from "./storage/catalogue";
-import { clusterRun, profileSubsets, releases, subsetReleases } from "./storage/runs";
-import { buildSubset, finishSubsetRun, retireSubsets } from "./delivery/subsetBuilds";
-import { shipsParts, subsetLimits } from "./delivery/profiles";
-import type { TaskRecord } from "../durable-objects/Catalogue";
-import { sweepPushedFiles } from "./models/pushedFiles";
+import { DomainError } from "../errors";
+import { publishRun } from "./publish";
+import type { StoredProfile } from "../delivery/profiles";
+import { AUTO_RUN, startRun } from "../runs/start";
+import { catalogue } from "../storage/catalogue";
+import { clusterRun, profileSubsets, releases, subsetReleases } from "../storage/runs";
+import { buildSubset, finishSubsetRun, retireSubsets } from "./subsetBuilds";
+import { shipsParts, subsetLimits } from "../delivery/profiles";
+import type { TaskRecord } from "../catalogue/task";
+import { sweepPushedFiles } from "../models/pushedFiles";
 
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const profiles = (await catalogue(env).profiles()).filter((p) => p.autoRecluster);

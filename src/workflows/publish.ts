@@ -17,13 +17,13 @@ import { catalogue } from "../storage/catalogue";
 import { clusterRun, releases, subsetReleases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../runs/status";
-import type { ReleaseSummary } from "./release";
+import type { ReleaseSummary } from "../delivery/release";
 import { modelDigest } from "../models/digest";
-import { checkAdapterBudget, checkByteBudget } from "./budget";
-import { encodeAdapter } from "./encode";
-import type { AdapterFormat, ManifestAdapter } from "./manifest";
+import { checkAdapterBudget, checkByteBudget } from "../delivery/budget";
+import { encodeAdapter } from "../delivery/encode";
+import type { AdapterFormat, ManifestAdapter } from "../delivery/manifest";
 import { changedTasks } from "../runs/pinned";
-import { shipsParts, type StoredProfile } from "./profiles";
+import { shipsParts, type StoredProfile } from "../delivery/profiles";
 import { readPartFile } from "../runs/partAdapters";
 
 /** A manifest entry with its bytes, not yet in R2. */

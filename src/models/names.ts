@@ -3,7 +3,7 @@
  * `base_model_name_or_path`). Hub names are case-insensitive (`Org/Model` and `org/model` are one
  * repository), so names compare case-folded; each folded name belongs to one model.
  */
-import type { ModelContract } from "../src/inference/contract";
+import type { ModelContract } from "../inference/contract";
 
 const fold = (name: string) => name.toLowerCase();
 
