@@ -8,6 +8,7 @@ import type { SubsetRequest } from "../src/delivery/subsetMessages";
 import type { SubsetView } from "../src/delivery/subsetView";
 import { changedTasks } from "../src/runs/pinned";
 import type { TaskRecord } from "../src/catalogue/task";
+import { migrate } from "./migrations";
 import * as index from "./subsetIndex";
 
 /**
@@ -27,7 +28,8 @@ export class ProfileSubsets extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => index.createSubsetTables(this.sql));
+    // The schema (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state from before versioning).
+    ctx.blockConcurrencyWhile(async () => void migrate(this.sql, [index.createSubsetTables]));
   }
 
   request(need: SubsetRequest, limits: index.SubsetLimits): index.RequestOutcome {

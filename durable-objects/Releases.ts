@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ReleaseSummary } from "../src/delivery/release";
 import type { ProfileReleases } from "../src/delivery/readModel";
+import { migrate, type Migration } from "./migrations";
 import { createReleaseTables, ReleaseHistory, type ReleaseInput, type RolloutChange } from "./releaseHistory";
 
 export interface AutoState {
@@ -19,18 +20,23 @@ export interface AutoState {
   readonly updatedAt: string;
 }
 
+/** The schema (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state from before versioning). */
+const MIGRATIONS: readonly Migration[] = [
+  (sql) => {
+    createReleaseTables(sql);
+    sql.exec(`CREATE TABLE IF NOT EXISTS auto (
+      id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT,
+      updated_at TEXT NOT NULL);`);
+  },
+];
+
 export class Releases extends DurableObject<Env> {
   private sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      createReleaseTables(this.sql);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS auto (
-        id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, catalogue_version INTEGER NOT NULL, outcome TEXT,
-        updated_at TEXT NOT NULL);`);
-    });
+    ctx.blockConcurrencyWhile(async () => void migrate(this.sql, MIGRATIONS));
   }
 
   commit(profile: string, input: ReleaseInput): Promise<ReleaseSummary> {
@@ -82,7 +88,7 @@ export class Releases extends DurableObject<Env> {
 
   setAutoState(state: Omit<AutoState, "updatedAt">): void {
     this.sql.exec(
-      "INSERT OR REPLACE INTO auto VALUES (1, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO auto (id, run_id, catalogue_version, outcome, updated_at) VALUES (1, ?, ?, ?, ?)",
       state.runId,
       state.catalogueVersion,
       state.outcome,

@@ -8,22 +8,25 @@ import { DurableObject } from "cloudflare:workers";
 import type { ReleaseSummary } from "../src/delivery/release";
 import type { SubsetScope } from "../src/delivery/subsetView";
 import type { ProfileReleases } from "../src/delivery/readModel";
+import { migrate, type Migration } from "./migrations";
 import { createReleaseTables, ReleaseHistory, type ReleaseInput } from "./releaseHistory";
 
 /** The set a SubsetReleases object keeps: its profile and its key (src/delivery/needs.ts). */
+/** The schema (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state from before versioning). */
+const MIGRATIONS: readonly Migration[] = [
+  (sql) => {
+    createReleaseTables(sql);
+    sql.exec("CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset TEXT NOT NULL)");
+  },
+];
+
 export class SubsetReleases extends DurableObject<Env> {
   private sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      createReleaseTables(this.sql);
-      this.sql.exec(
-        "CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, " +
-          "subset TEXT NOT NULL)",
-      );
-    });
+    ctx.blockConcurrencyWhile(async () => void migrate(this.sql, MIGRATIONS));
   }
 
   commit(scope: SubsetScope, input: ReleaseInput): Promise<ReleaseSummary> {
@@ -68,7 +71,7 @@ export class SubsetReleases extends DurableObject<Env> {
 
   private releasesOf(scope: SubsetScope): ReleaseHistory {
     const own = this.sql.exec<{ profile: string; subset: string }>("SELECT profile, subset FROM scope").toArray()[0];
-    if (!own) this.sql.exec("INSERT INTO scope VALUES (1, ?, ?)", scope.profile, scope.subset);
+    if (!own) this.sql.exec("INSERT INTO scope (id, profile, subset) VALUES (1, ?, ?)", scope.profile, scope.subset);
     else if (own.profile !== scope.profile || own.subset !== scope.subset) {
       throw new Error(
         `this object keeps the releases of subset ${own.subset} of profile ${own.profile}, not ` +

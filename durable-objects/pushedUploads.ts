@@ -33,7 +33,7 @@ export function createUploadTable(sql: SqlStorage): void {
 
 export function recordUpload(sql: SqlStorage, u: Omit<PushedUpload, "completed" | "startedAt">): void {
   sql.exec(
-    "INSERT INTO model_uploads VALUES (?, ?, ?, ?, 0, ?)",
+    "INSERT INTO model_uploads (upload_id, model_id, file, sha256, completed, started_at) VALUES (?, ?, ?, ?, 0, ?)",
     u.uploadId,
     u.modelId,
     u.file,

@@ -90,7 +90,8 @@ export class ReleaseHistory {
     );
     const signed = await this.sign(manifest);
     this.sql.exec(
-      "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)",
+      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, catalogue_version, profile_version, objective, kind, source_version, clusters)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)`,
       version,
       manifest.createdAt,
       manifest.expiresAt,
@@ -176,7 +177,8 @@ export class ReleaseHistory {
     );
     const signed = await this.sign(manifest);
     this.sql.exec(
-      "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)",
+      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, catalogue_version, profile_version, objective, kind, source_version, clusters)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)`,
       next,
       manifest.createdAt,
       manifest.expiresAt,
@@ -241,7 +243,7 @@ export class ReleaseHistory {
    */
   async retire(): Promise<number> {
     const through = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0;
-    this.sql.exec("INSERT OR REPLACE INTO retired VALUES (1, ?, ?)", through, new Date().toISOString());
+    this.sql.exec("INSERT OR REPLACE INTO retired (id, through_version, retired_at) VALUES (1, ?, ?)", through, new Date().toISOString());
     await this.publish();
     return through;
   }

@@ -36,7 +36,8 @@ export function listKeys(sql: SqlStorage): SigningKey[] {
 export function currentKey(sql: SqlStorage, first: { keyId: string; publicKey: string }): string {
   const current = sql.exec<{ key_id: string }>("SELECT key_id FROM signing_keys WHERE status = 'current'").toArray()[0];
   if (current) return current.key_id;
-  sql.exec("INSERT INTO signing_keys VALUES (?, ?, 'current', NULL, NULL, ?)", first.keyId, first.publicKey, new Date().toISOString());
+  sql.exec("INSERT INTO signing_keys (key_id, public_key, status, certificate, retirement, added_at) " +
+    "VALUES (?, ?, 'current', NULL, NULL, ?)", first.keyId, first.publicKey, new Date().toISOString());
   return first.keyId;
 }
 
@@ -44,7 +45,8 @@ export function addNext(sql: SqlStorage, key: { keyId: string; publicKey: string
   const next = listKeys(sql).find((k) => k.status === "next");
   if (next) return { refused: `key ${next.keyId} is already next: switch to it (POST /v1/keys/switch) or retire it first` };
   if (listKeys(sql).some((k) => k.keyId === key.keyId)) return { refused: `key ${key.keyId} is already registered` };
-  sql.exec("INSERT INTO signing_keys VALUES (?, ?, 'next', ?, NULL, ?)", key.keyId, key.publicKey, JSON.stringify(key.certificate), new Date().toISOString());
+  sql.exec("INSERT INTO signing_keys (key_id, public_key, status, certificate, retirement, added_at) " +
+    "VALUES (?, ?, 'next', ?, NULL, ?)", key.keyId, key.publicKey, JSON.stringify(key.certificate), new Date().toISOString());
   return { keys: listKeys(sql) };
 }
 

@@ -114,10 +114,12 @@ export function request(sql: SqlStorage, need: SubsetRequest, limits: SubsetLimi
         return { build: false, retired: [], dropped: "network_quota" };
       if (!makeRoom(sql, now)) return { build: false, retired: [], dropped: "waiting_room_full" };
       sql.exec("DELETE FROM introductions WHERE at < ?", new Date(now.getTime() - DAY_MS).toISOString());
-      sql.exec("INSERT INTO introductions VALUES (?, ?)", introducer, at);
+      sql.exec("INSERT INTO introductions (network, at) VALUES (?, ?)", introducer, at);
     }
     sql.exec(
-      "INSERT INTO subsets VALUES (?, ?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 0, 1, ?, ?, ?, ?)",
+      "INSERT INTO subsets (key, tasks, locales, apps, task_set, state, run_id, outcome, pinned, released, requests, " +
+        "touched, first_requested_at, last_requested_at, updated_at) " +
+        "VALUES (?, ?, ?, ?, ?, 'waiting', NULL, NULL, NULL, 0, 1, ?, ?, ?, ?)",
       need.key,
       JSON.stringify(need.tasks),
       JSON.stringify(need.locales),
@@ -190,7 +192,7 @@ function start(sql: SqlStorage, key: string, limits: SubsetLimits, now: Date): R
   if (!limitsAllow(sql, key, now)) return { build: false, retired: [] };
   if (displaced !== null) drop(sql, displaced);
   sql.exec("UPDATE subsets SET state = 'building', run_id = NULL, outcome = 'building', updated_at = ? WHERE key = ?", now.toISOString(), key);
-  sql.exec("INSERT INTO subset_builds VALUES (?)", now.toISOString());
+  sql.exec("INSERT INTO subset_builds (started_at) VALUES (?)", now.toISOString());
   return { build: true, retired: displaced === null ? [] : [displaced] };
 }
 
@@ -228,7 +230,7 @@ function countDemand(sql: SqlStorage, key: string, networks: readonly string[], 
       seen === 0 &&
       sql.exec<{ n: number }>("SELECT count(*) AS n FROM demand WHERE key = ?", key).one().n < DEMAND_CAP
     ) {
-      sql.exec("INSERT INTO demand VALUES (?, ?, ?)", key, network, at);
+      sql.exec("INSERT INTO demand (key, network, seen_at) VALUES (?, ?, ?)", key, network, at);
     }
   }
 }

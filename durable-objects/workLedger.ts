@@ -5,6 +5,9 @@
  * delivery finds it claimed or done and is dropped before any work), released when an attempt
  * fails (the queue retries), done when its result is stored. The run's alarm asks for the overdue
  * items and re-sends them, until one has been sent MAX_SENDS times: then the run gives up on it.
+ * An item is overdue only once its kind has gone quiet for a timeout: at N = 1,000 one phase
+ * queues minutes of work (210 similarity blocks, up to 20,000 units), and what waits behind a
+ * moving backlog is late, not lost (re-sending it every timeout failed such a run while it drained).
  * What an item computes lives in its kind's own table, keyed by `ref`.
  */
 import type { WorkKind } from "../src/queueMessages";
@@ -31,7 +34,8 @@ export const createWorkTable: Migration = (sql) =>
     CREATE TABLE work (
       id TEXT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
       sent_at INTEGER NOT NULL DEFAULT 0, claimed_at INTEGER, done_at INTEGER, error TEXT);
-    CREATE INDEX work_open ON work (kind, sent_at) WHERE done_at IS NULL;`);
+    CREATE INDEX work_open ON work (kind, sent_at) WHERE done_at IS NULL;
+    CREATE INDEX work_done ON work (kind, done_at);`);
 
 export class WorkLedger {
   constructor(private readonly sql: SqlStorage) {}
@@ -88,12 +92,16 @@ export class WorkLedger {
   }
 
   /**
-   * The watchdog's scan: open items of `kind` sent `timeoutMs` ago or never, and the first of them
-   * already sent MAX_SENDS times (the run gives up on it rather than re-send).
+   * The watchdog's scan: open items of `kind` never sent, and those sent `timeoutMs` ago once no
+   * item of the kind was done within `timeoutMs`; with the first of them already sent MAX_SENDS
+   * times (the run gives up on it rather than re-send).
    */
   overdue(kind: WorkKind, timeoutMs: number): { overdue: WorkItem[]; exhausted: WorkItem | undefined } {
+    const since = Date.now() - timeoutMs;
+    const lastDone = this.sql.exec<{ at: number | null }>("SELECT max(done_at) AS at FROM work WHERE kind = ?", kind).one().at;
+    const moving = lastDone !== null && lastDone > since;
     const overdue = this.sql.exec<WorkItem>(
-      "SELECT * FROM work WHERE kind = ? AND done_at IS NULL AND sent_at <= ?", kind, Date.now() - timeoutMs,
+      "SELECT * FROM work WHERE kind = ? AND done_at IS NULL AND sent_at <= ? AND (attempts = 0 OR ?)", kind, since, moving ? 0 : 1,
     ).toArray();
     return { overdue, exhausted: overdue.find((i) => i.attempts >= MAX_SENDS) };
   }

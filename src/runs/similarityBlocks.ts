@@ -64,7 +64,35 @@ export async function computeBlock(bucket: R2Bucket, message: SimilarityMessage)
   const diagonal = message.rows.length === message.cols.length && message.rows.every((t, i) => t.id === message.cols[i].id);
   const rows = await readMemberAdapters(bucket, targets, message.rows);
   const cols = diagonal ? rows : await readMemberAdapters(bucket, targets, message.cols);
-  return { dots: gramBlock(rows, cols, targets, diagonal), multiplyAdds: gramWork(rows, cols, targets, diagonal) };
+  return { dots: await gramInSlices(rows, cols, targets, diagonal), multiplyAdds: gramWork(rows, cols, targets, diagonal) };
+}
+
+/** Rows of a block computed between two yields: a few hundred ms at most of the reference model's. */
+const ROWS_PER_SLICE = 5;
+
+/**
+ * `gramBlock`'s numbers, the same sums in the same order, computed a slice of rows and one module
+ * at a time with a yield between: a block is 2-10 s of CPU, and the API's requests share the isolate.
+ */
+export async function gramInSlices(rows: readonly AdapterFactors[], cols: readonly AdapterFactors[], targets: readonly LoraTarget[], diagonal: boolean): Promise<Float64Array> {
+  const m = cols.length;
+  const gram = new Float64Array(rows.length * m);
+  for (const target of targets) {
+    for (let a = 0; a < rows.length; a += ROWS_PER_SLICE) {
+      const b = Math.min(rows.length, a + ROWS_PER_SLICE);
+      const from = diagonal ? a : 0;
+      const slice = gramBlock(rows.slice(a, b), cols.slice(from), [target]);
+      for (let i = a; i < b; i++) {
+        for (let j = diagonal ? i : 0; j < m; j++) {
+          const dot = slice[(i - a) * (m - from) + (j - from)];
+          gram[i * m + j] += dot;
+          if (diagonal && i !== j) gram[j * m + i] += dot;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+  return gram;
 }
 
 /** Multiply-adds of `gramBlock` over these adapters: r1 r2 (in + out) per module and pair. */

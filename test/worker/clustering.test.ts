@@ -7,7 +7,7 @@ import { kmeans } from "../../src/clustering/kmeans";
 import { randomAssignment } from "../../src/clustering/random";
 import { seededRandom } from "../../src/prng";
 import { gramBlock, taskSimilarity } from "../../src/clustering/taskVectors";
-import { assembleSimilarity, similarityBlocks } from "../../src/runs/similarityBlocks";
+import { assembleSimilarity, gramInSlices, similarityBlocks } from "../../src/runs/similarityBlocks";
 
 const target: LoraTarget = { module: "m", in: 6, out: 5 };
 
@@ -65,6 +65,14 @@ describe("task similarity in blocks (a large run's k-means start on the queue)",
     });
     expect(Array.from(assembled)).toEqual(Array.from(taskSimilarity(adapters, targets)));
     expect(similarityBlocks(3, 3)).toEqual([]);
+  });
+
+  it("computes a block in slices (yielding to the isolate's requests) with the one-piece numbers, bit for bit", async () => {
+    const random = seededRandom(5);
+    const adapters = Array.from({ length: 12 }, (_, i) => randomAdapter(random, 1 + (i % 3)));
+    for (const [rows, cols, diagonal] of [[adapters, adapters, true], [adapters.slice(0, 7), adapters.slice(7), false]] as const) {
+      expect(Array.from(await gramInSlices(rows, cols, [target], diagonal))).toEqual(Array.from(gramBlock(rows, cols, [target], diagonal)));
+    }
   });
 });
 

@@ -193,9 +193,11 @@ describe("a D2C run", () => {
     const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
     const run = clusterRun(env, runId);
     await waitFor(runId, evaluating);
-    // Pretend the pending units were sent long ago and lost.
-    const lost = await runInDurableObject(run, (_, state) =>
-      state.storage.sql.exec("UPDATE work SET sent_at = 0 WHERE kind = 'unit' AND done_at IS NULL").rowsWritten);
+    // Pretend the pending units were sent long ago and lost, and the queue silent since.
+    const lost = await runInDurableObject(run, (_, state) => {
+      state.storage.sql.exec("UPDATE work SET done_at = 1 WHERE done_at IS NOT NULL");
+      return state.storage.sql.exec("UPDATE work SET sent_at = 0 WHERE kind = 'unit' AND done_at IS NULL").rowsWritten;
+    });
     expect(lost).toBeGreaterThan(0);
     expect(await runDurableObjectAlarm(run)).toBe(true);
     const resent = await runInDurableObject(run, (_, state) =>
@@ -204,6 +206,26 @@ describe("a D2C run", () => {
     const status = await waitFor(runId, finished);
     expect(status.state).toBe("done");
     expect(await (await call(`/v1/runs/${runId}/events`)).text()).toContain("event: resent");
+  });
+
+  it("waits, re-sending nothing, while the queue still reports: a backlog is not a loss", async () => {
+    const runId = await startRun({ k: 4, method: "d2c", seed: 19, maxIterations: 1, merge: { method: "svd", rank: 6 } });
+    const run = clusterRun(env, runId);
+    await waitFor(runId, evaluating);
+    // Units sent long ago, but one reported a moment ago (at N = 1,000 a phase queues minutes of work).
+    const overdue = await runInDurableObject(run, (_, state) => {
+      const sql = state.storage.sql;
+      const open = sql.exec<{ id: string }>("SELECT id FROM work WHERE kind = 'unit' AND done_at IS NULL").toArray();
+      sql.exec("UPDATE work SET done_at = ? WHERE id = ?", Date.now(), open[0].id);
+      return sql.exec("UPDATE work SET sent_at = 0 WHERE kind = 'unit' AND done_at IS NULL").rowsWritten;
+    });
+    expect(overdue).toBeGreaterThan(0);
+    await runDurableObjectAlarm(run);
+    const resent = await runInDurableObject(run, (_, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE attempts > 1").one().n);
+    expect(resent).toBe(0);
+    // The unit marked done above never counts off its iteration: the run is stopped here.
+    expect((await call(`/v1/runs/${runId}/cancel`, { method: "POST" })).status).toBe(200);
   });
 
   it("resumes after its object is evicted and aborted mid-iteration, with the undisturbed result", async () => {
