@@ -200,7 +200,7 @@ describe("publishing safely, rollout and rollback", () => {
     const devices = Array.from({ length: 40 }, (_, i) => `device-${i}`);
     const at30 = await Promise.all(devices.map(versionFor));
     expect(new Set(at30)).toEqual(new Set([1, 2]));
-    devices.forEach((d, i) => expect(at30[i]).toBe(buckets[i] < 30 ? 2 : 1));
+    devices.forEach((_d, i) => expect(at30[i]).toBe(buckets[i] < 30 ? 2 : 1));
     expect((await call("/v1/profiles/default/rollout", json({ percent: 60 }))).status).toBe(200);
     const at60 = await Promise.all(devices.map(versionFor));
     devices.forEach((_, i) => at30[i] === 2 && expect(at60[i]).toBe(2));
