@@ -1,5 +1,5 @@
 /**
- * A merge candidate of a cluster under tuning (issue 15; src/tuning/clusterTuner.ts), as one
+ * A merge candidate of a cluster under tuning (issue 15; src/tuning/cluster.ts), as one
  * queue message: the consumer merges the members with the candidate's weights and method
  * (written to R2 content-addressed, as every merged adapter) and evaluates each member's
  * few-shot examples under it, answering per-example losses, which the tuner splits into
