@@ -3,9 +3,9 @@
  * (wrangler, local R2, KV and Durable Objects), the fixtures pushed, a K=5 release published;
  * then autocannon on loopback, in one run: the signed manifest (resolved by traits from the edge
  * read model, 200 and 304) against `GET /v1/keys` (a route with no state), a whole adapter blob
- * and a resumed range of it, with the Cache API in front of R2 and, on a second Worker started
- * with BLOB_CACHE=off, from R2 alone; and the blob cache's hit ratio over a device fleet's
- * downloads. Local figures: production spreads devices over Cloudflare's edge.
+ * and a resumed range of it, with the Cache API in front of R2 and, on a second Worker without
+ * the Cache API (bench/delivery/uncached.ts), from R2 alone; and the blob cache's hit ratio over
+ * a device fleet's downloads. Local figures: production spreads devices over Cloudflare's edge.
  */
 import autocannon from "autocannon";
 import { seed } from "../scripts/seed.ts";
@@ -61,10 +61,10 @@ try {
 } finally {
   await cached.dispose();
 }
-const uncached = await startWorker({ vars: { BLOB_CACHE: "off" } });
+const uncached = await startWorker({ entrypoint: "bench/delivery/uncached.ts" });
 try {
   const { blob } = await released(uncached);
-  await load(`adapter blob, ${blob.bytes} bytes, R2 alone (BLOB_CACHE=off)`, { url: uncached.url + blob.url });
+  await load(`adapter blob, ${blob.bytes} bytes, R2 alone (no Cache API)`, { url: uncached.url + blob.url });
   await load("adapter blob, resumed second half (206), R2 alone", { url: uncached.url + blob.url, headers: { range: `bytes=${blob.bytes >> 1}-` } });
 } finally {
   await uncached.dispose();

@@ -112,7 +112,7 @@ const seconds = (performance.now() - started) / 1000;
 console.log(`bench:scale: ${seconds.toFixed(0)} s`);
 const all = [...earlier.filter((e) => !rows.some((r) => r.n === e.n && r.k === e.k && r.method === e.method)), ...rows]
   .sort((a, b) => a.n - b.n || a.k - b.k || a.method.localeCompare(b.method));
-writeFileSync(join(values.out, "scale.json"), JSON.stringify(all, null, 1) + "\n");
+writeFileSync(join(values.out, "scale.json"), `${JSON.stringify(all, null, 1)}\n`);
 writeFileSync(join(values.out, "scale.svg"), plot(all));
 writeFileSync(join(values.out, "scale.md"), markdown(all, seconds, earlier.length > 0));
 

@@ -124,7 +124,7 @@ function summary(run: RunStatus): string {
   }
   if (run.result?.budget) {
     lines.push(...partLines(run));
-  } else if (shown && shown.clusters.length) {
+  } else if (shown?.clusters.length) {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
     // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
     for (const c of shown.clusters) {

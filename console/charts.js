@@ -130,6 +130,7 @@ export function heatmap(tasks, losses, assignment) {
   // The pointer is read on every move but the tooltip redone at most once a frame.
   /** @type {{ x: number, y: number } | null} */
   let pointer = null;
+  // biome-ignore lint/correctness/noUnusedVariables: read by `frame ||=` in follow(), which the rule misses.
   let frame = 0;
   const showTooltip = () => {
     frame = 0;

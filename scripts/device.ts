@@ -121,7 +121,7 @@ async function materialiseParts(manifest: NonNullable<Awaited<ReturnType<typeof 
   );
   for (const task of Object.keys(manifest.routing).sort()) {
     const part = await client.adapterFor(task);
-    if (!part || part.format !== "parts") continue;
+    if (part?.format !== "parts") continue;
     const { rank, dtype } = partInfo(part.bytes, targets);
     const out = join(values.dir, "materialised", task);
     await mkdir(out, { recursive: true });

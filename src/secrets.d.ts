@@ -1,6 +1,9 @@
 // Secrets are not in wrangler.toml, so `wrangler types` cannot see them.
 interface Env {
-  /** Bearer token of the admin routes (`wrangler secret put ADMIN_TOKEN`; locally `.dev.vars`). */
+  /**
+   * Bearer token of the admin routes (`wrangler secret put ADMIN_TOKEN`; locally `.dev.vars`), in RFC 6750's
+   * token characters (A-Z a-z 0-9 - . _ ~ + /, then `=` padding), which hono/bearer-auth accepts.
+   */
   ADMIN_TOKEN?: string;
   /** Ed25519 private key (JWK) signing release manifests (`wrangler secret put`; locally `.dev.vars`). */
   MANIFEST_SIGNING_KEY?: string;
@@ -8,8 +11,6 @@ interface Env {
   MANIFEST_SIGNING_KEY_NEXT?: string;
   /** Per-isolate memo of the device path's read model, ms (default 5000; tests set 0). Optional, so not in wrangler.toml. */
   READ_MODEL_ISOLATE_MS?: string;
-  /** "off": adapter blobs bypass the Cache API (bench:delivery compares). Optional, so not in wrangler.toml. */
-  BLOB_CACHE?: string;
   /** How often one isolate reports a device need to the Queue, ms (default 60000; tests set 0). Optional, so not in wrangler.toml. */
   SUBSET_REPORT_MS?: string;
 }

@@ -121,7 +121,10 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
   }
   const baseExactMatch = exactMatch(measured[0]);
   const count = (names: readonly string[]) =>
-    names.reduce<Record<string, number>>((p, c) => ({ ...p, [c]: (p[c] ?? 0) + 1 }), {});
+    names.reduce<Record<string, number>>((p, c) => {
+      p[c] = (p[c] ?? 0) + 1;
+      return p;
+    }, {});
   const seedless: BudgetRow[] = budgets.flatMap(({ fraction, bytes: budgetBytes }) => {
     const uniform = configs
       .slice(1)

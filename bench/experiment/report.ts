@@ -91,7 +91,7 @@ export function summary(rows: readonly ResultRow[], method: string, k: number): 
 }
 
 export function writeResults(dir: string, results: Results): void {
-  writeFileSync(join(dir, "results.json"), JSON.stringify(results.rows, null, 1) + "\n");
+  writeFileSync(join(dir, "results.json"), `${JSON.stringify(results.rows, null, 1)}\n`);
   writeFileSync(join(dir, "results.svg"), plot(results));
   // The byte-budget comparison (budgets.ts) has its own command; its table is repeated here where it was written.
   const budgets = existsSync(join(dir, "budgets.json"))

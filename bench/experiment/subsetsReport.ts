@@ -41,7 +41,7 @@ export interface SubsetResults extends ExperimentSetup {
 }
 
 export function writeSubsets(dir: string, results: SubsetResults): void {
-  writeFileSync(join(dir, "subsets.json"), JSON.stringify(results.rows, null, 1) + "\n");
+  writeFileSync(join(dir, "subsets.json"), `${JSON.stringify(results.rows, null, 1)}\n`);
   writeFileSync(join(dir, "subsets.md"), markdown(results));
 }
 

@@ -125,7 +125,7 @@ export class OtaClient {
    */
   async materialise(taskId: string, format: MaterialisedFormat = "peft"): Promise<Record<string, Uint8Array> | null> {
     const installed = await this.adapterFor(taskId);
-    if (!installed || installed.format !== "parts") return null;
+    if (installed?.format !== "parts") return null;
     const targets = (await this.current())?.model?.loraTargets;
     if (!targets) throw new Error("manifest: a parts release without model.loraTargets");
     return materialisePart(installed.bytes, targets, format);

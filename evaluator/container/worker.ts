@@ -20,6 +20,7 @@ export class EvaluatorContainer extends Container<Env> {
   sleepAfter = "15m";
   pingEndpoint = "localhost/healthz";
 
+  // biome-ignore lint/complexity/noBannedTypes: Container's own constructor signature, props-less.
   constructor(ctx: DurableObjectState<{}>, env: Env) {
     super(ctx, env);
     this.envVars = { EVALUATOR_SECRET: env.EVALUATOR_SECRET, D2C_WORKER_URL: env.D2C_WORKER_URL };

@@ -3,16 +3,31 @@
  * refused before a byte is read; a chunked body (no length) is counted as it streams and
  * cancelled at the limit, so a 70 MB upload costs at most the limit's worth of reading.
  */
+import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "./errors";
 
-const tooLarge = (what: string, limit: number) => new ApiError(413, "too_large", `${what} is larger than the limit of ${limit} bytes`);
+const tooLarge = (what: string, limit: number) =>
+  new ApiError(413, "too_large", `${what} is larger than the limit of ${limit} bytes`);
 
 function checkDeclaredLength(request: Request, limit: number, what: string): void {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw new ApiError(413, "too_large", `${what} is ${declared} bytes, the limit is ${limit}`);
 }
 
-/** The whole body as bytes, at most `limit` of them. */
+/** Hono's bodyLimit, for a route that reads its body whole, with the 413s of the functions below. */
+export const limitedBody = (limit: number, what: string) =>
+  bodyLimit({
+    maxSize: limit,
+    onError: (c) => {
+      checkDeclaredLength(c.req.raw, limit, what);
+      throw tooLarge(what, limit);
+    },
+  });
+
+/**
+ * The whole body as bytes, at most `limit` of them. Ours, not bodyLimit: the limit travels with
+ * the JSON parse (jsonBody), so no route can take a body without one.
+ */
 export async function boundedBody(request: Request, limit: number, what = "request body"): Promise<Uint8Array> {
   checkDeclaredLength(request, limit, what);
   if (!request.body) return new Uint8Array(0);
@@ -40,7 +55,8 @@ export async function boundedBody(request: Request, limit: number, what = "reque
 
 /**
  * The multipart form, parsed as it streams (no second copy of a large file) through a counter
- * that errors the stream, and so cancels the upload, past `limit` bytes.
+ * that errors the stream, and so cancels the upload, past `limit` bytes. Ours, not bodyLimit:
+ * that buffers a chunked body whole into a second array before the handler sees it.
  */
 export async function boundedForm(request: Request, limit: number): Promise<FormData | "not_multipart"> {
   checkDeclaredLength(request, limit, "request body");

@@ -93,7 +93,7 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   if (c.req.method === "GET" && (ifRange === undefined || ifRange === etag)) {
     // Blobs never change: the data centre's cache answers repeats (whole, ranged, revalidated)
     // before R2 is asked anything. (A stale If-Range wants the whole blob: that goes to R2.)
-    const cached = await blobCache(c.env)?.match(c.req.raw);
+    const cached = await blobCache()?.match(c.req.raw);
     // An unsatisfiable range gets this route's own JSON 416 below, not the cache's.
     if (cached && cached.status !== 416) return withHeader(cached, "x-blob-cache", "hit");
   }
@@ -119,7 +119,7 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   if (c.req.method === "HEAD") return c.body(null, status, headers);
   const object = await c.env.BUCKET.get(blobKey(sha256), range ? { range } : {});
   if (!object) throw new ApiError(404, "unknown_adapter", `no adapter blob ${sha256}`);
-  const cache = blobCache(c.env);
+  const cache = blobCache();
   if (!range && cache && head.size <= CACHED_BLOB_BYTES) {
     // Cached only once its bytes hash to its name: a blob damaged in R2 is never kept at the edge.
     const bytes = new Uint8Array(await object.arrayBuffer());
@@ -132,9 +132,9 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
 /** Blobs up to this size are cached (read whole on a miss to check their digest); larger ones stream from R2. */
 const CACHED_BLOB_BYTES = 32 << 20;
 
-/** The Cache API's default cache, where the runtime has one, unless BLOB_CACHE is "off" (bench:delivery's comparison). */
-const blobCache = (env: Env): Cache | undefined =>
-  env.BLOB_CACHE === "off" ? undefined : (globalThis as { caches?: CacheStorage & { default?: Cache } }).caches?.default;
+/** The Cache API's default cache, where the runtime has one. */
+const blobCache = (): Cache | undefined =>
+  (globalThis as { caches?: CacheStorage & { default?: Cache } }).caches?.default;
 
 function withHeader(response: Response, name: string, value: string): Response {
   const copy = new Response(response.body, response);

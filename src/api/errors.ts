@@ -34,6 +34,8 @@ export function renderError(err: Error, c: Context): Response {
   if (err instanceof DomainError) {
     return c.json({ error: { code: err.code, message: capped(err.message) } }, STATUS[err.kind]);
   }
+  // A middleware's own answer (bearerAuth's 401, built in this body with its WWW-Authenticate header).
+  if (err instanceof HTTPException && err.res) return err.getResponse();
   if (err instanceof HTTPException) {
     return c.json({ error: { code: "http_error", message: capped(err.message || "request failed") } }, err.status);
   }

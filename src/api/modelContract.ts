@@ -44,7 +44,7 @@ export function checkContract(modelId: string, json: unknown, sha256: string, ta
   return m as ModelContract;
 }
 
-const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._\/-]{0,199}$/;
+const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const MAX_ALIASES = 16;
 
 /** Query parameters (`aliases=a,b`, `evaluator`, `maxSequence`) win over the same fields of a given model.json. */

@@ -9,7 +9,7 @@ import { requireAdmin } from "./auth";
 import { quoted } from "../errors";
 import { ApiError } from "./errors";
 import { sha256Hex } from "../storage/sha256";
-import { boundedBody } from "./body";
+import { limitedBody } from "./body";
 import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
@@ -80,13 +80,13 @@ tasks.put("/:taskId/adapter", async (c) => {
   return c.json({ taskId, adapterSha256, catalogueVersion }, 201);
 });
 
-tasks.put("/:taskId/examples", async (c) => {
+tasks.put("/:taskId/examples", limitedBody(EXAMPLES_LIMIT, "the examples"), async (c) => {
   const taskId = checkedId("task", c.req.param("taskId"));
   const split = c.req.query("split");
   if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
   const task = await catalogue(c.env).task(taskId);
   if (!task) throw new ApiError(404, "unknown_task", `no task ${taskId}: upload its adapter first`);
-  const body = await boundedBody(c.req.raw, EXAMPLES_LIMIT, "the examples");
+  const body = new Uint8Array(await c.req.arrayBuffer());
   let examples;
   try {
     examples = parseExamples(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));

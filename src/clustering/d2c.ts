@@ -1,5 +1,5 @@
 /**
- * D2C's refinement step (DESIGN.md, "D2C"): given the loss of every task under every merged
+ * D2C's refinement step (README, "D2C on the reference world"): given the loss of every task under every merged
  * cluster adapter, move each task to the cluster that serves it best. Pure, so the ClusterRun
  * Durable Object (one step per alarm) and the offline experiment run the same rule.
  */

@@ -14,16 +14,11 @@ const MEMO_ENTRIES = 1_000;
 
 const memo = new Map<string, { value: unknown; until: number }>();
 
-/** Reads done on KV (not answered by the memo) in this isolate: what tests count. */
-let kvReads = 0;
-export const edgeKvReads = () => kvReads;
-
 export async function readEdge<T>(env: Env, key: string): Promise<T | null> {
   const now = Date.now();
   const ttl = env.READ_MODEL_ISOLATE_MS === undefined ? ISOLATE_MS : Number(env.READ_MODEL_ISOLATE_MS);
   const hit = ttl > 0 ? memo.get(key) : undefined;
   if (hit && hit.until > now) return hit.value as T | null;
-  kvReads++;
   const value = await env.DELIVERY.get<T>(key, { type: "json", cacheTtl: KV_CACHE_TTL_S });
   if (ttl > 0) {
     if (memo.size >= MEMO_ENTRIES) memo.clear();

@@ -1,4 +1,4 @@
-/** The signed manifest a device receives (DESIGN.md, "A signed manifest"). */
+/** The signed manifest a device receives (docs/decisions/0004-delivery-formats-and-trust.md). */
 import type { LoraTarget } from "../adapters/factors";
 import type { SigningKey } from "./keys";
 

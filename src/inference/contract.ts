@@ -1,7 +1,7 @@
 import type { LoraTarget } from "../adapters/factors";
 import type { SpecialTokens } from "./batch";
 
-/** `models/<modelId>/model.json`: what a base model promises (see DESIGN.md, model contract). */
+/** `models/<modelId>/model.json`: what a base model promises (README, "Bring your own model"). */
 export interface ModelContract {
   readonly contractVersion: 1;
   readonly modelId: string;

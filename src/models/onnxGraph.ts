@@ -52,7 +52,7 @@ const tagAndLength = (field: number, length: number): Uint8Array =>
  * still be written. A repeated field is emptied (the writer expects the array).
  */
 function withoutField<T extends object>(message: T, omit: keyof T, write: (m: T) => Uint8Array): Uint8Array {
-  const own = Object.prototype.hasOwnProperty.call(message, omit);
+  const own = Object.hasOwn(message, omit);
   const kept = message[omit];
   if (Array.isArray(kept)) message[omit] = [] as T[keyof T];
   else delete message[omit];

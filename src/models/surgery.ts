@@ -1,6 +1,6 @@
 /**
  * LoRA graph surgery: a plain decoder ONNX (as `torch.onnx.export`/optimum write one: weights as
- * initializers, no LoRA inputs) gets the model contract's LoRA inputs (DESIGN.md, model contract).
+ * initializers, no LoRA inputs) gets the model contract's LoRA inputs (README, "Bring your own model").
  * For each target module, its projection y = x W (MatMul, or Gemm) becomes
  *   y = x W + (x A^T) B^T     with graph inputs `<module>.lora_A` [r, in], `<module>.lora_B` [out, r]
  * and r symbolic (`<module>.rank`), the same nodes the LoRA-input export has (Transpose, MatMul,

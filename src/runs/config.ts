@@ -26,7 +26,7 @@ export type { MergeSettings };
 export type Evaluator = "wasm" | "remote";
 export const EVALUATORS = ["wasm", "remote"] as const satisfies readonly Evaluator[];
 
-/** Merge tuning of the final clusters (issue 15; src/tuning/clusterTuner.ts). */
+/** Merge tuning of the final clusters (issue 15; src/tuning/cluster.ts). */
 export interface TuneSettings {
   /** CMA-ES candidate evaluations per fold and cluster. */
   readonly budget: number;

@@ -65,7 +65,7 @@ export const RunRequest = z
         density: z.number().gt(0).max(1).optional(),
         rank: z.number().int().min(1).max(MAX_RANK).optional(),
         /**
-         * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/clusterTuner.ts):
+         * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/cluster.ts):
          * the method screened among the run's and the pruning methods at `densities`, then the member
          * weights by CMA-ES (`budget` candidates per held-back fold), kept only if they win on held-back examples.
          */

@@ -174,17 +174,3 @@ function gaussian(random: Random): () => number {
     return r * Math.cos(phi);
   };
 }
-
-/** Runs ask/evaluate/tell to the end of the budget (offline use and tests); returns the final state. */
-export async function minimizeCmaes(
-  objective: (x: number[]) => number | Promise<number>, options: CmaesOptions,
-): Promise<CmaesState> {
-  let state = createCmaes(options);
-  while (!cmaesFinished(state)) {
-    const asked = askCmaes(state);
-    const fitness: number[] = [];
-    for (const x of asked.candidates) fitness.push(await objective(x));
-    state = tellCmaes(asked.state, fitness);
-  }
-  return state;
-}

@@ -20,7 +20,8 @@ afterAll(() => worker?.dispose());
 
 describe("d2c-edge run and status", () => {
   it("run prints the run id alone on stdout; status follows it live to done and prints J, clusters and cost", async () => {
-    const started = await worker.cli(["run", "--k", "2", "--tasks", TASKS.join(","), "--seed", "0"]);
+    // One start: the default's four are the Worker tests' to check (test/worker/runs.test.ts).
+    const started = await worker.cli(["run", "--k", "2", "--tasks", TASKS.join(","), "--seed", "0", "--restarts", "1"]);
     expect(started.code).toBe(0);
     expect(started.stdout).toMatch(/^run-[0-9a-f-]{36}\n$/);
     runId = started.stdout.trim();

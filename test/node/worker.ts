@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 
 export const FIXTURES = fileURLToPath(new URL("../../r2-fixtures", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../wrangler.toml", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CONFIG = join(ROOT, "wrangler.toml");
 export const TOKEN = "node-test-admin-token";
 
 export interface LocalWorker {
@@ -22,13 +23,19 @@ export interface LocalWorker {
   dispose(): Promise<void>;
 }
 
-/** `vars`: extra plain-text bindings over wrangler.toml's (e.g. EVALUATOR_URL), `secrets`: extra secrets. */
-export async function startWorker(options: { vars?: Record<string, string>; secrets?: Record<string, string> } = {}): Promise<LocalWorker> {
+/**
+ * `vars`: extra plain-text bindings over wrangler.toml's (e.g. EVALUATOR_URL), `secrets`: extra secrets,
+ * `entrypoint`: a module in place of wrangler.toml's `main` (a bench's variant of the Worker), from the repo root.
+ */
+export async function startWorker(
+  options: { vars?: Record<string, string>; secrets?: Record<string, string>; entrypoint?: string } = {},
+): Promise<LocalWorker> {
   process.env.WRANGLER_LOG ??= "error"; // no per-batch QUEUE lines in the test output
   const state = await mkdtemp(join(tmpdir(), "d2c-edge-state-"));
   const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
   const worker = await unstable_startWorker({
     config: CONFIG,
+    ...(options.entrypoint ? { entrypoint: join(ROOT, options.entrypoint) } : {}),
     bindings: {
       ADMIN_TOKEN: { type: "secret_text", value: TOKEN },
       MANIFEST_SIGNING_KEY: { type: "secret_text", value: signingKey },

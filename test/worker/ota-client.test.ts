@@ -38,7 +38,7 @@ interface RequestRecord {
   status?: number;
 }
 
-/** The Worker's device routes, as DESIGN.md ("Delivery", HTTP API) specifies them. */
+/** The Worker's device routes, as the README's "API" section lists them. */
 class FakeWorker {
   signed: SignedManifest | null = null;
   /** sha256 -> the bytes served under it (a test may serve wrong ones). */

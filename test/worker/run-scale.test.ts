@@ -16,7 +16,7 @@ const K = 10;
 /** The summary's bound at N = 200, K = 10 (issue 12): sized by K and the result, not by N x K per iteration. */
 const SUMMARY_LIMIT = 256 << 10;
 
-let tasks: string[] = [];
+const tasks: string[] = [];
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);

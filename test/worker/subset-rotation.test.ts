@@ -9,7 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, OtaClient } from "../../clients/ts";
 import { readEdge } from "../../src/delivery/edgeReads";
-import type { SignedManifest, SigningKeys } from "../../src/delivery/manifest";
+import type { SignedManifest } from "../../src/delivery/manifest";
 import { subsetReleasesKey, type ProfileReleases } from "../../src/delivery/readModel";
 import { manifestSigner } from "../../src/delivery/signing";
 import type { SubsetView } from "../../src/delivery/subsetView";

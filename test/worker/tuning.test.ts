@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import type { MergeOptions } from "../../src/adapters/merge/options";
 import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterTuningState } from "../../src/tuning/cluster";
-import { askCmaes, cmaesFinished, createCmaes, minimizeCmaes, tellCmaes, type CmaesOptions, type CmaesState } from "../../src/tuning/cmaes";
+import { askCmaes, cmaesFinished, createCmaes, tellCmaes } from "../../src/tuning/cmaes";
+import type { CmaesOptions, CmaesState } from "../../src/tuning/cmaes";
 import { symmetricEigen } from "../../src/tuning/eigen";
 import { clusterObjective, exampleFolds, foldObjective, subsetLoss, trainingExamples } from "../../src/tuning/folds";
 import { keptRestart, lowestObjective, restartSeeds } from "../../src/tuning/restarts";
@@ -16,6 +17,20 @@ import { mergeWeights, scaledMergeWeights, weightCoordinates } from "../../src/t
 const centre = [1, -2, 0.5, 3];
 const quadratic = (x: number[]) => x.reduce((s, v, i) => s + (i + 1) * (v - centre[i]) ** 2, 0);
 const rosenbrock = (x: number[]) => 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2;
+
+/** ask/evaluate/tell to the end of the budget; returns the final state (the run's loop, without its storage). */
+async function minimizeCmaes(
+  objective: (x: number[]) => number | Promise<number>, options: CmaesOptions,
+): Promise<CmaesState> {
+  let state = createCmaes(options);
+  while (!cmaesFinished(state)) {
+    const asked = askCmaes(state);
+    const fitness: number[] = [];
+    for (const x of asked.candidates) fitness.push(await objective(x));
+    state = tellCmaes(asked.state, fitness);
+  }
+  return state;
+}
 
 /** ask/tell by hand, optionally through JSON after every `tell` (as a Durable Object stores it). */
 function run(objective: (x: number[]) => number, options: CmaesOptions, viaJson: boolean): CmaesState {
