@@ -17,6 +17,7 @@ import { adapterBytes, kForBudget } from "./budget";
 import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
 import { DEFAULT_PART_CONFIGS } from "../budget/candidates";
 import { PART_DTYPES, type PartDtype } from "../adapters/parts/quantize";
+import { SHIPPED_DTYPES } from "../delivery/formats";
 import { shipsParts } from "../delivery/profiles";
 import { MergeRequest } from "./mergeRequest";
 
@@ -48,7 +49,7 @@ export const RunRequest = z
       .object({
         maxAdapters: z.number().int().min(1).optional(),
         maxBytes: z.number().int().min(1).optional(),
-        dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+        dtype: z.enum(SHIPPED_DTYPES).default("fp16"),
       })
       .strict()
       .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes")
