@@ -19,7 +19,9 @@ interface Parameter {
 export interface Capabilities {
   readonly mergeMethods: readonly { name: string; summary: string; parameters: readonly Parameter[] }[];
   readonly defaultMergeMethod: string;
-  readonly formats: readonly { name: string; summary: string; dtypes: readonly string[]; dtype: string; alone: boolean; budgets: readonly string[] }[];
+  readonly formats: readonly {
+    name: string; summary: string; dtypes: readonly string[]; dtype: string; alone: boolean; budgets: readonly string[];
+  }[];
   readonly defaultFormats: readonly string[];
   readonly runMethods: readonly string[];
   readonly defaultRunMethod: string;
@@ -32,7 +34,8 @@ export function checkedFormats(can: Capabilities, formats: readonly string[]): r
   const known = can.formats.map((f) => f.name);
   const unknown = formats.filter((f) => !known.includes(f));
   if (unknown.length) {
-    throw new UsageError(`--formats: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a format" : "are not formats"} this Worker ships (${known.join(", ")})`);
+    const what = unknown.length === 1 ? "is not a format" : "are not formats";
+    throw new UsageError(`--formats: ${unknown.join(", ")} ${what} this Worker ships (${known.join(", ")})`);
   }
   return formats;
 }
@@ -59,8 +62,9 @@ export const capabilities: Command = {
     }
     lines.push(`formats (--formats; default ${can.defaultFormats.join(",")}):`);
     for (const f of can.formats) {
-      const dtype = f.dtype === "profile" ? `the profile's dtype (${f.dtypes.join(", ")})` : `${f.dtype} (${f.dtypes.join(", ")})`;
-      lines.push(`  ${f.name}: ${f.summary}; ${dtype}; budget ${f.budgets.join(" or ")}${f.alone ? "; alone in a profile" : ""}`);
+      const dtype = `${f.dtype === "profile" ? "the profile's dtype" : f.dtype} (${f.dtypes.join(", ")})`;
+      const alone = f.alone ? "; alone in a profile" : "";
+      lines.push(`  ${f.name}: ${f.summary}; ${dtype}; budget ${f.budgets.join(" or ")}${alone}`);
     }
     lines.push(`run methods (--method; default ${can.defaultRunMethod}): ${can.runMethods.join(", ")}`);
     console.log(lines.join("\n"));

@@ -14,7 +14,10 @@ import { runs } from "./runs.ts";
 import { status } from "./status.ts";
 import { subsets } from "./subsets.ts";
 
-const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest, keys, capabilities];
+const COMMANDS: readonly Command[] = [
+  model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest,
+  keys, capabilities,
+];
 
 const HELP = `usage: d2c-edge <command> [options]
 

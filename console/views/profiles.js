@@ -76,7 +76,8 @@ export async function renderProfiles(root) {
  * @param {{ defaultFormats: string[], formats: { name: string, alone: boolean, budgets: string[] }[] }} can
  */
 function formatChoices(can) {
-  const beside = can.formats.filter((f) => !f.alone && f.budgets.includes("maxAdapters") && !can.defaultFormats.includes(f.name));
+  const beside = can.formats.filter((f) =>
+    !f.alone && f.budgets.includes("maxAdapters") && !can.defaultFormats.includes(f.name));
   return [can.defaultFormats, ...beside.map((f) => [...can.defaultFormats, f.name])];
 }
 

@@ -168,7 +168,9 @@ export async function renderRun(root, runId, signal) {
                 .map(([t]) => t)
                 .join(" "),
             ),
-            tuned ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c, unitWeight) : "one task: its own adapter") : null,
+            tuned
+              ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c, unitWeight) : "one task: its own adapter")
+              : null,
           ),
         ),
       ),

@@ -10,7 +10,9 @@ const number = (label, attrs) => h("label", null, label, " ", h("input", { type:
 
 /** Start a run; recent runs. @param {HTMLElement} root */
 export async function renderRuns(root) {
-  const [{ runs }, { profiles }, { tasks }, can] = await Promise.all([api("/v1/runs"), api("/v1/profiles"), api("/v1/tasks"), capabilities()]);
+  const [{ runs }, { profiles }, { tasks }, can] = await Promise.all([
+    api("/v1/runs"), api("/v1/profiles"), api("/v1/tasks"), capabilities(),
+  ]);
   const mergeMethods = can.mergeMethods.map((/** @type {{ name: string }} */ m) => m.name);
   const form = h("form", { class: "inline", id: "start-run" },
     h("label", null, "budget ", h("select", { name: "budget" },

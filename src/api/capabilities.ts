@@ -26,7 +26,8 @@ function described(descriptor: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(descriptor).filter(([, value]) => typeof value !== "function"));
 }
 
-const mergeMethod = (method: MergeMethodDescriptor) => ({ ...described(method), parameters: method.parameters.map(parameter) });
+const mergeMethod = (method: MergeMethodDescriptor) =>
+  ({ ...described(method), parameters: method.parameters.map(parameter) });
 
 let document: object | undefined;
 

@@ -73,7 +73,8 @@ export const ADAPTER_FORMAT_DESCRIPTORS = [
       try {
         // Contracts written before the field are all llama models (tools/fixtures).
         return toGgufLora(factors, model.loraTargets, {
-          architecture: model.architecture ?? "llama", dtype, heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
+          architecture: model.architecture ?? "llama", dtype,
+          heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
         });
       } catch (e) {
         // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.

@@ -61,7 +61,8 @@ export const ProfileSchema = z
       .superRefine((f, ctx) => {
         const alone = f.find((name) => adapterFormat(name).alone);
         if (alone !== undefined && f.length > 1) {
-          ctx.addIssue({ code: "custom", message: `${alone} is a release of its own: give formats ["${alone}"] alone` });
+          const message = `${alone} is a release of its own: give formats ["${alone}"] alone`;
+          ctx.addIssue({ code: "custom", message });
         }
       }),
     /** Rank of the merged adapters (svd merge); default 8. */

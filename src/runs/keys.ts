@@ -12,7 +12,8 @@ export function clusterKey(modelId: string, members: readonly RunTask[], merge: 
   const adapters = members.map((t) => `${t.id}@${t.adapterSha256}`).sort();
   // Every parameter in the registry's order, null where unset: the same strings as before the registry.
   const parameters = MERGE_PARAMETER_NAMES.map((p) => [p, merge[p] ?? null]);
-  return sha256Hex(JSON.stringify({ modelId, adapters, merge: { method: merge.method, ...Object.fromEntries(parameters) } }));
+  const settings = { method: merge.method, ...Object.fromEntries(parameters) };
+  return sha256Hex(JSON.stringify({ modelId, adapters, merge: settings }));
 }
 
 export function lossKey(clusterKey: string, task: RunTask): Promise<string> {

@@ -133,7 +133,10 @@ export const RunRequest = z
 export type RunRequest = z.infer<typeof RunRequest>;
 
 /** The run the cron's re-clustering and per-device task sets start: pruned D2C, svd merge, warm caches. */
-export const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: DEFAULT_MERGE_METHOD }, seed: 0, maxIterations: 10, cache: true, prune: true, restartCriterion: "exactMatch" };
+export const AUTO_RUN: RunRequest = {
+  method: "d2c", merge: { method: DEFAULT_MERGE_METHOD }, seed: 0, maxIterations: 10, cache: true, prune: true,
+  restartCriterion: "exactMatch",
+};
 
 /** How long a sent unit may stay silent before the run's alarm sends it again. */
 const UNIT_TIMEOUT_MS = 60_000;
@@ -303,7 +306,8 @@ function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks:
   const budget = profile ? { ...profile.budget, dtype: profile.dtype } : request.budget!;
   if (!mergeMethod(request.merge.method)!.fixedRank && budget.maxBytes !== undefined) {
     const method = request.merge.method;
-    throw new DomainError("invalid", "invalid_request", `a byte budget needs a fixed-rank merge; ${method}'s rank grows with the cluster`);
+    const message = `a byte budget needs a fixed-rank merge; ${method}'s rank grows with the cluster`;
+    throw new DomainError("invalid", "invalid_request", message);
   }
   // A bare budget counts parameters.
   return profile ? profileK(profile, model, tasks, rank) : checkedK(budget, kForBudget(budget, tasks, adapterBytes(model.loraTargets, rank, budget.dtype)), rank);

@@ -30,7 +30,8 @@ const capabilities = async () => (await (await call("/v1/capabilities")).json())
 /** A run request setting `field` (merge.<name> or a top-level one) to `value`. */
 function runWith(method: string, field: string, value: number): object {
   const [outer, inner] = field.split(".");
-  return inner === undefined ? { k: 1, merge: { method }, [outer]: value } : { k: 1, merge: { method, [inner]: value } };
+  return inner === undefined ? { k: 1, merge: { method }, [outer]: value }
+    : { k: 1, merge: { method, [inner]: value } };
 }
 
 const postRun = (body: object) => call("/v1/runs", { method: "POST", body: JSON.stringify(body) });
@@ -51,16 +52,19 @@ describe("GET /v1/capabilities", () => {
     expect(c.runMethods).toEqual(RUN_METHODS);
     expect([c.defaultMergeMethod, c.defaultRunMethod, c.defaultFormats]).toEqual(["svd", "d2c", ["peft"]]);
     const ties = c.mergeMethods.find((m) => m.name === "ties_svd")!;
-    expect(ties).toMatchObject({ kind: "taskArithmetic", sparsification: "magnitude", consensus: "ties", unitWeight: "1" });
+    expect(ties).toMatchObject({
+      kind: "taskArithmetic", sparsification: "magnitude", consensus: "ties", unitWeight: "1",
+    });
     expect(ties.parameters.map((p) => p.name)).toEqual(["density", "rank"]);
-    expect(c.mergeMethods.find((m) => m.name === "dare_ties_svd")!.parameters.at(-1)).toMatchObject({ name: "seed", field: "seed" });
+    const dare = c.mergeMethods.find((m) => m.name === "dare_ties_svd")!;
+    expect(dare.parameters.at(-1)).toMatchObject({ name: "seed", field: "seed" });
     expect(c.formats.find((f) => f.name === "parts")).toMatchObject({ alone: true, budgets: ["maxBytes"] });
     expect(c.formats.find((f) => f.name === "onnx_adapter")!.dtypes).toEqual(["fp32"]);
     // No implementation leaks into the JSON.
     expect(JSON.stringify(c)).not.toMatch(/=>|function/);
   });
 
-  it("every parameter a method lists is refused past its bounds by POST /v1/runs, naming it, and taken at them", async () => {
+  it("refuses every parameter a method lists past its bounds (POST /v1/runs names it), takes it at them", async () => {
     const c = await capabilities();
     let checked = 0;
     for (const method of c.mergeMethods) {
@@ -71,7 +75,8 @@ describe("GET /v1/capabilities", () => {
         for (const value of outside) {
           const refused = await postRun(runWith(method.name, p.field, value));
           expect(refused.status, `${method.name} ${p.field}=${value}`).toBe(400);
-          expect(((await refused.json()) as ErrorBody).error.message, `${method.name} ${p.field}=${value}`).toContain(`${p.field}:`);
+          const { message } = ((await refused.json()) as ErrorBody).error;
+          expect(message, `${method.name} ${p.field}=${value}`).toContain(`${p.field}:`);
           checked++;
         }
         const inside = [p.minExclusive ? p.min + step : p.min, p.maxExclusive ? p.max - step : p.max];

@@ -4,7 +4,8 @@
  * except that the svd family applies each adapter's scaling once.
  */
 import {
-  MERGE_METHODS, MERGE_PARAMETER_NAMES, MERGE_PARAMETERS, inRange, mergeMethod, rangeMessage, type MergeMethod, type MergeParameterName,
+  MERGE_METHODS, MERGE_PARAMETER_NAMES, MERGE_PARAMETERS, inRange, mergeMethod, rangeMessage, type MergeMethod,
+  type MergeParameterName,
 } from "./registry";
 
 export { DEFAULT_DENSITY, DEFAULT_SEED, MERGE_METHODS, type MergeMethod } from "./registry";
@@ -39,7 +40,9 @@ export function resolveOptions(options: MergeOptions, adapters: number, maxInput
   weights.forEach((w, i) => {
     if (typeof w !== "number" || !Number.isFinite(w)) throw new RangeError(`weights[${i}] is ${w}, not a finite number`);
   });
-  const defaults: Record<MergeParameterName, number> = { density: MERGE_PARAMETERS.density.default, rank: maxInputRank, seed: MERGE_PARAMETERS.seed.default };
+  const defaults: Record<MergeParameterName, number> = {
+    density: MERGE_PARAMETERS.density.default, rank: maxInputRank, seed: MERGE_PARAMETERS.seed.default,
+  };
   const resolved = { method, weights, ...defaults };
   for (const name of MERGE_PARAMETER_NAMES) {
     const value = options[name] ?? defaults[name];
