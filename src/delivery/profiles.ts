@@ -44,10 +44,7 @@ export const ProfileSchema = z
       })
       .strict()
       .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
-    /**
-     * Precision of shipped PEFT and GGUF adapters (.onnx_adapter files stay fp32: the model contract's
-     * LoRA inputs are float32).
-     */
+    /** Precision of the formats whose dtype is the profile's (./formats.ts: .onnx_adapter files stay fp32). */
     dtype: z.enum(SHIPPED_DTYPES).default("fp16"),
     /**
      * Blob formats shipped, from the format registry (./formats.ts, GET /v1/capabilities); the first
