@@ -1,5 +1,6 @@
 /** The CLI itself: its commands, help and exit codes (cli/d2c-edge.ts launches it). */
 import { CONNECTION_HELP, helpOf, parse, type Command } from "./command.ts";
+import { capabilities } from "./capabilities.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { keys } from "./keys.ts";
 import { manifest } from "./manifest.ts";
@@ -13,7 +14,10 @@ import { runs } from "./runs.ts";
 import { status } from "./status.ts";
 import { subsets } from "./subsets.ts";
 
-const COMMANDS: readonly Command[] = [model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest, keys];
+const COMMANDS: readonly Command[] = [
+  model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest,
+  keys, capabilities,
+];
 
 const HELP = `usage: d2c-edge <command> [options]
 

@@ -1,6 +1,7 @@
 /** Device profile commands: `profile` creates or replaces one (PUT /v1/profiles/:id), `profiles` lists them. */
 import type { StoredProfile } from "../src/delivery/profiles.ts";
 import type { Api } from "./api.ts";
+import { capabilitiesOf, checkedFormats } from "./capabilities.ts";
 import { definedOnly, integer, list, listing, text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 
@@ -32,9 +33,9 @@ Budget, one or both:
 Options:
   --model M          base model (default: the catalogue's only model, if it has exactly one)
   --dtype D          fp16 (default) or fp32, the precision of shipped PEFT adapters
-  --formats a,b      peft, onnx_adapter, gguf; the first is the one routing points at (default peft);
-                     or parts alone, with --max-bytes alone: each task its own compressed part,
-                     chosen by an alloc run (d2c-edge run --method alloc --profile P)
+  --formats a,b      release formats, the first the one routing points at (default: the Worker's);
+                     d2c-edge capabilities lists them, their dtypes and budgets; one that ships
+                     alone (parts) is built by an alloc run (d2c-edge run --method alloc --profile P)
   --rank N           rank of the merged adapters (default 8)
   --auto             re-cluster from the cron trigger when the catalogue changes
   --max-subsets N    devices' stated needs kept built (default 32; 0: devices' needs are ignored)
@@ -74,7 +75,7 @@ Match (every rule given must hold for a device; none: the profile matches every 
       modelId: text(values, "model") ?? (await onlyModel(api)),
       budget,
       dtype: text(values, "dtype"),
-      formats: list(values, "formats"),
+      formats: await formatsOption(api, list(values, "formats")),
       rank: integer(values, "rank", 1),
       match: definedOnly({
         minRamMb: integer(values, "min-ram-mb"),
@@ -93,6 +94,11 @@ Match (every rule given must hold for a device; none: the profile matches every 
     return 0;
   },
 };
+
+/** `--formats`, checked against the formats the Worker ships (GET /v1/capabilities) before the PUT. */
+async function formatsOption(api: Api, formats: string[] | undefined): Promise<readonly string[] | undefined> {
+  return formats === undefined ? undefined : checkedFormats(await capabilitiesOf(api), formats);
+}
 
 /** `--task-set name=a,b` options as the profile's taskSets, or undefined when none is given. */
 function taskSets(given: unknown): Record<string, string[]> | undefined {

@@ -1,5 +1,6 @@
 /** `d2c-edge run`: starts a clustering run (POST /v1/runs) and prints its id. */
 import { decimal, definedOnly, integer, list, text, type Command } from "./command.ts";
+import { capabilitiesOf } from "./capabilities.ts";
 import { UsageError } from "./errors.ts";
 import { watchRun } from "./status.ts";
 
@@ -16,7 +17,8 @@ Options:
   --method M         d2c (default), kmeans, random, merge-all (one adapter: no K option), own,
                      alloc (a parts profile's run, or --max-bytes: each task its own adapter compressed
                      to the part that spends the bytes best, measured on few-shot loss)
-  --merge M          merge method (default svd); --rank N, --density D for the merges that take them
+  --merge M          merge method (default: the Worker's); --rank N, --density D for the merges that
+                     take them (d2c-edge capabilities lists the methods, their parameters and bounds)
   --restarts N       D2C from N seeded k-means starts, the one with the most few-shot examples right kept
                      (default 4 up to 200 tasks, else 1)
   --tune N           then tune each cluster's merge method and weights on few-shot loss,
@@ -52,7 +54,9 @@ Options:
     if (Object.keys(budget).length > 0) request.budget = budget;
     const merge: Record<string, unknown> = definedOnly({ method: text(values, "merge"), rank: integer(values, "rank", 1), density: decimal(values, "density") });
     if (values.tune !== undefined) merge.tune = { budget: integer(values, "tune") };
-    if (Object.keys(merge).length > 0) request.merge = { method: "svd", ...merge };
+    if (Object.keys(merge).length > 0) {
+      request.merge = { method: merge.method ?? (await capabilitiesOf(api)).defaultMergeMethod, ...merge };
+    }
     const started = await api.json<{ runId: string; k: number; tasks: number }>("POST", "/v1/runs", { json: request });
     console.log(started.runId);
     console.error(`started ${started.runId}: K=${started.k} over ${started.tasks} tasks`);

@@ -37,6 +37,22 @@ export async function api(path, init = {}) {
   return body;
 }
 
+/** @type {Promise<any> | undefined} */
+let capabilitiesOnce;
+
+/**
+ * GET /v1/capabilities, once per page load (the registries change only with a deploy): the merge
+ * methods, formats and run methods the forms offer, so the console keeps no list of its own.
+ * @returns {Promise<any>}
+ */
+export function capabilities() {
+  capabilitiesOnce ??= api("/v1/capabilities").catch((e) => {
+    capabilitiesOnce = undefined; // a wrong token now is no reason to fail after it is fixed
+    throw e;
+  });
+  return capabilitiesOnce;
+}
+
 /**
  * Server-sent events over fetch (EventSource cannot send an Authorization header).
  * @param {string} path

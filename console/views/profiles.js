@@ -1,11 +1,11 @@
 // @ts-check
 /** Device profiles and their releases: rollout of the newest, rollback to any earlier one; the subset releases built per device need. */
-import { api } from "../api-client.js";
+import { api, capabilities } from "../api-client.js";
 import { h, note } from "../dom.js";
 
 /** @param {HTMLElement} root */
 export async function renderProfiles(root) {
-  const [{ profiles }, { tasks }] = await Promise.all([api("/v1/profiles"), api("/v1/tasks")]);
+  const [{ profiles }, { tasks }, can] = await Promise.all([api("/v1/profiles"), api("/v1/tasks"), capabilities()]);
   const modelId = tasks[0]?.modelId ?? "";
   const [histories, details] = await Promise.all([
     Promise.all(profiles.map((/** @type {any} */ p) => api(`/v1/profiles/${encodeURIComponent(p.id)}/releases`))),
@@ -22,7 +22,8 @@ export async function renderProfiles(root) {
     h("label", null, "id ", h("input", { name: "id", required: true, pattern: "[a-z0-9][a-z0-9._-]*", style: { width: "9em" } })),
     h("label", null, "max adapters ", h("input", { name: "maxAdapters", type: "number", min: 1, value: 5, style: { width: "5em" } })),
     h("label", null, "min RAM (MB) ", h("input", { name: "minRamMb", type: "number", min: 0, style: { width: "7em" } })),
-    h("label", null, "formats ", h("select", { name: "formats" }, h("option", { value: "peft" }, "PEFT"), h("option", { value: "peft,onnx_adapter" }, "PEFT + .onnx_adapter"))),
+    h("label", null, "formats ", h("select", { name: "formats" }, formatChoices(can).map((f) =>
+      h("option", { value: f.join(",") }, f.join(" + "))))),
     h("label", null, "auto re-cluster ", h("input", { name: "auto", type: "checkbox" })),
     h("button", { type: "submit" }, "Save profile"));
   form.addEventListener("submit", (event) => {
@@ -67,6 +68,17 @@ export async function renderProfiles(root) {
       subsetSection(details[i].subsets, details[i].subsetsTotal));
   });
   root.replaceChildren(h("h2", null, "Device profiles"), form, ...sections);
+}
+
+/**
+ * The format lists the form offers (it sets maxAdapters): the server's default, then the default
+ * with each other format that ships beside it and counts adapters (GET /v1/capabilities).
+ * @param {{ defaultFormats: string[], formats: { name: string, alone: boolean, budgets: string[] }[] }} can
+ */
+function formatChoices(can) {
+  const beside = can.formats.filter((f) =>
+    !f.alone && f.budgets.includes("maxAdapters") && !can.defaultFormats.includes(f.name));
+  return [can.defaultFormats, ...beside.map((f) => [...can.defaultFormats, f.name])];
 }
 
 /**

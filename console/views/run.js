@@ -1,12 +1,13 @@
 // @ts-check
 /** One run, live: progress, J per iteration, the loss heatmap of any iteration, where tasks went. */
-import { api, lossMatrix, streamEvents } from "../api-client.js";
+import { api, capabilities, lossMatrix, streamEvents } from "../api-client.js";
 import { clusterColour, heatmap, lineChart, membershipGrid } from "../charts.js";
 import { h, note } from "../dom.js";
 
 /** @param {HTMLElement} root @param {string} runId @param {AbortSignal} signal */
 export async function renderRun(root, runId, signal) {
-  const [{ tasks }, { profiles }] = await Promise.all([api("/v1/tasks"), api("/v1/profiles")]);
+  const [{ tasks }, { profiles }, can] = await Promise.all([api("/v1/tasks"), api("/v1/profiles"), capabilities()]);
+  const unitWeight = unitWeightOf(can);
   /** @type {any} */
   let status = await api(`/v1/runs/${runId}`);
   let shown = -1; // iteration in the heatmap; -1 follows the newest
@@ -167,7 +168,9 @@ export async function renderRun(root, runId, signal) {
                 .map(([t]) => t)
                 .join(" "),
             ),
-            tuned ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c) : "one task: its own adapter") : null,
+            tuned
+              ? h("td", { class: "tuned" }, c.tuned ? tunedMerge(c, unitWeight) : "one task: its own adapter")
+              : null,
           ),
         ),
       ),
@@ -310,9 +313,9 @@ export async function renderRun(root, runId, signal) {
 /**
  * A tuned cluster's merge: method, each task's weight as a bar (uniform is the mark at 1/n), and
  * the held-back losses the weights were kept on.
- * @param {any} c
+ * @param {any} c @param {(method: string, members: number) => number} unitWeight
  */
-function tunedMerge(c) {
+function tunedMerge(c, unitWeight) {
   const t = c.tuned;
   const widest = Math.max(...t.weights, 1 / t.weights.length);
   return h("div", null,
@@ -325,7 +328,10 @@ function tunedMerge(c) {
 }
 
 /**
- * A member's weight before scaling, as the tuning screens it (src/tuning/screen.ts): 1 where TIES's disjoint mean divides by itself, else 1/n.
- * @param {string} method @param {number} members
+ * A member's weight before scaling, as the tuning screens it (src/tuning/screen.ts), from each merge
+ * method's unitWeight in GET /v1/capabilities: 1 where TIES's disjoint mean divides by itself, else 1/n.
+ * @param {{ mergeMethods: { name: string, unitWeight: string }[] }} can
+ * @returns {(method: string, members: number) => number}
  */
-const unitWeight = (method, members) => (method === "ties_svd" || method === "dare_ties_svd" ? 1 : 1 / members);
+const unitWeightOf = (can) => (method, members) =>
+  can.mergeMethods.find((m) => m.name === method)?.unitWeight === "1" ? 1 : 1 / members;

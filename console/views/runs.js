@@ -1,22 +1,26 @@
 // @ts-check
-import { api } from "../api-client.js";
+import { api, capabilities } from "../api-client.js";
 import { h } from "../dom.js";
 
-/** @param {string} name @param {string[]} options */
-const select = (name, options) => h("select", { name }, options.map((o) => h("option", null, o)));
+/** @param {string} name @param {string[]} options @param {string} chosen the server's default */
+const select = (name, options, chosen) =>
+  h("select", { name }, options.map((o) => h("option", { selected: o === chosen }, o)));
 /** @param {string} label @param {import("../dom.js").Attrs} attrs */
 const number = (label, attrs) => h("label", null, label, " ", h("input", { type: "number", min: 0, style: { width: "5em" }, ...attrs }));
 
 /** Start a run; recent runs. @param {HTMLElement} root */
 export async function renderRuns(root) {
-  const [{ runs }, { profiles }, { tasks }] = await Promise.all([api("/v1/runs"), api("/v1/profiles"), api("/v1/tasks")]);
+  const [{ runs }, { profiles }, { tasks }, can] = await Promise.all([
+    api("/v1/runs"), api("/v1/profiles"), api("/v1/tasks"), capabilities(),
+  ]);
+  const mergeMethods = can.mergeMethods.map((/** @type {{ name: string }} */ m) => m.name);
   const form = h("form", { class: "inline", id: "start-run" },
     h("label", null, "budget ", h("select", { name: "budget" },
       h("option", { value: "k" }, "K adapters"),
       profiles.map((/** @type {any} */ p) => h("option", { value: `profile:${p.id}` }, `profile ${p.id}`)))),
     number("K", { name: "k", min: 1, max: tasks.length, value: 5 }),
-    h("label", null, "method ", select("method", ["d2c", "kmeans", "random", "merge-all", "own", "alloc"])),
-    h("label", null, "merge ", select("merge", ["svd", "ties_svd", "magnitude_prune_svd", "dare_ties_svd", "linear", "cat"])),
+    h("label", null, "method ", select("method", can.runMethods, can.defaultRunMethod)),
+    h("label", null, "merge ", select("merge", mergeMethods, can.defaultMergeMethod)),
     number("seed", { name: "seed", value: 0 }),
     number("max iterations", { name: "maxIterations", min: 1, max: 50, value: 10 }),
     // Empty: the server's default (4 starts up to 200 tasks, else 1).

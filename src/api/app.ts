@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import results from "../../docs/results.json";
+import { capabilities } from "./capabilities";
 import { renderError } from "./errors";
 import { devices } from "./devices";
 import { evaluate } from "./evaluate";
@@ -22,6 +23,7 @@ app.route("/v1/evaluator/objects", evaluatorObjects);
 app.route("/v1/runs", runs);
 app.route("/v1/profiles", profiles);
 app.route("/v1/keys", keys);
+app.route("/v1/capabilities", capabilities);
 app.route("/v1", devices);
 app.route("/openapi.json", openapi);
 // The committed experiment results, for the console's score-versus-storage plot.

@@ -176,6 +176,23 @@ const PATHS: Record<string, Record<string, Operation>> = {
       },
     },
   },
+  "/v1/capabilities": {
+    get: {
+      summary:
+        "The registries: merge methods with their parameters (bounds and defaults as POST /v1/runs validates " +
+          "them), release formats with their dtypes and rules, run methods, evaluators, and the defaults",
+      admin: true,
+      responses: {
+        "200":
+          "{ mergeMethods: [{ name, summary, kind, sparsification?, consensus?, projection?, unitWeight, screened, " +
+            "fixedRank, parameters: [{ name, field, source, type, min, minExclusive, max, maxExclusive, range, " +
+            "default?, description }] }], defaultMergeMethod, formats: [{ name, summary, source, dtype, dtypes, " +
+            "sizeRule, alone, budgets }], defaultFormats, dtypes, defaultDtype, partDtypes, runMethods, " +
+            "defaultRunMethod, evaluators }",
+        ...ERRORS,
+      },
+    },
+  },
   "/v1/results": { get: { summary: "The committed experiment results (docs/results.json)", responses: { "200": "[{ method, k, seed, meanExactMatch, meanFewShotLoss }]" } } },
 };
 

@@ -5,16 +5,8 @@
  * format must fit, not only the first: the reference client may pick any of them.
  */
 import { DomainError } from "../errors";
-import type { AdapterFormat } from "./manifest";
+import { adapterFormat, shippedDtype, type AdapterFormat } from "./formats";
 import type { StoredProfile } from "./profiles";
-
-/**
- * The dtype a format is shipped in. ONNX Runtime feeds an .onnx_adapter's tensors to the graph as
- * they are, and the model contract's LoRA inputs are float32: an fp16 file would load, then fail to run.
- */
-export function shippedDtype(format: AdapterFormat, profile: Pick<StoredProfile, "dtype">): "fp16" | "fp32" {
-  return format === "onnx_adapter" ? "fp32" : profile.dtype;
-}
 
 /** Checked before any blob is encoded: more merged adapters than the device holds is 422. */
 export function checkAdapterBudget(profile: StoredProfile, runId: string, adapters: number): void {
@@ -31,11 +23,13 @@ export function checkByteBudget(profile: StoredProfile, runId: string, adapters:
   if (max === undefined) return;
   const over = [...bytes].filter(([, n]) => n > max).map(([format]) => format);
   if (!over.length) return;
-  if (bytes.has("parts")) {
+  // A parts release is one format alone (the registry's `alone`): its bytes are the part files.
+  const parts = [...bytes.keys()].find((format) => adapterFormat(format).source === "parts");
+  if (parts !== undefined) {
     throw new DomainError(
       "unprocessable",
       "over_budget",
-      `run ${runId}'s ${adapters} part files take ${bytes.get("parts")} bytes; profile ${profile.id}'s ` +
+      `run ${runId}'s ${adapters} part files take ${bytes.get(parts)} bytes; profile ${profile.id}'s ` +
         `budget is maxBytes ${max}`,
     );
   }

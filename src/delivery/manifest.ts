@@ -1,10 +1,10 @@
 /** The signed manifest a device receives (docs/decisions/0004-delivery-formats-and-trust.md). */
 import type { LoraTarget } from "../adapters/factors";
+import type { AdapterFormat } from "./formats";
 import type { SigningKey } from "./keys";
 
-export const ADAPTER_FORMATS = ["peft", "onnx_adapter", "gguf", "parts"] as const;
-/** parts: a task's own compressed parts (src/adapters/parts/partFile.ts), which the client materialises. */
-export type AdapterFormat = (typeof ADAPTER_FORMATS)[number];
+/** The release formats are declared in the format registry (./formats.ts). */
+export type { AdapterFormat };
 
 export interface ManifestAdapter {
   readonly sha256: string;

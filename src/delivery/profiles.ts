@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { MAX_RANK } from "../adapters/peft";
 import { NEED_NAME } from "./needs";
-import { ADAPTER_FORMATS } from "./manifest";
+import { ADAPTER_FORMATS, SHIPPED_DTYPES, adapterFormat } from "./formats";
 
 /**
  * Bounds of the match rules: every device's manifest request checks every profile's rules, so a
@@ -44,27 +44,24 @@ export const ProfileSchema = z
       })
       .strict()
       .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes"),
+    /** Precision of the formats whose dtype is the profile's (./formats.ts: .onnx_adapter files stay fp32). */
+    dtype: z.enum(SHIPPED_DTYPES).default("fp16"),
     /**
-     * Precision of shipped PEFT and GGUF adapters (.onnx_adapter files stay fp32: the model contract's
-     * LoRA inputs are float32).
-     */
-    dtype: z.enum(["fp16", "fp32"]).default("fp16"),
-    /**
-     * Blob formats shipped; the first is the one the routing table points at. peft: PEFT
-     * safetensors; onnx_adapter: ONNX Runtime's `.onnx_adapter`; gguf: llama.cpp's GGUF LoRA
-     * (`--lora`), for a model whose contract gives its llama.cpp architecture and head count;
-     * parts: each task's own compressed parts (issue 21), alone, under a maxBytes budget; the
-     * client materialises a task's plain LoRA from them.
+     * Blob formats shipped, from the format registry (./formats.ts, GET /v1/capabilities); the first
+     * is the one the routing table points at. A format marked `alone` (parts) is a release of its own.
      */
     formats: z
       .array(z.enum(ADAPTER_FORMATS))
       .min(1)
-      .default(["peft"])
+      .default([ADAPTER_FORMATS[0]])
       .refine((f) => new Set(f).size === f.length, "formats must not repeat")
-      .refine(
-        (f) => !f.includes("parts") || f.length === 1,
-        'parts is a release of its own: give formats ["parts"] alone',
-      ),
+      .superRefine((f, ctx) => {
+        const alone = f.find((name) => adapterFormat(name).alone);
+        if (alone !== undefined && f.length > 1) {
+          const message = `${alone} is a release of its own: give formats ["${alone}"] alone`;
+          ctx.addIssue({ code: "custom", message });
+        }
+      }),
     /** Rank of the merged adapters (svd merge); default 8. */
     rank: z.number().int().min(1).max(MAX_RANK).default(8),
     match: z
@@ -104,13 +101,16 @@ export const ProfileSchema = z
     autoRecluster: z.boolean().default(false),
   })
   .strict()
-  .refine(
-    (p) => !p.formats.includes("parts") || (p.budget.maxBytes !== undefined && p.budget.maxAdapters === undefined),
-    {
-      message: "a parts profile's budget is maxBytes alone (its release counts bytes, not merged adapters)",
-      path: ["budget"],
-    },
-  );
+  .superRefine((p, ctx) => {
+    // A format that counts bytes only (parts: its release has no merged adapters to count) takes that budget alone.
+    for (const name of p.formats) {
+      const { budgets } = adapterFormat(name);
+      const stated = (["maxAdapters", "maxBytes"] as const).filter((b) => p.budget[b] !== undefined);
+      if (stated.every((b) => (budgets as readonly string[]).includes(b))) continue;
+      const message = `a ${name} profile's budget is ${budgets.join(" or ")} alone (what its release is counted in)`;
+      ctx.addIssue({ code: "custom", message, path: ["budget"] });
+    }
+  });
 
 export type Profile = z.infer<typeof ProfileSchema>;
 
@@ -129,7 +129,8 @@ export interface DeviceTraits {
 }
 
 /** Whether the profile's devices hold parts (an "alloc" run's release), not merged adapters. */
-export const shipsParts = (profile: Pick<Profile, "formats">) => profile.formats.includes("parts");
+export const shipsParts = (profile: Pick<Profile, "formats">) =>
+  profile.formats.some((name) => adapterFormat(name).source === "parts");
 
 const lower = (s: string) => s.toLowerCase();
 

@@ -4,12 +4,16 @@
  * unchanged cluster is never merged or evaluated twice, in one run or across runs, and any
  * change to an adapter or an example set is a different key.
  */
+import { MERGE_PARAMETER_NAMES } from "../adapters/merge/registry";
 import { sha256Hex } from "../storage/sha256";
 import type { MergeSettings, RunTask } from "./config";
 
 export function clusterKey(modelId: string, members: readonly RunTask[], merge: MergeSettings): Promise<string> {
   const adapters = members.map((t) => `${t.id}@${t.adapterSha256}`).sort();
-  return sha256Hex(JSON.stringify({ modelId, adapters, merge: { method: merge.method, density: merge.density ?? null, rank: merge.rank ?? null, seed: merge.seed ?? null } }));
+  // Every parameter in the registry's order, null where unset: the same strings as before the registry.
+  const parameters = MERGE_PARAMETER_NAMES.map((p) => [p, merge[p] ?? null]);
+  const settings = { method: merge.method, ...Object.fromEntries(parameters) };
+  return sha256Hex(JSON.stringify({ modelId, adapters, merge: settings }));
 }
 
 export function lossKey(clusterKey: string, task: RunTask): Promise<string> {

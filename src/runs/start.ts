@@ -4,7 +4,7 @@
  * `POST /v1/runs` and by the cron's re-clustering of auto profiles.
  */
 import { z } from "zod";
-import { MERGE_METHODS } from "../adapters/merge";
+import { DEFAULT_MERGE_METHOD, mergeMethod, takesParameter } from "../adapters/merge/registry";
 import { DEFAULT_PRUNE } from "../clustering/pruned";
 import { MAX_RANK } from "../adapters/peft";
 import { shippedAdapterBytes } from "../delivery/encode";
@@ -14,10 +14,12 @@ import type { StoredProfile } from "../delivery/profiles";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
 import { adapterBytes, kForBudget } from "./budget";
-import { DEFAULT_TUNE, EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
+import { EVALUATORS, RUN_METHODS, type Evaluator, type RunConfig, type RunTask } from "./config";
 import { DEFAULT_PART_CONFIGS } from "../budget/candidates";
 import { PART_DTYPES, type PartDtype } from "../adapters/parts/quantize";
+import { SHIPPED_DTYPES } from "../delivery/formats";
 import { shipsParts } from "../delivery/profiles";
+import { MergeRequest } from "./mergeRequest";
 
 /** Restarts of a D2C run at most (each is a whole D2C trajectory, cheap only thanks to the loss cache). */
 const MAX_RESTARTS = 16;
@@ -47,7 +49,7 @@ export const RunRequest = z
       .object({
         maxAdapters: z.number().int().min(1).optional(),
         maxBytes: z.number().int().min(1).optional(),
-        dtype: z.enum(["fp16", "fp32"]).default("fp16"),
+        dtype: z.enum(SHIPPED_DTYPES).default("fp16"),
       })
       .strict()
       .refine((b) => b.maxAdapters !== undefined || b.maxBytes !== undefined, "give maxAdapters or maxBytes")
@@ -59,39 +61,8 @@ export const RunRequest = z
      */
     modelId: z.string().min(1).optional(),
     method: z.enum(RUN_METHODS).default("d2c"),
-    merge: z
-      .object({
-        method: z.enum(MERGE_METHODS),
-        density: z.number().gt(0).max(1).optional(),
-        rank: z.number().int().min(1).max(MAX_RANK).optional(),
-        /**
-         * After clustering, tune each cluster's merge on its tasks' few-shot loss (src/tuning/cluster.ts):
-         * the method screened among the run's and the pruning methods at `densities`, then the member
-         * weights by CMA-ES (`budget` candidates per held-back fold), kept only if they win on held-back examples.
-         */
-        tune: z
-          .object({
-            budget: z.number().int().min(0).max(400).default(DEFAULT_TUNE.budget),
-            folds: z.number().int().min(2).max(10).default(DEFAULT_TUNE.folds),
-            penalty: z.number().min(0).max(10).default(DEFAULT_TUNE.penalty),
-            sigma0: z.number().gt(0).max(4).default(DEFAULT_TUNE.sigma0),
-            densities: z
-              .array(z.number().gt(0).max(1))
-              .max(8)
-              .default([...DEFAULT_TUNE.densities]),
-            scales: z
-              .array(z.number().gt(0).max(8))
-              .min(1)
-              .max(8)
-              .default([...DEFAULT_TUNE.scales])
-              .refine((scales) => scales.includes(1), "scales must include 1 (uniform weights)"),
-            scaleCoordinate: z.boolean().default(DEFAULT_TUNE.scaleCoordinate),
-          })
-          .strict()
-          .optional(),
-      })
-      .strict()
-      .default({ method: "svd" }),
+    /** The merge of every cluster: a method of the registry and its parameters (src/runs/mergeRequest.ts). */
+    merge: MergeRequest,
     seed: z
       .number()
       .int()
@@ -162,7 +133,10 @@ export const RunRequest = z
 export type RunRequest = z.infer<typeof RunRequest>;
 
 /** The run the cron's re-clustering and per-device task sets start: pruned D2C, svd merge, warm caches. */
-export const AUTO_RUN: RunRequest = { method: "d2c", merge: { method: "svd" }, seed: 0, maxIterations: 10, cache: true, prune: true, restartCriterion: "exactMatch" };
+export const AUTO_RUN: RunRequest = {
+  method: "d2c", merge: { method: DEFAULT_MERGE_METHOD }, seed: 0, maxIterations: 10, cache: true, prune: true,
+  restartCriterion: "exactMatch",
+};
 
 /** How long a sent unit may stay silent before the run's alarm sends it again. */
 const UNIT_TIMEOUT_MS = 60_000;
@@ -212,8 +186,8 @@ export async function startRun(env: Env, request: RunRequest, warm?: WarmStart, 
   const runId = `run-${crypto.randomUUID()}`;
   const config: RunConfig = {
     runId, modelId, k, method: request.method, seed: request.seed,
-    // dare_ties_svd's drop pattern follows the run's seed.
-    merge: merge.method === "dare_ties_svd" ? { ...merge, seed: request.seed } : merge,
+    // A seeded method's drop pattern (dare_ties_svd's) follows the run's seed.
+    merge: takesParameter(merge.method, "seed") ? { ...merge, seed: request.seed } : merge,
     maxIterations: request.method === "d2c" ? request.maxIterations : parts ? parts.configs.length + 1 : 1,
     tasks: chosen.map((t): RunTask => ({
       id: t.id, adapterSha256: t.adapterSha256, fewshotSha256: t.examplesSha256.fewshot, fewshot: t.examples.fewshot,
@@ -331,8 +305,10 @@ function chooseK(request: RunRequest, profile: StoredProfile | undefined, tasks:
   if (request.k !== undefined && request.k > tasks) throw new DomainError("invalid", "invalid_k", `k is ${request.k}, more than the ${tasks} tasks`);
   if (request.k !== undefined) return request.k;
   const budget = profile ? { ...profile.budget, dtype: profile.dtype } : request.budget!;
-  if (request.merge.method === "cat" && budget.maxBytes !== undefined) {
-    throw new DomainError("invalid", "invalid_request", "a byte budget needs a fixed-rank merge; cat's rank grows with the cluster");
+  if (!mergeMethod(request.merge.method)!.fixedRank && budget.maxBytes !== undefined) {
+    const method = request.merge.method;
+    const message = `a byte budget needs a fixed-rank merge; ${method}'s rank grows with the cluster`;
+    throw new DomainError("invalid", "invalid_request", message);
   }
   // A bare budget counts parameters.
   return profile ? profileK(profile, model, tasks, rank) : checkedK(budget, kForBudget(budget, tasks, adapterBytes(model.loraTargets, rank, budget.dtype)), rank);

@@ -1,23 +1,26 @@
 /**
- * The fixed merges a cluster's tuning screens before any weight is fitted: each method (svd,
- * then the pruning methods at each density) at uniform weights times each common scale. A few
- * fixed candidates, none fitted, so the choice among them is made on every few-shot example.
+ * The fixed merges a cluster's tuning screens before any weight is fitted: the run's merge, then
+ * each method the registry marks screened (the pruning methods) at each density, at uniform
+ * weights times each common scale. A few fixed candidates, none fitted, so the choice among them
+ * is made on every few-shot example.
  */
 import type { MergeMethod, MergeOptions, MergeSettings } from "../adapters/merge/options";
+import { MERGE_METHOD_DESCRIPTORS, mergeMethod, takesParameter } from "../adapters/merge/registry";
 
 /**
- * The weight each member gets before scaling: 1/n where the merge sums weighted delta Ws (svd,
- * magnitude_prune_svd), 1 where TIES's disjoint mean already divides by the agreeing members
- * (ties_svd, dare_ties_svd; PEFT's convention), else those merges come out n times too small.
+ * The weight each member gets before scaling (the registry's unitWeight): 1/n where the merge sums
+ * weighted delta Ws, 1 where TIES's disjoint mean already divides by the agreeing members (PEFT's
+ * convention), else those merges come out n times too small.
  */
 export function unitWeight(method: MergeMethod, members: number): number {
-  return method === "ties_svd" || method === "dare_ties_svd" ? 1 : 1 / members;
+  return mergeMethod(method)?.unitWeight === "1" ? 1 : 1 / members;
 }
 
-/** svd (`base`, D2C's merge) first, then ties_svd, dare_ties_svd (seeded), magnitude_prune_svd at each density. */
+/** `base` (D2C's merge) first, then each screened method in registry order at each density; seeded ones get `seed`. */
 export function screenedMethods(base: MergeSettings, densities: readonly number[], seed: number): MergeSettings[] {
-  const pruned = (["ties_svd", "dare_ties_svd", "magnitude_prune_svd"] as const).flatMap((method) =>
-    densities.map((density): MergeSettings => (method === "dare_ties_svd" ? { ...base, method, density, seed } : { ...base, method, density })));
+  const pruned = MERGE_METHOD_DESCRIPTORS.filter((d) => d.screened).flatMap((d) =>
+    densities.map((density): MergeSettings => (takesParameter(d.name, "seed")
+      ? { ...base, method: d.name, density, seed } : { ...base, method: d.name, density })));
   return [base, ...pruned];
 }
 

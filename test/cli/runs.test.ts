@@ -217,6 +217,29 @@ describe("d2c-edge profile and profiles", () => {
     expect(usage.stderr).toBe("d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n");
   });
 
+  it("checks --formats against the formats the Worker ships (GET /v1/capabilities) before any PUT", async () => {
+    const unknown = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--formats", "peft,tflite"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      "d2c-edge: profile: --formats: tflite is not a format this Worker ships (peft, onnx_adapter, gguf, parts) " +
+        "(see d2c-edge profile --help)\n",
+    );
+    expect(await stored("tablets")).toMatchObject({ version: 2 });
+  });
+
+  it("capabilities lists the merge methods with their parameters, the formats and the run methods", async () => {
+    const listed = await worker.cli(["capabilities"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^merge methods \(--merge; default svd\):\n {2}linear: /);
+    expect(listed.stdout).toMatch(/^ {2}ties_svd: TIES.*\n {6}merge\.density \(number in \(0, 1\], default 0\.5\): /m);
+    expect(listed.stdout).toMatch(/^ {2}parts: .*; budget maxBytes; alone in a profile$/m);
+    expect(listed.stdout).toMatch(
+      /^run methods \(--method; default d2c\): d2c, kmeans, random, merge-all, own, alloc$/m,
+    );
+    const json = JSON.parse((await worker.cli(["capabilities", "--json"])).stdout) as { formats: { name: string }[] };
+    expect(json.formats.map((f) => f.name)).toEqual(["peft", "onnx_adapter", "gguf", "parts"]);
+  });
+
   it("profiles lists them one line each, by id", async () => {
     const listed = await worker.cli(["profiles"]);
     expect(listed.code).toBe(0);
