@@ -385,7 +385,7 @@ export class ClusterRun extends DurableObject<Env> {
         this.sql.exec("UPDATE iterations SET full = 1 WHERE iteration = ?", iteration);
         planned();
         this.advance("evaluate");
-        this.emit("widened", { iteration });
+        this.emit("widened", { iteration, units: units.length });
       });
       return this.wake();
     }

@@ -13,8 +13,8 @@ export interface D2CRunOptions {
   readonly k: number;
   /** The starting assignment (k-means on task vectors in D2C). */
   readonly start: Assignment;
-  /** Few-shot loss of `task` under the merge of `members` (sorted task indices). */
-  readonly evaluate: (members: readonly number[], task: number) => number | Promise<number>;
+  /** Few-shot loss of `task` under the merge of `members` (sorted task indices), asked by iteration `iteration` (index into the run's). */
+  readonly evaluate: (members: readonly number[], task: number, iteration: number) => number | Promise<number>;
   /** Assignments evaluated at most per trajectory (a widened, full evaluation of the same assignment is the same iteration). */
   readonly maxIterations: number;
   /** null: the full schedule (every task under every cluster every iteration). */
@@ -67,7 +67,7 @@ export async function runD2C(options: D2CRunOptions): Promise<D2CRun> {
     let next = null;
     while (next === null) {
       for (const [t, c] of plan(settings, state, earlier, similarity, losses)) {
-        losses[t][c] = await evaluate(clusters[c], t);
+        losses[t][c] = await evaluate(clusters[c], t, iterations.length);
         evaluations++;
       }
       const s = step(settings, state, losses, similarity);
