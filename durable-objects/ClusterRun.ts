@@ -14,17 +14,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
-import { clustersOf, sameAssignment } from "../src/clustering/assignment";
-import { objective, placeNewTasks, reassign } from "../src/clustering/d2c";
-import { fullFirstByDefault, reassignPartial } from "../src/clustering/pruned";
-import { keptRestart, restartSeeds } from "../src/tuning/restarts";
+import { clustersOf } from "../src/clustering/assignment";
+import { objective, placeNewTasks, type LossMatrix } from "../src/clustering/d2c";
+import { keptIteration, restartSeed, startState, step, type Step } from "../src/clustering/policy";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import type { CandidateResult } from "../src/runs/tuneCandidates";
 import { MergeTuning } from "./runTuning";
 import type { TuningView } from "./runStatus";
 import { similarityBlocks } from "../src/runs/similarityBlocks";
-import { argmin, kmeans } from "../src/clustering/kmeans";
+import { kmeans } from "../src/clustering/kmeans";
 import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
 import { buildPartAdapters, partKey } from "../src/runs/partAdapters";
@@ -39,6 +38,7 @@ import * as cache from "../src/storage/clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
 import { SimilarityBlocks } from "./runSimilarity";
+import { iterationLosses, policySettings, policyState } from "./runPolicy";
 import { lossPage, runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
@@ -305,15 +305,14 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async begin(config: RunConfig, assignment: number[], similarity: Float64Array | null): Promise<void> {
-    // Pruned D2C's first iteration ranks clusters by task similarity (nothing is known of their
-    // losses yet) unless the rule wants it full; without similarities (a warm start) it is full.
-    const prunedFirst = prunedStart(config, similarity !== null);
+    // The policy's start: a pruned first iteration is ranked by task similarity; without them (a warm start) it is full.
+    const full = config.method !== "d2c" || startState(policySettings(config), assignment, similarity !== null).full;
     const restarts = config.restarts ?? 1;
     this.commit(() => {
-      // Later restarts start from k-means on the same similarities.
-      if (similarity && (prunedFirst || restarts > 1)) tables.storeSimilarity(this.sql, similarity);
+      // Kept for the pruned ranking's fallback and for the later restarts' k-means.
+      if (similarity && config.method === "d2c" && (config.prune || restarts > 1)) tables.storeSimilarity(this.sql, similarity);
       if (restarts > 1) tables.insertRestart(this.sql, { restart: 0, firstIteration: 0, seed: config.seed });
-      tables.insertIteration(this.sql, 0, assignment, new Date().toISOString(), !prunedFirst);
+      tables.insertIteration(this.sql, 0, assignment, new Date().toISOString(), full);
       this.advance("merge");
       this.emit("iteration", { iteration: 0, assignment });
     });
@@ -399,42 +398,39 @@ export class ClusterRun extends DurableObject<Env> {
     const units = tables.unitsOfIteration(this.sql, iteration);
     await cache.recordLosses(this.env, units.filter((u) => u.source === "queue")
       .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })));
-    const losses = config.tasks.map(() => new Array<number>(config.k).fill(NaN));
-    for (const u of units) losses[u.task][u.cluster] = u.loss!;
-    const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
-    const j = objective(losses, assignment);
-    const pruned = config.method === "d2c" && !!config.prune;
-    const next = config.method !== "d2c" ? assignment : pruned ? reassignPartial(losses, assignment) : reassign(losses, assignment);
-    const settled = sameAssignment(next, assignment);
-    // Pruned D2C declares a fixed point only after a full sweep finds no move (even past maxIterations).
-    const widen = pruned && settled && !tables.isFullIteration(this.sql, iteration);
-    const trajectory = tables.currentRestart(this.sql, config.seed);
-    // An alloc run measures one part configuration per iteration, all of them.
-    const ended = config.parts
-      ? iteration + 1 >= config.maxIterations
-      : settled
-        ? !widen
-        : iteration + 1 - trajectory.firstIteration >= config.maxIterations;
-    // A trajectory that ended is followed by the next seeded start, while restarts remain.
-    const restart = ended && trajectory.restart + 1 < (config.restarts ?? 1) ? this.nextStart(config, trajectory.restart + 1, iteration + 1) : null;
-    const last = ended && !restart;
+    const losses = iterationLosses(this.sql, config, iteration);
+    const outcome = config.method === "d2c" ? this.d2cStep(config, iteration, losses) : this.baselineStep(config, iteration, losses);
+    if (outcome.decision === "widen") {
+      // The rest of the full sweep joins this iteration's units, and the iteration is evaluated again.
+      const planned = await plannedUnits(this.env, this.sql, this.ledger, config, iteration, true);
+      this.commit(() => {
+        this.sql.exec("UPDATE iterations SET full = 1 WHERE iteration = ?", iteration);
+        planned();
+        this.advance("evaluate");
+        this.emit("widened", { iteration, units: units.length });
+      });
+      return this.wake();
+    }
+    const { assignment, objective: j } = outcome.scored;
+    const next = outcome.decision === "done" ? null : outcome.state;
+    const restart = outcome.decision === "restart" ? { ...next!, firstIteration: iteration + 1, seed: restartSeed(policySettings(config), next!.restart) } : null;
     const now = new Date().toISOString();
     this.commit(() => {
       this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, exact_match = ?, finished_at = ? WHERE iteration = ?",
         JSON.stringify(assignment), j, tables.ownExactMatch(units, assignment), now, iteration);
       this.emit("evaluated", { iteration, objective: j });
-      if (!last) {
+      if (next) {
         if (restart) {
           tables.insertRestart(this.sql, restart);
           this.emit("restart", { restart: restart.restart, seed: restart.seed, iteration: iteration + 1 });
         }
-        tables.insertIteration(this.sql, iteration + 1, restart?.assignment ?? next, now, restart ? restart.full : !pruned || widen);
+        tables.insertIteration(this.sql, iteration + 1, next.assignment, now, next.full);
         this.sql.exec("UPDATE run SET iteration = ? WHERE id = 1", iteration + 1);
         this.advance("merge");
-        this.emit("iteration", { iteration: iteration + 1, assignment: restart?.assignment ?? next });
+        this.emit("iteration", { iteration: iteration + 1, assignment: next.assignment });
       }
     });
-    if (!last) return this.wake();
+    if (next) return this.wake();
     if (config.parts) return this.allocateParts(config);
     const iterations = this.sql.exec<{ objective: number; exact_match: number | null }>("SELECT objective, exact_match FROM iterations ORDER BY iteration")
       .toArray().map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
@@ -447,6 +443,27 @@ export class ClusterRun extends DurableObject<Env> {
       this.emit("tune", { iteration: best });
     });
     await this.wake();
+  }
+
+  /** D2C's iteration as the policy decides it (src/clustering/policy.ts): widen, next, restart or done. */
+  private d2cStep(config: RunConfig, iteration: number, losses: LossMatrix): Step {
+    const state = policyState(this.sql, config, iteration);
+    // Only a restart's k-means start reads the similarities.
+    const similarity = state.restart + 1 < (config.restarts ?? 1) ? tables.readSimilarity(this.sql, config.tasks.length) : null;
+    return step(policySettings(config), state, losses, similarity);
+  }
+
+  /**
+   * A baseline evaluates its start once (new tasks placed); an alloc run measures one part
+   * configuration per iteration, all of them, every task alone.
+   */
+  private baselineStep(config: RunConfig, iteration: number, losses: LossMatrix): Step {
+    const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
+    const scored = { assignment, objective: objective(losses, assignment) };
+    if (config.parts && iteration + 1 < config.maxIterations) {
+      return { decision: "next", scored, state: { restart: 0, iteration: iteration + 1, assignment, full: true } };
+    }
+    return { decision: "done", scored, fixedPoint: true };
   }
 
   /**
@@ -483,27 +500,14 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /**
-   * The iteration the run keeps: its lowest J, or with restarts, the best iteration (lowest J) of
-   * the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
+   * The iteration the run keeps, as the policy keeps it: its lowest J, or with restarts, the best
+   * iteration of the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
    * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
    */
   private keptIteration(config: RunConfig, iterations: readonly { objective: number; exactMatch: number | null }[]): number {
-    if ((config.restarts ?? 1) === 1) return argmin(iterations.map((i) => i.objective));
     const restartOf = tables.restartOfIterations(this.sql);
-    const trajectories = [...new Set(iterations.map((_, i) => restartOf(i)))].map((r) => {
-      const own = iterations.flatMap((it, i) => (restartOf(i) === r ? [{ i, ...it }] : []));
-      return own.reduce((a, b) => (b.objective < a.objective ? b : a));
-    });
-    const criterion = trajectories.every((t) => t.exactMatch !== null) ? (config.restartCriterion ?? "exactMatch") : "loss";
-    return trajectories[keptRestart(trajectories.map((t) => ({ objective: t.objective, fewShotExactMatch: t.exactMatch ?? NaN })), criterion)].i;
-  }
-
-  /** Restart `restart`'s first iteration: k-means on the stored similarities with its seed. */
-  private nextStart(config: RunConfig, restart: number, firstIteration: number): tables.Restart & { assignment: number[]; full: boolean } {
-    const seed = restartSeeds(config.seed, restart + 1)[restart];
-    const n = config.tasks.length;
-    const similarity = tables.readSimilarity(this.sql, n)!;
-    return { restart, firstIteration, seed, assignment: kmeans(similarity, n, config.k, seed), full: !prunedStart(config, true) };
+    return keptIteration(iterations.map((it, i) => ({ restart: restartOf(i), objective: it.objective })),
+      config.restartCriterion ?? "exactMatch", (i) => iterations[i].exactMatch);
   }
 
   private advance(phase: RunPhase): void {
@@ -532,13 +536,4 @@ export class ClusterRun extends DurableObject<Env> {
     const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (at, type, data) VALUES (?, ?, ?) RETURNING seq", at, type, JSON.stringify(data)).one().seq;
     this.listeners.push({ seq, type, data } satisfies RunEvent);
   }
-}
-
-/**
- * Whether a D2C start (the first, or a restart's) is a pruned iteration ranked by task
- * similarity (which it needs) rather than a full sweep: the rule of src/clustering/pruned.ts.
- */
-function prunedStart(config: RunConfig, hasSimilarity: boolean): boolean {
-  const prune = config.method === "d2c" ? config.prune : null;
-  return !!prune && hasSimilarity && !(prune.fullFirst ?? fullFirstByDefault(config.tasks.length, config.k));
 }

@@ -4,29 +4,38 @@
  * gives. The ClusterRun object drives them; these functions read and write its tables.
  */
 import type { RunConfig } from "../src/runs/config";
-import { candidateClusters, lossRanking, similarityRanking } from "../src/clustering/pruned";
+import { plan } from "../src/clustering/policy";
 import { lossKey } from "../src/runs/keys";
 import { sendUnits } from "../src/runs/unit";
 import type { CachedLoss } from "../src/runs/cached";
 import { cachedLosses } from "../src/storage/clusterCache";
+import { earlierIterations, iterationLosses, policySettings, policyState } from "./runPolicy";
 import * as tables from "./runTables";
 import type { WorkLedger } from "./workLedger";
 
-/** The iteration's units as rows to insert, cached losses filled in (unless the run turned the cache off). */
+/**
+ * The iteration's units still to plan as rows to insert, cached losses filled in (unless the run
+ * turned the cache off): D2C's pairs as the policy plans them (`widened`: the rest of a pruned
+ * iteration's full sweep), a baseline's each task under its own cluster.
+ */
 export async function plannedUnits(
   env: Env,
   sql: SqlStorage,
   ledger: WorkLedger,
   config: RunConfig,
   iteration: number,
+  widened = false,
 ): Promise<() => void> {
   const assignment = tables.assignmentOf(sql, iteration);
   const clusters = tables.clustersOfIteration(sql, iteration);
-  // D2C: each task under every cluster, or pruned, its candidates; a baseline only each task under its own.
-  const candidates = config.method !== "d2c" ? assignment.map((c) => [c])
-    : config.prune && !tables.isFullIteration(sql, iteration) ? candidateClusters(assignment, config.k, earlierLosses(sql, config, iteration, clusters, assignment, config.k), config.prune, false)
-    : assignment.map(() => clusters.map((c) => c.cluster));
-  const pairs = candidates.flatMap((cs, t) => cs.map((c) => [t, c] as const));
+  let pairs: (readonly [number, number])[] = assignment.map((c, t) => [t, c] as const);
+  if (config.method === "d2c") {
+    const state = { ...policyState(sql, config, iteration), ...(widened ? { full: true } : {}) };
+    // Only a pruned iteration ranks, by the trajectory's earlier losses and the task similarities.
+    const similarity = state.full ? null : tables.readSimilarity(sql, assignment.length);
+    const earlier = state.full ? [] : earlierIterations(sql, config, iteration);
+    pairs = plan(policySettings(config), state, earlier, similarity, iterationLosses(sql, config, iteration));
+  }
   const keys = await Promise.all(pairs.map(([t, c]) => lossKey(clusters[c].cluster_key, config.tasks[t])));
   const known: Record<string, CachedLoss> = config.cache === false ? {} : await cachedLosses(env, keys);
   return () => {
@@ -41,32 +50,10 @@ export async function plannedUnits(
       if (!hit) ledger.add("unit", [{ id, ref: id }]);
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
-    sql.exec("UPDATE iterations SET units_total = ?, units_pending = ? WHERE iteration = ?", pairs.length, pending, iteration);
+    // A widened iteration adds to the units its pruned sweep planned.
+    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?",
+      pairs.length, pending, iteration);
   };
-}
-
-/**
- * Pruned D2C's ranking from this trajectory's earlier iterations, as `runD2C` ranks ("stale"): a task's
- * loss under a cluster whose merge is unchanged (same cluster key), else its latest loss under the
- * same cluster label (the merge has changed since, usually by a few members); a cluster never
- * measured for the task ranks first (news worth one evaluation), those ordered by task similarity
- * where the run stored it (a pruned first iteration), else all alike.
- */
-function earlierLosses(sql: SqlStorage, config: RunConfig, iteration: number, clusters: readonly tables.ClusterRow[], assignment: readonly number[], k: number) {
-  const valid = new Map<string, number>();
-  const stale = new Map<string, number>();
-  // Only this trajectory's iterations: a restart ranks as a run from its own start would.
-  const from = tables.currentRestart(sql, config.seed).firstIteration;
-  for (const u of sql.exec<{ task: number; cluster: number; loss: number; cluster_key: string }>(
-    `SELECT u.task, u.cluster, u.loss, c.cluster_key FROM units u JOIN clusters c ON c.iteration = u.iteration AND c.cluster = u.cluster
-     WHERE u.iteration >= ? AND u.iteration < ? AND u.loss IS NOT NULL ORDER BY u.iteration`, from, iteration)) {
-    const pair = `${u.task}:${u.cluster}`;
-    stale.set(pair, u.loss);
-    if (clusters[u.cluster]?.cluster_key === u.cluster_key) valid.set(pair, u.loss);
-  }
-  const similarity = tables.readSimilarity(sql, assignment.length);
-  const fallback = similarity ? similarityRanking(similarity, assignment.length, assignment, k) : () => 0;
-  return lossRanking((t, c) => valid.get(`${t}:${c}`), fallback, (t, c) => stale.get(`${t}:${c}`));
 }
 
 /** Sends few-shot units (`ids`), marked sent in the ledger before the messages go. */

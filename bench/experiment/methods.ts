@@ -7,9 +7,11 @@
  */
 import { clustersOf, type Assignment } from "../../src/clustering/assignment.ts";
 import { kmeans } from "../../src/clustering/kmeans.ts";
-import { DEFAULT_PRUNE, runD2C, type D2CIteration, type PruneSettings } from "../../src/clustering/pruned.ts";
+import { keptIteration } from "../../src/clustering/policy.ts";
+import { DEFAULT_PRUNE, type PruneSettings } from "../../src/clustering/pruned.ts";
 import { randomAssignment } from "../../src/clustering/random.ts";
-import { keptRestart, restartSeeds, type RestartCriterion } from "../../src/tuning/restarts.ts";
+import { runD2C, type D2CIteration } from "../../src/clustering/runD2C.ts";
+import type { RestartCriterion } from "../../src/tuning/restarts.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 
 export type Method = "random" | "kmeans" | "d2c" | "d2c-full" | "d2c-restarts";
@@ -49,23 +51,27 @@ export async function cluster(
 ): Promise<Clustering> {
   if (method === "random") return { assignment: randomAssignment(n, k, seed), iterations: [] };
   if (method === "kmeans") return { assignment: kmeans(similarity, n, k, seed), iterations: [] };
-  if (method === "d2c-restarts") {
-    const runs: Clustering[] = [];
-    for (const s of restartSeeds(seed, options.restarts ?? DEFAULT_RESTARTS)) runs.push(await cluster("d2c", scorer, similarity, n, k, s, maxIterations, options));
-    const objectives = runs.map((r) => Math.min(...r.iterations.map((x) => x.objective)));
-    const fewShotExactMatch: number[] = [];
-    for (const r of runs) fewShotExactMatch.push((await scoreAssignment(scorer, r.assignment, undefined, "fewshot", options.meter)).meanExactMatch);
-    const kept = keptRestart(runs.map((_, i) => ({ objective: objectives[i], fewShotExactMatch: fewShotExactMatch[i] })), options.restartCriterion ?? DEFAULT_RESTART_CRITERION);
-    return { ...runs[kept], restarts: { objectives, fewShotExactMatch, kept, assignments: runs.map((r) => r.assignment) } };
-  }
+  const restarts = method === "d2c-restarts" ? (options.restarts ?? DEFAULT_RESTARTS) : 1;
   const start = options.start ?? kmeans(similarity, n, k, seed);
   const worldTask = (i: number) => options.tasks?.[i] ?? i;
-  return runD2C({
-    n, k, start, similarity, maxIterations, ranking: options.ranking,
-    prune: method === "d2c" ? (options.prune ?? DEFAULT_PRUNE) : null,
+  const run = await runD2C({
+    n, k, start, similarity, maxIterations, ranking: options.ranking, restarts, seed,
+    prune: method === "d2c-full" ? null : (options.prune ?? DEFAULT_PRUNE),
     // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
     evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot", options.meter)).loss,
   });
+  if (restarts === 1) return run;
+  // The kept start is the policy's choice, by few-shot exact match of each start's best clustering (as the Worker).
+  const assignments = run.bests.map((i) => run.iterations[i].assignment);
+  const fewShotExactMatch: number[] = [];
+  for (const a of assignments) fewShotExactMatch.push((await scoreAssignment(scorer, a, undefined, "fewshot", options.meter)).meanExactMatch);
+  const criterion = options.restartCriterion ?? DEFAULT_RESTART_CRITERION;
+  const keptAt = keptIteration(run.iterations, criterion, (i) => fewShotExactMatch[run.bests.indexOf(i)]);
+  const kept = run.iterations[keptAt].restart;
+  return {
+    assignment: run.iterations[keptAt].assignment, iterations: run.iterations.filter((i) => i.restart === kept), fixedPoint: run.fixedPoints[kept],
+    restarts: { objectives: run.bests.map((i) => run.iterations[i].objective), fewShotExactMatch, kept, assignments },
+  };
 }
 
 /** Mean exact match (held-out, or few-shot for choosing among restarts) and mean few-shot loss of the tasks under their clusters. */

@@ -4,15 +4,11 @@
  * (every task under every cluster) before the run may stop, so a pruned run ends at a true D2C
  * fixed point: no task prefers another cluster under a full evaluation.
  *
- * Pure, like d2c.ts: the offline experiment and the ClusterRun Durable Object can run it alike.
- * A run's loop:
- *   candidates = candidateClusters(assignment, k, ranking, settings, full)
- *   losses[t][c] = evaluate where c in candidates[t], NaN elsewhere
- *   next = reassignPartial(losses, assignment)
- *   if next equals assignment: stop when `full`, else evaluate the same assignment again with full = true
+ * Pure, like d2c.ts: the pieces policy.ts puts together into the one D2C loop that the offline
+ * experiment (runD2C.ts) and the ClusterRun Durable Object both drive.
  */
-import { clustersOf, sameAssignment, type Assignment } from "./assignment";
-import { bestIteration, objective, reassign, type Iteration, type LossMatrix } from "./d2c";
+import type { Assignment } from "./assignment";
+import { reassign, type LossMatrix } from "./d2c";
 
 export interface PruneSettings {
   /**
@@ -106,90 +102,4 @@ export function lossRanking(known: (task: number, cluster: number) => number | u
     const loss = known(task, cluster) ?? stale?.(task, cluster);
     return loss === undefined ? fallback(task, cluster) - 3 : loss;
   };
-}
-
-export interface D2CRunOptions {
-  readonly n: number;
-  readonly k: number;
-  /** The starting assignment (k-means on task vectors in D2C). */
-  readonly start: Assignment;
-  /** Few-shot loss of `task` under the merge of `members` (sorted task indices). */
-  readonly evaluate: (members: readonly number[], task: number) => number | Promise<number>;
-  /** Assignments evaluated at most (a widened, full evaluation of the same assignment is the same iteration). */
-  readonly maxIterations: number;
-  /** null: the full schedule (every task under every cluster every iteration). */
-  readonly prune: PruneSettings | null;
-  /** Cosine similarities of the task vectors (n x n), for the fallback ranking. */
-  readonly similarity: Float64Array;
-  /**
-   * How a task's other clusters are ranked. "stale" (default): the last loss measured under the
-   * cluster's current members, else the last loss measured under the same cluster label (its merge
-   * has changed since, usually by a few members), else similarity. "loss": the valid loss, else
-   * similarity (unmeasured clusters first). "similarity": `similarityRanking` only. Measured on
-   * the reference world, m = 2 (bench/scale.ts --ranking): "stale" reached full D2C's J at K = 5 in
-   * 649 forward passes (full: 1040), "loss" 776 at a worse J, "similarity" 748 at a worse J.
-   */
-  readonly ranking?: "loss" | "similarity" | "stale";
-}
-
-export interface D2CIteration extends Iteration {
-  /** Whether every task was evaluated under every cluster in this iteration. */
-  readonly full: boolean;
-  /** Task x cluster evaluations asked for (before any cache). */
-  readonly evaluations: number;
-}
-
-export interface D2CRun {
-  /** The assignment with the best J seen. */
-  readonly assignment: Assignment;
-  readonly iterations: readonly D2CIteration[];
-  /** True when the run ended on a full sweep that moved nothing (not on maxIterations). */
-  readonly fixedPoint: boolean;
-}
-
-/** D2C, pruned or full, from `start` to a full-sweep fixed point or maxIterations. */
-export async function runD2C(options: D2CRunOptions): Promise<D2CRun> {
-  const { n, k, evaluate, prune, similarity } = options;
-  const known = new Map<string, number>(); // `${members}|${task}` -> loss measured in this run
-  const lastByLabel = new Map<string, number>(); // `${cluster label}|${task}` -> last loss, merge possibly changed since
-  const iterations: D2CIteration[] = [];
-  let assignment: Assignment = options.start;
-  let full = prune === null || (prune.fullFirst ?? fullFirstByDefault(n, k));
-  while (iterations.length < options.maxIterations) {
-    const clusters = clustersOf(assignment, k);
-    const keys = clusters.map((m) => m.join(","));
-    const fallback = similarityRanking(similarity, n, assignment, k);
-    const valid = (t: number, c: number) => known.get(`${keys[c]}|${t}`);
-    const ranking = options.ranking === "similarity" ? fallback
-      : lossRanking(valid, fallback, (options.ranking ?? "stale") === "stale" ? (t, c) => lastByLabel.get(`${c}|${t}`) : undefined);
-    const losses: number[][] = Array.from({ length: n }, () => new Array<number>(k).fill(NaN));
-    let evaluations = 0;
-    const sweep = async (wide: boolean) => {
-      const candidates = candidateClusters(assignment, k, ranking, prune ?? DEFAULT_PRUNE, wide);
-      for (let t = 0; t < n; t++) {
-        for (const c of candidates[t]) {
-          if (!Number.isNaN(losses[t][c])) continue;
-          losses[t][c] = await evaluate(clusters[c], t);
-          known.set(`${keys[c]}|${t}`, losses[t][c]);
-          lastByLabel.set(`${c}|${t}`, losses[t][c]);
-          evaluations++;
-        }
-      }
-    };
-    await sweep(full);
-    let next = reassignPartial(losses, assignment);
-    if (!full && sameAssignment(next, assignment)) {
-      // No move among the candidates: widen this iteration to a full sweep before believing it.
-      full = true;
-      await sweep(true);
-      next = reassignPartial(losses, assignment);
-    }
-    iterations.push({ assignment, objective: objective(losses, assignment), full, evaluations });
-    if (sameAssignment(next, assignment)) {
-      return { assignment: iterations[bestIteration(iterations)].assignment, iterations, fixedPoint: true };
-    }
-    full = prune === null;
-    assignment = next;
-  }
-  return { assignment: iterations[bestIteration(iterations)].assignment, iterations, fixedPoint: false };
 }

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { clustersOf, sameAssignment } from "../../src/clustering/assignment";
 import { objective, reassign } from "../../src/clustering/d2c";
 import { kmeans } from "../../src/clustering/kmeans";
-import { candidateClusters, reassignPartial, runD2C } from "../../src/clustering/pruned";
+import { candidateClusters, reassignPartial } from "../../src/clustering/pruned";
+import { runD2C } from "../../src/clustering/runD2C";
 import { seededRandom } from "../../src/prng";
 
 /**
