@@ -82,18 +82,22 @@ export interface TaskArithmetic extends Common {
 
 export type MergeMethodDescriptor = FactorMerge | TaskArithmetic;
 
-/** A task-arithmetic configuration; the unit weight follows from the consensus. */
+/**
+ * A task-arithmetic configuration; the unit weight follows from the consensus. Tuning screens every
+ * sparsifying one at each density unless `screened` is false (each screened method costs evaluations).
+ */
 function taskArithmetic<N extends string>(
   name: N,
   summary: string,
   sparsification: Sparsification,
   consensus: Consensus,
+  screened = sparsification !== "none",
 ): TaskArithmetic & { readonly name: N } {
   const parameters: MergeParameterName[] = [...(sparsification === "none" ? [] : ["density" as const]), "rank"];
   return {
     kind: "taskArithmetic", name, summary, sparsification, consensus, projection: "svd",
     parameters: sparsification === "dare" ? [...parameters, "seed"] : parameters,
-    unitWeight: consensus === "ties" ? "1" : "1/n", screened: sparsification !== "none", fixedRank: true,
+    unitWeight: consensus === "ties" ? "1" : "1/n", screened, fixedRank: true,
   };
 }
 
