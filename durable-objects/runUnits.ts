@@ -17,7 +17,9 @@ import * as tables from "./runTables";
  * turned the cache off): D2C's pairs as the policy plans them (`widened`: the rest of a pruned
  * iteration's full sweep), a baseline's each task under its own cluster.
  */
-export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig, iteration: number, widened = false): Promise<() => void> {
+export async function plannedUnits(
+  env: Env, sql: SqlStorage, config: RunConfig, iteration: number, widened = false,
+): Promise<() => void> {
   const assignment = tables.assignmentOf(sql, iteration);
   const clusters = tables.clustersOfIteration(sql, iteration);
   let pairs: (readonly [number, number])[] = assignment.map((c, t) => [t, c] as const);
@@ -38,8 +40,8 @@ export async function plannedUnits(env: Env, sql: SqlStorage, config: RunConfig,
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     // A widened iteration adds to the units its pruned sweep planned.
-    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?",
-      pairs.length, pending, iteration);
+    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, " +
+      "units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?", pairs.length, pending, iteration);
   };
 }
 
