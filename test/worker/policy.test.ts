@@ -125,7 +125,7 @@ describe("step", () => {
 });
 
 describe("keptIteration", () => {
-  it("keeps the lowest J (first of equals), or the trajectory the criterion picks (J where exact match is missing)", () => {
+  it("keeps the lowest J (first of equals), or the criterion's trajectory (J if exact match is missing)", () => {
     const iterations = [
       { restart: 0, objective: 0.5 },
       { restart: 0, objective: 0.4 },
