@@ -305,12 +305,13 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   private async begin(config: RunConfig, assignment: number[], similarity: Float64Array | null): Promise<void> {
-    // The policy's start: a pruned first iteration is ranked by task similarity; without them (a warm start) it is full.
+    // The policy's start: a pruned first iteration is ranked by task similarity; without (a warm start) it is full.
     const full = config.method !== "d2c" || startState(policySettings(config), assignment, similarity !== null).full;
     const restarts = config.restarts ?? 1;
     this.commit(() => {
       // Kept for the pruned ranking's fallback and for the later restarts' k-means.
-      if (similarity && config.method === "d2c" && (config.prune || restarts > 1)) tables.storeSimilarity(this.sql, similarity);
+      const kept = similarity && config.method === "d2c" && (config.prune || restarts > 1);
+      if (kept) tables.storeSimilarity(this.sql, similarity);
       if (restarts > 1) tables.insertRestart(this.sql, { restart: 0, firstIteration: 0, seed: config.seed });
       tables.insertIteration(this.sql, 0, assignment, new Date().toISOString(), full);
       this.advance("merge");
@@ -399,7 +400,10 @@ export class ClusterRun extends DurableObject<Env> {
     await cache.recordLosses(this.env, units.filter((u) => u.source === "queue")
       .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })));
     const losses = iterationLosses(this.sql, config, iteration);
-    const outcome = config.method === "d2c" ? this.d2cStep(config, iteration, losses) : this.baselineStep(config, iteration, losses);
+    const settings = policySettings(config);
+    const outcome = config.method === "d2c"
+      ? this.d2cStep(config, iteration, losses)
+      : this.baselineStep(config, iteration, losses);
     if (outcome.decision === "widen") {
       // The rest of the full sweep joins this iteration's units, and the iteration is evaluated again.
       const planned = await plannedUnits(this.env, this.sql, this.ledger, config, iteration, true);
@@ -413,7 +417,9 @@ export class ClusterRun extends DurableObject<Env> {
     }
     const { assignment, objective: j } = outcome.scored;
     const next = outcome.decision === "done" ? null : outcome.state;
-    const restart = outcome.decision === "restart" ? { ...next!, firstIteration: iteration + 1, seed: restartSeed(policySettings(config), next!.restart) } : null;
+    const restart = outcome.decision === "restart"
+      ? { ...outcome.state, firstIteration: iteration + 1, seed: restartSeed(settings, outcome.state.restart) }
+      : null;
     const now = new Date().toISOString();
     this.commit(() => {
       this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, exact_match = ?, finished_at = ? WHERE iteration = ?",
@@ -449,7 +455,8 @@ export class ClusterRun extends DurableObject<Env> {
   private d2cStep(config: RunConfig, iteration: number, losses: LossMatrix): Step {
     const state = policyState(this.sql, config, iteration);
     // Only a restart's k-means start reads the similarities.
-    const similarity = state.restart + 1 < (config.restarts ?? 1) ? tables.readSimilarity(this.sql, config.tasks.length) : null;
+    const restarting = state.restart + 1 < (config.restarts ?? 1);
+    const similarity = restarting ? tables.readSimilarity(this.sql, config.tasks.length) : null;
     return step(policySettings(config), state, losses, similarity);
   }
 

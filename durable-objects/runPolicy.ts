@@ -10,8 +10,12 @@ import * as tables from "./runTables";
 
 export function policySettings(config: RunConfig): PolicySettings {
   return {
-    n: config.tasks.length, k: config.k, prune: config.prune ?? null, maxIterations: config.maxIterations,
-    restarts: config.restarts ?? 1, seed: config.seed,
+    n: config.tasks.length,
+    k: config.k,
+    prune: config.prune ?? null,
+    maxIterations: config.maxIterations,
+    restarts: config.restarts ?? 1,
+    seed: config.seed,
   };
 }
 
@@ -19,8 +23,10 @@ export function policySettings(config: RunConfig): PolicySettings {
 export function policyState(sql: SqlStorage, config: RunConfig, iteration: number): PolicyState {
   const trajectory = tables.currentRestart(sql, config.seed);
   return {
-    restart: trajectory.restart, iteration: iteration - trajectory.firstIteration,
-    assignment: tables.assignmentOf(sql, iteration), full: tables.isFullIteration(sql, iteration),
+    restart: trajectory.restart,
+    iteration: iteration - trajectory.firstIteration,
+    assignment: tables.assignmentOf(sql, iteration),
+    full: tables.isFullIteration(sql, iteration),
   };
 }
 

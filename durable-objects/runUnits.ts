@@ -51,8 +51,8 @@ export async function plannedUnits(
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     // A widened iteration adds to the units its pruned sweep planned.
-    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?",
-      pairs.length, pending, iteration);
+    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, " +
+      "units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?", pairs.length, pending, iteration);
   };
 }
 

@@ -58,18 +58,23 @@ export async function cluster(
     n, k, start, similarity, maxIterations, ranking: options.ranking, restarts, seed,
     prune: method === "d2c-full" ? null : (options.prune ?? DEFAULT_PRUNE),
     // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
-    evaluate: async (members, t) => (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot", options.meter)).loss,
+    evaluate: async (members, t) =>
+      (await scorer.score(Scorer.cluster(members.map(worldTask)), worldTask(t), "fewshot", options.meter)).loss,
   });
   if (restarts === 1) return run;
   // The kept start is the policy's choice, by few-shot exact match of each start's best clustering (as the Worker).
   const assignments = run.bests.map((i) => run.iterations[i].assignment);
   const fewShotExactMatch: number[] = [];
-  for (const a of assignments) fewShotExactMatch.push((await scoreAssignment(scorer, a, undefined, "fewshot", options.meter)).meanExactMatch);
+  for (const a of assignments) {
+    fewShotExactMatch.push((await scoreAssignment(scorer, a, undefined, "fewshot", options.meter)).meanExactMatch);
+  }
   const criterion = options.restartCriterion ?? DEFAULT_RESTART_CRITERION;
   const keptAt = keptIteration(run.iterations, criterion, (i) => fewShotExactMatch[run.bests.indexOf(i)]);
   const kept = run.iterations[keptAt].restart;
   return {
-    assignment: run.iterations[keptAt].assignment, iterations: run.iterations.filter((i) => i.restart === kept), fixedPoint: run.fixedPoints[kept],
+    assignment: run.iterations[keptAt].assignment,
+    iterations: run.iterations.filter((i) => i.restart === kept),
+    fixedPoint: run.fixedPoints[kept],
     restarts: { objectives: run.bests.map((i) => run.iterations[i].objective), fewShotExactMatch, kept, assignments },
   };
 }

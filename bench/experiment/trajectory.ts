@@ -28,7 +28,10 @@ const seed = Number(values.seed);
 const maxIterations = Number(values["max-iterations"]);
 const world = await loadWorld(values.fixtures, 1);
 const n = world.tasks.length;
-const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
+const similarity = taskSimilarity(
+  world.tasks.map((t) => t.adapter),
+  world.model.contract.loraTargets,
+);
 
 const runs = [];
 for (const prune of [DEFAULT_PRUNE, null]) {
@@ -37,7 +40,12 @@ for (const prune of [DEFAULT_PRUNE, null]) {
   const passes: number[] = [];
   // methods.ts's `cluster` call, with each forward pass counted against the iteration that asked for it.
   const run = await runD2C({
-    n, k, start: kmeans(similarity, n, k, seed), similarity, maxIterations, prune,
+    n,
+    k,
+    start: kmeans(similarity, n, k, seed),
+    similarity,
+    maxIterations,
+    prune,
     evaluate: async (members, t, iteration) => {
       const before = meter.forwardPasses;
       const { loss } = await scorer.score(Scorer.cluster(members), t, "fewshot", meter);
@@ -46,14 +54,33 @@ for (const prune of [DEFAULT_PRUNE, null]) {
     },
   });
   runs.push({
-    prune, fixedPoint: run.fixedPoint, forwardPasses: meter.forwardPasses,
+    prune,
+    fixedPoint: run.fixedPoint,
+    forwardPasses: meter.forwardPasses,
     iterations: run.iterations.map((it, i) => ({
-      assignment: it.assignment, objective: it.objective, full: it.full, evaluations: it.evaluations, forwardPasses: passes[i] ?? 0,
+      assignment: it.assignment,
+      objective: it.objective,
+      full: it.full,
+      evaluations: it.evaluations,
+      forwardPasses: passes[i] ?? 0,
     })),
   });
-  console.log(`${prune ? "pruned" : "full"}: ${run.iterations.length} iterations, ${meter.forwardPasses} forward passes, ` +
-    `J ${Math.min(...run.iterations.map((i) => i.objective)).toFixed(4)}`);
+  console.log(
+    `${prune ? "pruned" : "full"}: ${run.iterations.length} iterations, ${meter.forwardPasses} forward passes, ` +
+      `J ${Math.min(...run.iterations.map((i) => i.objective)).toFixed(4)}`,
+  );
 }
-const command = ["npm run bench:trajectory", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
-const record = { command, fixtures: values.fixtures, tasks: world.tasks.map((t) => t.id), k, seed, maxIterations, merge: MERGE, runs };
+const command = ["npm run bench:trajectory", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
+  " ",
+);
+const record = {
+  command,
+  fixtures: values.fixtures,
+  tasks: world.tasks.map((t) => t.id),
+  k,
+  seed,
+  maxIterations,
+  merge: MERGE,
+  runs,
+};
 writeFileSync(values.out, JSON.stringify(record, null, 1) + "\n");

@@ -14,8 +14,14 @@ import { clustersOf, sameAssignment, type Assignment } from "./assignment";
 import { objective, placeNewTasks, type LossMatrix } from "./d2c";
 import { argmin, kmeans } from "./kmeans";
 import {
-  candidateClusters, DEFAULT_PRUNE, fullFirstByDefault, lossRanking, reassignPartial, similarityRanking,
-  type PruneSettings, type Ranking,
+  candidateClusters,
+  DEFAULT_PRUNE,
+  fullFirstByDefault,
+  lossRanking,
+  reassignPartial,
+  similarityRanking,
+  type PruneSettings,
+  type Ranking,
 } from "./pruned";
 import { keptRestart, restartSeeds, type RestartCriterion } from "../tuning/restarts";
 
@@ -84,10 +90,18 @@ export type Step =
  * A trajectory's first iteration. It is pruned only where the rule of pruned.ts wants it and it
  * can be ranked: by task similarity (nothing is known of its losses yet), every task placed.
  */
-export function startState(settings: PolicySettings, start: Assignment, hasSimilarity: boolean, restart = 0): PolicyState {
+export function startState(
+  settings: PolicySettings,
+  start: Assignment,
+  hasSimilarity: boolean,
+  restart = 0,
+): PolicyState {
   const { prune } = settings;
-  const full = prune === null || !hasSimilarity || start.includes(-1)
-    || (prune.fullFirst ?? fullFirstByDefault(settings.n, settings.k));
+  const full =
+    prune === null ||
+    !hasSimilarity ||
+    start.includes(-1) ||
+    (prune.fullFirst ?? fullFirstByDefault(settings.n, settings.k));
   return { restart, iteration: 0, assignment: start, full };
 }
 
@@ -109,39 +123,67 @@ export function restartState(settings: PolicySettings, restart: number, similari
  * pairs already in `evaluated` (not NaN) are left out, so a widened iteration asks for the rest.
  */
 export function plan(
-  settings: PolicySettings, state: PolicyState, earlier: readonly Measured[], similarity: Float64Array | null, evaluated?: LossMatrix,
+  settings: PolicySettings,
+  state: PolicyState,
+  earlier: readonly Measured[],
+  similarity: Float64Array | null,
+  evaluated?: LossMatrix,
 ): [task: number, cluster: number][] {
   const { n, k } = settings;
   const all = Array.from({ length: k }, (_, c) => c);
-  const candidates = state.full ? state.assignment.map(() => all)
-    : candidateClusters(state.assignment, k, rankingOf(settings, state, earlier, similarity), settings.prune ?? DEFAULT_PRUNE, false);
+  const candidates = state.full
+    ? state.assignment.map(() => all)
+    : candidateClusters(
+        state.assignment,
+        k,
+        rankingOf(settings, state, earlier, similarity),
+        settings.prune ?? DEFAULT_PRUNE,
+        false,
+      );
   if (candidates.length !== n) throw new RangeError(`the assignment has ${candidates.length} tasks, the run ${n}`);
-  return candidates.flatMap((cs, t) => cs.filter((c) => Number.isNaN(evaluated?.[t]?.[c] ?? NaN)).map((c): [number, number] => [t, c]));
+  return candidates.flatMap((cs, t) =>
+    cs.filter((c) => Number.isNaN(evaluated?.[t]?.[c] ?? NaN)).map((c): [number, number] => [t, c]),
+  );
 }
 
 /**
  * How a pruned iteration ranks each task's other clusters, from the trajectory's earlier
  * iterations (in order: a later loss replaces an earlier one) and the task similarities.
  */
-export function rankingOf(settings: PolicySettings, state: PolicyState, earlier: readonly Measured[], similarity: Float64Array | null): Ranking {
+export function rankingOf(
+  settings: PolicySettings,
+  state: PolicyState,
+  earlier: readonly Measured[],
+  similarity: Float64Array | null,
+): Ranking {
   const { n, k } = settings;
   const kind = settings.ranking ?? "stale";
-  const fallback: Ranking = similarity ? similarityRanking(similarity, n, state.assignment, k) : (task, cluster) => {
-    throw new RangeError(`ranking cluster ${cluster} for task ${task} needs the task similarities, and the run has none`);
-  };
+  const fallback: Ranking = similarity
+    ? similarityRanking(similarity, n, state.assignment, k)
+    : (task, cluster) => {
+        throw new RangeError(
+          `ranking cluster ${cluster} for task ${task} needs the task similarities, and the run has none`,
+        );
+      };
   if (kind === "similarity") return fallback;
   const known = new Map<string, number>(); // `${members}|${task}` -> last loss under that merge
   const byLabel = new Map<string, number>(); // `${cluster label}|${task}` -> last loss, merge possibly changed since
   for (const m of earlier) {
     const keys = m.clusters.map((members) => members.join(","));
-    m.losses.forEach((row, t) => row.forEach((loss, c) => {
-      if (Number.isNaN(loss)) return;
-      known.set(`${keys[c]}|${t}`, loss);
-      byLabel.set(`${c}|${t}`, loss);
-    }));
+    m.losses.forEach((row, t) =>
+      row.forEach((loss, c) => {
+        if (Number.isNaN(loss)) return;
+        known.set(`${keys[c]}|${t}`, loss);
+        byLabel.set(`${c}|${t}`, loss);
+      }),
+    );
   }
   const keys = clustersOf(state.assignment, k).map((members) => members.join(","));
-  return lossRanking((t, c) => known.get(`${keys[c]}|${t}`), fallback, kind === "stale" ? (t, c) => byLabel.get(`${c}|${t}`) : undefined);
+  return lossRanking(
+    (t, c) => known.get(`${keys[c]}|${t}`),
+    fallback,
+    kind === "stale" ? (t, c) => byLabel.get(`${c}|${t}`) : undefined,
+  );
 }
 
 /**
@@ -151,18 +193,32 @@ export function rankingOf(settings: PolicySettings, state: PolicyState, earlier:
  * point; the trajectory also ends at maxIterations; a trajectory that ended is followed by the
  * next seeded start while restarts remain (which needs the similarities).
  */
-export function step(settings: PolicySettings, state: PolicyState, losses: LossMatrix, similarity: Float64Array | null = null): Step {
+export function step(
+  settings: PolicySettings,
+  state: PolicyState,
+  losses: LossMatrix,
+  similarity: Float64Array | null = null,
+): Step {
   const assignment = placeNewTasks(losses, state.assignment);
   const next = reassignPartial(losses, assignment);
   const settled = sameAssignment(next, assignment);
   if (settled && !state.full) return { decision: "widen", state: { ...state, full: true } };
   const scored = { assignment, objective: objective(losses, assignment) };
   if (!settled && state.iteration + 1 < settings.maxIterations) {
-    return { decision: "next", scored, state: { ...state, iteration: state.iteration + 1, assignment: next, full: settings.prune === null } };
+    return {
+      decision: "next",
+      scored,
+      state: { ...state, iteration: state.iteration + 1, assignment: next, full: settings.prune === null },
+    };
   }
   if (state.restart + 1 >= (settings.restarts ?? 1)) return { decision: "done", scored, fixedPoint: settled };
   if (!similarity) throw new RangeError("a restart's k-means start needs the task similarities, and the run has none");
-  return { decision: "restart", scored, fixedPoint: settled, state: restartState(settings, state.restart + 1, similarity) };
+  return {
+    decision: "restart",
+    scored,
+    fixedPoint: settled,
+    state: restartState(settings, state.restart + 1, similarity),
+  };
 }
 
 /** An iteration of a run, for choosing the one it keeps. */
@@ -186,10 +242,19 @@ export function trajectoryBests(iterations: readonly KeptCandidate[]): number[] 
  * assignment, asked only of the trajectories' bests; where one has none (a loss cached before
  * exact match was kept), J decides.
  */
-export function keptIteration(iterations: readonly KeptCandidate[], criterion: RestartCriterion, exactMatch: (iteration: number) => number | null): number {
+export function keptIteration(
+  iterations: readonly KeptCandidate[],
+  criterion: RestartCriterion,
+  exactMatch: (iteration: number) => number | null,
+): number {
   const bests = trajectoryBests(iterations);
   if (bests.length === 1) return bests[0];
   const matches = bests.map(exactMatch);
   const decided = matches.every((m) => m !== null) ? criterion : "loss";
-  return bests[keptRestart(bests.map((i, r) => ({ objective: iterations[i].objective, fewShotExactMatch: matches[r] ?? NaN })), decided)];
+  return bests[
+    keptRestart(
+      bests.map((i, r) => ({ objective: iterations[i].objective, fewShotExactMatch: matches[r] ?? NaN })),
+      decided,
+    )
+  ];
 }

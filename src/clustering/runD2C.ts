@@ -5,7 +5,15 @@
  */
 import { clustersOf, type Assignment } from "./assignment";
 import { bestIteration, type Iteration } from "./d2c";
-import { plan, startState, step, trajectoryBests, type Measured, type PolicySettings, type RankingKind } from "./policy";
+import {
+  plan,
+  startState,
+  step,
+  trajectoryBests,
+  type Measured,
+  type PolicySettings,
+  type RankingKind,
+} from "./policy";
 import type { PruneSettings } from "./pruned";
 
 export interface D2CRunOptions {
@@ -13,9 +21,12 @@ export interface D2CRunOptions {
   readonly k: number;
   /** The starting assignment (k-means on task vectors in D2C). */
   readonly start: Assignment;
-  /** Few-shot loss of `task` under the merge of `members` (sorted task indices), asked by iteration `iteration` (index into the run's). */
+  /**
+   * Few-shot loss of `task` under the merge of `members` (sorted task indices), asked by the run's
+   * iteration `iteration` (an index into its iterations).
+   */
   readonly evaluate: (members: readonly number[], task: number, iteration: number) => number | Promise<number>;
-  /** Assignments evaluated at most per trajectory (a widened, full evaluation of the same assignment is the same iteration). */
+  /** Assignments evaluated at most per trajectory (widened to a full sweep, an iteration is still one). */
   readonly maxIterations: number;
   /** null: the full schedule (every task under every cluster every iteration). */
   readonly prune: PruneSettings | null;
@@ -53,8 +64,13 @@ export interface D2CRun {
 export async function runD2C(options: D2CRunOptions): Promise<D2CRun> {
   const { n, k, evaluate, similarity } = options;
   const settings: PolicySettings = {
-    n, k, prune: options.prune, maxIterations: options.maxIterations, ranking: options.ranking,
-    restarts: options.restarts, seed: options.seed,
+    n,
+    k,
+    prune: options.prune,
+    maxIterations: options.maxIterations,
+    ranking: options.ranking,
+    restarts: options.restarts,
+    seed: options.seed,
   };
   const iterations: D2CIteration[] = [];
   const fixedPoints: boolean[] = [];

@@ -50,25 +50,49 @@ interface WorkerIteration {
 async function workerRun(prune: boolean) {
   const response = await call("/v1/runs", {
     method: "POST",
-    body: JSON.stringify({ tasks: TASKS, k: K, method: "d2c", seed: record.seed, maxIterations: record.maxIterations, merge: record.merge, prune, restarts: 1 }),
+    body: JSON.stringify({
+      tasks: TASKS,
+      k: K,
+      method: "d2c",
+      seed: record.seed,
+      maxIterations: record.maxIterations,
+      merge: record.merge,
+      prune,
+      restarts: 1,
+    }),
   });
   expect(response.status).toBe(202);
   const { runId } = (await response.json()) as { runId: string };
   const status = await waitFor(runId, finished, 900);
   expect(status.state).toBe("done");
   expect(status.tasks).toEqual(TASKS);
-  const counts = await runInDurableObject(clusterRun(env, runId), (_, state) => state.storage.sql.exec<{ iteration: number; queued: number; passes: number }>(
-    "SELECT iteration, sum(source = 'queue') AS queued, coalesce(sum(passes), 0) AS passes FROM units GROUP BY iteration ORDER BY iteration").toArray());
+  const counts = await runInDurableObject(clusterRun(env, runId), (_, state) =>
+    state.storage.sql
+      .exec<{ iteration: number; queued: number; passes: number }>(
+        "SELECT iteration, sum(source = 'queue') AS queued, coalesce(sum(passes), 0) AS passes FROM units " +
+          "GROUP BY iteration ORDER BY iteration",
+      )
+      .toArray(),
+  );
   const similarity = await runInDurableObject(clusterRun(env, runId), (_, state) => {
-    const rows = state.storage.sql.exec<{ task: number; row: ArrayBuffer }>("SELECT task, row FROM similarity ORDER BY task").toArray();
+    const rows = state.storage.sql
+      .exec<{ task: number; row: ArrayBuffer }>("SELECT task, row FROM similarity ORDER BY task")
+      .toArray();
     return rows.length === TASKS.length ? rows.flatMap((r) => [...new Float64Array(r.row)]) : null;
   });
   const iterations: WorkerIteration[] = [];
   for (const it of status.iterations) {
-    const page = (await (await call(`/v1/runs/${runId}/losses?iteration=${it.iteration}&limit=1000`)).json()) as LossPage;
+    const page = (await (
+      await call(`/v1/runs/${runId}/losses?iteration=${it.iteration}&limit=1000`)
+    ).json()) as LossPage;
     iterations.push({
-      assignment: page.rows.map((r) => r.cluster), losses: page.rows.map((r) => r.losses), objective: it.objective!, full: it.full,
-      units: it.units, queued: counts[it.iteration].queued, passes: counts[it.iteration].passes,
+      assignment: page.rows.map((r) => r.cluster),
+      losses: page.rows.map((r) => r.losses),
+      objective: it.objective!,
+      full: it.full,
+      units: it.units,
+      queued: counts[it.iteration].queued,
+      passes: counts[it.iteration].passes,
     });
   }
   return { status, iterations, similarity };
@@ -77,14 +101,21 @@ async function workerRun(prune: boolean) {
 /** The experiment's driver over the Worker's losses; throws where it asks for a pair the Worker never evaluated. */
 async function replay(iterations: readonly WorkerIteration[], similarity: Float64Array, prune: boolean) {
   const asked = iterations.map(() => new Set<string>());
-  const labels = iterations.map((it) => new Map(clustersOf(it.assignment, K).map((members, c) => [members.join(","), c])));
+  const labels = iterations.map(
+    (it) => new Map(clustersOf(it.assignment, K).map((members, c) => [members.join(","), c])),
+  );
   const run = await runD2C({
-    n: TASKS.length, k: K, start: iterations[0].assignment, similarity, maxIterations: record.maxIterations,
+    n: TASKS.length,
+    k: K,
+    start: iterations[0].assignment,
+    similarity,
+    maxIterations: record.maxIterations,
     prune: prune ? { m: 2 } : null,
     evaluate: (members, t, i) => {
       const c = labels[i]?.get(members.join(","));
       const loss = c === undefined ? null : iterations[i].losses[t][c];
-      if (c === undefined || loss === null) throw new Error(`iteration ${i} asked for task ${t} under [${members}], which the Worker did not evaluate`);
+      if (c === undefined || loss === null)
+        throw new Error(`iteration ${i} asked for task ${t} under [${members}], which the Worker did not evaluate`);
       asked[i].add(`${t}:${c}`);
       return loss;
     },
@@ -94,11 +125,15 @@ async function replay(iterations: readonly WorkerIteration[], similarity: Float6
 
 describe("one D2C: the Worker's run is the experiment's driver", () => {
   // Pruned first: its cache starts empty, as the experiment's does.
-  for (const [name, prune] of [["pruned (m = 2)", true], ["full", false]] as const) {
-    it(`${name}: the same pairs, assignments, J, sweeps and forward passes, K = ${K}, seed ${record.seed}`, async () => {
+  for (const [name, prune] of [
+    ["pruned (m = 2)", true],
+    ["full", false],
+  ] as const) {
+    const title = `${name}: the same pairs, assignments, J, sweeps and forward passes, K = ${K}, seed ${record.seed}`;
+    it(title, async () => {
       const worker = await workerRun(prune);
       const { iterations } = worker;
-      // A pruned run keeps the similarities its ranking falls back on; a full run never ranks, so its replay reads none.
+      // A pruned run keeps the similarities its ranking falls back on; a full run never ranks (its replay reads none).
       if (prune) expect(worker.similarity).not.toBeNull();
       const similarity = worker.similarity ? new Float64Array(worker.similarity) : new Float64Array(TASKS.length ** 2);
       const { run, asked } = await replay(iterations, similarity, prune);
@@ -115,7 +150,10 @@ describe("one D2C: the Worker's run is the experiment's driver", () => {
         expect([...asked[i]].sort(), `iteration ${i}`).toEqual(evaluated.sort());
         // Forward passes: the asked pairs no earlier evaluation measured (one batch of few-shot examples each).
         const members = clustersOf(theirs.assignment, K).map((m) => m.join(","));
-        const fresh = [...asked[i]].map((p) => p.split(":").map(Number)).map(([t, c]) => `${members[c]}|${t}`).filter((key) => !cached.has(key));
+        const fresh = [...asked[i]]
+          .map((p) => p.split(":").map(Number))
+          .map(([t, c]) => `${members[c]}|${t}`)
+          .filter((key) => !cached.has(key));
         expect(theirs.queued, `iteration ${i}`).toBe(fresh.length);
         expect(theirs.passes, `iteration ${i}`).toBe(fresh.length);
         fresh.forEach((key) => cached.add(key));
@@ -127,9 +165,13 @@ describe("one D2C: the Worker's run is the experiment's driver", () => {
       // The experiment's own run (onnxruntime-node): the same trajectory.
       const expected = record.runs.find((r) => (r.prune !== null) === prune)!;
       expect(iterations.map((i) => i.assignment)).toEqual(expected.iterations.map((i) => i.assignment));
-      expect(iterations.map((i) => ({ full: i.full, units: i.units }))).toEqual(expected.iterations.map((i) => ({ full: i.full, units: i.evaluations })));
-      iterations.forEach((it, i) => expect(Math.abs(it.objective - expected.iterations[i].objective), `iteration ${i}`).toBeLessThan(1e-5));
-      // From an empty cache (the pruned run, first in this file) the passes are the experiment's, iteration by iteration.
+      expect(iterations.map((i) => ({ full: i.full, units: i.units }))).toEqual(
+        expected.iterations.map((i) => ({ full: i.full, units: i.evaluations })),
+      );
+      iterations.forEach((it, i) =>
+        expect(Math.abs(it.objective - expected.iterations[i].objective), `iteration ${i}`).toBeLessThan(1e-5),
+      );
+      // From an empty cache (the pruned run, first in this file): the experiment's passes, iteration by iteration.
       if (prune) expect(iterations.map((i) => i.passes)).toEqual(expected.iterations.map((i) => i.forwardPasses));
     }, 1_200_000);
   }

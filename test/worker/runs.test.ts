@@ -141,9 +141,10 @@ describe("a D2C run", () => {
     const runId = await startRun({ k: 4, method: "d2c", seed: 11, cache: false, maxIterations: 10, prune: { fullFirst: false } });
     const status = await waitFor(runId, finished, 120);
     expect(status.state).toBe("done");
-    // A pruned sweep that moves nothing is widened within its iteration: then the iteration is full and its event names the pruned sweep's units.
+    // A pruned sweep that moves nothing is widened within its iteration (then full; its event names the pruned units).
     const events = await (await call(`/v1/runs/${runId}/events`)).text();
-    const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]) as { iteration: number; units: number });
+    const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)]
+      .map((m) => JSON.parse(m[1]) as { iteration: number; units: number });
     if (status.iterations[0].full) expect(widened[0]).toEqual({ iteration: 0, units: TASKS.length * 3 });
     else expect(status.iterations[0]).toMatchObject({ full: false, units: TASKS.length * 3 });
     // The similarities the k-means start computed are kept for the ranking, one row per task.
