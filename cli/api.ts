@@ -30,7 +30,7 @@ export interface Api {
 }
 
 /** ADMIN_TOKEN from ./.dev.vars (dotenv syntax, as `npm start` writes it), if there is one. */
-function devVarsToken(): string | undefined {
+export function devVarsToken(): string | undefined {
   if (!existsSync(".dev.vars")) return undefined;
   const value = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1]?.trim();
   return value?.replace(/^(['"])(.*)\1$/, "$2") || undefined;

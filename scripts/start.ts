@@ -1,13 +1,14 @@
 /**
  * `npm start`: wrangler dev on 127.0.0.1:8787 with persisted local R2/DO state, an admin token
  * generated into .dev.vars on first start (never committed), and the fixtures seeded.
+ * `PORT=8797 npm start` listens elsewhere (a second Worker beside one on 8787, e.g. for a benchmark).
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { seed } from "./seed.ts";
 
-const PORT = 8787;
+const PORT = Number(process.env.PORT ?? 8787);
 const URL = `http://127.0.0.1:${PORT}`;
 
 /** A local secret from .dev.vars, generated there on first start (never committed). */
