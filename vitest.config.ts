@@ -40,7 +40,13 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own test).
-              bindings: { ADMIN_TOKEN: "test-admin-token", MANIFEST_SIGNING_KEY: signingKey, MANIFEST_SIGNING_KEY_NEXT: nextSigningKey, READ_MODEL_ISOLATE_MS: "0", SUBSET_REPORT_MS: "0" },
+              bindings: {
+                ADMIN_TOKEN: "test-admin-token",
+                MANIFEST_SIGNING_KEY: signingKey,
+                MANIFEST_SIGNING_KEY_NEXT: nextSigningKey,
+                READ_MODEL_ISOLATE_MS: "0",
+                SUBSET_REPORT_MS: "0",
+              },
               // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
               serviceBindings: {
                 FIXTURES: async (request: Request) => {
@@ -64,7 +70,12 @@ export default defineConfig({
       },
       {
         // The evaluator service (evaluator/, onnxruntime-node) on loopback behind the real Worker, in Node.
-        test: { name: "evaluator", include: ["test/evaluator/**/*.test.ts"], testTimeout: 360_000, hookTimeout: 180_000 },
+        test: {
+          name: "evaluator",
+          include: ["test/evaluator/**/*.test.ts"],
+          testTimeout: 360_000,
+          hookTimeout: 180_000,
+        },
       },
       {
         // The console in Debian's Chromium against a real `wrangler dev` (test/node/worker.ts).

@@ -38,15 +38,19 @@ const sizeOf = (column: string) =>
 export function objectFiles(persistTo: string, script: string, className: string): string[] {
   const dir = join(persistTo, "v3", "do", `${script}-${className}`);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")
+    .map((f) => join(dir, f));
 }
 
 /** Row sizes of every table of one object's database. */
 export function objectRows(file: string, className: string): ObjectRows {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-      .all().map((r) => String(r.name));
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .all()
+      .map((r) => String(r.name));
     const pageCount = Number(db.prepare("PRAGMA page_count").get()!.page_count);
     const pageSize = Number(db.prepare("PRAGMA page_size").get()!.page_size);
     return { className, file, databaseBytes: pageCount * pageSize, tables: tables.map((t) => tableRows(db, t)) };
@@ -58,18 +62,28 @@ export function objectRows(file: string, className: string): ObjectRows {
 function tableRows(db: DatabaseSync, table: string): TableRows {
   const info = db.prepare(`PRAGMA table_info(${quote(table)})`).all() as { name: string; pk: number }[];
   const columns = info.map((c) => c.name);
-  const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => quote(c.name));
+  const key = info
+    .filter((c) => c.pk > 0)
+    .sort((a, b) => a.pk - b.pk)
+    .map((c) => quote(c.name));
   const keyExpr = key.length ? key.join(" || ':' || ") : "rowid";
   const rowBytes = columns.map((c) => sizeOf(quote(c))).join(" + ");
   const rows = Number(db.prepare(`SELECT count(*) AS n FROM ${quote(table)}`).get()!.n);
-  const largest = rows === 0 ? undefined
-    : db.prepare(`SELECT ${rowBytes} AS bytes, ${keyExpr} AS key, ` +
-      `${columns.map((c, i) => `${sizeOf(quote(c))} AS c${i}`).join(", ")} ` +
-      `FROM ${quote(table)} ORDER BY bytes DESC LIMIT 1`).get();
+  const largest =
+    rows === 0
+      ? undefined
+      : db
+          .prepare(
+            `SELECT ${rowBytes} AS bytes, ${keyExpr} AS key, ` +
+              `${columns.map((c, i) => `${sizeOf(quote(c))} AS c${i}`).join(", ")} ` +
+              `FROM ${quote(table)} ORDER BY bytes DESC LIMIT 1`,
+          )
+          .get();
   const sizes = columns.map((_, i) => Number(largest?.[`c${i}`] ?? 0));
   const widest = sizes.indexOf(Math.max(...sizes));
   return {
-    table, rows,
+    table,
+    rows,
     largestRowBytes: Number(largest?.bytes ?? 0),
     largestRowKey: String(largest?.key ?? ""),
     largestColumn: columns[widest] ?? "",

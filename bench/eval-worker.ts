@@ -40,7 +40,12 @@ function loadModel(variant: string): Promise<LoadedModel> {
   let model = models.get(variant);
   if (!model) {
     const bytes = new Uint8Array(variants[variant]);
-    model = createSession(bytes).then((session) => ({ contract, session, Tensor: ort.Tensor, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig) }));
+    model = createSession(bytes).then((session) => ({
+      contract,
+      session,
+      Tensor: ort.Tensor,
+      tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig),
+    }));
     models.set(variant, model);
   }
   return model;
@@ -49,13 +54,24 @@ function loadModel(variant: string): Promise<LoadedModel> {
 function fullBatch(size: number, width: number): Batch {
   const ids = new BigInt64Array(size * width);
   for (let i = 0; i < ids.length; i++) ids[i] = BigInt(4 + (i % 30));
-  return { size, width, inputIds: ids, attentionMask: new BigInt64Array(size * width).fill(1n), scored: [], targets: new Int32Array(size * width) };
+  return {
+    size,
+    width,
+    inputIds: ids,
+    attentionMask: new BigInt64Array(size * width).fill(1n),
+    scored: [],
+    targets: new Int32Array(size * width),
+  };
 }
 
 function rank8(): AdapterFactors {
   const factors = new Map<string, LoraFactors>();
   for (const t of contract.loraTargets) {
-    factors.set(t.module, { rank: 8, a: new Float32Array(8 * t.in).fill(0.01), b: new Float32Array(t.out * 8).fill(0.01) });
+    factors.set(t.module, {
+      rank: 8,
+      a: new Float32Array(8 * t.in).fill(0.01),
+      b: new Float32Array(t.out * 8).fill(0.01),
+    });
   }
   return factors;
 }
@@ -87,7 +103,10 @@ export default {
       loaded = await loadModel(variant);
     } catch (error) {
       // A variant the runtime cannot load (an operator its build lacks) is a finding, not a crash.
-      return Response.json({ error: `${variant}: ${error instanceof Error ? error.message : String(error)}` }, { status: 500 });
+      return Response.json(
+        { error: `${variant}: ${error instanceof Error ? error.message : String(error)}` },
+        { status: 500 },
+      );
     }
     if (url.pathname === "/fewshot") {
       const sets = [gecDe, qaEn, replyJa, toneKo].map(parseExamples);
@@ -104,7 +123,13 @@ export default {
           loss += result.loss / sets.length;
         }
       });
-      return Response.json({ sets: sets.length, examples: sets.reduce((n, s) => n + s.length, 0), scoredTokens: tokens, loss, ms });
+      return Response.json({
+        sets: sets.length,
+        examples: sets.reduce((n, s) => n + s.length, 0),
+        scoredTokens: tokens,
+        loss,
+        ms,
+      });
     }
     const batch = fullBatch(q("batch", 10), q("sequence", contract.maxSequence));
     return Response.json({

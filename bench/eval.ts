@@ -89,9 +89,15 @@ try {
   const ceiling = gflops(2 * N ** 3, matmul.ms);
   const wasm = gflops(flops, forward.none);
   const fewshotMs = fewshot.ms;
-  console.log(`model: ${shape.n_layers} layers, d=${shape.d_model}; forward of ${BATCH} x ${SEQ} tokens = ${(flops / 1e9).toFixed(3)} GFLOP`);
-  console.log(`workerd  forward ${BATCH}x${SEQ}: mean ${forward.none.toFixed(1)} ms (rank-8 adapter ${forward.rank8.toFixed(1)} ms), ${wasm.toFixed(1)} GFLOP/s`);
-  console.log(`workerd  MatMul ${N}^3: mean ${matmul.ms.toFixed(2)} ms, ${ceiling.toFixed(1)} GFLOP/s (the wasm ceiling); forward attains ${((100 * wasm) / ceiling).toFixed(0)}% of it`);
+  console.log(
+    `model: ${shape.n_layers} layers, d=${shape.d_model}; forward of ${BATCH} x ${SEQ} tokens = ${(flops / 1e9).toFixed(3)} GFLOP`,
+  );
+  console.log(
+    `workerd  forward ${BATCH}x${SEQ}: mean ${forward.none.toFixed(1)} ms (rank-8 adapter ${forward.rank8.toFixed(1)} ms), ${wasm.toFixed(1)} GFLOP/s`,
+  );
+  console.log(
+    `workerd  MatMul ${N}^3: mean ${matmul.ms.toFixed(2)} ms, ${ceiling.toFixed(1)} GFLOP/s (the wasm ceiling); forward attains ${((100 * wasm) / ceiling).toFixed(0)}% of it`,
+  );
   console.log(
     `workerd  few-shot evaluation: ${fewshot.sets} tasks x 10 examples in ${fewshotMs.toFixed(1)} ms = ` +
       `${((fewshot.examples / fewshotMs) * 1000).toFixed(0)} examples/s, ${((fewshot.scoredTokens / fewshotMs) * 1000).toFixed(0)} scored tokens/s`,
@@ -113,7 +119,9 @@ try {
     `native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${nativeMs.fp32.toFixed(1)} ms, ${gflops(flops, nativeMs.fp32).toFixed(1)} GFLOP/s; ` +
       `int8 ${nativeMs.int8.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int8).toFixed(2)}x), int4 ${nativeMs.int4.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int4).toFixed(2)}x)`,
   );
-  console.log(`native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`);
+  console.log(
+    `native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`,
+  );
 } finally {
   await worker.dispose();
 }

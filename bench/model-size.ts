@@ -28,8 +28,22 @@ const here = (path: string) => new URL(path, import.meta.url).pathname;
 const root = values.dir!;
 const MiB = 2 ** 20;
 
-interface Synthetic { modelId: string; parameters: number; config: { d_model: number; n_layers: number } }
-interface Measured { rssBytes: number; peakRssBytes: number; onnxBytes: number; runtimeBytes: number; afterLoadBytes: number; afterForwardBytes: number; loadMs: number; firstForwardMs: number; forwardMs: number }
+interface Synthetic {
+  modelId: string;
+  parameters: number;
+  config: { d_model: number; n_layers: number };
+}
+interface Measured {
+  rssBytes: number;
+  peakRssBytes: number;
+  onnxBytes: number;
+  runtimeBytes: number;
+  afterLoadBytes: number;
+  afterForwardBytes: number;
+  loadMs: number;
+  firstForwardMs: number;
+  forwardMs: number;
+}
 
 /** The model folder of a size, generated (fp32, plain, int8) when missing. */
 function synthetic(size: string): string {
@@ -37,7 +51,11 @@ function synthetic(size: string): string {
   const dir = join(out, "models", `synthetic-${size.toLowerCase()}`);
   if (!existsSync(join(dir, "int8", "model.onnx"))) {
     console.error(`generating ${size} into ${out}`);
-    const python = spawnSync("/usr/bin/python3", [here("../tools/fixtures/synthetic.py"), "--params", size, "--out", out, "--int8"], { stdio: "inherit" });
+    const python = spawnSync(
+      "/usr/bin/python3",
+      [here("../tools/fixtures/synthetic.py"), "--params", size, "--out", out, "--int8"],
+      { stdio: "inherit" },
+    );
     if (python.status !== 0) throw new Error(`tools/fixtures/synthetic.py --params ${size} failed`);
   }
   return dir;
@@ -75,18 +93,32 @@ function workerdMemory(resetPeak = false): { rss: number; peak: number } {
   return { rss, peak };
 }
 
-async function measure(dir: string, variant: "fp32" | "int8"): Promise<Measured | { error: string; wasmBytes: number; rssBytes: number; peakRssBytes: number }> {
+async function measure(
+  dir: string,
+  variant: "fp32" | "int8",
+): Promise<Measured | { error: string; wasmBytes: number; rssBytes: number; peakRssBytes: number }> {
   const rel = dir.slice(root.length);
   const file = variant === "fp32" ? "model.onnx" : "int8/model.onnx";
-  const query = new URLSearchParams({ model: `${base}${rel}/${file}`, contract: `${base}${rel}/model.json`, batch: "10", sequence: "64", runs: values.runs! });
+  const query = new URLSearchParams({
+    model: `${base}${rel}/${file}`,
+    contract: `${base}${rel}/model.json`,
+    batch: "10",
+    sequence: "64",
+    runs: values.runs!,
+  });
   // A fresh isolate per model: wasm memory never shrinks, so an earlier model would hide in the figures.
-  const worker = await unstable_startWorker({ config: here("./model-size/wrangler.toml"), dev: { logLevel: "error" } as never });
+  const worker = await unstable_startWorker({
+    config: here("./model-size/wrangler.toml"),
+    dev: { logLevel: "error" } as never,
+  });
   try {
     await worker.fetch("http://bench/runtime");
     // Resident memory of the process with the runtime started, then its peak while the model loads
     // and runs: what the isolate took beyond the wasm memory (fetched bytes, JS copies) shows here.
     const before = workerdMemory(true);
-    const measured = (await (await worker.fetch(`http://bench/measure?${query}`)).json()) as Measured | { error: string; wasmBytes: number };
+    const measured = (await (await worker.fetch(`http://bench/measure?${query}`)).json()) as
+      | Measured
+      | { error: string; wasmBytes: number };
     return { ...measured, rssBytes: before.rss, peakRssBytes: workerdMemory().peak };
   } finally {
     await worker.dispose();
@@ -95,7 +127,9 @@ async function measure(dir: string, variant: "fp32" | "int8"): Promise<Measured 
 
 const mb = (bytes: number) => (bytes / MiB).toFixed(1);
 const estimate = (onnxBytes: number, variant: "fp32" | "int8") => estimatedWorkerMemory(onnxBytes, variant === "int8");
-console.log("| model | params | variant | onnx MiB | wasm MiB: runtime | after load | after forward | workerd peak RSS growth MiB | estimate MiB | fits 128 MiB | load s | forward 10x64 ms |");
+console.log(
+  "| model | params | variant | onnx MiB | wasm MiB: runtime | after load | after forward | workerd peak RSS growth MiB | estimate MiB | fits 128 MiB | load s | forward 10x64 ms |",
+);
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 try {
   for (const size of values.sizes!.split(",")) {

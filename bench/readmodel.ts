@@ -10,16 +10,25 @@ import { unstable_startWorker } from "wrangler";
 
 process.env.WRANGLER_LOG ??= "error";
 
-const worker = await unstable_startWorker({ config: new URL("./readmodel/wrangler.toml", import.meta.url).pathname, dev: { logLevel: "error" } as never });
+const worker = await unstable_startWorker({
+  config: new URL("./readmodel/wrangler.toml", import.meta.url).pathname,
+  dev: { logLevel: "error" } as never,
+});
 try {
   const address = await worker.url;
-  const value = JSON.stringify({ profile: "phones", newest: { version: 3, rollout: 100, signed: "x".repeat(4000), etag: '"e"' }, fallback: null });
+  const value = JSON.stringify({
+    profile: "phones",
+    newest: { version: 3, rollout: 100, signed: "x".repeat(4000), etag: '"e"' },
+    fallback: null,
+  });
   await worker.fetch(new URL("/seed", address), { method: "POST", body: value });
   console.log("one local workerd, 16 connections, 8 s each, a 4 KB value per request:");
   for (const store of ["kv", "r2"]) {
     const result = await autocannon({ url: new URL(`/${store}`, address).toString(), connections: 16, duration: 8 });
-    console.log(`  ${store === "kv" ? "Workers KV (cacheTtl 60 s)" : "R2 behind the Cache API"}: ${result.requests.average.toFixed(0)} req/s, ` +
-      `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${result.non2xx ? `, ${result.non2xx} errors` : ""}`);
+    console.log(
+      `  ${store === "kv" ? "Workers KV (cacheTtl 60 s)" : "R2 behind the Cache API"}: ${result.requests.average.toFixed(0)} req/s, ` +
+        `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${result.non2xx ? `, ${result.non2xx} errors` : ""}`,
+    );
   }
 } finally {
   await worker.dispose();

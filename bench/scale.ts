@@ -63,7 +63,9 @@ function worldDir(n: number): string {
   const dir = join(values.worlds, `n${n}`);
   if (!existsSync(join(dir, "catalogue.json"))) {
     console.log(`generating the scale world N=${n} into ${dir}`);
-    execFileSync("npm", ["run", "--silent", "world", "--", "--n", String(n), "--seed", "0", "--out", dir], { stdio: "inherit" });
+    execFileSync("npm", ["run", "--silent", "world", "--", "--n", String(n), "--seed", "0", "--out", dir], {
+      stdio: "inherit",
+    });
   }
   return dir;
 }
@@ -78,7 +80,10 @@ const started = performance.now();
 for (const n of ns) {
   const loadStart = performance.now();
   const world = await loadWorld(worldDir(n), 1);
-  const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
+  const similarity = taskSimilarity(
+    world.tasks.map((t) => t.adapter),
+    world.model.contract.loraTargets,
+  );
   const batches = world.tasks[0].fewshot.length;
   console.log(`N=${n}: loaded with task similarities in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
   for (const k of ks.filter((k) => k <= n)) {
@@ -89,9 +94,15 @@ for (const n of ns) {
       const run = await cluster(method, scorer, similarity, n, k, 0, estimate ? 1 : maxIterations, { prune, ranking });
       const wallSeconds = (performance.now() - start) / 1000;
       let row: ScaleRow = {
-        n, k, method: method as ScaleRow["method"], iterations: run.iterations.length, forwardPasses: scorer.forwardPasses,
-        naiveForwardPasses: n * k * run.iterations.length * batches, wallSeconds,
-        objective: Math.min(...run.iterations.map((i) => i.objective)), fixedPoint: run.fixedPoint ?? false,
+        n,
+        k,
+        method: method as ScaleRow["method"],
+        iterations: run.iterations.length,
+        forwardPasses: scorer.forwardPasses,
+        naiveForwardPasses: n * k * run.iterations.length * batches,
+        wallSeconds,
+        objective: Math.min(...run.iterations.map((i) => i.objective)),
+        fixedPoint: run.fixedPoint ?? false,
       };
       if (estimate) {
         // One full iteration measured; assume as many iterations as the pruned run took, every later
@@ -99,19 +110,31 @@ for (const n of ns) {
         // beyond the first iteration's, so J is the pruned run's k-means start, not comparable.
         const pruned = rows.find((r) => r.n === n && r.k === k && r.method === "d2c");
         const iterations = pruned?.iterations ?? 1;
-        row = { ...row, iterations, forwardPasses: row.forwardPasses * iterations, naiveForwardPasses: n * k * iterations * batches, wallSeconds: wallSeconds * iterations, estimated: true, fixedPoint: false };
+        row = {
+          ...row,
+          iterations,
+          forwardPasses: row.forwardPasses * iterations,
+          naiveForwardPasses: n * k * iterations * batches,
+          wallSeconds: wallSeconds * iterations,
+          estimated: true,
+          fixedPoint: false,
+        };
       }
       rows.push(row);
-      console.log(`N=${n} K=${k} ${method}${row.estimated ? " (estimated from 1 iteration)" : ""}: ${row.iterations} iterations, ` +
-        `${row.forwardPasses} forward passes of ${row.naiveForwardPasses} naive (${((100 * row.forwardPasses) / row.naiveForwardPasses).toFixed(0)}%), ` +
-        `${row.wallSeconds.toFixed(1)} s, J ${row.objective.toFixed(4)}${row.fixedPoint ? ", full-sweep fixed point" : ""}`);
+      console.log(
+        `N=${n} K=${k} ${method}${row.estimated ? " (estimated from 1 iteration)" : ""}: ${row.iterations} iterations, ` +
+          `${row.forwardPasses} forward passes of ${row.naiveForwardPasses} naive (${((100 * row.forwardPasses) / row.naiveForwardPasses).toFixed(0)}%), ` +
+          `${row.wallSeconds.toFixed(1)} s, J ${row.objective.toFixed(4)}${row.fixedPoint ? ", full-sweep fixed point" : ""}`,
+      );
     }
   }
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(`bench:scale: ${seconds.toFixed(0)} s`);
-const all = [...earlier.filter((e) => !rows.some((r) => r.n === e.n && r.k === e.k && r.method === e.method)), ...rows]
-  .sort((a, b) => a.n - b.n || a.k - b.k || a.method.localeCompare(b.method));
+const all = [
+  ...earlier.filter((e) => !rows.some((r) => r.n === e.n && r.k === e.k && r.method === e.method)),
+  ...rows,
+].sort((a, b) => a.n - b.n || a.k - b.k || a.method.localeCompare(b.method));
 writeFileSync(join(values.out, "scale.json"), `${JSON.stringify(all, null, 1)}\n`);
 writeFileSync(join(values.out, "scale.svg"), plot(all));
 writeFileSync(join(values.out, "scale.md"), markdown(all, seconds, earlier.length > 0));
@@ -134,9 +157,14 @@ function markdown(rows: readonly ScaleRow[], seconds: number, appended: boolean)
     "|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) => {
       const f = full(r);
-      const vs = r.method === "d2c" && f && !f.estimated ? `${((100 * (r.objective - f.objective)) / f.objective).toFixed(2)}%` : "";
-      return `| ${r.n} | ${r.k} | ${r.method}${r.estimated ? " (estimated)" : ""} | ${r.iterations} | ${r.forwardPasses} | ${r.naiveForwardPasses} | ` +
-        `${pct(r.forwardPasses, r.naiveForwardPasses)} | ${r.wallSeconds.toFixed(1)} | ${r.estimated ? "n/a" : r.objective.toFixed(4)} | ${vs} |`;
+      const vs =
+        r.method === "d2c" && f && !f.estimated
+          ? `${((100 * (r.objective - f.objective)) / f.objective).toFixed(2)}%`
+          : "";
+      return (
+        `| ${r.n} | ${r.k} | ${r.method}${r.estimated ? " (estimated)" : ""} | ${r.iterations} | ${r.forwardPasses} | ${r.naiveForwardPasses} | ` +
+        `${pct(r.forwardPasses, r.naiveForwardPasses)} | ${r.wallSeconds.toFixed(1)} | ${r.estimated ? "n/a" : r.objective.toFixed(4)} | ${vs} |`
+      );
     }),
     "",
     rows.some((r) => r.estimated)
@@ -153,25 +181,43 @@ function markdown(rows: readonly ScaleRow[], seconds: number, appended: boolean)
 }
 
 function plot(rows: readonly ScaleRow[]): string {
-  const W = 640, H = 400, L = 70, R = 150, T = 30, B = 50;
+  const W = 640,
+    H = 400,
+    L = 70,
+    R = 150,
+    T = 30,
+    B = 50;
   const xs = [...new Set(rows.map((r) => r.n))].sort((a, b) => a - b);
   const ys = rows.flatMap((r) => [r.forwardPasses, r.naiveForwardPasses]).filter((v) => v > 0);
   const [x0, x1] = [Math.log(Math.min(...xs)) - 0.2, Math.log(Math.max(...xs)) + 0.2];
   const [y0, y1] = [Math.floor(Math.log10(Math.min(...ys))), Math.ceil(Math.log10(Math.max(...ys)))];
   const x = (n: number) => L + ((W - L - R) * (Math.log(n) - x0)) / (x1 - x0);
   const y = (v: number) => T + (H - T - B) * (1 - (Math.log10(v) - y0) / (y1 - y0));
-  const COLOURS = { "d2c 5": "#2ca02c", "d2c 20": "#17becf", "d2c-full 5": "#9467bd", "d2c-full 20": "#d62728" } as Record<string, string>;
+  const COLOURS = {
+    "d2c 5": "#2ca02c",
+    "d2c 20": "#17becf",
+    "d2c-full 5": "#9467bd",
+    "d2c-full 20": "#d62728",
+  } as Record<string, string>;
   const series = [...new Set(rows.map((r) => `${r.method} ${r.k}`))].map((key, i) => {
     const colour = COLOURS[key] ?? ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"][i % 4];
-    const pts = rows.filter((r) => `${r.method} ${r.k}` === key).map((r) => ({ px: x(r.n), py: y(r.forwardPasses), est: r.estimated }));
+    const pts = rows
+      .filter((r) => `${r.method} ${r.k}` === key)
+      .map((r) => ({ px: x(r.n), py: y(r.forwardPasses), est: r.estimated }));
     const dash = key.startsWith("d2c-full") ? ' stroke-dasharray="6 3"' : "";
-    return `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash} points="${pts.map((p) => `${p.px},${p.py}`).join(" ")}"/>` +
-      pts.map((p) => `<circle cx="${p.px}" cy="${p.py}" r="3" fill="${p.est ? "white" : colour}" stroke="${colour}"/>`).join("") +
-      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${colour}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${key.replace(" ", ", K=")}</text>`;
+    return (
+      `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash} points="${pts.map((p) => `${p.px},${p.py}`).join(" ")}"/>` +
+      pts
+        .map((p) => `<circle cx="${p.px}" cy="${p.py}" r="3" fill="${p.est ? "white" : colour}" stroke="${colour}"/>`)
+        .join("") +
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${colour}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${key.replace(" ", ", K=")}</text>`
+    );
   });
   const xticks = xs.map((n) => `<text x="${x(n)}" y="${H - B + 18}" text-anchor="middle">${n}</text>`);
-  const yticks = Array.from({ length: y1 - y0 + 1 }, (_, i) => 10 ** (y0 + i)).map((v) =>
-    `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toLocaleString("en")}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
+  const yticks = Array.from({ length: y1 - y0 + 1 }, (_, i) => 10 ** (y0 + i)).map(
+    (v) =>
+      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toLocaleString("en")}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}

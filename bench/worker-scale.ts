@@ -57,7 +57,12 @@ const REQUEST_TIMEOUT_MS = Number(values["request-timeout-seconds"]) * 1000;
 /** The Worker's script name (wrangler.toml): its objects' folders are <script>-<Class>. */
 const SCRIPT = "d2c-edge";
 
-interface Sample { readonly at: number; readonly ms: number; readonly status: number; readonly error?: string }
+interface Sample {
+  readonly at: number;
+  readonly ms: number;
+  readonly status: number;
+  readonly error?: string;
+}
 
 const percentile = (xs: readonly number[], p: number) => {
   if (xs.length === 0) return null;
@@ -68,8 +73,11 @@ const round = (x: number | null, digits = 1) => (x === null ? null : Number(x.to
 const summary = (samples: readonly Sample[]) => {
   const ms = samples.map((s) => s.ms);
   return {
-    requests: samples.length, errors: samples.filter((s) => s.error).length,
-    p50Ms: round(percentile(ms, 50)), p95Ms: round(percentile(ms, 95)), maxMs: round(percentile(ms, 100)),
+    requests: samples.length,
+    errors: samples.filter((s) => s.error).length,
+    p50Ms: round(percentile(ms, 50)),
+    p95Ms: round(percentile(ms, 95)),
+    maxMs: round(percentile(ms, 100)),
     firstErrors: [...new Set(samples.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 3),
   };
 };
@@ -84,7 +92,8 @@ async function timedGet(path: string, expected: readonly number[] = [200]): Prom
   const started = performance.now();
   try {
     const response = await fetch(api.url + path, {
-      headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const body = await response.text();
     const ms = performance.now() - started;
@@ -130,15 +139,28 @@ if (values["seed-world"]) {
 const newest = (await api.json<{ runs: { runId: string }[] }>("GET", "/v1/runs")).runs[0]?.runId;
 const idleRun = newest ?? `run-${crypto.randomUUID()}`;
 const idleSeconds = Number(values["idle-seconds"]);
-console.log(`idle: GET /v1/runs/${idleRun}${newest ? "" : " (no run yet: 404)"} and GET /v1/tasks, ` +
-  `once a second for ${idleSeconds} s`);
-const idle = await poll(() => `/v1/runs/${idleRun}`, (elapsed) => elapsed >= idleSeconds * 1000);
-const idleApiP95Ms = round(percentile([...idle.runs, ...idle.tasks].map((s) => s.ms), 95));
-console.log(`idle p95 ${idleApiP95Ms} ms (run status ${summary(idle.runs).p95Ms} ms, ` +
-  `tasks ${summary(idle.tasks).p95Ms} ms)`);
+console.log(
+  `idle: GET /v1/runs/${idleRun}${newest ? "" : " (no run yet: 404)"} and GET /v1/tasks, ` +
+    `once a second for ${idleSeconds} s`,
+);
+const idle = await poll(
+  () => `/v1/runs/${idleRun}`,
+  (elapsed) => elapsed >= idleSeconds * 1000,
+);
+const idleApiP95Ms = round(
+  percentile(
+    [...idle.runs, ...idle.tasks].map((s) => s.ms),
+    95,
+  ),
+);
+console.log(
+  `idle p95 ${idleApiP95Ms} ms (run status ${summary(idle.runs).p95Ms} ms, ` + `tasks ${summary(idle.tasks).p95Ms} ms)`,
+);
 
 const request = {
-  k: K, method: "d2c", tasks: taskIds,
+  k: K,
+  method: "d2c",
+  tasks: taskIds,
   ...(values.restarts !== undefined ? { restarts: Number(values.restarts) } : {}),
   ...(values.cache ? {} : { cache: false }),
 };
@@ -157,10 +179,12 @@ const during = await poll(
     if (Date.now() - lastPrint < 30_000 && status.state === "running") return;
     lastPrint = Date.now();
     const it = status.iterations.at(-1);
-    console.log(`${((performance.now() - benchStart) / 1000).toFixed(0)} s: ${status.state}, ${status.phase}, ` +
-      `iteration ${status.iteration}${it ? ` (${it.evaluated}/${it.units} units)` : ""}, ` +
-      `${status.cost.forwardPasses} forward passes, ` +
-      `${status.cost.messages} messages`);
+    console.log(
+      `${((performance.now() - benchStart) / 1000).toFixed(0)} s: ${status.state}, ${status.phase}, ` +
+        `iteration ${status.iteration}${it ? ` (${it.evaluated}/${it.units} units)` : ""}, ` +
+        `${status.cost.forwardPasses} forward passes, ` +
+        `${status.cost.messages} messages`,
+    );
   },
 );
 const benchWallSeconds = round((performance.now() - benchStart) / 1000);
@@ -188,8 +212,15 @@ function durableObjectRows(): ObjectRows[] {
 const objects = durableObjectRows();
 const rows = objects.flatMap((o) => o.tables.map((t) => ({ object: o.className, ...t })));
 const largest = rows.reduce<(typeof rows)[number] | null>(
-  (a, b) => (a && a.largestRowBytes >= b.largestRowBytes ? a : b), null);
-const apiP95Ms = round(percentile([...during.runs, ...during.tasks].map((s) => s.ms), 95));
+  (a, b) => (a && a.largestRowBytes >= b.largestRowBytes ? a : b),
+  null,
+);
+const apiP95Ms = round(
+  percentile(
+    [...during.runs, ...during.tasks].map((s) => s.ms),
+    95,
+  ),
+);
 
 const figures = {
   n: final.tasks.length,
@@ -224,19 +255,31 @@ const figures = {
   api: {
     pollIntervalMs: 1000,
     idle: {
-      runId: idleRun, runExists: newest !== undefined, runStatus: summary(idle.runs), tasks: summary(idle.tasks),
+      runId: idleRun,
+      runExists: newest !== undefined,
+      runStatus: summary(idle.runs),
+      tasks: summary(idle.tasks),
     },
     duringRun: { runStatus: summary(during.runs), tasks: summary(during.tasks) },
   },
   largestDurableObjectRow: largest && {
-    object: largest.object, table: largest.table, key: largest.largestRowKey, bytes: largest.largestRowBytes,
-    column: largest.largestColumn, limitBytes: DO_MAX_ROW_BYTES,
+    object: largest.object,
+    table: largest.table,
+    key: largest.largestRowKey,
+    bytes: largest.largestRowBytes,
+    column: largest.largestColumn,
+    limitBytes: DO_MAX_ROW_BYTES,
     measuredFrom: `SQLite files under ${values["persist-to"]}/v3/do (bench/durableObjectRows.ts)`,
   },
   durableObjects: objects.map((o) => ({
-    object: o.className, databaseBytes: o.databaseBytes,
-    tables: o.tables.map(({ table, rows: n, largestRowBytes, largestColumn }) =>
-      ({ table, rows: n, largestRowBytes, largestColumn })),
+    object: o.className,
+    databaseBytes: o.databaseBytes,
+    tables: o.tables.map(({ table, rows: n, largestRowBytes, largestColumn }) => ({
+      table,
+      rows: n,
+      largestRowBytes,
+      largestColumn,
+    })),
   })),
   load: { start: loadAtStart, end: loadAtEnd },
   commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim(),
@@ -246,20 +289,30 @@ const json = `${JSON.stringify(figures, null, 2)}\n`;
 writeFileSync(values.out, json);
 if (values["copy-to"]) writeFileSync(values["copy-to"], json);
 
-console.log(`\nrun ${final.runId}: ${final.state}${final.reason ? ` (${final.reason})` : ""}, ` +
-  `N = ${figures.n}, K = ${figures.k}, ` +
-  `restarts ${final.restarts}${figures.restartsRequested ? "" : " (the default)"}`);
-console.log(`  wall ${figures.wallSeconds} s (bench ${benchWallSeconds} s), ${figures.iterations} iterations, ` +
-  `best J ${figures.bestObjective}`);
-console.log(`  ${figures.forwardPasses} forward passes, ${figures.queueMessages} queue messages, ` +
-  `${figures.units} units ` +
-  `(${figures.cacheHits} cached, naive ${figures.naiveUnits}), estimated $${figures.estimatedUsd}`);
-console.log(`  API p95 during the run ${apiP95Ms} ms (run status ${figures.api.duringRun.runStatus.p95Ms}, tasks ` +
-  `${figures.api.duringRun.tasks.p95Ms}; ${during.runs.length + during.tasks.length} requests), ` +
-  `idle ${idleApiP95Ms} ms`);
+console.log(
+  `\nrun ${final.runId}: ${final.state}${final.reason ? ` (${final.reason})` : ""}, ` +
+    `N = ${figures.n}, K = ${figures.k}, ` +
+    `restarts ${final.restarts}${figures.restartsRequested ? "" : " (the default)"}`,
+);
+console.log(
+  `  wall ${figures.wallSeconds} s (bench ${benchWallSeconds} s), ${figures.iterations} iterations, ` +
+    `best J ${figures.bestObjective}`,
+);
+console.log(
+  `  ${figures.forwardPasses} forward passes, ${figures.queueMessages} queue messages, ` +
+    `${figures.units} units ` +
+    `(${figures.cacheHits} cached, naive ${figures.naiveUnits}), estimated $${figures.estimatedUsd}`,
+);
+console.log(
+  `  API p95 during the run ${apiP95Ms} ms (run status ${figures.api.duringRun.runStatus.p95Ms}, tasks ` +
+    `${figures.api.duringRun.tasks.p95Ms}; ${during.runs.length + during.tasks.length} requests), ` +
+    `idle ${idleApiP95Ms} ms`,
+);
 if (largest) {
-  console.log(`  largest Durable Object row: ${largest.object}.${largest.table} ${largest.largestRowKey} ` +
-    `${largest.largestRowBytes} bytes (${largest.largestColumn}), limit ${DO_MAX_ROW_BYTES}`);
+  console.log(
+    `  largest Durable Object row: ${largest.object}.${largest.table} ${largest.largestRowKey} ` +
+      `${largest.largestRowBytes} bytes (${largest.largestColumn}), limit ${DO_MAX_ROW_BYTES}`,
+  );
 } else console.log(`  largest Durable Object row: no SQLite files under ${values["persist-to"]} (not a local Worker?)`);
 console.log(`  load: ${loadAtStart.uptime} -> ${loadAtEnd.uptime}`);
 console.log(`wrote ${values.out}${values["copy-to"] ? ` and ${values["copy-to"]}` : ""}`);

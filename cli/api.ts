@@ -24,9 +24,17 @@ export class HttpError extends CliError {
 export interface Api {
   readonly url: string;
   /** Sends the request (with the admin token unless `admin` is false) and throws HttpError unless 2xx. */
-  send(method: string, path: string, init?: { body?: RequestInit["body"]; json?: unknown; admin?: boolean; headers?: Record<string, string> }): Promise<Response>;
+  send(
+    method: string,
+    path: string,
+    init?: { body?: RequestInit["body"]; json?: unknown; admin?: boolean; headers?: Record<string, string> },
+  ): Promise<Response>;
   /** `send`, then the JSON body. */
-  json<T>(method: string, path: string, init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean }): Promise<T>;
+  json<T>(
+    method: string,
+    path: string,
+    init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean },
+  ): Promise<T>;
 }
 
 /** ADMIN_TOKEN from ./.dev.vars (dotenv syntax, as `npm start` writes it), if there is one. */
@@ -55,7 +63,8 @@ export function connect(url?: string, token?: string): Api {
     try {
       response = await fetch(base + path, { method, headers, body });
     } catch (e) {
-      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e instanceof Error ? e.message : String(e));
+      const cause =
+        (e as { cause?: { message?: string } }).cause?.message ?? (e instanceof Error ? e.message : String(e));
       throw new CliError(`cannot reach ${base}: ${cause}`);
     }
     if (response.ok) return response;
@@ -65,7 +74,11 @@ export function connect(url?: string, token?: string): Api {
   return {
     url: base,
     send,
-    async json<T>(method: string, path: string, init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean }) {
+    async json<T>(
+      method: string,
+      path: string,
+      init?: { json?: unknown; body?: RequestInit["body"]; admin?: boolean },
+    ) {
       return (await (await send(method, path, init)).json()) as T;
     },
   };
@@ -84,6 +97,7 @@ async function httpError(response: Response, what: string, missingToken: boolean
   } catch {
     // not the Worker's JSON error body (a proxy, a crash page): keep the text
   }
-  if (response.status === 401 && missingToken) reason += " (no token: pass --token, set D2C_TOKEN, or run where ./.dev.vars has ADMIN_TOKEN)";
+  if (response.status === 401 && missingToken)
+    reason += " (no token: pass --token, set D2C_TOKEN, or run where ./.dev.vars has ADMIN_TOKEN)";
   return new HttpError(response.status, code, reason, what);
 }

@@ -20,7 +20,12 @@ export interface Capabilities {
   readonly mergeMethods: readonly { name: string; summary: string; parameters: readonly Parameter[] }[];
   readonly defaultMergeMethod: string;
   readonly formats: readonly {
-    name: string; summary: string; dtypes: readonly string[]; dtype: string; alone: boolean; budgets: readonly string[];
+    name: string;
+    summary: string;
+    dtypes: readonly string[];
+    dtype: string;
+    alone: boolean;
+    budgets: readonly string[];
   }[];
   readonly defaultFormats: readonly string[];
   readonly runMethods: readonly string[];

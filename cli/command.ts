@@ -43,16 +43,27 @@ export function helpOf(command: Command): string {
 export function parse(command: Command, argv: string[]): Invocation | null {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...CONNECTION, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...CONNECTION, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message.split("\n")[0] : String(e));
   }
   const { values, positionals } = parsed;
   if (values.help) return null;
   if (positionals.length < command.positionals.length) {
-    throw new UsageError(`missing ${command.positionals.slice(positionals.length).map((p) => `<${p}>`).join(" ")}`);
+    throw new UsageError(
+      `missing ${command.positionals
+        .slice(positionals.length)
+        .map((p) => `<${p}>`)
+        .join(" ")}`,
+    );
   }
-  if (positionals.length > command.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[command.positionals.length])}`);
+  if (positionals.length > command.positionals.length)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[command.positionals.length])}`);
   return { values, positionals, api: connect(text(values, "url"), text(values, "token")) };
 }
 
@@ -65,7 +76,8 @@ export function text(values: Values, name: string): string | undefined {
 export function integer(values: Values, name: string, min = 0): number | undefined {
   const value = text(values, name);
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new UsageError(`--${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -79,7 +91,10 @@ export function decimal(values: Values, name: string): number | undefined {
 
 /** A comma-separated list option (`--tasks a,b`), or undefined when absent. */
 export function list(values: Values, name: string): string[] | undefined {
-  return text(values, name)?.split(",").map((item) => item.trim()).filter(Boolean);
+  return text(values, name)
+    ?.split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** `fields` without its undefined entries (the server's schemas are strict about what is sent). */

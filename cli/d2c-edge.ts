@@ -9,11 +9,18 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const FLAGS = ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", "--import", fileURLToPath(new URL("../bench/extensionless.ts", import.meta.url))];
+const FLAGS = [
+  "--experimental-transform-types",
+  "--disable-warning=ExperimentalWarning",
+  "--import",
+  fileURLToPath(new URL("../bench/extensionless.ts", import.meta.url)),
+];
 
 if (process.execArgv.includes("--experimental-transform-types")) {
   await import("./main.ts");
 } else {
-  const child = spawnSync(process.execPath, [...FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  const child = spawnSync(process.execPath, [...FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: "inherit",
+  });
   process.exitCode = child.status ?? 1;
 }

@@ -37,14 +37,17 @@ Options:
   async run({ values, positionals: [step], api }) {
     switch (step) {
       case "list": {
-        for (const k of (await api.json<{ keys: SigningKey[] }>("GET", "/v1/keys", { admin: false })).keys) console.log(line(k));
+        for (const k of (await api.json<{ keys: SigningKey[] }>("GET", "/v1/keys", { admin: false })).keys)
+          console.log(line(k));
         return 0;
       }
       case "add-next": {
         const out = text(values, "out") ?? "manifest-signing-key-next.jwk";
         const added = await addNext(api, out);
         console.log(line(added));
-        console.log(`private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let devices sync, then d2c-edge keys switch`);
+        console.log(
+          `private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let devices sync, then d2c-edge keys switch`,
+        );
         return 0;
       }
       case "switch": {
@@ -56,7 +59,9 @@ Options:
       case "retire": {
         const keyId = text(values, "key-id");
         if (!keyId) throw new UsageError("retire needs --key-id <id>");
-        for (const k of (await api.json<{ keys: SigningKey[] }>("POST", `/v1/keys/${encodeURIComponent(keyId)}/retire`)).keys) console.log(line(k));
+        for (const k of (await api.json<{ keys: SigningKey[] }>("POST", `/v1/keys/${encodeURIComponent(keyId)}/retire`))
+          .keys)
+          console.log(line(k));
         return 0;
       }
       default:

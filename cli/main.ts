@@ -15,8 +15,22 @@ import { status } from "./status.ts";
 import { subsets } from "./subsets.ts";
 
 const COMMANDS: readonly Command[] = [
-  model, push, run, status, report, runs, profile, profiles, publish, rollback, rollout, releases, subsets, manifest,
-  keys, capabilities,
+  model,
+  push,
+  run,
+  status,
+  report,
+  runs,
+  profile,
+  profiles,
+  publish,
+  rollback,
+  rollout,
+  releases,
+  subsets,
+  manifest,
+  keys,
+  capabilities,
 ];
 
 const HELP = `usage: d2c-edge <command> [options]
@@ -41,7 +55,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+  if (!command)
+    throw new UsageError(
+      `unknown command ${JSON.stringify(name)}; commands: ${COMMANDS.map((c) => c.name).join(", ")}`,
+    );
   try {
     const invocation = parse(command, rest);
     if (!invocation) {

@@ -16,8 +16,13 @@ Options:
   --profile P      this profile, whatever the traits
   --json           print the signed manifest as JSON`,
   options: {
-    device: { type: "string" }, "ram-mb": { type: "string" }, soc: { type: "string" }, model: { type: "string" }, os: { type: "string" },
-    profile: { type: "string" }, json: { type: "boolean" },
+    device: { type: "string" },
+    "ram-mb": { type: "string" },
+    soc: { type: "string" },
+    model: { type: "string" },
+    os: { type: "string" },
+    profile: { type: "string" },
+    json: { type: "boolean" },
   },
   positionals: [],
   async run({ values, api }) {
@@ -36,13 +41,17 @@ Options:
       return 0;
     }
     const m = signed.manifest;
-    console.log(`profile ${m.profile}, version ${m.version}, rollout ${m.rollout}%, signed by ${signed.keyId}, expires ${m.expiresAt}`);
+    console.log(
+      `profile ${m.profile}, version ${m.version}, rollout ${m.rollout}%, signed by ${signed.keyId}, expires ${m.expiresAt}`,
+    );
     const byAdapter = new Map<string, string[]>();
     for (const [task, sha256] of Object.entries(m.routing).sort(([a], [b]) => a.localeCompare(b))) {
       byAdapter.set(sha256, [...(byAdapter.get(sha256) ?? []), task]);
     }
     const routed = m.adapters.filter((a) => byAdapter.has(a.sha256));
-    console.log(`routing: ${Object.keys(m.routing).length} tasks over ${byAdapter.size} adapters (${routed[0]?.format ?? "?"})`);
+    console.log(
+      `routing: ${Object.keys(m.routing).length} tasks over ${byAdapter.size} adapters (${routed[0]?.format ?? "?"})`,
+    );
     for (const [sha256, tasks] of byAdapter) {
       const bytes = m.adapters.find((a) => a.sha256 === sha256)?.bytes;
       console.log(`  ${sha256.slice(0, 12)}  ${String(bytes ?? "?").padStart(8)} B  ${tasks.join(" ")}`);

@@ -28,7 +28,8 @@ interface PushFile {
 export const model: Command = {
   name: "model",
   usage: "push <dir> [--id ID] [--alias NAME ...] [--evaluator wasm|remote] [--targets a,b] [--max-sequence N]",
-  summary: "Register a base model from a folder (model.onnx, its .onnx_data if any, tokenizer.json, tokenizer_config.json): LoRA inputs added here, files pushed in parts.",
+  summary:
+    "Register a base model from a folder (model.onnx, its .onnx_data if any, tokenizer.json, tokenizer_config.json): LoRA inputs added here, files pushed in parts.",
   help: `A plain export (torch.onnx.export or optimum, no LoRA inputs) gets the LoRA inputs of the
 model contract here, for the target modules (default q_proj,k_proj,v_proj,o_proj); a model that
 has them needs its model.json in the folder.
@@ -39,7 +40,13 @@ Options:
                      default: wasm when the model fits a Worker, else remote
   --targets a,b      module names to add LoRA inputs to
   --max-sequence N   where the graph does not fix it`,
-  options: { id: { type: "string" }, alias: { type: "string", multiple: true }, evaluator: { type: "string" }, targets: { type: "string" }, "max-sequence": { type: "string" } },
+  options: {
+    id: { type: "string" },
+    alias: { type: "string", multiple: true },
+    evaluator: { type: "string" },
+    targets: { type: "string" },
+    "max-sequence": { type: "string" },
+  },
   positionals: ["action", "dir"],
   async run({ values, positionals: [action, dir], api }) {
     if (action !== "push") throw new UsageError(`unknown action ${JSON.stringify(action)}: the one action is push`);
@@ -55,15 +62,30 @@ Options:
     let contract: Omit<ModelContract, "onnx">;
     let external: string[];
     if (loraInputsOf(plain).length === 0) {
-      const surgery = addLoraInputs(plain, { ...(list(values, "targets") ? { targets: list(values, "targets") } : {}), ...(maxSequence ? { maxSequence } : {}) });
+      const surgery = addLoraInputs(plain, {
+        ...(list(values, "targets") ? { targets: list(values, "targets") } : {}),
+        ...(maxSequence ? { maxSequence } : {}),
+      });
       onnx = surgery.onnx;
       external = surgery.externalData;
-      contract = deriveContract({ modelId, aliases, ...(maxSequence ? { maxSequence } : {}) }, surgery, { file: "", sha256: "" },
-        JSON.parse(read("tokenizer.json").toString()), JSON.parse(read("tokenizer_config.json").toString()));
-      console.error(`surgery: LoRA inputs added to ${surgery.targets.length} modules (${surgery.targets[0].module}, ...)`);
+      contract = deriveContract(
+        { modelId, aliases, ...(maxSequence ? { maxSequence } : {}) },
+        surgery,
+        { file: "", sha256: "" },
+        JSON.parse(read("tokenizer.json").toString()),
+        JSON.parse(read("tokenizer_config.json").toString()),
+      );
+      console.error(
+        `surgery: LoRA inputs added to ${surgery.targets.length} modules (${surgery.targets[0].module}, ...)`,
+      );
     } else {
-      if (!existsSync(join(dir, "model.json"))) throw new UsageError("model.onnx already has LoRA inputs: the folder needs its model.json");
-      contract = { ...(JSON.parse(read("model.json").toString()) as ModelContract), modelId, ...(aliases.length ? { aliases } : {}) };
+      if (!existsSync(join(dir, "model.json")))
+        throw new UsageError("model.onnx already has LoRA inputs: the folder needs its model.json");
+      contract = {
+        ...(JSON.parse(read("model.json").toString()) as ModelContract),
+        modelId,
+        ...(aliases.length ? { aliases } : {}),
+      };
       external = [];
     }
     const files: PushFile[] = [{ file: "model.onnx", sha256: sha256Of(onnx), bytes: onnx.byteLength, source: onnx }];
@@ -81,20 +103,33 @@ Options:
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
     // The Worker refuses it too (422); saying so here spares the upload.
     if (evaluator === "wasm" && !fitsWorker) {
-      throw new CliError(`${modelId} does not fit a Worker isolate (${totalBytes} bytes${external.length ? ", external data" : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`}): push it with --evaluator remote (or without --evaluator)`);
+      throw new CliError(
+        `${modelId} does not fit a Worker isolate (${totalBytes} bytes${external.length ? ", external data" : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`}): push it with --evaluator remote (or without --evaluator)`,
+      );
     }
     for (const f of files) await pushFile(api, modelId, f);
     const [main, ...data] = files;
     const modelJson: ModelContract = {
-      ...contract, evaluator: evaluator as "wasm" | "remote",
-      onnx: { file: `${main.sha256}/model.onnx`, sha256: main.sha256, ...(data.length ? { externalData: data.map((f) => ({ file: f.file, sha256: f.sha256 })) } : {}) },
+      ...contract,
+      evaluator: evaluator as "wasm" | "remote",
+      onnx: {
+        file: `${main.sha256}/model.onnx`,
+        sha256: main.sha256,
+        ...(data.length ? { externalData: data.map((f) => ({ file: f.file, sha256: f.sha256 })) } : {}),
+      },
     };
     const form = new FormData();
     form.set("model.json", new Blob([JSON.stringify(modelJson)]), "model.json");
     for (const file of ["tokenizer.json", "tokenizer_config.json"]) form.set(file, new Blob([read(file)]), file);
-    const registered = await api.json<{ modelId: string; loraTargets: number; evaluator: string; aliases: string[] }>("PUT", `/v1/models/${modelId}`, { body: form });
-    console.log(`model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ${files.length} file(s), evaluator ${registered.evaluator}` +
-      (registered.aliases.length ? `, aliases ${registered.aliases.join(", ")}` : ""));
+    const registered = await api.json<{ modelId: string; loraTargets: number; evaluator: string; aliases: string[] }>(
+      "PUT",
+      `/v1/models/${modelId}`,
+      { body: form },
+    );
+    console.log(
+      `model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ${files.length} file(s), evaluator ${registered.evaluator}` +
+        (registered.aliases.length ? `, aliases ${registered.aliases.join(", ")}` : ""),
+    );
     return 0;
   },
 };
@@ -128,7 +163,11 @@ async function sha256OfFile(path: string): Promise<string> {
 
 /** One file as an R2 multipart upload; a file the Worker already holds verified is skipped. */
 async function pushFile(api: Api, modelId: string, f: PushFile): Promise<void> {
-  const started = await api.json<{ uploadId?: string; partBytes?: number; complete: boolean }>("POST", `/v1/models/${modelId}/uploads`, { json: { file: f.file, sha256: f.sha256 } });
+  const started = await api.json<{ uploadId?: string; partBytes?: number; complete: boolean }>(
+    "POST",
+    `/v1/models/${modelId}/uploads`,
+    { json: { file: f.file, sha256: f.sha256 } },
+  );
   if (started.complete) {
     console.error(`${f.file}: already pushed`);
     return;
@@ -140,15 +179,24 @@ async function pushFile(api: Api, modelId: string, f: PushFile): Promise<void> {
   for (let n = 1; n <= count; n++) {
     const body = await partOf(f, (n - 1) * partBytes, Math.min(partBytes, f.bytes - (n - 1) * partBytes));
     const query = `file=${encodeURIComponent(f.file)}&sha256=${f.sha256}`;
-    parts.push(await api.json("PUT", `/v1/models/${modelId}/uploads/${encodeURIComponent(started.uploadId!)}/parts/${n}?${query}`, { body }));
+    parts.push(
+      await api.json(
+        "PUT",
+        `/v1/models/${modelId}/uploads/${encodeURIComponent(started.uploadId!)}/parts/${n}?${query}`,
+        { body },
+      ),
+    );
     bar.step(`${f.file} part ${n} of ${count}`);
   }
-  await api.json("POST", `/v1/models/${modelId}/uploads/${encodeURIComponent(started.uploadId!)}/complete`, { json: { file: f.file, sha256: f.sha256, parts } });
+  await api.json("POST", `/v1/models/${modelId}/uploads/${encodeURIComponent(started.uploadId!)}/complete`, {
+    json: { file: f.file, sha256: f.sha256, parts },
+  });
 }
 
 async function partOf(f: PushFile, offset: number, length: number): Promise<Uint8Array> {
   if (typeof f.source !== "string") return f.source.subarray(offset, offset + length);
   const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(f.source, { start: offset, end: offset + length - 1 })) chunks.push(chunk as Buffer);
+  for await (const chunk of createReadStream(f.source, { start: offset, end: offset + length - 1 }))
+    chunks.push(chunk as Buffer);
   return new Uint8Array(Buffer.concat(chunks));
 }

@@ -7,7 +7,12 @@ import { UsageError } from "./errors.ts";
 
 /** One line: id, version, model, budget, what it ships, and which devices it matches. */
 const describe = (p: StoredProfile) => {
-  const budget = [p.budget.maxAdapters && `${p.budget.maxAdapters} adapters`, p.budget.maxBytes && `${p.budget.maxBytes} B`].filter(Boolean).join(" and ");
+  const budget = [
+    p.budget.maxAdapters && `${p.budget.maxAdapters} adapters`,
+    p.budget.maxBytes && `${p.budget.maxBytes} B`,
+  ]
+    .filter(Boolean)
+    .join(" and ");
   const m = p.match;
   const rules = [
     m.minRamMb !== undefined && `ram >= ${m.minRamMb} MB`,
@@ -16,9 +21,11 @@ const describe = (p: StoredProfile) => {
     m.models && `model ${m.models.join("|")}`,
     m.os && `os ${m.os.join("|")}`,
   ].filter(Boolean);
-  return `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ${p.formats.join(",")}, rank ${p.rank}, ` +
+  return (
+    `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ${p.formats.join(",")}, rank ${p.rank}, ` +
     `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}${p.autoRecluster ? ", auto re-cluster" : ""}` +
-    `${Object.keys(p.taskSets ?? {}).length ? `, task sets ${Object.keys(p.taskSets).join(",")}` : ""}`;
+    `${Object.keys(p.taskSets ?? {}).length ? `, task sets ${Object.keys(p.taskSets).join(",")}` : ""}`
+  );
 };
 
 export const profile: Command = {
@@ -103,11 +110,19 @@ async function formatsOption(api: Api, formats: string[] | undefined): Promise<r
 /** `--task-set name=a,b` options as the profile's taskSets, or undefined when none is given. */
 function taskSets(given: unknown): Record<string, string[]> | undefined {
   if (!Array.isArray(given) || given.length === 0) return undefined;
-  return Object.fromEntries(given.map((option: string) => {
-    const [name, tasks] = option.split("=", 2);
-    if (!name || !tasks) throw new UsageError(`--task-set must be name=task,task, got ${JSON.stringify(option)}`);
-    return [name.trim(), tasks.split(",").map((t) => t.trim()).filter(Boolean)];
-  }));
+  return Object.fromEntries(
+    given.map((option: string) => {
+      const [name, tasks] = option.split("=", 2);
+      if (!name || !tasks) throw new UsageError(`--task-set must be name=task,task, got ${JSON.stringify(option)}`);
+      return [
+        name.trim(),
+        tasks
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ];
+    }),
+  );
 }
 
 /** The model every task of the catalogue is for, when there is exactly one. */
@@ -115,7 +130,9 @@ async function onlyModel(api: Api): Promise<string> {
   const { tasks } = await api.json<{ tasks: { modelId: string }[] }>("GET", "/v1/tasks");
   const models = [...new Set(tasks.map((t) => t.modelId))].sort();
   if (models.length === 1) return models[0];
-  throw new UsageError(`--model is required: the catalogue's tasks are for ${models.length ? `models ${models.join(", ")}` : "no model yet"}`);
+  throw new UsageError(
+    `--model is required: the catalogue's tasks are for ${models.length ? `models ${models.join(", ")}` : "no model yet"}`,
+  );
 }
 
 export const profiles = listing<StoredProfile>({

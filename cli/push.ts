@@ -48,18 +48,27 @@ Options:
     }
     const outcomes = await inPool(plan.tasks, concurrency, async (task) => {
       const outcome = await pushTask(api, task);
-      bar.step(outcome.refused ? `${task.id} refused` : `${task.id} uploaded${outcome.splits.length ? ` with ${outcome.splits.join(", ")}` : ""}`);
+      bar.step(
+        outcome.refused
+          ? `${task.id} refused`
+          : `${task.id} uploaded${outcome.splits.length ? ` with ${outcome.splits.join(", ")}` : ""}`,
+      );
       return outcome;
     });
     bar.finish();
     const uploaded = outcomes.filter((o) => !o.refused);
     const refused = outcomes.filter((o) => o.refused);
     console.log(`pushed ${plan.layout} layout from ${positionals[0]} to ${api.url}`);
-    console.log(`uploaded ${uploaded.length} of ${outcomes.length} tasks${uploaded.length ? `: ${uploaded.map((o) => o.id).join(" ")}` : ""}`);
+    console.log(
+      `uploaded ${uploaded.length} of ${outcomes.length} tasks${uploaded.length ? `: ${uploaded.map((o) => o.id).join(" ")}` : ""}`,
+    );
     const noFewshot = uploaded.filter((o) => !o.splits.includes("fewshot"));
-    if (noFewshot.length) console.log(`without few-shot examples (runs leave them out): ${noFewshot.map((o) => o.id).join(" ")}`);
+    if (noFewshot.length)
+      console.log(`without few-shot examples (runs leave them out): ${noFewshot.map((o) => o.id).join(" ")}`);
     if (refused.length + refusedModels.length) {
-      console.log(`refused ${refused.length} task${refused.length === 1 ? "" : "s"}${refusedModels.length ? ` and ${refusedModels.length} model(s)` : ""}:`);
+      console.log(
+        `refused ${refused.length} task${refused.length === 1 ? "" : "s"}${refusedModels.length ? ` and ${refusedModels.length} model(s)` : ""}:`,
+      );
       for (const line of refusedModels) console.log(`  ${line}`);
       for (const o of refused) console.log(`  ${o.id}: ${o.refused}`);
     }
@@ -80,7 +89,10 @@ async function registerModel(api: Api, model: ModelFolder): Promise<string> {
 
 async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
   if (task.problem) return { id: task.id, refused: `${task.problem} (not sent)`, splits: [] };
-  const query = new URLSearchParams({ ...(task.application && { application: task.application }), ...(task.language && { language: task.language }) });
+  const query = new URLSearchParams({
+    ...(task.application && { application: task.application }),
+    ...(task.language && { language: task.language }),
+  });
   const splits: string[] = [];
   const step = async (what: string, request: () => Promise<unknown>): Promise<string | undefined> => {
     try {
@@ -98,7 +110,9 @@ async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
     const path = task.examples[split];
     if (!path) continue;
     const examples = await openAsBlob(path);
-    const failed = await step(`${split}.jsonl`, () => api.send("PUT", `/v1/tasks/${task.id}/examples?split=${split}`, { body: examples }));
+    const failed = await step(`${split}.jsonl`, () =>
+      api.send("PUT", `/v1/tasks/${task.id}/examples?split=${split}`, { body: examples }),
+    );
     if (failed) return { id: task.id, refused: failed, splits };
     splits.push(split);
   }

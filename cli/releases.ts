@@ -41,14 +41,18 @@ Options:
     const started = Date.now();
     const device = await deviceInRollout(profile, release.rollout);
     for (;;) {
-      const served = await api.json<SignedManifest>("GET", `/v1/manifest?${new URLSearchParams({ profile, device })}`, { admin: false }).catch(() => null);
+      const served = await api
+        .json<SignedManifest>("GET", `/v1/manifest?${new URLSearchParams({ profile, device })}`, { admin: false })
+        .catch(() => null);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       if (served && served.manifest.version >= release.version) {
         console.log(`devices see release ${served.manifest.version} after ${seconds} s`);
         return 0;
       }
       if (Date.now() - started > WAIT_SECONDS * 1000) {
-        console.error(`devices still see ${served ? `release ${served.manifest.version}` : "no release"} after ${seconds} s`);
+        console.error(
+          `devices still see ${served ? `release ${served.manifest.version}` : "no release"} after ${seconds} s`,
+        );
         return 1;
       }
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
@@ -58,30 +62,47 @@ Options:
 
 /** A device id in the release's rollout (its stable bucket below the percentage), to ask as. */
 async function deviceInRollout(profile: string, percent: number): Promise<string> {
-  for (let i = 0; ; i++) if (inRollout(await rolloutBucket(profile, `publish-wait-${i}`), percent)) return `publish-wait-${i}`;
+  for (let i = 0; ; i++)
+    if (inRollout(await rolloutBucket(profile, `publish-wait-${i}`), percent)) return `publish-wait-${i}`;
 }
 
 /** A command that POSTs one number to `/v1/profiles/:id/<name>` and prints the release it answers with. */
-function releaseAction(name: "rollback" | "rollout", field: "version" | "percent", summary: string, help: string): Command {
+function releaseAction(
+  name: "rollback" | "rollout",
+  field: "version" | "percent",
+  summary: string,
+  help: string,
+): Command {
   return {
-    name, summary, help,
+    name,
+    summary,
+    help,
     usage: `<profileId> <${field}>`,
     options: {},
     positionals: ["profileId", field],
     async run({ positionals: [profile, value], api }) {
       const body = { [field]: numberArg(value, field) };
-      console.log(describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/${name}`, { json: body })));
+      console.log(
+        describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/${name}`, { json: body })),
+      );
       return 0;
     },
   };
 }
 
-export const rollback = releaseAction("rollback", "version",
-  "Serve an earlier release's adapters again, as a new (higher) version.", "Prints the new release.");
+export const rollback = releaseAction(
+  "rollback",
+  "version",
+  "Serve an earlier release's adapters again, as a new (higher) version.",
+  "Prints the new release.",
+);
 
-export const rollout = releaseAction("rollout", "percent",
+export const rollout = releaseAction(
+  "rollout",
+  "percent",
   "Set the percentage of devices (stable buckets of their ids) that get the profile's newest release.",
-  "Devices outside it keep the release before.");
+  "Devices outside it keep the release before.",
+);
 
 export const releases: Command = {
   name: "releases",

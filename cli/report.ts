@@ -8,7 +8,8 @@ const POLL_MS = 500;
 export const report: Command = {
   name: "report",
   usage: "<runId> [--json]",
-  summary: "Held-out exact match of every task under its cluster's merged adapter (started once, then kept with the run).",
+  summary:
+    "Held-out exact match of every task under its cluster's merged adapter (started once, then kept with the run).",
   help: `Starts the report (POST /v1/runs/:id/report), follows it to the end (GET .../report, progress on stderr)
 and prints one line per task and the mean. Exit code 1 when the report failed.
 
@@ -35,7 +36,10 @@ function table(view: ReportView): string {
   const width = Math.max(4, ...view.tasks.map((t) => t.task.length));
   return [
     `${"task".padEnd(width)}  cluster  exact match  loss`,
-    ...view.tasks.map((t) => `${t.task.padEnd(width)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`),
+    ...view.tasks.map(
+      (t) =>
+        `${t.task.padEnd(width)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
+    ),
     `mean exact match ${(100 * view.meanExactMatch!).toFixed(1)}% over ${view.tasks.length} tasks (${view.forwardPasses} forward passes)`,
   ].join("\n");
 }

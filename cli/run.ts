@@ -30,10 +30,22 @@ Options:
   --evaluator E      wasm (the Worker) or remote (the evaluator service); default the model's
   --watch            then follow it as \`d2c-edge status\` does`,
   options: {
-    k: { type: "string" }, profile: { type: "string" }, "max-adapters": { type: "string" }, "max-bytes": { type: "string" },
-    dtype: { type: "string" }, method: { type: "string" }, merge: { type: "string" }, rank: { type: "string" },
-    density: { type: "string" }, seed: { type: "string" }, "max-iterations": { type: "string" }, tasks: { type: "string" },
-    model: { type: "string" }, evaluator: { type: "string" }, restarts: { type: "string" }, tune: { type: "string" },
+    k: { type: "string" },
+    profile: { type: "string" },
+    "max-adapters": { type: "string" },
+    "max-bytes": { type: "string" },
+    dtype: { type: "string" },
+    method: { type: "string" },
+    merge: { type: "string" },
+    rank: { type: "string" },
+    density: { type: "string" },
+    seed: { type: "string" },
+    "max-iterations": { type: "string" },
+    tasks: { type: "string" },
+    model: { type: "string" },
+    evaluator: { type: "string" },
+    restarts: { type: "string" },
+    tune: { type: "string" },
     watch: { type: "boolean" },
   },
   positionals: [],
@@ -49,10 +61,19 @@ Options:
       evaluator: text(values, "evaluator"),
       restarts: integer(values, "restarts", 1),
     });
-    const budget = definedOnly({ maxAdapters: integer(values, "max-adapters", 1), maxBytes: integer(values, "max-bytes", 1), dtype: text(values, "dtype") });
-    if (budget.dtype !== undefined && Object.keys(budget).length === 1) throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
+    const budget = definedOnly({
+      maxAdapters: integer(values, "max-adapters", 1),
+      maxBytes: integer(values, "max-bytes", 1),
+      dtype: text(values, "dtype"),
+    });
+    if (budget.dtype !== undefined && Object.keys(budget).length === 1)
+      throw new UsageError("--dtype goes with --max-bytes or --max-adapters");
     if (Object.keys(budget).length > 0) request.budget = budget;
-    const merge: Record<string, unknown> = definedOnly({ method: text(values, "merge"), rank: integer(values, "rank", 1), density: decimal(values, "density") });
+    const merge: Record<string, unknown> = definedOnly({
+      method: text(values, "merge"),
+      rank: integer(values, "rank", 1),
+      density: decimal(values, "density"),
+    });
     if (values.tune !== undefined) merge.tune = { budget: integer(values, "tune") };
     if (Object.keys(merge).length > 0) {
       request.merge = { method: merge.method ?? (await capabilitiesOf(api)).defaultMergeMethod, ...merge };

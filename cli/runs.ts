@@ -9,5 +9,6 @@ export const runs = listing<RunSummary>({
   route: "/v1/runs",
   key: "runs",
   empty: () => "no runs yet",
-  line: (r) => `${r.runId}  ${r.createdAt}  ${r.method}, K=${r.k}, ${r.tasks} tasks${r.profile ? `, profile ${r.profile}` : ""}`,
+  line: (r) =>
+    `${r.runId}  ${r.createdAt}  ${r.method}, K=${r.k}, ${r.tasks} tasks${r.profile ? `, profile ${r.profile}` : ""}`,
 });

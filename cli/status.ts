@@ -8,7 +8,8 @@ import { followRun, type RunEvent } from "./runEvents.ts";
 export const status: Command = {
   name: "status",
   usage: "<runId> [--json]",
-  summary: "Follow a run live (one line per event on stderr), then print its state, J per iteration, clusters and cost.",
+  summary:
+    "Follow a run live (one line per event on stderr), then print its state, J per iteration, clusters and cost.",
   help: `Exit code 1 when the run failed or was cancelled.
 
 Options:
@@ -59,7 +60,9 @@ class EventLine {
         const assignment = data.assignment as number[];
         const moved = this.previous && movedTasks(this.previous, assignment);
         this.previous = assignment;
-        return moved === null ? `${at}: first assignment of ${assignment.length} tasks` : `${at}: ${moved} task${moved === 1 ? "" : "s"} changed cluster`;
+        return moved === null
+          ? `${at}: first assignment of ${assignment.length} tasks`
+          : `${at}: ${moved} task${moved === 1 ? "" : "s"} changed cluster`;
       }
       case "merged": {
         // An alloc run's iteration builds one part configuration for every task.
@@ -73,8 +76,10 @@ class EventLine {
       case "evaluated":
         return `${at}: J = ${(data.objective as number).toFixed(4)}`;
       case "allocated":
-        return `allocated: ${data.withParts} tasks with a part, ${bytes(data.bytes as number)} of ` +
-          `${bytes(data.maxBytes as number)}`;
+        return (
+          `allocated: ${data.withParts} tasks with a part, ${bytes(data.bytes as number)} of ` +
+          `${bytes(data.maxBytes as number)}`
+        );
       case "resent":
         return `${at}: sent ${data.units} silent units again`;
       default:
@@ -110,7 +115,9 @@ function summary(run: RunStatus): string {
     // A Worker older than the field answers without it: its runs ran in the Worker.
     `  evaluator: ${run.evaluator === "remote" ? "remote (the evaluator service)" : "wasm (in the Worker)"}`,
   ];
-  const js = run.iterations.filter((i) => i.objective !== null).map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
+  const js = run.iterations
+    .filter((i) => i.objective !== null)
+    .map((i) => `${i.iteration}: ${i.objective!.toFixed(4)}`);
   if (js.length)
     lines.push(
       `${alloc ? "mean few-shot loss per configuration (0: base model)" : "J per iteration"}: ${js.join("  ")}`,
@@ -120,7 +127,9 @@ function summary(run: RunStatus): string {
     lines.push(`allocated: J = ${run.result.objective.toFixed(4)} (each task under its part)`);
   } else if (run.result) {
     const untuned = run.result.untunedObjective;
-    lines.push(`best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`);
+    lines.push(
+      `best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`,
+    );
   }
   if (run.result?.budget) {
     lines.push(...partLines(run));
@@ -128,18 +137,30 @@ function summary(run: RunStatus): string {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
     // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
     for (const c of shown.clusters) {
-      lines.push(`  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`);
+      lines.push(
+        `  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`,
+      );
       if ("tuned" in c && c.tuned) lines.push(`      ${describeTuned(c.tuned)}`);
     }
   }
   const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
-  lines.push(`cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`);
-  if (run.cost.tuning?.candidates) lines.push(`  merge tuning: ${run.cost.tuning.candidates} candidate merges, ${run.cost.tuning.forwardPasses} of those forward passes`);
+  lines.push(
+    `cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`,
+  );
+  if (run.cost.tuning?.candidates)
+    lines.push(
+      `  merge tuning: ${run.cost.tuning.candidates} candidate merges, ${run.cost.tuning.forwardPasses} of those forward passes`,
+    );
   // A Worker older than the estimate answers without it.
   if (run.cost.estimate) {
     const { estimate, evaluationMs, messages } = run.cost;
-    lines.push(`  ${(evaluationMs / 1000).toFixed(1)} s of evaluation CPU, ${messages} queue messages; on Cloudflare about ${usd(estimate.usd)} at list prices of ${estimate.pricesRead}:`);
-    for (const l of estimate.lines) lines.push(`    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`);
+    lines.push(
+      `  ${(evaluationMs / 1000).toFixed(1)} s of evaluation CPU, ${messages} queue messages; on Cloudflare about ${usd(estimate.usd)} at list prices of ${estimate.pricesRead}:`,
+    );
+    for (const l of estimate.lines)
+      lines.push(
+        `    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`,
+      );
   }
   return lines.join("\n");
 }
@@ -151,8 +172,10 @@ function summary(run: RunStatus): string {
 function partLines(run: RunStatus): string[] {
   const result = run.result!;
   const { maxBytes, bytes: used } = result.budget!;
-  const lines = [`budget: ${used} of ${maxBytes} bytes (${((100 * used) / maxBytes).toFixed(1)}%), ` +
-    `${result.clusters.filter((c) => c.part).length} of ${result.clusters.length} tasks with a part`];
+  const lines = [
+    `budget: ${used} of ${maxBytes} bytes (${((100 * used) / maxBytes).toFixed(1)}%), ` +
+      `${result.clusters.filter((c) => c.part).length} of ${result.clusters.length} tasks with a part`,
+  ];
   lines.push(`  ${"task".padEnd(24)} ${"part".padEnd(14)} ${"bytes".padStart(8)}  few-shot loss`);
   for (const c of result.clusters) {
     const task = c.tasks[0];
@@ -168,7 +191,9 @@ function partLines(run: RunStatus): string[] {
 export function describeTuned(t: TunedCluster): string {
   const method = `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}`;
   const scale = t.weights[0] / unitWeight(t.merge.method, t.weights.length);
-  const weights = t.weightsKept ? `tuned weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}` : `uniform weights x ${Number(scale.toFixed(3))}`;
+  const weights = t.weightsKept
+    ? `tuned weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}`
+    : `uniform weights x ${Number(scale.toFixed(3))}`;
   return `tuned: ${method}, ${weights} (held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidates)`;
 }
 

@@ -18,7 +18,10 @@ const describeTasks = (tasks: readonly string[]) => {
 /** The need that first asked for it: a task set's name, or its locales and apps, either possibly empty. */
 const describeNeed = (view: SubsetView) => {
   if (view.taskSet) return `task set ${view.taskSet}`;
-  const parts = [view.locales.length > 0 && `locales ${view.locales.join(",")}`, view.apps.length > 0 && `apps ${view.apps.join(",")}`].filter(Boolean);
+  const parts = [
+    view.locales.length > 0 && `locales ${view.locales.join(",")}`,
+    view.apps.length > 0 && `apps ${view.apps.join(",")}`,
+  ].filter(Boolean);
   return parts.length > 0 ? parts.join(", ") : "no locales or apps";
 };
 
@@ -30,9 +33,10 @@ const describeNeed = (view: SubsetView) => {
 export function describeSubset(view: SubsetView): string {
   const release = view.release ? `release ${view.release.version}` : "no release yet";
   const networks = `${view.demand} ${view.demand === 1 ? "network" : "networks"}`;
-  const requests = `${networks}, ${view.requests} ${view.requests === 1 ? "report" : "reports"}, last ` +
-    `${view.lastRequestedAt}`;
-  const heldOut = view.heldOutExactMatch === null ? "" : `, held-out exact match ${(100 * view.heldOutExactMatch).toFixed(1)}%`;
+  const requests =
+    `${networks}, ${view.requests} ${view.requests === 1 ? "report" : "reports"}, last ` + `${view.lastRequestedAt}`;
+  const heldOut =
+    view.heldOutExactMatch === null ? "" : `, held-out exact match ${(100 * view.heldOutExactMatch).toFixed(1)}%`;
   const outcome = (view.state === "failed" || view.state === "waiting") && view.outcome ? `: ${view.outcome}` : "";
   return `${view.key} ${view.state}, ${release}, ${describeTasks(view.tasks)}, need ${describeNeed(view)}, ${requests}${heldOut}${outcome}`;
 }
@@ -60,7 +64,7 @@ Options:
   positionals: ["profileId"],
   async run({ values, positionals: [profile], api }) {
     const views: SubsetView[] = [];
-    for (let cursor: number | null = null; ;) {
+    for (let cursor: number | null = null; ; ) {
       const page: SubsetPage = await api.json(
         "GET",
         `/v1/profiles/${profile}/subsets?limit=200${cursor === null ? "" : `&cursor=${cursor}`}`,

@@ -48,7 +48,8 @@ interface Metadata {
 export async function planPush(dir: string): Promise<PushPlan> {
   if (!existsSync(dir)) throw new CliError(`${dir}: no such directory`);
   const plan = existsSync(join(dir, "adapters")) ? await fixturesLayout(dir) : await flatLayout(dir);
-  if (plan.tasks.length === 0) throw new CliError(`${dir}: no adapter folders (adapters/<task>/ or <task>/ with ${ADAPTER_FILES.join(" and ")})`);
+  if (plan.tasks.length === 0)
+    throw new CliError(`${dir}: no adapter folders (adapters/<task>/ or <task>/ with ${ADAPTER_FILES.join(" and ")})`);
   return plan;
 }
 
@@ -68,7 +69,9 @@ async function fixturesLayout(dir: string): Promise<PushPlan> {
   }
   const models = (await subfolders(join(dir, "models"))).map((id) => ({ id, dir: join(dir, "models", id) }));
   const tasks = (await subfolders(join(dir, "adapters"))).map((id) => {
-    const examples = Object.fromEntries(SPLITS.map((s) => [s, join(dir, "examples", id, `${s}.jsonl`)]).filter(([, p]) => existsSync(p)));
+    const examples = Object.fromEntries(
+      SPLITS.map((s) => [s, join(dir, "examples", id, `${s}.jsonl`)]).filter(([, p]) => existsSync(p)),
+    );
     return taskFolder(id, join(dir, "adapters", id), examples, metadata.get(id) ?? {});
   });
   return { layout: "r2-fixtures", models, tasks };
@@ -79,18 +82,26 @@ async function flatLayout(dir: string): Promise<PushPlan> {
   const folders = isAdapterFolder(dir)
     ? [resolve(dir)]
     : (await subfolders(dir)).map((name) => join(dir, name)).filter(isAdapterFolder);
-  const tasks = await Promise.all(folders.map(async (folder) => {
-    const id = basename(folder);
-    const examples = Object.fromEntries(SPLITS.map((s) => [s, join(folder, `${s}.jsonl`)]).filter(([, p]) => existsSync(p)));
-    if (!existsSync(join(folder, "task.json"))) return taskFolder(id, folder, examples, {});
-    let metadata: Metadata | string;
-    try {
-      metadata = metadataOf(JSON.parse(await readFile(join(folder, "task.json"), "utf8"))) ?? "task.json: application and language must be strings";
-    } catch (e) {
-      metadata = `task.json: ${e instanceof Error ? e.message : e}`;
-    }
-    return typeof metadata === "string" ? { id, adapterDir: folder, examples, problem: metadata } : taskFolder(id, folder, examples, metadata);
-  }));
+  const tasks = await Promise.all(
+    folders.map(async (folder) => {
+      const id = basename(folder);
+      const examples = Object.fromEntries(
+        SPLITS.map((s) => [s, join(folder, `${s}.jsonl`)]).filter(([, p]) => existsSync(p)),
+      );
+      if (!existsSync(join(folder, "task.json"))) return taskFolder(id, folder, examples, {});
+      let metadata: Metadata | string;
+      try {
+        metadata =
+          metadataOf(JSON.parse(await readFile(join(folder, "task.json"), "utf8"))) ??
+          "task.json: application and language must be strings";
+      } catch (e) {
+        metadata = `task.json: ${e instanceof Error ? e.message : e}`;
+      }
+      return typeof metadata === "string"
+        ? { id, adapterDir: folder, examples, problem: metadata }
+        : taskFolder(id, folder, examples, metadata);
+    }),
+  );
   return { layout: "flat", models: [], tasks };
 }
 
@@ -98,18 +109,27 @@ function taskFolder(id: string, adapterDir: string, examples: TaskFolder["exampl
   const missing = ADAPTER_FILES.filter((f) => !existsSync(join(adapterDir, f)));
   const problem = !TASK_ID.test(id)
     ? `folder name is not a valid task id (${TASK_ID})`
-    : missing.length > 0 ? `missing ${missing.join(" and ")}` : undefined;
+    : missing.length > 0
+      ? `missing ${missing.join(" and ")}`
+      : undefined;
   return { id, adapterDir, examples, ...metadata, ...(problem ? { problem } : {}) };
 }
 
 /** `{ application?, language? }` from a task.json or catalogue entry; null when either is not a string. */
 function metadataOf(json: unknown): Metadata | null {
   const { application, language } = (json ?? {}) as Record<string, unknown>;
-  if ((application !== undefined && typeof application !== "string") || (language !== undefined && typeof language !== "string")) return null;
+  if (
+    (application !== undefined && typeof application !== "string") ||
+    (language !== undefined && typeof language !== "string")
+  )
+    return null;
   return { ...(application ? { application } : {}), ...(language ? { language } : {}) };
 }
 
 async function subfolders(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
-  return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name).sort();
+  return (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+    .map((e) => e.name)
+    .sort();
 }

@@ -27,7 +27,10 @@ export function showError(message) {
  * @returns {Promise<any>}
  */
 export async function api(path, init = {}) {
-  const response = await fetch(path, { ...init, headers: { authorization: `Bearer ${adminToken()}`, ...(init.body ? { "content-type": "application/json" } : {}) } });
+  const response = await fetch(path, {
+    ...init,
+    headers: { authorization: `Bearer ${adminToken()}`, ...(init.body ? { "content-type": "application/json" } : {}) },
+  });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const message = body?.error?.message ?? `${response.status} ${response.statusText}`;

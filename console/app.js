@@ -17,16 +17,36 @@ async function route() {
   leaving.abort();
   leaving = new AbortController();
   const [name, arg] = (location.hash.slice(1) || "catalogue").split("/");
-  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${name === "run" ? "runs" : name}`);
+  for (const a of document.querySelectorAll("nav a"))
+    a.classList.toggle("active", a.getAttribute("href") === `#${name === "run" ? "runs" : name}`);
   if (!adminToken()) {
-    view.replaceChildren(h("h2", null, "Admin token"), h("p", null, "Enter the admin token (locally: ", h("code", null, "ADMIN_TOKEN"), " in ", h("code", null, ".dev.vars"), ") above."));
+    view.replaceChildren(
+      h("h2", null, "Admin token"),
+      h(
+        "p",
+        null,
+        "Enter the admin token (locally: ",
+        h("code", null, "ADMIN_TOKEN"),
+        " in ",
+        h("code", null, ".dev.vars"),
+        ") above.",
+      ),
+    );
     return;
   }
-  const views = { catalogue: renderCatalogue, runs: renderRuns, run: renderRun, profiles: renderProfiles, results: renderResults };
+  const views = {
+    catalogue: renderCatalogue,
+    runs: renderRuns,
+    run: renderRun,
+    profiles: renderProfiles,
+    results: renderResults,
+  };
   const render = views[/** @type {keyof typeof views} */ (name)] ?? renderCatalogue;
   view.replaceChildren(note("Loading..."));
   // The message is the server's, and may echo what was asked for (an id from the URL): text only.
-  await render(view, arg ?? "", leaving.signal).catch((e) => view.replaceChildren(note(e instanceof Error ? e.message : String(e))));
+  await render(view, arg ?? "", leaving.signal).catch((e) =>
+    view.replaceChildren(note(e instanceof Error ? e.message : String(e))),
+  );
 }
 
 document.getElementById("token-form")?.addEventListener("submit", (event) => {

@@ -25,7 +25,11 @@ export function h(tag, attrs, ...children) {
  * @returns {SVGElement}
  */
 export function svg(tag, attrs, ...children) {
-  return build(/** @type {SVGElement} */ (document.createElementNS("http://www.w3.org/2000/svg", tag)), attrs, children);
+  return build(
+    /** @type {SVGElement} */ (document.createElementNS("http://www.w3.org/2000/svg", tag)),
+    attrs,
+    children,
+  );
 }
 
 /**
@@ -41,7 +45,8 @@ function build(element, attrs, children) {
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat(Infinity)) {
-    if (child !== null && child !== undefined && child !== false) element.append(typeof child === "object" ? /** @type {Node} */ (child) : String(child));
+    if (child !== null && child !== undefined && child !== false)
+      element.append(typeof child === "object" ? /** @type {Node} */ (child) : String(child));
   }
   return element;
 }

@@ -77,7 +77,8 @@ const CATALOGUE_MIGRATIONS: readonly Migration[] = [
     keys.createKeyTable(sql);
     uploads.createUploadTable(sql);
   },
-  (sql) => sql.exec(`
+  (sql) =>
+    sql.exec(`
     CREATE TABLE task_changes (task_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
     CREATE INDEX task_changes_by_version ON task_changes (version);
     DROP TABLE merges;
@@ -107,7 +108,9 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   private bump(): number {
-    const version = this.sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value").one().value;
+    const version = this.sql
+      .exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value")
+      .one().value;
     if (!this.tasksPublishSet) {
       this.tasksPublishSet = true;
       // Not awaited: the output gate holds this call's answer until the alarm is stored.
@@ -126,8 +129,12 @@ export class Catalogue extends DurableObject<Env> {
     const { tasks, catalogueVersion } = this.list();
     for (const model of this.models()) {
       const value: TasksModel = {
-        modelId: model.modelId, catalogueVersion, publishedAt: new Date().toISOString(),
-        tasks: tasks.filter((t) => t.modelId === model.modelId).map(({ id, language, application }) => ({ id, language, application })),
+        modelId: model.modelId,
+        catalogueVersion,
+        publishedAt: new Date().toISOString(),
+        tasks: tasks
+          .filter((t) => t.modelId === model.modelId)
+          .map(({ id, language, application }) => ({ id, language, application })),
       };
       await this.env.DELIVERY.put(tasksKey(model.modelId), JSON.stringify(value));
     }
@@ -142,7 +149,10 @@ export class Catalogue extends DurableObject<Env> {
     if (taken) return { taken };
     this.sql.exec(
       "INSERT INTO models (id, contract, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
-      contract.modelId, JSON.stringify(contract), new Date().toISOString());
+      contract.modelId,
+      JSON.stringify(contract),
+      new Date().toISOString(),
+    );
     uploads.forgetNamedBy(this.sql, contract);
     return { catalogueVersion: this.bump() };
   }
@@ -158,7 +168,10 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   models(): ModelContract[] {
-    return this.sql.exec<{ contract: string }>("SELECT contract FROM models ORDER BY id").toArray().map((r) => JSON.parse(r.contract) as ModelContract);
+    return this.sql
+      .exec<{ contract: string }>("SELECT contract FROM models ORDER BY id")
+      .toArray()
+      .map((r) => JSON.parse(r.contract) as ModelContract);
   }
 
   /**
@@ -202,16 +215,28 @@ export class Catalogue extends DurableObject<Env> {
        ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
          application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
          rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = excluded.updated_at`,
-      upload.taskId, upload.modelId, upload.application ?? null, upload.language ?? null, upload.rank, upload.bytes,
-      upload.adapterSha256, new Date().toISOString());
+      upload.taskId,
+      upload.modelId,
+      upload.application ?? null,
+      upload.language ?? null,
+      upload.rank,
+      upload.bytes,
+      upload.adapterSha256,
+      new Date().toISOString(),
+    );
     return this.bumpTask(upload.taskId);
   }
 
   /** Records a split's example count and digest; null when the task does not exist. */
   putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): number | null {
     const column = split === "fewshot" ? "fewshot" : "test";
-    const changed = this.sql.exec(`UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
-      examples.count, examples.sha256, new Date().toISOString(), taskId).rowsWritten;
+    const changed = this.sql.exec(
+      `UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
+      examples.count,
+      examples.sha256,
+      new Date().toISOString(),
+      taskId,
+    ).rowsWritten;
     return changed ? this.bumpTask(taskId) : null;
   }
 
@@ -235,18 +260,25 @@ export class Catalogue extends DurableObject<Env> {
    * those still there. A run checks its pinned digests with this: the size of the change, not of the catalogue.
    */
   changesSince(version: number): { catalogueVersion: number; changed: string[]; tasks: TaskRecord[] } {
-    const changed = this.sql.exec<{ task_id: string }>("SELECT task_id FROM task_changes WHERE version > ?", version)
-      .toArray().map((r) => r.task_id);
+    const changed = this.sql
+      .exec<{ task_id: string }>("SELECT task_id FROM task_changes WHERE version > ?", version)
+      .toArray()
+      .map((r) => r.task_id);
     const tasks = changed.map((id) => this.task(id)).filter((t): t is TaskRecord => t !== null);
     return { catalogueVersion: this.version, changed, tasks };
   }
 
   /** Creates or replaces a device profile; its own version increases with each change. */
   async putProfile(id: string, profile: Profile): Promise<StoredProfile> {
-    const row = this.sql.exec<{ version: number; updated_at: string }>(
-      `INSERT INTO profiles (id, profile, version, updated_at) VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
+    const row = this.sql
+      .exec<{ version: number; updated_at: string }>(
+        `INSERT INTO profiles (id, profile, version, updated_at) VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
          profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, updated_at`,
-      id, JSON.stringify(profile), new Date().toISOString()).one();
+        id,
+        JSON.stringify(profile),
+        new Date().toISOString(),
+      )
+      .one();
     await this.publishProfiles();
     return { ...profile, id, version: row.version, updatedAt: row.updated_at };
   }
@@ -257,8 +289,10 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   profiles(): StoredProfile[] {
-    return this.sql.exec<{ id: string; profile: string; version: number; updated_at: string }>("SELECT * FROM profiles ORDER BY id")
-      .toArray().map((r) => ({ ...(JSON.parse(r.profile) as Profile), id: r.id, version: r.version, updatedAt: r.updated_at }));
+    return this.sql
+      .exec<{ id: string; profile: string; version: number; updated_at: string }>("SELECT * FROM profiles ORDER BY id")
+      .toArray()
+      .map((r) => ({ ...(JSON.parse(r.profile) as Profile), id: r.id, version: r.version, updatedAt: r.updated_at }));
   }
 
   /** Removes a device profile; false when there was none. Its releases are the Releases object's to retire. */
@@ -305,11 +339,18 @@ export class Catalogue extends DurableObject<Env> {
 
   /** The index of clustering runs (their state lives in each ClusterRun object). */
   recordRun(run: RunSummary): void {
-    this.sql.exec("INSERT OR REPLACE INTO runs (id, created_at, summary) VALUES (?, ?, ?)", run.runId, run.createdAt, JSON.stringify(run));
+    this.sql.exec(
+      "INSERT OR REPLACE INTO runs (id, created_at, summary) VALUES (?, ?, ?)",
+      run.runId,
+      run.createdAt,
+      JSON.stringify(run),
+    );
   }
 
   runs(limit: number): RunSummary[] {
-    return this.sql.exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
-      .toArray().map((r) => JSON.parse(r.summary) as RunSummary);
+    return this.sql
+      .exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
+      .toArray()
+      .map((r) => JSON.parse(r.summary) as RunSummary);
   }
 }

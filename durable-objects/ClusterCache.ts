@@ -15,7 +15,8 @@ import type { CachedLoss, CachedMerge } from "../src/runs/cached";
 import { migrate, type Migration } from "./migrations";
 
 const MIGRATIONS: readonly Migration[] = [
-  (sql) => sql.exec(`
+  (sql) =>
+    sql.exec(`
     CREATE TABLE merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL);
     CREATE TABLE losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, exact_match REAL);`),
 ];
@@ -32,23 +33,36 @@ export class ClusterCache extends DurableObject<Env> {
   cachedMerges(keys: readonly string[]): Record<string, CachedMerge> {
     const found: Record<string, CachedMerge> = {};
     for (const key of keys) {
-      const row = this.sql.exec<{ sha256: string; bytes: number; rank: number }>(
-        "SELECT sha256, bytes, rank FROM merges WHERE cluster_key = ?", key).toArray()[0];
+      const row = this.sql
+        .exec<{ sha256: string; bytes: number; rank: number }>(
+          "SELECT sha256, bytes, rank FROM merges WHERE cluster_key = ?",
+          key,
+        )
+        .toArray()[0];
       if (row) found[key] = { sha256: row.sha256, bytes: row.bytes, rank: row.rank };
     }
     return found;
   }
 
   recordMerge(key: string, merge: CachedMerge): void {
-    this.sql.exec("INSERT OR REPLACE INTO merges (cluster_key, sha256, bytes, rank) VALUES (?, ?, ?, ?)",
-      key, merge.sha256, merge.bytes, merge.rank);
+    this.sql.exec(
+      "INSERT OR REPLACE INTO merges (cluster_key, sha256, bytes, rank) VALUES (?, ?, ?, ?)",
+      key,
+      merge.sha256,
+      merge.bytes,
+      merge.rank,
+    );
   }
 
   cachedLosses(keys: readonly string[]): Record<string, CachedLoss> {
     const found: Record<string, CachedLoss> = {};
     for (const key of keys) {
-      const row = this.sql.exec<{ loss: number; tokens: number; exact_match: number | null }>(
-        "SELECT loss, tokens, exact_match FROM losses WHERE loss_key = ?", key).toArray()[0];
+      const row = this.sql
+        .exec<{ loss: number; tokens: number; exact_match: number | null }>(
+          "SELECT loss, tokens, exact_match FROM losses WHERE loss_key = ?",
+          key,
+        )
+        .toArray()[0];
       if (row) found[key] = { loss: row.loss, tokens: row.tokens, exactMatch: row.exact_match };
     }
     return found;
@@ -56,8 +70,13 @@ export class ClusterCache extends DurableObject<Env> {
 
   recordLosses(entries: readonly (CachedLoss & { key: string })[]): void {
     for (const e of entries) {
-      this.sql.exec("INSERT OR REPLACE INTO losses (loss_key, loss, tokens, exact_match) VALUES (?, ?, ?, ?)",
-        e.key, e.loss, e.tokens, e.exactMatch);
+      this.sql.exec(
+        "INSERT OR REPLACE INTO losses (loss_key, loss, tokens, exact_match) VALUES (?, ?, ?, ?)",
+        e.key,
+        e.loss,
+        e.tokens,
+        e.exactMatch,
+      );
     }
   }
 }

@@ -74,7 +74,9 @@ export class ClusterRun extends DurableObject<Env> {
     this.sql.exec(
       "INSERT INTO run (id, config, state, phase, iteration, created_at, updated_at, messages) " +
         "VALUES (1, ?, 'running', 'init', 0, ?, ?, 0)",
-      JSON.stringify(config), now, now,
+      JSON.stringify(config),
+      now,
+      now,
     );
     this.emit("started", { method: config.method, k: config.k, tasks: config.tasks.length });
     await this.wake();
@@ -87,7 +89,9 @@ export class ClusterRun extends DurableObject<Env> {
 
   status(): RunStatus | null {
     const run = tables.readRun(this.sql);
-    return run && runStatus(this.sql, run, this.report.view(run.parsed), this.blocks.usage(), this.tuningView(run.parsed));
+    return (
+      run && runStatus(this.sql, run, this.report.view(run.parsed), this.blocks.usage(), this.tuningView(run.parsed))
+    );
   }
 
   /** A page of tasks of an iteration's loss matrix; null when the run or the iteration does not exist. */
@@ -102,7 +106,8 @@ export class ClusterRun extends DurableObject<Env> {
    * before any forward pass.
    */
   claim(kind: WorkKind, ids: readonly string[]): string[] {
-    const accepting = kind === "report" ? this.report.state === "running" : tables.readRun(this.sql)?.state === "running";
+    const accepting =
+      kind === "report" ? this.report.state === "running" : tables.readRun(this.sql)?.state === "running";
     return accepting ? ids.filter((id) => this.ledger.claim(id)) : [];
   }
 
@@ -168,21 +173,28 @@ export class ClusterRun extends DurableObject<Env> {
     const item = this.ledger.item(id);
     if (!run || !item || item.done_at !== null) return;
     if (item.kind !== "report" && (run.state !== "running" || (await this.failIfTasksChanged()))) return;
-    await this.giveUp(run.parsed, item, reason === undefined
-      ? `failed after ${attempts} attempts: ${item.error ?? "no error recorded"}`
-      : `cannot succeed: ${reason}`);
+    await this.giveUp(
+      run.parsed,
+      item,
+      reason === undefined
+        ? `failed after ${attempts} attempts: ${item.error ?? "no error recorded"}`
+        : `cannot succeed: ${reason}`,
+    );
   }
 
   /** The run, or for a held-out unit its report, fails on an item it gives up on, naming the item. */
   private async giveUp(config: RunConfig, item: WorkItem, why: string): Promise<void> {
-    if (item.kind === "report") return this.report.fail(`held-out evaluation of task ${config.tasks[Number(item.ref)].id} ${why}`);
+    if (item.kind === "report")
+      return this.report.fail(`held-out evaluation of task ${config.tasks[Number(item.ref)].id} ${why}`);
     await this.finish("failed", `${this.subject(config, item)} ${why}`);
   }
 
   private subject(config: RunConfig, item: WorkItem): string {
     switch (item.kind) {
-      case "similarity": return `task similarity block ${item.id}`;
-      case "candidate": return this.tuning.describe(config, item.id);
+      case "similarity":
+        return `task similarity block ${item.id}`;
+      case "candidate":
+        return this.tuning.describe(config, item.id);
       default: {
         const unit = this.sql.exec<tables.UnitRow>("SELECT task, cluster FROM units WHERE id = ?", item.ref).one();
         return `evaluation of task ${config.tasks[unit.task].id} under cluster ${unit.cluster}`;
@@ -221,10 +233,18 @@ export class ClusterRun extends DurableObject<Env> {
   async requestReport(testSha256: Record<string, string>): Promise<ReportView> {
     const run = tables.readRun(this.sql);
     const status = run && runStatus(this.sql, run, null, this.blocks.usage(), this.tuningView(run.parsed));
-    if (!run || !status?.result) throw new DomainError("conflict", "run_not_done", `run ${run?.parsed.runId} is ${run?.state}; a report needs a finished run`);
+    if (!run || !status?.result)
+      throw new DomainError(
+        "conflict",
+        "run_not_done",
+        `run ${run?.parsed.runId} is ${run?.state}; a report needs a finished run`,
+      );
     const result = status.result;
     await this.report.start(run.parsed, {
-      clusters: status.tasks.map((id) => ({ cluster: result.assignment[id], sha256: result.clusters[result.assignment[id]].sha256 })),
+      clusters: status.tasks.map((id) => ({
+        cluster: result.assignment[id],
+        sha256: result.clusters[result.assignment[id]].sha256,
+      })),
       testSha256: status.tasks.map((id) => testSha256[id]),
     });
     await this.ctx.storage.setAlarm(Date.now() + run.parsed.unitTimeoutMs);
@@ -259,19 +279,26 @@ export class ClusterRun extends DurableObject<Env> {
 
   private advanceFrom(phase: RunPhase, config: RunConfig, iteration: number): Promise<void> {
     switch (phase) {
-      case "init": return this.init(config);
-      case "similarity": return this.similarity(config);
-      case "merge": return this.merge(config, iteration);
-      case "evaluate": return this.evaluate(config, iteration);
-      case "reassign": return this.reassign(config, iteration);
-      case "tune": return this.tune(config);
+      case "init":
+        return this.init(config);
+      case "similarity":
+        return this.similarity(config);
+      case "merge":
+        return this.merge(config, iteration);
+      case "evaluate":
+        return this.evaluate(config, iteration);
+      case "reassign":
+        return this.reassign(config, iteration);
+      case "tune":
+        return this.tune(config);
     }
   }
 
   /** Waits for the tuners (re-sending silent candidates); done, the run is. */
   private async tune(config: RunConfig): Promise<void> {
     const best = tables.readRun(this.sql)!.best_iteration!;
-    if (!this.tuning.started()) await this.tuning.start(config, clustersOf(tables.assignmentOf(this.sql, best), config.k));
+    if (!this.tuning.started())
+      await this.tuning.start(config, clustersOf(tables.assignmentOf(this.sql, best), config.k));
     if (this.tuning.done()) return this.finish("done", null, best);
     if (await this.resendOverdue(config, "candidate")) await this.wake(Date.now() + config.unitTimeoutMs);
   }
@@ -339,7 +366,10 @@ export class ClusterRun extends DurableObject<Env> {
       merges.forEach((m, c) => tables.insertCluster(this.sql, iteration, c, clusters[c], keys[c], m));
       this.advance("evaluate");
       // Sized by K: member counts, not task lists (the summary and /losses name the tasks).
-      this.emit("merged", { iteration, clusters: merges.map((m, c) => ({ size: members[c].length, sha256: m.sha256, bytes: m.bytes })) });
+      this.emit("merged", {
+        iteration,
+        clusters: merges.map((m, c) => ({ size: members[c].length, sha256: m.sha256, bytes: m.bytes })),
+      });
     });
     await this.wake();
   }
@@ -349,7 +379,9 @@ export class ClusterRun extends DurableObject<Env> {
     const part = iteration === 0 ? null : config.parts!.configs[iteration - 1];
     const built = await buildPartAdapters(this.env.BUCKET, config.loraTargets, config.tasks, part);
     this.commit(() => {
-      built.forEach((m, t) => tables.insertCluster(this.sql, iteration, t, [t], partKey(config.modelId, part, config.tasks[t]), m));
+      built.forEach((m, t) =>
+        tables.insertCluster(this.sql, iteration, t, [t], partKey(config.modelId, part, config.tasks[t]), m),
+      );
       this.advance("evaluate");
       this.emit("merged", { iteration, part: partConfigName(part), bytes: built.reduce((n, m) => n + m.bytes, 0) });
     });
@@ -397,13 +429,16 @@ export class ClusterRun extends DurableObject<Env> {
 
   private async reassign(config: RunConfig, iteration: number): Promise<void> {
     const units = tables.unitsOfIteration(this.sql, iteration);
-    await cache.recordLosses(this.env, units.filter((u) => u.source === "queue")
-      .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })));
+    await cache.recordLosses(
+      this.env,
+      units
+        .filter((u) => u.source === "queue")
+        .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })),
+    );
     const losses = iterationLosses(this.sql, config, iteration);
     const settings = policySettings(config);
-    const outcome = config.method === "d2c"
-      ? this.d2cStep(config, iteration, losses)
-      : this.baselineStep(config, iteration, losses);
+    const outcome =
+      config.method === "d2c" ? this.d2cStep(config, iteration, losses) : this.baselineStep(config, iteration, losses);
     if (outcome.decision === "widen") {
       // The rest of the full sweep joins this iteration's units, and the iteration is evaluated again.
       const planned = await plannedUnits(this.env, this.sql, this.ledger, config, iteration, true);
@@ -417,13 +452,20 @@ export class ClusterRun extends DurableObject<Env> {
     }
     const { assignment, objective: j } = outcome.scored;
     const next = outcome.decision === "done" ? null : outcome.state;
-    const restart = outcome.decision === "restart"
-      ? { ...outcome.state, firstIteration: iteration + 1, seed: restartSeed(settings, outcome.state.restart) }
-      : null;
+    const restart =
+      outcome.decision === "restart"
+        ? { ...outcome.state, firstIteration: iteration + 1, seed: restartSeed(settings, outcome.state.restart) }
+        : null;
     const now = new Date().toISOString();
     this.commit(() => {
-      this.sql.exec("UPDATE iterations SET assignment = ?, objective = ?, exact_match = ?, finished_at = ? WHERE iteration = ?",
-        JSON.stringify(assignment), j, tables.ownExactMatch(units, assignment), now, iteration);
+      this.sql.exec(
+        "UPDATE iterations SET assignment = ?, objective = ?, exact_match = ?, finished_at = ? WHERE iteration = ?",
+        JSON.stringify(assignment),
+        j,
+        tables.ownExactMatch(units, assignment),
+        now,
+        iteration,
+      );
       this.emit("evaluated", { iteration, objective: j });
       if (next) {
         if (restart) {
@@ -438,8 +480,12 @@ export class ClusterRun extends DurableObject<Env> {
     });
     if (next) return this.wake();
     if (config.parts) return this.allocateParts(config);
-    const iterations = this.sql.exec<{ objective: number; exact_match: number | null }>("SELECT objective, exact_match FROM iterations ORDER BY iteration")
-      .toArray().map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
+    const iterations = this.sql
+      .exec<{ objective: number; exact_match: number | null }>(
+        "SELECT objective, exact_match FROM iterations ORDER BY iteration",
+      )
+      .toArray()
+      .map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
     const best = this.keptIteration(config, iterations);
     if (!config.tune) return this.finish("done", null, best);
     // The best clustering's merges are tuned before the run is done (src/tuning/clusterTuner.ts).
@@ -488,7 +534,10 @@ export class ClusterRun extends DurableObject<Env> {
       this.sql.exec("UPDATE run SET catalogue_seen = ? WHERE id = 1", since.catalogueVersion);
       return false;
     }
-    await this.finish("failed", `the catalogue changed under the run: ${changed.map((c) => `task ${c.id} ${c.change}`).join(", ")}`);
+    await this.finish(
+      "failed",
+      `the catalogue changed under the run: ${changed.map((c) => `task ${c.id} ${c.change}`).join(", ")}`,
+    );
     return true;
   }
 
@@ -511,10 +560,16 @@ export class ClusterRun extends DurableObject<Env> {
    * iteration of the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
    * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
    */
-  private keptIteration(config: RunConfig, iterations: readonly { objective: number; exactMatch: number | null }[]): number {
+  private keptIteration(
+    config: RunConfig,
+    iterations: readonly { objective: number; exactMatch: number | null }[],
+  ): number {
     const restartOf = tables.restartOfIterations(this.sql);
-    return keptIteration(iterations.map((it, i) => ({ restart: restartOf(i), objective: it.objective })),
-      config.restartCriterion ?? "exactMatch", (i) => iterations[i].exactMatch);
+    return keptIteration(
+      iterations.map((it, i) => ({ restart: restartOf(i), objective: it.objective })),
+      config.restartCriterion ?? "exactMatch",
+      (i) => iterations[i].exactMatch,
+    );
   }
 
   private advance(phase: RunPhase): void {
@@ -522,11 +577,22 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /** The one way out of "running"; whichever of done, failed and cancelled comes first stays. */
-  private async finish(state: Exclude<RunState, "running">, reason: string | null, best: number | null = null): Promise<void> {
+  private async finish(
+    state: Exclude<RunState, "running">,
+    reason: string | null,
+    best: number | null = null,
+  ): Promise<void> {
     const now = new Date().toISOString();
     let ended = false;
     this.commit(() => {
-      this.sql.exec("UPDATE run SET state = ?, reason = ?, best_iteration = ?, updated_at = ?, finished_at = ? WHERE id = 1", state, reason, best, now, now);
+      this.sql.exec(
+        "UPDATE run SET state = ?, reason = ?, best_iteration = ?, updated_at = ?, finished_at = ? WHERE id = 1",
+        state,
+        reason,
+        best,
+        now,
+        now,
+      );
       this.emit(state, reason === null ? {} : { reason });
       ended = true;
     });
@@ -535,12 +601,21 @@ export class ClusterRun extends DurableObject<Env> {
     if (!ended) return;
     // Whoever waits for the run goes on from this message; should the send fail, the cron finds the run ended.
     const announced: RunFinished = { kind: "run-finished", runId: this.config()!.runId };
-    await this.env.EVALUATIONS.send(announced).catch((e: unknown) => console.warn(`${announced.runId}: end not announced`, e));
+    await this.env.EVALUATIONS.send(announced).catch((e: unknown) =>
+      console.warn(`${announced.runId}: end not announced`, e),
+    );
   }
 
   private emit(type: string, data: unknown): void {
     const at = new Date().toISOString();
-    const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (at, type, data) VALUES (?, ?, ?) RETURNING seq", at, type, JSON.stringify(data)).one().seq;
+    const seq = this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO events (at, type, data) VALUES (?, ?, ?) RETURNING seq",
+        at,
+        type,
+        JSON.stringify(data),
+      )
+      .one().seq;
     this.listeners.push({ seq, type, data } satisfies RunEvent);
   }
 }

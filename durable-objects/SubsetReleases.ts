@@ -16,7 +16,9 @@ import { createReleaseTables, ReleaseHistory, type ReleaseInput } from "./releas
 const MIGRATIONS: readonly Migration[] = [
   (sql) => {
     createReleaseTables(sql);
-    sql.exec("CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset TEXT NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset TEXT NOT NULL)",
+    );
   },
 ];
 

@@ -8,7 +8,9 @@ export type Migration = (sql: SqlStorage) => void;
 
 /** Runs the migrations `sql` has not seen; returns the schema version it is now at. */
 export function migrate(sql: SqlStorage, migrations: readonly Migration[]): number {
-  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)");
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+  );
   const version = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
   if (version > migrations.length) {
     // Stored by newer code (a rollback): running on would misread its tables.

@@ -243,7 +243,11 @@ export class ReleaseHistory {
    */
   async retire(): Promise<number> {
     const through = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM releases").one().v ?? 0;
-    this.sql.exec("INSERT OR REPLACE INTO retired (id, through_version, retired_at) VALUES (1, ?, ?)", through, new Date().toISOString());
+    this.sql.exec(
+      "INSERT OR REPLACE INTO retired (id, through_version, retired_at) VALUES (1, ?, ?)",
+      through,
+      new Date().toISOString(),
+    );
     await this.publish();
     return through;
   }
@@ -334,9 +338,18 @@ const signingKeyId = (r: ReleaseRow) => (JSON.parse(r.signed) as { keyId: string
 function summary(r: ReleaseRow): ReleaseSummary {
   const manifest = JSON.parse(r.manifest) as Manifest;
   return {
-    version: r.version, createdAt: r.created_at, expiresAt: r.expires_at, rollout: r.rollout, runId: r.run_id,
-    catalogueVersion: r.catalogue_version, profileVersion: r.profile_version, objective: r.objective, kind: r.kind,
-    sourceVersion: r.source_version, tasks: Object.keys(manifest.routing).length, adapters: manifest.adapters.length,
+    version: r.version,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    rollout: r.rollout,
+    runId: r.run_id,
+    catalogueVersion: r.catalogue_version,
+    profileVersion: r.profile_version,
+    objective: r.objective,
+    kind: r.kind,
+    sourceVersion: r.source_version,
+    tasks: Object.keys(manifest.routing).length,
+    adapters: manifest.adapters.length,
     clusters: JSON.parse(r.clusters) as string[][],
   };
 }

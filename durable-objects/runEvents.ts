@@ -12,8 +12,10 @@ const encoder = new TextEncoder();
 
 /** The run's stored events after `seq` (a reconnecting client's Last-Event-ID). */
 export function storedEvents(sql: SqlStorage, after: number): RunEvent[] {
-  return sql.exec<{ seq: number; type: string; data: string }>("SELECT * FROM events WHERE seq > ? ORDER BY seq", after)
-    .toArray().map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
+  return sql
+    .exec<{ seq: number; type: string; data: string }>("SELECT * FROM events WHERE seq > ? ORDER BY seq", after)
+    .toArray()
+    .map((e) => ({ seq: e.seq, type: e.type, data: JSON.parse(e.data) as unknown }));
 }
 
 export function sseFrame(event: RunEvent): Uint8Array {

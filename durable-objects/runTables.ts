@@ -60,7 +60,8 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
  * run last checked its tasks against.
  */
 export const RUN_MIGRATIONS: readonly Migration[] = [
-  (sql) => sql.exec(`
+  (sql) =>
+    sql.exec(`
     CREATE TABLE IF NOT EXISTS run (
       id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL,
       iteration INTEGER NOT NULL, reason TEXT, best_iteration INTEGER,
@@ -116,7 +117,8 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
       UPDATE run SET messages = coalesce(messages, (SELECT coalesce(sum(attempts), 0) FROM units WHERE source = 'queue'));
       DROP INDEX units_overdue;`);
     for (const table of ["units", "similarity_blocks", "report_units", "tune_candidates"]) {
-      for (const column of ["attempts", "sent_at", "claimed_at", "error"]) sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
+      for (const column of ["attempts", "sent_at", "claimed_at", "error"])
+        sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
     }
   },
   (sql) => sql.exec("ALTER TABLE run ADD COLUMN catalogue_seen INTEGER"),
@@ -132,7 +134,12 @@ export function createRunTables(sql: SqlStorage): void {
  */
 export function storeSimilarity(sql: SqlStorage, similarity: Float64Array): void {
   const n = Math.round(Math.sqrt(similarity.length));
-  for (let t = 0; t < n; t++) sql.exec("INSERT OR REPLACE INTO similarity (task, row) VALUES (?, ?)", t, similarity.slice(t * n, (t + 1) * n).buffer);
+  for (let t = 0; t < n; t++)
+    sql.exec(
+      "INSERT OR REPLACE INTO similarity (task, row) VALUES (?, ?)",
+      t,
+      similarity.slice(t * n, (t + 1) * n).buffer,
+    );
 }
 
 /** The stored similarities as an n x n matrix, or null when the run stored none (a full first iteration). */
@@ -152,18 +159,33 @@ export interface Restart {
 }
 
 export function insertRestart(sql: SqlStorage, restart: Restart): void {
-  sql.exec("INSERT INTO restarts (restart, first_iteration, seed) VALUES (?, ?, ?)", restart.restart, restart.firstIteration, restart.seed);
+  sql.exec(
+    "INSERT INTO restarts (restart, first_iteration, seed) VALUES (?, ?, ?)",
+    restart.restart,
+    restart.firstIteration,
+    restart.seed,
+  );
 }
 
 /** The trajectory going on: the last one started; restart 0 from iteration 0 for runs that stored none. */
 export function currentRestart(sql: SqlStorage, seed: number): Restart {
-  const row = sql.exec<{ restart: number; first_iteration: number; seed: number }>("SELECT * FROM restarts ORDER BY restart DESC LIMIT 1").toArray()[0];
-  return row ? { restart: row.restart, firstIteration: row.first_iteration, seed: row.seed } : { restart: 0, firstIteration: 0, seed };
+  const row = sql
+    .exec<{ restart: number; first_iteration: number; seed: number }>(
+      "SELECT * FROM restarts ORDER BY restart DESC LIMIT 1",
+    )
+    .toArray()[0];
+  return row
+    ? { restart: row.restart, firstIteration: row.first_iteration, seed: row.seed }
+    : { restart: 0, firstIteration: 0, seed };
 }
 
 /** The restart of each iteration, by iteration (0 for every iteration of a run without restarts). */
 export function restartOfIterations(sql: SqlStorage): (iteration: number) => number {
-  const starts = sql.exec<{ restart: number; first_iteration: number }>("SELECT restart, first_iteration FROM restarts ORDER BY first_iteration").toArray();
+  const starts = sql
+    .exec<{ restart: number; first_iteration: number }>(
+      "SELECT restart, first_iteration FROM restarts ORDER BY first_iteration",
+    )
+    .toArray();
   return (iteration) => starts.filter((s) => s.first_iteration <= iteration).at(-1)?.restart ?? 0;
 }
 
@@ -178,8 +200,20 @@ export function ownExactMatch(units: readonly UnitRow[], assignment: readonly nu
 }
 
 /** A new iteration's row, its units not planned yet; `full`: every task under every cluster. */
-export function insertIteration(sql: SqlStorage, iteration: number, assignment: readonly number[], startedAt: string, full = true): void {
-  sql.exec("INSERT INTO iterations (iteration, assignment, started_at, full) VALUES (?, ?, ?, ?)", iteration, JSON.stringify(assignment), startedAt, full ? 1 : 0);
+export function insertIteration(
+  sql: SqlStorage,
+  iteration: number,
+  assignment: readonly number[],
+  startedAt: string,
+  full = true,
+): void {
+  sql.exec(
+    "INSERT INTO iterations (iteration, assignment, started_at, full) VALUES (?, ?, ?, ?)",
+    iteration,
+    JSON.stringify(assignment),
+    startedAt,
+    full ? 1 : 0,
+  );
 }
 
 export function isFullIteration(sql: SqlStorage, iteration: number): boolean {
@@ -193,8 +227,12 @@ export interface UnitCounts {
 
 /** The iteration's unit counters, or null before its units are planned. */
 export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | null {
-  const row = sql.exec<{ total: number | null; pending: number | null }>(
-    "SELECT units_total AS total, units_pending AS pending FROM iterations WHERE iteration = ?", iteration).toArray()[0];
+  const row = sql
+    .exec<{ total: number | null; pending: number | null }>(
+      "SELECT units_total AS total, units_pending AS pending FROM iterations WHERE iteration = ?",
+      iteration,
+    )
+    .toArray()[0];
   return row?.total == null ? null : { total: row.total, pending: row.pending ?? 0 };
 }
 
@@ -202,12 +240,29 @@ export function unitCounts(sql: SqlStorage, iteration: number): UnitCounts | nul
  * Records a unit's loss once and counts it off its iteration: two indexed single-row writes,
  * whatever the iteration's size. Null when the unit had already reported (a duplicate delivery).
  */
-export function recordUnitLoss(sql: SqlStorage, unitId: string, result: { loss: number; tokens: number; ms: number; forwardPasses: number; exactMatch: number }): (UnitCounts & { iteration: number }) | null {
-  const unit = sql.exec<{ iteration: number }>("UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ? WHERE id = ? AND loss IS NULL RETURNING iteration",
-    result.loss, result.tokens, result.ms, result.forwardPasses, result.exactMatch, unitId).toArray()[0];
+export function recordUnitLoss(
+  sql: SqlStorage,
+  unitId: string,
+  result: { loss: number; tokens: number; ms: number; forwardPasses: number; exactMatch: number },
+): (UnitCounts & { iteration: number }) | null {
+  const unit = sql
+    .exec<{ iteration: number }>(
+      "UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ? WHERE id = ? AND loss IS NULL RETURNING iteration",
+      result.loss,
+      result.tokens,
+      result.ms,
+      result.forwardPasses,
+      result.exactMatch,
+      unitId,
+    )
+    .toArray()[0];
   if (!unit) return null;
-  const counts = sql.exec<{ total: number; pending: number }>(
-    "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS total, units_pending AS pending", unit.iteration).one();
+  const counts = sql
+    .exec<{ total: number; pending: number }>(
+      "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS total, units_pending AS pending",
+      unit.iteration,
+    )
+    .one();
   return { iteration: unit.iteration, total: counts.total, pending: counts.pending };
 }
 
@@ -221,7 +276,10 @@ export function readRun(sql: SqlStorage): StoredRun | null {
 }
 
 export function assignmentOf(sql: SqlStorage, iteration: number): number[] {
-  return JSON.parse(sql.exec<{ assignment: string }>("SELECT assignment FROM iterations WHERE iteration = ?", iteration).one().assignment) as number[];
+  return JSON.parse(
+    sql.exec<{ assignment: string }>("SELECT assignment FROM iterations WHERE iteration = ?", iteration).one()
+      .assignment,
+  ) as number[];
 }
 
 export function clustersOfIteration(sql: SqlStorage, iteration: number): ClusterRow[] {
@@ -243,6 +301,12 @@ export function insertCluster(
 ): void {
   sql.exec(
     "INSERT OR REPLACE INTO clusters (iteration, cluster, members, cluster_key, sha256, bytes, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    iteration, cluster, JSON.stringify(members), key, merged.sha256, merged.bytes, merged.rank,
+    iteration,
+    cluster,
+    JSON.stringify(members),
+    key,
+    merged.sha256,
+    merged.bytes,
+    merged.rank,
   );
 }

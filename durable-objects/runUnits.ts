@@ -44,15 +44,28 @@ export async function plannedUnits(
       const id = `${iteration}:${t}:${c}`;
       sql.exec(
         "INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, source, exact_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        id, iteration, t, c, keys[i], hit?.loss ?? null, hit?.tokens ?? null, hit ? "cache" : "queue", hit?.exactMatch ?? null,
+        id,
+        iteration,
+        t,
+        c,
+        keys[i],
+        hit?.loss ?? null,
+        hit?.tokens ?? null,
+        hit ? "cache" : "queue",
+        hit?.exactMatch ?? null,
       );
       // Unsent: the iteration's first watchdog pass sends them.
       if (!hit) ledger.add("unit", [{ id, ref: id }]);
     });
     const pending = pairs.filter((_, i) => !known[keys[i]]).length;
     // A widened iteration adds to the units its pruned sweep planned.
-    sql.exec("UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, " +
-      "units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?", pairs.length, pending, iteration);
+    sql.exec(
+      "UPDATE iterations SET units_total = coalesce(units_total, 0) + ?, " +
+        "units_pending = coalesce(units_pending, 0) + ? WHERE iteration = ?",
+      pairs.length,
+      pending,
+      iteration,
+    );
   };
 }
 
@@ -66,16 +79,29 @@ export async function sendFewShotUnits(
 ): Promise<void> {
   const merged = new Map<number, string[]>();
   const mergedSha256 = (iteration: number, cluster: number) => {
-    if (!merged.has(iteration)) merged.set(iteration, tables.clustersOfIteration(sql, iteration).map((c) => c.sha256));
+    if (!merged.has(iteration))
+      merged.set(
+        iteration,
+        tables.clustersOfIteration(sql, iteration).map((c) => c.sha256),
+      );
     return merged.get(iteration)![cluster];
   };
   const units = ids.map((id) => sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", id).one());
   ledger.markSent(ids);
-  const messages = await sendUnits(queue, "unit", units.map((u) => ({
-    runId: config.runId, unitId: u.id, modelId: config.modelId, taskId: config.tasks[u.task].id,
-    split: "fewshot", examplesSha256: config.tasks[u.task].fewshotSha256, mergedSha256: mergedSha256(u.iteration, u.cluster),
-    evaluator: config.evaluator ?? "wasm",
-  })));
+  const messages = await sendUnits(
+    queue,
+    "unit",
+    units.map((u) => ({
+      runId: config.runId,
+      unitId: u.id,
+      modelId: config.modelId,
+      taskId: config.tasks[u.task].id,
+      split: "fewshot",
+      examplesSha256: config.tasks[u.task].fewshotSha256,
+      mergedSha256: mergedSha256(u.iteration, u.cluster),
+      evaluator: config.evaluator ?? "wasm",
+    })),
+  );
   sql.exec("UPDATE run SET messages = messages + ?", messages);
 }
 
@@ -85,6 +111,8 @@ export async function sendFewShotUnits(
  */
 export function nonFiniteLossReason(sql: SqlStorage, config: RunConfig, unitId: string, loss: number): string {
   const unit = sql.exec<tables.UnitRow>("SELECT * FROM units WHERE id = ?", unitId).one();
-  const members = (JSON.parse(tables.clustersOfIteration(sql, unit.iteration)[unit.cluster].members) as number[]).map((t) => config.tasks[t].id);
+  const members = (JSON.parse(tables.clustersOfIteration(sql, unit.iteration)[unit.cluster].members) as number[]).map(
+    (t) => config.tasks[t].id,
+  );
   return `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} of iteration ${unit.iteration}, the merge of ${members.join(", ")}`;
 }

@@ -106,7 +106,8 @@ export function request(sql: SqlStorage, need: SubsetRequest, limits: SubsetLimi
     );
     countDemand(sql, need.key, need.networks, at);
     if (row.state === "published" || row.state === "building") return { build: false, retired: [] };
-    if (row.state === "failed" && now.getTime() - Date.parse(row.updated_at) < RETRY_FAILED_MS) return { build: false, retired: [] };
+    if (row.state === "failed" && now.getTime() - Date.parse(row.updated_at) < RETRY_FAILED_MS)
+      return { build: false, retired: [] };
   } else {
     const introducer = need.networks[0];
     if (need.taskSet === undefined) {
@@ -144,10 +145,14 @@ function makeRoom(sql: SqlStorage, now: Date): boolean {
     .exec<{ n: number }>("SELECT count(*) AS n FROM subsets WHERE task_set IS NULL AND state IN ('waiting', 'failed')")
     .one().n;
   if (waiting < MAX_WAITING) return true;
-  const weakest = sql.exec<{ key: string; d: number }>(`
+  const weakest = sql
+    .exec<{ key: string; d: number }>(
+      `
     SELECT s.key, (SELECT count(*) FROM demand d WHERE d.key = s.key AND d.seen_at >= ?) AS d FROM subsets s
     WHERE s.task_set IS NULL AND s.released = 0 AND s.state IN ('waiting', 'failed') ORDER BY d, s.touched LIMIT 1`,
-  new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString()).toArray()[0];
+      new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString(),
+    )
+    .toArray()[0];
   if (!weakest || weakest.d > 1) return false;
   drop(sql, weakest.key);
   return true;
@@ -191,7 +196,11 @@ function start(sql: SqlStorage, key: string, limits: SubsetLimits, now: Date): R
   // The weaker set keeps being served unless this build can start now.
   if (!limitsAllow(sql, key, now)) return { build: false, retired: [] };
   if (displaced !== null) drop(sql, displaced);
-  sql.exec("UPDATE subsets SET state = 'building', run_id = NULL, outcome = 'building', updated_at = ? WHERE key = ?", now.toISOString(), key);
+  sql.exec(
+    "UPDATE subsets SET state = 'building', run_id = NULL, outcome = 'building', updated_at = ? WHERE key = ?",
+    now.toISOString(),
+    key,
+  );
   sql.exec("INSERT INTO subset_builds (started_at) VALUES (?)", now.toISOString());
   return { build: true, retired: displaced === null ? [] : [displaced] };
 }
@@ -217,10 +226,17 @@ function setWaiting(sql: SqlStorage, key: string, outcome: string): void {
 }
 
 function weakestPublished(sql: SqlStorage, except: string, now: Date): { key: string; demand: number } | null {
-  return sql.exec<{ key: string; demand: number }>(`
+  return (
+    sql
+      .exec<{ key: string; demand: number }>(
+        `
     SELECT s.key, (SELECT count(*) FROM demand d WHERE d.key = s.key AND d.seen_at >= ?) AS demand FROM subsets s
     WHERE s.task_set IS NULL AND s.state = 'published' AND s.key != ? ORDER BY demand, s.touched LIMIT 1`,
-  new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString(), except).toArray()[0] ?? null;
+        new Date(now.getTime() - DEMAND_WINDOW_MS).toISOString(),
+        except,
+      )
+      .toArray()[0] ?? null
+  );
 }
 
 function countDemand(sql: SqlStorage, key: string, networks: readonly string[], at: string): void {
@@ -266,7 +282,13 @@ function drop(sql: SqlStorage, key: string): void {
 }
 
 export function building(sql: SqlStorage, key: string, runId: string): void {
-  sql.exec("UPDATE subsets SET run_id = ?, outcome = ?, updated_at = ? WHERE key = ? AND state = 'building'", runId, `run ${runId} going`, new Date().toISOString(), key);
+  sql.exec(
+    "UPDATE subsets SET run_id = ?, outcome = ?, updated_at = ? WHERE key = ? AND state = 'building'",
+    runId,
+    `run ${runId} going`,
+    new Date().toISOString(),
+    key,
+  );
 }
 
 /**
@@ -274,19 +296,32 @@ export function building(sql: SqlStorage, key: string, runId: string): void {
  * itself when the run ended before it was recorded (all cached). Released by `built`, or by `unclaim` after an unexpected error.
  */
 export function claimFinish(sql: SqlStorage, key: string, runId: string): boolean {
-  return sql.exec("UPDATE subsets SET outcome = ? WHERE key = ? AND state = 'building' AND run_id = ? AND outcome != ?",
-    `publishing run ${runId}`, key, runId, `publishing run ${runId}`).rowsWritten > 0;
+  return (
+    sql.exec(
+      "UPDATE subsets SET outcome = ? WHERE key = ? AND state = 'building' AND run_id = ? AND outcome != ?",
+      `publishing run ${runId}`,
+      key,
+      runId,
+      `publishing run ${runId}`,
+    ).rowsWritten > 0
+  );
 }
 
 export function unclaim(sql: SqlStorage, key: string, runId: string): void {
-  sql.exec("UPDATE subsets SET outcome = ? WHERE key = ? AND state = 'building' AND run_id = ?", `run ${runId} going`, key, runId);
+  sql.exec(
+    "UPDATE subsets SET outcome = ? WHERE key = ? AND state = 'building' AND run_id = ?",
+    `run ${runId} going`,
+    key,
+    runId,
+  );
 }
 
 /** Records a build's end; false when the subset was dropped meanwhile (its release must not be served). */
 export function built(sql: SqlStorage, key: string, result: BuildResult): boolean {
   const at = new Date().toISOString();
   if (!get(sql, key)) return false;
-  if (result.state === "failed") sql.exec("UPDATE subsets SET state = 'failed', outcome = ?, updated_at = ? WHERE key = ?", result.outcome, at, key);
+  if (result.state === "failed")
+    sql.exec("UPDATE subsets SET state = 'failed', outcome = ?, updated_at = ? WHERE key = ?", result.outcome, at, key);
   else {
     sql.exec(
       "UPDATE subsets SET state = 'published', released = 1, outcome = ?, pinned = ?, updated_at = ? WHERE key = ?",
@@ -348,8 +383,12 @@ export function due(
 
 /** Subsets whose run is going (the cron checks whether it ended without its message arriving). */
 export function runsGoing(sql: SqlStorage): { key: string; runId: string }[] {
-  return sql.exec<{ key: string; run_id: string }>("SELECT key, run_id FROM subsets WHERE state = 'building' AND run_id IS NOT NULL")
-    .toArray().map((r) => ({ key: r.key, runId: r.run_id }));
+  return sql
+    .exec<{ key: string; run_id: string }>(
+      "SELECT key, run_id FROM subsets WHERE state = 'building' AND run_id IS NOT NULL",
+    )
+    .toArray()
+    .map((r) => ({ key: r.key, runId: r.run_id }));
 }
 
 export function tasksOf(sql: SqlStorage, key: string): string[] | null {
@@ -392,7 +431,10 @@ export function list(
 
 /** Subsets with a release that devices may be served (a released one waiting on a rebuild still serves its last). */
 export function releasedKeys(sql: SqlStorage): string[] {
-  return sql.exec<{ key: string }>("SELECT key FROM subsets WHERE released = 1").toArray().map((r) => r.key);
+  return sql
+    .exec<{ key: string }>("SELECT key FROM subsets WHERE released = 1")
+    .toArray()
+    .map((r) => r.key);
 }
 
 /** The profile is deleted: every subset goes. Returns those with releases, for the caller to retire. */

@@ -53,25 +53,36 @@ export class WorkLedger {
   /** Counts a send and clears any claim, before the messages go: no delivery can find an item unsent. */
   markSent(ids: readonly string[]): void {
     const now = Date.now();
-    for (const id of ids) this.sql.exec("UPDATE work SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, id);
+    for (const id of ids)
+      this.sql.exec("UPDATE work SET attempts = attempts + 1, sent_at = ?, claimed_at = NULL WHERE id = ?", now, id);
   }
 
   /** Takes an open item for one evaluation; false for a duplicate delivery or an item already done. */
   claim(id: string): boolean {
-    return this.sql.exec(
-      "UPDATE work SET claimed_at = ? WHERE id = ? AND done_at IS NULL AND claimed_at IS NULL", Date.now(), id,
-    ).rowsWritten > 0;
+    return (
+      this.sql.exec(
+        "UPDATE work SET claimed_at = ? WHERE id = ? AND done_at IS NULL AND claimed_at IS NULL",
+        Date.now(),
+        id,
+      ).rowsWritten > 0
+    );
   }
 
   /** An attempt failed and the queue retries it: the claim goes, the error stays as the reason-to-be. */
   release(id: string, reason: string): void {
-    this.sql.exec("UPDATE work SET claimed_at = NULL, error = ? WHERE id = ? AND done_at IS NULL", reason.slice(0, 500), id);
+    this.sql.exec(
+      "UPDATE work SET claimed_at = NULL, error = ? WHERE id = ? AND done_at IS NULL",
+      reason.slice(0, 500),
+      id,
+    );
   }
 
   /** Marks an item done; false when it already was (a duplicate result changes nothing). */
   complete(id: string): boolean {
-    return this.sql.exec("UPDATE work SET done_at = ?, error = NULL WHERE id = ? AND done_at IS NULL", Date.now(), id)
-      .rowsWritten > 0;
+    return (
+      this.sql.exec("UPDATE work SET done_at = ?, error = NULL WHERE id = ? AND done_at IS NULL", Date.now(), id)
+        .rowsWritten > 0
+    );
   }
 
   item(id: string): WorkItem | null {
@@ -83,12 +94,14 @@ export class WorkLedger {
   }
 
   open(kind: WorkKind): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE kind = ? AND done_at IS NULL", kind).one().n;
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE kind = ? AND done_at IS NULL", kind).one()
+      .n;
   }
 
   /** Sends made of a kind's items, all attempts counted. */
   sends(kind: WorkKind): number {
-    return this.sql.exec<{ n: number }>("SELECT coalesce(sum(attempts), 0) AS n FROM work WHERE kind = ?", kind).one().n;
+    return this.sql.exec<{ n: number }>("SELECT coalesce(sum(attempts), 0) AS n FROM work WHERE kind = ?", kind).one()
+      .n;
   }
 
   /**
@@ -98,11 +111,18 @@ export class WorkLedger {
    */
   overdue(kind: WorkKind, timeoutMs: number): { overdue: WorkItem[]; exhausted: WorkItem | undefined } {
     const since = Date.now() - timeoutMs;
-    const lastDone = this.sql.exec<{ at: number | null }>("SELECT max(done_at) AS at FROM work WHERE kind = ?", kind).one().at;
+    const lastDone = this.sql
+      .exec<{ at: number | null }>("SELECT max(done_at) AS at FROM work WHERE kind = ?", kind)
+      .one().at;
     const moving = lastDone !== null && lastDone > since;
-    const overdue = this.sql.exec<WorkItem>(
-      "SELECT * FROM work WHERE kind = ? AND done_at IS NULL AND sent_at <= ? AND (attempts = 0 OR ?)", kind, since, moving ? 0 : 1,
-    ).toArray();
+    const overdue = this.sql
+      .exec<WorkItem>(
+        "SELECT * FROM work WHERE kind = ? AND done_at IS NULL AND sent_at <= ? AND (attempts = 0 OR ?)",
+        kind,
+        since,
+        moving ? 0 : 1,
+      )
+      .toArray();
     return { overdue, exhausted: overdue.find((i) => i.attempts >= MAX_SENDS) };
   }
 }

@@ -46,8 +46,13 @@ const server = createEvaluatorServer(evaluatorSecret(), units, runtime);
 server.listen(port, values.host, () => {
   const address = server.address();
   const bound = typeof address === "object" && address ? address.port : port;
-  const provider = runtime.preferred === "cuda" ? "CUDA execution provider (CPU where a session cannot use it)" : `CPU execution provider (CUDA: ${runtime.cudaMissing})`;
-  console.log(`d2c-edge evaluator on http://${values.host}:${bound}: onnxruntime-node ${runtime.version}, ${provider}, ${runtime.threads} threads; reading through ${workerUrl}`);
+  const provider =
+    runtime.preferred === "cuda"
+      ? "CUDA execution provider (CPU where a session cannot use it)"
+      : `CPU execution provider (CUDA: ${runtime.cudaMissing})`;
+  console.log(
+    `d2c-edge evaluator on http://${values.host}:${bound}: onnxruntime-node ${runtime.version}, ${provider}, ${runtime.threads} threads; reading through ${workerUrl}`,
+  );
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -24,7 +24,11 @@ export class WorkerObjects {
   private readonly revalidated = new Map<string, { etag: string; text: string }>();
   private readonly downloads = new Map<string, Promise<string>>();
 
-  constructor(private readonly workerUrl: string, private readonly secret: string, private readonly cacheDir: string) {}
+  constructor(
+    private readonly workerUrl: string,
+    private readonly secret: string,
+    private readonly cacheDir: string,
+  ) {}
 
   private async get(key: string, headers: Record<string, string> = {}): Promise<Response> {
     const url = `${this.workerUrl}/v1/evaluator/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
@@ -32,11 +36,15 @@ export class WorkerObjects {
     try {
       response = await fetch(url, { headers: { authorization: `Bearer ${this.secret}`, ...headers } });
     } catch (e) {
-      throw new UpstreamError(`the Worker at ${this.workerUrl} is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+      throw new UpstreamError(
+        `the Worker at ${this.workerUrl} is unreachable: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
     if (response.status === 404) throw new UpstreamError(`${key} is not in R2`);
     if (!response.ok && response.status !== 304) {
-      throw new UpstreamError(`reading ${key} through the Worker: ${response.status} ${(await response.text()).slice(0, 200)}`);
+      throw new UpstreamError(
+        `reading ${key} through the Worker: ${response.status} ${(await response.text()).slice(0, 200)}`,
+      );
     }
     return response;
   }
@@ -77,7 +85,13 @@ export class WorkerObjects {
 
   private async download(key: string, path: string, expectedSha256: string): Promise<string> {
     const done = `${path}.sha256-${expectedSha256}`;
-    if (await stat(done).then(() => true, () => false)) return path;
+    if (
+      await stat(done).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
     await mkdir(join(path, ".."), { recursive: true });
     const response = await this.get(key);
     if (!response.body) throw new UpstreamError(`${key}: empty response`);

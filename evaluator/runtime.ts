@@ -26,18 +26,35 @@ export interface Runtime {
 
 export function createRuntime(): Runtime {
   const require = createRequire(import.meta.url);
-  const binaries = join(dirname(require.resolve("onnxruntime-node")), "..", "bin", "napi-v6", process.platform, process.arch);
+  const binaries = join(
+    dirname(require.resolve("onnxruntime-node")),
+    "..",
+    "bin",
+    "napi-v6",
+    process.platform,
+    process.arch,
+  );
   const cudaLibrary = join(binaries, "libonnxruntime_providers_cuda.so");
   const cudaMissing = !ort.listSupportedBackends().some((b) => b.name === "cuda")
     ? "this onnxruntime-node build has no CUDA backend"
-    : existsSync(cudaLibrary) ? null : "no CUDA provider library (libonnxruntime_providers_cuda.so) installed";
+    : existsSync(cudaLibrary)
+      ? null
+      : "no CUDA provider library (libonnxruntime_providers_cuda.so) installed";
   const threads = availableParallelism();
   const version = (require("onnxruntime-node/package.json") as { version: string }).version;
   const options = (providers: ExecutionProvider[]): ort.InferenceSession.SessionOptions => ({
-    executionProviders: providers, intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
+    executionProviders: providers,
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
   });
   const runtime: Runtime = {
-    version, threads, preferred: cudaMissing === null ? "cuda" : "cpu", cudaMissing, used: null,
+    version,
+    threads,
+    preferred: cudaMissing === null ? "cuda" : "cpu",
+    cudaMissing,
+    used: null,
     async createSession(path) {
       if (runtime.preferred === "cuda") {
         try {

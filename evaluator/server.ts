@@ -18,7 +18,11 @@ import { UnitRequest, type UnitEvaluator } from "./units.ts";
 const MAX_BODY = 64 * 1024;
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -32,7 +36,11 @@ function sameSecret(given: string, expected: string): boolean {
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store" });
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(json),
+    "cache-control": "no-store",
+  });
   response.end(json);
 }
 
@@ -54,11 +62,16 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 export function createEvaluatorServer(secret: string, units: UnitEvaluator, runtime: Runtime): Server {
   return createServer((request, response) => {
     handle(request, response).catch((e: unknown) => {
-      const known = e instanceof HttpError ? e
-        : e instanceof DomainError ? new HttpError(422, e.code, e.message)
-        : e instanceof ChangedError ? new HttpError(409, "changed", e.message)
-        : e instanceof UpstreamError ? new HttpError(502, "upstream", e.message)
-        : null;
+      const known =
+        e instanceof HttpError
+          ? e
+          : e instanceof DomainError
+            ? new HttpError(422, e.code, e.message)
+            : e instanceof ChangedError
+              ? new HttpError(409, "changed", e.message)
+              : e instanceof UpstreamError
+                ? new HttpError(502, "upstream", e.message)
+                : null;
       if (!known) console.error("unit failed:", e);
       const error = known ?? new HttpError(500, "internal", e instanceof Error ? e.message : "internal error");
       if (!response.headersSent) send(response, error.status, { error: { code: error.code, message: error.message } });
@@ -69,8 +82,12 @@ export function createEvaluatorServer(secret: string, units: UnitEvaluator, runt
     const path = new URL(request.url ?? "/", "http://evaluator").pathname;
     if (path === "/healthz" && request.method === "GET") {
       return send(response, 200, {
-        ok: true, onnxruntime: runtime.version, executionProvider: runtime.used ?? runtime.preferred, threads: runtime.threads,
-        units: units.units, forwardPasses: units.forwardPasses,
+        ok: true,
+        onnxruntime: runtime.version,
+        executionProvider: runtime.used ?? runtime.preferred,
+        threads: runtime.threads,
+        units: units.units,
+        forwardPasses: units.forwardPasses,
       });
     }
     if (path !== "/v1/units") throw new HttpError(404, "not_found", `no route ${request.method} ${path}`);

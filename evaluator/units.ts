@@ -59,11 +59,17 @@ export class UnitEvaluator {
   units = 0;
   forwardPasses = 0;
 
-  constructor(private readonly objects: WorkerObjects, private readonly runtime: Runtime) {}
+  constructor(
+    private readonly objects: WorkerObjects,
+    private readonly runtime: Runtime,
+  ) {}
 
   async evaluate(unit: EvaluationUnit): Promise<UnitResult> {
     const model = await this.model(unit.modelId);
-    const [examples, adapter] = await Promise.all([this.pinnedExamples(unit), this.mergedAdapter(model.contract, unit.mergedSha256)]);
+    const [examples, adapter] = await Promise.all([
+      this.pinnedExamples(unit),
+      this.mergedAdapter(model.contract, unit.mergedSha256),
+    ]);
     const result = await evaluate(model, examples, adapter);
     this.units++;
     this.forwardPasses += result.forwardPasses;
@@ -86,10 +92,22 @@ export class UnitEvaluator {
   private async load(modelId: string, contract: ModelContract): Promise<LoadedModel> {
     const dir = contract.onnx.sha256;
     // External data first: onnxruntime-node reads it beside the graph (by the graph's file names) when the session opens.
-    await Promise.all((contract.onnx.externalData ?? []).map((f) => this.objects.file(externalDataKey(modelId, f), dir, basename(f.file), f.sha256)));
-    const path = await this.objects.file(modelKey(modelId, contract.onnx.file), dir, basename(contract.onnx.file), contract.onnx.sha256);
-    const [tokenizerJson, tokenizerConfig] = await Promise.all([contract.tokenizer, "tokenizer_config.json"]
-      .map(async (file) => JSON.parse((await this.objects.text(modelKey(modelId, file))).text) as Record<string, unknown>));
+    await Promise.all(
+      (contract.onnx.externalData ?? []).map((f) =>
+        this.objects.file(externalDataKey(modelId, f), dir, basename(f.file), f.sha256),
+      ),
+    );
+    const path = await this.objects.file(
+      modelKey(modelId, contract.onnx.file),
+      dir,
+      basename(contract.onnx.file),
+      contract.onnx.sha256,
+    );
+    const [tokenizerJson, tokenizerConfig] = await Promise.all(
+      [contract.tokenizer, "tokenizer_config.json"].map(
+        async (file) => JSON.parse((await this.objects.text(modelKey(modelId, file))).text) as Record<string, unknown>,
+      ),
+    );
     const session = await this.runtime.createSession(path);
     return { contract, tokenizer: new Tokenizer(tokenizerJson, tokenizerConfig), session, Tensor: ort.Tensor };
   }
@@ -103,7 +121,11 @@ export class UnitEvaluator {
           this.objects.bytes(mergedKey(sha, "adapter_config.json")),
           this.objects.bytes(mergedKey(sha, "adapter_model.safetensors"), sha),
         ]);
-        return peftToFactors(parsePeftConfig(JSON.parse(new TextDecoder().decode(config))), weights, contract.loraTargets);
+        return peftToFactors(
+          parsePeftConfig(JSON.parse(new TextDecoder().decode(config))),
+          weights,
+          contract.loraTargets,
+        );
       })();
       adapter.catch(() => this.adapters.delete(key));
       remember(this.adapters, key, adapter, CACHED_ENTRIES);
@@ -119,7 +141,9 @@ export class UnitEvaluator {
       examples = this.objects.bytes(examplesKey(unit.taskId, unit.split), unit.examplesSha256).then(
         (bytes) => parseExamples(new TextDecoder().decode(bytes)),
         (e: unknown) => {
-          throw e instanceof ChangedError ? new ChangedError(`${what} of ${unit.taskId} changed since the run started`) : e;
+          throw e instanceof ChangedError
+            ? new ChangedError(`${what} of ${unit.taskId} changed since the run started`)
+            : e;
         },
       );
       examples.catch(() => this.examples.delete(unit.examplesSha256));

@@ -15,12 +15,18 @@ try {
   execFileSync("buf", ["generate", GEN, "--template", join(GEN, "buf.gen.yaml"), "-o", out], { stdio: "inherit" });
   const generated = join(out, GEN);
   // Only the generated files: the .proto and the template beside them are inputs.
-  const names = (dir: string) => readdirSync(dir).filter((name) => name.endsWith("_pb.ts")).sort();
+  const names = (dir: string) =>
+    readdirSync(dir)
+      .filter((name) => name.endsWith("_pb.ts"))
+      .sort();
   const fresh = names(generated);
   const committed = names(GEN);
-  const differing = [...new Set([...fresh, ...committed])].filter((name) =>
-    !fresh.includes(name) || !committed.includes(name) ||
-    !readFileSync(join(generated, name)).equals(readFileSync(join(GEN, name))));
+  const differing = [...new Set([...fresh, ...committed])].filter(
+    (name) =>
+      !fresh.includes(name) ||
+      !committed.includes(name) ||
+      !readFileSync(join(generated, name)).equals(readFileSync(join(GEN, name))),
+  );
   if (differing.length > 0) {
     console.error(`${GEN} is not what buf generates from its .proto: ${differing.join(", ")}; run npm run gen:proto`);
     process.exitCode = 1;

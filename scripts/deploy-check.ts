@@ -20,5 +20,7 @@ for (const name of readdirSync(out)) {
   gzip += gzipSync(bytes, { level: 9 }).byteLength;
 }
 const limit = 10 * 1024 * 1024;
-console.log(`bundle: ${(raw / 1048576).toFixed(2)} MiB raw, ${(gzip / 1048576).toFixed(2)} MiB gzip (paid plan limit 10 MiB compressed)`);
+console.log(
+  `bundle: ${(raw / 1048576).toFixed(2)} MiB raw, ${(gzip / 1048576).toFixed(2)} MiB gzip (paid plan limit 10 MiB compressed)`,
+);
 if (gzip >= limit) process.exit(1);

@@ -17,7 +17,10 @@ class FileStore implements AdapterStore {
   constructor(private readonly dir: string) {}
 
   async get(key: string): Promise<Uint8Array | null> {
-    return readFile(join(this.dir, key)).then((b) => new Uint8Array(b), () => null);
+    return readFile(join(this.dir, key)).then(
+      (b) => new Uint8Array(b),
+      () => null,
+    );
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
@@ -33,7 +36,10 @@ class FileStore implements AdapterStore {
 
   async list(prefix: string): Promise<string[]> {
     const files = await readdir(this.dir, { recursive: true, withFileTypes: true }).catch(() => []);
-    return files.filter((f) => f.isFile()).map((f) => relative(this.dir, join(f.parentPath, f.name))).filter((k) => k.startsWith(prefix));
+    return files
+      .filter((f) => f.isFile())
+      .map((f) => relative(this.dir, join(f.parentPath, f.name)))
+      .filter((k) => k.startsWith(prefix));
   }
 }
 
@@ -57,12 +63,19 @@ const { values } = parseArgs({
 if (!values.device) throw new Error("--device <id> is required (a stable installation id)");
 
 const keysFile = join(values.dir, "pinned-keys.json");
-let publicKeys: Record<string, string> = Object.fromEntries((values.key ?? []).map((k) => k.split("=", 2) as [string, string]));
+let publicKeys: Record<string, string> = Object.fromEntries(
+  (values.key ?? []).map((k) => k.split("=", 2) as [string, string]),
+);
 if (Object.keys(publicKeys).length === 0) {
-  const pinned = await readFile(keysFile, "utf8").then((t) => JSON.parse(t) as Record<string, string>, () => null);
+  const pinned = await readFile(keysFile, "utf8").then(
+    (t) => JSON.parse(t) as Record<string, string>,
+    () => null,
+  );
   if (pinned) publicKeys = pinned;
   else if (values["pin-from-server"]) {
-    const { keys } = (await (await fetch(`${values.url}/v1/keys`)).json()) as { keys: Array<{ keyId: string; publicKey: string }> };
+    const { keys } = (await (await fetch(`${values.url}/v1/keys`)).json()) as {
+      keys: Array<{ keyId: string; publicKey: string }>;
+    };
     publicKeys = Object.fromEntries(keys.map((k) => [k.keyId, k.publicKey]));
     await mkdir(values.dir, { recursive: true });
     await writeFile(keysFile, JSON.stringify(publicKeys, null, 2));
@@ -83,21 +96,32 @@ const client = new OtaClient({
   publicKeys,
   store: new FileStore(values.dir),
   ...(values.format ? { formats: values.format as AdapterFormat[] } : {}),
-  ...(values.locales || values.apps ? { needs: { locales: values.locales?.split(",") ?? [], apps: values.apps?.split(",") ?? [] } } : {}),
+  ...(values.locales || values.apps
+    ? { needs: { locales: values.locales?.split(",") ?? [], apps: values.apps?.split(",") ?? [] } }
+    : {}),
 });
 
 const result = await client.sync();
-console.log(`sync: ${result.status}, version ${result.version}, downloaded ${result.downloaded.length} blob(s)${result.error ? `; ${result.error}` : ""}`);
+console.log(
+  `sync: ${result.status}, version ${result.version}, downloaded ${result.downloaded.length} blob(s)${result.error ? `; ${result.error}` : ""}`,
+);
 const manifest = await client.current();
 if (manifest) {
-  console.log(`profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`);
+  console.log(
+    `profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`,
+  );
   // A parts release is one file per task: the lines below say more, task by task.
   const parts = manifest.adapters.some((a) => a.format === "parts");
   const held = new Map<string, { line: string; tasks: string[] }>();
   for (const task of parts ? [] : Object.keys(manifest.routing).sort()) {
     const adapter = await client.adapterFor(task);
     const key = adapter?.sha256 ?? "missing";
-    const entry = held.get(key) ?? { line: adapter ? `${adapter.format} ${adapter.sha256.slice(0, 12)} (${adapter.bytes.byteLength} bytes)` : "missing", tasks: [] };
+    const entry = held.get(key) ?? {
+      line: adapter
+        ? `${adapter.format} ${adapter.sha256.slice(0, 12)} (${adapter.bytes.byteLength} bytes)`
+        : "missing",
+      tasks: [],
+    };
     entry.tasks.push(task);
     held.set(key, entry);
   }

@@ -37,12 +37,19 @@ async function ready(timeoutMs: number): Promise<void> {
 
 const token = localSecret("ADMIN_TOKEN", () => randomBytes(24).toString("base64url"));
 // The manifest signing key, an Ed25519 JWK (single-quoted: .dev.vars is dotenv syntax).
-localSecret("MANIFEST_SIGNING_KEY", () => `'${JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }))}'`);
+localSecret(
+  "MANIFEST_SIGNING_KEY",
+  () => `'${JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }))}'`,
+);
 // Shared by the Worker and `npm run evaluator` (each reads it from .dev.vars), both ways.
 localSecret("EVALUATOR_SECRET", () => randomBytes(32).toString("base64url"));
-const wrangler = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", ".wrangler/state"], {
-  stdio: "inherit",
-});
+const wrangler = spawn(
+  "wrangler",
+  ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", ".wrangler/state"],
+  {
+    stdio: "inherit",
+  },
+);
 wrangler.on("exit", (code) => process.exit(code ?? 0));
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => wrangler.kill(signal));
 
@@ -53,7 +60,9 @@ try {
   console.log(`  console: ${URL}/ (paste ADMIN_TOKEN from .dev.vars); API reference: ${URL}/api.html`);
   console.log("  TOKEN=$(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)");
   console.log(`  curl -H "Authorization: Bearer $TOKEN" ${URL}/v1/tasks`);
-  console.log(`  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`);
+  console.log(
+    `  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`,
+  );
 } catch (error) {
   console.error(error);
   wrangler.kill();

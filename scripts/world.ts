@@ -33,25 +33,44 @@ const MODEL_FILES = ["model.onnx", "model.json", "tokenizer.json", "tokenizer_co
 const FEWSHOT = 10;
 const RANK = 8;
 
-interface CatalogueEntry { id: string; modelId: string; application: string; language: string }
+interface CatalogueEntry {
+  id: string;
+  modelId: string;
+  application: string;
+  language: string;
+}
 
-export interface WorldTaskRecord { id: string; source: string; sibling: string; siblingKind: string; mix: number }
+export interface WorldTaskRecord {
+  id: string;
+  source: string;
+  sibling: string;
+  siblingKind: string;
+  mix: number;
+}
 
 /** Writes the world under `options.out` (which must be new or empty) and returns what it made. */
 export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[] } {
   const { n, seed, out, from } = options;
   if (!Number.isInteger(n) || n < 1 || n > 99_999) throw new RangeError(`--n must be an integer in 1..99999, got ${n}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new RangeError(`--seed must be an integer in [0, 2^32), got ${seed}`);
-  if (!(options.mixMax >= 0 && options.mixMax <= 1)) throw new RangeError(`--mix-max must be in [0, 1], got ${options.mixMax}`);
-  if (!(options.noise >= 0 && Number.isFinite(options.noise))) throw new RangeError(`--noise must be a finite number >= 0, got ${options.noise}`);
-  if (!Number.isInteger(options.noiseRank) || options.noiseRank < 1) throw new RangeError(`--noise-rank must be a positive integer, got ${options.noiseRank}`);
-  if (!Number.isInteger(options.test) || options.test < 1) throw new RangeError(`--test must be a positive integer, got ${options.test}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new RangeError(`--seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!(options.mixMax >= 0 && options.mixMax <= 1))
+    throw new RangeError(`--mix-max must be in [0, 1], got ${options.mixMax}`);
+  if (!(options.noise >= 0 && Number.isFinite(options.noise)))
+    throw new RangeError(`--noise must be a finite number >= 0, got ${options.noise}`);
+  if (!Number.isInteger(options.noiseRank) || options.noiseRank < 1)
+    throw new RangeError(`--noise-rank must be a positive integer, got ${options.noiseRank}`);
+  if (!Number.isInteger(options.test) || options.test < 1)
+    throw new RangeError(`--test must be a positive integer, got ${options.test}`);
   // A leftover adapters/<task>/ from a larger world would be pushed along with this one.
-  if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty: give a new or empty directory`);
+  if (existsSync(out) && readdirSync(out).length > 0)
+    throw new Error(`${out} is not empty: give a new or empty directory`);
 
-  const catalogue = (JSON.parse(readFileSync(join(from, "catalogue.json"), "utf8")) as { tasks: CatalogueEntry[] }).tasks;
+  const catalogue = (JSON.parse(readFileSync(join(from, "catalogue.json"), "utf8")) as { tasks: CatalogueEntry[] })
+    .tasks;
   const modelId = catalogue[0].modelId;
-  if (catalogue.some((t) => t.modelId !== modelId)) throw new Error(`${from}: tasks of more than one model; the scale world derives from one`);
+  if (catalogue.some((t) => t.modelId !== modelId))
+    throw new Error(`${from}: tasks of more than one model; the scale world derives from one`);
   const modelDir = join(from, "models", modelId);
   const targets = (JSON.parse(readFileSync(join(modelDir, "model.json"), "utf8")) as ModelContract).loraTargets;
   const sources = catalogue.map((t): SourceTask => {
@@ -60,9 +79,14 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
       new Uint8Array(readFileSync(join(from, "adapters", t.id, "adapter_model.safetensors"))),
       targets,
     );
-    const lines = ["fewshot", "test"].flatMap((split) => readFileSync(join(from, "examples", t.id, `${split}.jsonl`), "utf8").split("\n"));
+    const lines = ["fewshot", "test"].flatMap((split) =>
+      readFileSync(join(from, "examples", t.id, `${split}.jsonl`), "utf8").split("\n"),
+    );
     return {
-      id: t.id, application: t.application, language: t.language, adapter,
+      id: t.id,
+      application: t.application,
+      language: t.language,
+      adapter,
       deltaNorms: new Map([...adapter].map(([module, f]) => [module, deltaNorm(f)])),
       pool: [...new Set(lines.filter((line) => line.trim() !== ""))],
     };
@@ -70,13 +94,22 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
 
   const smallest = sources.reduce((min, s) => (s.pool.length < min.pool.length ? s : min));
   if (smallest.pool.length < FEWSHOT + options.test) {
-    throw new RangeError(`--test ${options.test}: ${smallest.id} has ${smallest.pool.length} distinct examples, ${FEWSHOT} few-shot + ${options.test} held-out needed; examples are never repeated`);
+    throw new RangeError(
+      `--test ${options.test}: ${smallest.id} has ${smallest.pool.length} distinct examples, ${FEWSHOT} few-shot + ${options.test} held-out needed; examples are never repeated`,
+    );
   }
 
   mkdirSync(join(out, "models", modelId), { recursive: true });
   for (const file of MODEL_FILES) copyFileSync(join(modelDir, file), join(out, "models", modelId, file));
   const width = Math.max(4, String(n - 1).length);
-  const derivation: DerivationOptions = { mixMax: options.mixMax, noise: options.noise, noiseRank: options.noiseRank, rank: RANK, fewshot: FEWSHOT, test: options.test };
+  const derivation: DerivationOptions = {
+    mixMax: options.mixMax,
+    noise: options.noise,
+    noiseRank: options.noiseRank,
+    rank: RANK,
+    fewshot: FEWSHOT,
+    test: options.test,
+  };
   const records: WorldTaskRecord[] = [];
   const entries: CatalogueEntry[] = [];
   for (let i = 0; i < n; i++) {
@@ -91,29 +124,59 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
     writeFileSync(join(out, "examples", id, "fewshot.jsonl"), `${task.fewshot.join("\n")}\n`);
     writeFileSync(join(out, "examples", id, "test.jsonl"), `${task.test.join("\n")}\n`);
     entries.push({ application: source.application, id, language: source.language, modelId });
-    records.push({ id, source: source.id, sibling: task.sibling, siblingKind: task.siblingKind, mix: Number(task.mix.toFixed(6)) });
+    records.push({
+      id,
+      source: source.id,
+      sibling: task.sibling,
+      siblingKind: task.siblingKind,
+      mix: Number(task.mix.toFixed(6)),
+    });
   }
   writeFileSync(join(out, "catalogue.json"), `${JSON.stringify({ tasks: entries }, null, 2)}\n`);
-  const settings = { n, seed, from, test: options.test, mixMax: options.mixMax, noise: options.noise, noiseRank: options.noiseRank };
-  writeFileSync(join(out, "world.json"), `${JSON.stringify({ ...settings, fewshot: FEWSHOT, rank: RANK, tasks: records }, null, 2)}\n`);
-  writeFileSync(join(out, "README.md"), worldReadme({ ...settings, modelId, sources: sources.length, poolSizes: sources.map((s) => s.pool.length) }));
+  const settings = {
+    n,
+    seed,
+    from,
+    test: options.test,
+    mixMax: options.mixMax,
+    noise: options.noise,
+    noiseRank: options.noiseRank,
+  };
+  writeFileSync(
+    join(out, "world.json"),
+    `${JSON.stringify({ ...settings, fewshot: FEWSHOT, rank: RANK, tasks: records }, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(out, "README.md"),
+    worldReadme({ ...settings, modelId, sources: sources.length, poolSizes: sources.map((s) => s.pool.length) }),
+  );
   return { tasks: records };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      n: { type: "string" }, seed: { type: "string", default: "0" }, out: { type: "string" },
-      from: { type: "string", default: WORLD_DEFAULTS.from }, test: { type: "string", default: String(WORLD_DEFAULTS.test) },
-      "mix-max": { type: "string", default: String(WORLD_DEFAULTS.mixMax) }, noise: { type: "string", default: String(WORLD_DEFAULTS.noise) },
+      n: { type: "string" },
+      seed: { type: "string", default: "0" },
+      out: { type: "string" },
+      from: { type: "string", default: WORLD_DEFAULTS.from },
+      test: { type: "string", default: String(WORLD_DEFAULTS.test) },
+      "mix-max": { type: "string", default: String(WORLD_DEFAULTS.mixMax) },
+      noise: { type: "string", default: String(WORLD_DEFAULTS.noise) },
       "noise-rank": { type: "string", default: String(WORLD_DEFAULTS.noiseRank) },
     },
   });
   if (!values.n || !values.out) throw new Error("usage: npm run world -- --n 1000 --seed 0 --out DIR");
   const started = performance.now();
   const { tasks } = generateWorld({
-    n: Number(values.n), seed: Number(values.seed), out: values.out, from: values.from!, test: Number(values.test),
-    mixMax: Number(values["mix-max"]), noise: Number(values.noise), noiseRank: Number(values["noise-rank"]),
+    n: Number(values.n),
+    seed: Number(values.seed),
+    out: values.out,
+    from: values.from!,
+    test: Number(values.test),
+    mixMax: Number(values["mix-max"]),
+    noise: Number(values.noise),
+    noiseRank: Number(values["noise-rank"]),
   });
   console.log(`wrote ${tasks.length} tasks to ${values.out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

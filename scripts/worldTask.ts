@@ -50,7 +50,13 @@ export function siblingsOf(source: SourceTask, all: readonly SourceTask[]) {
 }
 
 /** Draw order (fixed, so a seed pins the bytes): sibling kind, sibling, w, perturbation per target, example shuffle. */
-export function deriveTask(source: SourceTask, all: readonly SourceTask[], targets: readonly LoraTarget[], options: DerivationOptions, random: Random): DerivedTask {
+export function deriveTask(
+  source: SourceTask,
+  all: readonly SourceTask[],
+  targets: readonly LoraTarget[],
+  options: DerivationOptions,
+  random: Random,
+): DerivedTask {
   const siblings = siblingsOf(source, all);
   const siblingKind = random() < 0.5 ? "application" : "language";
   const candidates = siblings[siblingKind];
@@ -59,14 +65,27 @@ export function deriveTask(source: SourceTask, all: readonly SourceTask[], targe
   const mix = random() * options.mixMax;
   const perturbation = new Map<string, LoraFactors>();
   for (const target of targets) {
-    perturbation.set(target.module, randomFactors(target, options.noiseRank, options.noise * source.deltaNorms.get(target.module)!, random));
+    perturbation.set(
+      target.module,
+      randomFactors(target, options.noiseRank, options.noise * source.deltaNorms.get(target.module)!, random),
+    );
   }
-  const adapter = mergeAdapters([source.adapter, sibling.adapter, perturbation], targets, { method: "svd", rank: options.rank, weights: [1 - mix, mix, 1] });
+  const adapter = mergeAdapters([source.adapter, sibling.adapter, perturbation], targets, {
+    method: "svd",
+    rank: options.rank,
+    weights: [1 - mix, mix, 1],
+  });
   const pool = shuffled(source.pool, random);
   const needed = options.fewshot + options.test;
-  if (pool.length < needed) throw new RangeError(`${source.id}: ${pool.length} distinct examples, ${needed} needed (fewshot ${options.fewshot} + test ${options.test})`);
+  if (pool.length < needed)
+    throw new RangeError(
+      `${source.id}: ${pool.length} distinct examples, ${needed} needed (fewshot ${options.fewshot} + test ${options.test})`,
+    );
   return {
-    sibling: sibling.id, siblingKind, mix, adapter,
+    sibling: sibling.id,
+    siblingKind,
+    mix,
+    adapter,
     fewshot: pool.slice(0, options.fewshot),
     test: pool.slice(options.fewshot, needed),
   };

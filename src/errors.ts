@@ -16,7 +16,11 @@ export type ErrorKind =
   | "unavailable";
 
 export class DomainError extends Error {
-  constructor(readonly kind: ErrorKind, readonly code: string, message: string) {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = "DomainError";
   }

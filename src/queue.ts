@@ -34,9 +34,12 @@ const KINDS = new Set<string>(["unit", "report", "similarity", "candidate", "sub
 /** The run and the ledger ids a message of run work carries. */
 function leased(body: RunWorkMessage): { runId: string; kind: WorkKind; ids: string[] } {
   switch (body.kind) {
-    case "similarity": return { runId: body.runId, kind: body.kind, ids: [body.blockId] };
-    case "candidate": return { runId: body.runId, kind: body.kind, ids: [body.candidateId] };
-    default: return { runId: body.units[0]?.runId ?? "", kind: body.kind, ids: body.units.map((u) => u.unitId) };
+    case "similarity":
+      return { runId: body.runId, kind: body.kind, ids: [body.blockId] };
+    case "candidate":
+      return { runId: body.runId, kind: body.kind, ids: [body.candidateId] };
+    default:
+      return { runId: body.units[0]?.runId ?? "", kind: body.kind, ids: body.units.map((u) => u.unitId) };
   }
 }
 
@@ -106,7 +109,12 @@ async function failedAttempt(run: Run, id: string, what: string, message: Messag
 }
 
 /** One item carried alone by a message (a block of the Gram matrix, a merge candidate): claimed, done, reported. */
-async function runWork(message: Message<QueueMessage>, body: RunWorkMessage, env: Env, work: (run: Run) => Promise<void>) {
+async function runWork(
+  message: Message<QueueMessage>,
+  body: RunWorkMessage,
+  env: Env,
+  work: (run: Run) => Promise<void>,
+) {
   const { runId, kind, ids } = leased(body);
   try {
     const run = clusterRun(env, runId);
@@ -140,7 +148,12 @@ async function unitMessage(message: Message<UnitMessage>, env: Env, remote: bool
   if (units.length === 0) return message.ack();
   try {
     const run = clusterRun(env, units[0].runId);
-    const claimed = new Set(await run.claim(kind, units.map((u) => u.unitId)));
+    const claimed = new Set(
+      await run.claim(
+        kind,
+        units.map((u) => u.unitId),
+      ),
+    );
     const reports: UnitReport[] = [];
     let retry = false;
     const evaluateOne = async (unit: EvaluationUnit) => {

@@ -167,7 +167,10 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
     ];
   });
 
-  const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), targets);
+  const similarity = taskSimilarity(
+    world.tasks.map((t) => t.adapter),
+    targets,
+  );
   const scorer = new Scorer(world, MERGE);
   const ks = [...new Set(budgets.map((b) => Math.min(n, Math.floor(b.bytes / mergedBytes))))].filter((k) => k >= 1);
   for (const seed of options.seeds) {
@@ -198,7 +201,11 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
                 seed,
               })
             : undefined;
-        const scored = await scoreAssignment(scorer, run.assignment, tuned?.map((c) => c.name));
+        const scored = await scoreAssignment(
+          scorer,
+          run.assignment,
+          tuned?.map((c) => c.name),
+        );
         if (method === "d2c") d2cByK.set(k, { assignment: [...run.assignment], passes: meter.forwardPasses });
         for (const b of budgets.filter((b) => Math.min(n, Math.floor(b.bytes / mergedBytes)) === k)) {
           rows.push({
@@ -229,7 +236,12 @@ export async function runBudgets(options: BudgetsOptions): Promise<void> {
       const scoredRows: { fewshot: Scored; test: Scored }[] = new Array(n);
       for (const members of clusters) {
         if (members.length === 0) continue;
-        const basis = sharedBasis(members.map((t) => world.tasks[t].adapter), targets, rank, "int4");
+        const basis = sharedBasis(
+          members.map((t) => world.tasks[t].adapter),
+          targets,
+          rank,
+          "int4",
+        );
         for (const t of members) {
           const adapter = materialiseShared(
             basis,

@@ -3,7 +3,11 @@ import type { BudgetMethod, BudgetRow, BudgetsReport } from "./budgets.ts";
 
 const METHODS: readonly BudgetMethod[] = ["alloc", "own-compressed", "shared", "d2c-tuned", "d2c"];
 const COLOURS: Record<BudgetMethod, string> = {
-  alloc: "#d62728", "own-compressed": "#ff7f0e", shared: "#9467bd", "d2c-tuned": "#1f77b4", d2c: "#17becf",
+  alloc: "#d62728",
+  "own-compressed": "#ff7f0e",
+  shared: "#9467bd",
+  "d2c-tuned": "#1f77b4",
+  d2c: "#17becf",
 };
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -16,9 +20,7 @@ function cell(report: BudgetsReport, fraction: number, method: BudgetMethod): Bu
 
 const summary = (rows: readonly BudgetRow[]) => {
   const xs = rows.map((r) => r.meanExactMatch);
-  return rows.length
-    ? `${mean(xs).toFixed(1)}${std(xs) >= 0.05 ? ` ± ${std(xs).toFixed(1)}` : ""}`
-    : "-";
+  return rows.length ? `${mean(xs).toFixed(1)}${std(xs) >= 0.05 ? ` ± ${std(xs).toFixed(1)}` : ""}` : "-";
 };
 
 /** Held-out exact match per budget and method, mean ± std over seeds. */
@@ -50,7 +52,10 @@ export function budgetsSection(report: BudgetsReport): string {
 export function budgetsMarkdown(report: BudgetsReport): string {
   const fractions = [...new Set(report.rows.map((r) => r.budgetFraction))];
   const parts = (p: Readonly<Record<string, number>>) =>
-    Object.entries(p).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} x${n}`).join(", ") || "(none: the base model)";
+    Object.entries(p)
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} x${n}`)
+      .join(", ") || "(none: the base model)";
   return [
     "# Held-out exact match against the bytes a phone stores",
     "",
@@ -87,7 +92,7 @@ export function budgetsMarkdown(report: BudgetsReport): string {
           .map(
             (r) =>
               `| ${pct(f)} (${r.budgetBytes}) | ${m} | ${r.meanExactMatch.toFixed(1)} | ${r.bytes} | ` +
-                `${r.forwardPasses} | ${parts(r.parts)} |`,
+              `${r.forwardPasses} | ${parts(r.parts)} |`,
           ),
       ),
     ),
@@ -96,7 +101,12 @@ export function budgetsMarkdown(report: BudgetsReport): string {
 }
 
 export function budgetsSvg(report: BudgetsReport): string {
-  const W = 640, H = 400, L = 60, R = 140, T = 30, B = 50;
+  const W = 640,
+    H = 400,
+    L = 60,
+    R = 140,
+    T = 30,
+    B = 50;
   const fractions = [...new Set(report.rows.map((r) => r.budgetFraction))].sort((a, b) => a - b);
   const lo = Math.log(fractions[0]);
   const hi = Math.log(fractions.at(-1)!);
@@ -106,7 +116,7 @@ export function budgetsSvg(report: BudgetsReport): string {
     const points = fractions.map((f) => [x(f), y(mean(cell(report, f, m).map((r) => r.meanExactMatch)))] as const);
     return (
       `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" ` +
-        `points="${points.map((p) => p.join(",")).join(" ")}"/>` +
+      `points="${points.map((p) => p.join(",")).join(" ")}"/>` +
       points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("")
     );
   });
@@ -116,12 +126,12 @@ export function budgetsSvg(report: BudgetsReport): string {
   const yticks = [0, 20, 40, 60, 80, 100].map(
     (v) =>
       `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v}</text><line x1="${L}" x2="${W - R}" ` +
-        `y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+      `y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
   );
   const legend = METHODS.map(
     (m, i) =>
       `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text ` +
-        `x="${W - R + 30}" y="${T + i * 20 + 5}">${m}</text>`,
+      `x="${W - R + 30}" y="${T + i * 20 + 5}">${m}</text>`,
   );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>

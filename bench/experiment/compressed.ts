@@ -130,7 +130,7 @@ export async function runCompressed(options: CompressedOptions): Promise<void> {
     console.log(
       `${configName(config)}: ${((100 * sum((m) => m.bytes)) / ownBytes).toFixed(1)}% storage, exact match ` +
         `${((100 * sum((m) => m.exact)) / sum((m) => m.examples)).toFixed(1)}%, few-shot loss ` +
-          `${(sum((m) => m.fewshotLoss) / row.length).toFixed(4)}`,
+        `${(sum((m) => m.fewshotLoss) / row.length).toFixed(4)}`,
     );
   }
   const exactMatch = (chosen: readonly Measured[]) =>
@@ -184,7 +184,8 @@ export async function runCompressed(options: CompressedOptions): Promise<void> {
     ];
   });
   const seconds = (performance.now() - started) / 1000;
-  const command = `npm run experiment -- ` +
+  const command =
+    `npm run experiment -- ` +
     `--compressed${options.fixtures === "r2-fixtures" ? "" : ` --fixtures ${options.fixtures}`}`;
   writeFileSync(
     join(options.out, "compressed.json"),
@@ -234,7 +235,7 @@ function markdown(
     ...budgets.map(
       (r) =>
         `| ${pct(r.budgetFraction)} (${r.budgetBytes}) | ${r.method} | ` +
-          `${r.meanExactMatch === null ? "-" : r.meanExactMatch.toFixed(1)} | ${r.bytes} | ${parts(r.parts)} |`,
+        `${r.meanExactMatch === null ? "-" : r.meanExactMatch.toFixed(1)} | ${r.bytes} | ${parts(r.parts)} |`,
     ),
     "",
     "## Every uniform configuration",
@@ -244,7 +245,7 @@ function markdown(
     ...uniform.map(
       (r) =>
         `| ${r.rank} | ${r.dtype} | ${pct(r.storageFraction)} | ${r.meanExactMatch.toFixed(1)} | ` +
-          `${r.meanFewshotLoss.toFixed(4)} |`,
+        `${r.meanFewshotLoss.toFixed(4)} |`,
     ),
     "",
   ].join("\n");

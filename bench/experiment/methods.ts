@@ -22,7 +22,10 @@ export interface Clustering {
   readonly fixedPoint?: boolean;
   /** d2c-restarts: best J of each start, in restartSeeds order, and the index kept. */
   readonly restarts?: {
-    readonly objectives: readonly number[]; readonly fewShotExactMatch: readonly number[]; readonly kept: number; readonly assignments: readonly Assignment[];
+    readonly objectives: readonly number[];
+    readonly fewShotExactMatch: readonly number[];
+    readonly kept: number;
+    readonly assignments: readonly Assignment[];
   };
 }
 
@@ -47,7 +50,14 @@ export const DEFAULT_RESTARTS = 4;
 export const DEFAULT_RESTART_CRITERION: RestartCriterion = "exactMatch";
 
 export async function cluster(
-  method: Method, scorer: Scorer, similarity: Float64Array, n: number, k: number, seed: number, maxIterations: number, options: D2COptions = {},
+  method: Method,
+  scorer: Scorer,
+  similarity: Float64Array,
+  n: number,
+  k: number,
+  seed: number,
+  maxIterations: number,
+  options: D2COptions = {},
 ): Promise<Clustering> {
   if (method === "random") return { assignment: randomAssignment(n, k, seed), iterations: [] };
   if (method === "kmeans") return { assignment: kmeans(similarity, n, k, seed), iterations: [] };
@@ -55,7 +65,14 @@ export async function cluster(
   const start = options.start ?? kmeans(similarity, n, k, seed);
   const worldTask = (i: number) => options.tasks?.[i] ?? i;
   const run = await runD2C({
-    n, k, start, similarity, maxIterations, ranking: options.ranking, restarts, seed,
+    n,
+    k,
+    start,
+    similarity,
+    maxIterations,
+    ranking: options.ranking,
+    restarts,
+    seed,
     prune: method === "d2c-full" ? null : (options.prune ?? DEFAULT_PRUNE),
     // The scorer counts a forward pass only where it runs one: a (cluster, task) pair scored twice is one pass.
     evaluate: async (members, t) =>
@@ -90,7 +107,8 @@ export async function scoreAssignment(
   let exact = 0;
   let loss = 0;
   for (let t = 0; t < assignment.length; t++) {
-    exact += (await scorer.score(clusters[assignment[t]], t, exactSplit, exactSplit === "fewshot" ? meter : undefined)).exactMatch;
+    exact += (await scorer.score(clusters[assignment[t]], t, exactSplit, exactSplit === "fewshot" ? meter : undefined))
+      .exactMatch;
     loss += (await scorer.score(clusters[assignment[t]], t, "fewshot", meter)).loss;
   }
   return { meanExactMatch: exact / assignment.length, meanFewShotLoss: loss / assignment.length };

@@ -13,7 +13,10 @@ import { loadWorld } from "./world.ts";
 const world = await loadWorld("r2-fixtures", 1);
 const MERGE = { method: "svd", rank: 8 } as const;
 const scorer = new Scorer(world, MERGE);
-const sim = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
+const sim = taskSimilarity(
+  world.tasks.map((t) => t.adapter),
+  world.model.contract.loraTargets,
+);
 const k = Number(process.argv[2] ?? 5);
 const variants: Array<[string, (m: number) => object]> = [
   ["svd x1", (m) => ({ ...MERGE, weights: Array(m).fill(1 / m) })],
@@ -31,7 +34,8 @@ for (const seed of [0, 1, 2]) {
   const clusters = clustersOf(assignment, k);
   for (const [label, make] of variants) {
     const t0 = performance.now();
-    let em = 0, fl = 0;
+    let em = 0,
+      fl = 0;
     for (const members of clusters) {
       const name = Scorer.tuned(members, make(members.length) as never);
       for (const t of members) {
@@ -39,6 +43,8 @@ for (const seed of [0, 1, 2]) {
         fl += (await scorer.score(name, t, "fewshot")).loss;
       }
     }
-    console.log(`K=${k} seed ${seed} ${label.padEnd(12)} held-out EM ${(100 * em / 40).toFixed(1)} few-shot ${(fl / 40).toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s  sizes ${clusters.map((c) => c.length).join(",")}`);
+    console.log(
+      `K=${k} seed ${seed} ${label.padEnd(12)} held-out EM ${((100 * em) / 40).toFixed(1)} few-shot ${(fl / 40).toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s  sizes ${clusters.map((c) => c.length).join(",")}`,
+    );
   }
 }

@@ -74,10 +74,24 @@ export interface RunCost {
 const CLUSTERED = ["random", "kmeans", "d2c", "d2c-full", "d2c-restarts", "d2c-tuned"] as const;
 type Clustered = (typeof CLUSTERED)[number];
 const COLOURS = {
-  base: "#888888", random: "#d62728", kmeans: "#1f77b4", d2c: "#2ca02c", "d2c-full": "#9467bd", "d2c-restarts": "#ff7f0e", "d2c-tuned": "#8c564b", own: "#000000",
+  base: "#888888",
+  random: "#d62728",
+  kmeans: "#1f77b4",
+  d2c: "#2ca02c",
+  "d2c-full": "#9467bd",
+  "d2c-restarts": "#ff7f0e",
+  "d2c-tuned": "#8c564b",
+  own: "#000000",
 } as const;
 const LABELS = {
-  base: "base", random: "random", kmeans: "K-means", d2c: "D2C (pruned)", "d2c-full": "D2C (full)", "d2c-restarts": "D2C restarts", "d2c-tuned": "D2C tuned", own: "own",
+  base: "base",
+  random: "random",
+  kmeans: "K-means",
+  d2c: "D2C (pruned)",
+  "d2c-full": "D2C (full)",
+  "d2c-restarts": "D2C restarts",
+  "d2c-tuned": "D2C tuned",
+  own: "own",
 } as const;
 
 const pct = (x: number) => (100 * x).toFixed(1);
@@ -108,8 +122,14 @@ function markdown(r: Results): string {
   const has = (m: Clustered) => shown.includes(m);
   const diff = (a: number, b: number) => (100 * (a - b)).toFixed(1);
   // Differences worth a column, where both methods ran.
-  const diffs = ([["d2c", "d2c-full", "pruned - full"], ["d2c", "kmeans", "pruned - K-means"], ["d2c-restarts", "d2c", "restarts - pruned"], ["d2c-tuned", "d2c", "tuned - pruned"]] as const)
-    .filter(([a, b]) => has(a) && has(b));
+  const diffs = (
+    [
+      ["d2c", "d2c-full", "pruned - full"],
+      ["d2c", "kmeans", "pruned - K-means"],
+      ["d2c-restarts", "d2c", "restarts - pruned"],
+      ["d2c-tuned", "d2c", "tuned - pruned"],
+    ] as const
+  ).filter(([a, b]) => has(a) && has(b));
   const tuning = r.tuning;
   const lines = [
     "# D2C against random and K-means on the reference world",
@@ -120,16 +140,24 @@ function markdown(r: Results): string {
     "",
     "`d2c` is pruned D2C (each task under its own cluster and its m = 2 most promising others, a full sweep before a fixed",
     "point is declared), `d2c-full` the full schedule (every task under every cluster every iteration).",
-    ...(has("d2c-restarts") || has("d2c-tuned") ? [
-      `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps ${tuning.restartCriterion === "loss"
-        ? "the lowest few-shot J" : "the highest few-shot exact match (then the lowest few-shot J)"};`,
-      `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed merges, ${tuning.densities.length ? `svd and ties_svd,`
-        + ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}` : "svd"} at uniform weights times ${tuning.scales.join(", ")}`,
-      `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,
-      `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
-      `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
-      "What was tried on the way to these settings, and the restart criteria compared: [tuning.md](tuning.md).",
-    ] : []),
+    ...(has("d2c-restarts") || has("d2c-tuned")
+      ? [
+          `\`d2c-restarts\` (issue 15) runs pruned D2C from ${tuning.restarts} seeded k-means starts and keeps ${
+            tuning.restartCriterion === "loss"
+              ? "the lowest few-shot J"
+              : "the highest few-shot exact match (then the lowest few-shot J)"
+          };`,
+          `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed merges, ${
+            tuning.densities.length
+              ? `svd and ties_svd,` + ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}`
+              : "svd"
+          } at uniform weights times ${tuning.scales.join(", ")}`,
+          `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,
+          `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
+          `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
+          "What was tried on the way to these settings, and the restart criteria compared: [tuning.md](tuning.md).",
+        ]
+      : []),
     "",
     `| K | storage | ${shown.map((m) => LABELS[m]).join(" | ")} | ${diffs.map(([, , label]) => label).join(" | ")} |`,
     `|---|---|${shown.map(() => "---").join("|")}|${diffs.map(() => "---").join("|")}|`,
@@ -145,12 +173,14 @@ function markdown(r: Results): string {
     "![exact match against storage](results.svg)",
     "",
     ...newMethodTable(r, ks),
-    ...r.costs.map((c) =>
-      `Cost of one ${LABELS[c.method]} run (N=${c.n}, K=${c.k}, seed 0, empty cache): ${c.iterations} iterations, ` +
-      `${c.forwardPasses} forward passes (${c.evaluations} task x cluster evaluations, ${c.cacheHits} answered by the loss cache), ` +
-      `${(c.ms / 1000).toFixed(1)} s, best J ${c.objective.toFixed(4)}${c.fixedPoint ? " at a full-sweep fixed point" : " (stopped at the iteration cap)"}; ` +
-      `the naive schedule (every task under every cluster every iteration) needs ${c.naiveEvaluations * c.fewShotBatches} forward passes ` +
-      `for as many iterations (${((100 * c.forwardPasses) / (c.naiveEvaluations * c.fewShotBatches)).toFixed(0)}%).`),
+    ...r.costs.map(
+      (c) =>
+        `Cost of one ${LABELS[c.method]} run (N=${c.n}, K=${c.k}, seed 0, empty cache): ${c.iterations} iterations, ` +
+        `${c.forwardPasses} forward passes (${c.evaluations} task x cluster evaluations, ${c.cacheHits} answered by the loss cache), ` +
+        `${(c.ms / 1000).toFixed(1)} s, best J ${c.objective.toFixed(4)}${c.fixedPoint ? " at a full-sweep fixed point" : " (stopped at the iteration cap)"}; ` +
+        `the naive schedule (every task under every cluster every iteration) needs ${c.naiveEvaluations * c.fewShotBatches} forward passes ` +
+        `for as many iterations (${((100 * c.forwardPasses) / (c.naiveEvaluations * c.fewShotBatches)).toFixed(0)}%).`,
+    ),
     "",
     `Produced by \`npm run experiment -- ${r.command}\` in ${r.seconds.toFixed(0)} s (onnxruntime-node, one thread, this machine: 2 cores).`,
     "Every number behind the table: [results.json](results.json).",
@@ -163,41 +193,70 @@ function markdown(r: Results): string {
 function newMethodTable(r: Results, ks: readonly number[]): string[] {
   const fresh = (["d2c-restarts", "d2c-tuned"] as const).filter((m) => r.rows.some((row) => row.method === m));
   if (fresh.length === 0) return [];
-  const at = (m: string, k: number, seed: number) => r.rows.find((row) => row.method === m && row.k === k && row.seed === seed);
+  const at = (m: string, k: number, seed: number) =>
+    r.rows.find((row) => row.method === m && row.k === k && row.seed === seed);
   const em = (row: ResultRow | undefined) => (row ? pct(row.meanExactMatch) : "-");
   return [
     "Per seed (held-out exact match %; forward passes: few-shot passes of the whole run from an empty cache, + those beyond plain `d2c`'s):",
     "",
     `| K | seed | K-means | D2C (pruned) | ${fresh.map((m) => `${LABELS[m]} | passes`).join(" | ")} |`,
     `|---|---|---|---|${fresh.map(() => "---|---").join("|")}|`,
-    ...ks.flatMap((k) => r.seeds.map((seed) =>
-      `| ${k} | ${seed} | ${em(at("kmeans", k, seed))} | ${em(at("d2c", k, seed))} | ${fresh.map((m) => {
-        const row = at(m, k, seed);
-        return `${em(row)} | ${row?.forwardPasses ?? "-"} (+${row?.extraForwardPasses ?? "-"})`;
-      }).join(" | ")} |`)),
+    ...ks.flatMap((k) =>
+      r.seeds.map(
+        (seed) =>
+          `| ${k} | ${seed} | ${em(at("kmeans", k, seed))} | ${em(at("d2c", k, seed))} | ${fresh
+            .map((m) => {
+              const row = at(m, k, seed);
+              return `${em(row)} | ${row?.forwardPasses ?? "-"} (+${row?.extraForwardPasses ?? "-"})`;
+            })
+            .join(" | ")} |`,
+      ),
+    ),
     "",
   ];
 }
 
 function plot(r: Results): string {
-  const W = 640, H = 400, L = 60, R = 120, T = 30, B = 50;
+  const W = 640,
+    H = 400,
+    L = 60,
+    R = 120,
+    T = 30,
+    B = 50;
   const x = (k: number) => L + ((W - L - R) * Math.log(k)) / Math.log(r.n);
   const y = (v: number) => T + (H - T - B) * (1 - v);
   const ks = r.ks.filter((k) => k <= r.n);
   const shown = CLUSTERED.filter((m) => r.rows.some((row) => row.method === m));
   const series = shown.map((m) => {
     const points = ks.map((k) => [x(k), y(summary(r.rows, m, k)!.mean)] as const);
-    return `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" points="${points.map((p) => p.join(",")).join(" ")}"/>` +
-      points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("");
+    return (
+      `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" points="${points.map((p) => p.join(",")).join(" ")}"/>` +
+      points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("")
+    );
   });
   const hline = (m: "base" | "own", k: number) => {
     const v = summary(r.rows, m, k)!.mean;
     return `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="${COLOURS[m]}" stroke-dasharray="4 3"/>`;
   };
-  const ticks = ks.map((k) => `<text x="${x(k)}" y="${H - B + 18}" text-anchor="middle">${pct(k / r.n).replace(".0", "")}%</text>`);
-  const yticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map((v) => `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v * 100}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-  const legend = ([...(["d2c-tuned", "d2c-restarts", "d2c", "d2c-full", "kmeans", "random"] as const).filter((m) => shown.includes(m)), "own", "base"] as const).map((m, i) =>
-    `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${LABELS[m]}</text>`);
+  const ticks = ks.map(
+    (k) => `<text x="${x(k)}" y="${H - B + 18}" text-anchor="middle">${pct(k / r.n).replace(".0", "")}%</text>`,
+  );
+  const yticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map(
+    (v) =>
+      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v * 100}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+  );
+  const legend = (
+    [
+      ...(["d2c-tuned", "d2c-restarts", "d2c", "d2c-full", "kmeans", "random"] as const).filter((m) =>
+        shown.includes(m),
+      ),
+      "own",
+      "base",
+    ] as const
+  ).map(
+    (m, i) =>
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${LABELS[m]}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}

@@ -61,13 +61,26 @@ const MERGE = { method: "svd", rank: 8 } as const;
 type RowMethod = Method | "d2c-tuned";
 const METHODS = values.methods.split(",") as RowMethod[];
 const TUNING: TuningSetup = {
-  restarts: Number(values.restarts), restartCriterion: values["restart-criterion"] as RestartCriterion, budget: Number(values["tune-budget"]), folds: Number(values.folds), penalty: Number(values.penalty),
-  sigma0: Number(values.sigma0), densities: values.densities === "" ? [] : values.densities.split(",").map(Number),
-  scales: values.scales.split(",").map(Number), scaleCoordinate: values["scale-coordinate"],
+  restarts: Number(values.restarts),
+  restartCriterion: values["restart-criterion"] as RestartCriterion,
+  budget: Number(values["tune-budget"]),
+  folds: Number(values.folds),
+  penalty: Number(values.penalty),
+  sigma0: Number(values.sigma0),
+  densities: values.densities === "" ? [] : values.densities.split(",").map(Number),
+  scales: values.scales.split(",").map(Number),
+  scaleCoordinate: values["scale-coordinate"],
 };
 
 if (values.subsets) {
-  await runSubsets({ fixtures: values.fixtures, seeds, threads: Number(values.threads), maxIterations, merge: MERGE, out: values.out });
+  await runSubsets({
+    fixtures: values.fixtures,
+    seeds,
+    threads: Number(values.threads),
+    maxIterations,
+    merge: MERGE,
+    out: values.out,
+  });
 } else if (values.budgets && values["report-only"]) {
   rewriteBudgetsReport(values.out);
 } else if (values.budgets) {
@@ -90,8 +103,13 @@ async function comparison(): Promise<void> {
   const elapsed = () => (performance.now() - started) / 1000;
   const world = await loadWorld(values.fixtures, Number(values.threads));
   const n = world.tasks.length;
-  const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
-  console.log(`${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`);
+  const similarity = taskSimilarity(
+    world.tasks.map((t) => t.adapter),
+    world.model.contract.loraTargets,
+  );
+  console.log(
+    `${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`,
+  );
 
   // Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse counts).
   const costK = Math.min(5, n);
@@ -100,32 +118,53 @@ async function comparison(): Promise<void> {
     const costStart = performance.now();
     const run = await cluster(method, costScorer, similarity, n, costK, 0, maxIterations);
     const cost = {
-      method, n, k: costK, iterations: run.iterations.length, forwardPasses: costScorer.forwardPasses, evaluations: costScorer.evaluations,
-      cacheHits: costScorer.cacheHits, ms: performance.now() - costStart,
-      naiveEvaluations: n * costK * run.iterations.length, fewShotBatches: world.tasks[0].fewshot.length,
-      objective: Math.min(...run.iterations.map((x) => x.objective)), fixedPoint: run.fixedPoint ?? false,
+      method,
+      n,
+      k: costK,
+      iterations: run.iterations.length,
+      forwardPasses: costScorer.forwardPasses,
+      evaluations: costScorer.evaluations,
+      cacheHits: costScorer.cacheHits,
+      ms: performance.now() - costStart,
+      naiveEvaluations: n * costK * run.iterations.length,
+      fewShotBatches: world.tasks[0].fewshot.length,
+      objective: Math.min(...run.iterations.map((x) => x.objective)),
+      fixedPoint: run.fixedPoint ?? false,
     };
-    console.log(`cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
-      `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
-      `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`);
+    console.log(
+      `cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
+        `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
+        `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`,
+    );
     return cost;
   };
   const costs = values["skip-costs"] ? [] : [await costOf("d2c"), await costOf("d2c-full")];
 
   const scorer = new Scorer(world, MERGE);
   const rows: ResultRow[] = [];
-  const configs = ks.filter((k) => k <= n).flatMap((k) => seeds.flatMap((seed) => METHODS.map((method) => ({ k, seed, method }))));
+  const configs = ks
+    .filter((k) => k <= n)
+    .flatMap((k) => seeds.flatMap((seed) => METHODS.map((method) => ({ k, seed, method }))));
   const total = configs.length + 2;
   const progress = (done: number, what: string) => {
     const rate = elapsed() / done;
-    console.log(`[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${(rate * (total - done)).toFixed(0)} s`);
+    console.log(
+      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${(rate * (total - done)).toFixed(0)} s`,
+    );
   };
 
   // The base model is the cluster with no members: no adapter at all.
-  const base = await scoreAssignment(scorer, world.tasks.map(() => 0), [""]);
+  const base = await scoreAssignment(
+    scorer,
+    world.tasks.map(() => 0),
+    [""],
+  );
   rows.push({ method: "base", k: 0, seed: 0, ...base });
   progress(1, `base: exact match ${(100 * base.meanExactMatch).toFixed(1)}%`);
-  const own = await scoreAssignment(scorer, world.tasks.map((_, t) => t));
+  const own = await scoreAssignment(
+    scorer,
+    world.tasks.map((_, t) => t),
+  );
   rows.push({ method: "own", k: n, seed: 0, ...own });
   progress(2, `own: exact match ${(100 * own.meanExactMatch).toFixed(1)}%`);
 
@@ -139,31 +178,84 @@ async function comparison(): Promise<void> {
   for (const [i, { k, seed, method }] of configs.entries()) {
     const meter = new Meter();
     const clusterMethod: Method = method === "d2c-tuned" ? "d2c-restarts" : method;
-    const run = await cluster(clusterMethod, scorer, similarity, n, k, seed, maxIterations, { meter, restarts: TUNING.restarts, restartCriterion: TUNING.restartCriterion });
+    const run = await cluster(clusterMethod, scorer, similarity, n, k, seed, maxIterations, {
+      meter,
+      restarts: TUNING.restarts,
+      restartCriterion: TUNING.restartCriterion,
+    });
     const { assignment, iterations } = run;
     let tuned: TunedCluster[] | undefined;
     if (method === "d2c-tuned") {
       tuned = await tuneClusters(scorer, meter, clustersOf(assignment, k), {
-        ...TUNING, methods: screenedMethods(MERGE, TUNING.densities, seed), seed,
+        ...TUNING,
+        methods: screenedMethods(MERGE, TUNING.densities, seed),
+        seed,
       });
     }
-    const score = await scoreAssignment(scorer, assignment, tuned?.map((c) => c.name));
+    const score = await scoreAssignment(
+      scorer,
+      assignment,
+      tuned?.map((c) => c.name),
+    );
     if (method === "d2c") d2cPasses.set(`${k}|${seed}`, meter.forwardPasses);
     const isNew = method === "d2c-restarts" || method === "d2c-tuned";
-    const passes = isNew ? { forwardPasses: meter.forwardPasses, extraForwardPasses: meter.forwardPasses - (d2cPasses.get(`${k}|${seed}`) ?? NaN) } : {};
-    const detail = isNew ? {
-      restartObjectives: run.restarts?.objectives, restartFewShot: run.restarts?.fewShotExactMatch, restartKept: run.restarts?.kept,
-      restartExactMatch: values["restart-detail"] && run.restarts ? await exactMatchOfEach(run.restarts.assignments) : undefined,
-      clusters: tuned?.map((c) => ({ members: c.members, method: c.merge.method, density: c.merge.density, weights: c.merge.weights, weightsKept: c.weightsKept, heldBackUniform: c.heldBackUniform, heldBackTuned: c.heldBackTuned })),
-    } : {};
+    const passes = isNew
+      ? {
+          forwardPasses: meter.forwardPasses,
+          extraForwardPasses: meter.forwardPasses - (d2cPasses.get(`${k}|${seed}`) ?? NaN),
+        }
+      : {};
+    const detail = isNew
+      ? {
+          restartObjectives: run.restarts?.objectives,
+          restartFewShot: run.restarts?.fewShotExactMatch,
+          restartKept: run.restarts?.kept,
+          restartExactMatch:
+            values["restart-detail"] && run.restarts ? await exactMatchOfEach(run.restarts.assignments) : undefined,
+          clusters: tuned?.map((c) => ({
+            members: c.members,
+            method: c.merge.method,
+            density: c.merge.density,
+            weights: c.merge.weights,
+            weightsKept: c.weightsKept,
+            heldBackUniform: c.heldBackUniform,
+            heldBackTuned: c.heldBackTuned,
+          })),
+        }
+      : {};
     rows.push({ method, k, seed, ...score, ...passes, ...detail });
-    const extra = method.startsWith("d2c") ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}` : "";
+    const extra = method.startsWith("d2c")
+      ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}`
+      : "";
     const cost = isNew ? `, ${meter.forwardPasses} forward passes (+${passes.extraForwardPasses} over d2c)` : "";
-    const chosen = tuned ? `, merges ${tuned.filter((c) => c.members.length > 1).map((c) => `${c.merge.method}${c.merge.density ? "@" + c.merge.density : ""}${c.weightsKept ? "+w" : ""}`).join(" ")}` : "";
-    progress(i + 3, `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}${cost}${chosen}`);
+    const chosen = tuned
+      ? `, merges ${tuned
+          .filter((c) => c.members.length > 1)
+          .map((c) => `${c.merge.method}${c.merge.density ? "@" + c.merge.density : ""}${c.weightsKept ? "+w" : ""}`)
+          .join(" ")}`
+      : "";
+    progress(
+      i + 3,
+      `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}${cost}${chosen}`,
+    );
   }
 
   const seconds = elapsed();
-  console.log(`experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`);
-  writeResults(values.out, { rows, n, ks, seeds, fixtures: values.fixtures, seconds, costs, merge: MERGE, maxIterations, tuning: TUNING, methods: METHODS, command: process.argv.slice(2).join(" ") || `--fixtures ${values.fixtures}` });
+  console.log(
+    `experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`,
+  );
+  writeResults(values.out, {
+    rows,
+    n,
+    ks,
+    seeds,
+    fixtures: values.fixtures,
+    seconds,
+    costs,
+    merge: MERGE,
+    maxIterations,
+    tuning: TUNING,
+    methods: METHODS,
+    command: process.argv.slice(2).join(" ") || `--fixtures ${values.fixtures}`,
+  });
 }

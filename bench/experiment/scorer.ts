@@ -43,7 +43,10 @@ export class Scorer {
   evaluations = 0;
   cacheHits = 0;
 
-  constructor(private world: World, private merge: MergeSettings) {}
+  constructor(
+    private world: World,
+    private merge: MergeSettings,
+  ) {}
 
   /** A cluster's name: its sorted member indices ("" is the base model, no adapter). */
   static cluster(members: readonly number[]): string {
@@ -52,7 +55,8 @@ export class Scorer {
 
   /** A tuned cluster's name: sorted members (weights in the same order), `#`, the merge options as JSON. */
   static tuned(members: readonly number[], options: MergeOptions): string {
-    if (members.some((m, i) => i > 0 && m <= members[i - 1])) throw new RangeError(`tuned members must be sorted and distinct: ${members.join(",")}`);
+    if (members.some((m, i) => i > 0 && m <= members[i - 1]))
+      throw new RangeError(`tuned members must be sorted and distinct: ${members.join(",")}`);
     return `${members.join(",")}#${JSON.stringify(options)}`;
   }
 
@@ -72,18 +76,30 @@ export class Scorer {
     const hash = cluster.indexOf("#");
     if (hash >= 0) {
       if (this.lastTuned?.name !== cluster) {
-        const adapters = cluster.slice(0, hash).split(",").map((t) => this.world.tasks[Number(t)].adapter);
+        const adapters = cluster
+          .slice(0, hash)
+          .split(",")
+          .map((t) => this.world.tasks[Number(t)].adapter);
         const options = JSON.parse(cluster.slice(hash + 1)) as MergeOptions;
-        this.lastTuned = { name: cluster, adapter: mergeAdapters(adapters, this.world.model.contract.loraTargets, options) };
+        this.lastTuned = {
+          name: cluster,
+          adapter: mergeAdapters(adapters, this.world.model.contract.loraTargets, options),
+        };
       }
       return this.lastTuned.adapter;
     }
     if (!this.merged.has(cluster)) {
       const members = cluster === "" ? [] : cluster.split(",").map(Number);
       const adapters = members.map((t) => this.world.tasks[t].adapter);
-      this.merged.set(cluster, members.length === 0 ? null : mergeAdapters(adapters, this.world.model.contract.loraTargets, {
-        ...this.merge, weights: members.map(() => 1 / members.length),
-      }));
+      this.merged.set(
+        cluster,
+        members.length === 0
+          ? null
+          : mergeAdapters(adapters, this.world.model.contract.loraTargets, {
+              ...this.merge,
+              weights: members.map(() => 1 / members.length),
+            }),
+      );
     }
     return this.merged.get(cluster)!;
   }
@@ -108,7 +124,11 @@ export class Scorer {
         exact += s.exact ? 1 : 0;
       }
     }
-    const score = { loss: losses.reduce((a, b) => a + b, 0) / losses.length, exactMatch: exact / losses.length, losses };
+    const score = {
+      loss: losses.reduce((a, b) => a + b, 0) / losses.length,
+      exactMatch: exact / losses.length,
+      losses,
+    };
     this.scores.set(key, score);
     return score;
   }

@@ -53,28 +53,44 @@ function sample<T>(items: readonly T[], count: number, seed: number): T[] {
     const j = i + Math.floor(random() * (order.length - i));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  return order.slice(0, count).sort((a, b) => a - b).map((i) => items[i]);
+  return order
+    .slice(0, count)
+    .sort((a, b) => a - b)
+    .map((i) => items[i]);
 }
 
 /** The device groups of issue 14 over the world's applications and languages. */
 export function devicesOf(world: World): Device[] {
   const apps = [...new Set(world.tasks.map((t) => t.application ?? ""))];
   const languages = [...new Set(world.tasks.map((t) => t.language ?? ""))];
-  if (apps.includes("") || languages.includes("")) throw new Error("every task needs an application and a language for --subsets");
-  const device = (group: string) => ([langs, appSet]: readonly [string[], string[]]): Device => ({
-    group, languages: langs, apps: appSet,
-    tasks: world.tasks.flatMap((t, i) => (langs.includes(t.language!) && appSet.includes(t.application!) ? [i] : [])),
-  });
+  if (apps.includes("") || languages.includes(""))
+    throw new Error("every task needs an application and a language for --subsets");
+  const device =
+    (group: string) =>
+    ([langs, appSet]: readonly [string[], string[]]): Device => ({
+      group,
+      languages: langs,
+      apps: appSet,
+      tasks: world.tasks.flatMap((t, i) => (langs.includes(t.language!) && appSet.includes(t.application!) ? [i] : [])),
+    });
   const byLanguages = (r: number) => combinations(languages, r).map((langs) => [langs, apps] as [string[], string[]]);
   const threeLanguages = byLanguages(3);
   const appPairs = combinations(apps, 2);
-  const pairByPair = appPairs.flatMap((pair) => combinations(languages, 2).map((langs) => [langs, pair] as [string[], string[]]));
+  const pairByPair = appPairs.flatMap((pair) =>
+    combinations(languages, 2).map((langs) => [langs, pair] as [string[], string[]]),
+  );
   return [
     ...byLanguages(1).map(device(`1 language x ${apps.length} apps`)),
     ...byLanguages(2).map(device(`2 languages x ${apps.length} apps`)),
-    ...sample(threeLanguages, SAMPLED, SAMPLE_SEED).map(device(`3 languages x ${apps.length} apps (${SAMPLED} of ${threeLanguages.length})`)),
-    ...appPairs.map((pair) => [languages, pair] as [string[], string[]]).map(device(`2 apps x ${languages.length} languages`)),
-    ...sample(pairByPair, SAMPLED, SAMPLE_SEED).map(device(`2 apps x 2 languages (${SAMPLED} of ${pairByPair.length})`)),
+    ...sample(threeLanguages, SAMPLED, SAMPLE_SEED).map(
+      device(`3 languages x ${apps.length} apps (${SAMPLED} of ${threeLanguages.length})`),
+    ),
+    ...appPairs
+      .map((pair) => [languages, pair] as [string[], string[]])
+      .map(device(`2 apps x ${languages.length} languages`)),
+    ...sample(pairByPair, SAMPLED, SAMPLE_SEED).map(
+      device(`2 apps x 2 languages (${SAMPLED} of ${pairByPair.length})`),
+    ),
   ];
 }
 
@@ -87,7 +103,11 @@ function restrictSimilarity(similarity: Float64Array, n: number, tasks: readonly
 }
 
 /** Mean held-out exact match of `tasks`, each under the cluster (member world indices) `clusterOf` gives it. */
-async function exactMatch(scorer: Scorer, tasks: readonly number[], clusterOf: (t: number) => readonly number[]): Promise<number> {
+async function exactMatch(
+  scorer: Scorer,
+  tasks: readonly number[],
+  clusterOf: (t: number) => readonly number[],
+): Promise<number> {
   let exact = 0;
   for (const t of tasks) exact += (await scorer.score(Scorer.cluster(clusterOf(t)), t, "test")).exactMatch;
   return exact / tasks.length;
@@ -98,9 +118,14 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
   const elapsed = () => (performance.now() - started) / 1000;
   const world = await loadWorld(options.fixtures, options.threads);
   const n = world.tasks.length;
-  const similarity = taskSimilarity(world.tasks.map((t) => t.adapter), world.model.contract.loraTargets);
+  const similarity = taskSimilarity(
+    world.tasks.map((t) => t.adapter),
+    world.model.contract.loraTargets,
+  );
   const devices = devicesOf(world);
-  console.log(`${n} tasks from ${options.fixtures}, loaded in ${elapsed().toFixed(1)} s; ${devices.length} devices, K=${K}, seeds ${options.seeds.join(",")}`);
+  console.log(
+    `${n} tasks from ${options.fixtures}, loaded in ${elapsed().toFixed(1)} s; ${devices.length} devices, K=${K}, seeds ${options.seeds.join(",")}`,
+  );
 
   // Held-out scores and merges are shared by every run; each seed's profile-wide run gets its own loss cache.
   const shared = new Scorer(world, options.merge);
@@ -110,7 +135,9 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
   let done = 0;
   const progress = (what: string) => {
     done++;
-    console.log(`[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${((elapsed() / done) * (total - done)).toFixed(0)} s`);
+    console.log(
+      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${((elapsed() / done) * (total - done)).toFixed(0)} s`,
+    );
   };
 
   for (const seed of options.seeds) {
@@ -121,20 +148,48 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
     const profileCluster = (t: number) => clusters[release.assignment[t]];
     // The profile-wide release's own scoring (as scoreAssignment) is part of the warm cache a subset run meets.
     for (let t = 0; t < n; t++) await profile.score(Scorer.cluster(profileCluster(t)), t, "fewshot");
-    const profileMean = await exactMatch(profile, world.tasks.map((_, t) => t), profileCluster);
+    const profileMean = await exactMatch(
+      profile,
+      world.tasks.map((_, t) => t),
+      profileCluster,
+    );
     const profileClustersById = clusters.map((members) => members.map((t) => world.tasks[t].id));
-    profiles.push({ seed, exactMatch: profileMean, forwardPasses: releasePasses, iterations: release.iterations.length, clusters: profileClustersById });
-    progress(`seed ${seed} profile-wide d2c N=${n} K=${K}: exact match ${(100 * profileMean).toFixed(1)}%, ` +
-      `${release.iterations.length} iterations, ${releasePasses} forward passes`);
+    profiles.push({
+      seed,
+      exactMatch: profileMean,
+      forwardPasses: releasePasses,
+      iterations: release.iterations.length,
+      clusters: profileClustersById,
+    });
+    progress(
+      `seed ${seed} profile-wide d2c N=${n} K=${K}: exact match ${(100 * profileMean).toFixed(1)}%, ` +
+        `${release.iterations.length} iterations, ${releasePasses} forward passes`,
+    );
 
     for (const device of devices) {
       const profileExactMatch = await exactMatch(profile, device.tasks, profileCluster);
-      const base = { group: device.group, languages: device.languages, apps: device.apps, tasks: device.tasks.map((t) => world.tasks[t].id), k: K, seed };
+      const base = {
+        group: device.group,
+        languages: device.languages,
+        apps: device.apps,
+        tasks: device.tasks.map((t) => world.tasks[t].id),
+        k: K,
+        seed,
+      };
       let row: SubsetRow;
       if (device.tasks.length <= K) {
         // Room for every task's own adapter: no merge, no D2C run, no forward pass.
         const subsetExactMatch = await exactMatch(shared, device.tasks, (t) => [t]);
-        row = { ...base, method: "own", subsetExactMatch, profileExactMatch, forwardPassesWarm: 0, forwardPassesCold: 0, iterations: 0, fixedPoint: true };
+        row = {
+          ...base,
+          method: "own",
+          subsetExactMatch,
+          profileExactMatch,
+          forwardPassesWarm: 0,
+          forwardPassesCold: 0,
+          iterations: 0,
+          fixedPoint: true,
+        };
       } else {
         const m = device.tasks.length;
         const subsetOptions = {
@@ -147,23 +202,45 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
         const cold = profile.fork(false);
         const coldRun = await cluster("d2c", cold, subsetSimilarity, m, K, seed, options.maxIterations, subsetOptions);
         // Losses are deterministic, so the cache must not change where the run goes, only what it costs.
-        if (run.assignment.join() !== coldRun.assignment.join()) throw new Error(`warm and cold runs differ for ${base.tasks.join(",")} seed ${seed}`);
+        if (run.assignment.join() !== coldRun.assignment.join())
+          throw new Error(`warm and cold runs differ for ${base.tasks.join(",")} seed ${seed}`);
         const subsetClusters = clustersOf(run.assignment).map((members) => members.map((i) => device.tasks[i]));
         const subsetCluster = (t: number) => subsetClusters[run.assignment[device.tasks.indexOf(t)]];
         const subsetExactMatch = await exactMatch(shared, device.tasks, subsetCluster);
         row = {
-          ...base, method: "d2c", subsetExactMatch, profileExactMatch, forwardPassesWarm: warm.forwardPasses, forwardPassesCold: cold.forwardPasses,
-          iterations: run.iterations.length, fixedPoint: run.fixedPoint ?? false,
+          ...base,
+          method: "d2c",
+          subsetExactMatch,
+          profileExactMatch,
+          forwardPassesWarm: warm.forwardPasses,
+          forwardPassesCold: cold.forwardPasses,
+          iterations: run.iterations.length,
+          fixedPoint: run.fixedPoint ?? false,
         };
       }
       rows.push(row);
-      const passes = row.method === "d2c" ? `, ${row.iterations} iterations, forward passes warm ${row.forwardPassesWarm} / cold ${row.forwardPassesCold}` : "";
-      progress(`seed ${seed} ${device.languages.join("+")} x ${device.apps.join("+")} (${device.tasks.length} tasks) ${row.method}: ` +
-        `exact match ${(100 * row.subsetExactMatch).toFixed(1)}% vs profile-wide ${(100 * row.profileExactMatch).toFixed(1)}%${passes}`);
+      const passes =
+        row.method === "d2c"
+          ? `, ${row.iterations} iterations, forward passes warm ${row.forwardPassesWarm} / cold ${row.forwardPassesCold}`
+          : "";
+      progress(
+        `seed ${seed} ${device.languages.join("+")} x ${device.apps.join("+")} (${device.tasks.length} tasks) ${row.method}: ` +
+          `exact match ${(100 * row.subsetExactMatch).toFixed(1)}% vs profile-wide ${(100 * row.profileExactMatch).toFixed(1)}%${passes}`,
+      );
     }
   }
 
   const seconds = elapsed();
   console.log(`subsets: ${seconds.toFixed(0)} s, ${rows.length} device runs`);
-  writeSubsets(options.out, { rows, n, k: K, seeds: options.seeds, fixtures: options.fixtures, seconds, merge: options.merge, maxIterations: options.maxIterations, profiles });
+  writeSubsets(options.out, {
+    rows,
+    n,
+    k: K,
+    seeds: options.seeds,
+    fixtures: options.fixtures,
+    seconds,
+    merge: options.merge,
+    maxIterations: options.maxIterations,
+    profiles,
+  });
 }

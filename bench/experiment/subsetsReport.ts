@@ -55,10 +55,14 @@ function groupLine(rows: readonly SubsetRow[]): string {
   const profile = rows.map((r) => r.profileExactMatch);
   const gain = rows.map((r) => r.subsetExactMatch - r.profileExactMatch);
   const own = rows[0].method === "own";
-  const passes = own ? "0 (own adapters, no D2C run)" : `${mean(rows.map((r) => r.forwardPassesWarm)).toFixed(0)} / ${mean(rows.map((r) => r.forwardPassesCold)).toFixed(0)}`;
-  return `| ${rows[0].group} | ${devices} | ${rows[0].tasks.length} | ${own ? "own adapters" : "D2C"} | ` +
+  const passes = own
+    ? "0 (own adapters, no D2C run)"
+    : `${mean(rows.map((r) => r.forwardPassesWarm)).toFixed(0)} / ${mean(rows.map((r) => r.forwardPassesCold)).toFixed(0)}`;
+  return (
+    `| ${rows[0].group} | ${devices} | ${rows[0].tasks.length} | ${own ? "own adapters" : "D2C"} | ` +
     `${pct(mean(subset))} | ${pct(mean(profile))} | ${pct(Math.min(...subset))} | ${pct(Math.min(...profile))} | ` +
-    `${pct(mean(gain))} | ${pct(Math.min(...gain))} | ${passes} |`;
+    `${pct(mean(gain))} | ${pct(Math.min(...gain))} | ${passes} |`
+  );
 }
 
 function markdown(r: SubsetResults): string {

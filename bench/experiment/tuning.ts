@@ -32,45 +32,88 @@ export interface TunedCluster {
 
 /** The Scorer's name of a merge: D2C's own cluster name for the untuned merge, so its cached losses count. */
 function nameOf(members: readonly number[], merge: MergeOptions, untuned: MergeSettings): string {
-  const plain = merge.method === untuned.method && merge.density === untuned.density && merge.rank === untuned.rank &&
-    merge.seed === untuned.seed && (merge.weights ?? []).every((w) => w === 1 / members.length);
+  const plain =
+    merge.method === untuned.method &&
+    merge.density === untuned.density &&
+    merge.rank === untuned.rank &&
+    merge.seed === untuned.seed &&
+    (merge.weights ?? []).every((w) => w === 1 / members.length);
   return plain ? Scorer.cluster(members) : Scorer.tuned(members, merge);
 }
 
 /** Per-member per-example few-shot losses of one merge. */
-async function memberLosses(scorer: Scorer, meter: Meter, members: readonly number[], merge: MergeOptions, untuned: MergeSettings): Promise<(readonly number[])[]> {
+async function memberLosses(
+  scorer: Scorer,
+  meter: Meter,
+  members: readonly number[],
+  merge: MergeOptions,
+  untuned: MergeSettings,
+): Promise<(readonly number[])[]> {
   const name = nameOf(members, merge, untuned);
   const out: (readonly number[])[] = [];
   for (const t of members) out.push((await scorer.score(name, t, "fewshot", meter)).losses);
   return out;
 }
 
-export async function tuneCluster(scorer: Scorer, meter: Meter, members: readonly number[], settings: TuneSettings): Promise<TunedCluster> {
+export async function tuneCluster(
+  scorer: Scorer,
+  meter: Meter,
+  members: readonly number[],
+  settings: TuneSettings,
+): Promise<TunedCluster> {
   const sorted = [...members].sort((a, b) => a - b);
   const untuned = { ...settings.methods[0], weights: sorted.map(() => 1 / sorted.length) };
   // A task alone keeps its own adapter: nothing to weigh against.
   if (sorted.length < 2) {
-    return { members: sorted, merge: untuned, name: Scorer.cluster(sorted), heldBackUniform: NaN, heldBackTuned: NaN, weightsKept: false };
+    return {
+      members: sorted,
+      merge: untuned,
+      name: Scorer.cluster(sorted),
+      heldBackUniform: NaN,
+      heldBackTuned: NaN,
+      weightsKept: false,
+    };
   }
   const exampleCounts: number[] = [];
-  for (const t of sorted) exampleCounts.push((await scorer.score(Scorer.cluster(sorted), t, "fewshot", meter)).losses.length);
+  for (const t of sorted)
+    exampleCounts.push((await scorer.score(Scorer.cluster(sorted), t, "fewshot", meter)).losses.length);
   let state = createClusterTuning({
-    members: sorted, exampleCounts, candidates: screenCandidates(settings.methods, settings.scales, sorted.length), folds: settings.folds,
-    budget: settings.budget, sigma0: settings.sigma0, penalty: settings.penalty, scaleCoordinate: settings.scaleCoordinate, seed: settings.seed,
+    members: sorted,
+    exampleCounts,
+    candidates: screenCandidates(settings.methods, settings.scales, sorted.length),
+    folds: settings.folds,
+    budget: settings.budget,
+    sigma0: settings.sigma0,
+    penalty: settings.penalty,
+    scaleCoordinate: settings.scaleCoordinate,
+    seed: settings.seed,
   });
   // The same rounds the ClusterRun object fans out over the Queue, here one merge after another.
   while (state.phase !== "done") {
     const asked = askClusterTuning(state);
     const losses: (readonly number[])[][] = [];
-    for (const merge of asked.merges) losses.push(await memberLosses(scorer, meter, sorted, merge, settings.methods[0]));
+    for (const merge of asked.merges)
+      losses.push(await memberLosses(scorer, meter, sorted, merge, settings.methods[0]));
     state = tellClusterTuning(asked.state, losses);
   }
   const { merge, weightsKept } = state.result!;
-  return { members: sorted, merge, name: nameOf(sorted, merge, settings.methods[0]), heldBackUniform: state.heldBackStart, heldBackTuned: state.heldBackTuned, weightsKept };
+  return {
+    members: sorted,
+    merge,
+    name: nameOf(sorted, merge, settings.methods[0]),
+    heldBackUniform: state.heldBackStart,
+    heldBackTuned: state.heldBackTuned,
+    weightsKept,
+  };
 }
 
 /** Every cluster of an assignment tuned (label order); the names score the tuned merges. */
-export async function tuneClusters(scorer: Scorer, meter: Meter, clusters: readonly (readonly number[])[], settings: TuneSettings): Promise<TunedCluster[]> {
+export async function tuneClusters(
+  scorer: Scorer,
+  meter: Meter,
+  clusters: readonly (readonly number[])[],
+  settings: TuneSettings,
+): Promise<TunedCluster[]> {
   const out: TunedCluster[] = [];
   for (const members of clusters) out.push(await tuneCluster(scorer, meter, members, settings));
   return out;

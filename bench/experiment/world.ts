@@ -32,13 +32,20 @@ export interface World {
 export async function loadWorld(dir: string, threads: number): Promise<World> {
   const read = (path: string) => readFileSync(join(dir, path));
   const json = (path: string) => JSON.parse(read(path).toString("utf8"));
-  const catalogue = json("catalogue.json") as { tasks: Array<{ id: string; modelId: string; application?: string; language?: string }> };
+  const catalogue = json("catalogue.json") as {
+    tasks: Array<{ id: string; modelId: string; application?: string; language?: string }>;
+  };
   const modelId = catalogue.tasks[0].modelId;
   const contract = json(`models/${modelId}/model.json`) as ModelContract;
   const session = await ortNode.InferenceSession.create(join(dir, `models/${modelId}`, contract.onnx.file), {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential",
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
   });
-  const tokenizer = new Tokenizer(json(`models/${modelId}/${contract.tokenizer}`), json(`models/${modelId}/tokenizer_config.json`));
+  const tokenizer = new Tokenizer(
+    json(`models/${modelId}/${contract.tokenizer}`),
+    json(`models/${modelId}/tokenizer_config.json`),
+  );
   const model: LoadedModel = { contract, tokenizer, session, Tensor: ortNode.Tensor };
   const batches = (path: string) => {
     const examples = parseExamples(read(path).toString("utf8"));
@@ -46,13 +53,21 @@ export async function loadWorld(dir: string, threads: number): Promise<World> {
     for (let i = 0; i < examples.length; i += MAX_BATCH) out.push(batchOf(model, examples.slice(i, i + MAX_BATCH)));
     return out;
   };
-  const tasks = [...catalogue.tasks].sort((a, b) => a.id.localeCompare(b.id)).map((t): WorldTask => ({
-    id: t.id,
-    application: t.application,
-    language: t.language,
-    adapter: peftToFactors(parsePeftConfig(json(`adapters/${t.id}/adapter_config.json`)), new Uint8Array(read(`adapters/${t.id}/adapter_model.safetensors`)), contract.loraTargets),
-    fewshot: batches(`examples/${t.id}/fewshot.jsonl`),
-    test: batches(`examples/${t.id}/test.jsonl`),
-  }));
+  const tasks = [...catalogue.tasks]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map(
+      (t): WorldTask => ({
+        id: t.id,
+        application: t.application,
+        language: t.language,
+        adapter: peftToFactors(
+          parsePeftConfig(json(`adapters/${t.id}/adapter_config.json`)),
+          new Uint8Array(read(`adapters/${t.id}/adapter_model.safetensors`)),
+          contract.loraTargets,
+        ),
+        fewshot: batches(`examples/${t.id}/fewshot.jsonl`),
+        test: batches(`examples/${t.id}/test.jsonl`),
+      }),
+    );
   return { model, tasks };
 }

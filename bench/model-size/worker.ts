@@ -71,7 +71,17 @@ async function measure(url: URL): Promise<Record<string, number>> {
   const expected = batch * sequence * contract.vocabSize;
   if (logits?.size !== expected) throw new Error(`logits: ${logits?.size} values, expected ${expected}`);
   const forwardMs = await timed(runs, () => session!.run(feeds));
-  return { onnxBytes, runtimeBytes, afterLoadBytes, afterForwardBytes, loadMs, firstForwardMs, forwardMs, batch, sequence };
+  return {
+    onnxBytes,
+    runtimeBytes,
+    afterLoadBytes,
+    afterForwardBytes,
+    loadMs,
+    firstForwardMs,
+    forwardMs,
+    batch,
+    sequence,
+  };
 }
 
 export default {
@@ -83,7 +93,10 @@ export default {
       return new Response("not found", { status: 404 });
     } catch (error) {
       // A model the isolate cannot load (out of wasm memory) is a finding: its size at failure too.
-      return Response.json({ error: error instanceof Error ? error.message : String(error), wasmBytes: wasmBytes() }, { status: 500 });
+      return Response.json(
+        { error: error instanceof Error ? error.message : String(error), wasmBytes: wasmBytes() },
+        { status: 500 },
+      );
     }
   },
 } satisfies ExportedHandler;

@@ -28,7 +28,9 @@ export default {
       if (cached) return cached;
       const object = await env.R2.get(KEY);
       if (!object) return new Response("missing", { status: 404 });
-      const response = new Response(await object.text(), { headers: { "content-type": "application/json", "cache-control": "public, max-age=60" } });
+      const response = new Response(await object.text(), {
+        headers: { "content-type": "application/json", "cache-control": "public, max-age=60" },
+      });
       ctx.waitUntil(caches.default.put(key, response.clone()));
       return response;
     }

@@ -18,7 +18,8 @@ export class IttyBox extends createDurable({ autoPersist: true }) {
   }
   /** How many items storage holds: itty persists the whole object as one value, unawaited. */
   async persisted() {
-    const stored = (await (this as unknown as { state: DurableObjectState }).state.storage.get<{ items?: string[] }>("data")) ?? {};
+    const stored =
+      (await (this as unknown as { state: DurableObjectState }).state.storage.get<{ items?: string[] }>("data")) ?? {};
     return { inMemory: this.items.length, persisted: stored.items?.length ?? 0 };
   }
 }
@@ -44,15 +45,23 @@ export default {
   async fetch(request: Request, env: BenchEnv): Promise<Response> {
     const url = new URL(request.url);
     const name = url.searchParams.get("name") ?? "bench";
-    const itty = proxyDurable(env.ITTY, { name: "ITTY", parse: true }).get(name) as unknown as { add(item: string): Promise<number> };
+    const itty = proxyDurable(env.ITTY, { name: "ITTY", parse: true }).get(name) as unknown as {
+      add(item: string): Promise<number>;
+    };
     const rpc = env.RPC.get(env.RPC.idFromName(name));
     if (url.pathname === "/size") {
       const bytes = Number(url.searchParams.get("bytes"));
       const item = "x".repeat(bytes);
-      return Response.json({ bytes, itty: await attempt(() => itty.add(item)), rpc: await attempt(() => rpc.add(item)) });
+      return Response.json({
+        bytes,
+        itty: await attempt(() => itty.add(item)),
+        rpc: await attempt(() => rpc.add(item)),
+      });
     }
     if (url.pathname === "/persisted") {
-      const box = proxyDurable(env.ITTY, { name: "ITTY", parse: true }).get(name) as unknown as { persisted(): Promise<unknown> };
+      const box = proxyDurable(env.ITTY, { name: "ITTY", parse: true }).get(name) as unknown as {
+        persisted(): Promise<unknown>;
+      };
       return Response.json(await box.persisted());
     }
     // /latency: sequential calls with a small argument; the clock advances across I/O only.
@@ -63,6 +72,10 @@ export default {
       return (Date.now() - t0) / calls;
     };
     const item = "y".repeat(100);
-    return Response.json({ calls, ittyMeanMs: await time(() => itty.add(item)), rpcMeanMs: await time(() => rpc.add(item)) });
+    return Response.json({
+      calls,
+      ittyMeanMs: await time(() => itty.add(item)),
+      rpcMeanMs: await time(() => rpc.add(item)),
+    });
   },
 };

@@ -34,12 +34,15 @@ export function checkAcceptable(manifest: Manifest, context: AcceptanceContext):
   const stream = releaseStream(manifest);
   const highest = Object.hasOwn(context.versions, stream) ? context.versions[stream] : undefined;
   if (highest !== undefined && manifest.version < highest) {
-    throw new Error(`manifest version ${manifest.version} is lower than ${highest}, already accepted for ${manifest.subset === undefined ? "profile" : "task set"} "${stream}"`);
+    throw new Error(
+      `manifest version ${manifest.version} is lower than ${highest}, already accepted for ${manifest.subset === undefined ? "profile" : "task set"} "${stream}"`,
+    );
   }
 }
 
 /** The sequence a manifest's version belongs to: its profile's releases, or one per-device task set's (issue 14). */
-export const releaseStream = (manifest: Manifest): string => (manifest.subset === undefined ? manifest.profile : `${manifest.profile}/${manifest.subset}`);
+export const releaseStream = (manifest: Manifest): string =>
+  manifest.subset === undefined ? manifest.profile : `${manifest.profile}/${manifest.subset}`;
 
 /** The signature proves who wrote it, not that the fields the client reads have the right types. */
 function checkShape(manifest: Manifest): void {
@@ -67,8 +70,10 @@ function checkShape(manifest: Manifest): void {
   if (!Array.isArray(manifest.adapters)) fail("adapters is not an array");
   for (const adapter of manifest.adapters) {
     if (!/^[0-9a-f]{64}$/.test(adapter?.sha256)) fail(`adapter sha256 "${adapter?.sha256}" is not 64 hex digits`);
-    if (!Number.isSafeInteger(adapter.bytes) || adapter.bytes < 0) fail(`adapter ${adapter.sha256}: bytes is not a size`);
-    if (typeof adapter.url !== "string" || !adapter.url.startsWith("/")) fail(`adapter ${adapter.sha256}: url is not a path`);
+    if (!Number.isSafeInteger(adapter.bytes) || adapter.bytes < 0)
+      fail(`adapter ${adapter.sha256}: bytes is not a size`);
+    if (typeof adapter.url !== "string" || !adapter.url.startsWith("/"))
+      fail(`adapter ${adapter.sha256}: url is not a path`);
     if (!Array.isArray(adapter.tasks)) fail(`adapter ${adapter.sha256}: tasks is not an array`);
   }
 }

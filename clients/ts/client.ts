@@ -187,7 +187,9 @@ export class OtaClient {
         downloaded.push(adapter.sha256);
       }
       const installed = Object.fromEntries([...selected].map(([taskId, adapter]) => [taskId, adapter.sha256]));
-      unchanged = previous !== null && canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
+      unchanged =
+        previous !== null &&
+        canonicalJson([previous.signed.manifest, previous.installed]) === canonicalJson([manifest, installed]);
       release = { signed, etag: response.headers.get("ETag"), installed };
       // checkAcceptable refused anything below the floor, so this version is the new floor.
       const next: ClientState = {
@@ -201,7 +203,11 @@ export class OtaClient {
     } catch (error) {
       return { status: "kept-previous", version, downloaded, error: errorMessage(error) };
     }
-    const result: SyncResult = { status: unchanged ? "unchanged" : "updated", version: release.signed.manifest.version, downloaded };
+    const result: SyncResult = {
+      status: unchanged ? "unchanged" : "updated",
+      version: release.signed.manifest.version,
+      downloaded,
+    };
     try {
       await this.#deleteUnreferenced(release);
     } catch (error) {
@@ -272,7 +278,8 @@ async function describeFailure(response: Response): Promise<string> {
   const text = await response.text();
   try {
     const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (error?.code || error?.message) return `HTTP ${response.status} ${error.code ?? ""}: ${error.message ?? ""}`.trim();
+    if (error?.code || error?.message)
+      return `HTTP ${response.status} ${error.code ?? ""}: ${error.message ?? ""}`.trim();
   } catch {
     // not the API's error body
   }

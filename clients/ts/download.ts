@@ -17,7 +17,11 @@ export interface BlobSource {
  * `Range` + `If-Range`. A body cut short is kept as the partial for the next attempt; bytes that
  * do not hash to `adapter.sha256` are discarded. Throws with the reason on any failure.
  */
-export async function downloadAdapter(adapter: ManifestAdapter, source: BlobSource, store: AdapterStore): Promise<void> {
+export async function downloadAdapter(
+  adapter: ManifestAdapter,
+  source: BlobSource,
+  store: AdapterStore,
+): Promise<void> {
   const { sha256 } = adapter;
   const partialKey = storeKeys.partial(sha256);
   let partial = (await store.get(partialKey)) ?? new Uint8Array(0);
@@ -40,7 +44,9 @@ export async function downloadAdapter(adapter: ManifestAdapter, source: BlobSour
   } else {
     await response.body?.cancel();
     if (response.status === 206) await store.delete(partialKey);
-    throw new Error(`adapter ${sha256}: HTTP ${response.status}${response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : ""}`);
+    throw new Error(
+      `adapter ${sha256}: HTTP ${response.status}${response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : ""}`,
+    );
   }
 
   const received = await readBody(response, prefix, adapter.bytes);
@@ -50,7 +56,9 @@ export async function downloadAdapter(adapter: ManifestAdapter, source: BlobSour
   }
   if (received.cut !== null || received.bytes.byteLength < adapter.bytes) {
     await store.put(partialKey, received.bytes);
-    throw new Error(`adapter ${sha256}: download stopped at ${received.bytes.byteLength} of ${adapter.bytes} bytes${received.cut ? ` (${received.cut})` : ""}`);
+    throw new Error(
+      `adapter ${sha256}: download stopped at ${received.bytes.byteLength} of ${adapter.bytes} bytes${received.cut ? ` (${received.cut})` : ""}`,
+    );
   }
   const digest = await sha256Hex(received.bytes);
   if (digest !== sha256) {
@@ -80,7 +88,11 @@ function rangeStart(response: Response): number | null {
  * Reads the body after `prefix`, stopping one byte past `limit` (enough to know it is too long).
  * A stream error is returned as `cut`, with what arrived before it.
  */
-async function readBody(response: Response, prefix: Uint8Array, limit: number): Promise<{ bytes: Uint8Array; cut: string | null }> {
+async function readBody(
+  response: Response,
+  prefix: Uint8Array,
+  limit: number,
+): Promise<{ bytes: Uint8Array; cut: string | null }> {
   const chunks: Uint8Array[] = [prefix];
   let length = prefix.byteLength;
   let cut: string | null = null;

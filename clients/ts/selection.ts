@@ -13,8 +13,13 @@ export function selectAdapters(manifest: Manifest, formats: readonly AdapterForm
     const routed = bySha.get(sha256);
     if (!routed) throw new Error(`routing sends task "${taskId}" to ${sha256}, which the manifest does not list`);
     const variants = manifest.adapters.filter((adapter) => sameTasks(adapter.tasks, routed.tasks));
-    const chosen = formats.map((format) => variants.find((adapter) => adapter.format === format)).find((adapter) => adapter !== undefined);
-    if (!chosen) throw new Error(`task "${taskId}": no adapter in formats ${formats.join(", ")} (offered: ${variants.map((a) => a.format).join(", ")})`);
+    const chosen = formats
+      .map((format) => variants.find((adapter) => adapter.format === format))
+      .find((adapter) => adapter !== undefined);
+    if (!chosen)
+      throw new Error(
+        `task "${taskId}": no adapter in formats ${formats.join(", ")} (offered: ${variants.map((a) => a.format).join(", ")})`,
+      );
     selected.set(taskId, chosen);
   }
   return selected;

@@ -28,7 +28,9 @@ export function decodePinnedKeys(publicKeys: Readonly<Record<string, string>>): 
       throw new TypeError(`publicKeys.${keyId}: not base64`);
     }
     if (raw.byteLength !== PUBLIC_KEY_BYTES) {
-      throw new TypeError(`publicKeys.${keyId}: ${raw.byteLength} bytes, expected a raw ${PUBLIC_KEY_BYTES}-byte Ed25519 key`);
+      throw new TypeError(
+        `publicKeys.${keyId}: ${raw.byteLength} bytes, expected a raw ${PUBLIC_KEY_BYTES}-byte Ed25519 key`,
+      );
     }
     decoded.set(keyId, raw);
   }
@@ -71,14 +73,22 @@ export class ManifestVerifier {
    * Entries that do not verify are ignored: the list itself is not trusted, only its statements.
    */
   async learn(keys: readonly SigningKey[]): Promise<void> {
-    for (let changed = true; changed;) {
+    for (let changed = true; changed; ) {
       changed = false;
       for (const key of keys) {
         if (this.#retired.has(key.keyId)) continue;
-        if (key.retirement && key.retirement.signedBy !== key.keyId && (await this.#vouches(key.retirement, "retire", key))) {
+        if (
+          key.retirement &&
+          key.retirement.signedBy !== key.keyId &&
+          (await this.#vouches(key.retirement, "retire", key))
+        ) {
           this.#retire(key.keyId);
           changed = true;
-        } else if (!this.#raw.has(key.keyId) && key.certificate && (await this.#vouches(key.certificate, "certify", key))) {
+        } else if (
+          !this.#raw.has(key.keyId) &&
+          key.certificate &&
+          (await this.#vouches(key.certificate, "certify", key))
+        ) {
           this.#raw.set(key.keyId, base64Bytes(key.publicKey));
           const { keyId, algorithm, publicKey, status, addedAt, certificate } = key;
           this.#certified.set(keyId, { keyId, algorithm, publicKey, status, addedAt, certificate });
@@ -132,7 +142,12 @@ export class ManifestVerifier {
     const signer = this.#key(statement.signedBy);
     if (!signer) return false;
     try {
-      return await crypto.subtle.verify({ name: "Ed25519" }, await signer, base64Bytes(statement.signature), canonicalBytes(body));
+      return await crypto.subtle.verify(
+        { name: "Ed25519" },
+        await signer,
+        base64Bytes(statement.signature),
+        canonicalBytes(body),
+      );
     } catch {
       return false;
     }
@@ -140,21 +155,37 @@ export class ManifestVerifier {
 
   /** Throws unless `signed.signature` is a valid signature of its manifest by a pinned key. */
   async verify(signed: SignedManifest): Promise<void> {
-    if (typeof signed !== "object" || signed === null || typeof signed.manifest !== "object" || signed.manifest === null) {
+    if (
+      typeof signed !== "object" ||
+      signed === null ||
+      typeof signed.manifest !== "object" ||
+      signed.manifest === null
+    ) {
       throw new Error("response is not a signed manifest");
     }
-    if (typeof signed.keyId !== "string" || typeof signed.signature !== "string") throw new Error("signed manifest lacks keyId or signature");
-    if (this.#retired.has(signed.keyId)) throw new Error(`manifest signed with key "${signed.keyId}", which was retired`);
+    if (typeof signed.keyId !== "string" || typeof signed.signature !== "string")
+      throw new Error("signed manifest lacks keyId or signature");
+    if (this.#retired.has(signed.keyId))
+      throw new Error(`manifest signed with key "${signed.keyId}", which was retired`);
     const key = this.#key(signed.keyId);
-    if (!key) throw new Error(`manifest signed with key "${signed.keyId}", which is neither pinned nor certified by a pinned key`);
+    if (!key)
+      throw new Error(
+        `manifest signed with key "${signed.keyId}", which is neither pinned nor certified by a pinned key`,
+      );
     let signature: Uint8Array;
     try {
       signature = base64Bytes(signed.signature);
     } catch {
       throw new Error("manifest signature is not base64");
     }
-    if (signature.byteLength !== SIGNATURE_BYTES) throw new Error(`manifest signature is ${signature.byteLength} bytes, expected ${SIGNATURE_BYTES}`);
-    const valid = await crypto.subtle.verify({ name: "Ed25519" }, await key, signature, canonicalBytes(signed.manifest));
+    if (signature.byteLength !== SIGNATURE_BYTES)
+      throw new Error(`manifest signature is ${signature.byteLength} bytes, expected ${SIGNATURE_BYTES}`);
+    const valid = await crypto.subtle.verify(
+      { name: "Ed25519" },
+      await key,
+      signature,
+      canonicalBytes(signed.manifest),
+    );
     if (!valid) throw new Error(`manifest signature does not verify with key "${signed.keyId}"`);
   }
 

@@ -189,7 +189,7 @@ export async function renderRun(root, runId, signal) {
         { id: "parts-budget" },
         `${bytes} of ${maxBytes} bytes (${((100 * bytes) / maxBytes).toFixed(1)}%), ` +
           `${result.clusters.filter((/** @type {any} */ c) => c.part).length} of ${result.clusters.length} ` +
-            `tasks with a part`,
+          `tasks with a part`,
       ),
       h(
         "table",
@@ -318,13 +318,31 @@ export async function renderRun(root, runId, signal) {
 function tunedMerge(c, unitWeight) {
   const t = c.tuned;
   const widest = Math.max(...t.weights, 1 / t.weights.length);
-  return h("div", null,
-    h("div", null, `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : `uniform weights x ${Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3))} (screened; CMA-ES's weights lost on held-back examples)`}`),
-    h("table", { class: "weights" }, c.tasks.map((/** @type {string} */ task, /** @type {number} */ i) => h("tr", null,
-      h("td", null, task),
-      h("td", null, h("span", { class: "weight-bar", style: { width: `${(100 * t.weights[i]) / widest}px` } })),
-      h("td", null, t.weights[i].toFixed(3))))),
-    note(`held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidate merges`));
+  return h(
+    "div",
+    null,
+    h(
+      "div",
+      null,
+      `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : `uniform weights x ${Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3))} (screened; CMA-ES's weights lost on held-back examples)`}`,
+    ),
+    h(
+      "table",
+      { class: "weights" },
+      c.tasks.map((/** @type {string} */ task, /** @type {number} */ i) =>
+        h(
+          "tr",
+          null,
+          h("td", null, task),
+          h("td", null, h("span", { class: "weight-bar", style: { width: `${(100 * t.weights[i]) / widest}px` } })),
+          h("td", null, t.weights[i].toFixed(3)),
+        ),
+      ),
+    ),
+    note(
+      `held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidate merges`,
+    ),
+  );
 }
 
 /**

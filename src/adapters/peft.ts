@@ -9,7 +9,11 @@ import { readSafetensors, SafetensorsError, toFloat32 } from "./safetensors";
 
 /** An adapter that does not fit the model contract: 422, or 400 where the files contradict themselves or name what the model lacks. */
 export class AdapterError extends DomainError {
-  constructor(message: string, readonly key?: string, kind: "invalid" | "unprocessable" = "unprocessable") {
+  constructor(
+    message: string,
+    readonly key?: string,
+    kind: "invalid" | "unprocessable" = "unprocessable",
+  ) {
     super(kind, kind === "invalid" ? "bad_adapter" : "invalid_adapter", message);
     this.name = "AdapterError";
   }
@@ -42,7 +46,8 @@ const KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
 /** Checks an `adapter_config.json` for what we implement; refuses the rest by name. */
 export function parsePeftConfig(json: unknown): PeftConfig {
   const c = json as Record<string, unknown>;
-  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new AdapterError("adapter_config.json is not a JSON object");
+  if (typeof c !== "object" || c === null || Array.isArray(c))
+    throw new AdapterError("adapter_config.json is not a JSON object");
   if (c.peft_type !== "LORA")
     throw new AdapterError(`adapter_config.json: peft_type is ${quoted(c.peft_type)}, expected "LORA"`);
   if (!Number.isInteger(c.r) || (c.r as number) < 1 || (c.r as number) > MAX_RANK) {
@@ -58,17 +63,30 @@ export function parsePeftConfig(json: unknown): PeftConfig {
   for (const field of ["rank_pattern", "alpha_pattern"] as const) {
     const v = c[field];
     if (v !== undefined && v !== null && (typeof v !== "object" || Object.keys(v).length > 0)) {
-      throw new AdapterError(`adapter_config.json: ${field} is not supported; give every module the same r and lora_alpha`);
+      throw new AdapterError(
+        `adapter_config.json: ${field} is not supported; give every module the same r and lora_alpha`,
+      );
     }
   }
   if (c.bias !== undefined && c.bias !== "none")
     throw new AdapterError(`adapter_config.json: bias ${quoted(c.bias)} is not supported, only "none"`);
   const targets = c.target_modules;
-  if (targets !== undefined && targets !== null && typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
-    throw new AdapterError("adapter_config.json: target_modules must be a list of module names or one regular expression", undefined, "invalid");
+  if (
+    targets !== undefined &&
+    targets !== null &&
+    typeof targets !== "string" &&
+    !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))
+  ) {
+    throw new AdapterError(
+      "adapter_config.json: target_modules must be a list of module names or one regular expression",
+      undefined,
+      "invalid",
+    );
   }
   return {
-    r: c.r as number, lora_alpha: c.lora_alpha, use_rslora: c.use_rslora === true,
+    r: c.r as number,
+    lora_alpha: c.lora_alpha,
+    use_rslora: c.use_rslora === true,
     ...(typeof targets === "string" || Array.isArray(targets) ? { target_modules: targets as string[] | string } : {}),
   };
 }
@@ -103,7 +121,12 @@ export function checkTargetModules(config: PeftConfig, targets: readonly LoraTar
     return;
   }
   const missing = wanted.filter((name) => !paths.some((p) => p === name || p.endsWith(`.${name}`)));
-  if (missing.length) throw new AdapterError(`adapter_config.json: target_modules names ${missing.join(", ")}, which the model lacks; ${known}`, undefined, "invalid");
+  if (missing.length)
+    throw new AdapterError(
+      `adapter_config.json: target_modules names ${missing.join(", ")}, which the model lacks; ${known}`,
+      undefined,
+      "invalid",
+    );
 }
 
 export function peftScaling(config: PeftConfig): number {
@@ -127,17 +150,26 @@ export function peftToFactors(config: PeftConfig, weights: Uint8Array, targets: 
   const found = new Map<string, { a?: Float32Array; b?: Float32Array }>();
   for (const [key, tensor] of file.tensors) {
     const m = KEY.exec(key);
-    if (!m) throw new AdapterError(`${key}: not a PEFT LoRA key (base_model.model.<module>.lora_A.weight or .lora_B.weight)`, key);
+    if (!m)
+      throw new AdapterError(
+        `${key}: not a PEFT LoRA key (base_model.model.<module>.lora_A.weight or .lora_B.weight)`,
+        key,
+      );
     const [, module, which] = m;
     const target = byModule.get(module);
-    if (!target) throw new AdapterError(`${key}: module ${module} is not a LoRA target of the model (${targets.length} targets, e.g. ${targets[0]?.module})`, key);
+    if (!target)
+      throw new AdapterError(
+        `${key}: module ${module} is not a LoRA target of the model (${targets.length} targets, e.g. ${targets[0]?.module})`,
+        key,
+      );
     const expected = which === "A" ? [config.r, target.in] : [target.out, config.r];
     if (tensor.shape.length !== 2 || tensor.shape[0] !== expected[0] || tensor.shape[1] !== expected[1]) {
       throw new AdapterError(`${key}: shape [${tensor.shape}], expected [${expected}]`, key);
     }
     const values = toFloat32(tensor);
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) throw new AdapterError(`${key}: value ${values[i]} at index ${i} is not finite`, key);
+      if (!Number.isFinite(values[i]))
+        throw new AdapterError(`${key}: value ${values[i]} at index ${i} is not finite`, key);
     }
     const pair = found.get(module) ?? {};
     pair[which === "A" ? "a" : "b"] = values;
@@ -169,16 +201,25 @@ export function peftToFactors(config: PeftConfig, weights: Uint8Array, targets: 
 /** The scaled factors against MAX_FACTOR_VALUE and MAX_DELTA_NORM; the error names the module and the scaling. */
 function checkEffective(module: string, f: LoraFactors, scaling: number): void {
   const why = `(PEFT scaling ${scaling} applied)`;
-  for (const [name, values] of [["lora_A", f.a], ["lora_B", f.b]] as const) {
+  for (const [name, values] of [
+    ["lora_A", f.a],
+    ["lora_B", f.b],
+  ] as const) {
     for (let i = 0; i < values.length; i++) {
       if (!(Math.abs(values[i]) <= MAX_FACTOR_VALUE)) {
-        throw new AdapterError(`base_model.model.${module}.${name}.weight: effective value ${values[i]} at index ${i} is outside ±${MAX_FACTOR_VALUE} ${why}`, module);
+        throw new AdapterError(
+          `base_model.model.${module}.${name}.weight: effective value ${values[i]} at index ${i} is outside ±${MAX_FACTOR_VALUE} ${why}`,
+          module,
+        );
       }
     }
   }
   const norm = deltaNormAbove(f, MAX_DELTA_NORM);
   if (norm !== null) {
-    throw new AdapterError(`${module}: the update B A has Frobenius norm ${norm.toPrecision(3)}, above the bound ${MAX_DELTA_NORM} ${why}`, module);
+    throw new AdapterError(
+      `${module}: the update B A has Frobenius norm ${norm.toPrecision(3)}, above the bound ${MAX_DELTA_NORM} ${why}`,
+      module,
+    );
   }
 }
 

@@ -38,7 +38,8 @@ const ITEM_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
 export const MAX_HEADER_BYTES = 1 << 20;
 
 export function readSafetensors(file: Uint8Array): Safetensors {
-  if (file.byteLength < 8) throw new SafetensorsError(`file is ${file.byteLength} bytes, shorter than the 8-byte header length`);
+  if (file.byteLength < 8)
+    throw new SafetensorsError(`file is ${file.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const headerBytes = view.getBigUint64(0, true);
   if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, file.byteLength - 8))) {
@@ -47,7 +48,9 @@ export function readSafetensors(file: Uint8Array): Safetensors {
   const dataStart = 8 + Number(headerBytes);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(file.subarray(8, dataStart)));
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(file.subarray(8, dataStart)),
+    );
   } catch {
     throw new SafetensorsError("header is not valid UTF-8 JSON");
   }
@@ -68,9 +71,13 @@ export function readSafetensors(file: Uint8Array): Safetensors {
     const { dtype, shape, begin, end } = parseEntry(key, entry);
     const expected = shape.reduce((n, d) => n * d, 1) * ITEM_BYTES[dtype];
     if (end - begin !== expected) {
-      throw new SafetensorsError(`${key}: data_offsets span ${end - begin} bytes, shape [${shape}] of ${dtype} needs ${expected}`, key);
+      throw new SafetensorsError(
+        `${key}: data_offsets span ${end - begin} bytes, shape [${shape}] of ${dtype} needs ${expected}`,
+        key,
+      );
     }
-    if (end > dataBytes) throw new SafetensorsError(`${key}: data_offsets end ${end} is past the data section (${dataBytes} bytes)`, key);
+    if (end > dataBytes)
+      throw new SafetensorsError(`${key}: data_offsets end ${end} is past the data section (${dataBytes} bytes)`, key);
     spans.push([begin, end, key]);
     tensors.set(key, { dtype, shape, bytes: file.subarray(dataStart + begin, dataStart + end) });
   }
@@ -122,8 +129,10 @@ function parseEntry(key: string, entry: unknown): { dtype: Dtype; shape: number[
   }
   const offsets = e.data_offsets;
   if (
-    !Array.isArray(offsets) || offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
   ) {
     throw new SafetensorsError(`${key}: data_offsets must be [begin, end] with 0 <= begin <= end`, key);
   }
@@ -219,7 +228,11 @@ export function writeSafetensors(tensors: Record<string, TensorInput>, metadata?
   for (const name of names) {
     const t = tensors[name];
     const expected = t.shape.reduce((n, d) => n * d, 1) * ITEM_BYTES[t.dtype];
-    if (t.bytes.byteLength !== expected) throw new SafetensorsError(`${name}: ${t.bytes.byteLength} bytes for shape [${t.shape}] of ${t.dtype}, expected ${expected}`, name);
+    if (t.bytes.byteLength !== expected)
+      throw new SafetensorsError(
+        `${name}: ${t.bytes.byteLength} bytes for shape [${t.shape}] of ${t.dtype}, expected ${expected}`,
+        name,
+      );
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + expected] };
     offset += expected;
   }

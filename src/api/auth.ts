@@ -32,7 +32,9 @@ export const requireAdmin = requireBearer("ADMIN_TOKEN", "admin_disabled", "a va
 
 /** The evaluator service's reads (`/v1/evaluator/objects/...`): the secret the Worker also sends the service. */
 export const requireEvaluator = requireBearer(
-  "EVALUATOR_SECRET", "evaluator_disabled", "the evaluator's bearer secret is required",
+  "EVALUATOR_SECRET",
+  "evaluator_disabled",
+  "the evaluator's bearer secret is required",
 );
 
 /** Digests first, so the comparison takes the same time whatever the lengths. */

@@ -73,7 +73,11 @@ export async function boundedForm(request: Request, limit: number): Promise<Form
       controller.enqueue(chunk);
     },
   });
-  const counted = new Request(request.url, { method: request.method, headers: request.headers, body: request.body?.pipeThrough(counter) ?? null });
+  const counted = new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body?.pipeThrough(counter) ?? null,
+  });
   try {
     return await counted.formData();
   } catch {

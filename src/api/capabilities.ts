@@ -5,7 +5,10 @@
  */
 import { Hono } from "hono";
 import {
-  DEFAULT_MERGE_METHOD, MERGE_METHOD_DESCRIPTORS, MERGE_PARAMETERS, type MergeMethodDescriptor,
+  DEFAULT_MERGE_METHOD,
+  MERGE_METHOD_DESCRIPTORS,
+  MERGE_PARAMETERS,
+  type MergeMethodDescriptor,
   type MergeParameterName,
 } from "../adapters/merge/registry";
 import { PART_DTYPES } from "../adapters/parts/quantize";
@@ -26,8 +29,10 @@ function described(descriptor: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(descriptor).filter(([, value]) => typeof value !== "function"));
 }
 
-const mergeMethod = (method: MergeMethodDescriptor) =>
-  ({ ...described(method), parameters: method.parameters.map(parameter) });
+const mergeMethod = (method: MergeMethodDescriptor) => ({
+  ...described(method),
+  parameters: method.parameters.map(parameter),
+});
 
 let document: object | undefined;
 

@@ -13,7 +13,14 @@ import { resolveProfile, type DeviceTraits } from "../delivery/profiles";
 import { rolloutBucket } from "../delivery/rollout";
 import { readEdge } from "../delivery/edgeReads";
 import { parseNeed, type DeviceNeed } from "../delivery/needs";
-import { PROFILES_KEY, releasesKey, subsetReleasesKey, variantFor, type ProfileReleases, type ProfilesModel } from "../delivery/readModel";
+import {
+  PROFILES_KEY,
+  releasesKey,
+  subsetReleasesKey,
+  variantFor,
+  type ProfileReleases,
+  type ProfilesModel,
+} from "../delivery/readModel";
 import { networkOf } from "../delivery/reporter";
 import { reportNeed, subsetOf } from "../delivery/subsetRequests";
 import { blobKey } from "../storage/keys";
@@ -41,7 +48,11 @@ devices.get("/manifest", async (c) => {
   const device = trait("device", "x-device-id");
   let need: DeviceNeed | null;
   try {
-    need = parseNeed(trait("locales", "x-device-locales"), trait("apps", "x-device-apps"), trait("taskSet", "x-device-task-set"));
+    need = parseNeed(
+      trait("locales", "x-device-locales"),
+      trait("apps", "x-device-apps"),
+      trait("taskSet", "x-device-task-set"),
+    );
   } catch (e) {
     if (e instanceof RangeError) throw new ApiError(400, "bad_need", e.message);
     throw e;
@@ -75,7 +86,9 @@ devices.get("/manifest", async (c) => {
   const current = subsetVariant ?? (model && variantFor(model, bucket));
   if (!current) throw new ApiError(404, "no_release", `profile ${profile.id} has no release for this device yet`);
   const headers = {
-    etag: current.etag, "cache-control": "private, no-cache", vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps, X-Device-Task-Set`,
+    etag: current.etag,
+    "cache-control": "private, no-cache",
+    vary: `${TRAIT_HEADERS}, X-Device-Locales, X-Device-Apps, X-Device-Task-Set`,
     // Which set this is: the subset's key, "pending" while it is not built, "none" where the need
     // gets no set of its own (no task, too many).
     ...(need ? { "x-subset": subsetVariant ? subset!.key : subset ? "pending" : "none" } : {}),
@@ -86,7 +99,8 @@ devices.get("/manifest", async (c) => {
 
 devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   const sha256 = c.req.param("sha256");
-  if (!SHA256.test(sha256)) throw new ApiError(400, "bad_sha256", "an adapter is named by its lowercase hex sha256 (64 characters)");
+  if (!SHA256.test(sha256))
+    throw new ApiError(400, "bad_sha256", "an adapter is named by its lowercase hex sha256 (64 characters)");
   const etag = `"${sha256}"`;
   // If-Range: the range holds only while the client's copy is this very blob (strong match).
   const ifRange = c.req.header("if-range");
@@ -100,17 +114,29 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   const head = await c.env.BUCKET.head(blobKey(sha256));
   if (!head) throw new ApiError(404, "unknown_adapter", `no adapter blob ${sha256}`);
   const headers: Record<string, string> = {
-    etag, "cache-control": "public, max-age=31536000, immutable", "accept-ranges": "bytes", "content-type": "application/octet-stream",
+    etag,
+    "cache-control": "public, max-age=31536000, immutable",
+    "accept-ranges": "bytes",
+    "content-type": "application/octet-stream",
   };
   if (noneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
   const range = ifRange === undefined || ifRange === etag ? parseRange(c.req.header("range") ?? null, head.size) : null;
   if (range === "unsatisfiable") {
     // An error about this request, not the blob: JSON, never cached, its length stated for HEAD too.
-    const body = JSON.stringify({ error: { code: "range_not_satisfiable", message: `the blob has ${head.size} bytes` } });
-    return new Response(c.req.method === "HEAD" ? null : body, { status: 416, headers: {
-      etag, "accept-ranges": "bytes", "content-range": `bytes */${head.size}`, "cache-control": "no-store",
-      "content-type": "application/json", "content-length": String(new TextEncoder().encode(body).byteLength),
-    } });
+    const body = JSON.stringify({
+      error: { code: "range_not_satisfiable", message: `the blob has ${head.size} bytes` },
+    });
+    return new Response(c.req.method === "HEAD" ? null : body, {
+      status: 416,
+      headers: {
+        etag,
+        "accept-ranges": "bytes",
+        "content-range": `bytes */${head.size}`,
+        "cache-control": "no-store",
+        "content-type": "application/json",
+        "content-length": String(new TextEncoder().encode(body).byteLength),
+      },
+    });
   }
   const status = range ? 206 : 200;
   const length = range ? range.length : head.size;
@@ -123,7 +149,8 @@ devices.on(["GET", "HEAD"], "/adapters/:sha256", async (c) => {
   if (!range && cache && head.size <= CACHED_BLOB_BYTES) {
     // Cached only once its bytes hash to its name: a blob damaged in R2 is never kept at the edge.
     const bytes = new Uint8Array(await object.arrayBuffer());
-    if ((await sha256Hex(bytes)) === sha256) c.executionCtx.waitUntil(cache.put(new Request(c.req.url), new Response(bytes, { status: 200, headers })));
+    if ((await sha256Hex(bytes)) === sha256)
+      c.executionCtx.waitUntil(cache.put(new Request(c.req.url), new Response(bytes, { status: 200, headers })));
     return c.body(bytes, status, { ...headers, "x-blob-cache": "miss" });
   }
   return c.body(object.body, status, headers); // streamed from R2, never buffered whole

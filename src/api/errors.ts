@@ -5,13 +5,21 @@ import { cutAt, DomainError, type ErrorKind } from "../errors";
 
 /** An expected failure of the HTTP layer itself (auth, body, parameters): rendered with its status. */
 export class ApiError extends HTTPException {
-  constructor(status: ContentfulStatusCode, readonly code: string, message: string) {
+  constructor(
+    status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
     super(status, { message });
   }
 }
 
 const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
-  invalid: 400, not_found: 404, conflict: 409, unprocessable: 422, unavailable: 503,
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+  unavailable: 503,
 };
 
 /**

@@ -46,9 +46,18 @@ evaluate.post("/", async (c) => {
   if (merged && !(await c.env.BUCKET.head(mergedKey(request.adapter, "adapter_model.safetensors")))) {
     throw new ApiError(404, "unknown_adapter", `no merged adapter ${request.adapter}`);
   }
-  if (request.adapter !== "none" && !merged && !source) throw new ApiError(404, "unknown_adapter", `no adapter ${request.adapter}: give a task id, a merged adapter's sha256 or "none"`);
+  if (request.adapter !== "none" && !merged && !source)
+    throw new ApiError(
+      404,
+      "unknown_adapter",
+      `no adapter ${request.adapter}: give a task id, a merged adapter's sha256 or "none"`,
+    );
   if (source && source.modelId !== task.modelId) {
-    throw new ApiError(422, "model_mismatch", `adapter ${source.id} is for model ${source.modelId}, task ${task.id} for ${task.modelId}`);
+    throw new ApiError(
+      422,
+      "model_mismatch",
+      `adapter ${source.id} is for model ${source.modelId}, task ${task.id} for ${task.modelId}`,
+    );
   }
   const part = request.part;
   if (part && !source)
@@ -85,7 +94,11 @@ evaluate.post("/", async (c) => {
   };
   // JSON has no NaN: say so instead of answering {"loss": null}.
   if (!Number.isFinite(result.loss)) {
-    throw new ApiError(422, "non_finite_loss", `task ${task.id} under adapter ${request.adapter}: the ${request.split} loss is ${result.loss}`);
+    throw new ApiError(
+      422,
+      "non_finite_loss",
+      `task ${task.id} under adapter ${request.adapter}: the ${request.split} loss is ${result.loss}`,
+    );
   }
   return c.json(request.split === "test" ? result : { ...result, exactMatch: undefined });
 });

@@ -32,7 +32,10 @@ evaluatorObjects.get("/*", async (c) => {
   const bytes = new TextEncoder().encode(key).byteLength;
   if (bytes > MAX_KEY_BYTES)
     throw new ApiError(400, "bad_key", `the key is ${bytes} bytes; R2 keys are at most ${MAX_KEY_BYTES} bytes`);
-  if (!READABLE.some((p) => key.startsWith(p)) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
+  if (
+    !READABLE.some((p) => key.startsWith(p)) ||
+    key.split("/").some((part) => part === "" || part === "." || part === "..")
+  ) {
     throw new ApiError(404, "not_readable", `the evaluator reads keys under ${READABLE.join(", ")} only`);
   }
   // The preconditions are ours to evaluate, not R2's: R2 throws on a malformed one (a 500) and

@@ -27,9 +27,14 @@ keys.get("/", async (c) => {
   const listed = await readEdge<{ keys: SigningKey[] }>(c.env, KEYS_KEY);
   if (listed) return c.json(listed);
   // Before any signature the registry is empty: the Worker's own key is the current one.
-  if (!c.env.MANIFEST_SIGNING_KEY) throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured");
+  if (!c.env.MANIFEST_SIGNING_KEY)
+    throw new ApiError(503, "signing_disabled", "MANIFEST_SIGNING_KEY is not configured");
   const signer = await manifestSigner(c.env.MANIFEST_SIGNING_KEY);
-  return c.json({ keys: [{ keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey, status: "current", addedAt: null }] });
+  return c.json({
+    keys: [
+      { keyId: signer.keyId, algorithm: "Ed25519", publicKey: signer.publicKey, status: "current", addedAt: null },
+    ],
+  });
 });
 
 keys.post("/next", requireAdmin, async (c) => {
@@ -49,7 +54,11 @@ keys.post("/switch", requireAdmin, async (c) => {
   if (!next) throw new ApiError(409, "key_rotation_order", "no next key: add one first (POST /v1/keys/next)");
   // The Worker must hold the next key's private half before it may sign with it.
   if (!(await signerFor(c.env, next.keyId))) {
-    throw new ApiError(409, "missing_secret", `the private key of ${next.keyId} is not set: wrangler secret put MANIFEST_SIGNING_KEY_NEXT, then switch again`);
+    throw new ApiError(
+      409,
+      "missing_secret",
+      `the private key of ${next.keyId} is not set: wrangler secret put MANIFEST_SIGNING_KEY_NEXT, then switch again`,
+    );
   }
   const change = await catalogue(c.env).switchKeys();
   if ("refused" in change) throw new ApiError(409, "key_rotation_order", change.refused);
@@ -71,17 +80,24 @@ keys.post("/:keyId/retire", requireAdmin, async (c) => {
       "key_in_use",
       `key ${keyId} still signs what ${inUse.length} release histories serve ` +
         `(${inUse.slice(0, 5).join(", ")}${inUse.length > 5 ? ", ..." : ""}): switch keys first, or wait ` +
-          `for the cron to re-sign them`,
+        `for the cron to re-sign them`,
     );
   }
   const signer = await currentSigner(c.env);
-  const change = await catalogue(c.env).retireKey(keyId, await signer.signStatement(statement("retire", keyId, key.publicKey)));
+  const change = await catalogue(c.env).retireKey(
+    keyId,
+    await signer.signStatement(statement("retire", keyId, key.publicKey)),
+  );
   if ("refused" in change) throw new ApiError(409, "key_rotation_order", change.refused);
   return c.json(change);
 });
 
-const statement = (kind: KeyStatementBody["kind"], keyId: string, publicKey: string): KeyStatementBody =>
-  ({ kind, keyId, publicKey, issuedAt: new Date().toISOString() });
+const statement = (kind: KeyStatementBody["kind"], keyId: string, publicKey: string): KeyStatementBody => ({
+  kind,
+  keyId,
+  publicKey,
+  issuedAt: new Date().toISOString(),
+});
 
 function rawPublicKey(publicKey: string): Uint8Array {
   let raw: Uint8Array;
@@ -90,7 +106,8 @@ function rawPublicKey(publicKey: string): Uint8Array {
   } catch {
     throw new ApiError(400, "bad_public_key", "publicKey: give the raw Ed25519 public key in standard base64");
   }
-  if (raw.byteLength !== 32) throw new ApiError(400, "bad_public_key", `publicKey: ${raw.byteLength} bytes, an Ed25519 public key has 32`);
+  if (raw.byteLength !== 32)
+    throw new ApiError(400, "bad_public_key", `publicKey: ${raw.byteLength} bytes, an Ed25519 public key has 32`);
   // Refused, not canonicalised: certificates and retirements sign this text, and clients compare it as is.
   const canonical = btoa(String.fromCharCode(...raw));
   if (canonical !== publicKey)

@@ -107,9 +107,11 @@ modelUploads.put("/:modelId/uploads/:uploadId/parts/:partNumber", async (c) => {
     throw new ApiError(400, "invalid_request", `query ${issue.path.join(".")}: ${issue.message}`);
   }
   const partNumber = Number(c.req.param("partNumber"));
-  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new ApiError(400, "bad_part", "part numbers are 1 to 10000");
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
+    throw new ApiError(400, "bad_part", "part numbers are 1 to 10000");
   const length = Number(c.req.header("content-length"));
-  if (!Number.isInteger(length) || length < 1) throw new ApiError(411, "length_required", "a part needs its Content-Length");
+  if (!Number.isInteger(length) || length < 1)
+    throw new ApiError(411, "length_required", "a part needs its Content-Length");
   if (length > PART_BYTES) throw new ApiError(413, "too_large", `a part is at most ${PART_BYTES} bytes, got ${length}`);
   const upload = await openUpload(c.env, modelId, c.req.param("uploadId"), query.data);
   // R2 takes a stream of known length: the part goes through without being buffered whole.

@@ -26,7 +26,12 @@ import { checkContract, registrationOf } from "./modelContract";
 import { multipartFiles, parseJsonField } from "./upload";
 import { checkedId } from "./validate";
 
-const LIMITS = { "model.onnx": 50 << 20, "model.json": 1 << 20, "tokenizer.json": 10 << 20, "tokenizer_config.json": 1 << 20 };
+const LIMITS = {
+  "model.onnx": 50 << 20,
+  "model.json": 1 << 20,
+  "tokenizer.json": 10 << 20,
+  "tokenizer_config.json": 1 << 20,
+};
 
 export const models = new Hono<{ Bindings: Env }>();
 
@@ -46,24 +51,45 @@ models.put("/:modelId", async (c) => {
   const given = files["model.json"] && parseJsonField("model.json", files["model.json"]);
   const registration = registrationOf(modelId, c.req.query(), given);
   const tokenizer = parseJsonField("tokenizer.json", files["tokenizer.json"]) as Record<string, unknown>;
-  const tokenizerConfig = parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]) as Record<string, unknown>;
+  const tokenizerConfig = parseJsonField("tokenizer_config.json", files["tokenizer_config.json"]) as Record<
+    string,
+    unknown
+  >;
   const sent = files["model.onnx"];
   let onnx: Uint8Array | null = sent ?? null;
   let contract: ModelContract;
   if (!sent) {
     // Pushed beforehand in parts (modelUploads.ts): model.json names the verified files.
-    if (!given) throw new ApiError(400, "missing_field", "multipart field model.onnx is missing (or send model.json naming files pushed with `d2c-edge model push`)");
+    if (!given)
+      throw new ApiError(
+        400,
+        "missing_field",
+        "multipart field model.onnx is missing (or send model.json naming files pushed with `d2c-edge model push`)",
+      );
     contract = { ...(await checkPushed(c.env.BUCKET, modelId, given)), ...registrationFields(registration) };
   } else if (loraInputsOf(sent).length === 0) {
     const targets = c.req.query("targets")?.split(",").filter(Boolean);
-    const surgery = addLoraInputs(sent, { ...(targets ? { targets } : {}), ...(registration.maxSequence ? { maxSequence: registration.maxSequence } : {}) });
+    const surgery = addLoraInputs(sent, {
+      ...(targets ? { targets } : {}),
+      ...(registration.maxSequence ? { maxSequence: registration.maxSequence } : {}),
+    });
     onnx = surgery.onnx;
     const stored = { file: "model.onnx", sha256: await sha256Hex(surgery.onnx) };
     contract = given
-      ? { ...checkContract(modelId, given, await sha256Hex(sent), "graph"), onnx: stored, loraTargets: surgery.targets, ...registrationFields(registration) }
+      ? {
+          ...checkContract(modelId, given, await sha256Hex(sent), "graph"),
+          onnx: stored,
+          loraTargets: surgery.targets,
+          ...registrationFields(registration),
+        }
       : deriveContract(registration, surgery, stored, tokenizer, tokenizerConfig);
   } else {
-    if (!given) throw new ApiError(400, "missing_field", "model.onnx already has LoRA inputs: send its model.json too (a plain export needs none)");
+    if (!given)
+      throw new ApiError(
+        400,
+        "missing_field",
+        "model.onnx already has LoRA inputs: send its model.json too (a plain export needs none)",
+      );
     contract = { ...checkContract(modelId, given, await sha256Hex(sent)), ...registrationFields(registration) };
   }
   await checkNames(c.env, contract);
@@ -105,7 +131,11 @@ async function checkPushed(bucket: R2Bucket, modelId: string, given: unknown): P
   for (const file of [{ file: "model.onnx", sha256 }, ...(contract.onnx.externalData ?? [])]) {
     const path = pushedFile(file.sha256, file.file);
     if (!(await isVerified(bucket, modelId, path))) {
-      throw new ApiError(409, "not_pushed", `${path} is not a completed upload of model ${modelId}: push it first (npx d2c-edge model push)`);
+      throw new ApiError(
+        409,
+        "not_pushed",
+        `${path} is not a completed upload of model ${modelId}: push it first (npx d2c-edge model push)`,
+      );
     }
   }
   return contract;
@@ -133,18 +163,29 @@ async function externalSizes(bucket: R2Bucket, contract: ModelContract): Promise
 async function pushedBytes(bucket: R2Bucket, contract: ModelContract): Promise<Uint8Array> {
   const head = await bucket.head(modelKey(contract.modelId, contract.onnx.file));
   if (!head) throw new ApiError(409, "not_pushed", `${contract.onnx.file} is not in R2`);
-  if (contract.onnx.externalData?.length) throw tooLarge(head.size, "its weights are in external data files, which the Worker's onnxruntime-web does not read");
+  if (contract.onnx.externalData?.length)
+    throw tooLarge(
+      head.size,
+      "its weights are in external data files, which the Worker's onnxruntime-web does not read",
+    );
   checkWorkerMemory(head.size);
   return new Uint8Array(await (await bucket.get(modelKey(contract.modelId, contract.onnx.file)))!.arrayBuffer());
 }
 
 const tooLarge = (bytes: number, why: string) =>
-  new ApiError(422, "too_large_for_worker", `model.onnx (${bytes} bytes): ${why}: register it for the evaluator service (evaluator=remote)`);
+  new ApiError(
+    422,
+    "too_large_for_worker",
+    `model.onnx (${bytes} bytes): ${why}: register it for the evaluator service (evaluator=remote)`,
+  );
 
 function checkWorkerMemory(bytes: number): void {
   const estimate = estimatedWorkerMemory(bytes, false);
   if (estimate > WORKER_MEMORY_LIMIT) {
-    throw tooLarge(bytes, `needs about ${Math.round(estimate / 2 ** 20)} MiB in a Worker, whose limit is ${WORKER_MEMORY_LIMIT / 2 ** 20} MiB`);
+    throw tooLarge(
+      bytes,
+      `needs about ${Math.round(estimate / 2 ** 20)} MiB in a Worker, whose limit is ${WORKER_MEMORY_LIMIT / 2 ** 20} MiB`,
+    );
   }
 }
 
@@ -158,9 +199,13 @@ const registrationFields = (r: Registration) => ({
  * alias can hold one).
  */
 const nameTaken = (modelId: string, t: NameTaken) =>
-  new ApiError(409, "alias_taken", t.name === modelId
-    ? `model id ${modelId} is already an alias of model ${t.owner}: adapters citing ${modelId} resolve there`
-    : `alias ${t.name} already names model ${t.owner} (hub names compare case-insensitively)`);
+  new ApiError(
+    409,
+    "alias_taken",
+    t.name === modelId
+      ? `model id ${modelId} is already an alias of model ${t.owner}: adapters citing ${modelId} resolve there`
+      : `alias ${t.name} already names model ${t.owner} (hub names compare case-insensitively)`,
+  );
 
 /** A name (id or alias, case-insensitive, as hub names are) belongs to one model: another model's is a conflict. */
 async function checkNames(env: Env, contract: ModelContract): Promise<void> {

@@ -12,7 +12,9 @@ import { ApiError } from "./errors";
 import { checkedId, jsonBody } from "./validate";
 
 /** `rollout`: the percentage the release starts at (default 100); it can only be raised later. */
-export const PublishRequest = z.object({ runId: z.string().min(1).max(128), rollout: z.number().min(0).max(100).default(100) }).strict();
+export const PublishRequest = z
+  .object({ runId: z.string().min(1).max(128), rollout: z.number().min(0).max(100).default(100) })
+  .strict();
 export const RollbackRequest = z.object({ version: z.number().int().min(1) }).strict();
 export const RolloutRequest = z.object({ percent: z.number().min(0).max(100) }).strict();
 
@@ -24,7 +26,8 @@ profiles.put("/:profileId", async (c) => {
   const id = checkedId("profile", c.req.param("profileId"));
   const profile = await jsonBody(c.req.raw, ProfileSchema);
   const cat = catalogue(c.env);
-  if (!(await cat.model(profile.modelId))) throw new ApiError(404, "unknown_model", `modelId: no model ${profile.modelId}`);
+  if (!(await cat.model(profile.modelId)))
+    throw new ApiError(404, "unknown_model", `modelId: no model ${profile.modelId}`);
   const m = profile.match;
   if (m.minRamMb !== undefined && m.maxRamMb !== undefined && m.minRamMb > m.maxRamMb) {
     throw new ApiError(400, "invalid_request", `match: minRamMb ${m.minRamMb} is above maxRamMb ${m.maxRamMb}`);
@@ -33,7 +36,8 @@ profiles.put("/:profileId", async (c) => {
   const known = new Set((await cat.list()).tasks.filter((t) => t.modelId === profile.modelId).map((t) => t.id));
   for (const [name, tasks] of Object.entries(profile.taskSets)) {
     const unknown = tasks.find((t) => !known.has(t));
-    if (unknown !== undefined) throw new ApiError(404, "unknown_task", `taskSets.${name}: no task ${unknown} of model ${profile.modelId}`);
+    if (unknown !== undefined)
+      throw new ApiError(404, "unknown_task", `taskSets.${name}: no task ${unknown} of model ${profile.modelId}`);
   }
   return c.json(await cat.putProfile(id, profile));
 });
@@ -51,8 +55,11 @@ profiles.delete("/:profileId", async (c) => {
   const stub = releases(c.env, profile.id);
   const latest = await stub.latest(profile.id);
   if (latest && retire !== "true") {
-    throw new ApiError(409, "profile_has_releases",
-      `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`);
+    throw new ApiError(
+      409,
+      "profile_has_releases",
+      `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`,
+    );
   }
   await retireSubsets(c.env, profile.id, await profileSubsets(c.env, profile.id).clear());
   const retiredThrough = await stub.retire(profile.id);
@@ -70,10 +77,12 @@ async function existingProfile(env: Env, id: string) {
 
 /** Subsets shown with a profile; the rest are paged by GET /v1/profiles/:id/subsets. */
 const SUBSETS_PAGE = 50;
-const SubsetPage = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(SUBSETS_PAGE),
-  cursor: z.coerce.number().int().min(1).optional(),
-}).strict();
+const SubsetPage = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(SUBSETS_PAGE),
+    cursor: z.coerce.number().int().min(1).optional(),
+  })
+  .strict();
 
 profiles.get("/:profileId", async (c) => {
   const profile = await existingProfile(c.env, c.req.param("profileId"));

@@ -49,7 +49,12 @@ runs.get("/:runId/losses", async (c) => {
   const { run, status } = await existingRun(c.env, c.req.param("runId"));
   const iteration = parsed.data.iteration ?? status.iteration;
   const page = await run.losses(iteration, parsed.data.offset, parsed.data.limit);
-  if (!page) throw new ApiError(404, "unknown_iteration", `run ${status.runId} has no iteration ${iteration} (it has ${status.iterations.length})`);
+  if (!page)
+    throw new ApiError(
+      404,
+      "unknown_iteration",
+      `run ${status.runId} has no iteration ${iteration} (it has ${status.iterations.length})`,
+    );
   return c.json(page);
 });
 
@@ -59,7 +64,8 @@ runs.get("/:runId/losses", async (c) => {
  * outlive the response that never reads it ("Can't read from request stream after response").
  */
 runs.get("/:runId/events", async (c) => {
-  if (c.req.raw.body !== null) throw new ApiError(400, "unexpected_body", "GET /v1/runs/:runId/events takes no request body");
+  if (c.req.raw.body !== null)
+    throw new ApiError(400, "unexpected_body", "GET /v1/runs/:runId/events takes no request body");
   const { run } = await existingRun(c.env, c.req.param("runId"));
   return run.fetch(new Request(c.req.url, { headers: c.req.raw.headers, signal: c.req.raw.signal }));
 });
@@ -76,16 +82,24 @@ runs.post("/:runId/cancel", async (c) => {
  */
 runs.post("/:runId/report", async (c) => {
   const { run, status } = await existingRun(c.env, c.req.param("runId"));
-  if (status.state !== "done" || !status.result) throw new ApiError(409, "run_not_done", `run ${status.runId} is ${status.state}; a report needs a finished run`);
+  if (status.state !== "done" || !status.result)
+    throw new ApiError(409, "run_not_done", `run ${status.runId} is ${status.state}; a report needs a finished run`);
   const byId = new Map((await catalogue(c.env).list()).tasks.map((t) => [t.id, t]));
   const missing = status.tasks.filter((id) => !byId.get(id)?.examples.test || !byId.get(id)?.examplesSha256.test);
   if (missing.length) throw new ApiError(409, "no_examples", `no test examples for task ${missing.join(", ")}`);
-  const report = await run.requestReport(Object.fromEntries(status.tasks.map((id) => [id, byId.get(id)!.examplesSha256.test])));
+  const report = await run.requestReport(
+    Object.fromEntries(status.tasks.map((id) => [id, byId.get(id)!.examplesSha256.test])),
+  );
   return c.json(report, report.state === "running" ? 202 : 200, { location: `/v1/runs/${status.runId}/report` });
 });
 
 runs.get("/:runId/report", async (c) => {
   const { status } = await existingRun(c.env, c.req.param("runId"));
-  if (!status.report) throw new ApiError(404, "no_report", `run ${status.runId} has no report yet: POST /v1/runs/${status.runId}/report starts one`);
+  if (!status.report)
+    throw new ApiError(
+      404,
+      "no_report",
+      `run ${status.runId} has no report yet: POST /v1/runs/${status.runId}/report starts one`,
+    );
   return c.json(status.report);
 });

@@ -83,7 +83,8 @@ tasks.put("/:taskId/adapter", async (c) => {
 tasks.put("/:taskId/examples", limitedBody(EXAMPLES_LIMIT, "the examples"), async (c) => {
   const taskId = checkedId("task", c.req.param("taskId"));
   const split = c.req.query("split");
-  if (split !== "fewshot" && split !== "test") throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
+  if (split !== "fewshot" && split !== "test")
+    throw new ApiError(400, "bad_split", 'query parameter split must be "fewshot" or "test"');
   const task = await catalogue(c.env).task(taskId);
   if (!task) throw new ApiError(404, "unknown_task", `no task ${taskId}: upload its adapter first`);
   const body = new Uint8Array(await c.req.arrayBuffer());
@@ -99,13 +100,21 @@ tasks.put("/:taskId/examples", limitedBody(EXAMPLES_LIMIT, "the examples"), asyn
   const model = await loadTokenizer(c.env.BUCKET, task.modelId);
   tokenize(model, examples).forEach((e, i) => {
     const length = e.prompt.length + e.completion.length + 2;
-    if (e.completion.length === 0) throw new ApiError(400, "empty_completion", `line ${i + 1}: the completion is empty`);
+    if (e.completion.length === 0)
+      throw new ApiError(400, "empty_completion", `line ${i + 1}: the completion is empty`);
     if (length > model.contract.maxSequence) {
-      throw new ApiError(400, "too_long", `line ${i + 1}: ${length} tokens with <s> and </s>, the model's maximum is ${model.contract.maxSequence}`);
+      throw new ApiError(
+        400,
+        "too_long",
+        `line ${i + 1}: ${length} tokens with <s> and </s>, the model's maximum is ${model.contract.maxSequence}`,
+      );
     }
   });
   await c.env.BUCKET.put(examplesKey(taskId, split), body);
-  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, { count: examples.length, sha256: await sha256Hex(body) });
+  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, {
+    count: examples.length,
+    sha256: await sha256Hex(body),
+  });
   if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
   return c.json({ taskId, split, examples: examples.length, catalogueVersion }, 201);
 });

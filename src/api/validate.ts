@@ -7,7 +7,11 @@ import { ApiError } from "./errors";
 export const JSON_LIMIT = 256 << 10;
 
 /** The JSON body (at most `limit` bytes) parsed by `schema`; a failure names the field and what was expected. */
-export async function jsonBody<T extends z.ZodType>(request: Request, schema: T, limit = JSON_LIMIT): Promise<z.infer<T>> {
+export async function jsonBody<T extends z.ZodType>(
+  request: Request,
+  schema: T,
+  limit = JSON_LIMIT,
+): Promise<z.infer<T>> {
   const bytes = await boundedBody(request, limit, "the JSON body");
   let json: unknown;
   try {

@@ -14,7 +14,13 @@ export interface KMeansOptions {
 }
 
 /** k-means++ seeding (D^2 sampling) then Lloyd iterations to a fixed point. */
-export function kmeans(similarity: Float64Array, n: number, k: number, seed: number, options: KMeansOptions = {}): number[] {
+export function kmeans(
+  similarity: Float64Array,
+  n: number,
+  k: number,
+  seed: number,
+  options: KMeansOptions = {},
+): number[] {
   checkK(n, k);
   checkSimilarity(similarity, n);
   const random = seededRandom(seed);
@@ -65,12 +71,19 @@ function lloydStep(similarity: Float64Array, n: number, k: number, assignment: r
     for (const j of m) s += similarity[i * n + j];
     return 1 - (2 * s) / m.length + selfTerm[c];
   };
-  const next = Array.from({ length: n }, (_, i) => argmin(Array.from({ length: k }, (_, c) => distance(i, c)), assignment[i]));
+  const next = Array.from({ length: n }, (_, i) =>
+    argmin(
+      Array.from({ length: k }, (_, c) => distance(i, c)),
+      assignment[i],
+    ),
+  );
   // An emptied cluster takes the task farthest from its own centre.
   for (let c = 0; c < k; c++) {
     if (next.includes(c)) continue;
     const sizes = Array.from({ length: k }, (_, x) => next.filter((y) => y === x).length);
-    const farthest = argmax(Array.from({ length: n }, (_, i) => (sizes[next[i]] > 1 ? distance(i, next[i]) : -Infinity)));
+    const farthest = argmax(
+      Array.from({ length: n }, (_, i) => (sizes[next[i]] > 1 ? distance(i, next[i]) : -Infinity)),
+    );
     next[farthest] = c;
   }
   return next;
@@ -88,5 +101,6 @@ function argmax(values: readonly number[]): number {
 }
 
 function checkSimilarity(similarity: Float64Array, n: number): void {
-  if (similarity.length !== n * n) throw new RangeError(`similarity must be ${n} x ${n}, got ${similarity.length} entries`);
+  if (similarity.length !== n * n)
+    throw new RangeError(`similarity must be ${n} x ${n}, got ${similarity.length} entries`);
 }

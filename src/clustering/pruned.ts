@@ -50,8 +50,15 @@ export type Ranking = (task: number, cluster: number) => number;
  * Clusters each task is evaluated under this iteration, ascending: its own cluster and the `m`
  * best-ranked others (ties to the lower index); every cluster when `full`.
  */
-export function candidateClusters(assignment: Assignment, k: number, ranking: Ranking, settings: PruneSettings, full: boolean): number[][] {
-  if (!Number.isInteger(settings.m) || settings.m < 0) throw new RangeError(`m must be a non-negative integer, got ${settings.m}`);
+export function candidateClusters(
+  assignment: Assignment,
+  k: number,
+  ranking: Ranking,
+  settings: PruneSettings,
+  full: boolean,
+): number[][] {
+  if (!Number.isInteger(settings.m) || settings.m < 0)
+    throw new RangeError(`m must be a non-negative integer, got ${settings.m}`);
   const all = Array.from({ length: k }, (_, c) => c);
   return assignment.map((own, task) => {
     if (own < 0 || own >= k) throw new RangeError(`task ${task} is in cluster ${own}, outside 0..${k - 1}`);
@@ -71,7 +78,10 @@ export function reassignPartial(losses: LossMatrix, assignment: Assignment): num
   assignment.forEach((c, t) => {
     if (!(losses[t]?.[c] >= -Infinity)) throw new RangeError(`task ${t} was not evaluated under its own cluster ${c}`);
   });
-  return reassign(losses.map((row) => row.map((x) => (Number.isNaN(x) ? Infinity : x))), assignment);
+  return reassign(
+    losses.map((row) => row.map((x) => (Number.isNaN(x) ? Infinity : x))),
+    assignment,
+  );
 }
 
 /**
@@ -97,7 +107,11 @@ export function similarityRanking(similarity: Float64Array, n: number, assignmen
  * one evaluation), the fallback ordering those among themselves; a fallback of at most 2 (as
  * `similarityRanking`) keeps them apart from losses, which are non-negative NLLs.
  */
-export function lossRanking(known: (task: number, cluster: number) => number | undefined, fallback: Ranking, stale?: (task: number, cluster: number) => number | undefined): Ranking {
+export function lossRanking(
+  known: (task: number, cluster: number) => number | undefined,
+  fallback: Ranking,
+  stale?: (task: number, cluster: number) => number | undefined,
+): Ranking {
   return (task, cluster) => {
     const loss = known(task, cluster) ?? stale?.(task, cluster);
     return loss === undefined ? fallback(task, cluster) - 3 : loss;

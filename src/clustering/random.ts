@@ -19,5 +19,6 @@ export function randomAssignment(tasks: number, k: number, seed: number): number
 }
 
 export function checkK(tasks: number, k: number): void {
-  if (!Number.isInteger(k) || k < 1 || k > tasks) throw new RangeError(`k must be an integer in 1..${tasks} (the number of tasks), got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > tasks)
+    throw new RangeError(`k must be an integer in 1..${tasks} (the number of tasks), got ${k}`);
 }

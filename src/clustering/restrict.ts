@@ -13,9 +13,14 @@ import { canonical } from "./assignment";
  * `clusters` are the profile-wide clusters by task id. A task in none of them starts alone in a
  * cluster of its own before the balancing (it is new since the profile's release).
  */
-export function restrictClusters(clusters: readonly (readonly string[])[], tasks: readonly string[], k: number): number[] {
+export function restrictClusters(
+  clusters: readonly (readonly string[])[],
+  tasks: readonly string[],
+  k: number,
+): number[] {
   // Not `k < 1 || k > n` alone: NaN and 2.5 pass both and the loops below would return another count of clusters.
-  if (!Number.isInteger(k) || k < 1 || k > tasks.length) throw new RangeError(`k must be an integer between 1 and the ${tasks.length} tasks, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > tasks.length)
+    throw new RangeError(`k must be an integer between 1 and the ${tasks.length} tasks, got ${k}`);
   const clusterOf = new Map(clusters.flatMap((members, c) => members.map((t) => [t, c] as const)));
   const groups = new Map<number | string, number[]>();
   tasks.forEach((task, i) => {

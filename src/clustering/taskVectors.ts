@@ -19,14 +19,20 @@ export function taskSimilarity(adapters: readonly AdapterFactors[], targets: rea
  * (the same products summed in the same module order), so a large catalogue's matrix can be
  * computed in blocks on the queue (src/runs/similarityBlocks.ts) and assembled bit for bit.
  */
-export function gramBlock(rows: readonly AdapterFactors[], cols: readonly AdapterFactors[], targets: readonly LoraTarget[], symmetric = false): Float64Array {
+export function gramBlock(
+  rows: readonly AdapterFactors[],
+  cols: readonly AdapterFactors[],
+  targets: readonly LoraTarget[],
+  symmetric = false,
+): Float64Array {
   const [n, m] = [rows.length, cols.length];
   const gram = new Float64Array(n * m);
-  const factorsOf = (adapters: readonly AdapterFactors[], target: LoraTarget) => adapters.map((adapter, i) => {
-    const f = adapter.get(target.module);
-    if (!f) throw new RangeError(`adapter ${i} has no factors for ${target.module}`);
-    return f;
-  });
+  const factorsOf = (adapters: readonly AdapterFactors[], target: LoraTarget) =>
+    adapters.map((adapter, i) => {
+      const f = adapter.get(target.module);
+      if (!f) throw new RangeError(`adapter ${i} has no factors for ${target.module}`);
+      return f;
+    });
   for (const target of targets) {
     const x = factorsOf(rows, target);
     const y = symmetric ? x : factorsOf(cols, target);

@@ -12,13 +12,21 @@ import type { StoredProfile } from "./profiles";
 export function checkAdapterBudget(profile: StoredProfile, runId: string, adapters: number): void {
   const max = profile.budget.maxAdapters;
   if (max !== undefined && adapters > max) {
-    throw new DomainError("unprocessable", "over_budget",
-      `run ${runId} has ${adapters} merged adapters; profile ${profile.id}'s budget is maxAdapters ${max}`);
+    throw new DomainError(
+      "unprocessable",
+      "over_budget",
+      `run ${runId} has ${adapters} merged adapters; profile ${profile.id}'s budget is maxAdapters ${max}`,
+    );
   }
 }
 
 /** Checked after encoding, before any write: `bytes` is the release's size per offered format. */
-export function checkByteBudget(profile: StoredProfile, runId: string, adapters: number, bytes: ReadonlyMap<AdapterFormat, number>): void {
+export function checkByteBudget(
+  profile: StoredProfile,
+  runId: string,
+  adapters: number,
+  bytes: ReadonlyMap<AdapterFormat, number>,
+): void {
   const max = profile.budget.maxBytes;
   if (max === undefined) return;
   const over = [...bytes].filter(([, n]) => n > max).map(([format]) => format);
@@ -34,6 +42,9 @@ export function checkByteBudget(profile: StoredProfile, runId: string, adapters:
     );
   }
   const sizes = [...bytes].map(([format, n]) => `${format} (${shippedDtype(format, profile)}) ${n} bytes`).join(", ");
-  throw new DomainError("unprocessable", "over_budget",
-    `run ${runId}'s ${adapters} merged adapters take ${sizes}; profile ${profile.id}'s budget is maxBytes ${max} in every format it offers (over in ${over.join(", ")})`);
+  throw new DomainError(
+    "unprocessable",
+    "over_budget",
+    `run ${runId}'s ${adapters} merged adapters take ${sizes}; profile ${profile.id}'s budget is maxBytes ${max} in every format it offers (over in ${over.join(", ")})`,
+  );
 }

@@ -10,6 +10,9 @@ export async function currentSigner(env: Env): Promise<ManifestSigner> {
   const first = await manifestSigner(env.MANIFEST_SIGNING_KEY);
   const keyId = await catalogue(env).currentKey({ keyId: first.keyId, publicKey: first.publicKey });
   const signer = await signerFor(env, keyId);
-  if (!signer) throw new Error(`the current signing key ${keyId} is in neither MANIFEST_SIGNING_KEY nor MANIFEST_SIGNING_KEY_NEXT`);
+  if (!signer)
+    throw new Error(
+      `the current signing key ${keyId} is in neither MANIFEST_SIGNING_KEY nor MANIFEST_SIGNING_KEY_NEXT`,
+    );
   return signer;
 }

@@ -6,7 +6,12 @@ import { adapterFormat, shippedDtype, type AdapterFormat } from "./formats";
 import type { StoredProfile } from "./profiles";
 
 /** One merged adapter as the bytes of one release format, at the dtype that format ships in. */
-export function encodeAdapter(format: AdapterFormat, factors: AdapterFactors, model: ModelContract, profile: Pick<StoredProfile, "dtype" | "modelId">): Uint8Array {
+export function encodeAdapter(
+  format: AdapterFormat,
+  factors: AdapterFactors,
+  model: ModelContract,
+  profile: Pick<StoredProfile, "dtype" | "modelId">,
+): Uint8Array {
   const descriptor = adapterFormat(format);
   // A part is a task's own adapter compressed by an alloc run (src/runs/partAdapters.ts), never a merge re-encoded.
   if (descriptor.source !== "merged")
@@ -23,7 +28,16 @@ export function encodeAdapter(format: AdapterFormat, factors: AdapterFactors, mo
  * every format's size depends on the shapes only, so zero factors give it exactly. K from a
  * profile's maxBytes uses this, the same rule publish checks the release against.
  */
-export function shippedAdapterBytes(profile: Pick<StoredProfile, "dtype" | "modelId" | "formats">, model: ModelContract, rank: number): number {
-  const zeros: AdapterFactors = new Map(model.loraTargets.map((t) => [t.module, { rank, a: new Float32Array(rank * t.in), b: new Float32Array(t.out * rank) }]));
+export function shippedAdapterBytes(
+  profile: Pick<StoredProfile, "dtype" | "modelId" | "formats">,
+  model: ModelContract,
+  rank: number,
+): number {
+  const zeros: AdapterFactors = new Map(
+    model.loraTargets.map((t) => [
+      t.module,
+      { rank, a: new Float32Array(rank * t.in), b: new Float32Array(t.out * rank) },
+    ]),
+  );
   return Math.max(...profile.formats.map((format) => encodeAdapter(format, zeros, model, profile).byteLength));
 }

@@ -48,33 +48,52 @@ export interface PartsFormat extends FormatCommon {
 
 export type AdapterFormatDescriptor = MergedFormat | PartsFormat;
 
-const MERGED_SIZE = "the largest file one merged adapter of the profile's rank becomes (shapes only); " +
+const MERGED_SIZE =
+  "the largest file one merged adapter of the profile's rank becomes (shapes only); " +
   "every offered format's release must fit maxBytes";
 
 /** The first is a profile's default; in this order in lists and errors. */
 export const ADAPTER_FORMAT_DESCRIPTORS = [
   {
-    name: "peft", source: "merged", dtype: "profile", dtypes: SHIPPED_DTYPES, sizeRule: MERGED_SIZE, alone: false,
-    budgets: ["maxAdapters", "maxBytes"], summary: "PEFT safetensors (adapter_model.safetensors, lora_alpha = r)",
+    name: "peft",
+    source: "merged",
+    dtype: "profile",
+    dtypes: SHIPPED_DTYPES,
+    sizeRule: MERGED_SIZE,
+    alone: false,
+    budgets: ["maxAdapters", "maxBytes"],
+    summary: "PEFT safetensors (adapter_model.safetensors, lora_alpha = r)",
     encode: (factors, model, dtype, modelId) => toPeft(factors, model.loraTargets, modelId, dtype).safetensors,
   },
   {
-    name: "onnx_adapter", source: "merged", dtype: "fp32", dtypes: ["fp32"], sizeRule: MERGED_SIZE, alone: false,
+    name: "onnx_adapter",
+    source: "merged",
+    dtype: "fp32",
+    dtypes: ["fp32"],
+    sizeRule: MERGED_SIZE,
+    alone: false,
     budgets: ["maxAdapters", "maxBytes"],
     // ONNX Runtime feeds the tensors to the graph as they are; the contract's LoRA inputs are float32.
     summary: "ONNX Runtime's .onnx_adapter, always fp32 (the model contract's LoRA inputs are float32)",
     encode: (factors, model, dtype) => toOnnxAdapter(factors, model.loraTargets, { dtype }),
   },
   {
-    name: "gguf", source: "merged", dtype: "profile", dtypes: SHIPPED_DTYPES, sizeRule: MERGED_SIZE, alone: false,
+    name: "gguf",
+    source: "merged",
+    dtype: "profile",
+    dtypes: SHIPPED_DTYPES,
+    sizeRule: MERGED_SIZE,
+    alone: false,
     budgets: ["maxAdapters", "maxBytes"],
     summary: "llama.cpp's GGUF LoRA (--lora), for a model whose contract gives its architecture and head count",
     encode: (factors, model, dtype) => {
       try {
         // Contracts written before the field are all llama models (tools/fixtures).
         return toGgufLora(factors, model.loraTargets, {
-          architecture: model.architecture ?? "llama", dtype,
-          heads: model.config?.n_heads, kvHeads: model.config?.n_kv_heads,
+          architecture: model.architecture ?? "llama",
+          dtype,
+          heads: model.config?.n_heads,
+          kvHeads: model.config?.n_kv_heads,
         });
       } catch (e) {
         // The model cannot be expressed as a llama.cpp adapter: the profile's choice, not a fault here.
@@ -86,7 +105,12 @@ export const ADAPTER_FORMAT_DESCRIPTORS = [
     },
   },
   {
-    name: "parts", source: "parts", dtype: "per part", dtypes: PART_DTYPES, alone: true, budgets: ["maxBytes"],
+    name: "parts",
+    source: "parts",
+    dtype: "per part",
+    dtypes: PART_DTYPES,
+    alone: true,
+    budgets: ["maxBytes"],
     sizeRule: "the sum of the release's part files (header included) must fit maxBytes",
     summary: "each task's own compressed parts, chosen by an alloc run; the client materialises a task's plain LoRA",
   },

@@ -26,8 +26,19 @@ export const GgmlType = { F32: 0, F16: 1, BF16: 30 } as const;
 
 /** gguf-py's GGUFValueType (ggml's `enum gguf_type`). */
 export const GgufValueType = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
-  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 export interface GgufLoraOptions {
@@ -62,7 +73,9 @@ const GGUF_ATTENTION = { q: "attn_q", k: "attn_k", v: "attn_v", o: "attn_output"
 function attentionTensor(module: string): { name: string; projection: keyof typeof GGUF_ATTENTION } {
   const m = ATTENTION.exec(module);
   if (!m) {
-    throw new RangeError(`${module}: no GGUF tensor for this module; mapped are model.layers.<N>.self_attn.{q,k,v,o}_proj`);
+    throw new RangeError(
+      `${module}: no GGUF tensor for this module; mapped are model.layers.<N>.self_attn.{q,k,v,o}_proj`,
+    );
   }
   const projection = m[2] as keyof typeof GGUF_ATTENTION;
   return { name: `blk.${Number(m[1])}.${GGUF_ATTENTION[projection]}.weight`, projection };
@@ -73,14 +86,22 @@ function attentionTensor(module: string): { name: string; projection: keyof type
  * in the order of `targets`: A [r, in] and B [out, r] row-major, as convert_lora_to_gguf.py
  * writes PEFT's lora_A / lora_B, B's rows of q and k in ggml's rotary order.
  */
-export function toGgufLora(factors: AdapterFactors, targets: readonly LoraTarget[], options: GgufLoraOptions): Uint8Array {
+export function toGgufLora(
+  factors: AdapterFactors,
+  targets: readonly LoraTarget[],
+  options: GgufLoraOptions,
+): Uint8Array {
   const permuted = ROTARY_PERMUTED[options.architecture];
   if (permuted === undefined) {
-    throw new RangeError(`architecture ${JSON.stringify(options.architecture)}: GGUF LoRA export is checked for ${Object.keys(ROTARY_PERMUTED).join(", ")} only`);
+    throw new RangeError(
+      `architecture ${JSON.stringify(options.architecture)}: GGUF LoRA export is checked for ${Object.keys(ROTARY_PERMUTED).join(", ")} only`,
+    );
   }
   const heads = { q: options.heads, k: options.kvHeads ?? options.heads };
   if (permuted && !(Number.isInteger(heads.q) && heads.q! > 0 && Number.isInteger(heads.k) && heads.k! > 0)) {
-    throw new RangeError(`architecture ${options.architecture}: give heads (and kvHeads if different), positive integers: llama.cpp reorders q_proj and k_proj rows by them`);
+    throw new RangeError(
+      `architecture ${options.architecture}: give heads (and kvHeads if different), positive integers: llama.cpp reorders q_proj and k_proj rows by them`,
+    );
   }
   const known = new Set(targets.map((t) => t.module));
   for (const module of factors.keys()) {
@@ -93,9 +114,14 @@ export function toGgufLora(factors: AdapterFactors, targets: readonly LoraTarget
     const f = factors.get(target.module);
     if (!f) throw new RangeError(`${target.module}: no factors; every LoRA target of the model needs them`);
     rank ||= f.rank;
-    if (f.rank !== rank) throw new RangeError(`${target.module}: rank ${f.rank}, ${targets[0].module} has ${rank}: one alpha gives scale 1 to one rank only`);
-    if (f.a.length !== rank * target.in) throw new RangeError(`${target.module}.lora_A: ${f.a.length} values, expected [${rank}, ${target.in}]`);
-    if (f.b.length !== target.out * rank) throw new RangeError(`${target.module}.lora_B: ${f.b.length} values, expected [${target.out}, ${rank}]`);
+    if (f.rank !== rank)
+      throw new RangeError(
+        `${target.module}: rank ${f.rank}, ${targets[0].module} has ${rank}: one alpha gives scale 1 to one rank only`,
+      );
+    if (f.a.length !== rank * target.in)
+      throw new RangeError(`${target.module}.lora_A: ${f.a.length} values, expected [${rank}, ${target.in}]`);
+    if (f.b.length !== target.out * rank)
+      throw new RangeError(`${target.module}.lora_B: ${f.b.length} values, expected [${target.out}, ${rank}]`);
     const rotaryHeads = permuted && (projection === "q" || projection === "k") ? heads[projection] : undefined;
     const b = rotaryHeads === undefined ? f.b : rotaryRows(f.b, target.out, rank, rotaryHeads, target.module);
     tensors.push({ name: `${base}.lora_a`, dims: [target.in, rank], values: f.a });
@@ -121,7 +147,11 @@ export function toGgufLora(factors: AdapterFactors, targets: readonly LoraTarget
   for (const [key, value] of metadata) value(out.string(key));
 
   const type = options.dtype === "fp16" ? GgmlType.F16 : GgmlType.F32;
-  const data = tensors.map((t) => (options.dtype === "fp16" ? halfBytes(t.values) : new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength)));
+  const data = tensors.map((t) =>
+    options.dtype === "fp16"
+      ? halfBytes(t.values)
+      : new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength),
+  );
   let offset = 0;
   tensors.forEach((t, i) => {
     out.string(t.name).u32(t.dims.length);
@@ -142,7 +172,8 @@ export function toGgufLora(factors: AdapterFactors, targets: readonly LoraTarget
  */
 function rotaryRows(b: Float32Array, out: number, rank: number, heads: number, module: string): Float32Array {
   const headDim = out / heads;
-  if (!Number.isInteger(headDim) || headDim % 2) throw new RangeError(`${module}: ${out} rows do not split into ${heads} heads of even size`);
+  if (!Number.isInteger(headDim) || headDim % 2)
+    throw new RangeError(`${module}: ${out} rows do not split into ${heads} heads of even size`);
   const half = headDim / 2;
   const result = new Float32Array(b.length);
   for (let h = 0; h < heads; h++) {

@@ -33,7 +33,8 @@ export const NEED_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
  */
 export function parseNeed(locales: string | undefined, apps: string | undefined, taskSet?: string): DeviceNeed | null {
   if (taskSet !== undefined) {
-    if (locales !== undefined || apps !== undefined) throw new RangeError("taskSet: give a task set or locales and apps, not both");
+    if (locales !== undefined || apps !== undefined)
+      throw new RangeError("taskSet: give a task set or locales and apps, not both");
     const name = taskSet.trim().toLowerCase();
     if (!NEED_NAME.test(name))
       throw new RangeError(`taskSet: ${quoted(taskSet)} is not a task set name (letters, digits, - and _, at most 32)`);
@@ -45,9 +46,17 @@ export function parseNeed(locales: string | undefined, apps: string | undefined,
 
 function list(name: string, value: string | undefined): string[] {
   if (value === undefined) return [];
-  const entries = [...new Set(value.split(",").map((v) => v.trim().toLowerCase()).filter(Boolean))].sort();
+  const entries = [
+    ...new Set(
+      value
+        .split(",")
+        .map((v) => v.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ].sort();
   if (entries.length === 0) throw new RangeError(`${name}: give at least one value, comma-separated`);
-  if (entries.length > MAX_NEED_ENTRIES) throw new RangeError(`${name}: at most ${MAX_NEED_ENTRIES} values, got ${entries.length}`);
+  if (entries.length > MAX_NEED_ENTRIES)
+    throw new RangeError(`${name}: at most ${MAX_NEED_ENTRIES} values, got ${entries.length}`);
   const bad = entries.find((e) => !NEED_NAME.test(e));
   if (bad !== undefined)
     throw new RangeError(
@@ -60,13 +69,24 @@ function list(name: string, value: string | undefined): string[] {
  * The tasks a need covers, sorted by id: a named set's tasks that the catalogue has, or those with
  * language in `locales` (any, if none stated) and application in `apps` (likewise).
  */
-export function tasksFor(need: DeviceNeed, tasks: readonly NeedTask[], taskSets: Readonly<Record<string, readonly string[]>> = {}): string[] {
+export function tasksFor(
+  need: DeviceNeed,
+  tasks: readonly NeedTask[],
+  taskSets: Readonly<Record<string, readonly string[]>> = {},
+): string[] {
   if (need.taskSet !== undefined) {
     const named = new Set(Object.hasOwn(taskSets, need.taskSet) ? taskSets[need.taskSet] : []);
-    return tasks.filter((t) => named.has(t.id)).map((t) => t.id).sort();
+    return tasks
+      .filter((t) => named.has(t.id))
+      .map((t) => t.id)
+      .sort();
   }
-  const wants = (stated: readonly string[], value: string | undefined) => stated.length === 0 || (value !== undefined && stated.includes(value.toLowerCase()));
-  return tasks.filter((t) => wants(need.locales, t.language) && wants(need.apps, t.application)).map((t) => t.id).sort();
+  const wants = (stated: readonly string[], value: string | undefined) =>
+    stated.length === 0 || (value !== undefined && stated.includes(value.toLowerCase()));
+  return tasks
+    .filter((t) => wants(need.locales, t.language) && wants(need.apps, t.application))
+    .map((t) => t.id)
+    .sort();
 }
 
 /** The subset's key: the first 16 hex digits of the sha256 of its sorted task ids (a KV key and a URL segment). */

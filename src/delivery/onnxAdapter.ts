@@ -43,7 +43,11 @@ export const PARAMETER = { name: 0, dims: 1, dataType: 2, rawData: 3 } as const;
  * `<module>.lora_B` [out, rank], the names the model contract gives its inputs. B already holds
  * the scaling, which is right: the format has no alpha.
  */
-export function toOnnxAdapter(factors: AdapterFactors, targets: readonly LoraTarget[], options: OnnxAdapterOptions): Uint8Array {
+export function toOnnxAdapter(
+  factors: AdapterFactors,
+  targets: readonly LoraTarget[],
+  options: OnnxAdapterOptions,
+): Uint8Array {
   const modelVersion = int32(options.modelVersion ?? 0, "modelVersion");
   const adapterVersion = int32(options.adapterVersion ?? 0, "adapterVersion");
   const known = new Set(targets.map((t) => t.module));
@@ -54,8 +58,10 @@ export function toOnnxAdapter(factors: AdapterFactors, targets: readonly LoraTar
   for (const target of targets) {
     const f = factors.get(target.module);
     if (!f) throw new Error(`${target.module}: no factors; every LoRA target of the model needs its inputs`);
-    if (f.a.length !== f.rank * target.in) throw new Error(`${target.module}.lora_A: ${f.a.length} values, expected [${f.rank}, ${target.in}]`);
-    if (f.b.length !== target.out * f.rank) throw new Error(`${target.module}.lora_B: ${f.b.length} values, expected [${target.out}, ${f.rank}]`);
+    if (f.a.length !== f.rank * target.in)
+      throw new Error(`${target.module}.lora_A: ${f.a.length} values, expected [${f.rank}, ${target.in}]`);
+    if (f.b.length !== target.out * f.rank)
+      throw new Error(`${target.module}.lora_B: ${f.b.length} values, expected [${target.out}, ${f.rank}]`);
     tensors.push({ name: `${target.module}.lora_A`, dims: [f.rank, target.in], values: f.a });
     tensors.push({ name: `${target.module}.lora_B`, dims: [target.out, f.rank], values: f.b });
   }
@@ -71,9 +77,10 @@ export function toOnnxAdapter(factors: AdapterFactors, targets: readonly LoraTar
     // force_align: 8 — padding so the data (not its length prefix) starts 8-aligned, like flatc's
     // ForceVectorAlignment; createByteVector's own prep then adds nothing.
     // Typed arrays are little-endian on every platform we run on, as the format wants.
-    const raw = options.dtype === "fp16"
-      ? halfBytes(values)
-      : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const raw =
+      options.dtype === "fp16"
+        ? halfBytes(values)
+        : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     builder.prep(8, raw.byteLength);
     const rawOffset = builder.createByteVector(raw);
     builder.startObject(4);
@@ -97,6 +104,7 @@ export function toOnnxAdapter(factors: AdapterFactors, targets: readonly LoraTar
 }
 
 function int32(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) throw new Error(`${name} must be an int32, got ${value}`);
+  if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31)
+    throw new Error(`${name} must be an int32, got ${value}`);
   return value;
 }

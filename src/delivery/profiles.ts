@@ -147,12 +147,18 @@ function specificity(profile: Pick<Profile, "match">, traits: DeviceTraits): num
     check(m.minRamMb !== undefined, () => traits.ramMb !== undefined && traits.ramMb >= m.minRamMb!) &&
     check(m.maxRamMb !== undefined, () => traits.ramMb !== undefined && traits.ramMb <= m.maxRamMb!) &&
     check(m.socs !== undefined, () => traits.soc !== undefined && m.socs!.map(lower).includes(lower(traits.soc))) &&
-    check(m.models !== undefined, () => traits.model !== undefined && m.models!.map(lower).includes(lower(traits.model))) &&
+    check(
+      m.models !== undefined,
+      () => traits.model !== undefined && m.models!.map(lower).includes(lower(traits.model)),
+    ) &&
     check(m.os !== undefined, () => traits.os !== undefined && m.os!.map(lower).includes(lower(traits.os)));
   return ok ? rules : -1;
 }
 
-export function resolveProfile<P extends Pick<StoredProfile, "id" | "match">>(profiles: readonly P[], traits: DeviceTraits): P | null {
+export function resolveProfile<P extends Pick<StoredProfile, "id" | "match">>(
+  profiles: readonly P[],
+  traits: DeviceTraits,
+): P | null {
   let best: P | null = null;
   let bestRules = -1;
   for (const p of [...profiles].sort((a, b) => (a.id < b.id ? -1 : 1))) {

@@ -48,8 +48,15 @@ async function createSigner(secret: string): Promise<ManifestSigner> {
   } catch {
     throw new Error("MANIFEST_SIGNING_KEY is not a JWK (JSON)");
   }
-  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.x) throw new Error("MANIFEST_SIGNING_KEY must be an Ed25519 private JWK with d and x");
-  const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", d: jwk.d, x: jwk.x }, { name: "Ed25519" }, false, ["sign"]);
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.x)
+    throw new Error("MANIFEST_SIGNING_KEY must be an Ed25519 private JWK with d and x");
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    { kty: "OKP", crv: "Ed25519", d: jwk.d, x: jwk.x },
+    { name: "Ed25519" },
+    false,
+    ["sign"],
+  );
   const raw = fromBase64Url(jwk.x);
   const keyId = await keyIdOf(raw);
   return {

@@ -20,4 +20,3 @@ export interface SubsetRequested extends SubsetRequest {
   readonly kind: "subset-requested";
   readonly profile: string;
 }
-

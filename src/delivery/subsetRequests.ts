@@ -43,7 +43,11 @@ const reported = new Map<string, { at: number; networks: Set<string> }>();
  */
 export async function subsetOf(env: Env, profile: ProfileRules, need: DeviceNeed): Promise<Subset | null> {
   if (!profile.modelId || profile.maxSubsets === 0) return null;
-  const tasks = tasksFor(need, (await readEdge<TasksModel>(env, tasksKey(profile.modelId)))?.tasks ?? [], profile.taskSets);
+  const tasks = tasksFor(
+    need,
+    (await readEdge<TasksModel>(env, tasksKey(profile.modelId)))?.tasks ?? [],
+    profile.taskSets,
+  );
   if (tasks.length === 0 || (need.taskSet === undefined && tasks.length > MAX_NEED_TASKS)) return null;
   return { key: await subsetKey(tasks), tasks };
 }

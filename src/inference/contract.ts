@@ -13,7 +13,11 @@ export interface ModelContract {
    * The graph with LoRA inputs, under `models/<modelId>/`. `externalData`: files its initializers
    * refer to (ONNX external data, e.g. `model.onnx_data`), beside it, with their digests.
    */
-  readonly onnx: { readonly file: string; readonly sha256: string; readonly externalData?: readonly { readonly file: string; readonly sha256: string }[] };
+  readonly onnx: {
+    readonly file: string;
+    readonly sha256: string;
+    readonly externalData?: readonly { readonly file: string; readonly sha256: string }[];
+  };
   readonly tokenizer: string;
   /** llama.cpp's name for the architecture (a GGUF's `general.architecture`), e.g. "llama"; older contracts lack it. */
   readonly architecture?: string;

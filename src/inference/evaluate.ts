@@ -25,7 +25,11 @@ export interface Evaluation {
 /** Rows per forward pass: 10 few-shot examples are one pass; 100 held-out ones are four. */
 export const MAX_BATCH = 32;
 
-export async function evaluate(model: LoadedModel, examples: readonly Example[], adapter: AdapterFactors | null): Promise<Evaluation> {
+export async function evaluate(
+  model: LoadedModel,
+  examples: readonly Example[],
+  adapter: AdapterFactors | null,
+): Promise<Evaluation> {
   if (examples.length === 0) throw new RangeError("no examples to evaluate");
   const started = Date.now();
   let loss = 0;
@@ -45,5 +49,13 @@ export async function evaluate(model: LoadedModel, examples: readonly Example[],
       tokens += s.tokens;
     }
   }
-  return { loss: loss / examples.length, exactMatch: exact / examples.length, examples: examples.length, tokens, forwardPasses: passes, exampleLosses, ms: Date.now() - started };
+  return {
+    loss: loss / examples.length,
+    exactMatch: exact / examples.length,
+    examples: examples.length,
+    tokens,
+    forwardPasses: passes,
+    exampleLosses,
+    ms: Date.now() - started,
+  };
 }

@@ -56,7 +56,12 @@ async function readTokenizer(bucket: R2Bucket, modelId: string): Promise<ModelTe
 
 async function readModel(bucket: R2Bucket, modelId: string): Promise<LoadedModel> {
   const { contract, tokenizer } = await loadTokenizer(bucket, modelId);
-  if (contract.evaluator === "remote") throw new DomainError("conflict", "remote_model", `model ${modelId} is evaluated by the evaluator service, not in the Worker`);
+  if (contract.evaluator === "remote")
+    throw new DomainError(
+      "conflict",
+      "remote_model",
+      `model ${modelId} is evaluated by the evaluator service, not in the Worker`,
+    );
   const onnx = await bucket.get(modelKey(modelId, contract.onnx.file));
   if (!onnx) throw new Error(`model ${modelId}: ${contract.onnx.file} is not in R2`);
   const session = await createSession(new Uint8Array(await onnx.arrayBuffer()));

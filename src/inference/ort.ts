@@ -32,7 +32,11 @@ async function withPrecompiledRuntime<T>(init: () => Promise<T>): Promise<T> {
     isMarker(source)
       ? // Emscripten expects the bytes overload's result: { instance, module }.
         original(ortWasm, imports).then((instance) => ({ instance, module: ortWasm }))
-      : (original as (...args: unknown[]) => unknown).call(WebAssembly, source, imports)) as typeof WebAssembly.instantiate;
+      : (original as (...args: unknown[]) => unknown).call(
+          WebAssembly,
+          source,
+          imports,
+        )) as typeof WebAssembly.instantiate;
   WebAssembly.instantiate = redirect;
   try {
     return await init();

@@ -15,7 +15,10 @@ export interface Registration {
   readonly maxSequence?: number;
 }
 
-type TokenizerJson = { added_tokens?: { id: number; content: string }[]; model?: { vocab?: Record<string, number> | [string, number][] } };
+type TokenizerJson = {
+  added_tokens?: { id: number; content: string }[];
+  model?: { vocab?: Record<string, number> | [string, number][] };
+};
 type TokenizerConfig = Record<string, unknown>;
 
 /** A special token's id: tokenizer_config.json names it (a string or `{ content }`), tokenizer.json numbers it. */
@@ -42,19 +45,42 @@ export function deriveContract(
 ): ModelContract {
   const id = (field: string) => tokenId(tokenizerConfig, tokenizer, field);
   const eos = id("eos_token");
-  if (eos === null) throw new DomainError("invalid", "bad_tokenizer", "tokenizer_config.json: eos_token is missing or not a token of tokenizer.json");
+  if (eos === null)
+    throw new DomainError(
+      "invalid",
+      "bad_tokenizer",
+      "tokenizer_config.json: eos_token is missing or not a token of tokenizer.json",
+    );
   // Decoders without a start token (Qwen) begin sequences with eos; without a pad token, eos pads (masked anyway).
   const tokens = { bos: id("bos_token") ?? eos, eos, pad: id("pad_token") ?? eos };
   const vocabSize = surgery.vocabSize;
-  if (vocabSize === null) throw new DomainError("invalid", "bad_onnx", "model.onnx: no logits output or embedding table gives the vocabulary size");
+  if (vocabSize === null)
+    throw new DomainError(
+      "invalid",
+      "bad_onnx",
+      "model.onnx: no logits output or embedding table gives the vocabulary size",
+    );
   const fromTokenizer = Number(tokenizerConfig.model_max_length);
-  const maxSequence = registration.maxSequence ?? surgery.maxSequence ?? (Number.isInteger(fromTokenizer) && fromTokenizer <= 1 << 20 ? fromTokenizer : null);
+  const maxSequence =
+    registration.maxSequence ??
+    surgery.maxSequence ??
+    (Number.isInteger(fromTokenizer) && fromTokenizer <= 1 << 20 ? fromTokenizer : null);
   if (maxSequence === null) {
-    throw new DomainError("invalid", "no_max_sequence", "the graph does not fix the maximum sequence and tokenizer_config.json has no model_max_length: give maxSequence");
+    throw new DomainError(
+      "invalid",
+      "no_max_sequence",
+      "the graph does not fix the maximum sequence and tokenizer_config.json has no model_max_length: give maxSequence",
+    );
   }
   return {
-    contractVersion: 1, modelId: registration.modelId, maxSequence, vocabSize, tokens,
-    loraTargets: surgery.targets, onnx, tokenizer: "tokenizer.json",
+    contractVersion: 1,
+    modelId: registration.modelId,
+    maxSequence,
+    vocabSize,
+    tokens,
+    loraTargets: surgery.targets,
+    onnx,
+    tokenizer: "tokenizer.json",
     ...(registration.aliases?.length ? { aliases: [...registration.aliases] } : {}),
     ...(registration.evaluator ? { evaluator: registration.evaluator } : {}),
   };

@@ -76,7 +76,7 @@ function checkTensor(t: ScannedTensor, externalFiles: ReadonlyMap<string, number
       throw bad(
         `${name} is stored in external file ${quoted(location)}, which is not a file pushed with this model` +
           " (external data files are plain names beside model.onnx, pushed with `npx d2c-edge model push` " +
-            "and listed in model.json)",
+          "and listed in model.json)",
       );
     }
     if (bytes === null) throw bad(`${name} is a STRING tensor in external data`);

@@ -34,7 +34,11 @@ export function readModel(bytes: Uint8Array): ModelProto {
   try {
     model = fromBinary(ModelProtoSchema, bytes);
   } catch (e) {
-    throw new DomainError("invalid", "not_onnx", `not an ONNX model: the protobuf does not parse (${(e as Error).message})`);
+    throw new DomainError(
+      "invalid",
+      "not_onnx",
+      `not an ONNX model: the protobuf does not parse (${(e as Error).message})`,
+    );
   }
   // Arbitrary bytes can parse as some protobuf; an ONNX model has an IR version, an opset and a graph of nodes.
   if (model.irVersion <= 0n || model.opsetImport.length === 0 || !model.graph || model.graph.node.length === 0) {
@@ -129,7 +133,9 @@ export function producers(graph: GraphProto): Map<string, NodeProto> {
 export function valueDims(value: ValueInfoProto): Dim[] | null {
   const type = value.type?.value;
   if (type?.case !== "tensorType" || !type.value.shape) return null;
-  return type.value.shape.dim.map((d) => (d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : null));
+  return type.value.shape.dim.map((d) =>
+    d.value.case === "dimValue" ? Number(d.value.value) : d.value.case === "dimParam" ? d.value.value : null,
+  );
 }
 
 /** A float32 graph input of the given shape (numbers fixed, strings symbolic). */
@@ -142,7 +148,12 @@ export function float32Input(name: string, dims: readonly (number | string)[]): 
         value: {
           elemType: TensorProto_DataType.FLOAT,
           shape: {
-            dim: dims.map((d) => ({ value: typeof d === "number" ? { case: "dimValue" as const, value: BigInt(d) } : { case: "dimParam" as const, value: d } })),
+            dim: dims.map((d) => ({
+              value:
+                typeof d === "number"
+                  ? { case: "dimValue" as const, value: BigInt(d) }
+                  : { case: "dimParam" as const, value: d },
+            })),
           },
         },
       },

@@ -11,7 +11,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { LoraTarget } from "../adapters/factors";
 import { DomainError } from "../errors";
-import { AttributeProto_AttributeType, AttributeProtoSchema, NodeProtoSchema, TensorProto_DataType } from "./gen/onnx_pb";
+import {
+  AttributeProto_AttributeType,
+  AttributeProtoSchema,
+  NodeProtoSchema,
+  TensorProto_DataType,
+} from "./gen/onnx_pb";
 import {
   constantTensors,
   externalDataFiles,
@@ -65,7 +70,9 @@ const isLoraInput = (name: string) => name.endsWith(".lora_A") || name.endsWith(
 
 /** The LoRA inputs a model already has (none for a plain export). */
 export function loraInputsOf(onnx: Uint8Array): string[] {
-  return readModel(onnx).graph!.input.map((i) => i.name).filter(isLoraInput);
+  return readModel(onnx)
+    .graph!.input.map((i) => i.name)
+    .filter(isLoraInput);
 }
 
 /** A MatMul or Gemm whose weight is a constant: y = x W, W [in, out] after any transpose. */
@@ -77,7 +84,9 @@ interface Projection {
   readonly out: number;
 }
 
-type Weight = { readonly tensor: TensorProto; readonly name: string; readonly in: number; readonly out: number } | { readonly problem: string };
+type Weight =
+  | { readonly tensor: TensorProto; readonly name: string; readonly in: number; readonly out: number }
+  | { readonly problem: string };
 
 const segmentMatch = (module: string, suffix: string) => module === suffix || module.endsWith(`.${suffix}`);
 
@@ -100,22 +109,36 @@ function weightOf(node: NodeProto, constants: Map<string, TensorProto>, produced
   const transpose = producedBy.get(name);
   if (!tensor && transpose?.opType === "Transpose" && constants.has(transpose.input[0])) {
     const perm = transpose.attribute.find((a) => a.name === "perm")?.ints.map(Number) ?? [1, 0];
-    if (perm.length !== 2 || perm[0] !== 1) return { problem: `its weight goes through Transpose ${transpose.name} with perm [${perm}]` };
+    if (perm.length !== 2 || perm[0] !== 1)
+      return { problem: `its weight goes through Transpose ${transpose.name} with perm [${perm}]` };
     tensorName = transpose.input[0];
     tensor = constants.get(tensorName);
     transposed = !transposed;
   }
-  if (!tensor) return { problem: `its weight ${name} is ${producedBy.has(name) ? `computed by ${producedBy.get(name)!.opType} (quantised or otherwise not a plain initializer)` : "not a constant"}` };
+  if (!tensor)
+    return {
+      problem: `its weight ${name} is ${producedBy.has(name) ? `computed by ${producedBy.get(name)!.opType} (quantised or otherwise not a plain initializer)` : "not a constant"}`,
+    };
   const dims = tensorDims(tensor);
   if (dims.length !== 2) return { problem: `its weight ${tensorName} has shape [${dims}], not [in, out]` };
-  if (tensor.dataType !== TensorProto_DataType.FLOAT) return { problem: `its weight ${tensorName} is ${TensorProto_DataType[tensor.dataType]}, not float32` };
+  if (tensor.dataType !== TensorProto_DataType.FLOAT)
+    return { problem: `its weight ${tensorName} is ${TensorProto_DataType[tensor.dataType]}, not float32` };
   if (node.opType === "Gemm" && intAttr(node, "transA", 0) !== 0) return { problem: "it is a Gemm with transA" };
   const [rows, cols] = dims;
-  return transposed ? { tensor, name: tensorName, in: cols, out: rows } : { tensor, name: tensorName, in: rows, out: cols };
+  return transposed
+    ? { tensor, name: tensorName, in: cols, out: rows }
+    : { tensor, name: tensorName, in: rows, out: cols };
 }
 
 /** Quantised matrix products a projection may be exported as. */
-const QUANTISED = new Set(["MatMulNBits", "MatMulInteger", "QLinearMatMul", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "GatherBlockQuantized"]);
+const QUANTISED = new Set([
+  "MatMulNBits",
+  "MatMulInteger",
+  "QLinearMatMul",
+  "MatMulIntegerToFloat",
+  "DynamicQuantizeMatMul",
+  "GatherBlockQuantized",
+]);
 
 /** Module names fused projections go by (a fused qkv cannot take separate q/k/v factors). */
 const FUSED = /qkv|query_key_value|c_attn|w_pack|in_proj|gate_up/i;
@@ -132,7 +155,9 @@ function missingTarget(suffix: string, modules: readonly string[]): SurgeryError
   return new SurgeryError(
     "lora_target_missing",
     `LoRA target ${suffix}: no MatMul/Gemm node or weight maps to a module named *.${suffix}` +
-      (modules.length ? ` (projections found: ${shown}${modules.length > 8 ? `, ... ${modules.length} in all` : ""})` : " (the graph has no MatMul/Gemm with a constant weight)"),
+      (modules.length
+        ? ` (projections found: ${shown}${modules.length > 8 ? `, ... ${modules.length} in all` : ""})`
+        : " (the graph has no MatMul/Gemm with a constant weight)"),
   );
 }
 
@@ -145,27 +170,41 @@ function findProjections(graph: GraphProto, suffixes: readonly string[]): Projec
     if (QUANTISED.has(node.opType)) {
       const module = scopeModule(node.name);
       const suffix = module && suffixes.find((s) => segmentMatch(module, s));
-      if (suffix) throw new SurgeryError("lora_target_unsupported", `LoRA target ${module}: node ${node.name} is ${node.opType}; quantised projections cannot take LoRA inputs (export the float model)`);
+      if (suffix)
+        throw new SurgeryError(
+          "lora_target_unsupported",
+          `LoRA target ${module}: node ${node.name} is ${node.opType}; quantised projections cannot take LoRA inputs (export the float model)`,
+        );
       continue;
     }
-    if ((node.opType !== "MatMul" && node.opType !== "Gemm") || (node.domain !== "" && node.domain !== "ai.onnx")) continue;
+    if ((node.opType !== "MatMul" && node.opType !== "Gemm") || (node.domain !== "" && node.domain !== "ai.onnx"))
+      continue;
     const weight = weightOf(node, constants, producedBy);
-    const fromWeight = "name" in weight && weight.name.endsWith(".weight") ? weight.name.slice(0, -".weight".length) : null;
+    const fromWeight =
+      "name" in weight && weight.name.endsWith(".weight") ? weight.name.slice(0, -".weight".length) : null;
     const candidates = [scopeModule(node.name), fromWeight].filter((m): m is string => m !== null);
     if ("tensor" in weight && candidates[0]) modules.push(candidates[0]);
     const suffix = suffixes.find((s) => candidates.some((m) => segmentMatch(m, s)));
     if (!suffix) continue;
     const module = candidates.find((m) => segmentMatch(m, suffix))!;
     if ("problem" in weight) {
-      throw new SurgeryError("lora_target_unsupported", `LoRA target ${module}: node ${node.name || node.output[0]} (${node.opType}) cannot take LoRA inputs: ${weight.problem}`);
+      throw new SurgeryError(
+        "lora_target_unsupported",
+        `LoRA target ${module}: node ${node.name || node.output[0]} (${node.opType}) cannot take LoRA inputs: ${weight.problem}`,
+      );
     }
     found.push({ node, module, x: node.input[0], in: weight.in, out: weight.out });
   }
-  for (const suffix of suffixes) if (!found.some((p) => segmentMatch(p.module, suffix))) throw missingTarget(suffix, modules);
+  for (const suffix of suffixes)
+    if (!found.some((p) => segmentMatch(p.module, suffix))) throw missingTarget(suffix, modules);
   const seen = new Map<string, Projection>();
   for (const p of found) {
     const first = seen.get(p.module);
-    if (first) throw new SurgeryError("lora_target_ambiguous", `LoRA target ${p.module}: two nodes compute it (${first.node.name} and ${p.node.name}); one pair of factors cannot serve both`);
+    if (first)
+      throw new SurgeryError(
+        "lora_target_ambiguous",
+        `LoRA target ${p.module}: two nodes compute it (${first.node.name} and ${p.node.name}); one pair of factors cannot serve both`,
+      );
     seen.set(p.module, p);
   }
   return found;
@@ -180,20 +219,33 @@ function insertLowRankPaths(graph: GraphProto, projections: readonly Projection[
     taken.add(candidate);
     return candidate;
   };
-  const perm = () => create(AttributeProtoSchema, { name: "perm", type: AttributeProto_AttributeType.INTS, ints: [1n, 0n] });
+  const perm = () =>
+    create(AttributeProtoSchema, { name: "perm", type: AttributeProto_AttributeType.INTS, ints: [1n, 0n] });
   const after = new Map<NodeProto, NodeProto[]>();
   for (const p of projections) {
     const a = `${p.module}.lora_A`;
     const b = `${p.module}.lora_B`;
-    for (const name of [a, b]) if (taken.has(name)) throw new SurgeryError("lora_input_taken", `LoRA target ${p.module}: the graph already has a value named ${name}`);
+    for (const name of [a, b])
+      if (taken.has(name))
+        throw new SurgeryError(
+          "lora_input_taken",
+          `LoRA target ${p.module}: the graph already has a value named ${name}`,
+        );
     taken.add(a).add(b);
     const y = p.node.output[0];
     const base = fresh(`${y}/base`);
     p.node.output[0] = base;
-    const scope = p.node.name.includes("/") ? p.node.name.slice(0, p.node.name.lastIndexOf("/")) : `/${p.module.replaceAll(".", "/")}`;
+    const scope = p.node.name.includes("/")
+      ? p.node.name.slice(0, p.node.name.lastIndexOf("/"))
+      : `/${p.module.replaceAll(".", "/")}`;
     const [aT, xa, bT, delta] = ["lora_A_T", "lora_xA", "lora_B_T", "lora_delta"].map((s) => fresh(`${scope}/${s}`));
-    const node = (opType: string, input: string[], output: string, name: string, attribute = [] as ReturnType<typeof perm>[]) =>
-      create(NodeProtoSchema, { opType, input, output: [output], name: fresh(`${scope}/lora/${name}`), attribute });
+    const node = (
+      opType: string,
+      input: string[],
+      output: string,
+      name: string,
+      attribute = [] as ReturnType<typeof perm>[],
+    ) => create(NodeProtoSchema, { opType, input, output: [output], name: fresh(`${scope}/lora/${name}`), attribute });
     after.set(p.node, [
       node("Transpose", [a], aT, "Transpose_A", [perm()]),
       node("MatMul", [p.x, aT], xa, "MatMul_A"),
@@ -206,14 +258,21 @@ function insertLowRankPaths(graph: GraphProto, projections: readonly Projection[
   graph.node = graph.node.flatMap((n) => [n, ...(after.get(n) ?? [])]);
 }
 
-const FLOATS = new Set<number>([TensorProto_DataType.FLOAT, TensorProto_DataType.FLOAT16, TensorProto_DataType.BFLOAT16, TensorProto_DataType.DOUBLE]);
+const FLOATS = new Set<number>([
+  TensorProto_DataType.FLOAT,
+  TensorProto_DataType.FLOAT16,
+  TensorProto_DataType.BFLOAT16,
+  TensorProto_DataType.DOUBLE,
+]);
 
 /** The logits output's last dimension, else the rows of the embedding gathered by `input_ids`. */
 function vocabSizeOf(graph: GraphProto, constants: Map<string, TensorProto>): number | null {
   const logits = graph.output.find((o) => o.name === "logits") ?? graph.output[0];
   const last = logits ? valueDims(logits)?.at(-1) : undefined;
   if (typeof last === "number" && last > 0) return last;
-  const embedding = graph.node.find((n) => n.opType === "Gather" && n.input[1] === "input_ids" && constants.has(n.input[0]));
+  const embedding = graph.node.find(
+    (n) => n.opType === "Gather" && n.input[1] === "input_ids" && constants.has(n.input[0]),
+  );
   return embedding ? (tensorDims(constants.get(embedding.input[0])!)[0] ?? null) : null;
 }
 
@@ -248,28 +307,42 @@ function axesOf(t: TensorProto): number[] {
   if (t.int32Data.length) return [...t.int32Data];
   const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
   const wide = t.dataType === TensorProto_DataType.INT64;
-  return Array.from({ length: t.rawData.byteLength / (wide ? 8 : 4) }, (_, i) => (wide ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true)));
+  return Array.from({ length: t.rawData.byteLength / (wide ? 8 : 4) }, (_, i) =>
+    wide ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true),
+  );
 }
 
 export function addLoraInputs(plain: Uint8Array, options: SurgeryOptions = {}): SurgeryResult {
   const suffixes = options.targets ?? DEFAULT_LORA_TARGETS;
   if (suffixes.length === 0 || suffixes.some((s) => !/^[A-Za-z0-9_.]+$/.test(s))) {
-    throw new SurgeryError("lora_targets_invalid", `LoRA targets must be module-name suffixes such as q_proj; got [${suffixes.join(", ")}]`);
+    throw new SurgeryError(
+      "lora_targets_invalid",
+      `LoRA targets must be module-name suffixes such as q_proj; got [${suffixes.join(", ")}]`,
+    );
   }
   if (options.maxSequence !== undefined && !(Number.isInteger(options.maxSequence) && options.maxSequence > 0)) {
-    throw new SurgeryError("max_sequence_invalid", `maxSequence must be a positive integer; got ${options.maxSequence}`);
+    throw new SurgeryError(
+      "max_sequence_invalid",
+      `maxSequence must be a positive integer; got ${options.maxSequence}`,
+    );
   }
   const model = readModel(plain);
   const graph = model.graph!;
   const existing = graph.input.map((i) => i.name).filter(isLoraInput);
   if (existing.length > 0) {
-    throw new SurgeryError("lora_inputs_present", `the model already has LoRA inputs (${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", ..." : ""}): register it as it is`);
+    throw new SurgeryError(
+      "lora_inputs_present",
+      `the model already has LoRA inputs (${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", ..." : ""}): register it as it is`,
+    );
   }
   const constants = constantTensors(graph);
   const vocabSize = vocabSizeOf(graph, constants);
   const positions = graphMaxSequence(graph, constants);
   if (options.maxSequence !== undefined && positions !== null && options.maxSequence > positions) {
-    throw new SurgeryError("max_sequence_invalid", `maxSequence ${options.maxSequence} exceeds the ${positions} positions the graph's position table holds`);
+    throw new SurgeryError(
+      "max_sequence_invalid",
+      `maxSequence ${options.maxSequence} exceeds the ${positions} positions the graph's position table holds`,
+    );
   }
   const projections = findProjections(graph, suffixes);
   insertLowRankPaths(graph, projections);

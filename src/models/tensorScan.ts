@@ -127,7 +127,9 @@ class WireReader {
 
 /** One field of a message: its number, wire type, and (varints) value or (length-delimited) end position. */
 type Field =
-  { no: number; wire: 0; value: bigint } | { no: number; wire: 2; end: number } | { no: number; wire: 1 | 5 };
+  | { no: number; wire: 0; value: bigint }
+  | { no: number; wire: 2; end: number }
+  | { no: number; wire: 1 | 5 };
 /** Reads what it needs of a field; the walk skips whatever of a length-delimited field it leaves. */
 type Visit = (f: Field) => Promise<void>;
 

@@ -49,7 +49,15 @@ export interface TuneSettings {
  * docs/tuning.md): svd screened at 1-2 times uniform weights, pruning methods off (no held-out
  * gain, 3x the run time), CMA-ES with a shared scale coordinate, 24 candidates per fold.
  */
-export const DEFAULT_TUNE: TuneSettings = { budget: 24, folds: 2, penalty: 0, sigma0: 1, densities: [], scales: [1, 1.25, 1.5, 2], scaleCoordinate: true };
+export const DEFAULT_TUNE: TuneSettings = {
+  budget: 24,
+  folds: 2,
+  penalty: 0,
+  sigma0: 1,
+  densities: [],
+  scales: [1, 1.25, 1.5, 2],
+  scaleCoordinate: true,
+};
 
 /** A task as the run saw it when it started: later catalogue changes do not leak into a run. */
 export interface RunTask {

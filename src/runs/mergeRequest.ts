@@ -4,7 +4,11 @@
  */
 import { z } from "zod";
 import {
-  DEFAULT_MERGE_METHOD, MERGE_METHODS, MERGE_PARAMETERS, MERGE_PARAMETER_NAMES, type MergeParameter,
+  DEFAULT_MERGE_METHOD,
+  MERGE_METHODS,
+  MERGE_PARAMETERS,
+  MERGE_PARAMETER_NAMES,
+  type MergeParameter,
   type MergeParameterName,
 } from "../adapters/merge/registry";
 import { DEFAULT_TUNE } from "./config";
@@ -22,8 +26,10 @@ type RequestParameter = {
 }[MergeParameterName];
 
 const requestParameters = Object.fromEntries(
-  MERGE_PARAMETER_NAMES.filter((name) => MERGE_PARAMETERS[name].source === "request")
-    .map((name) => [name, parameterSchema(MERGE_PARAMETERS[name]).optional()]),
+  MERGE_PARAMETER_NAMES.filter((name) => MERGE_PARAMETERS[name].source === "request").map((name) => [
+    name,
+    parameterSchema(MERGE_PARAMETERS[name]).optional(),
+  ]),
 ) as Record<RequestParameter, z.ZodOptional<z.ZodNumber>>;
 
 export const MergeRequest = z

@@ -26,8 +26,11 @@ export async function buildMergedAdapter(
   const merged = mergeAdapters(adapters, targets, { ...merge, weights });
   const bad = nonFiniteModule(merged);
   if (bad) {
-    throw new DomainError("unprocessable", "non_finite_merge",
-      `the ${merge.method} merge of ${members.map((t) => t.id).join(", ")} has non-finite factors in ${bad} although each adapter is within bounds`);
+    throw new DomainError(
+      "unprocessable",
+      "non_finite_merge",
+      `the ${merge.method} merge of ${members.map((t) => t.id).join(", ")} has non-finite factors in ${bad} although each adapter is within bounds`,
+    );
   }
   const peft = toPeft(merged, targets);
   const sha256 = await sha256Hex(peft.safetensors);
@@ -44,10 +47,17 @@ export async function buildMergedAdapter(
  * (finite, within the bounds of src/adapters/peft.ts); a task whose adapter fails is named, with
  * the reader's reason, so the run blames it and none of its healthy cluster mates.
  */
-export async function readMemberAdapters(bucket: R2Bucket, targets: readonly LoraTarget[], members: readonly Pick<RunTask, "id" | "adapterSha256">[]): Promise<AdapterFactors[]> {
+export async function readMemberAdapters(
+  bucket: R2Bucket,
+  targets: readonly LoraTarget[],
+  members: readonly Pick<RunTask, "id" | "adapterSha256">[],
+): Promise<AdapterFactors[]> {
   const read = await Promise.allSettled(members.map((t) => readAdapter(bucket, t.id, targets, t.adapterSha256)));
-  const unusable = read.flatMap((r, i) => (r.status === "rejected" && r.reason instanceof DomainError ? [`task ${members[i].id}: ${r.reason.message}`] : []));
-  if (unusable.length) throw new DomainError("unprocessable", "unusable_adapter", `unusable adapter of ${unusable.join("; ")}`);
+  const unusable = read.flatMap((r, i) =>
+    r.status === "rejected" && r.reason instanceof DomainError ? [`task ${members[i].id}: ${r.reason.message}`] : [],
+  );
+  if (unusable.length)
+    throw new DomainError("unprocessable", "unusable_adapter", `unusable adapter of ${unusable.join("; ")}`);
   return read.map((r) => {
     if (r.status === "rejected") throw r.reason; // R2 trouble: the phase is retried
     return r.value;

@@ -24,7 +24,8 @@ export function changedTasks(
     const current = now.get(task.id);
     if (!current) changed.push({ id: task.id, change: "deleted" });
     else if (current.adapterSha256 !== task.adapterSha256) changed.push({ id: task.id, change: "adapter replaced" });
-    else if (current.examplesSha256.fewshot !== task.fewshotSha256) changed.push({ id: task.id, change: "few-shot examples replaced" });
+    else if (current.examplesSha256.fewshot !== task.fewshotSha256)
+      changed.push({ id: task.id, change: "few-shot examples replaced" });
   }
   return changed;
 }

@@ -87,20 +87,60 @@ const R2_READS_PER_UNIT = 1;
 /** R2 writes per merge: the merged safetensors and its adapter_config.json. */
 const R2_WRITES_PER_MERGE = 2;
 
-const line = (item: string, quantity: number, unit: string, usdPerMillion: number): CostLine => ({ item, quantity, unit, usd: (quantity * usdPerMillion) / 1e6 });
+const line = (item: string, quantity: number, unit: string, usdPerMillion: number): CostLine => ({
+  item,
+  quantity,
+  unit,
+  usd: (quantity * usdPerMillion) / 1e6,
+});
 
 /** The run's bill at list prices, line by line (storage: one month of the run's object). */
 export function estimateCost(usage: RunUsage): CostEstimate {
   const lines = [
     line("Workers CPU time (evaluation)", Math.round(usage.evaluationMs), "CPU-ms", WORKERS_CPU_USD_PER_MILLION_MS),
-    line("Workers CPU time (task similarity, estimated)", Math.round((usage.similarityMultiplyAdds * SIMILARITY_NS_PER_MULTIPLY_ADD) / 1e6), "CPU-ms", WORKERS_CPU_USD_PER_MILLION_MS),
-    line("Queue operations", usage.messages * QUEUE_OPERATIONS_PER_MESSAGE, "operations", QUEUE_USD_PER_MILLION_OPERATIONS),
-    line("Durable Object requests", usage.messages * RPCS_PER_MESSAGE + usage.iterations * ALARMS_PER_ITERATION, "requests", DO_USD_PER_MILLION_REQUESTS),
-    line("Durable Object rows written", usage.unitRows + usage.evaluatedUnits * ROWS_WRITTEN_PER_UNIT, "rows", DO_USD_PER_MILLION_ROWS_WRITTEN),
-    line("Durable Object rows read", usage.unitRows + usage.evaluatedUnits * ROWS_READ_PER_UNIT, "rows", DO_USD_PER_MILLION_ROWS_READ),
+    line(
+      "Workers CPU time (task similarity, estimated)",
+      Math.round((usage.similarityMultiplyAdds * SIMILARITY_NS_PER_MULTIPLY_ADD) / 1e6),
+      "CPU-ms",
+      WORKERS_CPU_USD_PER_MILLION_MS,
+    ),
+    line(
+      "Queue operations",
+      usage.messages * QUEUE_OPERATIONS_PER_MESSAGE,
+      "operations",
+      QUEUE_USD_PER_MILLION_OPERATIONS,
+    ),
+    line(
+      "Durable Object requests",
+      usage.messages * RPCS_PER_MESSAGE + usage.iterations * ALARMS_PER_ITERATION,
+      "requests",
+      DO_USD_PER_MILLION_REQUESTS,
+    ),
+    line(
+      "Durable Object rows written",
+      usage.unitRows + usage.evaluatedUnits * ROWS_WRITTEN_PER_UNIT,
+      "rows",
+      DO_USD_PER_MILLION_ROWS_WRITTEN,
+    ),
+    line(
+      "Durable Object rows read",
+      usage.unitRows + usage.evaluatedUnits * ROWS_READ_PER_UNIT,
+      "rows",
+      DO_USD_PER_MILLION_ROWS_READ,
+    ),
     line("Durable Object storage (a month)", usage.storedBytes / 1e9, "GB-month", DO_USD_PER_GB_MONTH * 1e6),
-    line("R2 Class A (merged adapters written)", usage.merges * R2_WRITES_PER_MERGE, "requests", R2_CLASS_A_USD_PER_MILLION),
-    line("R2 Class B (adapters and examples read)", usage.messages * R2_READS_PER_MESSAGE + usage.evaluatedUnits * R2_READS_PER_UNIT + usage.mergeMembers, "requests", R2_CLASS_B_USD_PER_MILLION),
+    line(
+      "R2 Class A (merged adapters written)",
+      usage.merges * R2_WRITES_PER_MERGE,
+      "requests",
+      R2_CLASS_A_USD_PER_MILLION,
+    ),
+    line(
+      "R2 Class B (adapters and examples read)",
+      usage.messages * R2_READS_PER_MESSAGE + usage.evaluatedUnits * R2_READS_PER_UNIT + usage.mergeMembers,
+      "requests",
+      R2_CLASS_B_USD_PER_MILLION,
+    ),
   ];
   return { usd: lines.reduce((s, l) => s + l.usd, 0), lines, pricesRead: PRICES_READ };
 }

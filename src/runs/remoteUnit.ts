@@ -27,19 +27,26 @@ export async function evaluateRemotely(env: Env, unit: EvaluationUnit): Promise<
     });
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError");
-    throw new Error(timedOut ? `${what} did not answer within ${REMOTE_TIMEOUT_MS / 1000} s` : `${what} is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(
+      timedOut
+        ? `${what} did not answer within ${REMOTE_TIMEOUT_MS / 1000} s`
+        : `${what} is unreachable: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const body = await response.json<Record<string, unknown>>().catch(() => null);
   if (!response.ok) {
     const error = (body?.error ?? {}) as { code?: unknown; message?: unknown };
     const message = `${what} answered ${response.status}${typeof error.message === "string" ? `: ${error.message.slice(0, 300)}` : ""}`;
-    if (response.status === 422) throw new DomainError("unprocessable", typeof error.code === "string" ? error.code : "unit_refused", message);
+    if (response.status === 422)
+      throw new DomainError("unprocessable", typeof error.code === "string" ? error.code : "unit_refused", message);
     throw new Error(message);
   }
   // A non-finite loss arrives as null (JSON has no NaN): the run then fails at once, naming the task.
   const bad = RESULT_FIELDS.find((f) => typeof body?.[f] !== "number" && !(f === "loss" && body?.[f] === null));
   if (!body || bad) throw new Error(`${what} answered without a numeric ${bad ?? "body"}`);
-  const [loss, exactMatch, examples, tokens, forwardPasses, ms] = RESULT_FIELDS.map((f) => (body[f] === null ? NaN : (body[f] as number)));
+  const [loss, exactMatch, examples, tokens, forwardPasses, ms] = RESULT_FIELDS.map((f) =>
+    body[f] === null ? NaN : (body[f] as number),
+  );
   return { loss, exactMatch, examples, tokens, forwardPasses, ms };
 }
 
@@ -51,6 +58,7 @@ function evaluatorEndpoint(env: Env): { origin: string; endpoint: string } {
   } catch {
     throw new DomainError("unavailable", "evaluator_unconfigured", "EVALUATOR_URL is not a URL");
   }
-  if (!env.EVALUATOR_SECRET) throw new DomainError("unavailable", "evaluator_unconfigured", "EVALUATOR_SECRET is not set");
+  if (!env.EVALUATOR_SECRET)
+    throw new DomainError("unavailable", "evaluator_unconfigured", "EVALUATOR_SECRET is not set");
   return { origin: url.origin, endpoint: new URL("v1/units", url.href.endsWith("/") ? url.href : `${url.href}/`).href };
 }

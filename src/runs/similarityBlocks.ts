@@ -43,14 +43,27 @@ export function similarityBlocks(n: number, block = SIMILARITY_BLOCK): Similarit
   const count = Math.ceil(n / block);
   const range = (b: number): [number, number] => [b * block, Math.min(n, (b + 1) * block)];
   const blocks: SimilarityBlock[] = [];
-  for (let i = 0; i < count; i++) for (let j = i; j < count; j++) blocks.push({ id: `gram:${i}:${j}`, rows: range(i), cols: range(j) });
+  for (let i = 0; i < count; i++)
+    for (let j = i; j < count; j++) blocks.push({ id: `gram:${i}:${j}`, rows: range(i), cols: range(j) });
   return blocks;
 }
 
 /** The message of one block of a run over `tasks`. */
-export function similarityMessage(runId: string, modelId: string, tasks: readonly RunTask[], block: SimilarityBlock): SimilarityMessage {
+export function similarityMessage(
+  runId: string,
+  modelId: string,
+  tasks: readonly RunTask[],
+  block: SimilarityBlock,
+): SimilarityMessage {
   const pin = (t: RunTask) => ({ id: t.id, adapterSha256: t.adapterSha256 });
-  return { kind: "similarity", runId, blockId: block.id, modelId, rows: tasks.slice(...block.rows).map(pin), cols: tasks.slice(...block.cols).map(pin) };
+  return {
+    kind: "similarity",
+    runId,
+    blockId: block.id,
+    modelId,
+    rows: tasks.slice(...block.rows).map(pin),
+    cols: tasks.slice(...block.cols).map(pin),
+  };
 }
 
 /**
@@ -58,13 +71,20 @@ export function similarityMessage(runId: string, modelId: string, tasks: readonl
  * (what the cost estimate prices: the Workers clock does not advance during pure computation).
  * An unusable adapter is a DomainError naming its task.
  */
-export async function computeBlock(bucket: R2Bucket, message: SimilarityMessage): Promise<{ dots: Float64Array; multiplyAdds: number }> {
+export async function computeBlock(
+  bucket: R2Bucket,
+  message: SimilarityMessage,
+): Promise<{ dots: Float64Array; multiplyAdds: number }> {
   const { contract } = await loadTokenizer(bucket, message.modelId);
   const targets = contract.loraTargets;
-  const diagonal = message.rows.length === message.cols.length && message.rows.every((t, i) => t.id === message.cols[i].id);
+  const diagonal =
+    message.rows.length === message.cols.length && message.rows.every((t, i) => t.id === message.cols[i].id);
   const rows = await readMemberAdapters(bucket, targets, message.rows);
   const cols = diagonal ? rows : await readMemberAdapters(bucket, targets, message.cols);
-  return { dots: await gramInSlices(rows, cols, targets, diagonal), multiplyAdds: gramWork(rows, cols, targets, diagonal) };
+  return {
+    dots: await gramInSlices(rows, cols, targets, diagonal),
+    multiplyAdds: gramWork(rows, cols, targets, diagonal),
+  };
 }
 
 /** Rows of a block computed between two yields: a few hundred ms at most of the reference model's. */
@@ -74,7 +94,12 @@ const ROWS_PER_SLICE = 5;
  * `gramBlock`'s numbers, the same sums in the same order, computed a slice of rows and one module
  * at a time with a yield between: a block is 2-10 s of CPU, and the API's requests share the isolate.
  */
-export async function gramInSlices(rows: readonly AdapterFactors[], cols: readonly AdapterFactors[], targets: readonly LoraTarget[], diagonal: boolean): Promise<Float64Array> {
+export async function gramInSlices(
+  rows: readonly AdapterFactors[],
+  cols: readonly AdapterFactors[],
+  targets: readonly LoraTarget[],
+  diagonal: boolean,
+): Promise<Float64Array> {
   const m = cols.length;
   const gram = new Float64Array(rows.length * m);
   for (const target of targets) {
@@ -96,7 +121,12 @@ export async function gramInSlices(rows: readonly AdapterFactors[], cols: readon
 }
 
 /** Multiply-adds of `gramBlock` over these adapters: r1 r2 (in + out) per module and pair. */
-function gramWork(rows: readonly AdapterFactors[], cols: readonly AdapterFactors[], targets: readonly LoraTarget[], diagonal: boolean): number {
+function gramWork(
+  rows: readonly AdapterFactors[],
+  cols: readonly AdapterFactors[],
+  targets: readonly LoraTarget[],
+  diagonal: boolean,
+): number {
   let work = 0;
   for (const target of targets) {
     const ranks = (adapters: readonly AdapterFactors[]) => adapters.map((a) => a.get(target.module)!.rank);
@@ -110,14 +140,19 @@ function gramWork(rows: readonly AdapterFactors[], cols: readonly AdapterFactors
 }
 
 /** The cosine matrix from every block's inner products (`dots(block)`, row-major as computed). */
-export function assembleSimilarity(n: number, blocks: readonly SimilarityBlock[], dots: (block: SimilarityBlock) => Float64Array): Float64Array {
+export function assembleSimilarity(
+  n: number,
+  blocks: readonly SimilarityBlock[],
+  dots: (block: SimilarityBlock) => Float64Array,
+): Float64Array {
   const gram = new Float64Array(n * n);
   for (const block of blocks) {
     const values = dots(block);
     const [r0, r1] = block.rows;
     const [c0, c1] = block.cols;
     const width = c1 - c0;
-    if (values.length !== (r1 - r0) * width) throw new RangeError(`block ${block.id} has ${values.length} values, not ${(r1 - r0) * width}`);
+    if (values.length !== (r1 - r0) * width)
+      throw new RangeError(`block ${block.id} has ${values.length} values, not ${(r1 - r0) * width}`);
     for (let i = r0; i < r1; i++) {
       for (let j = c0; j < c1; j++) {
         const v = values[(i - r0) * width + (j - c0)];

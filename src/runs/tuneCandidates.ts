@@ -34,7 +34,6 @@ export interface CandidateResult {
   readonly ms: number;
 }
 
-
 export async function evaluateCandidate(bucket: R2Bucket, message: CandidateMessage): Promise<CandidateResult> {
   const started = Date.now();
   const model = await loadModel(bucket, message.modelId);
@@ -45,7 +44,11 @@ export async function evaluateCandidate(bucket: R2Bucket, message: CandidateMess
   const losses: number[][] = [];
   let forwardPasses = 0;
   for (const member of message.members) {
-    const result = await evaluate(model, await pinnedExamples(bucket, member.id, "fewshot", member.fewshotSha256), adapter);
+    const result = await evaluate(
+      model,
+      await pinnedExamples(bucket, member.id, "fewshot", member.fewshotSha256),
+      adapter,
+    );
     losses.push(result.exampleLosses);
     forwardPasses += result.forwardPasses;
   }

@@ -33,7 +33,12 @@ export async function evaluateUnit(bucket: R2Bucket, unit: EvaluationUnit): Prom
 const examplesCache = new Map<string, Example[]>();
 
 /** The task's examples as the unit pinned them; replaced examples are an error. */
-export async function pinnedExamples(bucket: R2Bucket, taskId: string, split: Split, sha256: string): Promise<Example[]> {
+export async function pinnedExamples(
+  bucket: R2Bucket,
+  taskId: string,
+  split: Split,
+  sha256: string,
+): Promise<Example[]> {
   const cached = examplesCache.get(sha256);
   if (cached) return cached;
   const what = split === "fewshot" ? "few-shot examples" : "test examples";
@@ -80,7 +85,11 @@ export function unitMessages(
 }
 
 /** Sends units as messages (`unitMessages`) within the queue's batch limits; returns the messages sent. */
-export async function sendUnits(queue: Queue, kind: UnitMessage["kind"], units: readonly EvaluationUnit[]): Promise<number> {
+export async function sendUnits(
+  queue: Queue,
+  kind: UnitMessage["kind"],
+  units: readonly EvaluationUnit[],
+): Promise<number> {
   const messages = unitMessages(kind, units);
   await sendMessages(queue, messages);
   return messages.length;

@@ -4,8 +4,7 @@
  */
 import type { CachedLoss, CachedMerge } from "../runs/cached";
 
-const shard = (env: Env, key: string) =>
-  env.CLUSTER_CACHE.get(env.CLUSTER_CACHE.idFromName(`cache-${key[0] ?? "0"}`));
+const shard = (env: Env, key: string) => env.CLUSTER_CACHE.get(env.CLUSTER_CACHE.idFromName(`cache-${key[0] ?? "0"}`));
 
 function byShard<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

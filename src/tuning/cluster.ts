@@ -69,13 +69,31 @@ export function createClusterTuning(options: ClusterTuningOptions): ClusterTunin
   if (options.members.length !== n) throw new RangeError(`${options.members.length} members for ${n} example counts`);
   if (options.candidates.length === 0) throw new RangeError("no screened candidates");
   options.candidates.forEach((c, i) => {
-    if (c.weights?.length !== n) throw new RangeError(`candidate ${i} has ${c.weights?.length ?? "no"} weights for ${n} members`);
+    if (c.weights?.length !== n)
+      throw new RangeError(`candidate ${i} has ${c.weights?.length ?? "no"} weights for ${n} members`);
   });
-  if (!Number.isInteger(options.budget) || options.budget < 0) throw new RangeError(`budget must be a non-negative integer, got ${options.budget}`);
-  const memberFolds = options.exampleCounts.map((count, i) => exampleFolds(count, options.folds, (options.seed + options.members[i]) >>> 0));
+  if (!Number.isInteger(options.budget) || options.budget < 0)
+    throw new RangeError(`budget must be a non-negative integer, got ${options.budget}`);
+  const memberFolds = options.exampleCounts.map((count, i) =>
+    exampleFolds(count, options.folds, (options.seed + options.members[i]) >>> 0),
+  );
   return {
-    kind: "clusterTuning", version: 1, options, phase: "screen", memberFolds, screen: [], chosen: 0, startLosses: [], x0: [],
-    fold: 0, cmaes: null, bestLosses: null, solutions: [], heldBackStart: 0, heldBackTuned: 0, result: null,
+    kind: "clusterTuning",
+    version: 1,
+    options,
+    phase: "screen",
+    memberFolds,
+    screen: [],
+    chosen: 0,
+    startLosses: [],
+    x0: [],
+    fold: 0,
+    cmaes: null,
+    bestLosses: null,
+    solutions: [],
+    heldBackStart: 0,
+    heldBackTuned: 0,
+    result: null,
   };
 }
 
@@ -93,17 +111,31 @@ export function tellClusterTuning(state: ClusterTuningState, losses: readonly Me
   losses.forEach((merge, i) => {
     if (merge.length !== n) throw new RangeError(`merge ${i}: losses of ${merge.length} members, expected ${n}`);
     merge.forEach((l, m) => {
-      if (l.length !== options.exampleCounts[m]) throw new RangeError(`merge ${i}, member ${m}: ${l.length} losses, expected ${options.exampleCounts[m]}`);
+      if (l.length !== options.exampleCounts[m])
+        throw new RangeError(`merge ${i}, member ${m}: ${l.length} losses, expected ${options.exampleCounts[m]}`);
     });
   });
   if (state.phase === "done") throw new RangeError("tellClusterTuning: tuning is done");
   if (state.phase === "screen") {
-    if (losses.length !== options.candidates.length) throw new RangeError(`${losses.length} merges told, ${options.candidates.length} screened`);
-    const screen = losses.map((merge) => clusterObjective(merge.map((l) => subsetLoss(l, l.map((_, e) => e))), options.penalty));
+    if (losses.length !== options.candidates.length)
+      throw new RangeError(`${losses.length} merges told, ${options.candidates.length} screened`);
+    const screen = losses.map((merge) =>
+      clusterObjective(
+        merge.map((l) =>
+          subsetLoss(
+            l,
+            l.map((_, e) => e),
+          ),
+        ),
+        options.penalty,
+      ),
+    );
     let chosen = 0;
     screen.forEach((j, i) => (j < screen[chosen] ? (chosen = i) : 0));
     const start = options.candidates[chosen].weights!;
-    const x0 = options.scaleCoordinate ? [Math.log(start[0] * n), ...start.map((w) => Math.log(w / start[0]))] : start.map((w) => Math.log(w * n));
+    const x0 = options.scaleCoordinate
+      ? [Math.log(start[0] * n), ...start.map((w) => Math.log(w / start[0]))]
+      : start.map((w) => Math.log(w * n));
     const next = { ...state, screen, chosen, startLosses: losses[chosen].map((l) => [...l]), x0 };
     if (options.budget === 0 || n < 2) return finish(next, false);
     return { ...next, phase: "folds", cmaes: newFold(next, 0) };
@@ -127,9 +159,15 @@ export function tellClusterTuning(state: ClusterTuningState, losses: readonly Me
   const x = improved ? told.best!.x : state.x0;
   const judged = improved ? bestLosses! : state.startLosses;
   const next = {
-    ...state, cmaes: told, bestLosses: null, solutions: [...state.solutions, [...x]],
-    heldBackStart: state.heldBackStart + foldObjective(state.startLosses, state.memberFolds, f, "heldBack", options.penalty) / options.folds,
-    heldBackTuned: state.heldBackTuned + foldObjective(judged, state.memberFolds, f, "heldBack", options.penalty) / options.folds,
+    ...state,
+    cmaes: told,
+    bestLosses: null,
+    solutions: [...state.solutions, [...x]],
+    heldBackStart:
+      state.heldBackStart +
+      foldObjective(state.startLosses, state.memberFolds, f, "heldBack", options.penalty) / options.folds,
+    heldBackTuned:
+      state.heldBackTuned + foldObjective(judged, state.memberFolds, f, "heldBack", options.penalty) / options.folds,
   };
   if (f + 1 < options.folds) return { ...next, fold: f + 1, cmaes: newFold(next, f + 1) };
   return finish(next, next.heldBackTuned < next.heldBackStart);
@@ -148,5 +186,10 @@ function mergeOf(state: ClusterTuningState, x: readonly number[]): MergeOptions 
 function finish(state: ClusterTuningState, weightsKept: boolean): ClusterTuningState {
   const start = state.options.candidates[state.chosen];
   const x = state.x0.map((_, d) => state.solutions.reduce((s, sol) => s + sol[d], 0) / state.solutions.length);
-  return { ...state, phase: "done", cmaes: null, result: { merge: weightsKept ? mergeOf(state, x) : start, weightsKept } };
+  return {
+    ...state,
+    phase: "done",
+    cmaes: null,
+    result: { merge: weightsKept ? mergeOf(state, x) : start, weightsKept },
+  };
 }

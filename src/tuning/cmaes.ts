@@ -50,16 +50,30 @@ export function createCmaes(options: CmaesOptions): CmaesState {
   options.x0.forEach((x, i) => {
     if (!Number.isFinite(x)) throw new RangeError(`x0[${i}] is ${x}, not finite`);
   });
-  if (!(options.sigma0 > 0 && Number.isFinite(options.sigma0))) throw new RangeError(`sigma0 must be positive, got ${options.sigma0}`);
-  if (!Number.isInteger(options.budget) || options.budget < 1) throw new RangeError(`budget must be a positive integer, got ${options.budget}`);
-  if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed >= 2 ** 32) throw new RangeError(`seed must be an integer in [0, 2^32), got ${options.seed}`);
+  if (!(options.sigma0 > 0 && Number.isFinite(options.sigma0)))
+    throw new RangeError(`sigma0 must be positive, got ${options.sigma0}`);
+  if (!Number.isInteger(options.budget) || options.budget < 1)
+    throw new RangeError(`budget must be a positive integer, got ${options.budget}`);
+  if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed >= 2 ** 32)
+    throw new RangeError(`seed must be an integer in [0, 2^32), got ${options.seed}`);
   const populationSize = options.populationSize ?? 4 + Math.floor(3 * Math.log(n));
-  if (!Number.isInteger(populationSize) || populationSize < 2) throw new RangeError(`populationSize must be an integer >= 2, got ${populationSize}`);
+  if (!Number.isInteger(populationSize) || populationSize < 2)
+    throw new RangeError(`populationSize must be an integer >= 2, got ${populationSize}`);
   return {
-    kind: "cmaes", version: 1, seed: options.seed, budget: options.budget, populationSize, generation: 0, evaluations: 0,
-    mean: [...options.x0], sigma: options.sigma0,
+    kind: "cmaes",
+    version: 1,
+    seed: options.seed,
+    budget: options.budget,
+    populationSize,
+    generation: 0,
+    evaluations: 0,
+    mean: [...options.x0],
+    sigma: options.sigma0,
     covariance: Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))),
-    pathC: new Array<number>(n).fill(0), pathSigma: new Array<number>(n).fill(0), pending: [], best: null,
+    pathC: new Array<number>(n).fill(0),
+    pathSigma: new Array<number>(n).fill(0),
+    pending: [],
+    best: null,
   };
 }
 
@@ -99,19 +113,30 @@ export function askCmaes(state: CmaesState): { state: CmaesState; candidates: nu
 export function tellCmaes(state: CmaesState, fitness: readonly number[]): CmaesState {
   const xs = state.pending;
   if (xs.length === 0) throw new RangeError("tellCmaes: nothing was asked");
-  if (fitness.length !== xs.length) throw new RangeError(`tellCmaes: ${fitness.length} fitness values for ${xs.length} candidates`);
+  if (fitness.length !== xs.length)
+    throw new RangeError(`tellCmaes: ${fitness.length} fitness values for ${xs.length} candidates`);
   const f = fitness.map((v) => (Number.isNaN(v) ? Infinity : v));
   let best = state.best;
   f.forEach((v, i) => {
     if (best === null || v < best.f) best = { x: [...xs[i]], f: v };
   });
-  const told = { ...state, pending: [], best, evaluations: state.evaluations + xs.length, generation: state.generation + 1 };
+  const told = {
+    ...state,
+    pending: [],
+    best,
+    evaluations: state.evaluations + xs.length,
+    generation: state.generation + 1,
+  };
   if (xs.length < state.populationSize) return told;
   return { ...told, ...adapt(state, xs, f) };
 }
 
 /** Hansen's update of mean, paths, C and sigma from one full, evaluated population. */
-function adapt(state: CmaesState, xs: readonly number[][], f: readonly number[]): Pick<CmaesState, "mean" | "sigma" | "covariance" | "pathC" | "pathSigma"> {
+function adapt(
+  state: CmaesState,
+  xs: readonly number[][],
+  f: readonly number[],
+): Pick<CmaesState, "mean" | "sigma" | "covariance" | "pathC" | "pathSigma"> {
   const n = state.mean.length;
   const lambda = state.populationSize;
   const mu = Math.floor(lambda / 2);
@@ -127,7 +152,10 @@ function adapt(state: CmaesState, xs: readonly number[][], f: readonly number[])
   const chiN = Math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n));
 
   // Stable sort by fitness: ties keep ask order, so the update is deterministic.
-  const order = f.map((v, i) => ({ v, i })).sort((a, b) => a.v - b.v || a.i - b.i).map((o) => o.i);
+  const order = f
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => a.v - b.v || a.i - b.i)
+    .map((o) => o.i);
   const old = state.mean;
   const ys = order.slice(0, mu).map((i) => xs[i].map((x, d) => (x - old[d]) / state.sigma));
   const yw = Array.from({ length: n }, (_, d) => ys.reduce((s, y, i) => s + w[i] * y[d], 0));
@@ -135,18 +163,22 @@ function adapt(state: CmaesState, xs: readonly number[][], f: readonly number[])
 
   // C^{-1/2} yw through the eigendecomposition of the C the population was drawn from.
   const { values, vectors } = symmetricEigen(state.covariance);
-  const bty = values.map((_, j) => vectors.reduce((s, row, i) => s + row[j] * yw[i], 0) / Math.sqrt(Math.max(values[j], 1e-300)));
+  const bty = values.map(
+    (_, j) => vectors.reduce((s, row, i) => s + row[j] * yw[i], 0) / Math.sqrt(Math.max(values[j], 1e-300)),
+  );
   const invSqrtYw = Array.from({ length: n }, (_, i) => vectors[i].reduce((s, v, j) => s + v * bty[j], 0));
   const pathSigma = state.pathSigma.map((p, d) => (1 - cs) * p + Math.sqrt(cs * (2 - cs) * mueff) * invSqrtYw[d]);
   const psNorm2 = pathSigma.reduce((s, p) => s + p * p, 0);
   const hsig = psNorm2 / (1 - (1 - cs) ** (2 * (state.generation + 1))) / n < 2 + 4 / (n + 1) ? 1 : 0;
   const pathC = state.pathC.map((p, d) => (1 - cc) * p + hsig * Math.sqrt(cc * (2 - cc) * mueff) * yw[d]);
   const c1a = c1 * (1 - (1 - hsig * hsig) * cc * (2 - cc));
-  const covariance = state.covariance.map((row, i) => row.map((c, j) => {
-    let rankMu = 0;
-    for (let k = 0; k < mu; k++) rankMu += w[k] * ys[k][i] * ys[k][j];
-    return (1 - c1a - cmu) * c + c1 * pathC[i] * pathC[j] + cmu * rankMu;
-  }));
+  const covariance = state.covariance.map((row, i) =>
+    row.map((c, j) => {
+      let rankMu = 0;
+      for (let k = 0; k < mu; k++) rankMu += w[k] * ys[k][i] * ys[k][j];
+      return (1 - c1a - cmu) * c + c1 * pathC[i] * pathC[j] + cmu * rankMu;
+    }),
+  );
   // Keep C exactly symmetric against rounding, so its eigendecomposition stays real.
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) covariance[i][j] = covariance[j][i];
   const sigma = state.sigma * Math.exp(Math.min(1, (cs / damps) * (Math.sqrt(psNorm2) / chiN - 1)));

@@ -11,7 +11,8 @@ import { seededRandom } from "../prng";
  */
 export function exampleFolds(count: number, folds: number, seed: number): number[][] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(folds) || folds < 2 || folds > count) throw new RangeError(`folds must be an integer in 2..${count}, got ${folds}`);
+  if (!Number.isInteger(folds) || folds < 2 || folds > count)
+    throw new RangeError(`folds must be an integer in 2..${count}, got ${folds}`);
   const random = seededRandom(seed);
   const order = Array.from({ length: count }, (_, i) => i);
   for (let i = count - 1; i > 0; i--) {
@@ -34,7 +35,8 @@ export function subsetLoss(exampleLosses: ArrayLike<number>, examples: readonly 
   if (examples.length === 0) throw new RangeError("subsetLoss: no examples");
   let sum = 0;
   for (const e of examples) {
-    if (!(e >= 0 && e < exampleLosses.length)) throw new RangeError(`example ${e} is outside 0..${exampleLosses.length - 1}`);
+    if (!(e >= 0 && e < exampleLosses.length))
+      throw new RangeError(`example ${e} is outside 0..${exampleLosses.length - 1}`);
     sum += exampleLosses[e];
   }
   return sum / examples.length;
@@ -57,9 +59,18 @@ export function clusterObjective(memberLosses: readonly number[], penalty = 0): 
  * memberFolds[i] is member i's `exampleFolds`.
  */
 export function foldObjective(
-  memberLosses: readonly ArrayLike<number>[], memberFolds: readonly (readonly (readonly number[])[])[], fold: number, part: "train" | "heldBack", penalty = 0,
+  memberLosses: readonly ArrayLike<number>[],
+  memberFolds: readonly (readonly (readonly number[])[])[],
+  fold: number,
+  part: "train" | "heldBack",
+  penalty = 0,
 ): number {
-  if (memberLosses.length !== memberFolds.length) throw new RangeError(`${memberLosses.length} members' losses for ${memberFolds.length} members' folds`);
-  return clusterObjective(memberLosses.map((losses, i) =>
-    subsetLoss(losses, part === "train" ? trainingExamples(memberFolds[i], fold) : [...memberFolds[i][fold]])), penalty);
+  if (memberLosses.length !== memberFolds.length)
+    throw new RangeError(`${memberLosses.length} members' losses for ${memberFolds.length} members' folds`);
+  return clusterObjective(
+    memberLosses.map((losses, i) =>
+      subsetLoss(losses, part === "train" ? trainingExamples(memberFolds[i], fold) : [...memberFolds[i][fold]]),
+    ),
+    penalty,
+  );
 }

@@ -9,8 +9,10 @@
  * the plain run), the others spread by the golden-ratio increment, all in [0, 2^32).
  */
 export function restartSeeds(seed: number, restarts: number): number[] {
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
-  if (!Number.isInteger(restarts) || restarts < 1) throw new RangeError(`restarts must be a positive integer, got ${restarts}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(restarts) || restarts < 1)
+    throw new RangeError(`restarts must be a positive integer, got ${restarts}`);
   return Array.from({ length: restarts }, (_, r) => (seed + Math.imul(r, 0x9e3779b9)) >>> 0);
 }
 
@@ -31,14 +33,21 @@ export type RestartCriterion = "loss" | "exactMatch";
  * forward passes as J), then lowest J, then the first: J is what D2C minimises, but on the
  * reference world a lower J at K = 3 came with a lower held-out exact match (docs/tuning.md).
  */
-export function keptRestart(runs: readonly { readonly objective: number; readonly fewShotExactMatch: number }[], criterion: RestartCriterion): number {
+export function keptRestart(
+  runs: readonly { readonly objective: number; readonly fewShotExactMatch: number }[],
+  criterion: RestartCriterion,
+): number {
   if (criterion === "loss") return lowestObjective(runs);
   if (runs.length === 0) throw new RangeError("keptRestart: no runs");
   let best = 0;
   for (let i = 1; i < runs.length; i++) {
     const a = runs[i];
     const b = runs[best];
-    if (a.fewShotExactMatch > b.fewShotExactMatch || (a.fewShotExactMatch === b.fewShotExactMatch && a.objective < b.objective)) best = i;
+    if (
+      a.fewShotExactMatch > b.fewShotExactMatch ||
+      (a.fewShotExactMatch === b.fewShotExactMatch && a.objective < b.objective)
+    )
+      best = i;
   }
   return best;
 }

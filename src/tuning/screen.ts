@@ -19,15 +19,26 @@ export function unitWeight(method: MergeMethod, members: number): number {
 /** `base` (D2C's merge) first, then each screened method in registry order at each density; seeded ones get `seed`. */
 export function screenedMethods(base: MergeSettings, densities: readonly number[], seed: number): MergeSettings[] {
   const pruned = MERGE_METHOD_DESCRIPTORS.filter((d) => d.screened).flatMap((d) =>
-    densities.map((density): MergeSettings => (takesParameter(d.name, "seed")
-      ? { ...base, method: d.name, density, seed } : { ...base, method: d.name, density })));
+    densities.map(
+      (density): MergeSettings =>
+        takesParameter(d.name, "seed")
+          ? { ...base, method: d.name, density, seed }
+          : { ...base, method: d.name, density },
+    ),
+  );
   return [base, ...pruned];
 }
 
 /** Every screened merge of a cluster of `members` tasks: methods x scales, in that order (the first is D2C's own merge when scales[0] is 1). */
-export function screenCandidates(methods: readonly MergeSettings[], scales: readonly number[], members: number): MergeOptions[] {
+export function screenCandidates(
+  methods: readonly MergeSettings[],
+  scales: readonly number[],
+  members: number,
+): MergeOptions[] {
   scales.forEach((c) => {
     if (!(c > 0 && Number.isFinite(c))) throw new RangeError(`scale ${c} is not positive`);
   });
-  return methods.flatMap((m) => scales.map((c) => ({ ...m, weights: Array.from({ length: members }, () => c * unitWeight(m.method, members)) })));
+  return methods.flatMap((m) =>
+    scales.map((c) => ({ ...m, weights: Array.from({ length: members }, () => c * unitWeight(m.method, members)) })),
+  );
 }

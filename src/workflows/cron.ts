@@ -76,14 +76,18 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
   if (auto?.runId && auto.outcome === null) {
     const run = await clusterRun(env, auto.runId).status();
     if (run?.state === "running") return `run ${auto.runId} still going`;
-    const outcome = run?.state === "done" ? await decide(env, profile, auto.runId) : `run ${auto.runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`;
+    const outcome =
+      run?.state === "done"
+        ? await decide(env, profile, auto.runId)
+        : `run ${auto.runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`;
     await stub.setAutoState({ ...auto, outcome });
     return outcome;
   }
   const catalogueVersion = await catalogue(env).version;
   const release = await stub.latest(profile.id);
   if (release && release.catalogueVersion >= catalogueVersion) return "release is current";
-  if (auto && auto.catalogueVersion >= catalogueVersion) return `catalogue ${catalogueVersion} already tried: ${auto.outcome}`;
+  if (auto && auto.catalogueVersion >= catalogueVersion)
+    return `catalogue ${catalogueVersion} already tried: ${auto.outcome}`;
   let started;
   try {
     // A parts profile's run is an allocation, which starts from nothing to warm.
@@ -111,18 +115,22 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
 async function decide(env: Env, profile: StoredProfile, runId: string): Promise<string> {
   const run = (await clusterRun(env, runId).status())!;
   const { tasks } = await catalogue(env).list();
-  const unserved = tasks.filter((t) => t.modelId === profile.modelId && t.examples.fewshot > 0 && !(t.id in run.result!.assignment));
+  const unserved = tasks.filter(
+    (t) => t.modelId === profile.modelId && t.examples.fewshot > 0 && !(t.id in run.result!.assignment),
+  );
   if (unserved.length) return `not published: run ${runId} does not serve ${unserved.map((t) => t.id).join(", ")}`;
   const warm = (await releases(env, profile.id).latest(profile.id)) !== null;
   const before = run.iterations[0].objective!;
-  if (warm && run.result!.objective > before) return `not published: J ${run.result!.objective.toFixed(4)} is worse than the release's ${before.toFixed(4)}`;
+  if (warm && run.result!.objective > before)
+    return `not published: J ${run.result!.objective.toFixed(4)} is worse than the release's ${before.toFixed(4)}`;
   let release;
   try {
     release = await publishRun(env, env.BUCKET, profile.id, runId);
   } catch (e) {
     // Refused (the catalogue changed under the run, the budget): recorded as the outcome, so the
     // next tick starts afresh instead of retrying this run forever.
-    if (e instanceof DomainError && (e.kind === "conflict" || e.kind === "unprocessable")) return `not published: ${e.message}`;
+    if (e instanceof DomainError && (e.kind === "conflict" || e.kind === "unprocessable"))
+      return `not published: ${e.message}`;
     throw e;
   }
   return `published release ${release.version} (J ${run.result!.objective.toFixed(4)}${warm ? `, release's clusters ${before.toFixed(4)}` : ""})`;

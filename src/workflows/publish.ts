@@ -36,31 +36,64 @@ export interface EncodedAdapter extends ManifestAdapter {
  * grow. `subset`: the release is for that per-device task set (its own history), and the run
  * must serve exactly that subset's tasks.
  */
-export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, runId: string, rollout = 100, subset?: { key: string; tasks: readonly string[] }): Promise<ReleaseSummary> {
-  if (!env.MANIFEST_SIGNING_KEY) throw new DomainError("unavailable", "signing_disabled", "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed");
+export async function publishRun(
+  env: Env,
+  bucket: R2Bucket,
+  profileId: string,
+  runId: string,
+  rollout = 100,
+  subset?: { key: string; tasks: readonly string[] },
+): Promise<ReleaseSummary> {
+  if (!env.MANIFEST_SIGNING_KEY)
+    throw new DomainError(
+      "unavailable",
+      "signing_disabled",
+      "MANIFEST_SIGNING_KEY is not configured: releases cannot be signed",
+    );
   const profile = (await catalogue(env).profiles()).find((p) => p.id === profileId);
   if (!profile) throw new DomainError("not_found", "unknown_profile", `no profile ${profileId}`);
   const stub = clusterRun(env, runId);
   const run = await stub.status();
   if (!run) throw new DomainError("not_found", "unknown_run", `no run ${runId}`);
-  if (run.state !== "done" || !run.result) throw new DomainError("conflict", "run_not_done", `run ${runId} is ${run.state}; only a finished run can be published`);
-  if (run.modelId !== profile.modelId) throw new DomainError("unprocessable", "model_mismatch", `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`);
+  if (run.state !== "done" || !run.result)
+    throw new DomainError(
+      "conflict",
+      "run_not_done",
+      `run ${runId} is ${run.state}; only a finished run can be published`,
+    );
+  if (run.modelId !== profile.modelId)
+    throw new DomainError(
+      "unprocessable",
+      "model_mismatch",
+      `run ${runId} is for model ${run.modelId}, profile ${profileId} for ${profile.modelId}`,
+    );
   const model = await catalogue(env).model(run.modelId);
   if (!model) throw new DomainError("conflict", "unknown_model", `model ${run.modelId} is no longer registered`);
   const pinned = (await stub.config())!.tasks;
   const changed = changedTasks(pinned, (await catalogue(env).list()).tasks);
   if (changed.length) {
-    throw new DomainError("conflict", "catalogue_changed",
-      `run ${runId} was built from tasks the catalogue has changed since: ${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`);
+    throw new DomainError(
+      "conflict",
+      "catalogue_changed",
+      `run ${runId} was built from tasks the catalogue has changed since: ${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`,
+    );
   }
   if (subset && [...run.tasks].sort().join() !== [...subset.tasks].sort().join()) {
-    throw new DomainError("unprocessable", "subset_mismatch", `run ${runId} serves other tasks than subset ${subset.key}`);
+    throw new DomainError(
+      "unprocessable",
+      "subset_mismatch",
+      `run ${runId} serves other tasks than subset ${subset.key}`,
+    );
   }
   const result = run.result;
   if (shipsParts(profile) !== (run.method === "alloc")) {
-    throw new DomainError("unprocessable", "format_mismatch", shipsParts(profile)
-      ? `profile ${profileId} ships parts: publish an alloc run to it, not a ${run.method} run`
-      : `run ${runId} allocated parts; profile ${profileId} ships ${profile.formats.join(", ")}, not parts`);
+    throw new DomainError(
+      "unprocessable",
+      "format_mismatch",
+      shipsParts(profile)
+        ? `profile ${profileId} ships parts: publish an alloc run to it, not a ${run.method} run`
+        : `run ${runId} allocated parts; profile ${profileId} ships ${profile.formats.join(", ")}, not parts`,
+    );
   }
   checkAdapterBudget(profile, runId, result.clusters.length);
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
@@ -68,9 +101,17 @@ export async function publishRun(env: Env, bucket: R2Bucket, profileId: string, 
   const own = subset !== undefined && served.every((tasks) => tasks.length === 1) && !shipsParts(profile);
   // A parts release ships the part files the run measured, one per task that has one.
   const withParts = result.clusters.filter((c) => c.part);
-  const encoded = shipsParts(profile) ? await encodeParts(bucket, withParts)
-    : own ? await encodeOwnAdapters(bucket, profile, pinned, served.map(([t]) => t), model)
-    : await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
+  const encoded = shipsParts(profile)
+    ? await encodeParts(bucket, withParts)
+    : own
+      ? await encodeOwnAdapters(
+          bucket,
+          profile,
+          pinned,
+          served.map(([t]) => t),
+          model,
+        )
+      : await encodeReleaseBlobs(bucket, profile, result.clusters, served, model);
   checkByteBudget(profile, runId, encoded.length, bytesPerFormat(encoded));
   const blobs = await storeReleaseBlobs(bucket, encoded);
   const routing = shipsParts(profile)
@@ -110,17 +151,32 @@ export async function encodeReleaseBlobs(
 ): Promise<EncodedAdapter[][]> {
   const entries: EncodedAdapter[][] = [];
   for (const [c, cluster] of clusters.entries()) {
-    entries.push(await encodeFormats(profile, model, await readMergedAdapter(bucket, cluster.sha256, model.loraTargets), served[c]));
+    entries.push(
+      await encodeFormats(
+        profile,
+        model,
+        await readMergedAdapter(bucket, cluster.sha256, model.loraTargets),
+        served[c],
+      ),
+    );
   }
   return entries;
 }
 
 /** Each task's own adapter (as the run pinned it: a replaced one is an error), in the profile's formats. */
-async function encodeOwnAdapters(bucket: R2Bucket, profile: StoredProfile, pinned: readonly RunTask[], tasks: readonly string[], model: ModelContract): Promise<EncodedAdapter[][]> {
+async function encodeOwnAdapters(
+  bucket: R2Bucket,
+  profile: StoredProfile,
+  pinned: readonly RunTask[],
+  tasks: readonly string[],
+  model: ModelContract,
+): Promise<EncodedAdapter[][]> {
   const entries: EncodedAdapter[][] = [];
   for (const task of tasks) {
     const adapterSha256 = pinned.find((t) => t.id === task)!.adapterSha256;
-    entries.push(await encodeFormats(profile, model, await readAdapter(bucket, task, model.loraTargets, adapterSha256), [task]));
+    entries.push(
+      await encodeFormats(profile, model, await readAdapter(bucket, task, model.loraTargets, adapterSha256), [task]),
+    );
   }
   return entries;
 }
@@ -146,7 +202,12 @@ async function encodeParts(bucket: R2Bucket, clusters: readonly ClusterView[]): 
 }
 
 /** One adapter in each of the profile's formats, in the profile's order. */
-async function encodeFormats(profile: StoredProfile, model: ModelContract, factors: AdapterFactors, tasks: readonly string[]): Promise<EncodedAdapter[]> {
+async function encodeFormats(
+  profile: StoredProfile,
+  model: ModelContract,
+  factors: AdapterFactors,
+  tasks: readonly string[],
+): Promise<EncodedAdapter[]> {
   const perFormat: EncodedAdapter[] = [];
   for (const format of profile.formats) {
     const body = encodeAdapter(format, factors, model, profile);
@@ -157,12 +218,16 @@ async function encodeFormats(profile: StoredProfile, model: ModelContract, facto
 }
 
 /** Writes the blobs R2 does not hold yet; returns the manifest entries, every blob in R2. */
-export async function storeReleaseBlobs(bucket: R2Bucket, encoded: readonly (readonly EncodedAdapter[])[]): Promise<ManifestAdapter[][]> {
+export async function storeReleaseBlobs(
+  bucket: R2Bucket,
+  encoded: readonly (readonly EncodedAdapter[])[],
+): Promise<ManifestAdapter[][]> {
   const entries: ManifestAdapter[][] = [];
   for (const perFormat of encoded) {
     const stored: ManifestAdapter[] = [];
     for (const { body, ...entry } of perFormat) {
-      if (!(await bucket.head(blobKey(entry.sha256)))) await bucket.put(blobKey(entry.sha256), body, { sha256: entry.sha256 });
+      if (!(await bucket.head(blobKey(entry.sha256))))
+        await bucket.put(blobKey(entry.sha256), body, { sha256: entry.sha256 });
       stored.push(entry);
     }
     entries.push(stored);

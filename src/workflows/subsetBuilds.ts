@@ -104,10 +104,12 @@ export async function finishSubsetRun(env: Env, profileId: string, key: string, 
   if (!(await index.claimFinish(key, runId)))
     return `run ${runId} is not building subset ${key}, or another call is publishing it`;
   try {
-    if (run?.state !== "done") return await failedBuild(index, key, `run ${runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`);
+    if (run?.state !== "done")
+      return await failedBuild(index, key, `run ${runId} ${run?.state ?? "missing"}: ${run?.reason ?? ""}`);
     const release = await publishRun(env, env.BUCKET, profileId, runId, 100, { key, tasks: run.tasks });
     const published = await index.built(key, {
-      state: "published", pinned: (await stub.config())!.tasks,
+      state: "published",
+      pinned: (await stub.config())!.tasks,
       outcome: `published release ${release.version} from run ${runId}`,
     });
     // Retired while its run went: the release stays in its history, never served.

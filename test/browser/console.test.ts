@@ -14,8 +14,17 @@ const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
 // A machine without Debian's Chromium skips these, loudly; .ci/run installs it, so CI never does.
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`${CHROMIUM} is missing: the console's browser tests are skipped (apt-get install chromium)`);
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+if (!hasChromium)
+  console.warn(`${CHROMIUM} is missing: the console's browser tests are skipped (apt-get install chromium)`);
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 let worker: LocalWorker;
 let browser: Browser;
@@ -87,7 +96,11 @@ describe.skipIf(!hasChromium)("the console", () => {
   it("shows a refused request's message as text, markup and all", async () => {
     const id = `<img src=x onerror="document.title='injected'">`;
     // POST /v1/runs echoes an unknown profile id in its 404 (ids are [a-z0-9._-], so none exists).
-    const refused = await worker.call("/v1/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ method: "d2c", merge: { method: "svd" }, profile: id }) });
+    const refused = await worker.call("/v1/runs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ method: "d2c", merge: { method: "svd" }, profile: id }),
+    });
     expect(refused.status).toBe(404);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(`profile: no profile ${id}`);
     // The same request from the console: a budget option naming that profile, as a stale page would.
@@ -123,13 +136,44 @@ describe.skipIf(!hasChromium)("the console", () => {
   it("lists a profile's subset releases (per-device task sets) from GET /v1/profiles/:id", async () => {
     // The Worker's answer with two subsets added: the page's table, not the server's building of them, is under test here.
     const subsets = [
-      { key: "3f2a9c0d1e2b4a5c", tasks: ["gec-de", "qa-de", "sum-de"], locales: ["de"], apps: ["mail"], state: "published", runId: "run-x", outcome: null,
-        release: { version: 2, createdAt: "2026-11-30T10:00:00.000Z", catalogueVersion: 1, adapters: 2, objective: 0.58 },
-        released: true, demand: 9, requests: 12, firstRequestedAt: "2026-11-29T09:00:00.000Z",
-        lastRequestedAt: new Date(Date.now() - 3 * 3600_000).toISOString(), heldOutExactMatch: 0.7125 },
-      { key: "0123456789abcdef", tasks: ["qa-ja"], locales: ["ja"], apps: [], state: "failed", runId: null, outcome: "run failed", release: null,
-        released: false, demand: 1, requests: 1, firstRequestedAt: "2026-11-29T09:00:00.000Z",
-        lastRequestedAt: "2026-11-29T09:00:00.000Z", heldOutExactMatch: null },
+      {
+        key: "3f2a9c0d1e2b4a5c",
+        tasks: ["gec-de", "qa-de", "sum-de"],
+        locales: ["de"],
+        apps: ["mail"],
+        state: "published",
+        runId: "run-x",
+        outcome: null,
+        release: {
+          version: 2,
+          createdAt: "2026-11-30T10:00:00.000Z",
+          catalogueVersion: 1,
+          adapters: 2,
+          objective: 0.58,
+        },
+        released: true,
+        demand: 9,
+        requests: 12,
+        firstRequestedAt: "2026-11-29T09:00:00.000Z",
+        lastRequestedAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
+        heldOutExactMatch: 0.7125,
+      },
+      {
+        key: "0123456789abcdef",
+        tasks: ["qa-ja"],
+        locales: ["ja"],
+        apps: [],
+        state: "failed",
+        runId: null,
+        outcome: "run failed",
+        release: null,
+        released: false,
+        demand: 1,
+        requests: 1,
+        firstRequestedAt: "2026-11-29T09:00:00.000Z",
+        lastRequestedAt: "2026-11-29T09:00:00.000Z",
+        heldOutExactMatch: null,
+      },
     ];
     await page.route("**/v1/profiles/phones", async (route) => {
       const response = await route.fetch();
@@ -139,13 +183,28 @@ describe.skipIf(!hasChromium)("the console", () => {
       await page.goto(`${worker.url}/#runs`);
       await page.goto(`${worker.url}/#profiles`);
       await page.waitForSelector("table.subsets tr[data-subset]");
-      const rows = await page.$$eval("section.profile[data-profile=phones] table.subsets tr[data-subset]",
-        (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => [td.textContent, td.getAttribute("title")])));
+      const rows = await page.$$eval("section.profile[data-profile=phones] table.subsets tr[data-subset]", (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => [td.textContent, td.getAttribute("title")])),
+      );
       expect(rows).toEqual([
-        [["de + mail", "key 3f2a9c0d1e2b4a5c"], ["3", "gec-de\nqa-de\nsum-de"], ["published", null], ["2", null],
-          ["9", "12 reports"], ["3 h ago", subsets[0].lastRequestedAt], ["71.3%", null]],
-        [["ja", "key 0123456789abcdef"], ["1", "qa-ja"], ["failed", null], ["—", null], ["1", "1 report"],
-          [expect.stringMatching(/^\d+ d ago$/), subsets[1].lastRequestedAt], ["—", null]],
+        [
+          ["de + mail", "key 3f2a9c0d1e2b4a5c"],
+          ["3", "gec-de\nqa-de\nsum-de"],
+          ["published", null],
+          ["2", null],
+          ["9", "12 reports"],
+          ["3 h ago", subsets[0].lastRequestedAt],
+          ["71.3%", null],
+        ],
+        [
+          ["ja", "key 0123456789abcdef"],
+          ["1", "qa-ja"],
+          ["failed", null],
+          ["—", null],
+          ["1", "1 report"],
+          [expect.stringMatching(/^\d+ d ago$/), subsets[1].lastRequestedAt],
+          ["—", null],
+        ],
       ]);
       await shot("profiles-subsets");
     } finally {
@@ -171,11 +230,17 @@ describe.skipIf(!hasChromium)("the console", () => {
     const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
     const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { tasks: string[]; restarts: number };
     expect(status.restarts).toBe(1);
-    const matrix = (await (await worker.call(`/v1/runs/${runId}/losses?limit=1000`)).json()) as { rows: { task: string; losses: (number | null)[] }[] };
-    const cell = matrix.rows.flatMap((row) => row.losses.map((v, cluster) => ({ task: row.task, cluster, v }))).find((c) => c.v !== null);
+    const matrix = (await (await worker.call(`/v1/runs/${runId}/losses?limit=1000`)).json()) as {
+      rows: { task: string; losses: (number | null)[] }[];
+    };
+    const cell = matrix.rows
+      .flatMap((row) => row.losses.map((v, cluster) => ({ task: row.task, cluster, v })))
+      .find((c) => c.v !== null);
     if (!cell || cell.v === null) throw new Error("the finished run has no loss to hover");
     await hoverCell(page, "#heatmap .heatmap", status.tasks.indexOf(cell.task), cell.cluster);
-    await expect.poll(() => page.textContent("#heatmap .heatmap .tooltip")).toBe(`${cell.task} under cluster ${cell.cluster}: ${cell.v.toFixed(4)}`);
+    await expect
+      .poll(() => page.textContent("#heatmap .heatmap .tooltip"))
+      .toBe(`${cell.task} under cluster ${cell.cluster}: ${cell.v.toFixed(4)}`);
     expect(await page.isVisible("#heatmap .heatmap .tooltip")).toBe(true);
     await shot("run");
   });
@@ -189,7 +254,8 @@ describe.skipIf(!hasChromium)("the console", () => {
       const [N, K] = [1000, 20];
       const tasks = Array.from({ length: N }, (_, r) => `task-${String(r).padStart(4, "0")}`);
       // Deterministic losses in [0.5, 10.1]; null (not evaluated) where (7r + c) % 13 == 0, except under the task's own cluster r % K.
-      const loss = (r: number, c: number) => ((7 * r + c) % 13 === 0 && c !== r % K ? null : 0.5 + ((31 * r + 17 * c) % 97) / 10);
+      const loss = (r: number, c: number) =>
+        (7 * r + c) % 13 === 0 && c !== r % K ? null : 0.5 + ((31 * r + 17 * c) % 97) / 10;
       const losses = Object.fromEntries(tasks.map((t, r) => [t, Array.from({ length: K }, (_, c) => loss(r, c))]));
       const assignment = Object.fromEntries(tasks.map((t, r) => [t, r % K]));
       // Row 1: its own cluster 1, and cluster 6 not evaluated ((7 + 6) % 13 == 0).
@@ -215,8 +281,23 @@ describe.skipIf(!hasChromium)("the console", () => {
           boxHeight: scroll.clientHeight, contentHeight: scroll.scrollHeight,
           own: pixel(1, 1), empty: pixel(1, 6),
         };
-      })()`)) as { ms: number; elements: number; canvases: number; rows: string; clusters: string; dpr: number; backing: number; css: number; boxHeight: number; contentHeight: number; own: number[]; empty: number[] };
-      console.log(`heatmap of ${N} x ${K}: drawn and laid out in ${drawn.ms.toFixed(1)} ms, ${drawn.elements} elements`);
+      })()`)) as {
+        ms: number;
+        elements: number;
+        canvases: number;
+        rows: string;
+        clusters: string;
+        dpr: number;
+        backing: number;
+        css: number;
+        boxHeight: number;
+        contentHeight: number;
+        own: number[];
+        empty: number[];
+      };
+      console.log(
+        `heatmap of ${N} x ${K}: drawn and laid out in ${drawn.ms.toFixed(1)} ms, ${drawn.elements} elements`,
+      );
       expect(drawn.ms).toBeLessThan(500);
       expect(drawn.elements).toBeLessThan(50);
       expect(drawn.canvases).toBe(1);
@@ -230,7 +311,9 @@ describe.skipIf(!hasChromium)("the console", () => {
       expect(drawn.empty).toEqual([0xf3, 0xf4, 0xf6, 255]);
       expect(drawn.own).not.toEqual(drawn.empty);
       await hoverCell(dense, "#dense", 999, 19);
-      await expect.poll(() => dense.textContent("#dense .tooltip")).toBe(`task-0999 under cluster 19: ${loss(999, 19)?.toFixed(4)}`);
+      await expect
+        .poll(() => dense.textContent("#dense .tooltip"))
+        .toBe(`task-0999 under cluster 19: ${loss(999, 19)?.toFixed(4)}`);
       expect(await dense.isVisible("#dense .tooltip")).toBe(true);
       await dense.screenshot({ path: `${ARTIFACTS}console-heatmap-1000.png` });
     } finally {
@@ -240,7 +323,9 @@ describe.skipIf(!hasChromium)("the console", () => {
 
   it("evaluates the held-out report over the queue and shows it when every task reported", async () => {
     await page.click("#held-out");
-    await expect.poll(() => page.textContent("#report"), { timeout: 120_000 }).toMatch(/Held-out exact match: \d+\.\d%/);
+    await expect
+      .poll(() => page.textContent("#report"), { timeout: 120_000 })
+      .toMatch(/Held-out exact match: \d+\.\d%/);
     expect(await page.locator("#report tr").count()).toBe(40 + 1);
   });
 
@@ -288,7 +373,7 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.textContent("#parts-budget")).toBe(
       `${status.result.budget.bytes} of 20000 bytes ` +
         `(${((100 * status.result.budget.bytes) / 20_000).toFixed(1)}%), ` +
-          `${status.result.clusters.filter((c) => c.part).length} of 3 tasks with a part`,
+        `${status.result.clusters.filter((c) => c.part).length} of 3 tasks with a part`,
     );
     expect(await page.textContent("#parts")).toMatch(/rank 2 int4|base model/);
     await shot("run-parts");

@@ -34,21 +34,23 @@ function refusedInOneLine(result: CliResult): void {
 }
 
 describe("d2c-edge keys add-next refusals", () => {
-  it("refuses an existing --out in one line before generating or registering anything, leaving the file as " +
-    "it was", async () => {
-    const dir = await mkdtemp(join(root, "existing-"));
-    const out = join(dir, "earlier.jwk");
-    await writeFile(out, "the key of an earlier rotation");
-    const before = await keyList();
-    expect(before.map((k) => k.status)).toEqual(["current"]);
-    const result = await worker.cli(["keys", "add-next", "--out", out]);
-    refusedInOneLine(result);
-    expect(result.stderr).toContain(`--out ${out} already exists`);
-    expect(await readFile(out, "utf8")).toBe("the key of an earlier rotation");
-    expect(await readdir(dir)).toEqual(["earlier.jwk"]);
-    // still no next key: the server, which would have accepted one, heard nothing
-    expect(await keyList()).toEqual(before);
-  });
+  it(
+    "refuses an existing --out in one line before generating or registering anything, leaving the file as " + "it was",
+    async () => {
+      const dir = await mkdtemp(join(root, "existing-"));
+      const out = join(dir, "earlier.jwk");
+      await writeFile(out, "the key of an earlier rotation");
+      const before = await keyList();
+      expect(before.map((k) => k.status)).toEqual(["current"]);
+      const result = await worker.cli(["keys", "add-next", "--out", out]);
+      refusedInOneLine(result);
+      expect(result.stderr).toContain(`--out ${out} already exists`);
+      expect(await readFile(out, "utf8")).toBe("the key of an earlier rotation");
+      expect(await readdir(dir)).toEqual(["earlier.jwk"]);
+      // still no next key: the server, which would have accepted one, heard nothing
+      expect(await keyList()).toEqual(before);
+    },
+  );
 
   it("writes no file when the server refuses (a wrong token, then a second next key)", async () => {
     const dir = await mkdtemp(join(root, "refused-"));

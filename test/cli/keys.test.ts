@@ -32,7 +32,9 @@ describe("d2c-edge keys", () => {
     expect(jwk).toMatchObject({ crv: "Ed25519" });
     expect(jwk.d).toBeTruthy();
     expect((await stat(out)).mode & 0o777).toBe(0o600);
-    expect(added.stdout).toContain(`next      ${Buffer.from(jwk.x!, "base64url").toString("base64")}  certified by ${current}`);
+    expect(added.stdout).toContain(
+      `next      ${Buffer.from(jwk.x!, "base64url").toString("base64")}  certified by ${current}`,
+    );
     expect(added.stdout).not.toContain(jwk.d!); // the private key is in the file, never on the terminal
     expect(added.stdout).toContain(`npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}`);
     // A second add-next never overwrites the file (the key of a rotation under way).

@@ -17,7 +17,10 @@ interface Task {
 
 let worker: TestWorker;
 let flat: string;
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha256 = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 const lines = async (path: string) => (await readFile(path, "utf8")).split("\n").filter((l) => l.trim()).length;
 const tasks = async () => ((await (await worker.call("/v1/tasks")).json()) as { tasks: Task[] }).tasks;
 
@@ -36,7 +39,9 @@ async function taskFolder(name: string, from: string, examples: boolean): Promis
   const dir = join(flat, name);
   await mkdir(dir, { recursive: true });
   await cp(join(FIXTURES, "adapters", from), dir, { recursive: true });
-  if (examples) for (const split of ["fewshot", "test"]) await cp(join(FIXTURES, "examples", from, `${split}.jsonl`), join(dir, `${split}.jsonl`));
+  if (examples)
+    for (const split of ["fewshot", "test"])
+      await cp(join(FIXTURES, "examples", from, `${split}.jsonl`), join(dir, `${split}.jsonl`));
   return dir;
 }
 
@@ -44,7 +49,9 @@ describe("d2c-edge push", () => {
   it("(before it) profile cannot default --model while the catalogue has no task", async () => {
     const result = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe("d2c-edge: profile: --model is required: the catalogue's tasks are for no model yet (see d2c-edge profile --help)\n");
+    expect(result.stderr).toBe(
+      "d2c-edge: profile: --model is required: the catalogue's tasks are for no model yet (see d2c-edge profile --help)\n",
+    );
   });
 
   it("pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, their examples and metadata", async () => {
@@ -87,8 +94,16 @@ describe("d2c-edge push", () => {
 
     // The reason shown is the server's own: the same upload, sent directly, says the same.
     const form = new FormData();
-    form.set("adapter_config.json", new Blob([await readFile(join(broken, "adapter_config.json"))]), "adapter_config.json");
-    form.set("adapter_model.safetensors", new Blob([await readFile(join(broken, "adapter_model.safetensors"))]), "adapter_model.safetensors");
+    form.set(
+      "adapter_config.json",
+      new Blob([await readFile(join(broken, "adapter_config.json"))]),
+      "adapter_config.json",
+    );
+    form.set(
+      "adapter_model.safetensors",
+      new Blob([await readFile(join(broken, "adapter_model.safetensors"))]),
+      "adapter_model.safetensors",
+    );
     const direct = await worker.call("/v1/tasks/flat-broken/adapter", { method: "PUT", body: form });
     const { error } = (await direct.json()) as { error: { code: string; message: string } };
     expect(error.message).toContain("past the data section");

@@ -36,15 +36,24 @@ describe("d2c-edge run and status", () => {
     expect(events.at(-2)).toBe("done");
 
     const run = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
-      iterations: { objective: number }[]; result: { objective: number; clusters: { tasks: string[] }[] };
+      iterations: { objective: number }[];
+      result: { objective: number; clusters: { tasks: string[] }[] };
     };
     const summary = followed.stdout;
-    expect(summary).toMatch(new RegExp(`^${runId}: done after \\d+\\.\\d s\\n  d2c, K=2, svd merge, seed 0, 4 tasks\\n`));
-    expect(summary).toContain(`J per iteration: ${run.iterations.map((it, i) => `${i}: ${it.objective.toFixed(4)}`).join("  ")}`);
+    expect(summary).toMatch(
+      new RegExp(`^${runId}: done after \\d+\\.\\d s\\n  d2c, K=2, svd merge, seed 0, 4 tasks\\n`),
+    );
+    expect(summary).toContain(
+      `J per iteration: ${run.iterations.map((it, i) => `${i}: ${it.objective.toFixed(4)}`).join("  ")}`,
+    );
     expect(summary).toContain(`J = ${run.result.objective.toFixed(4)}`);
     for (const cluster of run.result.clusters) expect(summary).toContain(cluster.tasks.join(" "));
-    expect(summary).toMatch(/cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/);
-    expect(summary).toMatch(/s of evaluation CPU, \d+ queue messages; on Cloudflare about \$[0-9.e-]+ at list prices of \d{4}-\d{2}-\d{2}:/);
+    expect(summary).toMatch(
+      /cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/,
+    );
+    expect(summary).toMatch(
+      /s of evaluation CPU, \d+ queue messages; on Cloudflare about \$[0-9.e-]+ at list prices of \d{4}-\d{2}-\d{2}:/,
+    );
     expect(summary).toMatch(/Queue operations +[\d,]+ operations/);
 
     const json = await worker.cli(["status", runId, "--json"]);
@@ -68,7 +77,7 @@ describe("d2c-edge run and status", () => {
     expect(runs.map((r) => r.runId)).toEqual([watchedId, runId]);
     expect(listed.stdout).toBe(
       `${watchedId}  ${runs[0].createdAt}  kmeans, K=2, 4 tasks\n` +
-      `${runId}  ${runs[1].createdAt}  d2c, K=2, 4 tasks\n`,
+        `${runId}  ${runs[1].createdAt}  d2c, K=2, 4 tasks\n`,
     );
     expect(JSON.parse((await worker.cli(["runs", "--json"])).stdout)).toEqual({ runs });
   });
@@ -77,14 +86,22 @@ describe("d2c-edge run and status", () => {
     const reported = await worker.cli(["report", runId]);
     expect(reported.code).toBe(0);
     const stored = (await (await worker.call(`/v1/runs/${runId}/report`)).json()) as {
-      state: string; meanExactMatch: number; forwardPasses: number; tasks: { task: string; cluster: number; exactMatch: number; loss: number }[];
+      state: string;
+      meanExactMatch: number;
+      forwardPasses: number;
+      tasks: { task: string; cluster: number; exactMatch: number; loss: number }[];
     };
     expect(stored.state).toBe("done");
     expect(stored.tasks.map((t) => t.task)).toEqual([...TASKS].sort());
     const lines = reported.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^task +cluster +exact match +loss$/);
-    for (const t of stored.tasks) expect(lines).toContain(`${t.task.padEnd(6)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`);
-    expect(lines.at(-1)).toBe(`mean exact match ${(100 * stored.meanExactMatch).toFixed(1)}% over 4 tasks (${stored.forwardPasses} forward passes)`);
+    for (const t of stored.tasks)
+      expect(lines).toContain(
+        `${t.task.padEnd(6)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
+      );
+    expect(lines.at(-1)).toBe(
+      `mean exact match ${(100 * stored.meanExactMatch).toFixed(1)}% over 4 tasks (${stored.forwardPasses} forward passes)`,
+    );
     // Kept with the run: asked again, the same report, no new evaluation.
     const again = await worker.cli(["report", runId, "--json"]);
     expect(JSON.parse(again.stdout)).toEqual(stored);
@@ -93,15 +110,27 @@ describe("d2c-edge run and status", () => {
   it("a GET of the events with a request body is refused with 400 before anything reads it", async () => {
     const url = new URL(`/v1/runs/${runId}/events`, worker.url);
     const text = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(url, { method: "GET", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain", "content-length": "28" } }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (s: string) => (body += s)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        url,
+        {
+          method: "GET",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "text/plain", "content-length": "28" },
+        },
+        (res) => {
+          let body = "";
+          res
+            .setEncoding("utf8")
+            .on("data", (s: string) => (body += s))
+            .on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on("error", reject);
       req.end("a body a GET should not have");
     });
     expect(text.status).toBe(400);
-    expect(JSON.parse(text.body)).toEqual({ error: { code: "unexpected_body", message: "GET /v1/runs/:runId/events takes no request body" } });
+    expect(JSON.parse(text.body)).toEqual({
+      error: { code: "unexpected_body", message: "GET /v1/runs/:runId/events takes no request body" },
+    });
     // Without a body, the same request replays the run's events.
     const events = await (await worker.call(`/v1/runs/${runId}/events`)).text();
     expect(events).toContain("event: started");
@@ -120,13 +149,19 @@ describe("d2c-edge run and status", () => {
 describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
   it("publishes the run to a profile; manifest shows it to a device, routing grouped by adapter", async () => {
     const profile = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
-    expect(profile.stdout).toBe("phones version 1: model d2c-char-lm, budget 2 adapters, fp16, formats peft, rank 8, match every device (the default profile)\n");
+    expect(profile.stdout).toBe(
+      "phones version 1: model d2c-char-lm, budget 2 adapters, fp16, formats peft, rank 8, match every device (the default profile)\n",
+    );
     const published = await worker.cli(["publish", "phones", runId]);
     expect(published.code).toBe(0);
-    expect(published.stdout).toMatch(new RegExp(`^phones release 1: run ${runId}, 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 100%\\n$`));
+    expect(published.stdout).toMatch(
+      new RegExp(`^phones release 1: run ${runId}, 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 100%\\n$`),
+    );
 
     // A device needs no token: none in the environment, no .dev.vars in the working directory.
-    const shown = await worker.cli(["manifest", "--device", "phone-1", "--ram-mb", "8192"], { env: { D2C_TOKEN: undefined } });
+    const shown = await worker.cli(["manifest", "--device", "phone-1", "--ram-mb", "8192"], {
+      env: { D2C_TOKEN: undefined },
+    });
     expect(shown.code).toBe(0);
     const { manifest } = (await (await fetch(`${worker.url}/v1/manifest?device=phone-1&ramMb=8192`)).json()) as {
       manifest: { routing: Record<string, string>; adapters: { sha256: string; bytes: number }[] };
@@ -135,8 +170,12 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
     expect(lines[0]).toMatch(/^profile phones, version 1, rollout 100%, signed by [0-9a-f]+, expires \d{4}-/);
     expect(lines[1]).toBe("routing: 4 tasks over 2 adapters (peft)");
     for (const adapter of manifest.adapters) {
-      const tasks = Object.keys(manifest.routing).filter((t) => manifest.routing[t] === adapter.sha256).sort();
-      expect(lines).toContain(`  ${adapter.sha256.slice(0, 12)}  ${String(adapter.bytes).padStart(8)} B  ${tasks.join(" ")}`);
+      const tasks = Object.keys(manifest.routing)
+        .filter((t) => manifest.routing[t] === adapter.sha256)
+        .sort();
+      expect(lines).toContain(
+        `  ${adapter.sha256.slice(0, 12)}  ${String(adapter.bytes).padStart(8)} B  ${tasks.join(" ")}`,
+      );
     }
   });
 
@@ -147,15 +186,25 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
       const options = { cwd, env: { D2C_TOKEN: undefined } };
       // A staged release starts low and only grows; a decrease is refused with the server's reason.
       // --wait polls the device path, as a device inside the 10%, until it serves the new version.
-      expect((await worker.cli(["publish", "phones", runId, "--rollout", "10", "--wait"], options)).stdout)
-        .toMatch(/^phones release 2: .*, rollout 10%\ndevices see release 2 after \d+\.\d s\n$/);
-      expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(/^phones release 2: .*, rollout 20%\n$/);
+      expect((await worker.cli(["publish", "phones", runId, "--rollout", "10", "--wait"], options)).stdout).toMatch(
+        /^phones release 2: .*, rollout 10%\ndevices see release 2 after \d+\.\d s\n$/,
+      );
+      expect((await worker.cli(["rollout", "phones", "20"], options)).stdout).toMatch(
+        /^phones release 2: .*, rollout 20%\n$/,
+      );
       const decrease = await worker.cli(["rollout", "phones", "5"], options);
       expect(decrease.code).toBe(1);
       expect(decrease.stderr).toMatch(/^d2c-edge: POST \/v1\/profiles\/phones\/rollout: 409 rollout_decrease: /);
-      expect((await worker.cli(["rollback", "phones", "1"], options)).stdout).toMatch(/^phones release 3: rollback to release 1, 2 adapters for 4 tasks, .*rollout 100%\n$/);
+      expect((await worker.cli(["rollback", "phones", "1"], options)).stdout).toMatch(
+        /^phones release 3: rollback to release 1, 2 adapters for 4 tasks, .*rollout 100%\n$/,
+      );
       const history = await worker.cli(["releases", "phones"], options);
-      expect(history.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[0])).toEqual(["phones release 3", "phones release 2", "phones release 1"]);
+      expect(
+        history.stdout
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(":")[0]),
+      ).toEqual(["phones release 3", "phones release 2", "phones release 1"]);
       expect(history.stdout + history.stderr).not.toContain(TOKEN);
     } finally {
       await rm(cwd, { recursive: true, force: true });
@@ -165,56 +214,115 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
   it("an HTTP error is the server's message on one line: publishing to an unknown profile", async () => {
     const refused = await worker.cli(["publish", "watches", runId]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe("d2c-edge: POST /v1/profiles/watches/releases: 404 unknown_profile: no profile watches\n");
+    expect(refused.stderr).toBe(
+      "d2c-edge: POST /v1/profiles/watches/releases: 404 unknown_profile: no profile watches\n",
+    );
   });
 });
 
 describe("d2c-edge profile and profiles", () => {
   const stored = async (id: string) =>
-    ((await (await worker.call("/v1/profiles")).json()) as { profiles: { id: string }[] }).profiles.find((p) => p.id === id);
+    ((await (await worker.call("/v1/profiles")).json()) as { profiles: { id: string }[] }).profiles.find(
+      (p) => p.id === id,
+    );
 
   it("profile creates a profile (the catalogue's only model by default) that GET /v1/profiles returns as given", async () => {
     const created = await worker.cli([
-      "profile", "tablets", "--max-adapters", "3", "--formats", "peft,onnx_adapter", "--min-ram-mb", "4000",
-      "--socs", "sd8g3,a18", "--os", "android", "--auto",
+      "profile",
+      "tablets",
+      "--max-adapters",
+      "3",
+      "--formats",
+      "peft,onnx_adapter",
+      "--min-ram-mb",
+      "4000",
+      "--socs",
+      "sd8g3,a18",
+      "--os",
+      "android",
+      "--auto",
     ]);
     expect(created.code).toBe(0);
     expect(created.stdout).toBe(
       "tablets version 1: model d2c-char-lm, budget 3 adapters, fp16, formats peft,onnx_adapter, rank 8, " +
-      "match ram >= 4000 MB, soc sd8g3|a18, os android, auto re-cluster\n",
+        "match ram >= 4000 MB, soc sd8g3|a18, os android, auto re-cluster\n",
     );
     expect(await stored("tablets")).toEqual({
-      id: "tablets", version: 1, updatedAt: expect.any(String), modelId: "d2c-char-lm", budget: { maxAdapters: 3 }, dtype: "fp16",
-      formats: ["peft", "onnx_adapter"], rank: 8, match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] }, autoRecluster: true,
-      maxSubsets: 32, subsetQuorum: 2, taskSets: {},
+      id: "tablets",
+      version: 1,
+      updatedAt: expect.any(String),
+      modelId: "d2c-char-lm",
+      budget: { maxAdapters: 3 },
+      dtype: "fp16",
+      formats: ["peft", "onnx_adapter"],
+      rank: 8,
+      match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] },
+      autoRecluster: true,
+      maxSubsets: 32,
+      subsetQuorum: 2,
+      taskSets: {},
     });
   });
 
   it("a second profile call replaces the profile and bumps its version", async () => {
     const replaced = await worker.cli([
-      "profile", "tablets", "--model", "d2c-char-lm", "--max-bytes", "300000", "--dtype", "fp32", "--rank", "4",
-      "--max-ram-mb", "16000", "--models", "Pixel 9", "--json",
+      "profile",
+      "tablets",
+      "--model",
+      "d2c-char-lm",
+      "--max-bytes",
+      "300000",
+      "--dtype",
+      "fp32",
+      "--rank",
+      "4",
+      "--max-ram-mb",
+      "16000",
+      "--models",
+      "Pixel 9",
+      "--json",
     ]);
     expect(replaced.code).toBe(0);
     const profile = await stored("tablets");
     expect(JSON.parse(replaced.stdout)).toEqual(profile);
     expect(profile).toMatchObject({
-      version: 2, budget: { maxBytes: 300000 }, dtype: "fp32", formats: ["peft"], rank: 4, match: { maxRamMb: 16000, models: ["Pixel 9"] }, autoRecluster: false,
+      version: 2,
+      budget: { maxBytes: 300000 },
+      dtype: "fp32",
+      formats: ["peft"],
+      rank: 4,
+      match: { maxRamMb: 16000, models: ["Pixel 9"] },
+      autoRecluster: false,
     });
   });
 
   it("a bad value exits 1 with the server's message and changes nothing; a missing budget is a usage error", async () => {
-    const refused = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--max-ram-mb", "1", "--min-ram-mb", "9"]);
+    const refused = await worker.cli([
+      "profile",
+      "tablets",
+      "--max-adapters",
+      "2",
+      "--max-ram-mb",
+      "1",
+      "--min-ram-mb",
+      "9",
+    ]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe("d2c-edge: PUT /v1/profiles/tablets: 400 invalid_request: match: minRamMb 9 is above maxRamMb 1\n");
+    expect(refused.stderr).toBe(
+      "d2c-edge: PUT /v1/profiles/tablets: 400 invalid_request: match: minRamMb 9 is above maxRamMb 1\n",
+    );
     const model = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--model", "no-such-model"]);
     expect(model.code).toBe(1);
-    expect(model.stderr).toBe("d2c-edge: PUT /v1/profiles/tablets: 404 unknown_model: modelId: no model no-such-model\n");
+    expect(model.stderr).toBe(
+      "d2c-edge: PUT /v1/profiles/tablets: 404 unknown_model: modelId: no model no-such-model\n",
+    );
     expect(await stored("tablets")).toMatchObject({ version: 2 });
 
     const usage = await worker.cli(["profile", "tablets", "--rank", "4"]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toBe("d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n");
+    expect(usage.stderr).toBe(
+      "d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n",
+    );
   });
 
   it("checks --formats against the formats the Worker ships (GET /v1/capabilities) before any PUT", async () => {
@@ -245,7 +353,11 @@ describe("d2c-edge profile and profiles", () => {
     expect(listed.code).toBe(0);
     const lines = listed.stdout.split("\n").filter(Boolean);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^phones version 1: model d2c-char-lm, budget 2 adapters, .*, match every device \(the default profile\), \d{4}-/);
-    expect(lines[1]).toMatch(/^tablets version 2: model d2c-char-lm, budget 300000 B, fp32, formats peft, rank 4, match ram <= 16000 MB, model Pixel 9, \d{4}-/);
+    expect(lines[0]).toMatch(
+      /^phones version 1: model d2c-char-lm, budget 2 adapters, .*, match every device \(the default profile\), \d{4}-/,
+    );
+    expect(lines[1]).toMatch(
+      /^tablets version 2: model d2c-char-lm, budget 300000 B, fp32, formats peft, rank 4, match ram <= 16000 MB, model Pixel 9, \d{4}-/,
+    );
   });
 });

@@ -23,19 +23,28 @@ const published: SubsetView = {
 };
 
 describe("describeSubset", () => {
-  it("names key, state, release, the first task ids and how many more, the need, demand, reports and " +
-    "held-out exact match", () => {
-    expect(describeSubset(published)).toBe(
-      "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
-        "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
-    );
-  });
+  it(
+    "names key, state, release, the first task ids and how many more, the need, demand, reports and " +
+      "held-out exact match",
+    () => {
+      expect(describeSubset(published)).toBe(
+        "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
+          "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
+      );
+    },
+  );
 
   it("says why a failed or waiting subset is not served, and leaves out a held-out figure it does not have", () => {
-    const failed: SubsetView = { ...published, state: "failed", release: null, heldOutExactMatch: null, outcome: "run failed: evaluator unreachable" };
+    const failed: SubsetView = {
+      ...published,
+      state: "failed",
+      release: null,
+      heldOutExactMatch: null,
+      outcome: "run failed: evaluator unreachable",
+    };
     expect(describeSubset(failed)).toBe(
       "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
-      "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
+        "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
     );
     const waiting: SubsetView = {
       ...published,
@@ -58,7 +67,9 @@ describe("describeSubset", () => {
   });
 
   it("shows no outcome for the other states (published, building)", () => {
-    expect(describeSubset({ ...published, locales: [], apps: [], taskSet: "keyboard" })).toContain(", need task set keyboard, ");
+    expect(describeSubset({ ...published, locales: [], apps: [], taskSet: "keyboard" })).toContain(
+      ", need task set keyboard, ",
+    );
     const building: SubsetView = {
       ...published,
       state: "building",
@@ -95,9 +106,24 @@ describe("d2c-edge subsets against the real Worker", () => {
   });
 
   it("profile --task-set names the task sets devices may ask for, --max-subsets bounds the sets built", async () => {
-    const made = await worker.cli(["profile", "kiosk", "--max-adapters", "2", "--max-subsets", "4", "--task-set", "keyboard=gec-de,qa-de", "--task-set", "mail=gec-fr", "--json"]);
+    const made = await worker.cli([
+      "profile",
+      "kiosk",
+      "--max-adapters",
+      "2",
+      "--max-subsets",
+      "4",
+      "--task-set",
+      "keyboard=gec-de,qa-de",
+      "--task-set",
+      "mail=gec-fr",
+      "--json",
+    ]);
     expect(made.code).toBe(0);
-    expect(JSON.parse(made.stdout)).toMatchObject({ maxSubsets: 4, taskSets: { keyboard: ["gec-de", "qa-de"], mail: ["gec-fr"] } });
+    expect(JSON.parse(made.stdout)).toMatchObject({
+      maxSubsets: 4,
+      taskSets: { keyboard: ["gec-de", "qa-de"], mail: ["gec-fr"] },
+    });
     expect((await worker.cli(["profiles"])).stdout).toContain(", task sets keyboard,mail");
     const bad = await worker.cli(["profile", "kiosk", "--max-adapters", "2", "--task-set", "keyboard"]);
     expect(bad.code).toBe(2);
@@ -127,8 +153,11 @@ describe("d2c-edge subsets against the real Worker", () => {
     // profile-wide release, so this device gets a 404 now, but its need is reported and built.
     const asked = await fetch(`${worker.url}/v1/manifest?profile=phones&device=phone-1&locales=de&apps=gec,qa`);
     expect(asked.status).toBe(404);
-    const subsetsOf = async () => ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
-    await expect.poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 }).toEqual(["published"]);
+    const subsetsOf = async () =>
+      ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
+    await expect
+      .poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 })
+      .toEqual(["published"]);
     const [built] = await subsetsOf();
     expect(built).toMatchObject({
       tasks: ["gec-de", "qa-de"],
@@ -146,7 +175,10 @@ describe("d2c-edge subsets against the real Worker", () => {
       `${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, ` +
         `1 report, last ${built.lastRequestedAt}\n`,
     );
-    expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({ profile: "phones", subsets: [built] });
+    expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({
+      profile: "phones",
+      subsets: [built],
+    });
 
     // The held-out report of the subset's run: the line then carries its mean exact match.
     expect(built.runId).not.toBeNull();
@@ -158,8 +190,16 @@ describe("d2c-edge subsets against the real Worker", () => {
 
     const history = await worker.cli(["releases", "phones", "--subset", built.key]);
     expect(history.code).toBe(0);
-    expect(history.stdout).toMatch(new RegExp(`^phones subset ${built.key} release 1: run ${built.runId}, 2 adapters for 2 tasks, J = \\d\\.\\d{4}, rollout 100%, \\d{4}-[^\\n]+\\n$`));
-    const json = JSON.parse((await worker.cli(["releases", "phones", "--subset", built.key, "--json"])).stdout) as { profile: string; subset: string; releases: { version: number }[] };
+    expect(history.stdout).toMatch(
+      new RegExp(
+        `^phones subset ${built.key} release 1: run ${built.runId}, 2 adapters for 2 tasks, J = \\d\\.\\d{4}, rollout 100%, \\d{4}-[^\\n]+\\n$`,
+      ),
+    );
+    const json = JSON.parse((await worker.cli(["releases", "phones", "--subset", built.key, "--json"])).stdout) as {
+      profile: string;
+      subset: string;
+      releases: { version: number }[];
+    };
     expect(json).toMatchObject({ profile: "phones", subset: built.key, releases: [{ version: 1 }] });
   });
 

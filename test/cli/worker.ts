@@ -34,7 +34,8 @@ export async function startTestWorker(): Promise<TestWorker> {
   const home = await mkdtemp(join(tmpdir(), "d2c-cli-cwd-"));
   return {
     ...worker,
-    cli: (args, options = {}) => runCli(args, options.cwd ?? home, { D2C_URL: worker.url, D2C_TOKEN: TOKEN, ...options.env }),
+    cli: (args, options = {}) =>
+      runCli(args, options.cwd ?? home, { D2C_URL: worker.url, D2C_TOKEN: TOKEN, ...options.env }),
     async dispose() {
       await worker.dispose();
       await rm(home, { recursive: true, force: true });

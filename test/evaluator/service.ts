@@ -37,10 +37,23 @@ export interface EvaluatorOptions {
 }
 
 export async function startEvaluator(options: EvaluatorOptions, timeoutMs = 30_000): Promise<EvaluatorProcess> {
-  const child = spawn(process.execPath, [
-    "--experimental-transform-types", "--disable-warning=ExperimentalWarning", "--import", "./bench/extensionless.ts", "evaluator/main.ts",
-    "--port", String(options.port), "--worker", options.workerUrl, "--cache-dir", options.cacheDir,
-  ], { cwd: ROOT, env: { ...process.env, EVALUATOR_SECRET: options.secret }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [
+      "--experimental-transform-types",
+      "--disable-warning=ExperimentalWarning",
+      "--import",
+      "./bench/extensionless.ts",
+      "evaluator/main.ts",
+      "--port",
+      String(options.port),
+      "--worker",
+      options.workerUrl,
+      "--cache-dir",
+      options.cacheDir,
+    ],
+    { cwd: ROOT, env: { ...process.env, EVALUATOR_SECRET: options.secret }, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => (output += s));
   child.stderr!.setEncoding("utf8").on("data", (s: string) => (output += s));

@@ -39,17 +39,28 @@ export async function startWorker(
     bindings: {
       ADMIN_TOKEN: { type: "secret_text", value: TOKEN },
       MANIFEST_SIGNING_KEY: { type: "secret_text", value: signingKey },
-      ...Object.fromEntries(Object.entries(options.vars ?? {}).map(([name, value]) => [name, { type: "plain_text", value }])),
-      ...Object.fromEntries(Object.entries(options.secrets ?? {}).map(([name, value]) => [name, { type: "secret_text", value }])),
+      ...Object.fromEntries(
+        Object.entries(options.vars ?? {}).map(([name, value]) => [name, { type: "plain_text", value }]),
+      ),
+      ...Object.fromEntries(
+        Object.entries(options.secrets ?? {}).map(([name, value]) => [name, { type: "secret_text", value }]),
+      ),
     },
-    dev: { persist: state, server: { hostname: "127.0.0.1", port: 0 }, inspector: false, watch: false, logLevel: "error" },
+    dev: {
+      persist: state,
+      server: { hostname: "127.0.0.1", port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: "error",
+    },
   } as never);
   await worker.ready;
   const url = (await worker.url).origin;
   return {
     url,
     token: TOKEN,
-    call: (path, init = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } }),
+    call: (path, init = {}) =>
+      fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } }),
     async dispose() {
       await worker.dispose();
       await rm(state, { recursive: true, force: true });

@@ -2,10 +2,21 @@
  * Reading GGUF files, for the tests only (the Worker never reads one back): the inverse of
  * toGgufLora in src/delivery/gguf.ts, with bounds checks.
  */
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufValueType, padded } from "../../src/delivery/gguf";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VERSION,
+  GgmlType,
+  GgufValueType,
+  padded,
+} from "../../src/delivery/gguf";
 
 /** Bytes per element of the ggml types read here. */
-export const ITEM_BYTES: Readonly<Record<number, number>> = { [GgmlType.F32]: 4, [GgmlType.F16]: 2, [GgmlType.BF16]: 2 };
+export const ITEM_BYTES: Readonly<Record<number, number>> = {
+  [GgmlType.F32]: 4,
+  [GgmlType.F16]: 2,
+  [GgmlType.BF16]: 2,
+};
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
@@ -68,7 +79,12 @@ export function readGguf(bytes: Uint8Array): GgufFile {
     }
   }
   const alignment = metadata.get("general.alignment") ?? { type: GgufValueType.UINT32, value: GGUF_DEFAULT_ALIGNMENT };
-  if (alignment.type !== GgufValueType.UINT32 || typeof alignment.value !== "number" || alignment.value <= 0 || alignment.value & (alignment.value - 1)) {
+  if (
+    alignment.type !== GgufValueType.UINT32 ||
+    typeof alignment.value !== "number" ||
+    alignment.value <= 0 ||
+    alignment.value & (alignment.value - 1)
+  ) {
     throw new Error(`GGUF: general.alignment must be a uint32 power of two, got ${String(alignment.value)}`);
   }
   const align = alignment.value;
@@ -103,7 +119,8 @@ class ByteReader {
   }
 
   private take(n: number, what: string): number {
-    if (this.position + n > this.file.byteLength) throw new Error(`GGUF: file ends inside ${what} (byte ${this.position})`);
+    if (this.position + n > this.file.byteLength)
+      throw new Error(`GGUF: file ends inside ${what} (byte ${this.position})`);
     const at = this.position;
     this.position += n;
     return at;
@@ -132,19 +149,34 @@ class ByteReader {
   value(type: number, what: string): GgufValue {
     const v = this.view;
     switch (type) {
-      case GgufValueType.UINT8: return v.getUint8(this.take(1, what));
-      case GgufValueType.INT8: return v.getInt8(this.take(1, what));
-      case GgufValueType.UINT16: return v.getUint16(this.take(2, what), true);
-      case GgufValueType.INT16: return v.getInt16(this.take(2, what), true);
-      case GgufValueType.UINT32: return v.getUint32(this.take(4, what), true);
-      case GgufValueType.INT32: return v.getInt32(this.take(4, what), true);
-      case GgufValueType.FLOAT32: return v.getFloat32(this.take(4, what), true);
-      case GgufValueType.BOOL: return v.getUint8(this.take(1, what)) !== 0;
-      case GgufValueType.STRING: return this.string(what);
-      case GgufValueType.UINT64: return v.getBigUint64(this.take(8, what), true);
-      case GgufValueType.INT64: return v.getBigInt64(this.take(8, what), true);
-      case GgufValueType.FLOAT64: return v.getFloat64(this.take(8, what), true);
-      default: throw new Error(`GGUF: ${what}: value type ${type} is not one GGUF defines${type === GgufValueType.ARRAY ? " inside an array" : ""}`);
+      case GgufValueType.UINT8:
+        return v.getUint8(this.take(1, what));
+      case GgufValueType.INT8:
+        return v.getInt8(this.take(1, what));
+      case GgufValueType.UINT16:
+        return v.getUint16(this.take(2, what), true);
+      case GgufValueType.INT16:
+        return v.getInt16(this.take(2, what), true);
+      case GgufValueType.UINT32:
+        return v.getUint32(this.take(4, what), true);
+      case GgufValueType.INT32:
+        return v.getInt32(this.take(4, what), true);
+      case GgufValueType.FLOAT32:
+        return v.getFloat32(this.take(4, what), true);
+      case GgufValueType.BOOL:
+        return v.getUint8(this.take(1, what)) !== 0;
+      case GgufValueType.STRING:
+        return this.string(what);
+      case GgufValueType.UINT64:
+        return v.getBigUint64(this.take(8, what), true);
+      case GgufValueType.INT64:
+        return v.getBigInt64(this.take(8, what), true);
+      case GgufValueType.FLOAT64:
+        return v.getFloat64(this.take(8, what), true);
+      default:
+        throw new Error(
+          `GGUF: ${what}: value type ${type} is not one GGUF defines${type === GgufValueType.ARRAY ? " inside an array" : ""}`,
+        );
     }
   }
 }

@@ -3,7 +3,12 @@
  * inverse of toOnnxAdapter in src/delivery/onnxAdapter.ts, schema and slots as stated there.
  */
 import { ByteBuffer } from "flatbuffers";
-import { ADAPTER, ONNX_ADAPTER_FORMAT_VERSION, ONNX_ADAPTER_IDENTIFIER, PARAMETER } from "../../src/delivery/onnxAdapter";
+import {
+  ADAPTER,
+  ONNX_ADAPTER_FORMAT_VERSION,
+  ONNX_ADAPTER_IDENTIFIER,
+  PARAMETER,
+} from "../../src/delivery/onnxAdapter";
 
 export interface OnnxAdapterParameter {
   readonly name: string;
@@ -29,7 +34,9 @@ export function readOnnxAdapter(bytes: Uint8Array): OnnxAdapter {
   if (bytes.byteLength < 8) throw new Error(`.onnx_adapter: ${bytes.byteLength} bytes, too short for a flatbuffer`);
   const bb = new ByteBuffer(bytes);
   if (!bb.__has_identifier(ONNX_ADAPTER_IDENTIFIER)) {
-    throw new Error(`.onnx_adapter: file identifier is ${JSON.stringify(bb.getBufferIdentifier())}, expected "${ONNX_ADAPTER_IDENTIFIER}"`);
+    throw new Error(
+      `.onnx_adapter: file identifier is ${JSON.stringify(bb.getBufferIdentifier())}, expected "${ONNX_ADAPTER_IDENTIFIER}"`,
+    );
   }
   const root = table(bb, 0, "root table");
   const formatVersion = scalarInt32(bb, root, ADAPTER.formatVersion);
@@ -82,11 +89,18 @@ function scalarInt32(bb: ByteBuffer, table: number, slot: number): number {
 }
 
 /** Start and element count of a vector (or string) field; an absent one is empty. */
-function vector(bb: ByteBuffer, table: number, slot: number, elementBytes: number, what: string): { start: number; length: number } {
+function vector(
+  bb: ByteBuffer,
+  table: number,
+  slot: number,
+  elementBytes: number,
+  what: string,
+): { start: number; length: number } {
   const at = bb.__offset(table, 4 + 2 * slot);
   if (!at) return { start: 0, length: 0 };
   const start = bb.__vector(table + at);
   const length = start <= bb.capacity() ? bb.__vector_len(table + at) : Infinity;
-  if (start + length * elementBytes > bb.capacity()) throw new Error(`.onnx_adapter: ${what} runs past the end of the file`);
+  if (start + length * elementBytes > bb.capacity())
+    throw new Error(`.onnx_adapter: ${what} runs past the end of the file`);
   return { start, length };
 }

@@ -16,7 +16,11 @@ import { call, MODEL, publishKmeans, registerModel, uploadAdapter, uploadExample
 import { fixtureJson } from "./seed";
 
 const TASKS = ["gec-de", "gec-en", "qa-de", "qa-en", "reply-de", "reply-en"];
-const CONFIGS = [{ rank: 1, dtype: "int4" }, { rank: 3, dtype: "int4" }, { rank: 8, dtype: "int8" }] as const;
+const CONFIGS = [
+  { rank: 1, dtype: "int4" },
+  { rank: 3, dtype: "int4" },
+  { rank: 8, dtype: "int8" },
+] as const;
 const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
 
@@ -37,96 +41,100 @@ beforeAll(async () => {
 });
 
 describe("an alloc run for a parts profile", () => {
-  it("measures every task under each part and none, fits the budget, and ships what the device " +
-    "materialises byte for byte", async () => {
-    const started = await call(
-      "/v1/runs",
-      post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } }),
-    );
-    expect(started.status).toBe(202);
-    const { runId } = (await started.json()) as { runId: string };
-    const run = await waitFor(runId, undefined, 120);
-    expect(run.state).toBe("done");
-    // One iteration per configuration and one for the base model, each task alone in each.
-    expect(run.iterations).toHaveLength(CONFIGS.length + 1);
-    expect(run.iterations.every((i) => i.units === TASKS.length && i.evaluated === TASKS.length)).toBe(true);
-    // Counted by the evaluator, one few-shot batch per task and iteration.
-    expect(run.cost.forwardPasses).toBe(TASKS.length * (CONFIGS.length + 1));
-    const result = run.result!;
-    expect(result.budget!.maxBytes).toBe(maxBytes);
-    expect(result.budget!.bytes).toBeLessThanOrEqual(maxBytes);
-    expect(result.budget!.bytes).toBe(result.clusters.reduce((n, c) => n + c.bytes, 0));
-    const withParts = result.clusters.filter((c) => c.part);
-    // Rank 1 for all six (about 3.7% of the own adapters) fits with room: the knapsack buys more where it pays.
-    expect(withParts.length).toBeGreaterThan(0);
-    expect(withParts.some((c) => c.part!.rank > 1)).toBe(true);
-
-    const published = await call("/v1/profiles/phones-parts/releases", post({ runId }));
-    expect(published.status).toBe(201);
-    const { manifest } = (await (
-      await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
-    ).json()) as SignedManifest;
-    expect(manifest.model.loraTargets).toEqual(targets);
-    expect(manifest.adapters.every((a) => a.format === "parts" && a.tasks.length === 1)).toBe(true);
-    expect(manifest.adapters.reduce((n, a) => n + a.bytes, 0)).toBe(result.budget!.bytes);
-    expect(Object.keys(manifest.routing).sort()).toEqual(withParts.map((c) => c.tasks[0]).sort());
-    expect([...(manifest.unadapted ?? []), ...Object.keys(manifest.routing)].sort()).toEqual([...TASKS].sort());
-
-    const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
-    const device = new OtaClient({
-      baseUrl: "http://d2c.test",
-      deviceId: "phone-1",
-      profile: "phones-parts",
-      formats: ["parts"],
-      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
-      store: new MemoryStore(),
-      fetch: (r) => exports.default.fetch(r),
-    });
-    expect(await device.sync()).toMatchObject({ status: "updated", version: 1 });
-    for (const cluster of withParts) {
-      const task = cluster.tasks[0];
-      const files = (await device.materialise(task, "peft"))!;
-      // The same bytes the run evaluated: its adapter is content-addressed by them.
-      expect(await sha256Hex(files["adapter_model.safetensors"])).toBe(cluster.sha256);
-      const evaluated = (await (await call("/v1/evaluate", post({ task, adapter: cluster.sha256 }))).json()) as {
-        loss: number;
-      };
-      expect(Math.abs(evaluated.loss - result.taskLoss[task])).toBeLessThan(1e-6);
-      const onnx = (await device.materialise(task, "onnx_adapter"))!;
-      expect(onnx["adapter.onnx_adapter"].byteLength).toBeGreaterThan(
-        files["adapter_model.safetensors"].byteLength / 2,
+  it(
+    "measures every task under each part and none, fits the budget, and ships what the device " +
+      "materialises byte for byte",
+    async () => {
+      const started = await call(
+        "/v1/runs",
+        post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } }),
       );
-    }
-    for (const task of manifest.unadapted ?? []) expect(await device.materialise(task)).toBeNull();
+      expect(started.status).toBe(202);
+      const { runId } = (await started.json()) as { runId: string };
+      const run = await waitFor(runId, undefined, 120);
+      expect(run.state).toBe("done");
+      // One iteration per configuration and one for the base model, each task alone in each.
+      expect(run.iterations).toHaveLength(CONFIGS.length + 1);
+      expect(run.iterations.every((i) => i.units === TASKS.length && i.evaluated === TASKS.length)).toBe(true);
+      // Counted by the evaluator, one few-shot batch per task and iteration.
+      expect(run.cost.forwardPasses).toBe(TASKS.length * (CONFIGS.length + 1));
+      const result = run.result!;
+      expect(result.budget!.maxBytes).toBe(maxBytes);
+      expect(result.budget!.bytes).toBeLessThanOrEqual(maxBytes);
+      expect(result.budget!.bytes).toBe(result.clusters.reduce((n, c) => n + c.bytes, 0));
+      const withParts = result.clusters.filter((c) => c.part);
+      // Rank 1 for all six (about 3.7% of the own adapters) fits with room: the knapsack buys more where it pays.
+      expect(withParts.length).toBeGreaterThan(0);
+      expect(withParts.some((c) => c.part!.rank > 1)).toBe(true);
 
-    // The profile's budget shrinks below what the run's parts take: publishing it again is refused, nothing changes.
-    const smaller = {
-      modelId: MODEL,
-      budget: { maxBytes: result.budget!.bytes - 1 },
-      formats: ["parts"],
-      maxSubsets: 0,
-    };
-    expect((await call("/v1/profiles/phones-parts", put(smaller))).status).toBe(200);
-    const refused = await call("/v1/profiles/phones-parts/releases", post({ runId }));
-    expect(refused.status).toBe(422);
-    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({
-      code: "over_budget", message: expect.stringContaining(`take ${result.budget!.bytes} bytes`),
-    });
-    const after = (await (
-      await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
-    ).json()) as SignedManifest;
-    expect(after.manifest.version).toBe(1);
+      const published = await call("/v1/profiles/phones-parts/releases", post({ runId }));
+      expect(published.status).toBe(201);
+      const { manifest } = (await (
+        await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
+      ).json()) as SignedManifest;
+      expect(manifest.model.loraTargets).toEqual(targets);
+      expect(manifest.adapters.every((a) => a.format === "parts" && a.tasks.length === 1)).toBe(true);
+      expect(manifest.adapters.reduce((n, a) => n + a.bytes, 0)).toBe(result.budget!.bytes);
+      expect(Object.keys(manifest.routing).sort()).toEqual(withParts.map((c) => c.tasks[0]).sort());
+      expect([...(manifest.unadapted ?? []), ...Object.keys(manifest.routing)].sort()).toEqual([...TASKS].sort());
 
-    // A run again: every loss from the cache (keyed by model, configuration and adapter), no forward pass.
-    const body = post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } });
-    const again = (await (await call("/v1/runs", body)).json()) as { runId: string };
-    const cached = await waitFor(again.runId, undefined, 120);
-    const units = TASKS.length * (CONFIGS.length + 1);
-    expect(cached.cost).toMatchObject({ units, cacheHits: units, forwardPasses: 0 });
-    // Under the profile's smaller budget it chose other parts, from the same measurements.
-    expect(cached.result!.budget).toEqual({ maxBytes: result.budget!.bytes - 1, bytes: expect.any(Number) });
-    expect(cached.result!.budget!.bytes).toBeLessThan(result.budget!.bytes);
-  });
+      const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
+      const device = new OtaClient({
+        baseUrl: "http://d2c.test",
+        deviceId: "phone-1",
+        profile: "phones-parts",
+        formats: ["parts"],
+        publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+        store: new MemoryStore(),
+        fetch: (r) => exports.default.fetch(r),
+      });
+      expect(await device.sync()).toMatchObject({ status: "updated", version: 1 });
+      for (const cluster of withParts) {
+        const task = cluster.tasks[0];
+        const files = (await device.materialise(task, "peft"))!;
+        // The same bytes the run evaluated: its adapter is content-addressed by them.
+        expect(await sha256Hex(files["adapter_model.safetensors"])).toBe(cluster.sha256);
+        const evaluated = (await (await call("/v1/evaluate", post({ task, adapter: cluster.sha256 }))).json()) as {
+          loss: number;
+        };
+        expect(Math.abs(evaluated.loss - result.taskLoss[task])).toBeLessThan(1e-6);
+        const onnx = (await device.materialise(task, "onnx_adapter"))!;
+        expect(onnx["adapter.onnx_adapter"].byteLength).toBeGreaterThan(
+          files["adapter_model.safetensors"].byteLength / 2,
+        );
+      }
+      for (const task of manifest.unadapted ?? []) expect(await device.materialise(task)).toBeNull();
+
+      // The profile's budget shrinks below what the run's parts take: publishing it again is refused, nothing changes.
+      const smaller = {
+        modelId: MODEL,
+        budget: { maxBytes: result.budget!.bytes - 1 },
+        formats: ["parts"],
+        maxSubsets: 0,
+      };
+      expect((await call("/v1/profiles/phones-parts", put(smaller))).status).toBe(200);
+      const refused = await call("/v1/profiles/phones-parts/releases", post({ runId }));
+      expect(refused.status).toBe(422);
+      expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: "over_budget",
+        message: expect.stringContaining(`take ${result.budget!.bytes} bytes`),
+      });
+      const after = (await (
+        await call("/v1/manifest?profile=phones-parts&device=d1", { headers: {} })
+      ).json()) as SignedManifest;
+      expect(after.manifest.version).toBe(1);
+
+      // A run again: every loss from the cache (keyed by model, configuration and adapter), no forward pass.
+      const body = post({ method: "alloc", profile: "phones-parts", parts: { configs: CONFIGS } });
+      const again = (await (await call("/v1/runs", body)).json()) as { runId: string };
+      const cached = await waitFor(again.runId, undefined, 120);
+      const units = TASKS.length * (CONFIGS.length + 1);
+      expect(cached.cost).toMatchObject({ units, cacheHits: units, forwardPasses: 0 });
+      // Under the profile's smaller budget it chose other parts, from the same measurements.
+      expect(cached.result!.budget).toEqual({ maxBytes: result.budget!.bytes - 1, bytes: expect.any(Number) });
+      expect(cached.result!.budget!.bytes).toBeLessThan(result.budget!.bytes);
+    },
+  );
 
   it("is refused for a profile of merged adapters, and a parts profile refuses a merged run's release", async () => {
     const merged = await publishKmeans("phones-merged", TASKS.slice(0, 2), 1);

@@ -27,7 +27,10 @@ describe("allocate", () => {
       const got = allocate(tasks, budget, 1)!;
       expect(got.bytes).toBeLessThanOrEqual(budget);
       expect(got.loss).toBeCloseTo(bruteForce(tasks, budget), 9);
-      expect(got.loss).toBeCloseTo(got.choices.reduce((n, o, t) => n + tasks[t][o].loss, 0), 9);
+      expect(got.loss).toBeCloseTo(
+        got.choices.reduce((n, o, t) => n + tasks[t][o].loss, 0),
+        9,
+      );
     }
   });
 

@@ -22,7 +22,8 @@ export function form(files: Record<string, Uint8Array>): FormData {
 
 export async function registerModel(): Promise<Response> {
   const files: Record<string, Uint8Array> = {};
-  for (const f of ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"]) files[f] = await fixtureBytes(`models/${MODEL}/${f}`);
+  for (const f of ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"])
+    files[f] = await fixtureBytes(`models/${MODEL}/${f}`);
   return call(`/v1/models/${MODEL}`, { method: "PUT", headers: ADMIN, body: form(files) });
 }
 
@@ -44,12 +45,19 @@ export const statusOf = async (runId: string) => (await (await call(`/v1/runs/${
 export const finished = (s: RunStatus) => s.state !== "running";
 
 /** Polls a run until `done(status)` (default: it stopped running), at most `seconds`. */
-export async function waitFor(runId: string, done: (s: RunStatus) => boolean = finished, seconds = 90): Promise<RunStatus> {
+export async function waitFor(
+  runId: string,
+  done: (s: RunStatus) => boolean = finished,
+  seconds = 90,
+): Promise<RunStatus> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
     const status = await statusOf(runId);
     if (done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `run ${runId} did not get there in ${seconds} s: ${status.state}/${status.phase} iteration ${status.iteration}`,
+      );
     await scheduler.wait(50);
   }
 }
@@ -77,7 +85,11 @@ export async function seedTaggedTasks(tasks: readonly string[]): Promise<void> {
     expect((await uploadAdapter(task, undefined, `?application=${application}&language=${language}`)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
-  await until(() => readEdge<TasksModel>(env, tasksKey(MODEL)), (m) => m?.tasks.length === tasks.length, 10_000);
+  await until(
+    () => readEdge<TasksModel>(env, tasksKey(MODEL)),
+    (m) => m?.tasks.length === tasks.length,
+    10_000,
+  );
 }
 
 /**

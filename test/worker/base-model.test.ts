@@ -63,7 +63,10 @@ beforeAll(async () => {
 
 describe("the base model of a release", () => {
   it("is signed into the manifest: the model's id and the sha256 of its weights", async () => {
-    for (const [profile, id] of [["phones-a", MODEL], ["phones-b", OTHER]]) {
+    for (const [profile, id] of [
+      ["phones-a", MODEL],
+      ["phones-b", OTHER],
+    ]) {
       const { manifest } = (await (
         await call(`/v1/manifest?profile=${profile}&device=d1`, { headers: {} })
       ).json()) as SignedManifest;
@@ -71,21 +74,24 @@ describe("the base model of a release", () => {
     }
   });
 
-  it("is checked by the client: a device holding one model installs its release and refuses the other's, " +
-    "installing nothing", async () => {
-    const own = device("phones-a", held);
-    expect(await own.sync()).toMatchObject({ status: "updated", version: 1 });
-    expect(await own.adapterFor("gec-de")).not.toBeNull();
+  it(
+    "is checked by the client: a device holding one model installs its release and refuses the other's, " +
+      "installing nothing",
+    async () => {
+      const own = device("phones-a", held);
+      expect(await own.sync()).toMatchObject({ status: "updated", version: 1 });
+      expect(await own.adapterFor("gec-de")).not.toBeNull();
 
-    const other = device("phones-b", held);
-    const refused = await other.sync();
-    expect(refused).toMatchObject({ status: "kept-previous", version: null, downloaded: [] });
-    expect(refused.error).toContain(`manifest is for base model "${OTHER}"`);
-    expect(await other.current()).toBeNull();
+      const other = device("phones-b", held);
+      const refused = await other.sync();
+      expect(refused).toMatchObject({ status: "kept-previous", version: null, downloaded: [] });
+      expect(refused.error).toContain(`manifest is for base model "${OTHER}"`);
+      expect(await other.current()).toBeNull();
 
-    // The same id with other weights (a base model updated in place on the device) is another base too.
-    const stale = device("phones-a", { id: MODEL, sha256: "0".repeat(64) });
-    expect((await stale.sync()).error).toContain(`this device holds "${MODEL}"`);
-    expect(await stale.current()).toBeNull();
-  });
+      // The same id with other weights (a base model updated in place on the device) is another base too.
+      const stale = device("phones-a", { id: MODEL, sha256: "0".repeat(64) });
+      expect((await stale.sync()).error).toContain(`this device holds "${MODEL}"`);
+      expect(await stale.current()).toBeNull();
+    },
+  );
 });

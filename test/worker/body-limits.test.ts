@@ -12,26 +12,45 @@ const CHUNK = 64 << 10;
 /** A body of `bytes` spaces produced on demand, and how many bytes the server pulled from it. */
 function streamedBody(bytes: number, prefix: Uint8Array = new Uint8Array(0)) {
   let pulled = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (pulled >= bytes) return controller.close();
-      const chunk = pulled === 0 && prefix.byteLength ? prefix : new Uint8Array(Math.min(CHUNK, bytes - pulled)).fill(0x20);
-      pulled += chunk.byteLength;
-      controller.enqueue(chunk);
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pulled >= bytes) return controller.close();
+        const chunk =
+          pulled === 0 && prefix.byteLength ? prefix : new Uint8Array(Math.min(CHUNK, bytes - pulled)).fill(0x20);
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { stream, pulled: () => pulled };
 }
 
 async function snapshot() {
   const listed = await env.BUCKET.list({ limit: 1000 });
   const json = async (path: string) => (await call(path)).json();
-  return { r2: listed.objects.map((o) => `${o.key} ${o.etag}`).sort(), tasks: await json("/v1/tasks"), profiles: await json("/v1/profiles"), runs: await json("/v1/runs") };
+  return {
+    r2: listed.objects.map((o) => `${o.key} ${o.etag}`).sort(),
+    tasks: await json("/v1/tasks"),
+    profiles: await json("/v1/profiles"),
+    runs: await json("/v1/runs"),
+  };
 }
 
-async function refused(path: string, method: string, body: ReturnType<typeof streamedBody>, headers: Record<string, string> = {}) {
+async function refused(
+  path: string,
+  method: string,
+  body: ReturnType<typeof streamedBody>,
+  headers: Record<string, string> = {},
+) {
   const before = await snapshot();
-  const response = await call(path, { method, headers: { ...ADMIN, ...headers }, body: body.stream, duplex: "half" } as RequestInit);
+  const response = await call(path, {
+    method,
+    headers: { ...ADMIN, ...headers },
+    body: body.stream,
+    duplex: "half",
+  } as RequestInit);
   expect(response.status).toBe(413);
   expect(((await response.json()) as { error: { code: string; message: string } }).error.message).toContain("limit");
   expect(await snapshot()).toEqual(before);
@@ -47,8 +66,12 @@ beforeAll(async () => {
 describe("body limits", () => {
   it("a chunked 70 MB adapter upload is cut off at the multipart limit", async () => {
     const boundary = "d2cboundary";
-    const head = new TextEncoder().encode(`--${boundary}\r\nContent-Disposition: form-data; name="adapter_model.safetensors"; filename="a"\r\n\r\n`);
-    const pulled = await refused("/v1/tasks/big/adapter", "PUT", streamedBody(70 << 20, head), { "content-type": `multipart/form-data; boundary=${boundary}` });
+    const head = new TextEncoder().encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="adapter_model.safetensors"; filename="a"\r\n\r\n`,
+    );
+    const pulled = await refused("/v1/tasks/big/adapter", "PUT", streamedBody(70 << 20, head), {
+      "content-type": `multipart/form-data; boundary=${boundary}`,
+    });
     // The limit is 64 MiB + 64 KiB + 64 KiB; the upload stops within a few chunks of it.
     expect(pulled).toBeLessThan((64 << 20) + 16 * CHUNK);
   });
@@ -59,7 +82,10 @@ describe("body limits", () => {
   });
 
   it("a 3.5 MB profile and a 5 MB run request are refused at 256 KiB", async () => {
-    const profile = streamedBody(3.5e6, new TextEncoder().encode('{"modelId":"d2c-char-lm","budget":{"maxAdapters":2},"match":{"socs":['));
+    const profile = streamedBody(
+      3.5e6,
+      new TextEncoder().encode('{"modelId":"d2c-char-lm","budget":{"maxAdapters":2},"match":{"socs":['),
+    );
     expect(await refused("/v1/profiles/huge", "PUT", profile)).toBeLessThan((256 << 10) + 4 * CHUNK);
     const run = streamedBody(5e6, new TextEncoder().encode('{"k":2,"tasks":['));
     expect(await refused("/v1/runs", "POST", run)).toBeLessThan((256 << 10) + 4 * CHUNK);
@@ -68,9 +94,16 @@ describe("body limits", () => {
   it("a declared Content-Length above the limit is refused before reading", async () => {
     const before = await snapshot();
     const body = streamedBody(5e6);
-    const response = await call("/v1/runs", { method: "POST", headers: { ...ADMIN, "content-length": String(5e6) }, body: body.stream, duplex: "half" } as RequestInit);
+    const response = await call("/v1/runs", {
+      method: "POST",
+      headers: { ...ADMIN, "content-length": String(5e6) },
+      body: body.stream,
+      duplex: "half",
+    } as RequestInit);
     expect(response.status).toBe(413);
-    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("5000000 bytes, the limit is 262144");
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      "5000000 bytes, the limit is 262144",
+    );
     expect(body.pulled()).toBeLessThanOrEqual(CHUNK);
     expect(await snapshot()).toEqual(before);
   });

@@ -12,8 +12,15 @@ import { RUN_METHODS } from "../../src/runs/config";
 import { call } from "./api";
 
 interface Parameter {
-  name: string; field: string; source: "request" | "run"; type: "number" | "integer";
-  min: number; minExclusive: boolean; max: number; maxExclusive: boolean; default?: number;
+  name: string;
+  field: string;
+  source: "request" | "run";
+  type: "number" | "integer";
+  min: number;
+  minExclusive: boolean;
+  max: number;
+  maxExclusive: boolean;
+  default?: number;
 }
 interface Capabilities {
   mergeMethods: { name: string; parameters: Parameter[]; unitWeight: string; screened: boolean }[];
@@ -30,7 +37,8 @@ const capabilities = async () => (await (await call("/v1/capabilities")).json())
 /** A run request setting `field` (merge.<name> or a top-level one) to `value`. */
 function runWith(method: string, field: string, value: number): object {
   const [outer, inner] = field.split(".");
-  return inner === undefined ? { k: 1, merge: { method }, [outer]: value }
+  return inner === undefined
+    ? { k: 1, merge: { method }, [outer]: value }
     : { k: 1, merge: { method, [inner]: value } };
 }
 
@@ -53,7 +61,10 @@ describe("GET /v1/capabilities", () => {
     expect([c.defaultMergeMethod, c.defaultRunMethod, c.defaultFormats]).toEqual(["svd", "d2c", ["peft"]]);
     const ties = c.mergeMethods.find((m) => m.name === "ties_svd")!;
     expect(ties).toMatchObject({
-      kind: "taskArithmetic", sparsification: "magnitude", consensus: "ties", unitWeight: "1",
+      kind: "taskArithmetic",
+      sparsification: "magnitude",
+      consensus: "ties",
+      unitWeight: "1",
     });
     expect(ties.parameters.map((p) => p.name)).toEqual(["density", "rank"]);
     const dare = c.mergeMethods.find((m) => m.name === "dare_ties_svd")!;
@@ -92,9 +103,11 @@ describe("GET /v1/capabilities", () => {
 
   it("every format is one PUT /v1/profiles takes, and one that ships alone is refused beside another", async () => {
     const c = await capabilities();
-    const put = (formats: string[], budget: object) => call("/v1/profiles/caps", {
-      method: "PUT", body: JSON.stringify({ modelId: "d2c-char-lm", budget, formats }),
-    });
+    const put = (formats: string[], budget: object) =>
+      call("/v1/profiles/caps", {
+        method: "PUT",
+        body: JSON.stringify({ modelId: "d2c-char-lm", budget, formats }),
+      });
     for (const f of c.formats) {
       const budget = f.budgets.includes("maxAdapters") ? { maxAdapters: 2 } : { maxBytes: 100_000 };
       const answer = await put([f.name], budget);

@@ -5,7 +5,8 @@ import { adapterKey } from "../../src/storage/keys";
 import { ADMIN, call, registerModel, uploadAdapter, uploadExamples } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
-const tasksNow = async () => (await (await call("/v1/tasks")).json()) as { tasks: Array<{ id: string }>; catalogueVersion: number };
+const tasksNow = async () =>
+  (await (await call("/v1/tasks")).json()) as { tasks: Array<{ id: string }>; catalogueVersion: number };
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);
@@ -20,10 +21,16 @@ describe("uploads", () => {
     const after = await tasksNow();
     expect(after.catalogueVersion).toBe(before.catalogueVersion + 2);
     const task = await (await call("/v1/tasks/gec-de")).json();
-    expect(task).toMatchObject({ id: "gec-de", modelId: "d2c-char-lm", application: "gec", language: "de", rank: 8, examples: { fewshot: 10, test: 0 } });
+    expect(task).toMatchObject({
+      id: "gec-de",
+      modelId: "d2c-char-lm",
+      application: "gec",
+      language: "de",
+      rank: 8,
+      examples: { fewshot: 10, test: 0 },
+    });
     expect(await env.BUCKET.head(adapterKey("gec-de", "adapter_model.safetensors"))).not.toBeNull();
   });
-
 });
 
 describe("evaluate and delete", () => {
@@ -32,8 +39,14 @@ describe("evaluate and delete", () => {
     expect((await uploadExamples("tone-ko", "fewshot")).status).toBe(201);
     expect((await uploadExamples("tone-ko", "test")).status).toBe(201);
     const run = async (adapter: string, split: string) =>
-      (await (await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: "tone-ko", adapter, split }) })).json()) as {
-        loss: number; exactMatch?: number; examples: number; tokens: number; ms: number;
+      (await (
+        await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: "tone-ko", adapter, split }) })
+      ).json()) as {
+        loss: number;
+        exactMatch?: number;
+        examples: number;
+        tokens: number;
+        ms: number;
       };
     const own = await run("tone-ko", "fewshot");
     const base = await run("none", "fewshot");
@@ -42,7 +55,10 @@ describe("evaluate and delete", () => {
     expect(own.exactMatch).toBeUndefined();
     const held = await run("tone-ko", "test");
     expect(held.exactMatch).toBeGreaterThan(0.9);
-    const bad = await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: "tone-ko", adapter: "none", split: "train" }) });
+    const bad = await call("/v1/evaluate", {
+      method: "POST",
+      body: JSON.stringify({ task: "tone-ko", adapter: "none", split: "train" }),
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as ErrorBody).error.message).toContain("split");
   });

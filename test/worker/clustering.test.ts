@@ -39,7 +39,8 @@ describe("task similarity", () => {
     const dot = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i], 0);
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
-        const cosine = dot(vectors[i], vectors[j]) / Math.sqrt(dot(vectors[i], vectors[i]) * dot(vectors[j], vectors[j]));
+        const cosine =
+          dot(vectors[i], vectors[j]) / Math.sqrt(dot(vectors[i], vectors[i]) * dot(vectors[j], vectors[j]));
         expect(similarity[i * 3 + j]).toBeCloseTo(cosine, 5);
       }
     }
@@ -60,7 +61,8 @@ describe("task similarity in blocks (a large run's k-means start on the queue)",
     // Row blocks [0,3) [3,6) [6,8): the upper triangle of a 3 x 3 grid.
     expect(blocks.map((b) => b.id)).toEqual(["gram:0:0", "gram:0:1", "gram:0:2", "gram:1:1", "gram:1:2", "gram:2:2"]);
     const assembled = assembleSimilarity(8, blocks, (b) => {
-      const rows = adapters.slice(...b.rows), cols = adapters.slice(...b.cols);
+      const rows = adapters.slice(...b.rows),
+        cols = adapters.slice(...b.cols);
       return gramBlock(rows, cols, targets, b.rows[0] === b.cols[0]);
     });
     expect(Array.from(assembled)).toEqual(Array.from(taskSimilarity(adapters, targets)));
@@ -70,15 +72,26 @@ describe("task similarity in blocks (a large run's k-means start on the queue)",
   it("computes a block in slices (yielding to the isolate's requests) with the one-piece numbers, bit for bit", async () => {
     const random = seededRandom(5);
     const adapters = Array.from({ length: 12 }, (_, i) => randomAdapter(random, 1 + (i % 3)));
-    for (const [rows, cols, diagonal] of [[adapters, adapters, true], [adapters.slice(0, 7), adapters.slice(7), false]] as const) {
-      expect(Array.from(await gramInSlices(rows, cols, [target], diagonal))).toEqual(Array.from(gramBlock(rows, cols, [target], diagonal)));
+    for (const [rows, cols, diagonal] of [
+      [adapters, adapters, true],
+      [adapters.slice(0, 7), adapters.slice(7), false],
+    ] as const) {
+      expect(Array.from(await gramInSlices(rows, cols, [target], diagonal))).toEqual(
+        Array.from(gramBlock(rows, cols, [target], diagonal)),
+      );
     }
   });
 });
 
 describe("k-means on task vectors", () => {
   // Two tight groups of directions: {0, 1, 2} and {3, 4}.
-  const points = [[0.99, 0.05, 0.02], [0.98, -0.04, 0.05], [1, 0.02, -0.03], [0.05, 0.99, 0.01], [-0.02, 1, 0.04]];
+  const points = [
+    [0.99, 0.05, 0.02],
+    [0.98, -0.04, 0.05],
+    [1, 0.02, -0.03],
+    [0.05, 0.99, 0.01],
+    [-0.02, 1, 0.04],
+  ];
   const unit = points.map((p) => p.map((v) => v / Math.hypot(...p)));
   const similarity = Float64Array.from(unit.flatMap((x) => unit.map((y) => x.reduce((s, v, i) => s + v * y[i], 0))));
 
@@ -96,7 +109,11 @@ describe("k-means on task vectors", () => {
 describe("random baseline", () => {
   it("is a balanced partition, the same for a seed and different across seeds", () => {
     const a = randomAssignment(40, 3, 0);
-    expect(clustersOf(a).map((c) => c.length).sort()).toEqual([13, 13, 14]);
+    expect(
+      clustersOf(a)
+        .map((c) => c.length)
+        .sort(),
+    ).toEqual([13, 13, 14]);
     expect(randomAssignment(40, 3, 0)).toEqual(a);
     expect(randomAssignment(40, 3, 1)).not.toEqual(a);
   });
@@ -104,18 +121,34 @@ describe("random baseline", () => {
 
 describe("D2C reassignment", () => {
   it("moves each task to the cluster with its lowest loss, keeping ties where they are", () => {
-    const losses = [[1, 2], [2, 1], [0.5, 0.5], [3, 1]];
+    const losses = [
+      [1, 2],
+      [2, 1],
+      [0.5, 0.5],
+      [3, 1],
+    ];
     expect(reassign(losses, [0, 0, 1, 1])).toEqual([0, 1, 1, 1]);
     expect(objective(losses, [0, 0, 1, 1])).toBeCloseTo((1 + 2 + 0.5 + 1) / 4, 12);
   });
 
   it("gives an emptied cluster the worst-served task of a cluster that can spare one", () => {
     // Everyone prefers cluster 0; task 2 is served worst there, so it keeps cluster 1 alive.
-    const losses = [[1, 5], [1.5, 5], [3, 4], [2, 6]];
+    const losses = [
+      [1, 5],
+      [1.5, 5],
+      [3, 4],
+      [2, 6],
+    ];
     expect(reassign(losses, [0, 1, 1, 0])).toEqual(canonical([0, 0, 1, 0]));
   });
 
   it("returns the iteration with the lowest objective, the first of equals", () => {
-    expect(bestIteration([{ assignment: [0], objective: 2 }, { assignment: [0], objective: 1 }, { assignment: [0], objective: 1 }])).toBe(1);
+    expect(
+      bestIteration([
+        { assignment: [0], objective: 2 },
+        { assignment: [0], objective: 1 },
+        { assignment: [0], objective: 1 },
+      ]),
+    ).toBe(1);
   });
 });

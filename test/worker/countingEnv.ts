@@ -38,8 +38,11 @@ export function countingEnv(base: Env = env): { env: Env; counts: Counts } {
   const kv = counting(base.DELIVERY, ["get", "getWithMetadata"], () => counts.kvReads++);
   const wrapped: Env = { ...base, DELIVERY: kv };
   for (const name of NAMESPACES) {
-    (wrapped as unknown as Record<string, object>)[name] = counting(base[name], ["get", "getByName"], () =>
-      counts.durableObjectStubs++);
+    (wrapped as unknown as Record<string, object>)[name] = counting(
+      base[name],
+      ["get", "getByName"],
+      () => counts.durableObjectStubs++,
+    );
   }
   return { env: wrapped, counts };
 }

@@ -31,7 +31,8 @@ async function finishedRun(k: number, seed: number): Promise<string> {
   return runId;
 }
 
-const manifestOf = async (query: string, headers: Record<string, string> = {}) => call(`/v1/manifest?${query}`, { headers });
+const manifestOf = async (query: string, headers: Record<string, string> = {}) =>
+  call(`/v1/manifest?${query}`, { headers });
 const release = async (profile: string, runId: string, rollout?: number) => {
   const response = await call(`/v1/profiles/${profile}/releases`, json({ runId, rollout }));
   expect(response.status).toBe(201);
@@ -48,9 +49,16 @@ beforeAll(async () => {
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
   [runA, runB] = [await finishedRun(2, 1), await finishedRun(3, 2)];
-  const profile = (match: object, formats = ["peft"], maxAdapters = 3) => ({ modelId: MODEL, budget: { maxAdapters }, formats, match });
+  const profile = (match: object, formats = ["peft"], maxAdapters = 3) => ({
+    modelId: MODEL,
+    budget: { maxAdapters },
+    formats,
+    match,
+  });
   expect((await call("/v1/profiles/default", put(profile({}, ["peft", "onnx_adapter"])))).status).toBe(200);
-  expect((await call("/v1/profiles/flagship", put(profile({ minRamMb: 8000, socs: ["SM8650", "Tensor G4"] })))).status).toBe(200);
+  expect(
+    (await call("/v1/profiles/flagship", put(profile({ minRamMb: 8000, socs: ["SM8650", "Tensor G4"] })))).status,
+  ).toBe(200);
   expect((await call("/v1/profiles/small", put(profile({ maxRamMb: 4000 }, ["peft"], 1)))).status).toBe(200);
 });
 
@@ -59,16 +67,27 @@ describe("profiles and releases", () => {
     const unknown = await call("/v1/profiles/x", put({ modelId: "nope", budget: { maxAdapters: 1 } }));
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as ErrorBody).error.message).toContain("modelId");
-    const ram = await call("/v1/profiles/x", put({ modelId: MODEL, budget: { maxAdapters: 1 }, match: { minRamMb: 9000, maxRamMb: 100 } }));
+    const ram = await call(
+      "/v1/profiles/x",
+      put({ modelId: MODEL, budget: { maxAdapters: 1 }, match: { minRamMb: 9000, maxRamMb: 100 } }),
+    );
     expect(ram.status).toBe(400);
     expect(((await ram.json()) as ErrorBody).error.message).toContain("minRamMb");
-    const format = await call("/v1/profiles/x", put({ modelId: MODEL, budget: { maxAdapters: 1 }, formats: ["tflite"] }));
+    const format = await call(
+      "/v1/profiles/x",
+      put({ modelId: MODEL, budget: { maxAdapters: 1 }, formats: ["tflite"] }),
+    );
     expect(format.status).toBe(400);
     const before = (await (await call("/v1/profiles")).json()) as { profiles: Array<{ id: string; version: number }> };
     expect(before.profiles.map((p) => p.id)).toEqual(["default", "flagship", "small"]);
-    expect((await call("/v1/profiles/small", put({ modelId: MODEL, budget: { maxAdapters: 1 }, match: { maxRamMb: 4000 } }))).status).toBe(200);
+    expect(
+      (await call("/v1/profiles/small", put({ modelId: MODEL, budget: { maxAdapters: 1 }, match: { maxRamMb: 4000 } })))
+        .status,
+    ).toBe(200);
     const after = (await (await call("/v1/profiles")).json()) as typeof before;
-    expect(after.profiles.find((p) => p.id === "small")!.version).toBe(before.profiles.find((p) => p.id === "small")!.version + 1);
+    expect(after.profiles.find((p) => p.id === "small")!.version).toBe(
+      before.profiles.find((p) => p.id === "small")!.version + 1,
+    );
   });
 
   it("publishes a run: every blob in R2, a manifest signed by the key at /v1/keys, routing for every task", async () => {
@@ -78,7 +97,13 @@ describe("profiles and releases", () => {
     expect(response.status).toBe(200);
     const signed = (await response.json()) as SignedManifest;
     const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
-    const key = await crypto.subtle.importKey("raw", Uint8Array.from(atob(keys[0].publicKey), (c) => c.charCodeAt(0)), { name: "Ed25519" }, false, ["verify"]);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      Uint8Array.from(atob(keys[0].publicKey), (c) => c.charCodeAt(0)),
+      { name: "Ed25519" },
+      false,
+      ["verify"],
+    );
     const signature = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
     expect(signed.keyId).toBe(keys[0].keyId);
     expect(await crypto.subtle.verify({ name: "Ed25519" }, key, signature, canonicalBytes(signed.manifest))).toBe(true);
@@ -93,7 +118,8 @@ describe("profiles and releases", () => {
       expect(await sha256Hex(bytes)).toBe(adapter.sha256);
     }
     const peft = signed.manifest.adapters.filter((a) => a.format === "peft");
-    for (const task of TASKS) expect(peft.find((a) => a.sha256 === signed.manifest.routing[task])!.tasks).toContain(task);
+    for (const task of TASKS)
+      expect(peft.find((a) => a.sha256 === signed.manifest.routing[task])!.tasks).toContain(task);
   });
 
   it("answers 304 to a matching If-None-Match, and picks the profile from device traits", async () => {
@@ -104,7 +130,8 @@ describe("profiles and releases", () => {
     const again = await manifestOf("profile=default", { "if-none-match": etag });
     expect(again.status).toBe(304);
     expect(await again.text()).toBe("");
-    const byTraits = async (query: string, headers: Record<string, string> = {}) => ((await (await manifestOf(query, headers)).json()) as SignedManifest).manifest.profile;
+    const byTraits = async (query: string, headers: Record<string, string> = {}) =>
+      ((await (await manifestOf(query, headers)).json()) as SignedManifest).manifest.profile;
     expect(await byTraits("ramMb=12000&soc=sm8650")).toBe("flagship");
     expect(await byTraits("", { "x-device-ram-mb": "12000", "x-device-soc": "Tensor G4" })).toBe("flagship");
     expect(await byTraits("ramMb=12000&soc=Exynos 2400")).toBe("default"); // one rule fails: not flagship
@@ -168,16 +195,20 @@ describe("publishing safely, rollout and rollback", () => {
     // The real local bucket, failing on its second write: an outage in the middle of a publish.
     const failing = new Proxy(env.BUCKET, {
       get(target, prop) {
-        if (prop === "put") return async (...args: Parameters<R2Bucket["put"]>) => {
-          if (++puts === 2) throw new Error("R2 unavailable");
-          return target.put(...args);
-        };
+        if (prop === "put")
+          return async (...args: Parameters<R2Bucket["put"]>) => {
+            if (++puts === 2) throw new Error("R2 unavailable");
+            return target.put(...args);
+          };
         const value = Reflect.get(target, prop);
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
     // A merge the bucket has not seen yet: ties_svd of another K, so the formats must be written.
-    const response = await call("/v1/runs", json({ tasks: TASKS, k: 2, method: "kmeans", seed: 9, merge: { method: "ties_svd" } }));
+    const response = await call(
+      "/v1/runs",
+      json({ tasks: TASKS, k: 2, method: "kmeans", seed: 9, merge: { method: "ties_svd" } }),
+    );
     const { runId } = (await response.json()) as { runId: string };
     expect((await waitFor(runId)).state).toBe("done");
     await expect(publishRun(env, failing, "default", runId)).rejects.toThrow("R2 unavailable");
@@ -197,7 +228,8 @@ describe("publishing safely, rollout and rollback", () => {
     expect(await rolloutBucket("default", undefined)).toBe(100); // no id: never in a partial rollout
 
     expect(await release("default", runB, 30)).toMatchObject({ version: 2, rollout: 30 }); // a staged rollout starts low
-    const versionFor = async (device: string) => ((await (await manifestOf(`profile=default&device=${device}`)).json()) as SignedManifest).manifest.version;
+    const versionFor = async (device: string) =>
+      ((await (await manifestOf(`profile=default&device=${device}`)).json()) as SignedManifest).manifest.version;
     const devices = Array.from({ length: 40 }, (_, i) => `device-${i}`);
     const at30 = await Promise.all(devices.map(versionFor));
     expect(new Set(at30)).toEqual(new Set([1, 2]));
@@ -227,7 +259,11 @@ describe("the reference OTA client against the Worker", () => {
     const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
     const store = new MemoryStore();
     const client = new OtaClient({
-      baseUrl: "http://d2c.test", deviceId: "client-e2e", profile: "default", formats: ["onnx_adapter", "peft"], store,
+      baseUrl: "http://d2c.test",
+      deviceId: "client-e2e",
+      profile: "default",
+      formats: ["onnx_adapter", "peft"],
+      store,
       publicKeys: { [keys[0].keyId]: keys[0].publicKey },
       fetch: (request) => exports.default.fetch(request),
     });
@@ -260,8 +296,15 @@ describe("the reference OTA client against the Worker", () => {
     expect(await client.sync()).toMatchObject({ status: "updated", version: 4 });
     // A new client on the same store starts from what was installed, offline.
     const offline = new OtaClient({
-      baseUrl: "http://offline.invalid", deviceId: "client-e2e", profile: "default", formats: ["onnx_adapter", "peft"], store,
-      publicKeys: { [keys[0].keyId]: keys[0].publicKey }, fetch: async () => { throw new Error("offline"); },
+      baseUrl: "http://offline.invalid",
+      deviceId: "client-e2e",
+      profile: "default",
+      formats: ["onnx_adapter", "peft"],
+      store,
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+      fetch: async () => {
+        throw new Error("offline");
+      },
     });
     expect((await offline.current())!.version).toBe(4);
     for (const task of TASKS) {
@@ -276,10 +319,21 @@ describe("cron re-clustering", () => {
     await worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
   };
   const runs = async () => (await listDurableObjectIds(env.CLUSTER_RUN)).length;
-  const auto = async () => ((await (await call("/v1/profiles/auto")).json()) as { auto: { runId: string; outcome: string | null }; release: ReleaseSummary | null });
+  const auto = async () =>
+    (await (await call("/v1/profiles/auto")).json()) as {
+      auto: { runId: string; outcome: string | null };
+      release: ReleaseSummary | null;
+    };
 
   it("starts one run per catalogue change, never two at once, and publishes what finished", async () => {
-    expect((await call("/v1/profiles/auto", put({ modelId: MODEL, budget: { maxAdapters: 2 }, autoRecluster: true, match: { os: ["auto-test"] } }))).status).toBe(200);
+    expect(
+      (
+        await call(
+          "/v1/profiles/auto",
+          put({ modelId: MODEL, budget: { maxAdapters: 2 }, autoRecluster: true, match: { os: ["auto-test"] } }),
+        )
+      ).status,
+    ).toBe(200);
     const before = await runs();
     await tick();
     expect(await runs()).toBe(before + 1);
@@ -301,7 +355,9 @@ describe("cron re-clustering", () => {
     expect(await runs()).toBe(before + 2);
     const second = (await auto()).auto.runId;
     const warm = await waitFor(second);
-    const placed = ((await (await call(`/v1/runs/${second}/losses?iteration=0`)).json()) as LossPage).rows.find((r) => r.task === "qa-de");
+    const placed = ((await (await call(`/v1/runs/${second}/losses?iteration=0`)).json()) as LossPage).rows.find(
+      (r) => r.task === "qa-de",
+    );
     expect(placed!.cluster).toBeGreaterThanOrEqual(0);
     expect(warm.iterations[0].clusters.reduce((n, c) => n + c.size, 0)).toBe(warm.tasks.length - 1); // merged without it
     await tick();

@@ -32,18 +32,21 @@ describe("echoed input in error messages", () => {
     expect(quoted(`${"a".repeat(63)}😀${"b".repeat(10)}`)).toBe(`"${"a".repeat(63)}…" (75 characters)`);
   });
 
-  it("GET /v1/manifest with a 200 KB X-Device-Locales: 400 bad_need under 1 KB naming locales, nothing " +
-    "stored changes", async () => {
-    const before = await snapshot();
-    const response = await device("/v1/manifest?profile=x", { "x-device-locales": HUGE });
-    expect(response.status).toBe(400);
-    const text = await response.text();
-    expect(new TextEncoder().encode(text).byteLength).toBeLessThan(1024);
-    const { error } = JSON.parse(text) as ErrorBody;
-    expect(error.code).toBe("bad_need");
-    expect(error.message).toMatch(/^locales: "a{64}…" \(204800 characters\) is not a language or app name/);
-    expect(await snapshot()).toEqual(before);
-  });
+  it(
+    "GET /v1/manifest with a 200 KB X-Device-Locales: 400 bad_need under 1 KB naming locales, nothing " +
+      "stored changes",
+    async () => {
+      const before = await snapshot();
+      const response = await device("/v1/manifest?profile=x", { "x-device-locales": HUGE });
+      expect(response.status).toBe(400);
+      const text = await response.text();
+      expect(new TextEncoder().encode(text).byteLength).toBeLessThan(1024);
+      const { error } = JSON.parse(text) as ErrorBody;
+      expect(error.code).toBe("bad_need");
+      expect(error.message).toMatch(/^locales: "a{64}…" \(204800 characters\) is not a language or app name/);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
   it("GET /v1/manifest with a 200 KB X-Device-Task-Set: 400 bad_need under 1 KB naming taskSet", async () => {
     const before = await snapshot();

@@ -19,7 +19,9 @@ const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
 const PROFILES = ["edge-a", "edge-b", "edge-c"];
 
 async function finishedRun(k: number, seed: number): Promise<string> {
-  const { runId } = (await (await call("/v1/runs", json({ tasks: TASKS, k, method: "kmeans", seed }))).json()) as { runId: string };
+  const { runId } = (await (await call("/v1/runs", json({ tasks: TASKS, k, method: "kmeans", seed }))).json()) as {
+    runId: string;
+  };
   expect((await waitFor(runId)).state).toBe("done");
   return runId;
 }
@@ -55,7 +57,9 @@ beforeAll(async () => {
   runs = [await finishedRun(2, 1), await finishedRun(2, 2)];
   const rules = [{ minRamMb: 8000 }, { maxRamMb: 4000 }, {}];
   for (const [i, id] of PROFILES.entries()) {
-    expect((await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 2 }, match: rules[i] }))).status).toBe(200);
+    expect(
+      (await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 2 }, match: rules[i] }))).status,
+    ).toBe(200);
     await publish(id, runs[0]);
   }
   await publish("edge-a", runs[1], 30); // a staged release on top of a full one
@@ -66,7 +70,12 @@ describe("manifests at the edge", () => {
     const counted = countingEnv();
     const answers = new Map<number, number>();
     for (let i = 0; i < 100; i++) {
-      const query = i % 3 === 0 ? `profile=edge-a&device=d${i}` : i % 3 === 1 ? `ramMb=2048&device=d${i}` : `ramMb=16384&device=d${i}`;
+      const query =
+        i % 3 === 0
+          ? `profile=edge-a&device=d${i}`
+          : i % 3 === 1
+            ? `ramMb=2048&device=d${i}`
+            : `ramMb=16384&device=d${i}`;
       const response = await callWith(counted.env, `/v1/manifest?${query}`);
       expect(response.status).toBe(200);
       const { manifest } = (await response.json()) as SignedManifest;
@@ -89,7 +98,11 @@ describe("manifests at the edge", () => {
   it("shows publish, rollout, rollback and a retired profile on the device path", async () => {
     const outside = [...Array(200).keys()].map((i) => `dev-${i}`);
     let device = "";
-    for (const d of outside) if (!inRollout(await rolloutBucket("edge-b", d), 50)) { device = d; break; }
+    for (const d of outside)
+      if (!inRollout(await rolloutBucket("edge-b", d), 50)) {
+        device = d;
+        break;
+      }
     await publish("edge-b", runs[1], 50);
     await until(() => versionFor("edge-b", device), 1); // outside the 50%: the full release 1
     expect((await call("/v1/profiles/edge-b/rollout", json({ percent: 100 }))).status).toBe(200);
@@ -112,7 +125,11 @@ describe("manifests at the edge", () => {
     expect(bytes.byteLength).toBe(blob.bytes);
     // The cache is filled after the answer (waitUntil): poll for the hit.
     let again = await call(blob.url);
-    for (const deadline = Date.now() + 10_000; again.headers.get("x-blob-cache") !== "hit" && Date.now() < deadline; again = await call(blob.url)) {
+    for (
+      const deadline = Date.now() + 10_000;
+      again.headers.get("x-blob-cache") !== "hit" && Date.now() < deadline;
+      again = await call(blob.url)
+    ) {
       await again.arrayBuffer();
       await scheduler.wait(50);
     }

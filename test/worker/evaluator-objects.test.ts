@@ -172,12 +172,15 @@ describe("the evaluator's object route and its preconditions", () => {
     });
   }
 
-  it("still answers the evaluator's own revalidation (evaluator/objects.ts: the etag it was served, as " +
-    "If-None-Match)", async () => {
-    const first = await object(KEY);
-    expect(first.status).toBe(200);
-    await first.arrayBuffer();
-    const again = await object(KEY, { "if-none-match": first.headers.get("etag")! });
-    expect(again.status).toBe(304);
-  });
+  it(
+    "still answers the evaluator's own revalidation (evaluator/objects.ts: the etag it was served, as " +
+      "If-None-Match)",
+    async () => {
+      const first = await object(KEY);
+      expect(first.status).toBe(200);
+      await first.arrayBuffer();
+      const again = await object(KEY, { "if-none-match": first.headers.get("etag")! });
+      expect(again.status).toBe(304);
+    },
+  );
 });

@@ -19,8 +19,10 @@ const MODEL = "d2c-char-lm";
 const TASKS = ["gec-de", "reply-ja", "qa-en", "tone-ko"];
 let model: LoadedModel;
 
-const adapter = (taskId: string): Promise<AdapterFactors> => readAdapter(env.BUCKET, taskId, model.contract.loraTargets);
-const examples = async (taskId: string, split: "fewshot" | "test"): Promise<Example[]> => (await readExamples(env.BUCKET, taskId, split))!;
+const adapter = (taskId: string): Promise<AdapterFactors> =>
+  readAdapter(env.BUCKET, taskId, model.contract.loraTargets);
+const examples = async (taskId: string, split: "fewshot" | "test"): Promise<Example[]> =>
+  (await readExamples(env.BUCKET, taskId, split))!;
 
 beforeAll(async () => {
   await seedKeys([
@@ -38,7 +40,11 @@ beforeAll(async () => {
 describe("golden parity in workerd", () => {
   it("reproduces the PyTorch per-example NLL within 1e-4 relative, with and without adapters", async () => {
     type Golden = { nll: number[]; logits: number[][] };
-    const probe = await fixtureJson<{ examples: Example[]; logitsSlice: [number, number]; adapters: Record<string, Golden> }>("golden/probe.json");
+    const probe = await fixtureJson<{
+      examples: Example[];
+      logitsSlice: [number, number];
+      adapters: Record<string, Golden>;
+    }>("golden/probe.json");
     const batch = batchOf(model, probe.examples);
     const vocab = model.contract.vocabSize;
     for (const name of ["none", "gec-de", "reply-ja", "qa-en"]) {

@@ -29,17 +29,41 @@ beforeAll(async () => {
     expect((await uploadAdapter(task)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
-  runId = ((await (await call("/v1/runs", post({ tasks: TASKS, k: 2, method: "kmeans", seed: 0 }))).json()) as { runId: string }).runId;
+  runId = (
+    (await (await call("/v1/runs", post({ tasks: TASKS, k: 2, method: "kmeans", seed: 0 }))).json()) as {
+      runId: string;
+    }
+  ).runId;
   expect((await waitFor(runId)).state).toBe("done");
-  expect((await call("/v1/profiles/rot", { method: "PUT", body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: 2 } }) })).status).toBe(200);
+  expect(
+    (
+      await call("/v1/profiles/rot", {
+        method: "PUT",
+        body: JSON.stringify({ modelId: MODEL, budget: { maxAdapters: 2 } }),
+      })
+    ).status,
+  ).toBe(200);
   expect((await call("/v1/profiles/rot/releases", post({ runId }))).status).toBe(201);
-  const [a, b] = await Promise.all([manifestSigner(env.MANIFEST_SIGNING_KEY), manifestSigner(env.MANIFEST_SIGNING_KEY_NEXT)]);
-  [first, next] = [{ keyId: a.keyId, publicKey: a.publicKey }, { keyId: b.keyId, publicKey: b.publicKey }];
+  const [a, b] = await Promise.all([
+    manifestSigner(env.MANIFEST_SIGNING_KEY),
+    manifestSigner(env.MANIFEST_SIGNING_KEY_NEXT),
+  ]);
+  [first, next] = [
+    { keyId: a.keyId, publicKey: a.publicKey },
+    { keyId: b.keyId, publicKey: b.publicKey },
+  ];
   oldManifest = await served();
 });
 
 const client = (pins: Record<string, string>) =>
-  new OtaClient({ baseUrl: "http://d2c.test", deviceId: "d1", profile: "rot", publicKeys: pins, store: new MemoryStore(), fetch: (r) => exports.default.fetch(r) });
+  new OtaClient({
+    baseUrl: "http://d2c.test",
+    deviceId: "d1",
+    profile: "rot",
+    publicKeys: pins,
+    store: new MemoryStore(),
+    fetch: (r) => exports.default.fetch(r),
+  });
 
 describe("key rotation", () => {
   it("adds a next key certified by the current one; switching before that, or retiring the current key, is refused", async () => {
@@ -54,8 +78,14 @@ describe("key rotation", () => {
     const again = await call("/v1/keys/next", post({ publicKey: next.publicKey }));
     expect(again.status).toBe(409);
     const keys = await keyList();
-    expect(keys.map((k) => [k.keyId, k.status])).toEqual([[first.keyId, "current"], [next.keyId, "next"]]);
-    expect(keys[1].certificate).toMatchObject({ signedBy: first.keyId, statement: { kind: "certify", keyId: next.keyId, publicKey: next.publicKey } });
+    expect(keys.map((k) => [k.keyId, k.status])).toEqual([
+      [first.keyId, "current"],
+      [next.keyId, "next"],
+    ]);
+    expect(keys[1].certificate).toMatchObject({
+      signedBy: first.keyId,
+      statement: { kind: "certify", keyId: next.keyId, publicKey: next.publicKey },
+    });
     expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(409);
     // Nothing switched: devices still get manifests signed by the first key.
     expect((await served()).keyId).toBe(first.keyId);
@@ -67,7 +97,10 @@ describe("key rotation", () => {
     const switched = await call("/v1/keys/switch", post());
     expect(switched.status).toBe(200);
     expect(((await switched.json()) as { resigned: number }).resigned).toBe(1);
-    expect((await keyList()).map((k) => [k.keyId, k.status])).toEqual([[next.keyId, "current"], [first.keyId, "previous"]]);
+    expect((await keyList()).map((k) => [k.keyId, k.status])).toEqual([
+      [next.keyId, "current"],
+      [first.keyId, "previous"],
+    ]);
     const resigned = await served();
     expect(resigned).toMatchObject({ keyId: next.keyId, manifest: { version: 1 } });
     // A new release, signed by the new key, reaches the device through the certificate.
@@ -77,10 +110,27 @@ describe("key rotation", () => {
 
   it("refuses a key whose certificate no trusted key signed", async () => {
     const verifier = new ManifestVerifier({ [first.keyId]: first.publicKey });
-    const rogue = await manifestSigner(JSON.stringify(await crypto.subtle.exportKey("jwk", (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]) as CryptoKeyPair).privateKey)));
+    const rogue = await manifestSigner(
+      JSON.stringify(
+        await crypto.subtle.exportKey(
+          "jwk",
+          ((await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair)
+            .privateKey,
+        ),
+      ),
+    );
     const selfCertified: SigningKey = {
-      keyId: rogue.keyId, algorithm: "Ed25519", publicKey: rogue.publicKey, status: "current", addedAt: "",
-      certificate: await rogue.signStatement({ kind: "certify", keyId: rogue.keyId, publicKey: rogue.publicKey, issuedAt: "" }),
+      keyId: rogue.keyId,
+      algorithm: "Ed25519",
+      publicKey: rogue.publicKey,
+      status: "current",
+      addedAt: "",
+      certificate: await rogue.signStatement({
+        kind: "certify",
+        keyId: rogue.keyId,
+        publicKey: rogue.publicKey,
+        issuedAt: "",
+      }),
     };
     // A certificate naming the rogue key but carrying the real next key's public key is no better.
     const swapped: SigningKey = { ...selfCertified, publicKey: next.publicKey };
@@ -95,13 +145,20 @@ describe("key rotation", () => {
     const retired = await call(`/v1/keys/${first.keyId}/retire`, post());
     expect(retired.status).toBe(200);
     const keys = await keyList();
-    expect(keys.find((k) => k.keyId === first.keyId)).toMatchObject({ status: "retired", retirement: { signedBy: next.keyId, statement: { kind: "retire" } } });
+    expect(keys.find((k) => k.keyId === first.keyId)).toMatchObject({
+      status: "retired",
+      retirement: { signedBy: next.keyId, statement: { kind: "retire" } },
+    });
     await verifier.learn(keys);
     await expect(verifier.verify(oldManifest)).rejects.toThrow("retired");
     await verifier.verify(await served()); // the new key, learned through its certificate, still verifies
     // A retirement signed by the retired key itself proves nothing.
     const other = new ManifestVerifier({ [first.keyId]: first.publicKey });
-    await other.learn(keys.map((k) => (k.keyId === first.keyId ? { ...k, retirement: { ...k.retirement!, signedBy: first.keyId } } : k)));
+    await other.learn(
+      keys.map((k) =>
+        k.keyId === first.keyId ? { ...k, retirement: { ...k.retirement!, signedBy: first.keyId } } : k,
+      ),
+    );
     await other.verify(oldManifest);
   });
 });

@@ -53,7 +53,11 @@ function worstError(merged: AdapterFactors, reference: (t: LoraTarget) => LoraFa
 
 /** sum w_i B_i A_i over fixture adapters, the delta every exact method must reproduce. */
 const weightedDelta = (target: LoraTarget, weights: readonly number[], from = adapters) =>
-  weightedDeltaOf(from.map((a) => a.get(target.module)!), weights, target);
+  weightedDeltaOf(
+    from.map((a) => a.get(target.module)!),
+    weights,
+    target,
+  );
 
 const bytes = (merged: AdapterFactors) => toPeft(merged, targets).safetensors;
 
@@ -64,25 +68,32 @@ beforeAll(async () => {
 });
 
 describe("golden parity with tools/fixtures/merge.py", () => {
-  it.each(["linear", "cat", "svd", "ties_svd", "magnitude_prune_svd"])("%s: delta W within 1e-5 relative (Frobenius) per module", async (method) => {
-    const file = readSafetensors(await fixtureBytes(`golden/merges/${method}.safetensors`));
-    const reference = (t: LoraTarget): LoraFactors => {
-      const b = file.tensors.get(`base_model.model.${t.module}.lora_B.weight`)!;
-      return { rank: b.shape[1], a: toFloat32(file.tensors.get(`base_model.model.${t.module}.lora_A.weight`)!), b: toFloat32(b) };
-    };
-    const options = { method, weights: golden.weights, rank: golden.rank, ...golden.methods[method] } as MergeOptions;
-    const merged = mergeAdapters(adapters, targets, options);
-    expect(worstError(merged, reference)).toBeLessThan(PARITY);
-    for (const t of targets) expect(merged.get(t.module)!.rank, t.module).toBe(reference(t).rank);
-    if (method === "linear" || method === "cat") {
-      // No SVD, so no sign freedom: the factors themselves match.
-      for (const t of targets) {
-        const [mine, ref] = [merged.get(t.module)!, reference(t)];
-        expect(largestDifference(mine.a, ref.a), `${t.module} A`).toBeLessThan(PARITY);
-        expect(largestDifference(mine.b, ref.b), `${t.module} B`).toBeLessThan(PARITY);
+  it.each(["linear", "cat", "svd", "ties_svd", "magnitude_prune_svd"])(
+    "%s: delta W within 1e-5 relative (Frobenius) per module",
+    async (method) => {
+      const file = readSafetensors(await fixtureBytes(`golden/merges/${method}.safetensors`));
+      const reference = (t: LoraTarget): LoraFactors => {
+        const b = file.tensors.get(`base_model.model.${t.module}.lora_B.weight`)!;
+        return {
+          rank: b.shape[1],
+          a: toFloat32(file.tensors.get(`base_model.model.${t.module}.lora_A.weight`)!),
+          b: toFloat32(b),
+        };
+      };
+      const options = { method, weights: golden.weights, rank: golden.rank, ...golden.methods[method] } as MergeOptions;
+      const merged = mergeAdapters(adapters, targets, options);
+      expect(worstError(merged, reference)).toBeLessThan(PARITY);
+      for (const t of targets) expect(merged.get(t.module)!.rank, t.module).toBe(reference(t).rank);
+      if (method === "linear" || method === "cat") {
+        // No SVD, so no sign freedom: the factors themselves match.
+        for (const t of targets) {
+          const [mine, ref] = [merged.get(t.module)!, reference(t)];
+          expect(largestDifference(mine.a, ref.a), `${t.module} A`).toBeLessThan(PARITY);
+          expect(largestDifference(mine.b, ref.b), `${t.module} B`).toBeLessThan(PARITY);
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 describe("properties", () => {
@@ -95,7 +106,11 @@ describe("properties", () => {
   });
 
   it("svd with rank >= the summed rank is the weighted sum; below it, it keeps exactly `rank` components", () => {
-    expect(worstError(mergeAdapters(adapters, targets, { method: "svd", weights, rank: 24 }), (t) => weightedDelta(t, weights))).toBeLessThan(EXACT);
+    expect(
+      worstError(mergeAdapters(adapters, targets, { method: "svd", weights, rank: 24 }), (t) =>
+        weightedDelta(t, weights),
+      ),
+    ).toBeLessThan(EXACT);
     const padded = mergeAdapters(adapters, targets, { method: "svd", weights, rank: 30 });
     expect(padded.get(targets[0].module)!.rank).toBe(30);
     expect(worstError(padded, (t) => weightedDelta(t, weights))).toBeLessThan(EXACT);
@@ -104,37 +119,57 @@ describe("properties", () => {
   it("the low-rank path equals the dense path, also for non-square modules and ranks that differ", () => {
     for (const t of targets) {
       const factors = adapters.map((a) => a.get(t.module)!);
-      expect(relativeError(lowRankSvdMerge(factors, weights, t, 8), denseSvdMerge(factors, weights, t, 8), t), t.module).toBeLessThan(EXACT);
+      expect(
+        relativeError(lowRankSvdMerge(factors, weights, t, 8), denseSvdMerge(factors, weights, t, 8), t),
+        t.module,
+      ).toBeLessThan(EXACT);
     }
-    for (const target of [{ module: "tall", in: 20, out: 48 }, { module: "wide", in: 48, out: 20 }]) {
+    for (const target of [
+      { module: "tall", in: 20, out: 48 },
+      { module: "wide", in: 48, out: 20 },
+    ]) {
       const factors = [synthetic(target, 3, 1), synthetic(target, 5, 2), synthetic(target, 2, 3)];
       const w = [0.7, -0.4, 1.1];
       const exact = weightedDeltaOf(factors, w, target);
       for (const rank of [10, 12]) {
-        expect(relativeError(lowRankSvdMerge(factors, w, target, rank), exact, target), target.module).toBeLessThan(EXACT);
-        expect(relativeError(denseSvdMerge(factors, w, target, rank), exact, target), target.module).toBeLessThan(EXACT);
+        expect(relativeError(lowRankSvdMerge(factors, w, target, rank), exact, target), target.module).toBeLessThan(
+          EXACT,
+        );
+        expect(relativeError(denseSvdMerge(factors, w, target, rank), exact, target), target.module).toBeLessThan(
+          EXACT,
+        );
       }
       const [lowRank, dense] = [lowRankSvdMerge(factors, w, target, 4), denseSvdMerge(factors, w, target, 4)];
       expect(relativeError(lowRank, dense, target), target.module).toBeLessThan(EXACT);
-      expect([lowRank.a.length, lowRank.b.length, dense.a.length, dense.b.length]).toEqual([4 * target.in, target.out * 4, 4 * target.in, target.out * 4]);
+      expect([lowRank.a.length, lowRank.b.length, dense.a.length, dense.b.length]).toEqual([
+        4 * target.in,
+        target.out * 4,
+        4 * target.in,
+        target.out * 4,
+      ]);
     }
   });
 
   it("is deterministic: the same inputs give the same bytes for every method", () => {
     for (const method of MERGE_METHODS) {
       const options = { method, weights, rank: 8 };
-      expect(equalBytes(bytes(mergeAdapters(adapters, targets, options)), bytes(mergeAdapters(adapters, targets, options))), method).toBe(true);
+      expect(
+        equalBytes(bytes(mergeAdapters(adapters, targets, options)), bytes(mergeAdapters(adapters, targets, options))),
+        method,
+      ).toBe(true);
     }
   });
 
   it("dare_ties_svd: the same seed gives identical bytes, another seed different ones", () => {
-    const dare = (seed: number) => bytes(mergeAdapters(adapters, targets, { method: "dare_ties_svd", weights, density: 0.5, seed }));
+    const dare = (seed: number) =>
+      bytes(mergeAdapters(adapters, targets, { method: "dare_ties_svd", weights, density: 0.5, seed }));
     expect(equalBytes(dare(7), dare(7))).toBe(true);
     expect(equalBytes(dare(7), dare(8))).toBe(false);
   });
 
   it("at density 1 nothing is pruned: magnitude_prune_svd is svd, dare_ties_svd is ties_svd", () => {
-    const merge = (method: MergeOptions["method"]) => mergeAdapters(adapters, targets, { method, weights, density: 1, rank: 8 });
+    const merge = (method: MergeOptions["method"]) =>
+      mergeAdapters(adapters, targets, { method, weights, density: 1, rank: 8 });
     const svd = merge("svd");
     expect(worstError(merge("magnitude_prune_svd"), (t) => svd.get(t.module)!)).toBeLessThan(EXACT);
     expect(equalBytes(bytes(merge("dare_ties_svd")), bytes(merge("ties_svd")))).toBe(true);
@@ -171,23 +206,33 @@ describe("properties", () => {
 });
 
 describe("toPeft", () => {
-  it.each(["svd", "cat", "linear"] as const)("%s: peftToFactors reads back the same factors, with scaling 1", (method) => {
-    const merged = mergeAdapters(adapters, targets, { method, weights: golden.weights, rank: 8 });
-    const { config, safetensors } = toPeft(merged, targets, "d2c-char-lm");
-    expect(config).toMatchObject({ peft_type: "LORA", r: merged.get(targets[0].module)!.rank, base_model_name_or_path: "d2c-char-lm" });
-    expect(config.lora_alpha).toBe(config.r);
-    const back = peftToFactors(parsePeftConfig(JSON.parse(JSON.stringify(config))), safetensors, targets);
-    for (const t of targets) {
-      const [m, r] = [merged.get(t.module)!, back.get(t.module)!];
-      expect(r.rank).toBe(m.rank);
-      expect(equalBytes(r.a, m.a) && equalBytes(r.b, m.b), t.module).toBe(true);
-    }
-  });
+  it.each(["svd", "cat", "linear"] as const)(
+    "%s: peftToFactors reads back the same factors, with scaling 1",
+    (method) => {
+      const merged = mergeAdapters(adapters, targets, { method, weights: golden.weights, rank: 8 });
+      const { config, safetensors } = toPeft(merged, targets, "d2c-char-lm");
+      expect(config).toMatchObject({
+        peft_type: "LORA",
+        r: merged.get(targets[0].module)!.rank,
+        base_model_name_or_path: "d2c-char-lm",
+      });
+      expect(config.lora_alpha).toBe(config.r);
+      const back = peftToFactors(parsePeftConfig(JSON.parse(JSON.stringify(config))), safetensors, targets);
+      for (const t of targets) {
+        const [m, r] = [merged.get(t.module)!, back.get(t.module)!];
+        expect(r.rank).toBe(m.rank);
+        expect(equalBytes(r.a, m.a) && equalBytes(r.b, m.b), t.module).toBe(true);
+      }
+    },
+  );
 
   it("refuses modules of different ranks: a PEFT config has one r", () => {
     const merged = new Map(mergeAdapters(adapters, targets, { method: "svd", rank: 8 }));
     merged.set(targets[3].module, zeroFactors(targets[3]));
-    expectRangeError(() => toPeft(merged, targets), `module ${targets[3].module} has rank 1, ${targets[0].module} has 8: a PEFT adapter has one r for all modules`);
+    expectRangeError(
+      () => toPeft(merged, targets),
+      `module ${targets[3].module} has rank 1, ${targets[0].module} has 8: a PEFT adapter has one r for all modules`,
+    );
   });
 });
 
@@ -201,16 +246,48 @@ describe("errors", () => {
   };
 
   it.each([
-    ["a short A", () => [adapters[0], withModule(adapters[1], q().module, { ...adapters[1].get(q().module)!, a: new Float32Array(8 * 127) })], {},
-      `adapter 1, module ${"model.layers.0.self_attn.q_proj"}: A has 1016 values, expected [8, 128] = 1024`],
-    ["a rank its factors do not have", () => [withModule(adapters[0], q().module, { ...adapters[0].get(q().module)!, rank: 4 })], {},
-      "adapter 0, module model.layers.0.self_attn.q_proj: A has 1024 values, expected [4, 128] = 512"],
-    ["a missing module", () => [adapters[0], withModule(adapters[2], q().module, undefined)], {}, "adapter 1: no factors for module model.layers.0.self_attn.q_proj"],
-    ["a module outside the targets", () => [withModule(adapters[0], "lm_head", adapters[0].get(q().module))], {}, "adapter 0: module lm_head is not one of the 16 targets"],
-    ["a NaN", () => [withModule(adapters[0], q().module, { ...adapters[0].get(q().module)!, b: new Float32Array(1024).fill(NaN) })], {},
-      "adapter 0, module model.layers.0.self_attn.q_proj: B[0] is NaN, not finite"],
+    [
+      "a short A",
+      () => [
+        adapters[0],
+        withModule(adapters[1], q().module, { ...adapters[1].get(q().module)!, a: new Float32Array(8 * 127) }),
+      ],
+      {},
+      `adapter 1, module ${"model.layers.0.self_attn.q_proj"}: A has 1016 values, expected [8, 128] = 1024`,
+    ],
+    [
+      "a rank its factors do not have",
+      () => [withModule(adapters[0], q().module, { ...adapters[0].get(q().module)!, rank: 4 })],
+      {},
+      "adapter 0, module model.layers.0.self_attn.q_proj: A has 1024 values, expected [4, 128] = 512",
+    ],
+    [
+      "a missing module",
+      () => [adapters[0], withModule(adapters[2], q().module, undefined)],
+      {},
+      "adapter 1: no factors for module model.layers.0.self_attn.q_proj",
+    ],
+    [
+      "a module outside the targets",
+      () => [withModule(adapters[0], "lm_head", adapters[0].get(q().module))],
+      {},
+      "adapter 0: module lm_head is not one of the 16 targets",
+    ],
+    [
+      "a NaN",
+      () => [
+        withModule(adapters[0], q().module, { ...adapters[0].get(q().module)!, b: new Float32Array(1024).fill(NaN) }),
+      ],
+      {},
+      "adapter 0, module model.layers.0.self_attn.q_proj: B[0] is NaN, not finite",
+    ],
     ["no adapters", () => [], {}, "no adapters to merge"],
-    ["an unknown method", () => adapters, { method: "ties" }, 'merge method "ties" is not one of linear, cat, svd, ties_svd, dare_ties_svd, magnitude_prune_svd'],
+    [
+      "an unknown method",
+      () => adapters,
+      { method: "ties" },
+      'merge method "ties" is not one of linear, cat, svd, ties_svd, dare_ties_svd, magnitude_prune_svd',
+    ],
     ["too few weights", () => adapters, { weights: [0.5, 0.5] }, "weights has 2 entries for 3 adapters"],
     ["a NaN weight", () => adapters, { weights: [0.5, NaN, 0.5] }, "weights[1] is NaN, not a finite number"],
     ["density 0", () => adapters, { density: 0 }, "density must be in (0, 1], got 0"],
@@ -234,12 +311,20 @@ describe("errors", () => {
 /** Deterministic factors with entries in [-1, 1): test data for shapes the fixtures lack. */
 function synthetic(target: LoraTarget, rank: number, seed: number): LoraFactors {
   let state = seed;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 31) - 1;
-  return { rank, a: Float32Array.from({ length: rank * target.in }, next), b: Float32Array.from({ length: target.out * rank }, next) };
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 31 - 1;
+  return {
+    rank,
+    a: Float32Array.from({ length: rank * target.in }, next),
+    b: Float32Array.from({ length: target.out * rank }, next),
+  };
 }
 
 /** sum w_i B_i A_i in float64. */
-function weightedDeltaOf(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget): Float64Array {
+function weightedDeltaOf(
+  factors: readonly LoraFactors[],
+  weights: readonly number[],
+  target: LoraTarget,
+): Float64Array {
   const sum = new Float64Array(target.out * target.in);
   factors.forEach((f, i) => deltaW(f, target).forEach((v, j) => (sum[j] += weights[i] * v)));
   return sum;
@@ -268,6 +353,9 @@ function expectRangeError(run: () => unknown, message: string): void {
 }
 
 function equalBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  const [x, y] = [new Uint8Array(a.buffer, a.byteOffset, a.byteLength), new Uint8Array(b.buffer, b.byteOffset, b.byteLength)];
+  const [x, y] = [
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+  ];
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }

@@ -11,7 +11,11 @@ import { RUN_MIGRATIONS } from "../../durable-objects/runTables";
 
 /** A fresh ClusterRun's storage emptied back to no tables at all (what state from before versioning lacked). */
 function emptied(sql: SqlStorage): SqlStorage {
-  const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name != 'sqlite_sequence'").toArray();
+  const tables = sql
+    .exec<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name != 'sqlite_sequence'",
+    )
+    .toArray();
   for (const { name } of tables) sql.exec(`DROP TABLE ${name}`);
   return sql;
 }
@@ -28,7 +32,9 @@ describe("schema migrations", () => {
       sql.exec(`INSERT INTO units ${unit} VALUES ('0:0:1', 0, 0, 1, 'k1', NULL, 'queue', 2, 1234, 'R2 was slow')`);
       sql.exec(`INSERT INTO units ${unit} VALUES ('0:1:1', 0, 1, 1, 'k2', 0.5, 'queue', 1, 1200, NULL)`);
       sql.exec(`INSERT INTO units ${unit} VALUES ('0:2:1', 0, 2, 1, 'k3', 0.7, 'cache', 0, 0, NULL)`);
-      sql.exec("INSERT INTO report_units (task, cluster, merged_sha256, test_sha256, attempts, sent_at) VALUES (3, 1, 'm', 't', 1, 99)");
+      sql.exec(
+        "INSERT INTO report_units (task, cluster, merged_sha256, test_sha256, attempts, sent_at) VALUES (3, 1, 'm', 't', 1, 99)",
+      );
 
       expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);
       const work = sql.exec("SELECT id, kind, ref, attempts, sent_at, done_at, error FROM work ORDER BY id").toArray();
@@ -38,9 +44,17 @@ describe("schema migrations", () => {
         { id: "test:3", kind: "report", ref: "3", attempts: 1, sent_at: 99, done_at: null, error: null },
       ]);
       // The lease columns are gone from the kinds' tables; their results stay; sends became messages.
-      const columns = sql.exec<{ name: string }>("PRAGMA table_info(units)").toArray().map((c) => c.name);
+      const columns = sql
+        .exec<{ name: string }>("PRAGMA table_info(units)")
+        .toArray()
+        .map((c) => c.name);
       expect(columns).not.toContain("attempts");
-      expect(sql.exec("SELECT id, loss FROM units ORDER BY id").toArray().map((u) => u.loss)).toEqual([null, 0.5, 0.7]);
+      expect(
+        sql
+          .exec("SELECT id, loss FROM units ORDER BY id")
+          .toArray()
+          .map((u) => u.loss),
+      ).toEqual([null, 0.5, 0.7]);
       expect(sql.exec<{ messages: number }>("SELECT messages FROM run").one().messages).toBe(3);
       // Run again: nothing to do, nothing changed.
       expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);
@@ -53,7 +67,9 @@ describe("schema migrations", () => {
     await runInDurableObject(stub, (_, state) => {
       const sql = state.storage.sql;
       sql.exec("UPDATE schema_version SET version = 99");
-      expect(() => migrate(sql, RUN_MIGRATIONS)).toThrow(`schema version 99 is newer than this code's ${RUN_MIGRATIONS.length}`);
+      expect(() => migrate(sql, RUN_MIGRATIONS)).toThrow(
+        `schema version 99 is newer than this code's ${RUN_MIGRATIONS.length}`,
+      );
     });
   });
 });

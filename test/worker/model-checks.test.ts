@@ -60,79 +60,85 @@ describe("the graph checks' streaming walk", () => {
 });
 
 describe("graph checks for evaluator=remote", () => {
-  it("refuse a sent model with external data at ../../../../etc/passwd, or an embedding declared [65536, " +
-    "32768] over 20 KB", async () => {
-    const before = await snapshot();
-    const traversal = await onnxVariant(`${DIR}/plain/model.onnx`, externalEmbedding("../../../../etc/passwd"));
-    const message = await refused(
-      await register("evil", { "model.onnx": traversal, ...(await tokenizerFiles()) }, "?evaluator=remote"),
-      400,
-      "bad_onnx",
-    );
-    expect(message).toContain(
-      'is stored in external file "../../../../etc/passwd", which is not a file pushed with this model',
-    );
-    const huge = await onnxVariant(`${DIR}/plain/model.onnx`, hugeEmbedding);
-    expect(
-      await refused(
-        await register("evil", { "model.onnx": huge, ...(await tokenizerFiles()) }, "?evaluator=remote"),
+  it(
+    "refuse a sent model with external data at ../../../../etc/passwd, or an embedding declared [65536, " +
+      "32768] over 20 KB",
+    async () => {
+      const before = await snapshot();
+      const traversal = await onnxVariant(`${DIR}/plain/model.onnx`, externalEmbedding("../../../../etc/passwd"));
+      const message = await refused(
+        await register("evil", { "model.onnx": traversal, ...(await tokenizerFiles()) }, "?evaluator=remote"),
         400,
         "bad_onnx",
-      ),
-    ).toContain("but holds 20480 bytes");
-    expect(await snapshot()).toEqual(before);
-  });
+      );
+      expect(message).toContain(
+        'is stored in external file "../../../../etc/passwd", which is not a file pushed with this model',
+      );
+      const huge = await onnxVariant(`${DIR}/plain/model.onnx`, hugeEmbedding);
+      expect(
+        await refused(
+          await register("evil", { "model.onnx": huge, ...(await tokenizerFiles()) }, "?evaluator=remote"),
+          400,
+          "bad_onnx",
+        ),
+      ).toContain("but holds 20480 bytes");
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
-  it("refuse a pushed graph whose external data is not the file pushed with it, or does not fit in it; take " +
-    "one that does", async () => {
-    const raw = embedding(readModel(await fixtureBytes(REFERENCE))).rawData.slice();
-    const data = await push("ext-lm", "model.onnx_data", raw);
-    expect(data.done.status).toBe(200);
-    const externalData = [{ file: "model.onnx_data", sha256: data.sha256 }];
-    const cases: [string, Uint8Array, string][] = [
-      [
-        "../../../../etc/passwd",
-        await onnxVariant(REFERENCE, externalEmbedding("../../../../etc/passwd")),
-        'external file "../../../../etc/passwd"',
-      ],
-      [
-        "another name",
-        await onnxVariant(REFERENCE, externalEmbedding("weights.data")),
-        'external file "weights.data", which is not a file pushed',
-      ],
-      [
-        "more than the file holds",
-        await onnxVariant(REFERENCE, (m) => {
-          externalEmbedding("model.onnx_data")(m);
-          embedding(m).externalData.find((e) => e.key === "offset")!.value = "4";
-        }),
-        `at offset 4 of model.onnx_data, which has ${raw.byteLength} bytes`,
-      ],
-    ];
-    for (const [what, onnx, expected] of cases) {
-      const graph = await push("ext-lm", "model.onnx", onnx);
-      expect(graph.done.status, what).toBe(200);
-      const before = await snapshot();
+  it(
+    "refuse a pushed graph whose external data is not the file pushed with it, or does not fit in it; take " +
+      "one that does",
+    async () => {
+      const raw = embedding(readModel(await fixtureBytes(REFERENCE))).rawData.slice();
+      const data = await push("ext-lm", "model.onnx_data", raw);
+      expect(data.done.status).toBe(200);
+      const externalData = [{ file: "model.onnx_data", sha256: data.sha256 }];
+      const cases: [string, Uint8Array, string][] = [
+        [
+          "../../../../etc/passwd",
+          await onnxVariant(REFERENCE, externalEmbedding("../../../../etc/passwd")),
+          'external file "../../../../etc/passwd"',
+        ],
+        [
+          "another name",
+          await onnxVariant(REFERENCE, externalEmbedding("weights.data")),
+          'external file "weights.data", which is not a file pushed',
+        ],
+        [
+          "more than the file holds",
+          await onnxVariant(REFERENCE, (m) => {
+            externalEmbedding("model.onnx_data")(m);
+            embedding(m).externalData.find((e) => e.key === "offset")!.value = "4";
+          }),
+          `at offset 4 of model.onnx_data, which has ${raw.byteLength} bytes`,
+        ],
+      ];
+      for (const [what, onnx, expected] of cases) {
+        const graph = await push("ext-lm", "model.onnx", onnx);
+        expect(graph.done.status, what).toBe(200);
+        const before = await snapshot();
+        const files = {
+          "model.json": await pushedModelJson("ext-lm", graph.sha256, externalData),
+          ...(await tokenizerFiles()),
+        };
+        expect(await refused(await register("ext-lm", files, "?evaluator=remote"), 400, "bad_onnx"), what).toContain(
+          expected,
+        );
+        expect(await snapshot()).toEqual(before);
+      }
+      const graph = await push(
+        "ext-lm",
+        "model.onnx",
+        await onnxVariant(REFERENCE, externalEmbedding("model.onnx_data")),
+      );
       const files = {
         "model.json": await pushedModelJson("ext-lm", graph.sha256, externalData),
         ...(await tokenizerFiles()),
       };
-      expect(await refused(await register("ext-lm", files, "?evaluator=remote"), 400, "bad_onnx"), what).toContain(
-        expected,
-      );
-      expect(await snapshot()).toEqual(before);
-    }
-    const graph = await push(
-      "ext-lm",
-      "model.onnx",
-      await onnxVariant(REFERENCE, externalEmbedding("model.onnx_data")),
-    );
-    const files = {
-      "model.json": await pushedModelJson("ext-lm", graph.sha256, externalData),
-      ...(await tokenizerFiles()),
-    };
-    expect((await register("ext-lm", files, "?evaluator=remote")).status).toBe(201);
-  });
+      expect((await register("ext-lm", files, "?evaluator=remote")).status).toBe(201);
+    },
+  );
 
   it("refuse a pushed graph declaring more than it holds", async () => {
     const graph = await push("huge-lm", "model.onnx", await onnxVariant(REFERENCE, hugeEmbedding));

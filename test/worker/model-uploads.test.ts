@@ -33,40 +33,43 @@ beforeAll(async () => {
 });
 
 describe("a part", () => {
-  it("of an unknown upload, or of another model's, is 404; without file or sha256, or with a path, 400; for " +
-    "another file, 409", async () => {
-    const mine = await startUpload("m-a", "model.onnx", sha256);
-    const theirs = await startUpload("m-b", "model.onnx", sha256);
-    const before = await snapshot();
-    expect(await refused(await sendPart("m-a", "no-such-upload", 1, query(), BYTES), 404, "unknown_upload")).toContain(
-      "model m-a has no upload",
-    );
-    expect(await refused(await sendPart("m-a", theirs.uploadId, 1, query(), BYTES), 404, "unknown_upload")).toContain(
-      "model m-a has no upload",
-    );
-    expect(
-      await refused(await sendPart("m-a", mine.uploadId, 1, `?sha256=${sha256}`, BYTES), 400, "invalid_request"),
-    ).toContain("query file: the file name is required");
-    expect(
-      await refused(await sendPart("m-a", mine.uploadId, 1, "?file=model.onnx", BYTES), 400, "invalid_request"),
-    ).toContain("query sha256");
-    expect(
-      await refused(
-        await sendPart("m-a", mine.uploadId, 1, `?file=../x.onnx&sha256=${sha256}`, BYTES),
-        400,
-        "invalid_request",
-      ),
-    ).toContain("query file: must be a plain file name");
-    const other = await refused(
-      await sendPart("m-a", mine.uploadId, 1, `?file=model.onnx_data&sha256=${sha256}`, BYTES),
-      409,
-      "upload_mismatch",
-    );
-    expect(other).toContain(`is of ${sha256}/model.onnx, not ${sha256}/model.onnx_data`);
-    expect(await snapshot()).toEqual(before);
-    // Still open after those refusals: the right part goes in.
-    expect((await sendPart("m-a", mine.uploadId, 1, query(), BYTES)).status).toBe(200);
-  });
+  it(
+    "of an unknown upload, or of another model's, is 404; without file or sha256, or with a path, 400; for " +
+      "another file, 409",
+    async () => {
+      const mine = await startUpload("m-a", "model.onnx", sha256);
+      const theirs = await startUpload("m-b", "model.onnx", sha256);
+      const before = await snapshot();
+      expect(
+        await refused(await sendPart("m-a", "no-such-upload", 1, query(), BYTES), 404, "unknown_upload"),
+      ).toContain("model m-a has no upload");
+      expect(await refused(await sendPart("m-a", theirs.uploadId, 1, query(), BYTES), 404, "unknown_upload")).toContain(
+        "model m-a has no upload",
+      );
+      expect(
+        await refused(await sendPart("m-a", mine.uploadId, 1, `?sha256=${sha256}`, BYTES), 400, "invalid_request"),
+      ).toContain("query file: the file name is required");
+      expect(
+        await refused(await sendPart("m-a", mine.uploadId, 1, "?file=model.onnx", BYTES), 400, "invalid_request"),
+      ).toContain("query sha256");
+      expect(
+        await refused(
+          await sendPart("m-a", mine.uploadId, 1, `?file=../x.onnx&sha256=${sha256}`, BYTES),
+          400,
+          "invalid_request",
+        ),
+      ).toContain("query file: must be a plain file name");
+      const other = await refused(
+        await sendPart("m-a", mine.uploadId, 1, `?file=model.onnx_data&sha256=${sha256}`, BYTES),
+        409,
+        "upload_mismatch",
+      );
+      expect(other).toContain(`is of ${sha256}/model.onnx, not ${sha256}/model.onnx_data`);
+      expect(await snapshot()).toEqual(before);
+      // Still open after those refusals: the right part goes in.
+      expect((await sendPart("m-a", mine.uploadId, 1, query(), BYTES)).status).toBe(200);
+    },
+  );
 
   it("whose body is shorter than its Content-Length is 400, and ends its upload", async () => {
     const started = await startUpload("m-short", "model.onnx", sha256);
@@ -167,54 +170,59 @@ describe("completing an upload", () => {
 });
 
 describe("the cron's sweep", () => {
-  it("aborts uploads abandoned for a day, deletes pushed files no model registered, keeps a " +
-    "registered model's", async () => {
-    const abandoned = await startUpload("m-sweep", "model.onnx", sha256);
-    expect((await sendPart("m-sweep", abandoned.uploadId, 1, query(), BYTES)).status).toBe(200);
-    const unregistered = await push("m-sweep", "model.onnx", BYTES);
-    expect(unregistered.done.status).toBe(200);
-    const onnx = await fixtureBytes(`${DIR}/model.onnx`);
-    const kept = await push("m-kept", "model.onnx", onnx);
-    expect(kept.done.status).toBe(200);
-    expect(
-      (
-        await register("m-kept", {
-          "model.json": await pushedModelJson("m-kept", kept.sha256),
-          ...(await tokenizerFiles()),
-        })
-      ).status,
-    ).toBe(201);
-    const keys = async () => (await env.BUCKET.list({ prefix: "models/m-" })).objects.map((o) => o.key).sort();
-    const before = await keys();
-    expect(before).toEqual(
-      expect.arrayContaining([
-        `models/m-sweep/${sha256}/model.onnx`,
-        `models/m-sweep/${sha256}/model.onnx.verified`,
-        `models/m-kept/${kept.sha256}/model.onnx`,
-      ]),
-    );
+  it(
+    "aborts uploads abandoned for a day, deletes pushed files no model registered, keeps a " + "registered model's",
+    async () => {
+      const abandoned = await startUpload("m-sweep", "model.onnx", sha256);
+      expect((await sendPart("m-sweep", abandoned.uploadId, 1, query(), BYTES)).status).toBe(200);
+      const unregistered = await push("m-sweep", "model.onnx", BYTES);
+      expect(unregistered.done.status).toBe(200);
+      const onnx = await fixtureBytes(`${DIR}/model.onnx`);
+      const kept = await push("m-kept", "model.onnx", onnx);
+      expect(kept.done.status).toBe(200);
+      expect(
+        (
+          await register("m-kept", {
+            "model.json": await pushedModelJson("m-kept", kept.sha256),
+            ...(await tokenizerFiles()),
+          })
+        ).status,
+      ).toBe(201);
+      const keys = async () => (await env.BUCKET.list({ prefix: "models/m-" })).objects.map((o) => o.key).sort();
+      const before = await keys();
+      expect(before).toEqual(
+        expect.arrayContaining([
+          `models/m-sweep/${sha256}/model.onnx`,
+          `models/m-sweep/${sha256}/model.onnx.verified`,
+          `models/m-kept/${kept.sha256}/model.onnx`,
+        ]),
+      );
 
-    // Less than a day on: nothing is touched.
-    expect(await sweepPushedFiles(env, Date.now() + ABANDONED_AFTER_MS / 2)).toEqual([]);
-    expect(await keys()).toEqual(before);
+      // Less than a day on: nothing is touched.
+      expect(await sweepPushedFiles(env, Date.now() + ABANDONED_AFTER_MS / 2)).toEqual([]);
+      expect(await keys()).toEqual(before);
 
-    const done = await sweepPushedFiles(env, Date.now() + ABANDONED_AFTER_MS + 60_000);
-    expect(done).toEqual(
-      expect.arrayContaining([
-        `aborted upload of models/m-sweep/${sha256}/model.onnx`,
-        `deleted unregistered models/m-sweep/${sha256}/model.onnx`,
-      ]),
-    );
-    expect(done.join("\n")).not.toContain("m-kept");
-    // Every other pushed file in this file's tests (m-d's too) was never registered: only m-kept's stay.
-    expect(await keys()).toEqual(before.filter((k) => k.startsWith("models/m-kept/")));
-    // The abandoned upload is gone in R2 as well as from the record.
-    await expect(
-      env.BUCKET.resumeMultipartUpload(`models/m-sweep/${sha256}/model.onnx`, abandoned.uploadId).uploadPart(2, BYTES),
-    ).rejects.toThrow("10024");
-    expect(
-      await refused(await sendPart("m-sweep", abandoned.uploadId, 2, query(), BYTES), 404, "unknown_upload"),
-    ).toBeTruthy();
-    expect((await call("/v1/models/m-kept")).status).toBe(200);
-  });
+      const done = await sweepPushedFiles(env, Date.now() + ABANDONED_AFTER_MS + 60_000);
+      expect(done).toEqual(
+        expect.arrayContaining([
+          `aborted upload of models/m-sweep/${sha256}/model.onnx`,
+          `deleted unregistered models/m-sweep/${sha256}/model.onnx`,
+        ]),
+      );
+      expect(done.join("\n")).not.toContain("m-kept");
+      // Every other pushed file in this file's tests (m-d's too) was never registered: only m-kept's stay.
+      expect(await keys()).toEqual(before.filter((k) => k.startsWith("models/m-kept/")));
+      // The abandoned upload is gone in R2 as well as from the record.
+      await expect(
+        env.BUCKET.resumeMultipartUpload(`models/m-sweep/${sha256}/model.onnx`, abandoned.uploadId).uploadPart(
+          2,
+          BYTES,
+        ),
+      ).rejects.toThrow("10024");
+      expect(
+        await refused(await sendPart("m-sweep", abandoned.uploadId, 2, query(), BYTES), 404, "unknown_upload"),
+      ).toBeTruthy();
+      expect((await call("/v1/models/m-kept")).status).toBe(200);
+    },
+  );
 });

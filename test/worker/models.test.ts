@@ -16,7 +16,10 @@ const DIR = "models/d2c-char-lm";
 const encode = (s: string) => new TextEncoder().encode(s);
 
 async function tokenizerFiles() {
-  return { "tokenizer.json": await fixtureBytes(`${DIR}/tokenizer.json`), "tokenizer_config.json": await fixtureBytes(`${DIR}/tokenizer_config.json`) };
+  return {
+    "tokenizer.json": await fixtureBytes(`${DIR}/tokenizer.json`),
+    "tokenizer_config.json": await fixtureBytes(`${DIR}/tokenizer_config.json`),
+  };
 }
 
 const register = async (id: string, files: Record<string, Uint8Array>, query = "") =>
@@ -36,7 +39,11 @@ async function refused(response: Response, status: number, code: string): Promis
 }
 
 const evaluateLoss = async (task: string, adapter: string) =>
-  ((await (await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task, adapter, split: "fewshot" }) })).json()) as { loss: number }).loss;
+  (
+    (await (
+      await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task, adapter, split: "fewshot" }) })
+    ).json()) as { loss: number }
+  ).loss;
 
 beforeAll(async () => {
   expect((await registerModel()).status).toBe(201);
@@ -46,12 +53,25 @@ beforeAll(async () => {
 
 describe("a plain export", () => {
   it("registers with LoRA inputs added and model.json derived, and evaluates as the contract export does", async () => {
-    const response = await register("char-lm-plain", { "model.onnx": await fixtureBytes(`${DIR}/plain/model.onnx`), ...(await tokenizerFiles()) }, "?aliases=d2c/char-lm-1M");
+    const response = await register(
+      "char-lm-plain",
+      { "model.onnx": await fixtureBytes(`${DIR}/plain/model.onnx`), ...(await tokenizerFiles()) },
+      "?aliases=d2c/char-lm-1M",
+    );
     expect(response.status).toBe(201);
-    expect(await response.json()).toMatchObject({ modelId: "char-lm-plain", loraTargets: 16, aliases: ["d2c/char-lm-1M"], evaluator: "wasm" });
+    expect(await response.json()).toMatchObject({
+      modelId: "char-lm-plain",
+      loraTargets: 16,
+      aliases: ["d2c/char-lm-1M"],
+      evaluator: "wasm",
+    });
     const derived = (await (await call("/v1/models/char-lm-plain")).json()) as Record<string, unknown>;
-    const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`))) as Record<string, unknown>;
-    for (const field of ["maxSequence", "vocabSize", "tokens", "loraTargets"]) expect(derived[field]).toEqual(reference[field]);
+    const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`))) as Record<
+      string,
+      unknown
+    >;
+    for (const field of ["maxSequence", "vocabSize", "tokens", "loraTargets"])
+      expect(derived[field]).toEqual(reference[field]);
 
     // gec-de's adapter, citing the alias: it lands on the plain model, and scores as on d2c-char-lm.
     const config = JSON.parse(new TextDecoder().decode(await fixtureBytes("adapters/gec-de/adapter_config.json")));
@@ -61,10 +81,17 @@ describe("a plain export", () => {
     });
     expect(adapter.status).toBe(201);
     expect((await (await call("/v1/tasks/gec-de-plain")).json()) as object).toMatchObject({ modelId: "char-lm-plain" });
-    expect((await uploadExamples("gec-de-plain", "fewshot", await fixtureBytes("examples/gec-de/fewshot.jsonl"))).status).toBe(201);
-    const [plain, contract] = [await evaluateLoss("gec-de-plain", "gec-de-plain"), await evaluateLoss("gec-de", "gec-de")];
+    expect(
+      (await uploadExamples("gec-de-plain", "fewshot", await fixtureBytes("examples/gec-de/fewshot.jsonl"))).status,
+    ).toBe(201);
+    const [plain, contract] = [
+      await evaluateLoss("gec-de-plain", "gec-de-plain"),
+      await evaluateLoss("gec-de", "gec-de"),
+    ];
     expect(Math.abs(plain - contract)).toBeLessThan(1e-4);
-    expect(Math.abs(await evaluateLoss("gec-de-plain", "none") - await evaluateLoss("gec-de", "none"))).toBeLessThan(1e-4);
+    expect(
+      Math.abs((await evaluateLoss("gec-de-plain", "none")) - (await evaluateLoss("gec-de", "none"))),
+    ).toBeLessThan(1e-4);
   });
 
   it("a default run over a catalogue of two models needs modelId", async () => {
@@ -80,8 +107,12 @@ describe("a plain export", () => {
   it("refuses an alias another model answers to, and targets the graph lacks, changing nothing", async () => {
     const files = { "model.onnx": await fixtureBytes(`${DIR}/plain/model.onnx`), ...(await tokenizerFiles()) };
     const before = await snapshot();
-    expect(await refused(await register("char-lm-copy", files, "?aliases=d2c/char-lm-1M"), 409, "alias_taken")).toContain("alias d2c/char-lm-1M already names model char-lm-plain");
-    expect(await refused(await register("char-lm-copy", files, "?aliases=d2c-char-lm"), 409, "alias_taken")).toContain("already names model d2c-char-lm");
+    expect(
+      await refused(await register("char-lm-copy", files, "?aliases=d2c/char-lm-1M"), 409, "alias_taken"),
+    ).toContain("alias d2c/char-lm-1M already names model char-lm-plain");
+    expect(await refused(await register("char-lm-copy", files, "?aliases=d2c-char-lm"), 409, "alias_taken")).toContain(
+      "already names model d2c-char-lm",
+    );
     const missing = await register("char-lm-copy", files, "?targets=q_proj,x_proj");
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as ErrorBody).error.message).toContain("x_proj");
@@ -98,18 +129,30 @@ describe("pushed files", () => {
   }
 
   async function push(modelId: string, file: string, bytes: Uint8Array, partBytes = 8 << 20) {
-    const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const started = (await (await call(`/v1/models/${modelId}/uploads`, { method: "POST", body: JSON.stringify({ file, sha256 }) })).json()) as { uploadId: string };
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    const started = (await (
+      await call(`/v1/models/${modelId}/uploads`, { method: "POST", body: JSON.stringify({ file, sha256 }) })
+    ).json()) as { uploadId: string };
     const parts = [];
     for (let offset = 0, n = 1; offset < bytes.byteLength; offset += partBytes, n++) {
       const part = bytes.subarray(offset, offset + partBytes);
-      const response = await call(`/v1/models/${modelId}/uploads/${started.uploadId}/parts/${n}?file=${file}&sha256=${sha256}`, {
-        method: "PUT", headers: { ...ADMIN, "content-length": String(part.byteLength) }, body: part,
-      });
+      const response = await call(
+        `/v1/models/${modelId}/uploads/${started.uploadId}/parts/${n}?file=${file}&sha256=${sha256}`,
+        {
+          method: "PUT",
+          headers: { ...ADMIN, "content-length": String(part.byteLength) },
+          body: part,
+        },
+      );
       expect(response.status).toBe(200);
       parts.push(await response.json());
     }
-    const done = await call(`/v1/models/${modelId}/uploads/${started.uploadId}/complete`, { method: "POST", body: JSON.stringify({ file, sha256, parts }) });
+    const done = await call(`/v1/models/${modelId}/uploads/${started.uploadId}/complete`, {
+      method: "POST",
+      body: JSON.stringify({ file, sha256, parts }),
+    });
     return { sha256, done };
   }
 
@@ -134,15 +177,29 @@ describe("pushed files", () => {
   it("refuses a part stream whose bytes do not match the digest, and a model.json naming a file never pushed", async () => {
     const bytes = encode("not the promised bytes");
     const sha256 = "0".repeat(64);
-    const started = (await (await call("/v1/models/bad-lm/uploads", { method: "POST", body: JSON.stringify({ file: "model.onnx", sha256 }) })).json()) as { uploadId: string };
+    const started = (await (
+      await call("/v1/models/bad-lm/uploads", { method: "POST", body: JSON.stringify({ file: "model.onnx", sha256 }) })
+    ).json()) as { uploadId: string };
     const part = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/parts/1?file=model.onnx&sha256=${sha256}`, {
-      method: "PUT", headers: { ...ADMIN, "content-length": String(bytes.byteLength) }, body: bytes,
+      method: "PUT",
+      headers: { ...ADMIN, "content-length": String(bytes.byteLength) },
+      body: bytes,
     });
-    const complete = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/complete`, { method: "POST", body: JSON.stringify({ file: "model.onnx", sha256, parts: [await part.json()] }) });
+    const complete = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/complete`, {
+      method: "POST",
+      body: JSON.stringify({ file: "model.onnx", sha256, parts: [await part.json()] }),
+    });
     expect(await refused(complete, 400, "sha256_mismatch")).toContain(`not ${sha256}`);
     expect(await env.BUCKET.head(`models/bad-lm/${sha256}/model.onnx`)).toBeNull();
     const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`)));
-    const files = { "model.json": encode(JSON.stringify({ ...reference, modelId: "bad-lm", onnx: { file: `${sha256}/model.onnx`, sha256 } })), ...(await tokenizerFiles()) };
-    expect(await refused(await register("bad-lm", files, "?evaluator=remote"), 409, "not_pushed")).toContain("push it first");
+    const files = {
+      "model.json": encode(
+        JSON.stringify({ ...reference, modelId: "bad-lm", onnx: { file: `${sha256}/model.onnx`, sha256 } }),
+      ),
+      ...(await tokenizerFiles()),
+    };
+    expect(await refused(await register("bad-lm", files, "?evaluator=remote"), 409, "not_pushed")).toContain(
+      "push it first",
+    );
   });
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { parseNeed, subsetKey, tasksFor, type NeedTask } from "../../src/delivery/needs";
 
 const TASKS: NeedTask[] = ["gec", "reply", "sum"].flatMap((application) =>
-  ["de", "en", "fr"].map((language) => ({ id: `${application}-${language}`, application, language })));
+  ["de", "en", "fr"].map((language) => ({ id: `${application}-${language}`, application, language })),
+);
 
 describe("device needs", () => {
   it("covers exactly the tasks of the stated languages and apps; one list alone means every value of the other", () => {
@@ -28,8 +29,12 @@ describe("device needs", () => {
   it("refuses malformed lists, naming the list", () => {
     expect(() => parseNeed("de,<script>", undefined)).toThrow(/locales: "<script>"/);
     expect(() => parseNeed(undefined, ",")).toThrow(/apps: give at least one value/);
-    expect(() => parseNeed(Array.from({ length: 17 }, (_, i) => `l${i}`).join(","), undefined)).toThrow(/locales: at most 16/);
-    expect(() => parseNeed("de", undefined, "keyboard")).toThrow(/taskSet: give a task set or locales and apps, not both/);
+    expect(() => parseNeed(Array.from({ length: 17 }, (_, i) => `l${i}`).join(","), undefined)).toThrow(
+      /locales: at most 16/,
+    );
+    expect(() => parseNeed("de", undefined, "keyboard")).toThrow(
+      /taskSet: give a task set or locales and apps, not both/,
+    );
     expect(() => parseNeed(undefined, undefined, "../x")).toThrow(/taskSet: "..\/x"/);
   });
 

@@ -54,7 +54,10 @@ describe("toOnnxAdapter / readOnnxAdapter", () => {
     const bytes = toOnnxAdapter(gecDe, targets, { dtype: "fp16", modelVersion: 3, adapterVersion: 42 });
     expect(new TextDecoder().decode(bytes.subarray(4, 8))).toBe("TORT");
     expect(readOnnxAdapter(bytes)).toMatchObject({ formatVersion: 1, adapterVersion: 42, modelVersion: 3 });
-    expect(readOnnxAdapter(toOnnxAdapter(gecDe, targets, { dtype: "fp16" }))).toMatchObject({ adapterVersion: 0, modelVersion: 0 });
+    expect(readOnnxAdapter(toOnnxAdapter(gecDe, targets, { dtype: "fp16" }))).toMatchObject({
+      adapterVersion: 0,
+      modelVersion: 0,
+    });
   });
 
   it("round-trips fp32 bit for bit, with raw_data 8-aligned in the file (force_align)", () => {
@@ -76,7 +79,10 @@ describe("toOnnxAdapter / readOnnxAdapter", () => {
     let worst = 0;
     for (const t of targets) {
       const f = merged.get(t.module)!;
-      for (const [name, expected] of [[`${t.module}.lora_A`, f.a], [`${t.module}.lora_B`, f.b]] as const) {
+      for (const [name, expected] of [
+        [`${t.module}.lora_A`, f.a],
+        [`${t.module}.lora_B`, f.b],
+      ] as const) {
         const got = parameters.get(name)!;
         expect(got.length).toBe(expected.length);
         for (let i = 0; i < got.length; i++) {
@@ -96,13 +102,17 @@ describe("toOnnxAdapter / readOnnxAdapter", () => {
     const wrong = new Map(gecDe);
     const q = targets[0].module;
     wrong.set(q, { ...gecDe.get(q)!, rank: 4 });
-    expect(() => toOnnxAdapter(wrong, targets, { dtype: "fp32" })).toThrow(`${q}.lora_A: 1024 values, expected [4, 128]`);
+    expect(() => toOnnxAdapter(wrong, targets, { dtype: "fp32" })).toThrow(
+      `${q}.lora_A: 1024 values, expected [4, 128]`,
+    );
     const missing = new Map(gecDe);
     missing.delete(q);
     expect(() => toOnnxAdapter(missing, targets, { dtype: "fp32" })).toThrow(`${q}: no factors`);
     const extra = new Map(gecDe).set("lm_head", gecDe.get(q)!);
     expect(() => toOnnxAdapter(extra, targets, { dtype: "fp32" })).toThrow("lm_head: not a LoRA target");
-    expect(() => toOnnxAdapter(gecDe, targets, { dtype: "fp32", modelVersion: 2 ** 31 })).toThrow("modelVersion must be an int32");
+    expect(() => toOnnxAdapter(gecDe, targets, { dtype: "fp32", modelVersion: 2 ** 31 })).toThrow(
+      "modelVersion must be an int32",
+    );
   });
 
   it("rejects a file that is not an adapter, or of another format version", () => {
@@ -119,7 +129,9 @@ describe("toOnnxAdapter / readOnnxAdapter", () => {
     expect(() => readOnnxAdapter(new Uint8Array(view.buffer))).toThrow("format version 2, only 1 is supported");
     // Cut files: flatbuffers builds back to front, so the first parameter sits at the end.
     expect(() => readOnnxAdapter(bytes.subarray(0, bytes.length - 4096))).toThrow("parameter 0 lies outside the file");
-    expect(() => readOnnxAdapter(bytes.subarray(0, bytes.length - 8))).toThrow("parameter 0 name runs past the end of the file");
+    expect(() => readOnnxAdapter(bytes.subarray(0, bytes.length - 8))).toThrow(
+      "parameter 0 name runs past the end of the file",
+    );
   });
 });
 
@@ -143,7 +155,8 @@ describe("floatToHalf", () => {
         [Math.fround(mid - (hi - lo) / 8), h],
       ];
       for (const [value, expected] of cases) {
-        if (floatToHalf(value) !== expected) expect(floatToHalf(value), `${value} between 0x${h.toString(16)} and its successor`).toBe(expected);
+        if (floatToHalf(value) !== expected)
+          expect(floatToHalf(value), `${value} between 0x${h.toString(16)} and its successor`).toBe(expected);
       }
     }
     expect(floatToHalf(65520)).toBe(0x7c00); // halfway past the largest finite half: ties to "even" infinity

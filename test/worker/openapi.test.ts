@@ -3,7 +3,20 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/api/app";
 
-type Doc = { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: string[] } }> } }>> };
+type Doc = {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        requestBody?: {
+          content: Record<string, { schema: { properties?: Record<string, unknown>; required?: string[] } }>;
+        };
+      }
+    >
+  >;
+};
 
 describe("GET /openapi.json", () => {
   it("lists every route of the app, without a token", async () => {
@@ -25,7 +38,9 @@ describe("GET /openapi.json", () => {
   it("describes request bodies from the zod schemas that validate them", async () => {
     const doc = (await (await exports.default.fetch(new Request("http://d2c.test/openapi.json"))).json()) as Doc;
     const run = doc.paths["/v1/runs"].post.requestBody!.content["application/json"].schema;
-    expect(Object.keys(run.properties!)).toEqual(expect.arrayContaining(["k", "budget", "profile", "method", "merge", "seed", "maxIterations", "tasks"]));
+    expect(Object.keys(run.properties!)).toEqual(
+      expect.arrayContaining(["k", "budget", "profile", "method", "merge", "seed", "maxIterations", "tasks"]),
+    );
     const profile = doc.paths["/v1/profiles/{profileId}"].put.requestBody!.content["application/json"].schema;
     expect(profile.required).toEqual(expect.arrayContaining(["modelId", "budget"]));
   });

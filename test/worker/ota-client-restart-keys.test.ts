@@ -22,12 +22,14 @@ let first: { keyId: string; publicKey: string };
 let forged: SignedManifest;
 
 /** The attacker's network: the manifest it signed with the retired key, no key list, the real Worker for the rest. */
-const hostile = (keysReachable: boolean): FetchLike => async (request) => {
-  const { pathname } = new URL(request.url);
-  if (pathname === "/v1/manifest") return Response.json(forged);
-  if (pathname === "/v1/keys" && !keysReachable) return new Response("unavailable", { status: 503 });
-  return worker(request);
-};
+const hostile =
+  (keysReachable: boolean): FetchLike =>
+  async (request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/v1/manifest") return Response.json(forged);
+    if (pathname === "/v1/keys" && !keysReachable) return new Response("unavailable", { status: 503 });
+    return worker(request);
+  };
 
 const client = (store: MemoryStore, fetch: FetchLike) =>
   new OtaClient({
@@ -66,37 +68,40 @@ beforeAll(async () => {
 });
 
 describe("the reference client keeps key retirements across a restart", () => {
-  it("a restarted client still refuses a manifest signed by its retired pinned key when GET /v1/keys is " +
-    "blocked, and keeps the certified key", async () => {
-    const store = new MemoryStore();
-    const before = client(store, worker);
-    expect(await before.sync()).toMatchObject({ status: "updated", version: 1 });
-    const { publicKey } = await manifestSigner(env.MANIFEST_SIGNING_KEY_NEXT);
-    expect((await call("/v1/keys/next", post({ publicKey }))).status).toBe(201);
-    expect((await call("/v1/keys/switch", post())).status).toBe(200);
-    expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(200);
-    // the re-signed manifest: learns the new key and the retirement
-    expect(await before.sync()).toMatchObject({ version: 1 });
-    expect(await before.sync()).toMatchObject({ status: "unchanged", version: 1 });
+  it(
+    "a restarted client still refuses a manifest signed by its retired pinned key when GET /v1/keys is " +
+      "blocked, and keeps the certified key",
+    async () => {
+      const store = new MemoryStore();
+      const before = client(store, worker);
+      expect(await before.sync()).toMatchObject({ status: "updated", version: 1 });
+      const { publicKey } = await manifestSigner(env.MANIFEST_SIGNING_KEY_NEXT);
+      expect((await call("/v1/keys/next", post({ publicKey }))).status).toBe(201);
+      expect((await call("/v1/keys/switch", post())).status).toBe(200);
+      expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(200);
+      // the re-signed manifest: learns the new key and the retirement
+      expect(await before.sync()).toMatchObject({ version: 1 });
+      expect(await before.sync()).toMatchObject({ status: "unchanged", version: 1 });
 
-    // What the review saw: a state without the retirements (as the client wrote it until now) trusts the old key again.
-    const unpersisted = await copyOf(store, ({ keys: _keys, ...state }) => state);
-    expect(await client(unpersisted, hostile(false)).sync()).toMatchObject({ status: "updated", version: 99 });
+      // What the review saw: a state without the retirements (as the client wrote it until now) trusts the old key again.
+      const unpersisted = await copyOf(store, ({ keys: _keys, ...state }) => state);
+      expect(await client(unpersisted, hostile(false)).sync()).toMatchObject({ status: "updated", version: 99 });
 
-    const keysBefore = await keyList();
-    const stateBefore = await store.get(storeKeys.state);
-    const restarted = client(store, hostile(false));
-    expect((await restarted.current())?.version).toBe(1); // the new key, certified by the pinned one, still trusted
-    const result = await restarted.sync();
-    expect(result).toMatchObject({ status: "kept-previous", version: 1 });
-    expect(result.error).toContain("retired");
-    expect((await restarted.current())?.version).toBe(1);
-    expect(await restarted.adapterFor(TASKS[0])).not.toBeNull();
-    // Nothing stored changed: the device's state, the server's key list and what it serves.
-    expect(await store.get(storeKeys.state)).toEqual(stateBefore);
-    expect(await keyList()).toEqual(keysBefore);
-    expect((await served()).manifest.version).toBe(1);
-  });
+      const keysBefore = await keyList();
+      const stateBefore = await store.get(storeKeys.state);
+      const restarted = client(store, hostile(false));
+      expect((await restarted.current())?.version).toBe(1); // the new key, certified by the pinned one, still trusted
+      const result = await restarted.sync();
+      expect(result).toMatchObject({ status: "kept-previous", version: 1 });
+      expect(result.error).toContain("retired");
+      expect((await restarted.current())?.version).toBe(1);
+      expect(await restarted.adapterFor(TASKS[0])).not.toBeNull();
+      // Nothing stored changed: the device's state, the server's key list and what it serves.
+      expect(await store.get(storeKeys.state)).toEqual(stateBefore);
+      expect(await keyList()).toEqual(keysBefore);
+      expect((await served()).manifest.version).toBe(1);
+    },
+  );
 
   it("persists a retirement learned with a manifest it refused, before any restart", async () => {
     const store = new MemoryStore();

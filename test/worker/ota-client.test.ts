@@ -5,7 +5,14 @@
  * generated here. The double stands in for the HTTP contract only, not for R2 or DOs.
  */
 import { describe, expect, it } from "vitest";
-import { MemoryStore, OtaClient, type FetchLike, type Manifest, type OtaClientOptions, type SignedManifest } from "../../clients/ts";
+import {
+  MemoryStore,
+  OtaClient,
+  type FetchLike,
+  type Manifest,
+  type OtaClientOptions,
+  type SignedManifest,
+} from "../../clients/ts";
 import { manifestSigner, type ManifestSigner } from "../../src/delivery/signing";
 import { sha256Hex } from "../../src/storage/sha256";
 
@@ -58,13 +65,19 @@ class FakeWorker {
       ifNoneMatch: request.headers.get("If-None-Match"),
     };
     this.requests.push(record);
-    const response = url.pathname === "/v1/manifest" ? await this.#manifest(request) : this.#adapter(request, url.pathname);
+    const response =
+      url.pathname === "/v1/manifest" ? await this.#manifest(request) : this.#adapter(request, url.pathname);
     record.status = response.status;
     return response;
   };
 
   /** Signs and serves a release; routing points at the peft blobs, as the profile's first format. */
-  async publish(signer: ManifestSigner, version: number, merged: readonly MergedAdapter[], overrides: Partial<Manifest> = {}): Promise<SignedManifest> {
+  async publish(
+    signer: ManifestSigner,
+    version: number,
+    merged: readonly MergedAdapter[],
+    overrides: Partial<Manifest> = {},
+  ): Promise<SignedManifest> {
     const adapters = [];
     const routing: Record<string, string> = {};
     for (const adapter of merged) {
@@ -73,7 +86,13 @@ class FakeWorker {
         if (!bytes) continue;
         const sha256 = await sha256Hex(bytes);
         this.blobs.set(sha256, bytes);
-        adapters.push({ sha256, bytes: bytes.byteLength, format, url: `/v1/adapters/${sha256}`, tasks: [...adapter.tasks] });
+        adapters.push({
+          sha256,
+          bytes: bytes.byteLength,
+          format,
+          url: `/v1/adapters/${sha256}`,
+          tasks: [...adapter.tasks],
+        });
         if (format === "peft") for (const task of adapter.tasks) routing[task] = sha256;
       }
     }
@@ -97,28 +116,41 @@ class FakeWorker {
   }
 
   async #manifest(request: Request): Promise<Response> {
-    if (!this.signed) return Response.json({ error: { code: "not_found", message: "no release for this device" } }, { status: 404 });
+    if (!this.signed)
+      return Response.json({ error: { code: "not_found", message: "no release for this device" } }, { status: 404 });
     const body = JSON.stringify(this.signed);
     const etag = `"${await sha256Hex(body)}"`;
-    if (request.headers.get("If-None-Match") === etag) return new Response(null, { status: 304, headers: { ETag: etag } });
+    if (request.headers.get("If-None-Match") === etag)
+      return new Response(null, { status: 304, headers: { ETag: etag } });
     return new Response(body, { headers: { "Content-Type": "application/json", ETag: etag } });
   }
 
   #adapter(request: Request, path: string): Response {
     const sha256 = /^\/v1\/adapters\/([0-9a-f]{64})$/.exec(path)?.[1];
     const bytes = sha256 && this.blobs.get(sha256);
-    if (!sha256 || !bytes) return Response.json({ error: { code: "not_found", message: "no such adapter" } }, { status: 404 });
-    const headers = { ETag: `"${sha256}"`, "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=31536000, immutable" };
+    if (!sha256 || !bytes)
+      return Response.json({ error: { code: "not_found", message: "no such adapter" } }, { status: 404 });
+    const headers = {
+      ETag: `"${sha256}"`,
+      "Accept-Ranges": "bytes",
+      "Cache-Control": "public, max-age=31536000, immutable",
+    };
     const range = /^bytes=(\d+)-$/.exec(request.headers.get("Range") ?? "");
     const ifRange = request.headers.get("If-Range");
     if (range && (ifRange === null || ifRange === headers.ETag) && this.resume !== "200") {
       const from = Number(range[1]);
       if (from >= bytes.byteLength || this.resume === "416") {
         this.resume = "206";
-        return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${bytes.byteLength}` } });
+        return new Response(null, {
+          status: 416,
+          headers: { ...headers, "Content-Range": `bytes */${bytes.byteLength}` },
+        });
       }
       const contentRange = `bytes ${from}-${bytes.byteLength - 1}/${bytes.byteLength}`;
-      return new Response(this.#body(sha256, bytes.subarray(from)), { status: 206, headers: { ...headers, "Content-Range": contentRange } });
+      return new Response(this.#body(sha256, bytes.subarray(from)), {
+        status: 206,
+        headers: { ...headers, "Content-Range": contentRange },
+      });
     }
     return new Response(this.#body(sha256, bytes), { headers });
   }
@@ -142,8 +174,14 @@ class FakeWorker {
 const A = adapterBytes(1);
 const B = adapterBytes(2);
 const C = adapterBytes(3);
-const RELEASE_1: MergedAdapter[] = [{ tasks: ["gec-de", "reply-de"], peft: A }, { tasks: ["sum-ko"], peft: B }];
-const RELEASE_2: MergedAdapter[] = [{ tasks: ["gec-de", "reply-de"], peft: A }, { tasks: ["sum-ko"], peft: C }];
+const RELEASE_1: MergedAdapter[] = [
+  { tasks: ["gec-de", "reply-de"], peft: A },
+  { tasks: ["sum-ko"], peft: B },
+];
+const RELEASE_2: MergedAdapter[] = [
+  { tasks: ["gec-de", "reply-de"], peft: A },
+  { tasks: ["sum-ko"], peft: C },
+];
 
 async function setup(options: Partial<OtaClientOptions> = {}) {
   const signer = await newSigner();
@@ -151,8 +189,15 @@ async function setup(options: Partial<OtaClientOptions> = {}) {
   const store = new MemoryStore();
   const client = (more: Partial<OtaClientOptions> = {}) =>
     new OtaClient({
-      baseUrl: BASE, deviceId: "device-1", profile: "phone-8gb", publicKeys: { [signer.keyId]: signer.publicKey },
-      store, fetch: worker.fetch, now: () => NOW, ...options, ...more,
+      baseUrl: BASE,
+      deviceId: "device-1",
+      profile: "phone-8gb",
+      publicKeys: { [signer.keyId]: signer.publicKey },
+      store,
+      fetch: worker.fetch,
+      now: () => NOW,
+      ...options,
+      ...more,
     });
   return { signer, worker, store, client: client(), newClient: client };
 }
@@ -182,20 +227,35 @@ describe("first sync", () => {
   });
 
   it("sends traits when no profile is pinned, and reports the API's 404 as kept-previous", async () => {
-    const { worker, client } = await setup({ profile: undefined, traits: { ramMb: 8192, soc: "sm8650", os: "android-15" } });
+    const { worker, client } = await setup({
+      profile: undefined,
+      traits: { ramMb: 8192, soc: "sm8650", os: "android-15" },
+    });
     const result = await client.sync();
     expect(worker.requests[0].path).toBe("/v1/manifest?device=device-1&ramMb=8192&soc=sm8650&os=android-15");
-    expect(result).toEqual({ status: "kept-previous", version: null, downloaded: [], error: "manifest: HTTP 404 not_found: no release for this device" });
+    expect(result).toEqual({
+      status: "kept-previous",
+      version: null,
+      downloaded: [],
+      error: "manifest: HTTP 404 not_found: no release for this device",
+    });
     expect(await client.current()).toBeNull();
   });
 
   it("installs the preferred format the manifest offers for each merged adapter", async () => {
     const { signer, worker, client } = await setup({ formats: ["onnx_adapter", "peft"] });
     const onnx = adapterBytes(9);
-    await worker.publish(signer, 1, [{ tasks: ["gec-de", "reply-de"], peft: A, onnx_adapter: onnx }, { tasks: ["sum-ko"], peft: B }]);
+    await worker.publish(signer, 1, [
+      { tasks: ["gec-de", "reply-de"], peft: A, onnx_adapter: onnx },
+      { tasks: ["sum-ko"], peft: B },
+    ]);
     const result = await client.sync();
     expect(result.downloaded).toEqual([await sha256Hex(onnx), await sha256Hex(B)]);
-    expect(await client.adapterFor("gec-de")).toEqual({ sha256: await sha256Hex(onnx), format: "onnx_adapter", bytes: onnx });
+    expect(await client.adapterFor("gec-de")).toEqual({
+      sha256: await sha256Hex(onnx),
+      format: "onnx_adapter",
+      bytes: onnx,
+    });
     expect((await client.adapterFor("sum-ko"))?.format).toBe("peft");
   });
 });
@@ -228,14 +288,23 @@ describe("resumable downloads", () => {
     expect(cut.error).toContain("stopped at 1000 of 3000 bytes");
     expect(await client.adapterFor("gec-de")).toBeNull(); // A arrived, but the set is not whole
     expect(await client.sync()).toEqual({ status: "updated", version: 1, downloaded: [shaB] });
-    expect(worker.adapterRequests()).toEqual([{ path: `/v1/adapters/${shaB}`, range: "bytes=1000-", ifRange: `"${shaB}"`, ifNoneMatch: null, status: 206 }]);
+    expect(worker.adapterRequests()).toEqual([
+      { path: `/v1/adapters/${shaB}`, range: "bytes=1000-", ifRange: `"${shaB}"`, ifNoneMatch: null, status: 206 },
+    ]);
     expect(await bytesOf(client, "sum-ko")).toEqual(B);
     expect(await store.list("ota/partial/")).toEqual([]);
   });
 
   it.each([
     ["a full 200 (If-Range did not match)", "200", [{ range: "bytes=1000-", status: 200 }]],
-    ["416 (the partial is no good)", "416", [{ range: "bytes=1000-", status: 416 }, { range: null, status: 200 }]],
+    [
+      "416 (the partial is no good)",
+      "416",
+      [
+        { range: "bytes=1000-", status: 416 },
+        { range: null, status: 200 },
+      ],
+    ],
   ] as const)("restarts from the first byte on %s", async (_, resume, expected) => {
     const { worker, client, cut } = await withCutDownload();
     expect(cut.status).toBe("kept-previous");
@@ -260,7 +329,10 @@ describe("refusals keep the previous set", () => {
   it("refuses a manifest whose routing was changed after signing", async () => {
     const { signer, worker, client } = await withRelease1();
     const signed = await worker.publish(signer, 2, RELEASE_2);
-    worker.signed = { ...signed, manifest: { ...signed.manifest, routing: { ...signed.manifest.routing, "gec-de": await sha256Hex(C) } } };
+    worker.signed = {
+      ...signed,
+      manifest: { ...signed.manifest, routing: { ...signed.manifest.routing, "gec-de": await sha256Hex(C) } },
+    };
     worker.requests.length = 0;
     await expectKeptRelease1(client, /signature does not verify/);
     expect(worker.adapterRequests()).toEqual([]);
@@ -295,7 +367,10 @@ describe("refusals keep the previous set", () => {
     const { signer, worker, client } = await withRelease1();
     const rogue = await newSigner();
     const signed = await worker.publish(rogue, 2, RELEASE_2);
-    await expectKeptRelease1(client, new RegExp(`key "${rogue.keyId}", which is neither pinned nor certified by a pinned key`));
+    await expectKeptRelease1(
+      client,
+      new RegExp(`key "${rogue.keyId}", which is neither pinned nor certified by a pinned key`),
+    );
     worker.signed = { ...signed, keyId: signer.keyId };
     await expectKeptRelease1(client, new RegExp(`signature does not verify with key "${signer.keyId}"`));
   });

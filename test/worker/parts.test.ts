@@ -89,32 +89,35 @@ describe("blockwise quantisation", () => {
 });
 
 describe("a private part", () => {
-  it("at the adapter's own rank and fp16 is the adapter to fp16 precision; cut to rank r it loses exactly " +
-    "the trailing singular values", () => {
-    const own = adapter.get(targets[0].module)!.rank;
-    expect(
-      relativeError(materialise(privatePart("gec-de", adapter, targets, own, "fp16"), targets), adapter),
-    ).toBeLessThan(2e-3);
-    let previous = Infinity;
-    for (let rank = 1; rank < own; rank++) {
-      const cut = materialise(privatePart("gec-de", adapter, targets, rank, "fp16"), targets);
-      // Eckart-Young: the best rank-r approximation leaves sqrt(sum of the trailing sigma^2) per module.
-      let trailing = 0;
-      let total = 0;
-      for (const t of targets) {
-        const s = new SingularValueDecomposition(Matrix.from1DArray(t.out, t.in, deltaW(adapter.get(t.module)!, t)))
-          .diagonal;
-        s.forEach((sigma, i) => {
-          total += sigma ** 2;
-          if (i >= rank) trailing += sigma ** 2;
-        });
+  it(
+    "at the adapter's own rank and fp16 is the adapter to fp16 precision; cut to rank r it loses exactly " +
+      "the trailing singular values",
+    () => {
+      const own = adapter.get(targets[0].module)!.rank;
+      expect(
+        relativeError(materialise(privatePart("gec-de", adapter, targets, own, "fp16"), targets), adapter),
+      ).toBeLessThan(2e-3);
+      let previous = Infinity;
+      for (let rank = 1; rank < own; rank++) {
+        const cut = materialise(privatePart("gec-de", adapter, targets, rank, "fp16"), targets);
+        // Eckart-Young: the best rank-r approximation leaves sqrt(sum of the trailing sigma^2) per module.
+        let trailing = 0;
+        let total = 0;
+        for (const t of targets) {
+          const s = new SingularValueDecomposition(Matrix.from1DArray(t.out, t.in, deltaW(adapter.get(t.module)!, t)))
+            .diagonal;
+          s.forEach((sigma, i) => {
+            total += sigma ** 2;
+            if (i >= rank) trailing += sigma ** 2;
+          });
+        }
+        const error = relativeError(cut, adapter);
+        expect(error).toBeCloseTo(Math.sqrt(trailing / total), 2);
+        expect(error).toBeLessThan(previous);
+        previous = error;
       }
-      const error = relativeError(cut, adapter);
-      expect(error).toBeCloseTo(Math.sqrt(trailing / total), 2);
-      expect(error).toBeLessThan(previous);
-      previous = error;
-    }
-  });
+    },
+  );
 
   it("costs privatePartBytes, and int4 is a little over a quarter of fp16", () => {
     for (const dtype of PART_DTYPES) {
@@ -130,41 +133,58 @@ describe("a private part", () => {
     expect(ratio).toBeLessThan(0.3);
   });
 
-  it("round-trips through its file: the decoded part materialises to the same bytes; a damaged file is " +
-    "refused by name", () => {
-    const part = privatePart("gec-de", adapter, targets, 2, "int4");
-    const file = encodePart(part, targets);
-    // The header: "D2CP", version 2, kind 1, dtype int4 (2), the task id's 6 bytes, rank 2, then "gec-de".
-    expect([...file.subarray(0, 16)]).toEqual([0x44, 0x32, 0x43, 0x50, 2, 1, 2, 6, 2, 0, ...new TextEncoder().encode("gec-de")]);
-    expect(partHeaderBytes("gec-de")).toBe(16);
-    expect(file.byteLength).toBe(16 + privatePartBytes(targets, 2, "int4"));
-    const decoded = decodePart(file, targets);
-    expect(decoded).toMatchObject({ kind: "private", task: "gec-de", rank: 2, dtype: "int4" });
-    const [a, b] = [materialise(part, targets), materialise(decoded, targets)];
-    for (const t of targets) {
-      expect(b.get(t.module)!.a).toEqual(a.get(t.module)!.a);
-      expect(b.get(t.module)!.b).toEqual(a.get(t.module)!.b);
-    }
-    // nf3's 3-bit stream too: its bytes are what privatePartBytes counts, and they read back the same.
-    const nf3 = privatePart("gec-de", adapter, targets, 3, "nf3");
-    const nf3File = encodePart(nf3, targets);
-    expect(nf3File.byteLength).toBe(partHeaderBytes("gec-de") + privatePartBytes(targets, 3, "nf3"));
-    const [x, y] = [materialise(nf3, targets), materialise(decodePart(nf3File, targets), targets)];
-    for (const t of targets) expect(y.get(t.module)!.b).toEqual(x.get(t.module)!.b);
-    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
-    expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(
-      `part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ` +
-        `${file.byteLength}`,
-    );
-    expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(
-      /a rank-2 int4 part/,
-    );
-    // A dtype code no reader knows, another version, and not a part at all.
-    const forged = Uint8Array.from(file);
-    forged[6] = 9;
-    expect(() => decodePart(forged, targets)).toThrow("dtype code 9 is none of fp16, int8, int4, nf3");
-    forged.set([3, 2], 4);
-    expect(() => decodePart(forged, targets)).toThrow("part: version 3, this reader knows 2");
-    expect(() => decodePart(new TextEncoder().encode('{"format":"d2c-part"}'), targets)).toThrow("not a d2c part file");
-  });
+  it(
+    "round-trips through its file: the decoded part materialises to the same bytes; a damaged file is " +
+      "refused by name",
+    () => {
+      const part = privatePart("gec-de", adapter, targets, 2, "int4");
+      const file = encodePart(part, targets);
+      // The header: "D2CP", version 2, kind 1, dtype int4 (2), the task id's 6 bytes, rank 2, then "gec-de".
+      expect([...file.subarray(0, 16)]).toEqual([
+        0x44,
+        0x32,
+        0x43,
+        0x50,
+        2,
+        1,
+        2,
+        6,
+        2,
+        0,
+        ...new TextEncoder().encode("gec-de"),
+      ]);
+      expect(partHeaderBytes("gec-de")).toBe(16);
+      expect(file.byteLength).toBe(16 + privatePartBytes(targets, 2, "int4"));
+      const decoded = decodePart(file, targets);
+      expect(decoded).toMatchObject({ kind: "private", task: "gec-de", rank: 2, dtype: "int4" });
+      const [a, b] = [materialise(part, targets), materialise(decoded, targets)];
+      for (const t of targets) {
+        expect(b.get(t.module)!.a).toEqual(a.get(t.module)!.a);
+        expect(b.get(t.module)!.b).toEqual(a.get(t.module)!.b);
+      }
+      // nf3's 3-bit stream too: its bytes are what privatePartBytes counts, and they read back the same.
+      const nf3 = privatePart("gec-de", adapter, targets, 3, "nf3");
+      const nf3File = encodePart(nf3, targets);
+      expect(nf3File.byteLength).toBe(partHeaderBytes("gec-de") + privatePartBytes(targets, 3, "nf3"));
+      const [x, y] = [materialise(nf3, targets), materialise(decodePart(nf3File, targets), targets)];
+      for (const t of targets) expect(y.get(t.module)!.b).toEqual(x.get(t.module)!.b);
+      expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(PartFileError);
+      expect(() => decodePart(file.subarray(0, file.byteLength - 1), targets)).toThrow(
+        `part: ${file.byteLength - 1} bytes, a rank-2 int4 part for these ${targets.length} modules has ` +
+          `${file.byteLength}`,
+      );
+      expect(() => decodePart(file, [...targets, { module: "model.layers.9.mlp.up_proj", in: 8, out: 8 }])).toThrow(
+        /a rank-2 int4 part/,
+      );
+      // A dtype code no reader knows, another version, and not a part at all.
+      const forged = Uint8Array.from(file);
+      forged[6] = 9;
+      expect(() => decodePart(forged, targets)).toThrow("dtype code 9 is none of fp16, int8, int4, nf3");
+      forged.set([3, 2], 4);
+      expect(() => decodePart(forged, targets)).toThrow("part: version 3, this reader knows 2");
+      expect(() => decodePart(new TextEncoder().encode('{"format":"d2c-part"}'), targets)).toThrow(
+        "not a d2c part file",
+      );
+    },
+  );
 });

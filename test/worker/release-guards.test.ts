@@ -22,7 +22,12 @@ const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr", "sum-de", "sum-fr"];
 const PINNED = ["qa-de", "qa-es", "qa-fr"];
 const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 const put = (body: unknown) => ({ method: "PUT", body: JSON.stringify(body) });
-const profileBody = (os: string, budget: object, formats = ["peft"]) => ({ modelId: MODEL, budget, formats, match: { os: [os] } });
+const profileBody = (os: string, budget: object, formats = ["peft"]) => ({
+  modelId: MODEL,
+  budget,
+  formats,
+  match: { os: [os] },
+});
 
 async function finishedRun(tasks: string[], k: number, seed: number): Promise<string> {
   const response = await call("/v1/runs", post({ tasks, k, method: "kmeans", seed }));
@@ -31,7 +36,8 @@ async function finishedRun(tasks: string[], k: number, seed: number): Promise<st
   return runId;
 }
 
-const publish = (profile: string, runId: string, rollout?: number) => call(`/v1/profiles/${profile}/releases`, post({ runId, rollout }));
+const publish = (profile: string, runId: string, rollout?: number) =>
+  call(`/v1/profiles/${profile}/releases`, post({ runId, rollout }));
 const published = async (profile: string, runId: string, rollout?: number) => {
   const response = await publish(profile, runId, rollout);
   expect(response.status).toBe(201);
@@ -57,8 +63,11 @@ async function snapshot(profile: string) {
   const history = await call(`/v1/profiles/${profile}/releases`);
   const manifest = await manifestOf(`profile=${profile}`);
   return {
-    catalogueVersion, r2: await r2Keys(), profiles: profiles.profiles.map((p) => `${p.id}@${p.version}`),
-    history: [history.status, await history.text()], manifest: [manifest.status, manifest.headers.get("etag"), await manifest.text()],
+    catalogueVersion,
+    r2: await r2Keys(),
+    profiles: profiles.profiles.map((p) => `${p.id}@${p.version}`),
+    history: [history.status, await history.text()],
+    manifest: [manifest.status, manifest.headers.get("etag"), await manifest.text()],
   };
 }
 
@@ -78,8 +87,14 @@ beforeAll(async () => {
     expect((await uploadAdapter(task)).status).toBe(201);
     expect((await uploadExamples(task, "fewshot")).status).toBe(201);
   }
-  [runK2, runK3, runPinned] = [await finishedRun(TASKS, 2, 1), await finishedRun(TASKS, 3, 2), await finishedRun(PINNED, 2, 3)];
-  expect((await call("/v1/profiles/roomy", put(profileBody("roomy", { maxAdapters: 5 }, ["peft", "onnx_adapter"])))).status).toBe(200);
+  [runK2, runK3, runPinned] = [
+    await finishedRun(TASKS, 2, 1),
+    await finishedRun(TASKS, 3, 2),
+    await finishedRun(PINNED, 2, 3),
+  ];
+  expect(
+    (await call("/v1/profiles/roomy", put(profileBody("roomy", { maxAdapters: 5 }, ["peft", "onnx_adapter"])))).status,
+  ).toBe(200);
   expect((await call("/v1/profiles/two", put(profileBody("two", { maxAdapters: 2 })))).status).toBe(200);
 });
 
@@ -102,7 +117,14 @@ describe("publish keeps to the profile's budget (defect 2)", () => {
     const [peft, onnx] = [size("peft"), size("onnx_adapter")];
     expect(onnx).toBeGreaterThan(1.5 * peft); // fp32 .onnx_adapter against fp16 PEFT
     const maxBytes = Math.round((3 * peft + 3 * onnx) / 2); // K=3 fits as PEFT, not as .onnx_adapter
-    expect((await call("/v1/profiles/bytes", put({ ...profileBody("bytes", { maxBytes }, ["peft", "onnx_adapter"]), dtype: "fp16" }))).status).toBe(200);
+    expect(
+      (
+        await call(
+          "/v1/profiles/bytes",
+          put({ ...profileBody("bytes", { maxBytes }, ["peft", "onnx_adapter"]), dtype: "fp16" }),
+        )
+      ).status,
+    ).toBe(200);
 
     const before = await snapshot("bytes");
     const message = await refusal(await publish("bytes", runK3), 422, "over_budget");
@@ -122,7 +144,14 @@ describe("publish keeps to the profile's budget (defect 2)", () => {
     const onnx = signed.manifest.adapters.find((a) => a.format === "onnx_adapter")!.bytes;
     // Three fp32 .onnx_adapter files fit and a fourth does not; counted as fp16 parameters, six would.
     const maxBytes = 3 * onnx + 100;
-    expect((await call("/v1/profiles/sized", put({ ...profileBody("sized", { maxBytes }, ["peft", "onnx_adapter"]), dtype: "fp16" }))).status).toBe(200);
+    expect(
+      (
+        await call(
+          "/v1/profiles/sized",
+          put({ ...profileBody("sized", { maxBytes }, ["peft", "onnx_adapter"]), dtype: "fp16" }),
+        )
+      ).status,
+    ).toBe(200);
     const started = await call("/v1/runs", post({ profile: "sized", tasks: TASKS, method: "kmeans", seed: 4 }));
     const { runId, k } = (await started.json()) as { runId: string; k: number };
     expect(k).toBe(3);
@@ -135,7 +164,9 @@ describe("publish refuses a run whose tasks changed since it started (defect 3)"
   it("answers 409 naming the deleted and replaced tasks, and stores nothing", async () => {
     expect((await call("/v1/profiles/pinned", put(profileBody("pinned", { maxAdapters: 5 })))).status).toBe(200);
     expect((await call("/v1/tasks/qa-fr", { method: "DELETE" })).status).toBe(200);
-    expect((await uploadExamples("qa-de", "fewshot", await fixtureBytes("examples/qa-it/fewshot.jsonl"))).status).toBe(201);
+    expect((await uploadExamples("qa-de", "fewshot", await fixtureBytes("examples/qa-it/fewshot.jsonl"))).status).toBe(
+      201,
+    );
     const other = {
       "adapter_config.json": await fixtureBytes("adapters/qa-it/adapter_config.json"),
       "adapter_model.safetensors": await fixtureBytes("adapters/qa-it/adapter_model.safetensors"),
@@ -168,13 +199,22 @@ describe("a rollout only grows (defect 4)", () => {
     expect(await published("staged", runK3)).toMatchObject({ version: 2, rollout: 100 });
     const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
     const client = new OtaClient({
-      baseUrl: "http://d2c.test", deviceId: "staged-1", profile: "staged", formats: ["peft"], store: new MemoryStore(),
-      publicKeys: { [keys[0].keyId]: keys[0].publicKey }, fetch: (request) => exports.default.fetch(request),
+      baseUrl: "http://d2c.test",
+      deviceId: "staged-1",
+      profile: "staged",
+      formats: ["peft"],
+      store: new MemoryStore(),
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+      fetch: (request) => exports.default.fetch(request),
     });
     expect(await client.sync()).toMatchObject({ status: "updated", version: 2 });
 
     const before = await snapshot("staged");
-    const message = await refusal(await call("/v1/profiles/staged/rollout", post({ percent: 0 })), 409, "rollout_decrease");
+    const message = await refusal(
+      await call("/v1/profiles/staged/rollout", post({ percent: 0 })),
+      409,
+      "rollout_decrease",
+    );
     expect(message).toContain("release 2 of profile staged is at 100%");
     expect(message).toContain("POST /v1/profiles/staged/rollback");
     expect(await snapshot("staged")).toEqual(before);
@@ -194,7 +234,10 @@ describe("a rollout only grows (defect 4)", () => {
 
 describe("profiles: bounded rules and delete (defect 6)", () => {
   it(`refuses rule lists over ${MATCH_RULE_ENTRIES} entries or ${MATCH_RULE_CHARS} characters, naming the field`, async () => {
-    const huge = { ...profileBody("huge", { maxAdapters: 1 }), match: { socs: Array.from({ length: 150_000 }, (_, i) => `SM${i}`) } };
+    const huge = {
+      ...profileBody("huge", { maxAdapters: 1 }),
+      match: { socs: Array.from({ length: 150_000 }, (_, i) => `SM${i}`) },
+    };
     const parsed = ProfileSchema.safeParse(huge);
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues[0].path).toEqual(["match", "socs"]);
@@ -204,12 +247,20 @@ describe("profiles: bounded rules and delete (defect 6)", () => {
     // The JSON body limit (src/api/validate.ts) may stop it first, with 413: either way, refused.
     expect([400, 413]).toContain(response.status);
     if (response.status === 400) expect(((await response.json()) as ErrorBody).error.message).toContain("match.socs");
-    const many = { ...profileBody("many", { maxAdapters: 1 }), match: { socs: Array.from({ length: MATCH_RULE_ENTRIES + 1 }, (_, i) => `SM${i}`) } };
+    const many = {
+      ...profileBody("many", { maxAdapters: 1 }),
+      match: { socs: Array.from({ length: MATCH_RULE_ENTRIES + 1 }, (_, i) => `SM${i}`) },
+    };
     expect(await refusal(await call("/v1/profiles/many", put(many)), 400, "invalid_request")).toContain("match.socs");
     const long = { ...profileBody("long", { maxAdapters: 1 }), match: { models: ["x".repeat(MATCH_RULE_CHARS + 1)] } };
-    expect(await refusal(await call("/v1/profiles/long", put(long)), 400, "invalid_request")).toContain("match.models.0");
+    expect(await refusal(await call("/v1/profiles/long", put(long)), 400, "invalid_request")).toContain(
+      "match.models.0",
+    );
     expect(await snapshot("roomy")).toEqual(before);
-    const fits = { ...profileBody("fits", { maxAdapters: 1 }), match: { socs: Array.from({ length: MATCH_RULE_ENTRIES }, (_, i) => `SM${i}`) } };
+    const fits = {
+      ...profileBody("fits", { maxAdapters: 1 }),
+      match: { socs: Array.from({ length: MATCH_RULE_ENTRIES }, (_, i) => `SM${i}`) },
+    };
     expect((await call("/v1/profiles/fits", put(fits))).status).toBe(200);
   });
 
@@ -218,7 +269,9 @@ describe("profiles: bounded rules and delete (defect 6)", () => {
     await published("gone", runK2);
     expect(await published("gone", runK2)).toMatchObject({ version: 2 });
     const before = await snapshot("gone");
-    expect(await refusal(await call("/v1/profiles/gone", { method: "DELETE" }), 409, "profile_has_releases")).toContain("retire=true");
+    expect(await refusal(await call("/v1/profiles/gone", { method: "DELETE" }), 409, "profile_has_releases")).toContain(
+      "retire=true",
+    );
     expect(await snapshot("gone")).toEqual(before);
     expect((await manifestOf("os=gone")).status).toBe(200);
 
@@ -226,21 +279,30 @@ describe("profiles: bounded rules and delete (defect 6)", () => {
     expect(await deleted.json()).toEqual({ deleted: "gone", retiredThrough: 2 });
     expect(await refusal(await manifestOf("profile=gone"), 404, "no_profile")).toContain("gone");
     expect((await manifestOf("os=gone")).status).toBe(404); // no other profile matches, so none at all
-    expect((await (await call("/v1/profiles")).json() as { profiles: Array<{ id: string }> }).profiles.map((p) => p.id)).not.toContain("gone");
+    expect(
+      ((await (await call("/v1/profiles")).json()) as { profiles: Array<{ id: string }> }).profiles.map((p) => p.id),
+    ).not.toContain("gone");
     expect((await call("/v1/profiles/gone", { method: "DELETE" })).status).toBe(404);
     expect((await snapshot("roomy")).r2).toEqual(before.r2); // blobs are immutable and may be shared: they stay
 
     // Created again under the same id: nothing retired is served, the next release is version 3.
     expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
     expect(await refusal(await manifestOf("profile=gone"), 404, "no_release")).toContain("gone");
-    expect(await refusal(await call("/v1/profiles/gone/rollback", post({ version: 1 })), 404, "unknown_release")).toContain("1");
+    expect(
+      await refusal(await call("/v1/profiles/gone/rollback", post({ version: 1 })), 404, "unknown_release"),
+    ).toContain("1");
     expect(await published("gone", runK2)).toMatchObject({ version: 3 });
-    expect((await (await call("/v1/profiles/gone")).json() as { release: ReleaseSummary }).release.version).toBe(3);
+    expect(((await (await call("/v1/profiles/gone")).json()) as { release: ReleaseSummary }).release.version).toBe(3);
 
     // A profile without releases is simply deleted.
     expect((await call("/v1/profiles/fresh", put(profileBody("fresh", { maxAdapters: 1 })))).status).toBe(200);
-    expect(await (await call("/v1/profiles/fresh", { method: "DELETE" })).json()).toEqual({ deleted: "fresh", retiredThrough: 0 });
-    expect(await refusal(await call("/v1/profiles/roomy?retire=maybe", { method: "DELETE" }), 400, "invalid_request")).toContain("retire");
+    expect(await (await call("/v1/profiles/fresh", { method: "DELETE" })).json()).toEqual({
+      deleted: "fresh",
+      retiredThrough: 0,
+    });
+    expect(
+      await refusal(await call("/v1/profiles/roomy?retire=maybe", { method: "DELETE" }), 400, "invalid_request"),
+    ).toContain("retire");
   });
 });
 
@@ -264,7 +326,7 @@ describe("HTTP details of the device routes (defect 7)", () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
-  it("compares If-None-Match weakly: W/\"<etag>\" is a 304 for manifests and blobs", async () => {
+  it('compares If-None-Match weakly: W/"<etag>" is a 304 for manifests and blobs', async () => {
     const first = await manifestOf("profile=roomy");
     const etag = first.headers.get("etag")!;
     await first.arrayBuffer();
@@ -277,15 +339,22 @@ describe("HTTP details of the device routes (defect 7)", () => {
 });
 
 describe("the cron publishes through the same checks (defect 3)", () => {
-  const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
-  const auto = async () => ((await (await call("/v1/profiles/auto")).json()) as { auto: { runId: string; outcome: string | null } }).auto;
+  const tick = () =>
+    worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
+  const auto = async () =>
+    ((await (await call("/v1/profiles/auto")).json()) as { auto: { runId: string; outcome: string | null } }).auto;
 
   it("records a run whose tasks changed as not published, and starts afresh on the next tick", async () => {
-    expect((await call("/v1/profiles/auto", put({ ...profileBody("auto", { maxAdapters: 2 }), autoRecluster: true }))).status).toBe(200);
+    expect(
+      (await call("/v1/profiles/auto", put({ ...profileBody("auto", { maxAdapters: 2 }), autoRecluster: true })))
+        .status,
+    ).toBe(200);
     await tick();
     const first = (await auto()).runId;
     expect((await waitFor(first)).state).toBe("done");
-    expect((await uploadExamples("gec-de", "fewshot", await fixtureBytes("examples/gec-fr/fewshot.jsonl"))).status).toBe(201);
+    expect(
+      (await uploadExamples("gec-de", "fewshot", await fixtureBytes("examples/gec-fr/fewshot.jsonl"))).status,
+    ).toBe(201);
 
     const before = await snapshot("auto");
     await tick();

@@ -6,7 +6,10 @@ import { seededRandom } from "../../src/prng";
 
 /** The task indices of each non-empty cluster, as sorted strings, for comparing partitions whatever their labels. */
 function partition(assignment: readonly number[]): string[] {
-  return clustersOf(assignment).filter((members) => members.length > 0).map((members) => members.join(",")).sort();
+  return clustersOf(assignment)
+    .filter((members) => members.length > 0)
+    .map((members) => members.join(","))
+    .sort();
 }
 
 /** Whether every cluster of `fine` lies inside one cluster of `coarse`. */
@@ -78,7 +81,13 @@ describe("restrictClusters", () => {
     const tasks = ["qa-en", "gec-fr", "tone-de", "gec-de", "sum-de", "qa-de"];
     const first = restrictClusters(profile, tasks, 2);
     expect(restrictClusters(profile, tasks, 2)).toEqual(first);
-    expect(restrictClusters([...profile].reverse().map((members) => [...members].reverse()), tasks, 2)).toEqual(first);
+    expect(
+      restrictClusters(
+        [...profile].reverse().map((members) => [...members].reverse()),
+        tasks,
+        2,
+      ),
+    ).toEqual(first);
   });
 
   it("throws RangeError for k outside 1..tasks or not an integer", () => {

@@ -47,7 +47,10 @@ describe("a run over an unusable adapter", () => {
     expect(status.reason).not.toContain("gec-fr");
     // Nothing was sent: the run stopped before any unit could be evaluated under the broken merge.
     expect(status.cost.units).toBe(0);
-    await env.BUCKET.put(adapterKey("tone-de", "adapter_config.json"), await fixtureBytes("adapters/tone-de/adapter_config.json"));
+    await env.BUCKET.put(
+      adapterKey("tone-de", "adapter_config.json"),
+      await fixtureBytes("adapters/tone-de/adapter_config.json"),
+    );
   });
 
   it("fails at once when a unit reports a non-finite loss, naming the task, its cluster and the cluster's members", async () => {
@@ -56,17 +59,28 @@ describe("a run over an unusable adapter", () => {
     // Take a unit the way a consumer does (its claim keeps the queue's copy from evaluating it)...
     const unit = await runInDurableObject(clusterRun(env, runId), (run, state) => {
       const sql = state.storage.sql;
-      const open = sql.exec<{ id: string; task: number; cluster: number }>(
-        "SELECT u.id, u.task, u.cluster FROM units u JOIN work w ON w.id = u.id WHERE w.done_at IS NULL").toArray();
+      const open = sql
+        .exec<{ id: string; task: number; cluster: number }>(
+          "SELECT u.id, u.task, u.cluster FROM units u JOIN work w ON w.id = u.id WHERE w.done_at IS NULL",
+        )
+        .toArray();
       const row = open.find((u) => run.claim("unit", [u.id]).length === 1)!;
-      const members = JSON.parse(sql.exec<{ members: string }>("SELECT members FROM clusters WHERE iteration = 0 AND cluster = ?", row.cluster).one().members) as number[];
+      const members = JSON.parse(
+        sql
+          .exec<{ members: string }>("SELECT members FROM clusters WHERE iteration = 0 AND cluster = ?", row.cluster)
+          .one().members,
+      ) as number[];
       return { ...row, members };
     });
     // ...and report what an evaluation that overflowed would: NaN, which SQLite would store as NULL.
-    await clusterRun(env, runId).reportUnits("unit", [{ unitId: unit.id, result: { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 } }]);
+    await clusterRun(env, runId).reportUnits("unit", [
+      { unitId: unit.id, result: { loss: NaN, exactMatch: 0, examples: 10, tokens: 170, forwardPasses: 1, ms: 1 } },
+    ]);
     const status = (await clusterRun(env, runId).status())!;
     expect(status.state).toBe("failed");
-    expect(status.reason).toContain(`task ${HEALTHY[unit.task]} gave a non-finite few-shot loss (NaN) under cluster ${unit.cluster}`);
+    expect(status.reason).toContain(
+      `task ${HEALTHY[unit.task]} gave a non-finite few-shot loss (NaN) under cluster ${unit.cluster}`,
+    );
     expect(status.reason).toContain(`the merge of ${unit.members.map((t) => HEALTHY[t]).join(", ")}`);
   });
 });

@@ -27,7 +27,10 @@ beforeAll(async () => {
       "adapter_model.safetensors": await fixtureBytes(`adapters/${source}/adapter_model.safetensors`),
     };
     // Two examples per task: the test is about the run's orchestration and answers, and this keeps it to ~1/5 of the forward passes.
-    const lines = new TextDecoder().decode(await fixtureBytes(`examples/${source}/fewshot.jsonl`)).split("\n").filter(Boolean);
+    const lines = new TextDecoder()
+      .decode(await fixtureBytes(`examples/${source}/fewshot.jsonl`))
+      .split("\n")
+      .filter(Boolean);
     const fewshot = new TextEncoder().encode(`${lines.slice(0, 2).join("\n")}\n`);
     for (let copy = 0; copy < COPIES; copy++) {
       const id = `${source}-${copy}`;
@@ -64,8 +67,12 @@ describe("a run over 200 tasks", () => {
     const bytes = new TextEncoder().encode(body).length;
     console.log(`GET /v1/runs/:id at N = 200, K = 10, 2 iterations: ${bytes} bytes`);
     const { cost } = JSON.parse(body) as RunStatus;
-    console.log(`cost: ${cost.units} units (${cost.cacheHits} cached), ${cost.forwardPasses} forward passes, ${(cost.evaluationMs / 1000).toFixed(1)} s evaluation, ${cost.messages} messages, ~$${cost.estimate.usd.toPrecision(3)}: ` +
-      cost.estimate.lines.map((l) => `${l.item} ${l.quantity.toPrecision(3)} ${l.unit} $${l.usd.toPrecision(2)}`).join("; "));
+    console.log(
+      `cost: ${cost.units} units (${cost.cacheHits} cached), ${cost.forwardPasses} forward passes, ${(cost.evaluationMs / 1000).toFixed(1)} s evaluation, ${cost.messages} messages, ~$${cost.estimate.usd.toPrecision(3)}: ` +
+        cost.estimate.lines
+          .map((l) => `${l.item} ${l.quantity.toPrecision(3)} ${l.unit} $${l.usd.toPrecision(2)}`)
+          .join("; "),
+    );
     expect(bytes).toBeLessThan(SUMMARY_LIMIT);
     const summary = JSON.parse(body) as RunStatus;
     expect(Object.keys(summary.result!.assignment)).toHaveLength(200);
@@ -76,7 +83,9 @@ describe("a run over 200 tasks", () => {
       const seen = new Set<string>();
       const limit = 64; // not a divisor of 200: the last page is short
       for (let offset = 0; offset < 200; offset += limit) {
-        const response = await call(`/v1/runs/${runId}/losses?iteration=${iteration.iteration}&offset=${offset}&limit=${limit}`);
+        const response = await call(
+          `/v1/runs/${runId}/losses?iteration=${iteration.iteration}&offset=${offset}&limit=${limit}`,
+        );
         expect(response.status).toBe(200);
         const page = (await response.json()) as LossPage;
         expect(page).toMatchObject({ iteration: iteration.iteration, k: K, offset, total: 200 });
@@ -100,7 +109,9 @@ describe("a run over 200 tasks", () => {
     expect(frames.some((f) => f.includes("event: similarity") && f.includes('"blocks":10'))).toBe(true);
     expect(summary.cost.similarity.blocks).toBe(10);
     expect(summary.cost.similarity.multiplyAdds).toBeGreaterThan(0);
-    expect(summary.cost.estimate.lines.find((l) => l.item.startsWith("Workers CPU time (task similarity"))!.quantity).toBeGreaterThan(0);
+    expect(
+      summary.cost.estimate.lines.find((l) => l.item.startsWith("Workers CPU time (task similarity"))!.quantity,
+    ).toBeGreaterThan(0);
     expect(Math.max(...frames.map((f) => f.length))).toBeLessThan(4096);
     expect((await call(`/v1/runs/${runId}/losses?iteration=2`)).status).toBe(404);
     expect((await call(`/v1/runs/${runId}/losses?limit=0`)).status).toBe(400);

@@ -4,8 +4,13 @@
  * tests poll their status with a bound.
  */
 import {
-  abortAllDurableObjects, createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult,
-  runDurableObjectAlarm, runInDurableObject,
+  abortAllDurableObjects,
+  createExecutionContext,
+  createMessageBatch,
+  evictDurableObject,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -44,7 +49,8 @@ async function startRun(body: Record<string, unknown>): Promise<string> {
   return ((await response.json()) as { runId: string }).runId;
 }
 
-const evaluating = (s: RunStatus) => s.phase === "evaluate" && s.cost.units > 0 && s.cost.units > s.cost.cacheHits + s.cost.forwardPasses;
+const evaluating = (s: RunStatus) =>
+  s.phase === "evaluate" && s.cost.units > 0 && s.cost.units > s.cost.cacheHits + s.cost.forwardPasses;
 
 describe("a D2C run", () => {
   it("clusters 8 tasks into K=2 through the queue and reports held-out exact match", async () => {
@@ -69,18 +75,31 @@ describe("a D2C run", () => {
     expect(status.cost.messages).toBeGreaterThan(0);
     expect(status.cost.messages).toBeLessThan(status.cost.units - status.cost.cacheHits);
     const { estimate } = status.cost;
-    expect(estimate.lines.map((l) => l.item)).toEqual(expect.arrayContaining(["Workers CPU time (evaluation)", "Queue operations", "Durable Object requests", "R2 Class B (adapters and examples read)"]));
+    expect(estimate.lines.map((l) => l.item)).toEqual(
+      expect.arrayContaining([
+        "Workers CPU time (evaluation)",
+        "Queue operations",
+        "Durable Object requests",
+        "R2 Class B (adapters and examples read)",
+      ]),
+    );
     expect(estimate.lines.find((l) => l.item === "Queue operations")!.quantity).toBe(3 * status.cost.messages);
-    expect(estimate.usd).toBeCloseTo(estimate.lines.reduce((s, l) => s + l.usd, 0), 12);
+    expect(estimate.usd).toBeCloseTo(
+      estimate.lines.reduce((s, l) => s + l.usd, 0),
+      12,
+    );
     expect(estimate.usd).toBeGreaterThan(0);
     // Merged adapters exist in R2 before the run names them.
-    for (const c of status.result!.clusters) expect(await env.BUCKET.head(`merged/${c.sha256}/adapter_model.safetensors`)).not.toBeNull();
+    for (const c of status.result!.clusters)
+      expect(await env.BUCKET.head(`merged/${c.sha256}/adapter_model.safetensors`)).not.toBeNull();
 
     const events = await live;
     expect(events).toContain("event: started");
     expect(events).toContain("event: progress");
     expect(events).toContain("event: done");
-    const replay = await (await call(`/v1/runs/${runId}/events`, { headers: { ...ADMIN, "last-event-id": "1" } })).text();
+    const replay = await (
+      await call(`/v1/runs/${runId}/events`, { headers: { ...ADMIN, "last-event-id": "1" } })
+    ).text();
     expect(replay).not.toContain("event: started");
     expect(replay).toContain("event: done");
 
@@ -89,9 +108,13 @@ describe("a D2C run", () => {
     const passesBefore = forwardPassesRun();
     const report = await call(`/v1/runs/${runId}/report`, { method: "POST" });
     expect(report.status).toBe(202);
-    expect(((await report.json()) as ReportView)).toMatchObject({ state: "running", total: TASKS.length });
+    expect((await report.json()) as ReportView).toMatchObject({ state: "running", total: TASKS.length });
     let held = (await (await call(`/v1/runs/${runId}/report`)).json()) as ReportView;
-    for (const deadline = Date.now() + 60_000; held.state === "running" && Date.now() < deadline; await scheduler.wait(50)) {
+    for (
+      const deadline = Date.now() + 60_000;
+      held.state === "running" && Date.now() < deadline;
+      await scheduler.wait(50)
+    ) {
       held = (await (await call(`/v1/runs/${runId}/report`)).json()) as ReportView;
     }
     expect(held.state).toBe("done");
@@ -109,7 +132,10 @@ describe("a D2C run", () => {
     expect(forwardPassesRun() - passesBefore).toBe(held.forwardPasses);
     // The same number through /v1/evaluate with the merged adapter's digest.
     const one = held.tasks[0];
-    const direct = await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task: one.task, adapter: status.result!.clusters[one.cluster].sha256, split: "test" }) });
+    const direct = await call("/v1/evaluate", {
+      method: "POST",
+      body: JSON.stringify({ task: one.task, adapter: status.result!.clusters[one.cluster].sha256, split: "test" }),
+    });
     expect(((await direct.json()) as { exactMatch: number }).exactMatch).toBe(one.exactMatch);
   });
 
@@ -126,45 +152,71 @@ describe("a D2C run", () => {
     expect(status.cost.units).toBe(status.iterations.reduce((s, i) => s + i.units, 0));
     if (status.iterations.some((i) => !i.full)) expect(status.cost.units).toBeLessThan(status.cost.naiveUnits);
     // The fixed point: under the final full sweep, every task's own cluster is its best.
-    const page = (await (await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)).json()) as LossPage;
+    const page = (await (
+      await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
+    ).json()) as LossPage;
     const final = (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
     const assignment = Object.fromEntries(page.rows.map((r) => [r.task, r.cluster]));
-    for (const row of page.rows) expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[assignment[row.task]]);
+    for (const row of page.rows)
+      expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[assignment[row.task]]);
     if (final.result!.iteration === last.iteration) expect(final.result!.assignment).toEqual(assignment);
   });
 
   it("ranks a pruned first iteration by task similarity when asked, and still ends on a full-sweep fixed point", async () => {
-    const bad = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, k: 4, prune: { m: -1 } }) });
+    const bad = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({ tasks: TASKS, k: 4, prune: { m: -1 } }),
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as ErrorBody).error.message).toContain("prune");
     // 8 tasks in 4 clusters would get a full first iteration by default (clusters of 2); fullFirst: false asks for a pruned one.
-    const runId = await startRun({ k: 4, method: "d2c", seed: 11, cache: false, maxIterations: 10, prune: { fullFirst: false } });
+    const runId = await startRun({
+      k: 4,
+      method: "d2c",
+      seed: 11,
+      cache: false,
+      maxIterations: 10,
+      prune: { fullFirst: false },
+    });
     const status = await waitFor(runId, finished, 120);
     expect(status.state).toBe("done");
     // A pruned sweep that moves nothing is widened within its iteration (then full; its event names the pruned units).
     const events = await (await call(`/v1/runs/${runId}/events`)).text();
-    const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)]
-      .map((m) => JSON.parse(m[1]) as { iteration: number; units: number });
+    const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)].map(
+      (m) => JSON.parse(m[1]) as { iteration: number; units: number },
+    );
     if (status.iterations[0].full) expect(widened[0]).toEqual({ iteration: 0, units: TASKS.length * 3 });
     else expect(status.iterations[0]).toMatchObject({ full: false, units: TASKS.length * 3 });
     // The similarities the k-means start computed are kept for the ranking, one row per task.
     const rows = await runInDurableObject(clusterRun(env, runId), (_, state) =>
-      state.storage.sql.exec<{ task: number; bytes: number }>("SELECT task, length(row) AS bytes FROM similarity ORDER BY task").toArray());
+      state.storage.sql
+        .exec<{ task: number; bytes: number }>("SELECT task, length(row) AS bytes FROM similarity ORDER BY task")
+        .toArray(),
+    );
     expect(rows).toEqual(TASKS.map((_, task) => ({ task, bytes: 8 * TASKS.length })));
     const last = status.iterations.at(-1)!;
     expect(last.full).toBe(true);
-    const page = (await (await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)).json()) as LossPage;
-    for (const row of page.rows) expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
+    const page = (await (
+      await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
+    ).json()) as LossPage;
+    for (const row of page.rows)
+      expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
   });
 
   it("restarts from seeded k-means starts in one run, sharing the loss cache, and keeps the lowest J of all", async () => {
     const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
-    const status = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3, restartCriterion: "loss" }), finished, 180);
+    const status = await waitFor(
+      await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3, restartCriterion: "loss" }),
+      finished,
+      180,
+    );
     expect(status).toMatchObject({ state: "done", restarts: 3, restartCriterion: "loss" });
     const restarts = [...new Set(status.iterations.map((i) => i.restart))];
     expect(restarts).toEqual([0, 1, 2]);
     // Restart 0 is the single-start run, iteration for iteration.
-    expect(status.iterations.filter((i) => i.restart === 0).map((i) => i.objective)).toEqual(single.iterations.map((i) => i.objective));
+    expect(status.iterations.filter((i) => i.restart === 0).map((i) => i.objective)).toEqual(
+      single.iterations.map((i) => i.objective),
+    );
     // Each later trajectory ends on its own full-sweep fixed point (or maxIterations) before the next starts.
     for (const r of [1, 2]) expect(status.iterations.filter((i) => i.restart === r).at(-1)!.full).toBe(true);
     const best = Math.min(...status.iterations.map((i) => i.objective!));
@@ -174,11 +226,22 @@ describe("a D2C run", () => {
     expect(status.cost.cacheHits).toBeGreaterThan(0);
 
     // By default the trajectory kept is the one whose best iteration gets the most few-shot examples right (J breaks ties).
-    const byExactMatch = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }), finished, 180);
+    const byExactMatch = await waitFor(
+      await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }),
+      finished,
+      180,
+    );
     expect(byExactMatch.restartCriterion).toBe("exactMatch");
-    const bests = [0, 1, 2].map((r) => byExactMatch.iterations.filter((i) => i.restart === r).reduce((a, b) => (b.objective! < a.objective! ? b : a)));
+    const bests = [0, 1, 2].map((r) =>
+      byExactMatch.iterations.filter((i) => i.restart === r).reduce((a, b) => (b.objective! < a.objective! ? b : a)),
+    );
     expect(bests.every((b) => typeof b.fewShotExactMatch === "number")).toBe(true);
-    const kept = bests.reduce((a, b) => (b.fewShotExactMatch! > a.fewShotExactMatch! || (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!) ? b : a));
+    const kept = bests.reduce((a, b) =>
+      b.fewShotExactMatch! > a.fewShotExactMatch! ||
+      (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!)
+        ? b
+        : a,
+    );
     expect(byExactMatch.result!.iteration).toBe(kept.iteration);
   });
 
@@ -195,7 +258,13 @@ describe("a D2C run", () => {
   });
 
   it("sends again the units that never reported, from its alarm", async () => {
-    const runId = await startRun({ k: 4, method: "d2c", seed: 17, maxIterations: 1, merge: { method: "svd", rank: 6 } });
+    const runId = await startRun({
+      k: 4,
+      method: "d2c",
+      seed: 17,
+      maxIterations: 1,
+      merge: { method: "svd", rank: 6 },
+    });
     const run = clusterRun(env, runId);
     await waitFor(runId, evaluating);
     // Pretend the pending units were sent long ago and lost, and the queue silent since.
@@ -205,8 +274,13 @@ describe("a D2C run", () => {
     });
     expect(lost).toBeGreaterThan(0);
     expect(await runDurableObjectAlarm(run)).toBe(true);
-    const resent = await runInDurableObject(run, (_, state) =>
-      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE kind = 'unit' AND attempts = 2").one().n);
+    const resent = await runInDurableObject(
+      run,
+      (_, state) =>
+        state.storage.sql
+          .exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE kind = 'unit' AND attempts = 2")
+          .one().n,
+    );
     expect(resent).toBeGreaterThan(0);
     const status = await waitFor(runId, finished);
     expect(status.state).toBe("done");
@@ -214,7 +288,13 @@ describe("a D2C run", () => {
   });
 
   it("waits, re-sending nothing, while the queue still reports: a backlog is not a loss", async () => {
-    const runId = await startRun({ k: 4, method: "d2c", seed: 19, maxIterations: 1, merge: { method: "svd", rank: 6 } });
+    const runId = await startRun({
+      k: 4,
+      method: "d2c",
+      seed: 19,
+      maxIterations: 1,
+      merge: { method: "svd", rank: 6 },
+    });
     const run = clusterRun(env, runId);
     await waitFor(runId, evaluating);
     // Units sent long ago, but one reported a moment ago (at N = 1,000 a phase queues minutes of work).
@@ -226,8 +306,10 @@ describe("a D2C run", () => {
     });
     expect(overdue).toBeGreaterThan(0);
     await runDurableObjectAlarm(run);
-    const resent = await runInDurableObject(run, (_, state) =>
-      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE attempts > 1").one().n);
+    const resent = await runInDurableObject(
+      run,
+      (_, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE attempts > 1").one().n,
+    );
     expect(resent).toBe(0);
     // The unit marked done above never counts off its iteration: the run is stopped here.
     expect((await call(`/v1/runs/${runId}/cancel`, { method: "POST" })).status).toBe(200);
@@ -251,7 +333,13 @@ describe("a D2C run", () => {
   });
 
   it("counts a unit delivered twice once: the duplicate runs no forward pass", async () => {
-    const config = { k: 3, method: "d2c", seed: 5, merge: { method: "magnitude_prune_svd", density: 0.5 }, cache: false };
+    const config = {
+      k: 3,
+      method: "d2c",
+      seed: 5,
+      merge: { method: "magnitude_prune_svd", density: 0.5 },
+      cache: false,
+    };
     const passesBefore = forwardPassesRun();
     const runId = await startRun(config);
     await waitFor(runId, evaluating);
@@ -259,16 +347,35 @@ describe("a D2C run", () => {
     const units = await runInDurableObject(clusterRun(env, runId), (_, state) => {
       const sql = state.storage.sql;
       const run = JSON.parse(sql.exec<{ config: string }>("SELECT config FROM run").one().config) as RunConfig;
-      const merged = sql.exec<{ sha256: string }>("SELECT sha256 FROM clusters WHERE iteration = 0 ORDER BY cluster").toArray().map((c) => c.sha256);
-      return sql.exec<{ id: string; task: number; cluster: number }>("SELECT * FROM units WHERE iteration = 0 AND source = 'queue'").toArray()
-        .map((u): EvaluationUnit => ({
-          runId, unitId: u.id, modelId: run.modelId, taskId: run.tasks[u.task].id,
-          split: "fewshot", examplesSha256: run.tasks[u.task].fewshotSha256, mergedSha256: merged[u.cluster],
-        }));
+      const merged = sql
+        .exec<{ sha256: string }>("SELECT sha256 FROM clusters WHERE iteration = 0 ORDER BY cluster")
+        .toArray()
+        .map((c) => c.sha256);
+      return sql
+        .exec<{ id: string; task: number; cluster: number }>(
+          "SELECT * FROM units WHERE iteration = 0 AND source = 'queue'",
+        )
+        .toArray()
+        .map(
+          (u): EvaluationUnit => ({
+            runId,
+            unitId: u.id,
+            modelId: run.modelId,
+            taskId: run.tasks[u.task].id,
+            split: "fewshot",
+            examplesSha256: run.tasks[u.task].fewshotSha256,
+            mergedSha256: merged[u.cluster],
+          }),
+        );
     });
     expect(units.length).toBeGreaterThan(0);
     // The copies go through the consumer here, the originals through the real queue, in any order.
-    const copies = unitMessages("unit", units).map((body, i) => ({ id: `copy-${i}`, timestamp: new Date(), attempts: 1, body }));
+    const copies = unitMessages("unit", units).map((body, i) => ({
+      id: `copy-${i}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+    }));
     const batch = createMessageBatch<QueueMessage>("evaluations", copies);
     const ctx = createExecutionContext();
     await queue(batch, env);
@@ -295,7 +402,10 @@ describe("a D2C run", () => {
     expect((await uploadAdapter("qa-de")).status).toBe(201);
     expect((await uploadExamples("qa-de", "fewshot")).status).toBe(201);
     await env.BUCKET.put(examplesKey("qa-de", "fewshot"), '{"prompt":"x","completion":"y"}\n');
-    const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: [...TASKS, "qa-de"], k: 2, method: "kmeans", seed: 11 }) });
+    const response = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({ tasks: [...TASKS, "qa-de"], k: 2, method: "kmeans", seed: 11 }),
+    });
     const { runId } = (await response.json()) as { runId: string };
     const status = await waitFor(runId, finished, 120);
     expect(status.state).toBe("failed");
@@ -324,7 +434,12 @@ describe("run requests", () => {
     ["unknown profile", { profile: "nope" }, 404, "no profile nope"],
     ["both k and budget", { k: 2, budget: { maxAdapters: 2 } }, 400, "exactly one of k, budget and profile"],
     ["budget below one adapter", { budget: { maxBytes: 1000 } }, 422, "does not hold one adapter"],
-    ["restarts of a baseline", { k: 2, method: "kmeans", restarts: 2 }, 400, "restarts: only a D2C run from a k-means start restarts, not method kmeans"],
+    [
+      "restarts of a baseline",
+      { k: 2, method: "kmeans", restarts: 2 },
+      400,
+      "restarts: only a D2C run from a k-means start restarts, not method kmeans",
+    ],
     ["restarts above 16", { k: 2, restarts: 17 }, 400, "restarts"],
   ];
   for (const [name, body, status, message] of cases) {
@@ -337,7 +452,10 @@ describe("run requests", () => {
 
   it("derives K from a byte budget", async () => {
     // fp16 rank 8 over 16 targets of 128 x 128: 16 * 8 * 256 * 2 = 65,536 bytes per adapter.
-    const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, budget: { maxBytes: 3 * 65_536 + 100 } }) });
+    const response = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({ tasks: TASKS, budget: { maxBytes: 3 * 65_536 + 100 } }),
+    });
     expect(response.status).toBe(202);
     const { runId, k } = (await response.json()) as { runId: string; k: number };
     expect(k).toBe(3);

@@ -13,7 +13,10 @@ describe("safetensors", () => {
       const tensors: Record<string, TensorInput> = Object.fromEntries(file.tensors);
       const written = writeSafetensors(tensors, file.metadata);
       expect(written.byteLength, id).toBe(original.byteLength);
-      expect(written.findIndex((b, i) => b !== original[i]), `${id}: first differing byte`).toBe(-1);
+      expect(
+        written.findIndex((b, i) => b !== original[i]),
+        `${id}: first differing byte`,
+      ).toBe(-1);
     }
   });
 });

@@ -32,12 +32,14 @@ const device = (query: string, ip = "198.51.100.1") =>
 
 let profileWide: ReleaseSummary;
 
-
-const subsetsOf = async (profile: string) => ((await (await call(`/v1/profiles/${profile}`)).json()) as { subsets: SubsetView[] }).subsets;
+const subsetsOf = async (profile: string) =>
+  ((await (await call(`/v1/profiles/${profile}`)).json()) as { subsets: SubsetView[] }).subsets;
 const subsetWith = (profile: string, tasks: readonly string[]) => async () =>
   (await subsetsOf(profile)).find((s) => s.tasks.join() === [...tasks].sort().join());
-const runsOf = async (profile: string) => ((await (await call("/v1/runs")).json()) as { runs: RunSummary[] }).runs.filter((r) => r.profile === profile);
-const tick = () => worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
+const runsOf = async (profile: string) =>
+  ((await (await call("/v1/runs")).json()) as { runs: RunSummary[] }).runs.filter((r) => r.profile === profile);
+const tick = () =>
+  worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env);
 
 async function publishedSubset(profile: string, tasks: readonly string[], version = 1): Promise<SubsetView> {
   return (await until(subsetWith(profile, tasks), (s) => s?.state === "published" && s.release?.version === version))!;
@@ -45,11 +47,19 @@ async function publishedSubset(profile: string, tasks: readonly string[], versio
 
 beforeAll(async () => {
   await seedTaggedTasks(TASKS);
-  const { runId } = (await (await call("/v1/runs", json({ k: 4, method: "kmeans", seed: 3 }))).json()) as { runId: string };
+  const { runId } = (await (await call("/v1/runs", json({ k: 4, method: "kmeans", seed: 3 }))).json()) as {
+    runId: string;
+  };
   expect((await waitFor(runId)).state).toBe("done");
-  for (const [id, maxSubsets] of [["phones", 32], ["tiny", 2]] as const) {
-    expect((await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 4 }, maxSubsets }))).status).toBe(200);
-    for (let i = 0; i < 2; i++) profileWide = (await (await call(`/v1/profiles/${id}/releases`, json({ runId }))).json()) as ReleaseSummary;
+  for (const [id, maxSubsets] of [
+    ["phones", 32],
+    ["tiny", 2],
+  ] as const) {
+    expect(
+      (await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 4 }, maxSubsets }))).status,
+    ).toBe(200);
+    for (let i = 0; i < 2; i++)
+      profileWide = (await (await call(`/v1/profiles/${id}/releases`, json({ runId }))).json()) as ReleaseSummary;
   }
   expect(profileWide.version).toBe(2);
 });
@@ -63,11 +73,15 @@ describe("per-device task sets", () => {
     expect((await device("profile=tiny&device=d1")).headers.get("x-subset")).toBeNull();
     const bad = await device("profile=tiny&device=d1&locales=de,%3Cscript%3E");
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { code: "bad_need", message: expect.stringContaining("locales") } });
+    expect(await bad.json()).toMatchObject({
+      error: { code: "bad_need", message: expect.stringContaining("locales") },
+    });
     // The run method subsets use within the budget, as the API offers it: K is the task count.
     const own = await call("/v1/runs", json({ method: "own", k: 2, tasks: ["gec-de", "gec-en", "gec-fr"] }));
     expect(own.status).toBe(400);
-    expect(((await own.json()) as { error: { message: string } }).error.message).toContain("own keeps each task's adapter: omit k and budget, or give k = 3");
+    expect(((await own.json()) as { error: { message: string } }).error.message).toContain(
+      "own keeps each task's adapter: omit k and budget, or give k = 3",
+    );
     const headers = await call("/v1/manifest?profile=tiny", { headers: { "x-device-apps": "" } });
     expect(headers.status).toBe(400);
     expect(((await headers.json()) as { error: { message: string } }).error.message).toContain("apps");
@@ -107,11 +121,24 @@ describe("per-device task sets", () => {
 
   it("lets the reference client switch from the profile-wide set to its own, all or nothing, and verify it", async () => {
     const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
-    const options = { baseUrl: "http://d2c.test", profile: "phones", publicKeys: { [keys[0].keyId]: keys[0].publicKey }, fetch: (r: Request) => exports.default.fetch(r) };
+    const options = {
+      baseUrl: "http://d2c.test",
+      profile: "phones",
+      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+      fetch: (r: Request) => exports.default.fetch(r),
+    };
     const store = new MemoryStore();
     // The same device first without needs (profile-wide, version 2), then stating them (its set's version 1).
-    expect(await new OtaClient({ ...options, deviceId: "phone-9", store }).sync()).toMatchObject({ status: "updated", version: 2 });
-    const client = new OtaClient({ ...options, deviceId: "phone-9", store, needs: { locales: ["de", "en"], apps: ["gec", "reply"] } });
+    expect(await new OtaClient({ ...options, deviceId: "phone-9", store }).sync()).toMatchObject({
+      status: "updated",
+      version: 2,
+    });
+    const client = new OtaClient({
+      ...options,
+      deviceId: "phone-9",
+      store,
+      needs: { locales: ["de", "en"], apps: ["gec", "reply"] },
+    });
     const result = await client.sync();
     expect(result).toMatchObject({ status: "updated", version: 1 });
     expect(result.downloaded).toHaveLength(4);
@@ -142,46 +169,62 @@ describe("per-device task sets", () => {
     expect(manifest.adapters).toHaveLength(4);
   });
 
-  it("keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place " +
-    "of the one asked for by fewest", async () => {
-    const need = { a: "locales=fr&apps=gec", b: "locales=fr&apps=reply", c: "locales=de&apps=sum" };
-    const ask = (query: string, networks: readonly string[]) =>
-      Promise.all(networks.map((ip) => device(`profile=tiny&device=d3&${query}`, ip)));
-    await ask(need.a, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-    await publishedSubset("tiny", ["gec-fr"]);
-    await ask(need.b, ["10.0.0.1", "10.0.0.2"]);
-    const b = await publishedSubset("tiny", ["reply-fr"]);
-    // Two built needs, tiny's bound: a third with as many networks as the weakest waits.
-    await ask(need.c, ["10.0.0.4", "10.0.0.5"]);
-    const waiting = (await until(subsetWith("tiny", ["sum-de"]), (s) => s?.demand === 2))!;
-    expect(waiting).toMatchObject({
-      state: "waiting",
-      outcome: expect.stringContaining("none asked for by fewer than 2 networks"),
-    });
-    // One more network for c: it outranks b, which leaves the device path.
-    await ask(need.c, ["10.0.0.6"]);
-    await publishedSubset("tiny", ["sum-de"]);
-    expect(await subsetWith("tiny", ["reply-fr"])()).toBeUndefined();
-    expect((await subsetWith("tiny", ["gec-fr"])())?.state).toBe("published");
-    // The dropped set is off the device path: its devices get the profile-wide release again.
-    expect(await env.DELIVERY.get(subsetReleasesKey("tiny", b.key))).toBeNull();
-    const fallback = await device(`profile=tiny&device=d3&${need.b}`);
-    expect(fallback.headers.get("x-subset")).toBe("pending");
-    const { manifest } = (await fallback.json()) as SignedManifest;
-    expect(manifest).toMatchObject({ profile: "tiny", version: 2 });
-    expect(manifest.subset).toBeUndefined();
-  });
+  it(
+    "keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place " +
+      "of the one asked for by fewest",
+    async () => {
+      const need = { a: "locales=fr&apps=gec", b: "locales=fr&apps=reply", c: "locales=de&apps=sum" };
+      const ask = (query: string, networks: readonly string[]) =>
+        Promise.all(networks.map((ip) => device(`profile=tiny&device=d3&${query}`, ip)));
+      await ask(need.a, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+      await publishedSubset("tiny", ["gec-fr"]);
+      await ask(need.b, ["10.0.0.1", "10.0.0.2"]);
+      const b = await publishedSubset("tiny", ["reply-fr"]);
+      // Two built needs, tiny's bound: a third with as many networks as the weakest waits.
+      await ask(need.c, ["10.0.0.4", "10.0.0.5"]);
+      const waiting = (await until(subsetWith("tiny", ["sum-de"]), (s) => s?.demand === 2))!;
+      expect(waiting).toMatchObject({
+        state: "waiting",
+        outcome: expect.stringContaining("none asked for by fewer than 2 networks"),
+      });
+      // One more network for c: it outranks b, which leaves the device path.
+      await ask(need.c, ["10.0.0.6"]);
+      await publishedSubset("tiny", ["sum-de"]);
+      expect(await subsetWith("tiny", ["reply-fr"])()).toBeUndefined();
+      expect((await subsetWith("tiny", ["gec-fr"])())?.state).toBe("published");
+      // The dropped set is off the device path: its devices get the profile-wide release again.
+      expect(await env.DELIVERY.get(subsetReleasesKey("tiny", b.key))).toBeNull();
+      const fallback = await device(`profile=tiny&device=d3&${need.b}`);
+      expect(fallback.headers.get("x-subset")).toBe("pending");
+      const { manifest } = (await fallback.json()) as SignedManifest;
+      expect(manifest).toMatchObject({ profile: "tiny", version: 2 });
+      expect(manifest.subset).toBeUndefined();
+    },
+  );
 
   it("serves a task set the profile names, and refuses one naming a task it does not have", async () => {
     const sets = { keyboard: ["reply-en", "gec-en"] };
-    const refused = await call("/v1/profiles/kiosk", put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: { ...sets, other: ["gec-xx"] } }));
+    const refused = await call(
+      "/v1/profiles/kiosk",
+      put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: { ...sets, other: ["gec-xx"] } }),
+    );
     expect(refused.status).toBe(404);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("taskSets.other: no task gec-xx");
-    expect((await call("/v1/profiles/kiosk", put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: sets }))).status).toBe(200);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+      "taskSets.other: no task gec-xx",
+    );
+    expect(
+      (await call("/v1/profiles/kiosk", put({ modelId: MODEL, budget: { maxAdapters: 4 }, taskSets: sets }))).status,
+    ).toBe(200);
     expect((await device("profile=kiosk&device=d4&taskSet=keyboard&apps=gec")).status).toBe(400);
     // No profile-wide release: a device still gets its own set once built (404 until then).
-    expect((await call("/v1/manifest?profile=kiosk&device=d4", { headers: { "x-device-task-set": "Keyboard" } })).status).toBe(404);
-    expect(await publishedSubset("kiosk", ["gec-en", "reply-en"])).toMatchObject({ taskSet: "keyboard", locales: [], apps: [] });
+    expect(
+      (await call("/v1/manifest?profile=kiosk&device=d4", { headers: { "x-device-task-set": "Keyboard" } })).status,
+    ).toBe(404);
+    expect(await publishedSubset("kiosk", ["gec-en", "reply-en"])).toMatchObject({
+      taskSet: "keyboard",
+      locales: [],
+      apps: [],
+    });
     const answer = await device("profile=kiosk&device=d4&taskSet=keyboard");
     expect(Object.keys(((await answer.json()) as SignedManifest).manifest.routing)).toEqual(["gec-en", "reply-en"]);
     expect((await device("profile=kiosk&device=d4&taskSet=camera")).status).toBe(404); // no such set, and no profile-wide release
@@ -195,7 +238,9 @@ describe("per-device task sets", () => {
     const built = await publishedSubset("kiosk-parts", ["gec-en", "reply-en"]);
     const run = (await (await call(`/v1/runs/${built.runId}`)).json()) as RunStatus;
     expect(run).toMatchObject({ method: "alloc", tasks: ["gec-en", "reply-en"] });
-    const { manifest } = (await (await device("profile=kiosk-parts&device=d5&taskSet=keyboard")).json()) as SignedManifest;
+    const { manifest } = (await (
+      await device("profile=kiosk-parts&device=d5&taskSet=keyboard")
+    ).json()) as SignedManifest;
     expect(manifest.adapters.every((a) => a.format === "parts")).toBe(true);
     expect(manifest.adapters.reduce((n, a) => n + a.bytes, 0)).toBe(run.result!.budget!.bytes);
     expect(run.result!.budget!.bytes).toBeLessThanOrEqual(20_000);
@@ -204,15 +249,24 @@ describe("per-device task sets", () => {
 
   it("rebuilds a subset whose tasks changed in the catalogue, from the cron", async () => {
     const before = await publishedSubset("phones", DE_EN_GEC_REPLY);
-    const examples = new TextDecoder().decode(await fixtureBytes("examples/gec-de/fewshot.jsonl")).trim().split("\n");
-    expect((await uploadExamples("gec-de", "fewshot", new TextEncoder().encode(examples.slice(1).join("\n") + "\n"))).status).toBe(201);
+    const examples = new TextDecoder()
+      .decode(await fixtureBytes("examples/gec-de/fewshot.jsonl"))
+      .trim()
+      .split("\n");
+    expect(
+      (await uploadExamples("gec-de", "fewshot", new TextEncoder().encode(examples.slice(1).join("\n") + "\n"))).status,
+    ).toBe(201);
     await tick();
     const after = await publishedSubset("phones", DE_EN_GEC_REPLY, 2);
     expect(after.runId).not.toBe(before.runId);
     expect(after.release!.catalogueVersion).toBeGreaterThan(before.release!.catalogueVersion);
-    const { manifest } = (await (await device("profile=phones&device=d1&locales=de,en&apps=gec,reply")).json()) as SignedManifest;
+    const { manifest } = (await (
+      await device("profile=phones&device=d1&locales=de,en&apps=gec,reply")
+    ).json()) as SignedManifest;
     expect(manifest).toMatchObject({ subset: before.key, version: 2 });
-    const history = (await (await call(`/v1/profiles/phones/subsets/${before.key}/releases`)).json()) as { releases: ReleaseSummary[] };
+    const history = (await (await call(`/v1/profiles/phones/subsets/${before.key}/releases`)).json()) as {
+      releases: ReleaseSummary[];
+    };
     expect(history.releases.map((r) => r.version)).toEqual([2, 1]);
   });
 });

@@ -37,13 +37,29 @@ function maxAbsDiff(x: Float32Array, y: Float32Array): number {
 beforeAll(async () => {
   contract = await fixtureJson<ModelContract>(`${MODEL}/model.json`);
   probe = await fixtureJson<Probe>("golden/probe.json");
-  const tokenizer = new Tokenizer(await fixtureJson(`${MODEL}/tokenizer.json`), await fixtureJson(`${MODEL}/tokenizer_config.json`));
+  const tokenizer = new Tokenizer(
+    await fixtureJson(`${MODEL}/tokenizer.json`),
+    await fixtureJson(`${MODEL}/tokenizer_config.json`),
+  );
   result = addLoraInputs(await fixtureBytes(`${MODEL}/plain/model.onnx`));
-  surgered = { contract: { ...contract, loraTargets: result.targets }, tokenizer, session: await createSession(result.onnx), Tensor: ort.Tensor };
-  reference = { contract, tokenizer, session: await createSession(await fixtureBytes(`${MODEL}/model.onnx`)), Tensor: ort.Tensor };
+  surgered = {
+    contract: { ...contract, loraTargets: result.targets },
+    tokenizer,
+    session: await createSession(result.onnx),
+    Tensor: ort.Tensor,
+  };
+  reference = {
+    contract,
+    tokenizer,
+    session: await createSession(await fixtureBytes(`${MODEL}/model.onnx`)),
+    Tensor: ort.Tensor,
+  };
   for (const task of ADAPTERS) {
     const config = parsePeftConfig(await fixtureJson(`adapters/${task}/adapter_config.json`));
-    adapters.set(task, peftToFactors(config, await fixtureBytes(`adapters/${task}/adapter_model.safetensors`), contract.loraTargets));
+    adapters.set(
+      task,
+      peftToFactors(config, await fixtureBytes(`adapters/${task}/adapter_model.safetensors`), contract.loraTargets),
+    );
   }
 });
 
@@ -87,19 +103,42 @@ describe("surgery in workerd on the qwen-bias-tiny variant (q/k/v biases)", () =
     const dir = "variants/qwen-bias-tiny";
     const variant = await fixtureJson<ModelContract>(`${dir}/model.json`);
     const golden = await fixtureJson<Probe>(`${dir}/golden.json`);
-    const tokenizer = new Tokenizer(await fixtureJson(`${dir}/tokenizer.json`), await fixtureJson(`${dir}/tokenizer_config.json`));
+    const tokenizer = new Tokenizer(
+      await fixtureJson(`${dir}/tokenizer.json`),
+      await fixtureJson(`${dir}/tokenizer_config.json`),
+    );
     const plain = addLoraInputs(await fixtureBytes(`${dir}/plain/model.onnx`));
     expect(plain.targets).toEqual(variant.loraTargets);
-    const model = { contract: { ...variant, loraTargets: plain.targets }, tokenizer, session: await createSession(plain.onnx), Tensor: ort.Tensor };
-    const lora = { contract: variant, tokenizer, session: await createSession(await fixtureBytes(`${dir}/model.onnx`)), Tensor: ort.Tensor };
+    const model = {
+      contract: { ...variant, loraTargets: plain.targets },
+      tokenizer,
+      session: await createSession(plain.onnx),
+      Tensor: ort.Tensor,
+    };
+    const lora = {
+      contract: variant,
+      tokenizer,
+      session: await createSession(await fixtureBytes(`${dir}/model.onnx`)),
+      Tensor: ort.Tensor,
+    };
     const config = parsePeftConfig(await fixtureJson(`${dir}/adapters/random-0/adapter_config.json`));
-    const adapter = peftToFactors(config, await fixtureBytes(`${dir}/adapters/random-0/adapter_model.safetensors`), variant.loraTargets);
+    const adapter = peftToFactors(
+      config,
+      await fixtureBytes(`${dir}/adapters/random-0/adapter_model.safetensors`),
+      variant.loraTargets,
+    );
     const batch = batchOf(model, golden.examples);
-    for (const [name, factors] of [["none", null], ["random-0", adapter]] as const) {
+    for (const [name, factors] of [
+      ["none", null],
+      ["random-0", adapter],
+    ] as const) {
       const logits = await forward(model, batch, factors);
       expect(maxAbsDiff(logits, await forward(lora, batch, factors)), name).toBeLessThan(1e-5);
       scoreBatch(batch, logits, variant.vocabSize).forEach((s, i) => {
-        expect(Math.abs(s.nll - golden.adapters[name].nll[i]) / golden.adapters[name].nll[i], `${name} example ${i}`).toBeLessThan(1e-4);
+        expect(
+          Math.abs(s.nll - golden.adapters[name].nll[i]) / golden.adapters[name].nll[i],
+          `${name} example ${i}`,
+        ).toBeLessThan(1e-4);
       });
     }
   });

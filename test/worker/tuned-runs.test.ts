@@ -37,7 +37,10 @@ async function run(body: unknown): Promise<RunStatus> {
 async function fewShotLoss(tasks: readonly string[], sha256: string): Promise<number> {
   let sum = 0;
   for (const task of tasks) {
-    const response = await call("/v1/evaluate", { method: "POST", body: JSON.stringify({ task, adapter: sha256, split: "fewshot" }) });
+    const response = await call("/v1/evaluate", {
+      method: "POST",
+      body: JSON.stringify({ task, adapter: sha256, split: "fewshot" }),
+    });
     sum += ((await response.json()) as { loss: number }).loss;
   }
   return sum / tasks.length;
@@ -66,7 +69,9 @@ describe("a tuned run", () => {
       }
       moved++;
       // Measured afresh by the Worker, on every few-shot example: lower than under uniform weights.
-      expect(await fewShotLoss(cluster.tasks, cluster.sha256)).toBeLessThan(await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256));
+      expect(await fewShotLoss(cluster.tasks, cluster.sha256)).toBeLessThan(
+        await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256),
+      );
     }
     expect(moved).toBeGreaterThan(0);
     // What ships is what was tuned: J is the tuned merges' few-shot loss, below the uniform one.
@@ -75,13 +80,25 @@ describe("a tuned run", () => {
 
   it("is reproducible for a seed: the same weights and adapters again", async () => {
     const again = await run(TUNED);
-    expect(again.result!.clusters.map((c) => [c.sha256, c.tuned?.weights])).toEqual(first.result!.clusters.map((c) => [c.sha256, c.tuned?.weights]));
+    expect(again.result!.clusters.map((c) => [c.sha256, c.tuned?.weights])).toEqual(
+      first.result!.clusters.map((c) => [c.sha256, c.tuned?.weights]),
+    );
   });
 
   it("refuses tuning settings out of range, naming them", async () => {
-    const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { folds: 1 } } }) });
+    const response = await call("/v1/runs", {
+      method: "POST",
+      body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { folds: 1 } } }),
+    });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain("folds");
-    expect(((await call("/v1/runs", { method: "POST", body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { scales: [1.5, 2] } } }) })).status)).toBe(400);
+    expect(
+      (
+        await call("/v1/runs", {
+          method: "POST",
+          body: JSON.stringify({ ...TUNED, merge: { method: "svd", tune: { scales: [1.5, 2] } } }),
+        })
+      ).status,
+    ).toBe(400);
   });
 });

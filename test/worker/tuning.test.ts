@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import type { MergeOptions } from "../../src/adapters/merge/options";
-import { askClusterTuning, createClusterTuning, tellClusterTuning, type ClusterTuningState } from "../../src/tuning/cluster";
+import {
+  askClusterTuning,
+  createClusterTuning,
+  tellClusterTuning,
+  type ClusterTuningState,
+} from "../../src/tuning/cluster";
 import { askCmaes, cmaesFinished, createCmaes, tellCmaes } from "../../src/tuning/cmaes";
 import type { CmaesOptions, CmaesState } from "../../src/tuning/cmaes";
 import { symmetricEigen } from "../../src/tuning/eigen";
@@ -20,7 +25,8 @@ const rosenbrock = (x: number[]) => 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) *
 
 /** ask/evaluate/tell to the end of the budget; returns the final state (the run's loop, without its storage). */
 async function minimizeCmaes(
-  objective: (x: number[]) => number | Promise<number>, options: CmaesOptions,
+  objective: (x: number[]) => number | Promise<number>,
+  options: CmaesOptions,
 ): Promise<CmaesState> {
   let state = createCmaes(options);
   while (!cmaesFinished(state)) {
@@ -45,12 +51,20 @@ function run(objective: (x: number[]) => number, options: CmaesOptions, viaJson:
 
 describe("symmetricEigen", () => {
   it("finds the eigenpairs of [[2, 1], [1, 2]] (values 1 and 3)", () => {
-    const { values } = symmetricEigen([[2, 1], [1, 2]]);
+    const { values } = symmetricEigen([
+      [2, 1],
+      [1, 2],
+    ]);
     expect([...values].sort()).toEqual([expect.closeTo(1, 12), expect.closeTo(3, 12)]);
   });
 
   it("reconstructs a symmetric matrix as V diag(values) V^T", () => {
-    const a = [[4, 1, -2, 0.5], [1, 3, 0, 1], [-2, 0, 5, 2], [0.5, 1, 2, 6]];
+    const a = [
+      [4, 1, -2, 0.5],
+      [1, 3, 0, 1],
+      [-2, 0, 5, 2],
+      [0.5, 1, 2, 6],
+    ];
     const { values, vectors } = symmetricEigen(a);
     for (let i = 0; i < 4; i++) {
       for (let j = 0; j < 4; j++) {
@@ -83,7 +97,9 @@ describe("CMA-ES", () => {
   it("is reproducible for a seed, and another seed asks other candidates", () => {
     const options = { x0: [0, 0, 0, 0], sigma0: 1, budget: 120, seed: 11 };
     expect(run(quadratic, options, false)).toEqual(run(quadratic, options, false));
-    expect(askCmaes(createCmaes({ ...options, seed: 12 })).candidates).not.toEqual(askCmaes(createCmaes(options)).candidates);
+    expect(askCmaes(createCmaes({ ...options, seed: 12 })).candidates).not.toEqual(
+      askCmaes(createCmaes(options)).candidates,
+    );
   });
 
   it("gives identical results when its state goes through JSON between every generation", () => {
@@ -119,14 +135,23 @@ describe("CMA-ES", () => {
 
   it("treats a NaN fitness as the worst", () => {
     const asked = askCmaes(createCmaes({ x0: [0, 0], sigma0: 1, budget: 6, seed: 0 }));
-    const told = tellCmaes(asked.state, asked.candidates.map((_, i) => (i === 0 ? NaN : i)));
+    const told = tellCmaes(
+      asked.state,
+      asked.candidates.map((_, i) => (i === 0 ? NaN : i)),
+    );
     expect(told.best!.x).toEqual(asked.candidates[1]);
   });
 });
 
 describe("exampleFolds", () => {
   it("partitions the examples into folds whose sizes differ by at most one", () => {
-    for (const [count, folds] of [[10, 2], [10, 3], [10, 5], [10, 10], [7, 3]]) {
+    for (const [count, folds] of [
+      [10, 2],
+      [10, 3],
+      [10, 5],
+      [10, 10],
+      [7, 3],
+    ]) {
       const split = exampleFolds(count, folds, 4);
       expect(split).toHaveLength(folds);
       expect(split.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
@@ -163,8 +188,20 @@ describe("fold losses and the cluster objective", () => {
   });
 
   it("scores a cluster on a fold's training or held-back examples", () => {
-    const losses = [[1, 2, 3, 4], [10, 20, 30, 40]];
-    const folds = [[[0, 1], [2, 3]], [[0, 3], [1, 2]]];
+    const losses = [
+      [1, 2, 3, 4],
+      [10, 20, 30, 40],
+    ];
+    const folds = [
+      [
+        [0, 1],
+        [2, 3],
+      ],
+      [
+        [0, 3],
+        [1, 2],
+      ],
+    ];
     expect(foldObjective(losses, folds, 0, "heldBack")).toBe((1.5 + 25) / 2);
     expect(foldObjective(losses, folds, 0, "train")).toBe((3.5 + 25) / 2);
     expect(foldObjective(losses, folds, 1, "heldBack", 1)).toBe((3.5 + 25) / 2 + 25);
@@ -191,7 +228,11 @@ describe("restarts", () => {
   });
 
   it("keeps the highest few-shot exact match under the exactMatch criterion, J breaking ties", () => {
-    const runs = [{ objective: 0.5, fewShotExactMatch: 0.2 }, { objective: 0.6, fewShotExactMatch: 0.3 }, { objective: 0.55, fewShotExactMatch: 0.3 }];
+    const runs = [
+      { objective: 0.5, fewShotExactMatch: 0.2 },
+      { objective: 0.6, fewShotExactMatch: 0.3 },
+      { objective: 0.55, fewShotExactMatch: 0.3 },
+    ];
     expect(keptRestart(runs, "exactMatch")).toBe(2);
     expect(keptRestart(runs, "loss")).toBe(0);
   });
@@ -215,14 +256,25 @@ describe("screened merges", () => {
   it("lists svd first, then each pruning method at each density (DARE seeded)", () => {
     const methods = screenedMethods({ method: "svd", rank: 8 }, [0.3, 0.7], 5);
     expect(methods.map((m) => `${m.method}@${m.density ?? "-"}`)).toEqual([
-      "svd@-", "ties_svd@0.3", "ties_svd@0.7", "dare_ties_svd@0.3", "dare_ties_svd@0.7", "magnitude_prune_svd@0.3", "magnitude_prune_svd@0.7",
+      "svd@-",
+      "ties_svd@0.3",
+      "ties_svd@0.7",
+      "dare_ties_svd@0.3",
+      "dare_ties_svd@0.7",
+      "magnitude_prune_svd@0.3",
+      "magnitude_prune_svd@0.7",
     ]);
     expect(methods[3]).toEqual({ method: "dare_ties_svd", rank: 8, density: 0.3, seed: 5 });
   });
 
   it("scales uniform weights, from 1/n for summing merges and 1 for TIES's disjoint mean", () => {
     const candidates = screenCandidates([{ method: "svd" }, { method: "ties_svd", density: 0.5 }], [1, 1.5], 4);
-    expect(candidates.map((c) => c.weights)).toEqual([[0.25, 0.25, 0.25, 0.25], [0.375, 0.375, 0.375, 0.375], [1, 1, 1, 1], [1.5, 1.5, 1.5, 1.5]]);
+    expect(candidates.map((c) => c.weights)).toEqual([
+      [0.25, 0.25, 0.25, 0.25],
+      [0.375, 0.375, 0.375, 0.375],
+      [1, 1, 1, 1],
+      [1.5, 1.5, 1.5, 1.5],
+    ]);
     expect(() => screenCandidates([{ method: "svd" }], [0], 2)).toThrow(/not positive/);
   });
 });
@@ -231,11 +283,26 @@ describe("cluster tuning (ask/tell)", () => {
   const members = [3, 7, 9];
   const exampleCounts = [10, 10, 10];
   const candidates = screenCandidates([{ method: "svd", rank: 8 }], [1, 1.5, 2], 3);
-  const options = { members, exampleCounts, candidates, folds: 2, budget: 30, sigma0: 1, penalty: 0, scaleCoordinate: true, seed: 4 };
+  const options = {
+    members,
+    exampleCounts,
+    candidates,
+    folds: 2,
+    budget: 30,
+    sigma0: 1,
+    penalty: 0,
+    scaleCoordinate: true,
+    seed: 4,
+  };
   /** A synthetic world: member i's loss is least at weights (0.6, 0.4, 0.2) (sum 1.2), plus a fixed per-example offset. */
   const target = [0.6, 0.4, 0.2];
-  const lossesOf = (merge: MergeOptions) => members.map((_, i) => Array.from({ length: 10 }, (_, e) =>
-    0.1 * e + merge.weights!.reduce((s, w, j) => s + (j === i ? 4 : 1) * (w - target[j]) ** 2, 0)));
+  const lossesOf = (merge: MergeOptions) =>
+    members.map((_, i) =>
+      Array.from(
+        { length: 10 },
+        (_, e) => 0.1 * e + merge.weights!.reduce((s, w, j) => s + (j === i ? 4 : 1) * (w - target[j]) ** 2, 0),
+      ),
+    );
 
   function drive(losses: (merge: MergeOptions) => number[][], viaJson: boolean): ClusterTuningState {
     let state = createClusterTuning(options);
@@ -255,7 +322,10 @@ describe("cluster tuning (ask/tell)", () => {
     expect(state.chosen).toBe(0);
     expect(state.result!.weightsKept).toBe(true);
     expect(state.heldBackTuned).toBeLessThan(state.heldBackStart);
-    const mean = (w: readonly number[]) => lossesOf({ method: "svd", weights: w }).flat().reduce((a, b) => a + b, 0);
+    const mean = (w: readonly number[]) =>
+      lossesOf({ method: "svd", weights: w })
+        .flat()
+        .reduce((a, b) => a + b, 0);
     expect(mean(state.result!.merge.weights!)).toBeLessThan(mean(candidates[0].weights!));
     expect(state.result!.merge).toMatchObject({ method: "svd", rank: 8 });
   });
@@ -282,8 +352,15 @@ describe("cluster tuning (ask/tell)", () => {
 
   it("refuses losses of the wrong shape", () => {
     const asked = askClusterTuning(createClusterTuning(options));
-    expect(() => tellClusterTuning(asked.state, asked.merges.slice(1).map(lossesOf))).toThrow(/2 merges told, 3 screened/);
-    expect(() => tellClusterTuning(asked.state, asked.merges.map(() => [[1], [1], [1]]))).toThrow(/1 losses, expected 10/);
+    expect(() => tellClusterTuning(asked.state, asked.merges.slice(1).map(lossesOf))).toThrow(
+      /2 merges told, 3 screened/,
+    );
+    expect(() =>
+      tellClusterTuning(
+        asked.state,
+        asked.merges.map(() => [[1], [1], [1]]),
+      ),
+    ).toThrow(/1 losses, expected 10/);
     expect(() => createClusterTuning({ ...options, members: [1] })).toThrow(/1 members for 3/);
   });
 });

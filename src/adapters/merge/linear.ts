@@ -6,7 +6,11 @@ import type { LoraFactors, LoraTarget } from "../factors";
  * the same rank in this module, except factors that are zero in both A and B (peftToFactors'
  * "module not touched"): they add nothing to either sum at any rank, so they are skipped.
  */
-export function linearMerge(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget): LoraFactors {
+export function linearMerge(
+  factors: readonly LoraFactors[],
+  weights: readonly number[],
+  target: LoraTarget,
+): LoraFactors {
   const touching = factors.map((f, i) => ({ f, w: weights[i] })).filter(({ f }) => !isZero(f));
   const ranks = [...new Set(touching.map(({ f }) => f.rank))];
   if (ranks.length > 1) {

@@ -9,7 +9,12 @@ import type { LoraFactors, LoraTarget } from "../factors";
 import { truncatedFactors } from "./svd";
 
 /** Weighted sum of B_i A_i truncated to `rank`; a side of size <= R is kept as is, not reduced. */
-export function lowRankSvdMerge(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget, rank: number): LoraFactors {
+export function lowRankSvdMerge(
+  factors: readonly LoraFactors[],
+  weights: readonly number[],
+  target: LoraTarget,
+  rank: number,
+): LoraFactors {
   const total = factors.reduce((sum, f) => sum + f.rank, 0);
   const bStack = new Matrix(target.out, total);
   const aStackT = new Matrix(target.in, total);

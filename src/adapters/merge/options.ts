@@ -4,7 +4,13 @@
  * except that the svd family applies each adapter's scaling once.
  */
 import {
-  MERGE_METHODS, MERGE_PARAMETER_NAMES, MERGE_PARAMETERS, inRange, mergeMethod, rangeMessage, type MergeMethod,
+  MERGE_METHODS,
+  MERGE_PARAMETER_NAMES,
+  MERGE_PARAMETERS,
+  inRange,
+  mergeMethod,
+  rangeMessage,
+  type MergeMethod,
   type MergeParameterName,
 } from "./registry";
 
@@ -36,12 +42,16 @@ export function resolveOptions(options: MergeOptions, adapters: number, maxInput
     throw new RangeError(`merge method ${JSON.stringify(method)} is not one of ${MERGE_METHODS.join(", ")}`);
   }
   const weights = options.weights ?? Array.from({ length: adapters }, () => 1 / adapters);
-  if (weights.length !== adapters) throw new RangeError(`weights has ${weights.length} entries for ${adapters} adapters`);
+  if (weights.length !== adapters)
+    throw new RangeError(`weights has ${weights.length} entries for ${adapters} adapters`);
   weights.forEach((w, i) => {
-    if (typeof w !== "number" || !Number.isFinite(w)) throw new RangeError(`weights[${i}] is ${w}, not a finite number`);
+    if (typeof w !== "number" || !Number.isFinite(w))
+      throw new RangeError(`weights[${i}] is ${w}, not a finite number`);
   });
   const defaults: Record<MergeParameterName, number> = {
-    density: MERGE_PARAMETERS.density.default, rank: maxInputRank, seed: MERGE_PARAMETERS.seed.default,
+    density: MERGE_PARAMETERS.density.default,
+    rank: maxInputRank,
+    seed: MERGE_PARAMETERS.seed.default,
   };
   const resolved = { method, weights, ...defaults };
   for (const name of MERGE_PARAMETER_NAMES) {

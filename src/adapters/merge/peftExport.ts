@@ -33,9 +33,15 @@ export interface PeftAdapter {
  * ranks). `baseModel` fills base_model_name_or_path; `dtype` "fp16" halves the bytes a phone
  * downloads (round to nearest even), "fp32" (default) keeps every bit.
  */
-export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], baseModel?: string, dtype: "fp32" | "fp16" = "fp32"): PeftAdapter {
+export function toPeft(
+  factors: AdapterFactors,
+  targets: readonly LoraTarget[],
+  baseModel?: string,
+  dtype: "fp32" | "fp16" = "fp32",
+): PeftAdapter {
   for (const module of factors.keys()) {
-    if (!targets.some((t) => t.module === module)) throw new RangeError(`module ${module} is not one of the ${targets.length} targets`);
+    if (!targets.some((t) => t.module === module))
+      throw new RangeError(`module ${module} is not one of the ${targets.length} targets`);
   }
   const tensors: Record<string, TensorInput> = {};
   let r = 0;
@@ -44,10 +50,14 @@ export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], 
     if (!f) throw new RangeError(`no factors for module ${module}`);
     r ||= f.rank;
     if (f.rank !== r) {
-      throw new RangeError(`module ${module} has rank ${f.rank}, ${targets[0].module} has ${r}: a PEFT adapter has one r for all modules`);
+      throw new RangeError(
+        `module ${module} has rank ${f.rank}, ${targets[0].module} has ${r}: a PEFT adapter has one r for all modules`,
+      );
     }
     if (f.a.length !== r * inDim || f.b.length !== out * r) {
-      throw new RangeError(`module ${module}: A has ${f.a.length} values and B ${f.b.length}, expected [${r}, ${inDim}] and [${out}, ${r}]`);
+      throw new RangeError(
+        `module ${module}: A has ${f.a.length} values and B ${f.b.length}, expected [${r}, ${inDim}] and [${out}, ${r}]`,
+      );
     }
     tensors[`base_model.model.${module}.lora_A.weight`] = tensorOf(f.a, [r, inDim], dtype);
     tensors[`base_model.model.${module}.lora_B.weight`] = tensorOf(f.b, [out, r], dtype);
@@ -73,6 +83,7 @@ export function toPeft(factors: AdapterFactors, targets: readonly LoraTarget[], 
 
 /** Little-endian bytes (every platform Workers run on is little-endian). */
 function tensorOf(values: Float32Array, shape: number[], dtype: "fp32" | "fp16"): TensorInput {
-  if (dtype === "fp32") return { dtype: "F32", shape, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+  if (dtype === "fp32")
+    return { dtype: "F32", shape, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
   return { dtype: "F16", shape, bytes: halfBytes(values) };
 }

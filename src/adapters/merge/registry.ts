@@ -32,17 +32,36 @@ export interface MergeParameter {
 /** In this order in cache keys (src/runs/keys.ts) and checks: reordering changes every cache key. */
 export const MERGE_PARAMETERS = {
   density: {
-    type: "number", min: 0, minExclusive: true, max: 1, maxExclusive: false, range: "(0, 1]",
-    default: DEFAULT_DENSITY, source: "request", description: "fraction of each delta W's entries kept",
+    type: "number",
+    min: 0,
+    minExclusive: true,
+    max: 1,
+    maxExclusive: false,
+    range: "(0, 1]",
+    default: DEFAULT_DENSITY,
+    source: "request",
+    description: "fraction of each delta W's entries kept",
   },
   rank: {
-    type: "integer", min: 1, minExclusive: false, max: MAX_RANK, maxExclusive: false, range: `1..${MAX_RANK}`,
+    type: "integer",
+    min: 1,
+    minExclusive: false,
+    max: MAX_RANK,
+    maxExclusive: false,
+    range: `1..${MAX_RANK}`,
     source: "request",
     description: "components per module, exactly; default the largest input rank (a profile's rank under a profile)",
   },
   seed: {
-    type: "integer", min: 0, minExclusive: false, max: 2 ** 32, maxExclusive: true, range: "[0, 2^32)",
-    default: DEFAULT_SEED, source: "run", description: "the drop pattern: the same seed gives the same bytes",
+    type: "integer",
+    min: 0,
+    minExclusive: false,
+    max: 2 ** 32,
+    maxExclusive: true,
+    range: "[0, 2^32)",
+    default: DEFAULT_SEED,
+    source: "run",
+    description: "the drop pattern: the same seed gives the same bytes",
   },
 } as const satisfies Record<string, MergeParameter>;
 
@@ -95,32 +114,64 @@ function taskArithmetic<N extends string>(
 ): TaskArithmetic & { readonly name: N } {
   const parameters: MergeParameterName[] = [...(sparsification === "none" ? [] : ["density" as const]), "rank"];
   return {
-    kind: "taskArithmetic", name, summary, sparsification, consensus, projection: "svd",
+    kind: "taskArithmetic",
+    name,
+    summary,
+    sparsification,
+    consensus,
+    projection: "svd",
     parameters: sparsification === "dare" ? [...parameters, "seed"] : parameters,
-    unitWeight: consensus === "ties" ? "1" : "1/n", screened, fixedRank: true,
+    unitWeight: consensus === "ties" ? "1" : "1/n",
+    screened,
+    fixedRank: true,
   };
 }
 
 /** In this order in errors and lists; semantics follow PEFT's add_weighted_adapter (tools/fixtures/merge.py). */
 export const MERGE_METHOD_DESCRIPTORS = [
   {
-    kind: "factors", name: "linear", merge: linearMerge, parameters: [], unitWeight: "1/n", screened: false,
+    kind: "factors",
+    name: "linear",
+    merge: linearMerge,
+    parameters: [],
+    unitWeight: "1/n",
+    screened: false,
     fixedRank: true,
-    summary: "A and B averaged separately, A with sqrt(|w|) sign(w), B with sqrt(|w|) (PEFT; delta W has cross " +
+    summary:
+      "A and B averaged separately, A with sqrt(|w|) sign(w), B with sqrt(|w|) (PEFT; delta W has cross " +
       "terms); every adapter has the same rank per module",
   },
   {
-    kind: "factors", name: "cat", merge: catMerge, parameters: [], unitWeight: "1/n", screened: false,
+    kind: "factors",
+    name: "cat",
+    merge: catMerge,
+    parameters: [],
+    unitWeight: "1/n",
+    screened: false,
     fixedRank: false,
     summary: "A stacked row-wise times w, B side by side: exactly the weighted sum of delta W; the rank is the sum",
   },
   taskArithmetic("svd", "the weighted sum of delta W = B A, truncated SVD to rank", "none", "none"),
-  taskArithmetic("ties_svd", "TIES: trim each delta W to density by magnitude, elect each entry's sign from " +
-    "the sum, mean of the weighted entries that agree, then truncated SVD", "magnitude", "ties"),
-  taskArithmetic("dare_ties_svd", "DARE: drop each entry with probability 1 - density (seeded), rescale by " +
-    "1/density, then TIES's sign election and disjoint mean (no trim, as PEFT), then truncated SVD", "dare", "ties"),
-  taskArithmetic("magnitude_prune_svd", "the weighted sum of delta Ws trimmed to density by magnitude, then " +
-    "truncated SVD", "magnitude", "none"),
+  taskArithmetic(
+    "ties_svd",
+    "TIES: trim each delta W to density by magnitude, elect each entry's sign from " +
+      "the sum, mean of the weighted entries that agree, then truncated SVD",
+    "magnitude",
+    "ties",
+  ),
+  taskArithmetic(
+    "dare_ties_svd",
+    "DARE: drop each entry with probability 1 - density (seeded), rescale by " +
+      "1/density, then TIES's sign election and disjoint mean (no trim, as PEFT), then truncated SVD",
+    "dare",
+    "ties",
+  ),
+  taskArithmetic(
+    "magnitude_prune_svd",
+    "the weighted sum of delta Ws trimmed to density by magnitude, then " + "truncated SVD",
+    "magnitude",
+    "none",
+  ),
 ] as const satisfies readonly MergeMethodDescriptor[];
 
 export type MergeMethod = (typeof MERGE_METHOD_DESCRIPTORS)[number]["name"];

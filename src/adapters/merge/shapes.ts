@@ -16,21 +16,28 @@ export function checkShapes(adapters: readonly AdapterFactors[], targets: readon
   let maxRank = 0;
   adapters.forEach((adapter, i) => {
     for (const module of adapter.keys()) {
-      if (!modules.has(module)) throw new RangeError(`adapter ${i}: module ${module} is not one of the ${targets.length} targets`);
+      if (!modules.has(module))
+        throw new RangeError(`adapter ${i}: module ${module} is not one of the ${targets.length} targets`);
     }
     for (const { module, in: inDim, out } of targets) {
       const f = adapter.get(module);
       if (!f) throw new RangeError(`adapter ${i}: no factors for module ${module}`);
       const where = `adapter ${i}, module ${module}`;
-      if (!Number.isInteger(f.rank) || f.rank < 1) throw new RangeError(`${where}: rank ${f.rank} is not a positive integer`);
+      if (!Number.isInteger(f.rank) || f.rank < 1)
+        throw new RangeError(`${where}: rank ${f.rank} is not a positive integer`);
       if (f.a.length !== f.rank * inDim) {
-        throw new RangeError(`${where}: A has ${f.a.length} values, expected [${f.rank}, ${inDim}] = ${f.rank * inDim}`);
+        throw new RangeError(
+          `${where}: A has ${f.a.length} values, expected [${f.rank}, ${inDim}] = ${f.rank * inDim}`,
+        );
       }
       if (f.b.length !== out * f.rank) {
         throw new RangeError(`${where}: B has ${f.b.length} values, expected [${out}, ${f.rank}] = ${out * f.rank}`);
       }
       // A NaN would never converge in the SVD's iteration: refuse it here.
-      for (const [name, values] of [["A", f.a], ["B", f.b]] as const) {
+      for (const [name, values] of [
+        ["A", f.a],
+        ["B", f.b],
+      ] as const) {
         const at = values.findIndex((v) => !Number.isFinite(v));
         if (at >= 0) throw new RangeError(`${where}: ${name}[${at}] is ${values[at]}, not finite`);
       }

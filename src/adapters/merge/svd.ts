@@ -8,7 +8,12 @@ import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import type { LoraFactors, LoraTarget } from "../factors";
 
 /** delta W = B A, [out, in] row-major, in float64; with `into`, adds weight * B A to it instead. */
-export function deltaW(f: LoraFactors, target: LoraTarget, weight = 1, into = new Float64Array(target.out * target.in)): Float64Array {
+export function deltaW(
+  f: LoraFactors,
+  target: LoraTarget,
+  weight = 1,
+  into = new Float64Array(target.out * target.in),
+): Float64Array {
   const { in: cols, out: rows } = target;
   for (let o = 0; o < rows; o++) {
     const row = o * cols;
@@ -31,7 +36,12 @@ export function weightedSum(deltas: readonly Float64Array[], weights: readonly n
 }
 
 /** `svd` by the dense path: the weighted sum of the delta Ws, truncated to `rank`. */
-export function denseSvdMerge(factors: readonly LoraFactors[], weights: readonly number[], target: LoraTarget, rank: number): LoraFactors {
+export function denseSvdMerge(
+  factors: readonly LoraFactors[],
+  weights: readonly number[],
+  target: LoraTarget,
+  rank: number,
+): LoraFactors {
   const sum = new Float64Array(target.out * target.in);
   factors.forEach((f, i) => deltaW(f, target, weights[i], sum));
   return svdFactors(sum, target, rank);

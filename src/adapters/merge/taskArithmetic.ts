@@ -42,8 +42,8 @@ export function taskArithmeticMerge(
     return (lowRank ? lowRankSvdMerge : denseSvdMerge)(factors, weights, target, rank);
   }
   // Sparsification and consensus act on single entries of delta W, which have no low-rank form.
-  const sparsify: Sparsify = method.sparsification === "none" ? (d) => d
-    : SPARSIFIERS[method.sparsification](options, target.module);
+  const sparsify: Sparsify =
+    method.sparsification === "none" ? (d) => d : SPARSIFIERS[method.sparsification](options, target.module);
   const deltas = factors.map((f) => sparsify(deltaW(f, target)));
   return svdFactors(COMBINE[method.consensus](deltas, weights), target, rank);
 }

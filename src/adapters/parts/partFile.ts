@@ -50,7 +50,8 @@ export function encodePart(part: PrivatePart, targets: readonly LoraTarget[]): U
 
 /** The part in `bytes`, for the model's targets: its length must be exactly what its rank and dtype store. */
 export function decodePart(bytes: Uint8Array, targets: readonly LoraTarget[]): PrivatePart {
-  if (bytes.byteLength < FIXED || MAGIC.some((b, i) => bytes[i] !== b)) throw new PartFileError("part: not a d2c part file");
+  if (bytes.byteLength < FIXED || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new PartFileError("part: not a d2c part file");
   if (bytes[4] !== VERSION) throw new PartFileError(`part: version ${bytes[4]}, this reader knows ${VERSION}`);
   if (bytes[5] !== PRIVATE) throw new PartFileError("part: kind must be private");
   const dtype = PART_DTYPES_ON_DISK[bytes[6]];
@@ -65,8 +66,7 @@ export function decodePart(bytes: Uint8Array, targets: readonly LoraTarget[]): P
     throw new PartFileError("part: the task id is not UTF-8");
   }
   const expected =
-    headerLength +
-    targets.reduce((n, t) => n + storedBytes(rank * t.in, dtype) + storedBytes(rank * t.out, dtype), 0);
+    headerLength + targets.reduce((n, t) => n + storedBytes(rank * t.in, dtype) + storedBytes(rank * t.out, dtype), 0);
   if (bytes.byteLength !== expected) {
     throw new PartFileError(
       `part: ${bytes.byteLength} bytes, a rank-${rank} ${dtype} part for these ${targets.length} modules ` +
