@@ -17,6 +17,7 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`${CHROMIUM} is missing: the console's browser tests are skipped (apt-get install chromium)`);
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
+const PAGE_TIMEOUT = 120_000;
 let worker: LocalWorker;
 let browser: Browser;
 let page: Page;
@@ -32,6 +33,9 @@ beforeAll(async () => {
   await seed(worker.url, worker.token, "r2-fixtures");
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // Playwright's 30 s default is shorter than the Worker's answer while a run's units share its one
+  // isolate and the 2 cores with the other vitest worker; the waits that are the point name their own.
+  page.setDefaultTimeout(PAGE_TIMEOUT);
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
     if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
@@ -183,6 +187,7 @@ describe.skipIf(!hasChromium)("the console", () => {
   it("draws a 1,000 x 20 loss heatmap on one canvas in well under half a second, and names the cell under the pointer", async () => {
     // A fresh page at twice the pixel density: the canvas must draw in device pixels.
     const dense = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
+    dense.setDefaultTimeout(PAGE_TIMEOUT);
     dense.on("pageerror", (e) => errors.push(e.message));
     try {
       await dense.goto(`${worker.url}/`);
