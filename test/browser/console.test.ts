@@ -26,6 +26,7 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+const PAGE_TIMEOUT = 120_000;
 let worker: LocalWorker;
 let browser: Browser;
 let page: Page;
@@ -41,6 +42,9 @@ beforeAll(async () => {
   await seed(worker.url, worker.token, "r2-fixtures");
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // Playwright's 30 s default is shorter than the Worker's answer while a run's units share its one
+  // isolate and the 2 cores with the other vitest worker; the waits that are the point name their own.
+  page.setDefaultTimeout(PAGE_TIMEOUT);
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
     if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
@@ -248,6 +252,7 @@ describe.skipIf(!hasChromium)("the console", () => {
   it("draws a 1,000 x 20 loss heatmap on one canvas in well under half a second, and names the cell under the pointer", async () => {
     // A fresh page at twice the pixel density: the canvas must draw in device pixels.
     const dense = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
+    dense.setDefaultTimeout(PAGE_TIMEOUT);
     dense.on("pageerror", (e) => errors.push(e.message));
     try {
       await dense.goto(`${worker.url}/`);
