@@ -1,4 +1,6 @@
-/** Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's). */
+/**
+ * Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's).
+ */
 import { text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import type { SignedManifest } from "../src/delivery/manifest.ts";
@@ -6,8 +8,10 @@ import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
 import { inRollout, rolloutBucket } from "../src/delivery/rollout.ts";
 
 const describe = (profile: string, r: Release) =>
-  `${profile} release ${r.version}: ${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
-  `${r.clusters.length} adapters${r.adapters === r.clusters.length ? "" : ` (${r.adapters} blobs)`} for ${r.tasks} tasks, ` +
+  `${profile} release ${r.version}: ` +
+  `${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
+  `${r.clusters.length} adapters${r.adapters === r.clusters.length ? "" : ` (${r.adapters} blobs)`} for ` +
+  `${r.tasks} tasks, ` +
   `J = ${r.objective.toFixed(4)}, rollout ${r.rollout}%`;
 
 const numberArg = (value: string, name: string) => {

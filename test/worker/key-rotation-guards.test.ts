@@ -88,7 +88,8 @@ describe("switch checks the next secret against the certified key (finding 4)", 
         await signsFor(await manifestSigner(JSON.stringify(own)), own.x.replace(/-/g, "+").replace(/_/g, "/") + "="),
       ).toBe(true);
       const forged = await manifestSigner(JSON.stringify({ ...other, x: own.x }));
-      expect(forged.publicKey).toBe((await manifestSigner(JSON.stringify(own))).publicKey); // the x is what names the key
+      // the x is what names the key
+      expect(forged.publicKey).toBe((await manifestSigner(JSON.stringify(own))).publicKey);
       expect(await signsFor(forged, forged.publicKey)).toBe(false);
     },
   );
