@@ -104,10 +104,12 @@ Options:
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
     // The Worker refuses it too (422); saying so here spares the upload.
     if (evaluator === "wasm" && !fitsWorker) {
+      const why = external.length
+        ? ", external data"
+        : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`;
       throw new CliError(
-        `${modelId} does not fit a Worker isolate (${totalBytes} ` +
-          `bytes${external.length ? ", external data" : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)}` + ` MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`}` +
-          `): push it with --evaluator remote (or without --evaluator)`,
+        `${modelId} does not fit a Worker isolate (${totalBytes} bytes${why}): ` +
+          `push it with --evaluator remote (or without --evaluator)`,
       );
     }
     for (const f of files) await pushFile(api, modelId, f);

@@ -119,7 +119,8 @@ export const releases: Command = {
   positionals: ["profileId"],
   async run({ values, positionals: [profile], api }) {
     const subset = text(values, "subset");
-    const path = `/v1/profiles/${profile}${subset === undefined ? "" : `/subsets/${encodeURIComponent(subset)}`}/releases`;
+    const scope = subset === undefined ? "" : `/subsets/${encodeURIComponent(subset)}`;
+    const path = `/v1/profiles/${profile}${scope}/releases`;
     const answer = await api.json<{ releases: Release[] }>("GET", path);
     const name = subset === undefined ? profile : `${profile} subset ${subset}`;
     if (values.json) console.log(JSON.stringify(answer, null, 2));

@@ -44,10 +44,8 @@ export async function downloadAdapter(
   } else {
     await response.body?.cancel();
     if (response.status === 206) await store.delete(partialKey);
-    throw new Error(
-      `adapter ${sha256}: HTTP ` +
-        `${response.status}${response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : ""}`,
-    );
+    const range = response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : "";
+    throw new Error(`adapter ${sha256}: HTTP ${response.status}${range}`);
   }
 
   const received = await readBody(response, prefix, adapter.bytes);

@@ -322,6 +322,7 @@ export async function renderRun(root, runId, signal) {
 function tunedMerge(c, unitWeight) {
   const t = c.tuned;
   const widest = Math.max(...t.weights, 1 / t.weights.length);
+  const scale = Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3));
   return h(
     "div",
     null,
@@ -329,7 +330,9 @@ function tunedMerge(c, unitWeight) {
       "div",
       null,
       `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ` +
-        `${t.weightsKept ? "tuned weights" : `uniform weights x ${Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3))}` + ` (screened; CMA-ES's weights lost on held-back examples)`}`,
+        (t.weightsKept
+          ? "tuned weights"
+          : `uniform weights x ${scale} (screened; CMA-ES's weights lost on held-back examples)`),
     ),
     h(
       "table",

@@ -117,9 +117,10 @@ function weightOf(node: NodeProto, constants: Map<string, TensorProto>, produced
   }
   if (!tensor)
     return {
-      problem:
-        `its weight ${name} is ` +
-        `${producedBy.has(name) ? `computed by ${producedBy.get(name)!.opType} (quantised or otherwise not ` + `a plain ` + `initializer)` : "not a constant"}`,
+      problem: producedBy.has(name)
+        ? `its weight ${name} is computed by ${producedBy.get(name)!.opType} ` +
+          "(quantised or otherwise not a plain initializer)"
+        : `its weight ${name} is not a constant`,
     };
   const dims = tensorDims(tensor);
   if (dims.length !== 2) return { problem: `its weight ${tensorName} has shape [${dims}], not [in, out]` };

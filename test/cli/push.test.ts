@@ -56,7 +56,7 @@ describe("d2c-edge push", () => {
   });
 
   it(
-    "pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, their examples " + "and metadata",
+    "pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, " + "their examples and metadata",
     async () => {
       expect(await tasks()).toEqual([]);
       const result = await worker.cli(["push", FIXTURES]);
@@ -149,7 +149,7 @@ describe("d2c-edge push", () => {
   });
 
   it(
-    "fails in one line, without printing the token, when the token is wrong or the Worker is " + "unreachable",
+    "fails in one line, without printing the token, " + "when the token is wrong or the Worker is unreachable",
     async () => {
       const wrong = await worker.cli(["push", FIXTURES], { env: { D2C_TOKEN: "not-the-token" } });
       expect(wrong.code).toBe(1);

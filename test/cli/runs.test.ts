@@ -20,7 +20,7 @@ afterAll(() => worker?.dispose());
 
 describe("d2c-edge run and status", () => {
   it(
-    "run prints the run id alone on stdout; status follows it live to done and prints J, clusters " + "and cost",
+    "run prints the run id alone on stdout; status follows it live to done and prints J, " + "clusters and cost",
     async () => {
       // One start: the default's four are the Worker tests' to check (test/worker/runs.test.ts).
       const started = await worker.cli([
@@ -96,7 +96,7 @@ describe("d2c-edge run and status", () => {
   });
 
   it(
-    "report starts the held-out report over the queue, follows it and prints one line per task " + "and the mean",
+    "report starts the held-out report over the queue, " + "follows it and prints one line per task and the mean",
     async () => {
       const reported = await worker.cli(["report", runId]);
       expect(reported.code).toBe(0);
@@ -320,7 +320,7 @@ describe("d2c-edge profile and profiles", () => {
   });
 
   it(
-    "a bad value exits 1 with the server's message and changes nothing; a missing budget is a " + "usage error",
+    "a bad value exits 1 with the server's message and changes nothing; " + "a missing budget is a usage error",
     async () => {
       const refused = await worker.cli([
         "profile",

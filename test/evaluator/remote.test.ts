@@ -104,7 +104,7 @@ afterAll(async () => {
 
 describe("the evaluator service and the Worker's object route", () => {
   it(
-    "reads models, merged adapters and examples for the evaluator's secret only, and refuses bad " + "units clearly",
+    "reads models, merged adapters and examples for the evaluator's secret only, " + "and refuses bad units clearly",
     async () => {
       evaluator = await startEvaluator(evaluatorOptions());
       expect(evaluator.output()).toMatch(
@@ -309,7 +309,7 @@ describe('runs with "evaluator": "remote"', () => {
   );
 
   it(
-    "fail after the retries with a reason naming the evaluator when the service is down, and " + "publish nothing",
+    "fail after the retries with a reason naming the evaluator when the service is down, " + "and publish nothing",
     async () => {
       await evaluator!.stop();
       evaluator = undefined;

@@ -91,7 +91,7 @@ describe("profiles and releases", () => {
   });
 
   it(
-    "publishes a run: every blob in R2, a manifest signed by the key at /v1/keys, routing for " + "every task",
+    "publishes a run: every blob in R2, a manifest signed by the key at /v1/keys, " + "routing for every task",
     async () => {
       const published = await release("default", runA);
       expect(published).toMatchObject({ version: 1, rollout: 100, tasks: TASKS.length, adapters: 4 });

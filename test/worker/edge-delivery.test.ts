@@ -67,7 +67,7 @@ beforeAll(async () => {
 
 describe("manifests at the edge", () => {
   it(
-    "answers 100 manifest requests of several profiles, rollout at 30%, without calling a Durable " + "Object",
+    "answers 100 manifest requests of several profiles, rollout at 30%, " + "without calling a Durable Object",
     async () => {
       const counted = countingEnv();
       const answers = new Map<number, number>();
@@ -91,7 +91,7 @@ describe("manifests at the edge", () => {
   );
 
   it(
-    "keeps today's rollout buckets: a device in the 30% gets the staged release, one outside the " + "full one",
+    "keeps today's rollout buckets: a device in the 30% gets the staged release, " + "one outside the full one",
     async () => {
       const devices = Array.from({ length: 40 }, (_, i) => `phone-${i}`);
       for (const device of devices) {

@@ -81,7 +81,7 @@ describe("POST /v1/keys/next takes only canonical base64 (finding 9)", () => {
 
 describe("switch checks the next secret against the certified key (finding 4)", () => {
   it(
-    "signsFor: a secret signs for its own public key, and not for the key whose x it carries with another " + "key's d",
+    "signsFor: a secret signs for its own public key, " + "and not for the key whose x it carries with another key's d",
     async () => {
       const [own, other] = [await freshJwk(), await freshJwk()];
       expect(

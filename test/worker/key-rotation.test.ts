@@ -67,7 +67,7 @@ const client = (pins: Record<string, string>) =>
 
 describe("key rotation", () => {
   it(
-    "adds a next key certified by the current one; switching before that, or retiring the current " + "key, is refused",
+    "adds a next key certified by the current one; switching before that, " + "or retiring the current key, is refused",
     async () => {
       expect(oldManifest.keyId).toBe(first.keyId);
       const early = await call("/v1/keys/switch", post());
@@ -147,7 +147,7 @@ describe("key rotation", () => {
   });
 
   it(
-    "retires the old key: devices that learn it refuse what it signed, even a manifest they were " + "once given",
+    "retires the old key: devices that learn it refuse what it signed, " + "even a manifest they were once given",
     async () => {
       const verifier = new ManifestVerifier({ [first.keyId]: first.publicKey });
       await verifier.verify(oldManifest); // trusted before the retirement is known

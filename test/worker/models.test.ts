@@ -175,7 +175,7 @@ describe("pushed files", () => {
   });
 
   it(
-    "refuses a part stream whose bytes do not match the digest, and a model.json naming a file " + "never pushed",
+    "refuses a part stream whose bytes do not match the digest, " + "and a model.json naming a file never pushed",
     async () => {
       const bytes = encode("not the promised bytes");
       const sha256 = "0".repeat(64);

@@ -35,7 +35,7 @@ const evaluating = (s: RunStatus) => s.phase === "evaluate" && s.cost.units > s.
 
 describe("a run over an unusable adapter", () => {
   it(
-    "fails at the merge naming the task whose scaled factors are out of bounds, not its healthy " + "cluster mate",
+    "fails at the merge naming the task whose scaled factors are out of bounds, " + "not its healthy cluster mate",
     async () => {
       // As an adapter stored before uploads bounded the scaled factors: lora_alpha 1e30 made every
       // loss of its cluster NaN, and the run used to fail after 5 minutes blaming gec-fr.
@@ -60,7 +60,7 @@ describe("a run over an unusable adapter", () => {
   );
 
   it(
-    "fails at once when a unit reports a non-finite loss, naming the task, its cluster and the " + "cluster's members",
+    "fails at once when a unit reports a non-finite loss, naming the task, " + "its cluster and the cluster's members",
     async () => {
       const runId = await startRun({ method: "d2c", k: 2, seed: 1, tasks: HEALTHY });
       await waitFor(runId, evaluating);

@@ -168,7 +168,7 @@ describe("a D2C run", () => {
   );
 
   it(
-    "ranks a pruned first iteration by task similarity when asked, and still ends on a full-sweep " + "fixed point",
+    "ranks a pruned first iteration by task similarity when asked, " + "and still ends on a full-sweep fixed point",
     async () => {
       const bad = await call("/v1/runs", {
         method: "POST",
@@ -214,7 +214,7 @@ describe("a D2C run", () => {
   );
 
   it(
-    "restarts from seeded k-means starts in one run, sharing the loss cache, and keeps the lowest " + "J of all",
+    "restarts from seeded k-means starts in one run, sharing the loss cache, " + "and keeps the lowest J of all",
     async () => {
       const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
       const status = await waitFor(

@@ -88,7 +88,7 @@ describe("per-device task sets", () => {
   });
 
   it(
-    "schedules one build for 20 simultaneous devices of a new need; then serves them their own " + "adapters, signed",
+    "schedules one build for 20 simultaneous devices of a new need; " + "then serves them their own adapters, signed",
     async () => {
       const runsBefore = (await runsOf("phones")).length;
       const answers = await Promise.all(
@@ -123,7 +123,7 @@ describe("per-device task sets", () => {
   );
 
   it(
-    "lets the reference client switch from the profile-wide set to its own, all or nothing, and " + "verify it",
+    "lets the reference client switch from the profile-wide set to its own, all or nothing, " + "and verify it",
     async () => {
       const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
       const options = {
@@ -154,7 +154,7 @@ describe("per-device task sets", () => {
   );
 
   it(
-    "clusters a need larger than the budget with D2C, warm from the profile-wide clusters " + "restricted to it",
+    "clusters a need larger than the budget with D2C, " + "warm from the profile-wide clusters restricted to it",
     async () => {
       const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
       expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe(
