@@ -104,9 +104,8 @@ Options:
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
     // The Worker refuses it too (422); saying so here spares the upload.
     if (evaluator === "wasm" && !fitsWorker) {
-      const why = external.length
-        ? ", external data"
-        : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`;
+      const about = Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20);
+      const why = external.length ? ", external data" : `, about ${about} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`;
       throw new CliError(
         `${modelId} does not fit a Worker isolate (${totalBytes} bytes${why}): ` +
           `push it with --evaluator remote (or without --evaluator)`,

@@ -234,7 +234,7 @@ describe("a rollout only grows (defect 4)", () => {
 
 describe("profiles: bounded rules and delete (defect 6)", () => {
   it(
-    `refuses rule lists over ${MATCH_RULE_ENTRIES} entries or ${MATCH_RULE_CHARS} characters, ` + "naming the field",
+    `refuses rule lists over ${MATCH_RULE_ENTRIES} entries ` + `or ${MATCH_RULE_CHARS} characters, naming the field`,
     async () => {
       const huge = {
         ...profileBody("huge", { maxAdapters: 1 }),
