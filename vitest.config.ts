@@ -7,7 +7,8 @@ import { defineConfig } from "vitest/config";
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
 // A signing key made for this test run only: no key, test or real, lives in the repo.
 const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
-// The key a rotation test switches to (test/worker/key-rotation.test.ts), as an operator's `wrangler secret put MANIFEST_SIGNING_KEY_NEXT`.
+// The key a rotation test switches to (test/worker/key-rotation.test.ts), as an operator's `wrangler secret put
+// MANIFEST_SIGNING_KEY_NEXT`.
 const nextSigningKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
 
 /**
@@ -39,7 +40,8 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own test).
+              // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own
+              // test).
               bindings: {
                 ADMIN_TOKEN: "test-admin-token",
                 MANIFEST_SIGNING_KEY: signingKey,

@@ -40,14 +40,17 @@ async function load(name: string, options: autocannon.Options, expectedStatus = 
   const result = await autocannon({ ...options, connections: CONNECTIONS, duration: SECONDS });
   const unexpected = expectedStatus === 304 ? result.non2xx - result.requests.total : result.non2xx;
   console.log(
-    `  ${name}: ${result.requests.average.toFixed(0)} req/s, latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
-      `${(result.throughput.average / 2 ** 20).toFixed(1)} MiB/s${unexpected > 0 ? `, ${unexpected} unexpected statuses` : ""}`,
+    `  ${name}: ${result.requests.average.toFixed(0)} req/s, latency p50 ${result.latency.p50} ms, p99 ` +
+      `${result.latency.p99} ms, ` +
+      `${(result.throughput.average / 2 ** 20).toFixed(1)} ` +
+      `MiB/s${unexpected > 0 ? `, ${unexpected} unexpected statuses` : ""}`,
   );
   return result.requests.average;
 }
 
 console.log(
-  `one local workerd, ${CONNECTIONS} connections, ${SECONDS} s each (loopback, 2 cores shared with the load generator):`,
+  `one local workerd, ${CONNECTIONS} connections, ${SECONDS} s each (loopback, 2 cores shared with the load ` +
+    `generator):`,
 );
 const cached = await startWorker();
 try {
@@ -79,7 +82,8 @@ try {
     }
   }
   console.log(
-    `  blob cache hit ratio over 50 devices x ${blobs.length} blobs (the release's, first download of each included): ${hits}/${total} = ${((100 * hits) / total).toFixed(1)}%`,
+    `  blob cache hit ratio over 50 devices x ${blobs.length} blobs (the release's, first download of each ` +
+      `included): ${hits}/${total} = ${((100 * hits) / total).toFixed(1)}%`,
   );
 } finally {
   await cached.dispose();

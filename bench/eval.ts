@@ -90,37 +90,47 @@ try {
   const wasm = gflops(flops, forward.none);
   const fewshotMs = fewshot.ms;
   console.log(
-    `model: ${shape.n_layers} layers, d=${shape.d_model}; forward of ${BATCH} x ${SEQ} tokens = ${(flops / 1e9).toFixed(3)} GFLOP`,
+    `model: ${shape.n_layers} layers, d=${shape.d_model}; forward of ${BATCH} x ${SEQ} tokens = ` +
+      `${(flops / 1e9).toFixed(3)} GFLOP`,
   );
   console.log(
-    `workerd  forward ${BATCH}x${SEQ}: mean ${forward.none.toFixed(1)} ms (rank-8 adapter ${forward.rank8.toFixed(1)} ms), ${wasm.toFixed(1)} GFLOP/s`,
+    `workerd  forward ${BATCH}x${SEQ}: mean ${forward.none.toFixed(1)} ms (rank-8 adapter ` +
+      `${forward.rank8.toFixed(1)} ms), ${wasm.toFixed(1)} GFLOP/s`,
   );
   console.log(
-    `workerd  MatMul ${N}^3: mean ${matmul.ms.toFixed(2)} ms, ${ceiling.toFixed(1)} GFLOP/s (the wasm ceiling); forward attains ${((100 * wasm) / ceiling).toFixed(0)}% of it`,
+    `workerd  MatMul ${N}^3: mean ${matmul.ms.toFixed(2)} ms, ${ceiling.toFixed(1)} GFLOP/s (the wasm ` +
+      `ceiling); forward attains ${((100 * wasm) / ceiling).toFixed(0)}% of it`,
   );
   console.log(
     `workerd  few-shot evaluation: ${fewshot.sets} tasks x 10 examples in ${fewshotMs.toFixed(1)} ms = ` +
-      `${((fewshot.examples / fewshotMs) * 1000).toFixed(0)} examples/s, ${((fewshot.scoredTokens / fewshotMs) * 1000).toFixed(0)} scored tokens/s`,
+      `${((fewshot.examples / fewshotMs) * 1000).toFixed(0)} examples/s, ` +
+      `${((fewshot.scoredTokens / fewshotMs) * 1000).toFixed(0)} scored tokens/s`,
   );
   const jointMs = joint.ms;
   console.log(
-    `workerd  the same ${joint.examples} examples batched across tasks (runs of up to 32 rows): ${jointMs.toFixed(1)} ms = ` +
+    `workerd  the same ${joint.examples} examples batched across tasks (runs of up to 32 rows): ` +
+      `${jointMs.toFixed(1)} ms = ` +
       `${((joint.examples / jointMs) * 1000).toFixed(0)} examples/s (${(fewshotMs / jointMs).toFixed(2)}x)`,
   );
   const quantizedLine = (label: string, q: Awaited<ReturnType<typeof quantized>>) =>
     "error" in q
       ? `workerd  ${label}: failed to load in onnxruntime-web: ${q.error}`
-      : `workerd  ${label}: forward ${q.forward.none.toFixed(1)} ms (${(forward.none / q.forward.none).toFixed(2)}x), ` +
-        `few-shot ${q.fewshot.ms.toFixed(1)} ms (${(fewshotMs / q.fewshot.ms).toFixed(2)}x); base-model few-shot loss ${q.fewshot.loss.toFixed(4)} vs fp32 ${fewshot.loss.toFixed(4)}`;
+      : `workerd  ${label}: forward ${q.forward.none.toFixed(1)} ms ` +
+        `(${(forward.none / q.forward.none).toFixed(2)}x), ` +
+        `few-shot ${q.fewshot.ms.toFixed(1)} ms (${(fewshotMs / q.fewshot.ms).toFixed(2)}x); base-model ` +
+        `few-shot loss ${q.fewshot.loss.toFixed(4)} vs fp32 ${fewshot.loss.toFixed(4)}`;
   console.log(quantizedLine("int8 weights (dynamic quantization)", int8));
   console.log(quantizedLine("int4 weights (MatMulNBits, blocks of 32, asymmetric)", int4));
   const nativeMs = native.forwardMs;
   console.log(
-    `native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${nativeMs.fp32.toFixed(1)} ms, ${gflops(flops, nativeMs.fp32).toFixed(1)} GFLOP/s; ` +
-      `int8 ${nativeMs.int8.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int8).toFixed(2)}x), int4 ${nativeMs.int4.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int4).toFixed(2)}x)`,
+    `native   forward ${BATCH}x${SEQ} (onnxruntime-node, 1 thread): mean ${nativeMs.fp32.toFixed(1)} ms, ` +
+      `${gflops(flops, nativeMs.fp32).toFixed(1)} GFLOP/s; ` +
+      `int8 ${nativeMs.int8.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int8).toFixed(2)}x), int4 ` +
+      `${nativeMs.int4.toFixed(1)} ms (${(nativeMs.fp32 / nativeMs.int4).toFixed(2)}x)`,
   );
   console.log(
-    `native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`,
+    `native   MatMul ${N}^3: mean ${native.matmulMs.toFixed(1)} ms, ` +
+      `${gflops(2 * N ** 3, native.matmulMs).toFixed(1)} GFLOP/s`,
   );
 } finally {
   await worker.dispose();

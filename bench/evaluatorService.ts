@@ -106,15 +106,19 @@ export async function evaluatorServiceFigures(): Promise<void> {
     );
 
     console.log(
-      `evaluator service (onnxruntime-node ${health.onnxruntime}, ${health.executionProvider}, ${health.threads} threads of ${availableParallelism()} cores) vs the in-Worker WASM path, ` +
-        `the same ${units.length} units (${wasmRun.tasks.length} tasks x ${clusters.length} merged adapters of a D2C K=5 run, 10 few-shot examples each):`,
+      `evaluator service (onnxruntime-node ${health.onnxruntime}, ${health.executionProvider}, ` +
+        `${health.threads} threads of ${availableParallelism()} cores) vs the in-Worker WASM path, ` +
+        `the same ${units.length} units (${wasmRun.tasks.length} tasks x ${clusters.length} merged adapters ` +
+        `of a D2C K=5 run, 10 few-shot examples each):`,
     );
     console.log(`  in-Worker WASM (POST /v1/evaluate, one at a time, one isolate): ${wasm.toFixed(1)} units/s`);
     console.log(
-      `  evaluator service (POST /v1/units, one at a time): ${service.toFixed(1)} units/s (${(service / wasm).toFixed(2)}x)`,
+      `  evaluator service (POST /v1/units, one at a time): ${service.toFixed(1)} units/s ` +
+        `(${(service / wasm).toFixed(2)}x)`,
     );
     console.log(
-      `  evaluator service (POST /v1/units, ${BATCH} at a time, as the consumer forwards a batch): ${serviceBatch.toFixed(1)} units/s (${(serviceBatch / wasm).toFixed(2)}x)`,
+      `  evaluator service (POST /v1/units, ${BATCH} at a time, as the consumer forwards a batch): ` +
+        `${serviceBatch.toFixed(1)} units/s (${(serviceBatch / wasm).toFixed(2)}x)`,
     );
     const seconds = (s: RunStatus) => (s.ms / 1000).toFixed(1);
     // The summary carries J per iteration and the result's assignment (per-iteration rows: GET /v1/runs/:id/losses).
@@ -122,9 +126,13 @@ export async function evaluatorServiceFigures(): Promise<void> {
       remoteRun.iterations.length === wasmRun.iterations.length &&
       JSON.stringify(remoteRun.result?.assignment) === JSON.stringify(wasmRun.result?.assignment);
     console.log(
-      `  the same run end to end (POST /v1/runs {"k":5,"method":"d2c","seed":0,"cache":false}, ${wasmRun.cost.units} units through the Queue): ` +
-        `wasm ${seconds(wasmRun)} s (${(wasmRun.cost.units / (wasmRun.ms / 1000)).toFixed(1)} units/s), remote ${seconds(remoteRun)} s (${(remoteRun.cost.units / (remoteRun.ms / 1000)).toFixed(1)} units/s); ` +
-        `${same ? "same iterations and final assignment" : "ASSIGNMENTS DIFFER"}, J ${wasmRun.result!.objective.toFixed(4)} vs ${remoteRun.result!.objective.toFixed(4)}`,
+      `  the same run end to end (POST /v1/runs {"k":5,"method":"d2c","seed":0,"cache":false}, ` +
+        `${wasmRun.cost.units} units through the Queue): ` +
+        `wasm ${seconds(wasmRun)} s (${(wasmRun.cost.units / (wasmRun.ms / 1000)).toFixed(1)} units/s), ` +
+        `remote ${seconds(remoteRun)} s (${(remoteRun.cost.units / (remoteRun.ms / 1000)).toFixed(1)} ` +
+        `units/s); ` +
+        `${same ? "same iterations and final assignment" : "ASSIGNMENTS DIFFER"}, J ` +
+        `${wasmRun.result!.objective.toFixed(4)} vs ${remoteRun.result!.objective.toFixed(4)}`,
     );
   } finally {
     await evaluator.stop();

@@ -65,7 +65,8 @@ try {
   let started = performance.now();
   const refused = await cli("model", "push", folder, "--evaluator", "wasm");
   console.log(
-    `model push --evaluator wasm: exit ${refused.status} (${seconds(started)}): ${refused.stderr.trim().split("\n").at(-1)}`,
+    `model push --evaluator wasm: exit ${refused.status} (${seconds(started)}): ` +
+      `${refused.stderr.trim().split("\n").at(-1)}`,
   );
   started = performance.now();
   const pushed = await cli("model", "push", folder);
@@ -94,8 +95,10 @@ try {
   }
   if (status.state !== "done") throw new Error(`run ${status.state}: ${status.reason}`);
   console.log(
-    `D2C K=2 over ${status.tasks.length} tasks of ${MODEL} (evaluator ${status.evaluator}): done in ${seconds(started)}, ` +
-      `${status.iterations.length} iterations, J ${status.iterations.map((i) => i.objective!.toFixed(4)).join(" -> ")}, ` +
+    `D2C K=2 over ${status.tasks.length} tasks of ${MODEL} (evaluator ${status.evaluator}): done in ` +
+      `${seconds(started)}, ` +
+      `${status.iterations.length} iterations, J ` +
+      `${status.iterations.map((i) => i.objective!.toFixed(4)).join(" -> ")}, ` +
       `${status.cost.units} units, ${status.cost.forwardPasses} forward passes`,
   );
   const health = (await (await fetch(`${evaluator.url}/healthz`)).json()) as Record<string, unknown>;

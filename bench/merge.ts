@@ -86,7 +86,8 @@ const scenarios: Array<[string, string[][]]> = [
   [`3 adapters -> 1 (the golden set), summed rank 24`, [["gec-de", "sum-de", "gec-fr"]]],
 ];
 console.log(
-  `svd merge to rank ${RANK}, ${targets.length} modules of ${targets[0].out} x ${targets[0].in}, median of ${RUNS} runs (Node ${process.version})`,
+  `svd merge to rank ${RANK}, ${targets.length} modules of ${targets[0].out} x ${targets[0].in}, median of ` +
+    `${RUNS} runs (Node ${process.version})`,
 );
 for (const [name, clusters] of scenarios) {
   const lowRank = time(() => mergeClusters(clusters, lowRankSvdMerge));
@@ -101,8 +102,10 @@ for (const [name, clusters] of scenarios) {
     ),
   );
   console.log(
-    `${name}:\n  low-rank path ${lowRank.ms.toFixed(1)} ms, dense path ${dense.ms.toFixed(1)} ms (${(dense.ms / lowRank.ms).toFixed(2)}x); ` +
-      `mergeAdapters ${chosen.ms.toFixed(1)} ms; delta W of the two paths differs by ${disagreement(lowRank.result, dense.result).toExponential(1)} (relative Frobenius, float32 factors)`,
+    `${name}:\n  low-rank path ${lowRank.ms.toFixed(1)} ms, dense path ${dense.ms.toFixed(1)} ms ` +
+      `(${(dense.ms / lowRank.ms).toFixed(2)}x); ` +
+      `mergeAdapters ${chosen.ms.toFixed(1)} ms; delta W of the two paths differs by ` +
+      `${disagreement(lowRank.result, dense.result).toExponential(1)} (relative Frobenius, float32 factors)`,
   );
 }
 const ties = time(() =>

@@ -128,7 +128,8 @@ async function measure(
 const mb = (bytes: number) => (bytes / MiB).toFixed(1);
 const estimate = (onnxBytes: number, variant: "fp32" | "int8") => estimatedWorkerMemory(onnxBytes, variant === "int8");
 console.log(
-  "| model | params | variant | onnx MiB | wasm MiB: runtime | after load | after forward | workerd peak RSS growth MiB | estimate MiB | fits 128 MiB | load s | forward 10x64 ms |",
+  "| model | params | variant | onnx MiB | wasm MiB: runtime | after load | after forward | workerd peak RSS " +
+    "growth MiB | estimate MiB | fits 128 MiB | load s | forward 10x64 ms |",
 );
 console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 try {
@@ -141,9 +142,13 @@ try {
       const params = `${(info.parameters / 1e6).toFixed(1)} M (${shape})`;
       const row =
         "error" in m
-          ? `| ${info.modelId} | ${params} | ${variant} | | failed: ${m.error} (wasm ${mb(m.wasmBytes)} MiB at failure) | | | ${mb(m.peakRssBytes - m.rssBytes)} | | | | |`
-          : `| ${info.modelId} | ${params} | ${variant} | ${mb(m.onnxBytes)} | ${mb(m.runtimeBytes)} | ${mb(m.afterLoadBytes)} | ${mb(m.afterForwardBytes)} | ${mb(m.peakRssBytes - m.rssBytes)} | ` +
-            `${mb(estimate(m.onnxBytes, variant))} | ${estimate(m.onnxBytes, variant) <= WORKER_MEMORY_LIMIT ? "yes" : "no"} | ${(m.loadMs / 1000).toFixed(1)} | ${m.forwardMs.toFixed(0)} |`;
+          ? `| ${info.modelId} | ${params} | ${variant} | | failed: ${m.error} (wasm ${mb(m.wasmBytes)} MiB at ` +
+            `failure) | | | ${mb(m.peakRssBytes - m.rssBytes)} | | | | |`
+          : `| ${info.modelId} | ${params} | ${variant} | ${mb(m.onnxBytes)} | ${mb(m.runtimeBytes)} | ` +
+            `${mb(m.afterLoadBytes)} | ${mb(m.afterForwardBytes)} | ${mb(m.peakRssBytes - m.rssBytes)} | ` +
+            `${mb(estimate(m.onnxBytes, variant))} | ` +
+            `${estimate(m.onnxBytes, variant) <= WORKER_MEMORY_LIMIT ? "yes" : "no"} | ` +
+            `${(m.loadMs / 1000).toFixed(1)} | ${m.forwardMs.toFixed(0)} |`;
       console.log(row);
     }
   }
@@ -151,6 +156,8 @@ try {
   server.close();
 }
 console.log(
-  `\nwasm: the WebAssembly.Memory's size in the isolate; peak RSS growth: the workerd processes' peak resident size over their size with the runtime started ` +
-    `(the fetched bytes, JS copies and compiled code as well). estimate: estimatedWorkerMemory (src/models/workerMemory.ts) against WORKER_MEMORY_LIMIT ${WORKER_MEMORY_LIMIT / MiB} MiB.`,
+  `\nwasm: the WebAssembly.Memory's size in the isolate; peak RSS growth: the workerd processes' peak ` +
+    `resident size over their size with the runtime started ` +
+    `(the fetched bytes, JS copies and compiled code as well). estimate: estimatedWorkerMemory ` +
+    `(src/models/workerMemory.ts) against WORKER_MEMORY_LIMIT ${WORKER_MEMORY_LIMIT / MiB} MiB.`,
 );

@@ -26,8 +26,10 @@ try {
   for (const store of ["kv", "r2"]) {
     const result = await autocannon({ url: new URL(`/${store}`, address).toString(), connections: 16, duration: 8 });
     console.log(
-      `  ${store === "kv" ? "Workers KV (cacheTtl 60 s)" : "R2 behind the Cache API"}: ${result.requests.average.toFixed(0)} req/s, ` +
-        `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${result.non2xx ? `, ${result.non2xx} errors` : ""}`,
+      `  ${store === "kv" ? "Workers KV (cacheTtl 60 s)" : "R2 behind the Cache API"}: ` +
+        `${result.requests.average.toFixed(0)} req/s, ` +
+        `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ` +
+        `ms${result.non2xx ? `, ${result.non2xx} errors` : ""}`,
     );
   }
 } finally {

@@ -30,14 +30,16 @@ try {
     persisted: number;
   };
   console.log(
-    `one object growing by 60 KB per call, ${total} KB in all: itty-durable calls ${itty}; storage holds ${p.persisted} of ${p.inMemory} items`,
+    `one object growing by 60 KB per call, ${total} KB in all: itty-durable calls ${itty}; storage holds ` +
+      `${p.persisted} of ${p.inMemory} items`,
   );
   const l = (await (await worker.fetch("http://bench/latency?calls=2000")).json()) as {
     ittyMeanMs: number;
     rpcMeanMs: number;
   };
   console.log(
-    `per-call latency (100-byte argument, 2000 sequential calls): itty-durable ${l.ittyMeanMs.toFixed(3)} ms, RPC ${l.rpcMeanMs.toFixed(3)} ms (mean)`,
+    `per-call latency (100-byte argument, 2000 sequential calls): itty-durable ${l.ittyMeanMs.toFixed(3)} ms, ` +
+      `RPC ${l.rpcMeanMs.toFixed(3)} ms (mean)`,
   );
 } finally {
   await worker.dispose();

@@ -1,5 +1,6 @@
 /**
- * `npm run bench:scale [-- --ns 40,200,1000 --ks 5,20 --m 2 --ranking stale --max-iterations 10 --estimate-full-from 1000]`:
+ * `npm run bench:scale [-- --ns 40,200,1000 --ks 5,20 --m 2 --ranking stale --max-iterations 10 --estimate-full-from
+ * 1000]`:
  * pruned D2C (`d2c`) against the full schedule (`d2c-full`) as N grows (issue 12), on the Worker's
  * own modules in Node (onnxruntime-node, one thread), each run from an empty loss cache. N = 40
  * is the reference world (r2-fixtures); larger N are scale worlds from `npm run world` (generated
@@ -122,9 +123,12 @@ for (const n of ns) {
       }
       rows.push(row);
       console.log(
-        `N=${n} K=${k} ${method}${row.estimated ? " (estimated from 1 iteration)" : ""}: ${row.iterations} iterations, ` +
-          `${row.forwardPasses} forward passes of ${row.naiveForwardPasses} naive (${((100 * row.forwardPasses) / row.naiveForwardPasses).toFixed(0)}%), ` +
-          `${row.wallSeconds.toFixed(1)} s, J ${row.objective.toFixed(4)}${row.fixedPoint ? ", full-sweep fixed point" : ""}`,
+        `N=${n} K=${k} ${method}${row.estimated ? " (estimated from 1 iteration)" : ""}: ${row.iterations} ` +
+          `iterations, ` +
+          `${row.forwardPasses} forward passes of ${row.naiveForwardPasses} naive ` +
+          `(${((100 * row.forwardPasses) / row.naiveForwardPasses).toFixed(0)}%), ` +
+          `${row.wallSeconds.toFixed(1)} s, J ` +
+          `${row.objective.toFixed(4)}${row.fixedPoint ? ", full-sweep fixed point" : ""}`,
       );
     }
   }
@@ -145,12 +149,17 @@ function markdown(rows: readonly ScaleRow[], seconds: number, appended: boolean)
   return [
     "# Pruned D2C against the full schedule as N grows",
     "",
-    `Forward passes (one per few-shot batch of a task under a merged adapter; the loss cache answers a (cluster, task) pair scored`,
-    `twice in a run) of D2C from the k-means start, seed 0, merge ${JSON.stringify(MERGE)}, at most ${maxIterations} iterations.`,
-    `\`d2c\` is pruned D2C (m = ${prune.m}, ranking \`${ranking}\`: each task under its own cluster and its ${prune.m} most promising others,`,
-    "widened to a full sweep whenever a pruned iteration moves nothing; only a full sweep that moves nothing ends the run;",
+    `Forward passes (one per few-shot batch of a task under a merged adapter; the loss cache answers a ` +
+      `(cluster, task) pair scored`,
+    `twice in a run) of D2C from the k-means start, seed 0, merge ${JSON.stringify(MERGE)}, at most ` +
+      `${maxIterations} iterations.`,
+    `\`d2c\` is pruned D2C (m = ${prune.m}, ranking \`${ranking}\`: each task under its own cluster and its ` +
+      `${prune.m} most promising others,`,
+    "widened to a full sweep whenever a pruned iteration moves nothing; only a full sweep that moves nothing " +
+      "ends the run;",
     "the first iteration is full where clusters average 4 tasks or fewer, N <= 4K, else ranked by task similarity);",
-    "`d2c-full` evaluates every task under every cluster every iteration. Naive = N x K x iterations (x few-shot batches).",
+    "`d2c-full` evaluates every task under every cluster every iteration. Naive = N x K x iterations (x " +
+      "few-shot batches).",
     "N = 40 is the reference world (r2-fixtures); larger N are scale worlds (`npm run world -- --n N --seed 0`).",
     "",
     "| N | K | method | iterations | forward passes | naive | of naive | wall s | best J | J vs full |",
@@ -162,19 +171,25 @@ function markdown(rows: readonly ScaleRow[], seconds: number, appended: boolean)
           ? `${((100 * (r.objective - f.objective)) / f.objective).toFixed(2)}%`
           : "";
       return (
-        `| ${r.n} | ${r.k} | ${r.method}${r.estimated ? " (estimated)" : ""} | ${r.iterations} | ${r.forwardPasses} | ${r.naiveForwardPasses} | ` +
-        `${pct(r.forwardPasses, r.naiveForwardPasses)} | ${r.wallSeconds.toFixed(1)} | ${r.estimated ? "n/a" : r.objective.toFixed(4)} | ${vs} |`
+        `| ${r.n} | ${r.k} | ${r.method}${r.estimated ? " (estimated)" : ""} | ${r.iterations} | ` +
+        `${r.forwardPasses} | ${r.naiveForwardPasses} | ` +
+        `${pct(r.forwardPasses, r.naiveForwardPasses)} | ${r.wallSeconds.toFixed(1)} | ` +
+        `${r.estimated ? "n/a" : r.objective.toFixed(4)} | ${vs} |`
       );
     }),
     "",
     rows.some((r) => r.estimated)
-      ? "Rows marked estimated ran one full iteration and assume the pruned run's number of iterations, each costing N x K passes (an upper bound: the cache saves unchanged clusters); their J is not measured."
+      ? "Rows marked estimated ran one full iteration and assume the pruned run's number of iterations, each " +
+        "costing N x K passes (an upper bound: the cache saves unchanged clusters); their J is not measured."
       : "",
     "",
     "![forward passes against N](scale.svg)",
     "",
-    `Produced by \`npm run bench:scale -- --ns ${ns.join(",")} --ks ${ks.join(",")} --m ${prune.m} --ranking ${ranking}${values.append ? " --append" : ""}${values.merge ? ` --merge ${values.merge}` : ""}\` in ${seconds.toFixed(0)} s` +
-      `${appended ? " (added to the rows of an earlier run for other N)" : ""} (onnxruntime-node, one thread, this machine: 2 cores, other work running beside it).`,
+    `Produced by \`npm run bench:scale -- --ns ${ns.join(",")} --ks ${ks.join(",")} --m ${prune.m} --ranking ` +
+      `${ranking}${values.append ? " --append" : ""}${values.merge ? ` --merge ${values.merge}` : ""}\` in ` +
+      `${seconds.toFixed(0)} s` +
+      `${appended ? " (added to the rows of an earlier run for other N)" : ""} (onnxruntime-node, one thread, ` +
+      `this machine: 2 cores, other work running beside it).`,
     "Every number: [scale.json](scale.json).",
     "",
   ].join("\n");
@@ -206,27 +221,34 @@ function plot(rows: readonly ScaleRow[]): string {
       .map((r) => ({ px: x(r.n), py: y(r.forwardPasses), est: r.estimated }));
     const dash = key.startsWith("d2c-full") ? ' stroke-dasharray="6 3"' : "";
     return (
-      `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash} points="${pts.map((p) => `${p.px},${p.py}`).join(" ")}"/>` +
+      `<polyline fill="none" stroke="${colour}" stroke-width="2"${dash} ` +
+      `points="${pts.map((p) => `${p.px},${p.py}`).join(" ")}"/>` +
       pts
         .map((p) => `<circle cx="${p.px}" cy="${p.py}" r="3" fill="${p.est ? "white" : colour}" stroke="${colour}"/>`)
         .join("") +
-      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${colour}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${key.replace(" ", ", K=")}</text>`
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${colour}"/><text ` +
+      `x="${W - R + 30}" y="${T + i * 20 + 5}">${key.replace(" ", ", K=")}</text>`
     );
   });
   const xticks = xs.map((n) => `<text x="${x(n)}" y="${H - B + 18}" text-anchor="middle">${n}</text>`);
   const yticks = Array.from({ length: y1 - y0 + 1 }, (_, i) => 10 ** (y0 + i)).map(
     (v) =>
-      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toLocaleString("en")}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v.toLocaleString("en")}</text><line x1="${L}" ` +
+      `x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
   );
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}
-<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>
+<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" ` +
+    `y2="${H - B}" stroke="#333"/>
 ${xticks.join("\n")}
 <text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">tasks N (log scale)</text>
-<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">forward passes per run (log scale)</text>
+<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">forward ` +
+    `passes per run (log scale)</text>
 ${series.join("\n")}
 <text x="${W - R + 12}" y="${T + 100}">open circle: estimated</text>
 </svg>
-`;
+`
+  );
 }

@@ -36,7 +36,10 @@ export const CONNECTION_HELP = `  --url URL        the Worker (default $D2C_URL,
   --token TOKEN    admin token (default $D2C_TOKEN, else ADMIN_TOKEN in ./.dev.vars)`;
 
 export function helpOf(command: Command): string {
-  return `usage: d2c-edge ${command.name} ${command.usage}\n\n${command.summary}\n\n${command.help}\n\nConnection:\n${CONNECTION_HELP}\n`;
+  return (
+    `usage: d2c-edge ${command.name} ` +
+    `${command.usage}\n\n${command.summary}\n\n${command.help}\n\nConnection:\n${CONNECTION_HELP}\n`
+  );
 }
 
 /** Parses argv for `command`; null when --help was asked for. */

@@ -14,7 +14,9 @@ import { text, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 
 const line = (k: SigningKey) =>
-  `${k.keyId}  ${k.status.padEnd(8)}  ${k.publicKey}${k.certificate ? `  certified by ${k.certificate.signedBy}` : ""}${k.retirement ? `  retired by ${k.retirement.signedBy}` : ""}`;
+  `${k.keyId}  ${k.status.padEnd(8)}  ` +
+  `${k.publicKey}${k.certificate ? `  certified by ${k.certificate.signedBy}` : ""}` +
+  `${k.retirement ? `  retired by ${k.retirement.signedBy}` : ""}`;
 
 export const keys: Command = {
   name: "keys",
@@ -46,7 +48,8 @@ Options:
         const added = await addNext(api, out);
         console.log(line(added));
         console.log(
-          `private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let devices sync, then d2c-edge keys switch`,
+          `private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let ` +
+            `devices sync, then d2c-edge keys switch`,
         );
         return 0;
       }

@@ -42,7 +42,8 @@ Options:
     }
     const m = signed.manifest;
     console.log(
-      `profile ${m.profile}, version ${m.version}, rollout ${m.rollout}%, signed by ${signed.keyId}, expires ${m.expiresAt}`,
+      `profile ${m.profile}, version ${m.version}, rollout ${m.rollout}%, signed by ${signed.keyId}, expires ` +
+        `${m.expiresAt}`,
     );
     const byAdapter = new Map<string, string[]>();
     for (const [task, sha256] of Object.entries(m.routing).sort(([a], [b]) => a.localeCompare(b))) {

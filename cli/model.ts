@@ -29,7 +29,8 @@ export const model: Command = {
   name: "model",
   usage: "push <dir> [--id ID] [--alias NAME ...] [--evaluator wasm|remote] [--targets a,b] [--max-sequence N]",
   summary:
-    "Register a base model from a folder (model.onnx, its .onnx_data if any, tokenizer.json, tokenizer_config.json): LoRA inputs added here, files pushed in parts.",
+    "Register a base model from a folder (model.onnx, its .onnx_data if any, tokenizer.json, " +
+    "tokenizer_config.json): LoRA inputs added here, files pushed in parts.",
   help: `A plain export (torch.onnx.export or optimum, no LoRA inputs) gets the LoRA inputs of the
 model contract here, for the target modules (default q_proj,k_proj,v_proj,o_proj); a model that
 has them needs its model.json in the folder.
@@ -103,8 +104,11 @@ Options:
     const evaluator = text(values, "evaluator") ?? (fitsWorker ? "wasm" : "remote");
     // The Worker refuses it too (422); saying so here spares the upload.
     if (evaluator === "wasm" && !fitsWorker) {
+      const about = Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20);
+      const why = external.length ? ", external data" : `, about ${about} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`;
       throw new CliError(
-        `${modelId} does not fit a Worker isolate (${totalBytes} bytes${external.length ? ", external data" : `, about ${Math.round(estimatedWorkerMemory(totalBytes, false) / 2 ** 20)} MiB of ${WORKER_MEMORY_LIMIT / 2 ** 20}`}): push it with --evaluator remote (or without --evaluator)`,
+        `${modelId} does not fit a Worker isolate (${totalBytes} bytes${why}): ` +
+          `push it with --evaluator remote (or without --evaluator)`,
       );
     }
     for (const f of files) await pushFile(api, modelId, f);
@@ -127,7 +131,8 @@ Options:
       { body: form },
     );
     console.log(
-      `model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ${files.length} file(s), evaluator ${registered.evaluator}` +
+      `model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ` +
+        `${files.length} file(s), evaluator ${registered.evaluator}` +
         (registered.aliases.length ? `, aliases ${registered.aliases.join(", ")}` : ""),
     );
     return 0;

@@ -22,8 +22,10 @@ const describe = (p: StoredProfile) => {
     m.os && `os ${m.os.join("|")}`,
   ].filter(Boolean);
   return (
-    `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ${p.formats.join(",")}, rank ${p.rank}, ` +
-    `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}${p.autoRecluster ? ", auto re-cluster" : ""}` +
+    `${p.id} version ${p.version}: model ${p.modelId}, budget ${budget}, ${p.dtype}, formats ` +
+    `${p.formats.join(",")}, rank ${p.rank}, ` +
+    `match ${rules.length ? rules.join(", ") : "every device (the default profile)"}` +
+    `${p.autoRecluster ? ", auto re-cluster" : ""}` +
     `${Object.keys(p.taskSets ?? {}).length ? `, task sets ${Object.keys(p.taskSets).join(",")}` : ""}`
   );
 };
@@ -131,7 +133,8 @@ async function onlyModel(api: Api): Promise<string> {
   const models = [...new Set(tasks.map((t) => t.modelId))].sort();
   if (models.length === 1) return models[0];
   throw new UsageError(
-    `--model is required: the catalogue's tasks are for ${models.length ? `models ${models.join(", ")}` : "no model yet"}`,
+    `--model is required: the catalogue's tasks are for ` +
+      `${models.length ? `models ${models.join(", ")}` : "no model yet"}`,
   );
 }
 

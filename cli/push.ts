@@ -60,14 +60,18 @@ Options:
     const refused = outcomes.filter((o) => o.refused);
     console.log(`pushed ${plan.layout} layout from ${positionals[0]} to ${api.url}`);
     console.log(
-      `uploaded ${uploaded.length} of ${outcomes.length} tasks${uploaded.length ? `: ${uploaded.map((o) => o.id).join(" ")}` : ""}`,
+      `uploaded ${uploaded.length} of ${outcomes.length} ` +
+        `tasks${uploaded.length ? `: ${uploaded.map((o) => o.id).join(" ")}` : ""}`,
     );
     const noFewshot = uploaded.filter((o) => !o.splits.includes("fewshot"));
     if (noFewshot.length)
       console.log(`without few-shot examples (runs leave them out): ${noFewshot.map((o) => o.id).join(" ")}`);
     if (refused.length + refusedModels.length) {
       console.log(
-        `refused ${refused.length} task${refused.length === 1 ? "" : "s"}${refusedModels.length ? ` and ${refusedModels.length} model(s)` : ""}:`,
+        `refused ${refused.length} ` +
+          `task${refused.length === 1 ? "" : "s"}` +
+          `${refusedModels.length ? ` and ${refusedModels.length} model(s)` : ""}` +
+          `:`,
       );
       for (const line of refusedModels) console.log(`  ${line}`);
       for (const o of refused) console.log(`  ${o.id}: ${o.refused}`);

@@ -1,4 +1,6 @@
-/** Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's). */
+/**
+ * Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's).
+ */
 import { text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import type { SignedManifest } from "../src/delivery/manifest.ts";
@@ -6,8 +8,10 @@ import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
 import { inRollout, rolloutBucket } from "../src/delivery/rollout.ts";
 
 const describe = (profile: string, r: Release) =>
-  `${profile} release ${r.version}: ${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
-  `${r.clusters.length} adapters${r.adapters === r.clusters.length ? "" : ` (${r.adapters} blobs)`} for ${r.tasks} tasks, ` +
+  `${profile} release ${r.version}: ` +
+  `${r.kind === "rollback" ? `rollback to release ${r.sourceVersion}` : `run ${r.runId}`}, ` +
+  `${r.clusters.length} adapters${r.adapters === r.clusters.length ? "" : ` (${r.adapters} blobs)`} for ` +
+  `${r.tasks} tasks, ` +
   `J = ${r.objective.toFixed(4)}, rollout ${r.rollout}%`;
 
 const numberArg = (value: string, name: string) => {
@@ -115,7 +119,8 @@ export const releases: Command = {
   positionals: ["profileId"],
   async run({ values, positionals: [profile], api }) {
     const subset = text(values, "subset");
-    const path = `/v1/profiles/${profile}${subset === undefined ? "" : `/subsets/${encodeURIComponent(subset)}`}/releases`;
+    const scope = subset === undefined ? "" : `/subsets/${encodeURIComponent(subset)}`;
+    const path = `/v1/profiles/${profile}${scope}/releases`;
     const answer = await api.json<{ releases: Release[] }>("GET", path);
     const name = subset === undefined ? profile : `${profile} subset ${subset}`;
     if (values.json) console.log(JSON.stringify(answer, null, 2));

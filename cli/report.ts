@@ -38,8 +38,10 @@ function table(view: ReportView): string {
     `${"task".padEnd(width)}  cluster  exact match  loss`,
     ...view.tasks.map(
       (t) =>
-        `${t.task.padEnd(width)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
+        `${t.task.padEnd(width)}  ${String(t.cluster).padStart(7)}  ` +
+        `${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
     ),
-    `mean exact match ${(100 * view.meanExactMatch!).toFixed(1)}% over ${view.tasks.length} tasks (${view.forwardPasses} forward passes)`,
+    `mean exact match ${(100 * view.meanExactMatch!).toFixed(1)}% over ${view.tasks.length} tasks ` +
+      `(${view.forwardPasses} forward passes)`,
   ].join("\n");
 }

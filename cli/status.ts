@@ -128,38 +128,46 @@ function summary(run: RunStatus): string {
   } else if (run.result) {
     const untuned = run.result.untunedObjective;
     lines.push(
-      `best: iteration ${run.result.iteration}, J = ${run.result.objective.toFixed(4)}${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`,
+      `best: iteration ${run.result.iteration}, J = ` +
+        `${run.result.objective.toFixed(4)}` +
+        `${untuned === undefined ? "" : ` with tuned merges (${untuned.toFixed(4)} uniform)`}`,
     );
   }
   if (run.result?.budget) {
     lines.push(...partLines(run));
   } else if (shown?.clusters.length) {
     lines.push(`clusters${run.result ? "" : ` (iteration ${shown.iteration}, not final)`}:`);
-    // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET /v1/runs/:id/losses).
+    // The summary names the tasks of the result's clusters; an iteration in progress gives sizes (its rows: GET
+    // /v1/runs/:id/losses).
     for (const c of shown.clusters) {
       lines.push(
-        `  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`,
+        `  ${String(c.cluster).padStart(2)}  ${bytes(c.bytes).padStart(9)}  ` +
+          `${"tasks" in c ? c.tasks.join(" ") : `${c.size} tasks`}`,
       );
       if ("tuned" in c && c.tuned) lines.push(`      ${describeTuned(c.tuned)}`);
     }
   }
   const { units, cacheHits, forwardPasses, naiveUnits } = run.cost;
   lines.push(
-    `cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the naive schedule needs ${naiveUnits}`,
+    `cost: ${units} evaluations (${cacheHits} from the loss cache), ${forwardPasses} forward passes; the ` +
+      `naive schedule needs ${naiveUnits}`,
   );
   if (run.cost.tuning?.candidates)
     lines.push(
-      `  merge tuning: ${run.cost.tuning.candidates} candidate merges, ${run.cost.tuning.forwardPasses} of those forward passes`,
+      `  merge tuning: ${run.cost.tuning.candidates} candidate merges, ${run.cost.tuning.forwardPasses} of ` +
+        `those forward passes`,
     );
   // A Worker older than the estimate answers without it.
   if (run.cost.estimate) {
     const { estimate, evaluationMs, messages } = run.cost;
     lines.push(
-      `  ${(evaluationMs / 1000).toFixed(1)} s of evaluation CPU, ${messages} queue messages; on Cloudflare about ${usd(estimate.usd)} at list prices of ${estimate.pricesRead}:`,
+      `  ${(evaluationMs / 1000).toFixed(1)} s of evaluation CPU, ${messages} queue messages; on Cloudflare ` +
+        `about ${usd(estimate.usd)} at list prices of ${estimate.pricesRead}:`,
     );
     for (const l of estimate.lines)
       lines.push(
-        `    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ${usd(l.usd).padStart(11)}`,
+        `    ${l.item.padEnd(42)} ${formatQuantity(l.quantity).padStart(12)} ${l.unit.padEnd(10)} ` +
+          `${usd(l.usd).padStart(11)}`,
       );
   }
   return lines.join("\n");
@@ -194,7 +202,10 @@ export function describeTuned(t: TunedCluster): string {
   const weights = t.weightsKept
     ? `tuned weights ${t.weights.map((w) => w.toFixed(3)).join(" ")}`
     : `uniform weights x ${Number(scale.toFixed(3))}`;
-  return `tuned: ${method}, ${weights} (held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidates)`;
+  return (
+    `tuned: ${method}, ${weights} (held-back loss ${t.heldBackScreened.toFixed(4)} screened, ` +
+    `${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidates)`
+  );
 }
 
 function usd(n: number): string {

@@ -38,7 +38,10 @@ export function describeSubset(view: SubsetView): string {
   const heldOut =
     view.heldOutExactMatch === null ? "" : `, held-out exact match ${(100 * view.heldOutExactMatch).toFixed(1)}%`;
   const outcome = (view.state === "failed" || view.state === "waiting") && view.outcome ? `: ${view.outcome}` : "";
-  return `${view.key} ${view.state}, ${release}, ${describeTasks(view.tasks)}, need ${describeNeed(view)}, ${requests}${heldOut}${outcome}`;
+  return (
+    `${view.key} ${view.state}, ${release}, ${describeTasks(view.tasks)}, need ${describeNeed(view)}, ` +
+    `${requests}${heldOut}${outcome}`
+  );
 }
 
 interface SubsetPage {
@@ -51,7 +54,9 @@ export const subsets: Command = {
   usage: "<profileId> [--json]",
   summary:
     "A profile's subset releases (per-device task sets), one line each: key, state, release, tasks, need, demand.",
-  help: `A device that states its locales and apps (or a task set its profile names) is served a subset release built for that need, with its own
+  help:
+    `A device that states its locales and apps (or a task set its profile names) is served a subset release ` +
+    `built for that need, with its own
 signed release history. A stated need is built once the profile's subsetQuorum of distinct networks asked
 for it (default 2); a named task set on its first request. States: waiting (below the quorum, or on the
 build limits or the bound; the cron starts it), building, published, failed (the next request or cron tick

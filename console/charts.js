@@ -1,5 +1,8 @@
 // @ts-check
-/** Small charts drawn by hand: a line chart and a membership grid as SVG elements, the loss heatmap on a canvas. No library needed. */
+/**
+ * Small charts drawn by hand: a line chart and a membership grid as SVG elements, the loss heatmap on a canvas. No
+ * library needed.
+ */
 import { h, svg } from "./dom.js";
 
 const PALETTE = [
@@ -22,7 +25,8 @@ export function clusterColour(cluster) {
 
 /**
  * @param {{ name: string, colour: string, points: [number, number][] }[]} series
- * @param {{ width?: number, height?: number, xLabel: string, yLabel: string, xTicks?: [number, string][], yMin?: number, yMax?: number }} options
+ * @param {{ width?: number, height?: number, xLabel: string, yLabel: string, xTicks?: [number, string][], yMin?:
+ * number, yMax?: number }} options
  */
 export function lineChart(series, options) {
   const W = options.width ?? 420,

@@ -6,7 +6,10 @@
  */
 
 /** @typedef {Node | string | number | null | undefined | false | readonly any[]} Child (arrays nest) */
-/** @typedef {Record<string, string | number | boolean | null | undefined | Partial<CSSStyleDeclaration> | EventListener>} Attrs */
+/**
+ * @typedef {Record<string, string | number | boolean | null | undefined | Partial<CSSStyleDeclaration> |
+ * EventListener>} Attrs
+ */
 
 /**
  * An HTML element: `h("td", { class: "muted" }, task.id)`. Attributes that are null, undefined or

@@ -59,7 +59,8 @@ const TASKS_PUBLISH_DELAY_MS = 1_000;
  */
 const CATALOGUE_MIGRATIONS: readonly Migration[] = [
   (sql) => {
-    sql.exec(`
+    sql.exec(
+      `
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
       INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
       CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, contract TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -69,11 +70,14 @@ const CATALOGUE_MIGRATIONS: readonly Migration[] = [
         adapter_sha256 TEXT NOT NULL, fewshot INTEGER NOT NULL DEFAULT 0, test INTEGER NOT NULL DEFAULT 0,
         fewshot_sha256 TEXT NOT NULL DEFAULT '', test_sha256 TEXT NOT NULL DEFAULT '',
         updated_at TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, exact_match REAL);
+      CREATE TABLE IF NOT EXISTS merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, ` +
+        `rank INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, ` +
+        `exact_match REAL);
       CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, summary TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS profiles (
-        id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);`);
+        id TEXT PRIMARY KEY, profile TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL);`,
+    );
     keys.createKeyTable(sql);
     uploads.createUploadTable(sql);
   },
@@ -148,7 +152,8 @@ export class Catalogue extends DurableObject<Env> {
     const taken = this.nameTaken(contract.modelId, contract.aliases ?? []);
     if (taken) return { taken };
     this.sql.exec(
-      "INSERT INTO models (id, contract, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract = excluded.contract, updated_at = excluded.updated_at",
+      "INSERT INTO models (id, contract, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET contract " +
+        "= excluded.contract, updated_at = excluded.updated_at",
       contract.modelId,
       JSON.stringify(contract),
       new Date().toISOString(),
@@ -214,7 +219,8 @@ export class Catalogue extends DurableObject<Env> {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
          application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
-         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = excluded.updated_at`,
+         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = ` +
+        `excluded.updated_at`,
       upload.taskId,
       upload.modelId,
       upload.application ?? null,
@@ -273,7 +279,8 @@ export class Catalogue extends DurableObject<Env> {
     const row = this.sql
       .exec<{ version: number; updated_at: string }>(
         `INSERT INTO profiles (id, profile, version, updated_at) VALUES (?, ?, 1, ?) ON CONFLICT(id) DO UPDATE SET
-         profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, updated_at`,
+         profile = excluded.profile, version = version + 1, updated_at = excluded.updated_at RETURNING version, ` +
+          `updated_at`,
         id,
         JSON.stringify(profile),
         new Date().toISOString(),

@@ -16,9 +16,12 @@ import { migrate, type Migration } from "./migrations";
 
 const MIGRATIONS: readonly Migration[] = [
   (sql) =>
-    sql.exec(`
-    CREATE TABLE merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER NOT NULL);
-    CREATE TABLE losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, exact_match REAL);`),
+    sql.exec(
+      `
+    CREATE TABLE merges (cluster_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, rank INTEGER ` +
+        `NOT NULL);
+    CREATE TABLE losses (loss_key TEXT PRIMARY KEY, loss REAL NOT NULL, tokens INTEGER NOT NULL, exact_match REAL);`,
+    ),
 ];
 
 export class ClusterCache extends DurableObject<Env> {

@@ -82,7 +82,9 @@ export class ClusterRun extends DurableObject<Env> {
     await this.wake();
   }
 
-  /** The run's request as pinned when it started (task digests included): what a release checks against the catalogue. */
+  /**
+   * The run's request as pinned when it started (task digests included): what a release checks against the catalogue.
+   */
   config(): RunConfig | null {
     return tables.readRun(this.sql)?.parsed ?? null;
   }
@@ -143,7 +145,9 @@ export class ClusterRun extends DurableObject<Env> {
     if (this.blocks.record(blockId, dots, multiplyAdds) && run.phase === "similarity") await this.wake();
   }
 
-  /** A tuning candidate's answer (src/runs/tuneCandidates.ts): the tuners go on, and the run ends when the last is done. */
+  /**
+   * A tuning candidate's answer (src/runs/tuneCandidates.ts): the tuners go on, and the run ends when the last is done.
+   */
   async reportCandidate(candidateId: string, result: CandidateResult): Promise<void> {
     const run = tables.readRun(this.sql);
     if (run?.state !== "running" || run.phase !== "tune") return;
@@ -272,7 +276,8 @@ export class ClusterRun extends DurableObject<Env> {
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       // A domain error (an unusable adapter, a non-finite merge) is the same on every attempt.
-      if (!(e instanceof DomainError) && (info?.retryCount ?? 0) + 1 < PHASE_ATTEMPTS) throw e; // the runtime retries the alarm with backoff
+      // the runtime retries the alarm with backoff
+      if (!(e instanceof DomainError) && (info?.retryCount ?? 0) + 1 < PHASE_ATTEMPTS) throw e;
       await this.finish("failed", `${run.phase} of iteration ${run.iteration}: ${reason}`);
     }
   }

@@ -17,7 +17,8 @@ const MIGRATIONS: readonly Migration[] = [
   (sql) => {
     createReleaseTables(sql);
     sql.exec(
-      "CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS scope (id INTEGER PRIMARY KEY CHECK (id = 1), profile TEXT NOT NULL, subset " +
+        "TEXT NOT NULL)",
     );
   },
 ];

@@ -90,7 +90,8 @@ export class ReleaseHistory {
     );
     const signed = await this.sign(manifest);
     this.sql.exec(
-      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, catalogue_version, profile_version, objective, kind, source_version, clusters)
+      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, ` +
+        `catalogue_version, profile_version, objective, kind, source_version, clusters)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'publish', NULL, ?)`,
       version,
       manifest.createdAt,
@@ -177,7 +178,8 @@ export class ReleaseHistory {
     );
     const signed = await this.sign(manifest);
     this.sql.exec(
-      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, catalogue_version, profile_version, objective, kind, source_version, clusters)
+      `INSERT INTO releases (version, created_at, expires_at, rollout, manifest, signed, etag, run_id, ` +
+        `catalogue_version, profile_version, objective, kind, source_version, clusters)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'rollback', ?, ?)`,
       next,
       manifest.createdAt,

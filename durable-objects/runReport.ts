@@ -104,7 +104,8 @@ export class HeldOutReport {
         .exec<{ cluster: number }>("SELECT cluster FROM report_units WHERE task = ?", task)
         .one().cluster;
       return this.fail(
-        `task ${config.tasks[task].id} gave a non-finite held-out loss (${result.loss}) under cluster ${cluster}'s merged adapter`,
+        `task ${config.tasks[task].id} gave a non-finite held-out loss (${result.loss}) under cluster ` +
+          `${cluster}'s merged adapter`,
       );
     }
     if (!this.ledger.complete(id)) return;

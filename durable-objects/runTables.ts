@@ -46,7 +46,9 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
   loss: number | null;
   tokens: number | null;
   ms: number | null;
-  /** "cache" when the loss was known before the run asked, else "queue" (then leased: durable-objects/workLedger.ts). */
+  /**
+   * "cache" when the loss was known before the run asked, else "queue" (then leased: durable-objects/workLedger.ts).
+   */
   source: string;
   /** Forward passes the evaluator counted for this unit (null for a cached loss). */
   passes: number | null;
@@ -61,13 +63,15 @@ export interface UnitRow extends Record<string, SqlStorageValue> {
  */
 export const RUN_MIGRATIONS: readonly Migration[] = [
   (sql) =>
-    sql.exec(`
+    sql.exec(
+      `
     CREATE TABLE IF NOT EXISTS run (
       id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL,
       iteration INTEGER NOT NULL, reason TEXT, best_iteration INTEGER,
       created_at TEXT NOT NULL, updated_at TEXT NOT NULL, finished_at TEXT, messages INTEGER);
     CREATE TABLE IF NOT EXISTS iterations (
-      iteration INTEGER PRIMARY KEY, assignment TEXT NOT NULL, objective REAL, started_at TEXT NOT NULL, finished_at TEXT,
+      iteration INTEGER PRIMARY KEY, assignment TEXT NOT NULL, objective REAL, started_at TEXT NOT NULL, finished_at ` +
+        `TEXT,
       units_total INTEGER, units_pending INTEGER, full INTEGER NOT NULL DEFAULT 1, exact_match REAL);
     CREATE TABLE IF NOT EXISTS clusters (
       iteration INTEGER NOT NULL, cluster INTEGER NOT NULL, members TEXT NOT NULL, cluster_key TEXT NOT NULL,
@@ -75,47 +79,59 @@ export const RUN_MIGRATIONS: readonly Migration[] = [
     CREATE TABLE IF NOT EXISTS units (
       id TEXT PRIMARY KEY, iteration INTEGER NOT NULL, task INTEGER NOT NULL, cluster INTEGER NOT NULL,
       loss_key TEXT NOT NULL, loss REAL, tokens INTEGER, ms REAL, source TEXT NOT NULL,
-      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER, exact_match REAL);
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, error TEXT, passes INTEGER, claimed_at INTEGER, ` +
+        `exact_match REAL);
     CREATE INDEX IF NOT EXISTS units_pending ON units (iteration) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_overdue ON units (iteration, sent_at) WHERE loss IS NULL;
     CREATE INDEX IF NOT EXISTS units_by_task ON units (iteration, task);
     CREATE TABLE IF NOT EXISTS similarity (task INTEGER PRIMARY KEY, row BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS restarts (restart INTEGER PRIMARY KEY, first_iteration INTEGER NOT NULL, seed INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS restarts (restart INTEGER PRIMARY KEY, first_iteration INTEGER NOT NULL, seed INTEGER ` +
+        `NOT NULL);
     CREATE TABLE IF NOT EXISTS parts (task INTEGER PRIMARY KEY, iteration INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, ` +
+        `data TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS similarity_blocks (
       id TEXT PRIMARY KEY, dots BLOB, multiply_adds REAL, attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL,
       claimed_at INTEGER, error TEXT);
     CREATE TABLE IF NOT EXISTS report_state (
-      id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, reason TEXT, requested_at TEXT NOT NULL, finished_at TEXT);
+      id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, reason TEXT, requested_at TEXT NOT NULL, ` +
+        `finished_at TEXT);
     CREATE TABLE IF NOT EXISTS report_units (
       task INTEGER PRIMARY KEY, cluster INTEGER NOT NULL, merged_sha256 TEXT NOT NULL, test_sha256 TEXT NOT NULL,
       exact_match REAL, loss REAL, examples INTEGER, passes INTEGER,
       attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);
     CREATE TABLE IF NOT EXISTS tune_started (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT NULL, round INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS tune_clusters (cluster INTEGER PRIMARY KEY, members TEXT NOT NULL, state TEXT NOT ` +
+        `NULL, round INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS tune_candidates (
       id TEXT PRIMARY KEY, cluster INTEGER NOT NULL, key TEXT NOT NULL, merge TEXT NOT NULL,
       sha256 TEXT, bytes INTEGER, rank INTEGER, losses TEXT, passes INTEGER, ms REAL,
-      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`),
+      attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL, claimed_at INTEGER, error TEXT);`,
+    ),
   (sql) => {
     createWorkTable(sql);
     // Each kind's leases as they stood; work already done is marked done, with its sends counted.
-    sql.exec(`
+    sql.exec(
+      `
       INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
         SELECT id, 'unit', id, attempts, sent_at, claimed_at, CASE WHEN loss IS NULL THEN NULL ELSE 0 END, error
         FROM units WHERE source = 'queue';
       INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
-        SELECT id, 'similarity', id, attempts, sent_at, claimed_at, CASE WHEN dots IS NULL THEN NULL ELSE 0 END, error
+        SELECT id, 'similarity', id, attempts, sent_at, claimed_at, CASE WHEN dots IS NULL THEN NULL ELSE 0 END, ` +
+        `error
         FROM similarity_blocks;
       INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
-        SELECT 'test:' || task, 'report', task, attempts, sent_at, claimed_at, CASE WHEN loss IS NULL THEN NULL ELSE 0 END, error
+        SELECT 'test:' || task, 'report', task, attempts, sent_at, claimed_at, CASE WHEN loss IS NULL THEN NULL ELSE ` +
+        `0 END, error
         FROM report_units;
       INSERT INTO work (id, kind, ref, attempts, sent_at, claimed_at, done_at, error)
-        SELECT id, 'candidate', id, attempts, sent_at, claimed_at, CASE WHEN losses IS NULL THEN NULL ELSE 0 END, error
+        SELECT id, 'candidate', id, attempts, sent_at, claimed_at, CASE WHEN losses IS NULL THEN NULL ELSE 0 END, ` +
+        `error
         FROM tune_candidates WHERE attempts > 0;
-      UPDATE run SET messages = coalesce(messages, (SELECT coalesce(sum(attempts), 0) FROM units WHERE source = 'queue'));
-      DROP INDEX units_overdue;`);
+      UPDATE run SET messages = coalesce(messages, (SELECT coalesce(sum(attempts), 0) FROM units WHERE source = ` +
+        `'queue'));
+      DROP INDEX units_overdue;`,
+    );
     for (const table of ["units", "similarity_blocks", "report_units", "tune_candidates"]) {
       for (const column of ["attempts", "sent_at", "claimed_at", "error"])
         sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
@@ -151,7 +167,10 @@ export function readSimilarity(sql: SqlStorage, n: number): Float64Array | null 
   return similarity;
 }
 
-/** The D2C trajectory an iteration belongs to (restart 0 is the run's own start; runs without restarts have none stored). */
+/**
+ * The D2C trajectory an iteration belongs to (restart 0 is the run's own start; runs without restarts have none
+ * stored).
+ */
 export interface Restart {
   readonly restart: number;
   readonly firstIteration: number;
@@ -247,7 +266,8 @@ export function recordUnitLoss(
 ): (UnitCounts & { iteration: number }) | null {
   const unit = sql
     .exec<{ iteration: number }>(
-      "UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ? WHERE id = ? AND loss IS NULL RETURNING iteration",
+      "UPDATE units SET loss = ?, tokens = ?, ms = ?, passes = ?, exact_match = ? WHERE id = ? AND loss IS " +
+        "NULL RETURNING iteration",
       result.loss,
       result.tokens,
       result.ms,
@@ -259,7 +279,8 @@ export function recordUnitLoss(
   if (!unit) return null;
   const counts = sql
     .exec<{ total: number; pending: number }>(
-      "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS total, units_pending AS pending",
+      "UPDATE iterations SET units_pending = units_pending - 1 WHERE iteration = ? RETURNING units_total AS " +
+        "total, units_pending AS pending",
       unit.iteration,
     )
     .one();
@@ -300,7 +321,8 @@ export function insertCluster(
   merged: { sha256: string; bytes: number; rank: number },
 ): void {
   sql.exec(
-    "INSERT OR REPLACE INTO clusters (iteration, cluster, members, cluster_key, sha256, bytes, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT OR REPLACE INTO clusters (iteration, cluster, members, cluster_key, sha256, bytes, rank) VALUES " +
+      "(?, ?, ?, ?, ?, ?, ?)",
     iteration,
     cluster,
     JSON.stringify(members),

@@ -2,8 +2,8 @@
  * Merge tuning of a finished clustering (issue 15), in the run's object: one tuner per cluster
  * of two or more tasks (src/tuning/cluster.ts, the rule the experiment measured), its state
  * stored between rounds, each round's merges sent as queue messages (src/runs/tuneCandidates.ts),
- * leased through the run's ledger (kind "candidate"). When a tuner is done, its chosen merge is evaluated once more as the
- * cluster's `final` candidate: that builds the adapter shipped and measures its few-shot losses.
+ * leased through the run's ledger (kind "candidate"). When a tuner is done, its chosen merge is evaluated once more as
+ * the cluster's `final` candidate: that builds the adapter shipped and measures its few-shot losses.
  */
 import type { MergeOptions } from "../src/adapters/merge";
 import type { RunConfig } from "../src/runs/config";

@@ -43,7 +43,8 @@ export async function plannedUnits(
       const hit = known[keys[i]];
       const id = `${iteration}:${t}:${c}`;
       sql.exec(
-        "INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, source, exact_match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO units (id, iteration, task, cluster, loss_key, loss, tokens, source, exact_match) VALUES " +
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
         id,
         iteration,
         t,
@@ -114,5 +115,8 @@ export function nonFiniteLossReason(sql: SqlStorage, config: RunConfig, unitId: 
   const members = (JSON.parse(tables.clustersOfIteration(sql, unit.iteration)[unit.cluster].members) as number[]).map(
     (t) => config.tasks[t].id,
   );
-  return `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} of iteration ${unit.iteration}, the merge of ${members.join(", ")}`;
+  return (
+    `task ${config.tasks[unit.task].id} gave a non-finite few-shot loss (${loss}) under cluster ${unit.cluster} ` +
+    `of iteration ${unit.iteration}, the merge of ${members.join(", ")}`
+  );
 }

@@ -19,8 +19,11 @@ interface KeyRow extends Record<string, SqlStorageValue> {
 export type KeyChange = { readonly keys: SigningKey[] } | { readonly refused: string };
 
 export function createKeyTable(sql: SqlStorage): void {
-  sql.exec(`CREATE TABLE IF NOT EXISTS signing_keys (
-    key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, status TEXT NOT NULL, certificate TEXT, retirement TEXT, added_at TEXT NOT NULL)`);
+  sql.exec(
+    `CREATE TABLE IF NOT EXISTS signing_keys (
+    key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, status TEXT NOT NULL, certificate TEXT, retirement TEXT, ` +
+      `added_at TEXT NOT NULL)`,
+  );
 }
 
 export function listKeys(sql: SqlStorage): SigningKey[] {

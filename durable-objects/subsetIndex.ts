@@ -78,16 +78,19 @@ interface SubsetRow extends Record<string, SqlStorageValue> {
 }
 
 export function createSubsetTables(sql: SqlStorage): void {
-  sql.exec(`
+  sql.exec(
+    `
     CREATE TABLE IF NOT EXISTS subsets (
-      key TEXT PRIMARY KEY, tasks TEXT NOT NULL, locales TEXT NOT NULL, apps TEXT NOT NULL, task_set TEXT, state TEXT NOT NULL,
+      key TEXT PRIMARY KEY, tasks TEXT NOT NULL, locales TEXT NOT NULL, apps TEXT NOT NULL, task_set TEXT, state ` +
+      `TEXT NOT NULL,
       run_id TEXT, outcome TEXT, pinned TEXT, released INTEGER NOT NULL, requests INTEGER NOT NULL,
       touched INTEGER NOT NULL UNIQUE,
       first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS demand (
       key TEXT NOT NULL, network TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (key, network));
     CREATE TABLE IF NOT EXISTS introductions (network TEXT NOT NULL, at TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS subset_builds (started_at TEXT NOT NULL);`);
+    CREATE TABLE IF NOT EXISTS subset_builds (started_at TEXT NOT NULL);`,
+  );
 }
 
 /**
@@ -293,7 +296,8 @@ export function building(sql: SqlStorage, key: string, runId: string): void {
 
 /**
  * The one caller allowed to publish the run's end: the run's message, or the cron, or the build
- * itself when the run ended before it was recorded (all cached). Released by `built`, or by `unclaim` after an unexpected error.
+ * itself when the run ended before it was recorded (all cached). Released by `built`, or by `unclaim` after an
+ * unexpected error.
  */
 export function claimFinish(sql: SqlStorage, key: string, runId: string): boolean {
   return (

@@ -51,7 +51,8 @@ server.listen(port, values.host, () => {
       ? "CUDA execution provider (CPU where a session cannot use it)"
       : `CPU execution provider (CUDA: ${runtime.cudaMissing})`;
   console.log(
-    `d2c-edge evaluator on http://${values.host}:${bound}: onnxruntime-node ${runtime.version}, ${provider}, ${runtime.threads} threads; reading through ${workerUrl}`,
+    `d2c-edge evaluator on http://${values.host}:${bound}: onnxruntime-node ${runtime.version}, ${provider}, ` +
+      `${runtime.threads} threads; reading through ${workerUrl}`,
   );
 });
 

@@ -91,7 +91,8 @@ export class UnitEvaluator {
 
   private async load(modelId: string, contract: ModelContract): Promise<LoadedModel> {
     const dir = contract.onnx.sha256;
-    // External data first: onnxruntime-node reads it beside the graph (by the graph's file names) when the session opens.
+    // External data first: onnxruntime-node reads it beside the graph (by the graph's file names) when the session
+    // opens.
     await Promise.all(
       (contract.onnx.externalData ?? []).map((f) =>
         this.objects.file(externalDataKey(modelId, f), dir, basename(f.file), f.sha256),

@@ -21,6 +21,7 @@ for (const name of readdirSync(out)) {
 }
 const limit = 10 * 1024 * 1024;
 console.log(
-  `bundle: ${(raw / 1048576).toFixed(2)} MiB raw, ${(gzip / 1048576).toFixed(2)} MiB gzip (paid plan limit 10 MiB compressed)`,
+  `bundle: ${(raw / 1048576).toFixed(2)} MiB raw, ${(gzip / 1048576).toFixed(2)} MiB gzip (paid plan limit 10 ` +
+    `MiB compressed)`,
 );
 if (gzip >= limit) process.exit(1);

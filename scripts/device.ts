@@ -103,12 +103,14 @@ const client = new OtaClient({
 
 const result = await client.sync();
 console.log(
-  `sync: ${result.status}, version ${result.version}, downloaded ${result.downloaded.length} blob(s)${result.error ? `; ${result.error}` : ""}`,
+  `sync: ${result.status}, version ${result.version}, downloaded ${result.downloaded.length} ` +
+    `blob(s)${result.error ? `; ${result.error}` : ""}`,
 );
 const manifest = await client.current();
 if (manifest) {
   console.log(
-    `profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`,
+    `profile ${manifest.profile}${manifest.subset ? `, task set ${manifest.subset}` : ""}, release ` +
+      `${manifest.version}, rollout ${manifest.rollout}%, expires ${manifest.expiresAt}`,
   );
   // A parts release is one file per task: the lines below say more, task by task.
   const parts = manifest.adapters.some((a) => a.format === "parts");

@@ -61,7 +61,8 @@ try {
   console.log("  TOKEN=$(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)");
   console.log(`  curl -H "Authorization: Bearer $TOKEN" ${URL}/v1/tasks`);
   console.log(
-    `  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d '{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`,
+    `  curl -H "Authorization: Bearer $TOKEN" -X POST ${URL}/v1/evaluate -d ` +
+      `'{"task":"gec-de","adapter":"gec-de","split":"test"}'\n`,
   );
 } catch (error) {
   console.error(error);

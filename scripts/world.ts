@@ -95,7 +95,8 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
   const smallest = sources.reduce((min, s) => (s.pool.length < min.pool.length ? s : min));
   if (smallest.pool.length < FEWSHOT + options.test) {
     throw new RangeError(
-      `--test ${options.test}: ${smallest.id} has ${smallest.pool.length} distinct examples, ${FEWSHOT} few-shot + ${options.test} held-out needed; examples are never repeated`,
+      `--test ${options.test}: ${smallest.id} has ${smallest.pool.length} distinct examples, ${FEWSHOT} ` +
+        `few-shot + ${options.test} held-out needed; examples are never repeated`,
     );
   }
 

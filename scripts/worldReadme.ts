@@ -15,11 +15,13 @@ export interface ReadmeFacts {
 
 export function worldReadme(f: ReadmeFacts): string {
   const minPool = Math.min(...f.poolSizes);
-  return `# Scale world: ${f.n} synthetic tasks (seed ${f.seed})
+  return (
+    `# Scale world: ${f.n} synthetic tasks (seed ${f.seed})
 
 Generated, not trained, and not committed. Written by
 
-    npm run world -- --n ${f.n} --seed ${f.seed} --out <this directory> --from ${f.from} --test ${f.test} --mix-max ${f.mixMax} --noise ${f.noise} --noise-rank ${f.noiseRank}
+    npm run world -- --n ${f.n} --seed ${f.seed} --out <this directory> --from ${f.from} --test ${f.test} --mix-max ` +
+    `${f.mixMax} --noise ${f.noise} --noise-rank ${f.noiseRank}
 
 The same command gives the same bytes. The layout is r2-fixtures' (without \`golden/\`, \`variants/\` and
 \`models/${f.modelId}/plain/\`), so it can be seeded (\`npm run seed -- --dir <dir>\`), pushed
@@ -29,7 +31,8 @@ The same command gives the same bytes. The layout is r2-fixtures' (without \`gol
 |---|---|
 | \`catalogue.json\` | the ${f.n} tasks: id, modelId, application, language |
 | \`models/${f.modelId}/\` | model.onnx, model.json, tokenizer.json, tokenizer_config.json, copied from ${f.from} |
-| \`adapters/{taskId}/\` | PEFT LoRA, r=8, lora_alpha=8 (scaling 1), q/k/v/o of every layer, fp16, base_model_name_or_path ${f.modelId} |
+| \`adapters/{taskId}/\` | PEFT LoRA, r=8, lora_alpha=8 (scaling 1), q/k/v/o of every layer, fp16, ` +
+    `base_model_name_or_path ${f.modelId} |
 | \`examples/{taskId}/fewshot.jsonl\`, \`test.jsonl\` | 10 few-shot and ${f.test} held-out examples, disjoint |
 | \`world.json\` | the settings, and per task its source, sibling, sibling kind and mix weight w |
 
@@ -66,5 +69,6 @@ ${f.from}/catalogue.json, and its application and language. From a seeded stream
   part: clustering structure (application vs language) is inherited from the ${f.sources} trained tasks,
   not discovered. The perturbation is isotropic Gaussian, unlike a real fine-tune's update.
 - **One small base model** (${f.modelId}), one tokenizer, rank 8 everywhere.
-`;
+`
+  );
 }

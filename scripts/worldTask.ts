@@ -79,7 +79,8 @@ export function deriveTask(
   const needed = options.fewshot + options.test;
   if (pool.length < needed)
     throw new RangeError(
-      `${source.id}: ${pool.length} distinct examples, ${needed} needed (fewshot ${options.fewshot} + test ${options.test})`,
+      `${source.id}: ${pool.length} distinct examples, ${needed} needed (fewshot ${options.fewshot} + test ` +
+        `${options.test})`,
     );
   return {
     sibling: sibling.id,

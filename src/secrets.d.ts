@@ -7,10 +7,19 @@ interface Env {
   ADMIN_TOKEN?: string;
   /** Ed25519 private key (JWK) signing release manifests (`wrangler secret put`; locally `.dev.vars`). */
   MANIFEST_SIGNING_KEY?: string;
-  /** During a key rotation, the next key's private JWK (`wrangler secret put`), until it becomes current (docs/decisions/0009). */
+  /**
+   * During a key rotation, the next key's private JWK (`wrangler secret put`), until it becomes current
+   * (docs/decisions/0009).
+   */
   MANIFEST_SIGNING_KEY_NEXT?: string;
-  /** Per-isolate memo of the device path's read model, ms (default 5000; tests set 0). Optional, so not in wrangler.toml. */
+  /**
+   * Per-isolate memo of the device path's read model, ms (default 5000; tests set 0). Optional, so not in
+   * wrangler.toml.
+   */
   READ_MODEL_ISOLATE_MS?: string;
-  /** How often one isolate reports a device need to the Queue, ms (default 60000; tests set 0). Optional, so not in wrangler.toml. */
+  /**
+   * How often one isolate reports a device need to the Queue, ms (default 60000; tests set 0). Optional, so not in
+   * wrangler.toml.
+   */
   SUBSET_REPORT_MS?: string;
 }

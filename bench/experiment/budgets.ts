@@ -75,7 +75,10 @@ type Scored = Awaited<ReturnType<typeof score>>;
 const exactMatch = (rows: readonly { test: Scored }[]) =>
   (100 * rows.reduce((s, r) => s + r.test.exact, 0)) / rows.reduce((s, r) => s + r.test.n, 0);
 
-/** `--report-only`: budgets.md and budgets.svg written again from the budgets.json in `dir` (a wording change, no measurement). */
+/**
+ * `--report-only`: budgets.md and budgets.svg written again from the budgets.json in `dir` (a wording change, no
+ * measurement).
+ */
 export function rewriteBudgetsReport(dir: string): void {
   const report = JSON.parse(readFileSync(join(dir, "budgets.json"), "utf8")) as BudgetsReport;
   writeFileSync(join(dir, "budgets.md"), budgetsMarkdown(report));

@@ -133,15 +133,20 @@ export function budgetsSvg(report: BudgetsReport): string {
       `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text ` +
       `x="${W - R + 30}" y="${T + i * 20 + 5}">${m}</text>`,
   );
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}
-<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>
+<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" ` +
+    `y2="${H - B}" stroke="#333"/>
 ${xticks.join("\n")}
-<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">bytes stored, % of the 40 own adapters at fp16 (log scale)</text>
-<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">held-out exact match (%)</text>
+<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">bytes stored, % of the 40 own adapters at fp16 (log ` +
+    `scale)</text>
+<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">held-out ` +
+    `exact match (%)</text>
 ${series.join("\n")}
 ${legend.join("\n")}
 </svg>
-`;
+`
+  );
 }

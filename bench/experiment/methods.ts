@@ -32,7 +32,10 @@ export interface Clustering {
 export interface D2COptions {
   readonly prune?: PruneSettings;
   readonly ranking?: "loss" | "similarity" | "stale";
-  /** D2C's starting assignment; default k-means on the task vectors (a device's subset starts from its profile's clusters). */
+  /**
+   * D2C's starting assignment; default k-means on the task vectors (a device's subset starts from its profile's
+   * clusters).
+   */
   readonly start?: Assignment;
   /** World task index of each of the run's n tasks (the Scorer's indices); default 0..n-1, the whole world. */
   readonly tasks?: readonly number[];
@@ -44,7 +47,10 @@ export interface D2COptions {
   readonly restartCriterion?: RestartCriterion;
 }
 
-/** Starts of d2c-restarts unless told otherwise: 2 and 4 both paid at K = 5, 4 more at K = 10, 8 no more than 4 (docs/tuning.md). */
+/**
+ * Starts of d2c-restarts unless told otherwise: 2 and 4 both paid at K = 5, 4 more at K = 10, 8 no more than 4
+ * (docs/tuning.md).
+ */
 export const DEFAULT_RESTARTS = 4;
 /** Lowest J lost 5.3 points at K = 3; few-shot exact match gained 1.0-3.0 at K = 3, 5, 10, 20 (docs/tuning.md). */
 export const DEFAULT_RESTART_CRITERION: RestartCriterion = "exactMatch";
@@ -96,7 +102,10 @@ export async function cluster(
   };
 }
 
-/** Mean exact match (held-out, or few-shot for choosing among restarts) and mean few-shot loss of the tasks under their clusters. */
+/**
+ * Mean exact match (held-out, or few-shot for choosing among restarts) and mean few-shot loss of the tasks under their
+ * clusters.
+ */
 export async function scoreAssignment(
   scorer: Scorer,
   assignment: Assignment,

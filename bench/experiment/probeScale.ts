@@ -44,7 +44,9 @@ for (const seed of [0, 1, 2]) {
       }
     }
     console.log(
-      `K=${k} seed ${seed} ${label.padEnd(12)} held-out EM ${((100 * em) / 40).toFixed(1)} few-shot ${(fl / 40).toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s  sizes ${clusters.map((c) => c.length).join(",")}`,
+      `K=${k} seed ${seed} ${label.padEnd(12)} held-out EM ${((100 * em) / 40).toFixed(1)} few-shot ` +
+        `${(fl / 40).toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s  sizes ` +
+        `${clusters.map((c) => c.length).join(",")}`,
     );
   }
 }

@@ -134,11 +134,14 @@ function markdown(r: Results): string {
   const lines = [
     "# D2C against random and K-means on the reference world",
     "",
-    `Held-out exact match (%, mean over ${r.n} tasks; mean ± std over seeds ${r.seeds.join(", ")}) of each task under its`,
-    `cluster's merged adapter (merge ${JSON.stringify(r.merge)}, uniform weights; D2C at most ${r.maxIterations} iterations).`,
+    `Held-out exact match (%, mean over ${r.n} tasks; mean ± std over seeds ${r.seeds.join(", ")}) of each ` +
+      `task under its`,
+    `cluster's merged adapter (merge ${JSON.stringify(r.merge)}, uniform weights; D2C at most ` +
+      `${r.maxIterations} iterations).`,
     `Base model ${pct(base.mean)}%, own LoRAs (100% storage) ${pct(own.mean)}%.`,
     "",
-    "`d2c` is pruned D2C (each task under its own cluster and its m = 2 most promising others, a full sweep before a fixed",
+    "`d2c` is pruned D2C (each task under its own cluster and its m = 2 most promising others, a full sweep " +
+      "before a fixed",
     "point is declared), `d2c-full` the full schedule (every task under every cluster every iteration).",
     ...(has("d2c-restarts") || has("d2c-tuned")
       ? [
@@ -147,14 +150,18 @@ function markdown(r: Results): string {
               ? "the lowest few-shot J"
               : "the highest few-shot exact match (then the lowest few-shot J)"
           };`,
-          `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed merges, ${
-            tuning.densities.length
-              ? `svd and ties_svd,` + ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}`
-              : "svd"
-          } at uniform weights times ${tuning.scales.join(", ")}`,
+          `\`d2c-tuned\` then chooses each cluster's merge on its members' few-shot loss: first a screen of fixed ` +
+            `merges, ${
+              tuning.densities.length
+                ? `svd and ties_svd,` +
+                  ` dare_ties_svd, magnitude_prune_svd at densities ${tuning.densities.join(", ")}`
+                : "svd"
+            } at uniform weights times ${tuning.scales.join(", ")}`,
           `(TIES-family from weights 1), then per-member weights by CMA-ES (${tuning.budget} evaluations per fold,`,
-          `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
-          `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot examples. Held-out examples are never used to choose.`,
+          `${tuning.scaleCoordinate ? "a shared log scale plus per-member log weights" : "per-member log weights"}` +
+            `, step ${tuning.sigma0}, penalty ${tuning.penalty} on the worst member),`,
+          `kept only when they beat the screened merge on ${tuning.folds} held-back folds of the few-shot ` +
+            `examples. Held-out examples are never used to choose.`,
           "What was tried on the way to these settings, and the restart criteria compared: [tuning.md](tuning.md).",
         ]
       : []),
@@ -176,20 +183,29 @@ function markdown(r: Results): string {
     ...r.costs.map(
       (c) =>
         `Cost of one ${LABELS[c.method]} run (N=${c.n}, K=${c.k}, seed 0, empty cache): ${c.iterations} iterations, ` +
-        `${c.forwardPasses} forward passes (${c.evaluations} task x cluster evaluations, ${c.cacheHits} answered by the loss cache), ` +
-        `${(c.ms / 1000).toFixed(1)} s, best J ${c.objective.toFixed(4)}${c.fixedPoint ? " at a full-sweep fixed point" : " (stopped at the iteration cap)"}; ` +
-        `the naive schedule (every task under every cluster every iteration) needs ${c.naiveEvaluations * c.fewShotBatches} forward passes ` +
+        `${c.forwardPasses} forward passes (${c.evaluations} task x cluster evaluations, ${c.cacheHits} ` +
+        `answered by the loss cache), ` +
+        `${(c.ms / 1000).toFixed(1)} s, best J ` +
+        `${c.objective.toFixed(4)}` +
+        `${c.fixedPoint ? " at a full-sweep fixed point" : " (stopped at the iteration cap)"}` +
+        `; ` +
+        `the naive schedule (every task under every cluster every iteration) needs ` +
+        `${c.naiveEvaluations * c.fewShotBatches} forward passes ` +
         `for as many iterations (${((100 * c.forwardPasses) / (c.naiveEvaluations * c.fewShotBatches)).toFixed(0)}%).`,
     ),
     "",
-    `Produced by \`npm run experiment -- ${r.command}\` in ${r.seconds.toFixed(0)} s (onnxruntime-node, one thread, this machine: 2 cores).`,
+    `Produced by \`npm run experiment -- ${r.command}\` in ${r.seconds.toFixed(0)} s (onnxruntime-node, one ` +
+      `thread, this machine: 2 cores).`,
     "Every number behind the table: [results.json](results.json).",
     "",
   ];
   return lines.join("\n");
 }
 
-/** Per seed, for the issue-15 methods: held-out exact match beside d2c and K-means, and the forward passes each run adds. */
+/**
+ * Per seed, for the issue-15 methods: held-out exact match beside d2c and K-means, and the forward passes each run
+ * adds.
+ */
 function newMethodTable(r: Results, ks: readonly number[]): string[] {
   const fresh = (["d2c-restarts", "d2c-tuned"] as const).filter((m) => r.rows.some((row) => row.method === m));
   if (fresh.length === 0) return [];
@@ -197,7 +213,8 @@ function newMethodTable(r: Results, ks: readonly number[]): string[] {
     r.rows.find((row) => row.method === m && row.k === k && row.seed === seed);
   const em = (row: ResultRow | undefined) => (row ? pct(row.meanExactMatch) : "-");
   return [
-    "Per seed (held-out exact match %; forward passes: few-shot passes of the whole run from an empty cache, + those beyond plain `d2c`'s):",
+    "Per seed (held-out exact match %; forward passes: few-shot passes of the whole run from an empty cache, " +
+      "+ those beyond plain `d2c`'s):",
     "",
     `| K | seed | K-means | D2C (pruned) | ${fresh.map((m) => `${LABELS[m]} | passes`).join(" | ")} |`,
     `|---|---|---|---|${fresh.map(() => "---|---").join("|")}|`,
@@ -230,7 +247,8 @@ function plot(r: Results): string {
   const series = shown.map((m) => {
     const points = ks.map((k) => [x(k), y(summary(r.rows, m, k)!.mean)] as const);
     return (
-      `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" points="${points.map((p) => p.join(",")).join(" ")}"/>` +
+      `<polyline fill="none" stroke="${COLOURS[m]}" stroke-width="2" ` +
+      `points="${points.map((p) => p.join(",")).join(" ")}"/>` +
       points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${COLOURS[m]}"/>`).join("")
     );
   });
@@ -243,7 +261,8 @@ function plot(r: Results): string {
   );
   const yticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map(
     (v) =>
-      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v * 100}</text><line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
+      `<text x="${L - 8}" y="${y(v) + 4}" text-anchor="end">${v * 100}</text><line x1="${L}" x2="${W - R}" ` +
+      `y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`,
   );
   const legend = (
     [
@@ -255,18 +274,23 @@ function plot(r: Results): string {
     ] as const
   ).map(
     (m, i) =>
-      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text x="${W - R + 30}" y="${T + i * 20 + 5}">${LABELS[m]}</text>`,
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="12" height="3" fill="${COLOURS[m]}"/><text ` +
+      `x="${W - R + 30}" y="${T + i * 20 + 5}">${LABELS[m]}</text>`,
   );
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${H}" fill="white"/>
 ${yticks.join("\n")}
-<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>
+<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${L}" y1="${T}" ` +
+    `y2="${H - B}" stroke="#333"/>
 ${ticks.join("\n")}
 <text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">storage (K of ${r.n} adapters, log scale)</text>
-<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">held-out exact match (%)</text>
+<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">held-out ` +
+    `exact match (%)</text>
 ${hline("base", 0)}${hline("own", r.n)}
 ${series.join("\n")}
 ${legend.join("\n")}
 </svg>
-`;
+`
+  );
 }

@@ -1,8 +1,8 @@
 /**
  * `npm run experiment [-- --fixtures DIR --ks 1,3,5,10,20,40 --seeds 0,1,2 --threads 1 --methods ...]`:
  * the paper's comparison on a fixtures world. For each storage budget K and seed: held-out
- * exact match and few-shot loss of random, K-means and D2C (pruned, `d2c`, and full, `d2c-full`) clusterings (svd merge to rank 8,
- * uniform weights), beside the base model and each task's own LoRA; and issue 15's `d2c-restarts`
+ * exact match and few-shot loss of random, K-means and D2C (pruned, `d2c`, and full, `d2c-full`) clusterings (svd merge
+ * to rank 8, uniform weights), beside the base model and each task's own LoRA; and issue 15's `d2c-restarts`
  * (R seeded starts, lowest few-shot J) and `d2c-tuned` (restarts, then each cluster's merge method
  * and weights chosen on held-back few-shot folds: tuning.ts). Writes docs/results.{md,json,svg}.
  * With `--subsets`, per-device task sets instead (subsets.ts): docs/subsets.{md,json}; with
@@ -108,10 +108,12 @@ async function comparison(): Promise<void> {
     world.model.contract.loraTargets,
   );
   console.log(
-    `${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, uniform weights`,
+    `${n} tasks from ${values.fixtures}, loaded in ${elapsed().toFixed(1)} s; merge ${JSON.stringify(MERGE)}, ` +
+      `uniform weights`,
   );
 
-  // Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse counts).
+  // Cost of one D2C run at N=40-like scale, K=5, pruned and full, each from an empty cache (only the run's own reuse
+  // counts).
   const costK = Math.min(5, n);
   const costOf = async (method: "d2c" | "d2c-full"): Promise<RunCost> => {
     const costScorer = new Scorer(world, MERGE);
@@ -133,7 +135,9 @@ async function comparison(): Promise<void> {
     };
     console.log(
       `cost ${method} N=${n} K=${costK} seed 0: ${cost.iterations} iterations, ${cost.forwardPasses} forward passes, ` +
-        `loss-cache hits ${cost.cacheHits}/${cost.evaluations} (${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ${cost.objective.toFixed(4)}; ` +
+        `loss-cache hits ${cost.cacheHits}/${cost.evaluations} ` +
+        `(${((100 * cost.cacheHits) / cost.evaluations).toFixed(0)}%), ${(cost.ms / 1000).toFixed(1)} s, J ` +
+        `${cost.objective.toFixed(4)}; ` +
         `naive schedule: ${cost.naiveEvaluations * cost.fewShotBatches} forward passes`,
     );
     return cost;
@@ -149,7 +153,8 @@ async function comparison(): Promise<void> {
   const progress = (done: number, what: string) => {
     const rate = elapsed() / done;
     console.log(
-      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${(rate * (total - done)).toFixed(0)} s`,
+      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ` +
+        `~${(rate * (total - done)).toFixed(0)} s`,
     );
   };
 
@@ -225,7 +230,8 @@ async function comparison(): Promise<void> {
       : {};
     rows.push({ method, k, seed, ...score, ...passes, ...detail });
     const extra = method.startsWith("d2c")
-      ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}`
+      ? `, ${iterations.length} iterations, J ${iterations[0].objective.toFixed(3)} -> ` +
+        `${Math.min(...iterations.map((x) => x.objective)).toFixed(3)}`
       : "";
     const cost = isNew ? `, ${meter.forwardPasses} forward passes (+${passes.extraForwardPasses} over d2c)` : "";
     const chosen = tuned
@@ -236,13 +242,15 @@ async function comparison(): Promise<void> {
       : "";
     progress(
       i + 3,
-      `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ${score.meanFewShotLoss.toFixed(3)}${extra}${cost}${chosen}`,
+      `K=${k} seed ${seed} ${method}: exact match ${(100 * score.meanExactMatch).toFixed(1)}%, few-shot loss ` +
+        `${score.meanFewShotLoss.toFixed(3)}${extra}${cost}${chosen}`,
     );
   }
 
   const seconds = elapsed();
   console.log(
-    `experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`,
+    `experiment: ${seconds.toFixed(0)} s, ${scorer.forwardPasses} forward passes, ` +
+      `${scorer.cacheHits}/${scorer.evaluations} evaluations from cache`,
   );
   writeResults(values.out, {
     rows,

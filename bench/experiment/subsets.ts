@@ -124,7 +124,8 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
   );
   const devices = devicesOf(world);
   console.log(
-    `${n} tasks from ${options.fixtures}, loaded in ${elapsed().toFixed(1)} s; ${devices.length} devices, K=${K}, seeds ${options.seeds.join(",")}`,
+    `${n} tasks from ${options.fixtures}, loaded in ${elapsed().toFixed(1)} s; ${devices.length} devices, ` +
+      `K=${K}, seeds ${options.seeds.join(",")}`,
   );
 
   // Held-out scores and merges are shared by every run; each seed's profile-wide run gets its own loss cache.
@@ -136,7 +137,8 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
   const progress = (what: string) => {
     done++;
     console.log(
-      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ~${((elapsed() / done) * (total - done)).toFixed(0)} s`,
+      `[${done}/${total}] ${what}  elapsed ${elapsed().toFixed(0)} s, remaining ` +
+        `~${((elapsed() / done) * (total - done)).toFixed(0)} s`,
     );
   };
 
@@ -221,11 +223,14 @@ export async function runSubsets(options: SubsetsOptions): Promise<void> {
       rows.push(row);
       const passes =
         row.method === "d2c"
-          ? `, ${row.iterations} iterations, forward passes warm ${row.forwardPassesWarm} / cold ${row.forwardPassesCold}`
+          ? `, ${row.iterations} iterations, forward passes warm ${row.forwardPassesWarm} / cold ` +
+            `${row.forwardPassesCold}`
           : "";
       progress(
-        `seed ${seed} ${device.languages.join("+")} x ${device.apps.join("+")} (${device.tasks.length} tasks) ${row.method}: ` +
-          `exact match ${(100 * row.subsetExactMatch).toFixed(1)}% vs profile-wide ${(100 * row.profileExactMatch).toFixed(1)}%${passes}`,
+        `seed ${seed} ${device.languages.join("+")} x ${device.apps.join("+")} (${device.tasks.length} ` +
+          `tasks) ${row.method}: ` +
+          `exact match ${(100 * row.subsetExactMatch).toFixed(1)}% vs profile-wide ` +
+          `${(100 * row.profileExactMatch).toFixed(1)}%${passes}`,
       );
     }
   }

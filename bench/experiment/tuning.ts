@@ -10,7 +10,9 @@ import { screenCandidates } from "../../src/tuning/screen.ts";
 import { Scorer, type Meter } from "./scorer.ts";
 import type { TuneSettings as TuningSettings } from "../../src/runs/config.ts";
 
-/** The Worker's tuning settings (src/runs/config.ts) with its densities resolved to the screened merges, and the seed. */
+/**
+ * The Worker's tuning settings (src/runs/config.ts) with its densities resolved to the screened merges, and the seed.
+ */
 export interface TuneSettings extends Omit<TuningSettings, "densities"> {
   /** Merge settings screened at uniform weights; the first is the untuned merge (D2C's). */
   readonly methods: readonly MergeSettings[];

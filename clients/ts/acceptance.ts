@@ -35,7 +35,8 @@ export function checkAcceptable(manifest: Manifest, context: AcceptanceContext):
   const highest = Object.hasOwn(context.versions, stream) ? context.versions[stream] : undefined;
   if (highest !== undefined && manifest.version < highest) {
     throw new Error(
-      `manifest version ${manifest.version} is lower than ${highest}, already accepted for ${manifest.subset === undefined ? "profile" : "task set"} "${stream}"`,
+      `manifest version ${manifest.version} is lower than ${highest}, already accepted for ` +
+        `${manifest.subset === undefined ? "profile" : "task set"} "${stream}"`,
     );
   }
 }

@@ -44,9 +44,8 @@ export async function downloadAdapter(
   } else {
     await response.body?.cancel();
     if (response.status === 206) await store.delete(partialKey);
-    throw new Error(
-      `adapter ${sha256}: HTTP ${response.status}${response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : ""}`,
-    );
+    const range = response.status === 206 ? ` with Content-Range "${response.headers.get("Content-Range")}"` : "";
+    throw new Error(`adapter ${sha256}: HTTP ${response.status}${range}`);
   }
 
   const received = await readBody(response, prefix, adapter.bytes);
@@ -57,7 +56,8 @@ export async function downloadAdapter(
   if (received.cut !== null || received.bytes.byteLength < adapter.bytes) {
     await store.put(partialKey, received.bytes);
     throw new Error(
-      `adapter ${sha256}: download stopped at ${received.bytes.byteLength} of ${adapter.bytes} bytes${received.cut ? ` (${received.cut})` : ""}`,
+      `adapter ${sha256}: download stopped at ${received.bytes.byteLength} of ${adapter.bytes} ` +
+        `bytes${received.cut ? ` (${received.cut})` : ""}`,
     );
   }
   const digest = await sha256Hex(received.bytes);

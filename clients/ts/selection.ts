@@ -18,7 +18,8 @@ export function selectAdapters(manifest: Manifest, formats: readonly AdapterForm
       .find((adapter) => adapter !== undefined);
     if (!chosen)
       throw new Error(
-        `task "${taskId}": no adapter in formats ${formats.join(", ")} (offered: ${variants.map((a) => a.format).join(", ")})`,
+        `task "${taskId}": no adapter in formats ${formats.join(", ")} (offered: ` +
+          `${variants.map((a) => a.format).join(", ")})`,
       );
     selected.set(taskId, chosen);
   }

@@ -1,5 +1,8 @@
 // @ts-check
-/** Device profiles and their releases: rollout of the newest, rollback to any earlier one; the subset releases built per device need. */
+/**
+ * Device profiles and their releases: rollout of the newest, rollback to any earlier one; the subset releases built per
+ * device need.
+ */
 import { api, capabilities } from "../api-client.js";
 import { h, note } from "../dom.js";
 
@@ -12,7 +15,10 @@ export async function renderProfiles(root) {
     // Each profile's own GET carries its subset releases (per-device task sets).
     Promise.all(profiles.map((/** @type {any} */ p) => api(`/v1/profiles/${encodeURIComponent(p.id)}`))),
   ]);
-  /** A change, then the page again; one the server refused stays as it was (api() has shown why). @param {string} method @param {string} path @param {unknown} body */
+  /**
+   * A change, then the page again; one the server refused stays as it was (api() has shown why). @param {string} method
+   * @param {string} path @param {unknown} body
+   */
   const change = async (method, path, body) => {
     const ok = await api(path, { method, body: JSON.stringify(body) }).catch(() => null);
     if (ok) await renderProfiles(root);
@@ -115,7 +121,8 @@ export async function renderProfiles(root) {
         h(
           "span",
           { class: "muted" },
-          `v${p.version}: ${p.modelId}, ${budget}, ${p.dtype}, ${p.formats.join(" + ")}, match ${JSON.stringify(p.match)}${p.autoRecluster ? ", auto re-cluster" : ""}`,
+          `v${p.version}: ${p.modelId}, ${budget}, ${p.dtype}, ${p.formats.join(" + ")}, match ` +
+            `${JSON.stringify(p.match)}${p.autoRecluster ? ", auto re-cluster" : ""}`,
         ),
       ),
       rollout,

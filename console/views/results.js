@@ -50,7 +50,8 @@ export async function renderResults(root) {
     h(
       "p",
       { class: "muted" },
-      `Held-out exact match (%, mean over tasks and seeds) of each task under its cluster's merged adapter, by storage budget (K of ${n} adapters). From `,
+      `Held-out exact match (%, mean over tasks and seeds) of each task under its cluster's merged adapter, ` +
+        `by storage budget (K of ${n} adapters). From `,
       h("code", null, "npm run experiment"),
       "; see docs/results.md.",
     ),

@@ -56,7 +56,8 @@ export async function renderRun(root, runId, signal) {
     const cost = h(
       "span",
       { class: "muted", id: "run-cost" },
-      `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} forward passes; the naive schedule: ${s.cost.naiveUnits}`,
+      `cost: ${s.cost.units} evaluations (${s.cost.cacheHits} from the loss cache), ${s.cost.forwardPasses} ` +
+        `forward passes; the naive schedule: ${s.cost.naiveUnits}`,
       estimate && [
         h("br"),
         `${((s.cost.evaluationMs ?? 0) / 1000).toFixed(1)} s evaluation CPU, ${s.cost.messages} queue ` +
@@ -216,7 +217,10 @@ export async function renderRun(root, runId, signal) {
   /** The last matrix drawn, by iteration and units evaluated: unchanged, it is not fetched again. */
   let drawnMatrix = "";
 
-  /** The heatmap of one iteration, fetched a page of tasks at a time (the run's summary leaves the matrix out). @param {any} it */
+  /**
+   * The heatmap of one iteration, fetched a page of tasks at a time (the run's summary leaves the matrix out). @param
+   * {any} it
+   */
   async function drawMatrix(it) {
     if (!it) return heat.replaceChildren(note("no losses yet"));
     const key = `${it.iteration}/${it.evaluated}`;
@@ -318,13 +322,17 @@ export async function renderRun(root, runId, signal) {
 function tunedMerge(c, unitWeight) {
   const t = c.tuned;
   const widest = Math.max(...t.weights, 1 / t.weights.length);
+  const scale = Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3));
   return h(
     "div",
     null,
     h(
       "div",
       null,
-      `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ${t.weightsKept ? "tuned weights" : `uniform weights x ${Number((t.weights[0] / unitWeight(t.merge.method, t.weights.length)).toFixed(3))} (screened; CMA-ES's weights lost on held-back examples)`}`,
+      `${t.merge.method}${t.merge.density === undefined ? "" : ` density ${t.merge.density}`}, ` +
+        (t.weightsKept
+          ? "tuned weights"
+          : `uniform weights x ${scale} (screened; CMA-ES's weights lost on held-back examples)`),
     ),
     h(
       "table",
@@ -340,7 +348,8 @@ function tunedMerge(c, unitWeight) {
       ),
     ),
     note(
-      `held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's weights; ${t.candidates} candidate merges`,
+      `held-back loss ${t.heldBackScreened.toFixed(4)} screened, ${t.heldBackTuned.toFixed(4)} with CMA-ES's ` +
+        `weights; ${t.candidates} candidate merges`,
     ),
   );
 }

@@ -7,7 +7,10 @@ import { DomainError, quoted } from "../errors";
 import { deltaNorm, zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "./factors";
 import { readSafetensors, SafetensorsError, toFloat32 } from "./safetensors";
 
-/** An adapter that does not fit the model contract: 422, or 400 where the files contradict themselves or name what the model lacks. */
+/**
+ * An adapter that does not fit the model contract: 422, or 400 where the files contradict themselves or name what the
+ * model lacks.
+ */
 export class AdapterError extends DomainError {
   constructor(
     message: string,
@@ -159,7 +162,8 @@ export function peftToFactors(config: PeftConfig, weights: Uint8Array, targets: 
     const target = byModule.get(module);
     if (!target)
       throw new AdapterError(
-        `${key}: module ${module} is not a LoRA target of the model (${targets.length} targets, e.g. ${targets[0]?.module})`,
+        `${key}: module ${module} is not a LoRA target of the model (${targets.length} targets, e.g. ` +
+          `${targets[0]?.module})`,
         key,
       );
     const expected = which === "A" ? [config.r, target.in] : [target.out, config.r];
@@ -208,7 +212,8 @@ function checkEffective(module: string, f: LoraFactors, scaling: number): void {
     for (let i = 0; i < values.length; i++) {
       if (!(Math.abs(values[i]) <= MAX_FACTOR_VALUE)) {
         throw new AdapterError(
-          `base_model.model.${module}.${name}.weight: effective value ${values[i]} at index ${i} is outside ±${MAX_FACTOR_VALUE} ${why}`,
+          `base_model.model.${module}.${name}.weight: effective value ${values[i]} at index ${i} is outside ` +
+            `±${MAX_FACTOR_VALUE} ${why}`,
           module,
         );
       }

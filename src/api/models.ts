@@ -184,7 +184,8 @@ function checkWorkerMemory(bytes: number): void {
   if (estimate > WORKER_MEMORY_LIMIT) {
     throw tooLarge(
       bytes,
-      `needs about ${Math.round(estimate / 2 ** 20)} MiB in a Worker, whose limit is ${WORKER_MEMORY_LIMIT / 2 ** 20} MiB`,
+      `needs about ${Math.round(estimate / 2 ** 20)} MiB in a Worker, whose limit is ` +
+        `${WORKER_MEMORY_LIMIT / 2 ** 20} MiB`,
     );
   }
 }

@@ -35,7 +35,9 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/models/{modelId}": {
     put: {
       summary:
-        "Register a base model: a plain ONNX export (LoRA inputs added, model.json derived unless sent) or one with the contract's LoRA inputs and its model.json; without model.onnx, model.json names files pushed in parts",
+        "Register a base model: a plain ONNX export (LoRA inputs added, model.json derived unless sent) or " +
+        "one with the contract's LoRA inputs and its model.json; without model.onnx, model.json names files " +
+        "pushed in parts",
       admin: true,
       params: ["modelId"],
       query: ["aliases", "evaluator", "targets", "maxSequence"],
@@ -178,7 +180,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/runs/{runId}": {
     get: {
       summary:
-        "A run's summary: state, phase, J and unit counts per iteration, the result (clusters with their tasks, assignment of the best iteration), cost; the loss matrices are in /losses",
+        "A run's summary: state, phase, J and unit counts per iteration, the result (clusters with their " +
+        "tasks, assignment of the best iteration), cost; the loss matrices are in /losses",
       admin: true,
       params: ["runId"],
       responses: { "200": "the run", ...ERRORS },
@@ -187,7 +190,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/runs/{runId}/losses": {
     get: {
       summary:
-        "A page of an iteration's loss matrix: one row per task (its cluster, its loss under every cluster); iteration defaults to the newest, limit to 200 (at most 1000)",
+        "A page of an iteration's loss matrix: one row per task (its cluster, its loss under every cluster); " +
+        "iteration defaults to the newest, limit to 200 (at most 1000)",
       admin: true,
       params: ["runId"],
       query: ["iteration", "offset", "limit"],
@@ -212,7 +216,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/runs/{runId}/report": {
     post: {
       summary:
-        "Start the held-out report (exact match per task under the run's merged adapters), evaluated over the queue and kept with the run",
+        "Start the held-out report (exact match per task under the run's merged adapters), evaluated over the " +
+        "queue and kept with the run",
       admin: true,
       params: ["runId"],
       responses: {
@@ -334,7 +339,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
   "/v1/manifest": {
     get: {
       summary:
-        "Device: the signed manifest for its traits (ETag, 304); with locales and apps, the release built for its own tasks once there is one (header x-subset: its key, pending, or none)",
+        "Device: the signed manifest for its traits (ETag, 304); with locales and apps, the release built for " +
+        "its own tasks once there is one (header x-subset: its key, pending, or none)",
       query: ["device", "profile", "ramMb", "soc", "model", "os", "locales", "apps"],
       responses: {
         "200": "{ manifest, signature, keyId }",
@@ -356,7 +362,8 @@ const PATHS: Record<string, Record<string, Operation>> = {
       summary: "Device: the manifest-signing keys with their status and statements (edge copy, docs/decisions/0009)",
       responses: {
         "200":
-          "{ keys: [{ keyId, algorithm, publicKey, status: current | next | previous | retired, certificate?, retirement?, addedAt }] }",
+          "{ keys: [{ keyId, algorithm, publicKey, status: current | next | previous | retired, certificate?, " +
+          "retirement?, addedAt }] }",
       },
     },
   },
@@ -458,7 +465,8 @@ export function openApiDocument(): object {
       title: "d2c-edge",
       version: "0.1.0",
       description:
-        "Cluster, merge and ship task LoRA adapters to phones (D2C on Cloudflare Workers). Errors: { error: { code, message } }.",
+        "Cluster, merge and ship task LoRA adapters to phones (D2C on Cloudflare Workers). Errors: { error: { " +
+        "code, message } }.",
     },
     components: { securitySchemes: { admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" } } },
     paths: Object.fromEntries(

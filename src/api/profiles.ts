@@ -58,7 +58,8 @@ profiles.delete("/:profileId", async (c) => {
     throw new ApiError(
       409,
       "profile_has_releases",
-      `profile ${profile.id} serves release ${latest.version} to devices; DELETE /v1/profiles/${profile.id}?retire=true retires its releases and deletes it`,
+      `profile ${profile.id} serves release ${latest.version} to devices; DELETE ` +
+        `/v1/profiles/${profile.id}?retire=true retires its releases and deletes it`,
     );
   }
   await retireSubsets(c.env, profile.id, await profileSubsets(c.env, profile.id).clear());

@@ -35,7 +35,9 @@ runs.get("/:runId", async (c) => c.json((await existingRun(c.env, c.req.param("r
 /** Rows of tasks per loss page at most: 1,000 tasks x K = 20 is ~200 KB of JSON. */
 const MAX_LOSS_ROWS = 1000;
 
-/** `GET /v1/runs/:id/losses`: iteration (default the newest), offset (default 0), limit (default 200, at most 1,000). */
+/**
+ * `GET /v1/runs/:id/losses`: iteration (default the newest), offset (default 0), limit (default 200, at most 1,000).
+ */
 export const LossQuery = z.object({
   iteration: z.coerce.number().int().min(0).optional(),
   offset: z.coerce.number().int().min(0).default(0),

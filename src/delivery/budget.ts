@@ -45,6 +45,7 @@ export function checkByteBudget(
   throw new DomainError(
     "unprocessable",
     "over_budget",
-    `run ${runId}'s ${adapters} merged adapters take ${sizes}; profile ${profile.id}'s budget is maxBytes ${max} in every format it offers (over in ${over.join(", ")})`,
+    `run ${runId}'s ${adapters} merged adapters take ${sizes}; profile ${profile.id}'s budget is maxBytes ` +
+      `${max} in every format it offers (over in ${over.join(", ")})`,
   );
 }

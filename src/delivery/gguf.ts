@@ -94,13 +94,15 @@ export function toGgufLora(
   const permuted = ROTARY_PERMUTED[options.architecture];
   if (permuted === undefined) {
     throw new RangeError(
-      `architecture ${JSON.stringify(options.architecture)}: GGUF LoRA export is checked for ${Object.keys(ROTARY_PERMUTED).join(", ")} only`,
+      `architecture ${JSON.stringify(options.architecture)}: GGUF LoRA export is checked for ` +
+        `${Object.keys(ROTARY_PERMUTED).join(", ")} only`,
     );
   }
   const heads = { q: options.heads, k: options.kvHeads ?? options.heads };
   if (permuted && !(Number.isInteger(heads.q) && heads.q! > 0 && Number.isInteger(heads.k) && heads.k! > 0)) {
     throw new RangeError(
-      `architecture ${options.architecture}: give heads (and kvHeads if different), positive integers: llama.cpp reorders q_proj and k_proj rows by them`,
+      `architecture ${options.architecture}: give heads (and kvHeads if different), positive integers: ` +
+        `llama.cpp reorders q_proj and k_proj rows by them`,
     );
   }
   const known = new Set(targets.map((t) => t.module));

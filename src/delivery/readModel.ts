@@ -40,7 +40,9 @@ export interface ProfileReleases {
 }
 
 export type ProfileRules = Pick<StoredProfile, "id" | "version" | "match"> & {
-  /** Absent in read models published before per-device task sets: such a profile serves no subsets until republished. */
+  /**
+   * Absent in read models published before per-device task sets: such a profile serves no subsets until republished.
+   */
   readonly modelId?: string;
   readonly maxSubsets?: number;
   readonly subsetQuorum?: number;

@@ -23,5 +23,9 @@ export function inRollout(bucket: number, percent: number): boolean {
 /** Why a release at `current`% cannot go to `requested`%, or null when it can. */
 export function rolloutRefusal(profile: string, version: number, current: number, requested: number): string | null {
   if (requested >= current) return null;
-  return `release ${version} of profile ${profile} is at ${current}%; a rollout only grows (devices that have it would be sent back to an older version they refuse): to take it back, POST /v1/profiles/${profile}/rollback { "version": <an earlier one> }`;
+  return (
+    `release ${version} of profile ${profile} is at ${current}%; a rollout only grows (devices that have it ` +
+    `would be sent back to an older version they refuse): to take it back, POST ` +
+    `/v1/profiles/${profile}/rollback { "version": <an earlier one> }`
+  );
 }

@@ -1,4 +1,7 @@
-/** A subset release as operators see it (`GET /v1/profiles/:id`'s `subsets`); plain data, shared with the CLI and console. */
+/**
+ * A subset release as operators see it (`GET /v1/profiles/:id`'s `subsets`); plain data, shared with the CLI and
+ * console.
+ */
 
 /**
  * waiting: requested, not yet built (the profile's build limit was reached; the cron starts it);
@@ -13,12 +16,17 @@ export interface SubsetView {
   /** The canonical key: sha256 of the sorted task ids, 16 hex digits. */
   readonly key: string;
   readonly tasks: readonly string[];
-  /** The need that first asked for it (other needs may map to the same tasks): languages and apps, or a task set's name. */
+  /**
+   * The need that first asked for it (other needs may map to the same tasks): languages and apps, or a task set's name.
+   */
   readonly locales: readonly string[];
   readonly apps: readonly string[];
   readonly taskSet: string | null;
   readonly state: SubsetState;
-  /** The run building or that built it: D2C, or method "own" (each task its own adapter) within the budget; null before the first build starts. */
+  /**
+   * The run building or that built it: D2C, or method "own" (each task its own adapter) within the budget; null before
+   * the first build starts.
+   */
   readonly runId: string | null;
   /** What the last build did, for operators. */
   readonly outcome: string | null;

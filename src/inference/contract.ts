@@ -21,7 +21,10 @@ export interface ModelContract {
   readonly tokenizer: string;
   /** llama.cpp's name for the architecture (a GGUF's `general.architecture`), e.g. "llama"; older contracts lack it. */
   readonly architecture?: string;
-  /** The base model's hyperparameters as tools/fixtures writes them; typed here only as far as the GGUF export reads them. */
+  /**
+   * The base model's hyperparameters as tools/fixtures writes them; typed here only as far as the GGUF export reads
+   * them.
+   */
   readonly config?: { readonly n_heads?: number; readonly n_kv_heads?: number };
   /** Hub names the model answers to: an adapter whose `base_model_name_or_path` is one of them lands on this model. */
   readonly aliases?: readonly string[];

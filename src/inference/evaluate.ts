@@ -17,7 +17,10 @@ export interface Evaluation {
   readonly tokens: number;
   /** Forward passes this evaluation ran (one per batch of MAX_BATCH examples). */
   readonly forwardPasses: number;
-  /** Each example's mean completion NLL, in the split's order: merge tuning scores held-back folds of them (src/tuning/folds.ts). */
+  /**
+   * Each example's mean completion NLL, in the split's order: merge tuning scores held-back folds of them
+   * (src/tuning/folds.ts).
+   */
   readonly exampleLosses: number[];
   readonly ms: number;
 }

@@ -117,7 +117,10 @@ function weightOf(node: NodeProto, constants: Map<string, TensorProto>, produced
   }
   if (!tensor)
     return {
-      problem: `its weight ${name} is ${producedBy.has(name) ? `computed by ${producedBy.get(name)!.opType} (quantised or otherwise not a plain initializer)` : "not a constant"}`,
+      problem: producedBy.has(name)
+        ? `its weight ${name} is computed by ${producedBy.get(name)!.opType} ` +
+          "(quantised or otherwise not a plain initializer)"
+        : `its weight ${name} is not a constant`,
     };
   const dims = tensorDims(tensor);
   if (dims.length !== 2) return { problem: `its weight ${tensorName} has shape [${dims}], not [in, out]` };
@@ -148,7 +151,9 @@ function missingTarget(suffix: string, modules: readonly string[]): SurgeryError
   if (fused.length > 0) {
     return new SurgeryError(
       "lora_target_fused",
-      `LoRA target ${suffix}: no separate projection; the graph fuses it into ${fused[0]}${fused.length > 1 ? ` (and ${fused.length - 1} more)` : ""}, which separate ${suffix} factors cannot feed`,
+      `LoRA target ${suffix}: no separate projection; the graph fuses it into ` +
+        `${fused[0]}${fused.length > 1 ? ` (and ${fused.length - 1} more)` : ""}, which separate ${suffix} ` +
+        `factors cannot feed`,
     );
   }
   const shown = modules.slice(0, 8).join(", ");
@@ -173,7 +178,8 @@ function findProjections(graph: GraphProto, suffixes: readonly string[]): Projec
       if (suffix)
         throw new SurgeryError(
           "lora_target_unsupported",
-          `LoRA target ${module}: node ${node.name} is ${node.opType}; quantised projections cannot take LoRA inputs (export the float model)`,
+          `LoRA target ${module}: node ${node.name} is ${node.opType}; quantised projections cannot take LoRA ` +
+            `inputs (export the float model)`,
         );
       continue;
     }
@@ -190,7 +196,8 @@ function findProjections(graph: GraphProto, suffixes: readonly string[]): Projec
     if ("problem" in weight) {
       throw new SurgeryError(
         "lora_target_unsupported",
-        `LoRA target ${module}: node ${node.name || node.output[0]} (${node.opType}) cannot take LoRA inputs: ${weight.problem}`,
+        `LoRA target ${module}: node ${node.name || node.output[0]} (${node.opType}) cannot take LoRA inputs: ` +
+          `${weight.problem}`,
       );
     }
     found.push({ node, module, x: node.input[0], in: weight.in, out: weight.out });
@@ -203,14 +210,18 @@ function findProjections(graph: GraphProto, suffixes: readonly string[]): Projec
     if (first)
       throw new SurgeryError(
         "lora_target_ambiguous",
-        `LoRA target ${p.module}: two nodes compute it (${first.node.name} and ${p.node.name}); one pair of factors cannot serve both`,
+        `LoRA target ${p.module}: two nodes compute it (${first.node.name} and ${p.node.name}); one pair of ` +
+          `factors cannot serve both`,
       );
     seen.set(p.module, p);
   }
   return found;
 }
 
-/** Rewrites each projection's output y to y + (x A^T) B^T: the projection now writes `<y>/base`, the Add writes y, so every consumer (nested graphs included) reads the sum. */
+/**
+ * Rewrites each projection's output y to y + (x A^T) B^T: the projection now writes `<y>/base`, the Add writes y, so
+ * every consumer (nested graphs included) reads the sum.
+ */
 function insertLowRankPaths(graph: GraphProto, projections: readonly Projection[]): void {
   const taken = valueNames(graph);
   const fresh = (name: string) => {
@@ -332,7 +343,8 @@ export function addLoraInputs(plain: Uint8Array, options: SurgeryOptions = {}): 
   if (existing.length > 0) {
     throw new SurgeryError(
       "lora_inputs_present",
-      `the model already has LoRA inputs (${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", ..." : ""}): register it as it is`,
+      `the model already has LoRA inputs ` +
+        `(${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", ..." : ""}): register it as it is`,
     );
   }
   const constants = constantTensors(graph);

@@ -16,7 +16,10 @@ export function adapterBytes(targets: readonly LoraTarget[], rank: number, dtype
   return parameters * (dtype === "fp16" ? 2 : 4);
 }
 
-/** The largest K within the budget and the task count, each merged adapter costing `bytesPerAdapter`; 0 when not even one fits. */
+/**
+ * The largest K within the budget and the task count, each merged adapter costing `bytesPerAdapter`; 0 when not even
+ * one fits.
+ */
 export function kForBudget(budget: Budget, tasks: number, bytesPerAdapter: number): number {
   let k = tasks;
   if (budget.maxAdapters !== undefined) k = Math.min(k, budget.maxAdapters);

@@ -22,7 +22,10 @@ export const RUN_METHODS = [
 
 export type { MergeSettings };
 
-/** Who evaluates a run's units: the Worker's onnxruntime-web ("wasm") or the evaluator service at EVALUATOR_URL ("remote"). */
+/**
+ * Who evaluates a run's units: the Worker's onnxruntime-web ("wasm") or the evaluator service at EVALUATOR_URL
+ * ("remote").
+ */
 export type Evaluator = "wasm" | "remote";
 export const EVALUATORS = ["wasm", "remote"] as const satisfies readonly Evaluator[];
 
@@ -86,7 +89,10 @@ export interface RunConfig {
   readonly maxIterations: number;
   /** Warm start: cluster per task (index-aligned with tasks) instead of k-means. */
   readonly initialAssignment?: readonly number[];
-  /** false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs stored before it: true. */
+  /**
+   * false: merges and losses are computed afresh, not read from the cache (they are still recorded). Absent in runs
+   * stored before it: true.
+   */
   readonly cache?: boolean;
   /**
    * D2C from this many seeded k-means starts (src/tuning/restarts.ts), one after another in the
@@ -98,7 +104,9 @@ export interface RunConfig {
   readonly restartCriterion?: RestartCriterion;
   /** Pruned D2C's settings; null or absent (runs stored before it, baselines, `"prune": false`): the full schedule. */
   readonly prune?: PruneSettings | null;
-  /** Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm". */
+  /**
+   * Who evaluates the run's units (the request's choice, else the model's). Absent in runs stored before it: "wasm".
+   */
   readonly evaluator?: Evaluator;
   /**
    * An "alloc" run's parts: iteration 0 measures every task under the base model, iteration i

@@ -22,11 +22,16 @@ export interface EvaluationUnit {
   readonly examplesSha256: string;
   /** The merged adapter's sha256, or NO_ADAPTER: the base model alone (an alloc run's option of no part). */
   readonly mergedSha256: string;
-  /** "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm". */
+  /**
+   * "remote": the queue consumer forwards the unit to the evaluator service (src/runs/remoteUnit.ts). Absent: "wasm".
+   */
   readonly evaluator?: Evaluator;
 }
 
-/** A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts); per-example losses stay with merge tuning. */
+/**
+ * A unit's scores, as the evaluator computed and counted them (src/inference/evaluate.ts); per-example losses stay with
+ * merge tuning.
+ */
 export type UnitResult = Omit<Evaluation, "exampleLosses">;
 
 /** One unit's result as the consumer reports it to the run. */

@@ -1,4 +1,7 @@
-/** A run's first assignment: warm start, merge-all, own, random, or k-means on the task vectors (D2C and the K-means baseline). */
+/**
+ * A run's first assignment: warm start, merge-all, own, random, or k-means on the task vectors (D2C and the K-means
+ * baseline).
+ */
 import type { LoraTarget } from "../adapters/factors";
 import { mergeAll } from "../clustering/assignment";
 import { kmeans } from "../clustering/kmeans";

@@ -29,7 +29,8 @@ export async function buildMergedAdapter(
     throw new DomainError(
       "unprocessable",
       "non_finite_merge",
-      `the ${merge.method} merge of ${members.map((t) => t.id).join(", ")} has non-finite factors in ${bad} although each adapter is within bounds`,
+      `the ${merge.method} merge of ${members.map((t) => t.id).join(", ")} has non-finite factors in ${bad} ` +
+        `although each adapter is within bounds`,
     );
   }
   const peft = toPeft(merged, targets);

@@ -6,21 +6,36 @@
  * estimated, per unit and per iteration, where Cloudflare meters what the run does not count.
  */
 
-/** Workers CPU time, USD per million CPU-ms. https://developers.cloudflare.com/workers/platform/pricing/ (Workers Paid: 30 M included, "+$0.02 per additional million CPU milliseconds"). */
+/**
+ * Workers CPU time, USD per million CPU-ms. https://developers.cloudflare.com/workers/platform/pricing/ (Workers Paid:
+ * 30 M included, "+$0.02 per additional million CPU milliseconds").
+ */
 export const WORKERS_CPU_USD_PER_MILLION_MS = 0.02;
-/** Queues, USD per million operations (each 64 KB written, read or deleted is one). https://developers.cloudflare.com/queues/platform/pricing/ ($0.40 per million beyond 1 M/month). */
+/**
+ * Queues, USD per million operations (each 64 KB written, read or deleted is one).
+ * https://developers.cloudflare.com/queues/platform/pricing/ ($0.40 per million beyond 1 M/month).
+ */
 export const QUEUE_USD_PER_MILLION_OPERATIONS = 0.4;
 /** Operations per delivered message under 64 KB: one write, one read, one delete (same page). */
 export const QUEUE_OPERATIONS_PER_MESSAGE = 3;
-/** Durable Object requests (RPC calls, alarms), USD per million. https://developers.cloudflare.com/durable-objects/platform/pricing/ ("1 million, + $0.15/million"). */
+/**
+ * Durable Object requests (RPC calls, alarms), USD per million.
+ * https://developers.cloudflare.com/durable-objects/platform/pricing/ ("1 million, + $0.15/million").
+ */
 export const DO_USD_PER_MILLION_REQUESTS = 0.15;
-/** SQLite-backed Durable Object rows written, USD per million (same page, SQL storage billing; the rates D1 also charges). */
+/**
+ * SQLite-backed Durable Object rows written, USD per million (same page, SQL storage billing; the rates D1 also
+ * charges).
+ */
 export const DO_USD_PER_MILLION_ROWS_WRITTEN = 1.0;
 /** SQLite-backed Durable Object rows read, USD per million (same page). */
 export const DO_USD_PER_MILLION_ROWS_READ = 0.001;
 /** SQLite-backed Durable Object storage, USD per GB-month (same page). */
 export const DO_USD_PER_GB_MONTH = 0.2;
-/** R2 Class A (writes), USD per million, Standard storage. https://developers.cloudflare.com/r2/pricing/ ("$4.50 / million requests"). */
+/**
+ * R2 Class A (writes), USD per million, Standard storage. https://developers.cloudflare.com/r2/pricing/ ("$4.50 /
+ * million requests").
+ */
 export const R2_CLASS_A_USD_PER_MILLION = 4.5;
 /** R2 Class B (reads), USD per million, Standard storage (same page, "$0.36 / million requests"). */
 export const R2_CLASS_B_USD_PER_MILLION = 0.36;

@@ -36,7 +36,9 @@ export async function evaluateRemotely(env: Env, unit: EvaluationUnit): Promise<
   const body = await response.json<Record<string, unknown>>().catch(() => null);
   if (!response.ok) {
     const error = (body?.error ?? {}) as { code?: unknown; message?: unknown };
-    const message = `${what} answered ${response.status}${typeof error.message === "string" ? `: ${error.message.slice(0, 300)}` : ""}`;
+    const message =
+      `${what} answered ${response.status}` +
+      `${typeof error.message === "string" ? `: ${error.message.slice(0, 300)}` : ""}`;
     if (response.status === 422)
       throw new DomainError("unprocessable", typeof error.code === "string" ? error.code : "unit_refused", message);
     throw new Error(message);

@@ -151,7 +151,10 @@ export interface WarmStart {
   readonly clusters: readonly (readonly string[])[];
 }
 
-/** `subset`: the run builds that per-device task set's release, published when the run ends (src/workflows/runFinished.ts). */
+/**
+ * `subset`: the run builds that per-device task set's release, published when the run ends
+ * (src/workflows/runFinished.ts).
+ */
 export async function startRun(
   env: Env,
   request: RunRequest,
@@ -348,7 +351,8 @@ function chooseRestarts(request: RunRequest, warm: boolean, tasks: number): numb
     throw new DomainError(
       "invalid",
       "invalid_request",
-      `restarts: only a D2C run from a k-means start restarts, not ${warm ? "a warm-started run" : `method ${request.method}`}`,
+      `restarts: only a D2C run from a k-means start restarts, not ` +
+        `${warm ? "a warm-started run" : `method ${request.method}`}`,
     );
   }
   return restartable ? (request.restarts ?? defaultRestarts(tasks)) : 1;

@@ -65,11 +65,17 @@ export interface IterationView {
   readonly restart: number;
   /** J: mean few-shot loss of the tasks under their clusters; null while evaluating. */
   readonly objective: number | null;
-  /** Mean over tasks of the share of few-shot examples greedy decoding gets right under their clusters (what restarts are kept by); null while evaluating, or where a cached loss lacks it. */
+  /**
+   * Mean over tasks of the share of few-shot examples greedy decoding gets right under their clusters (what restarts
+   * are kept by); null while evaluating, or where a cached loss lacks it.
+   */
   readonly fewShotExactMatch: number | null;
   /** Every task under every cluster (D2C's full schedule, the first iteration, and pruned D2C's verifying sweeps). */
   readonly full: boolean;
-  /** Units (task x merged adapter) the iteration needs, and how many have a loss (cache hits included); 0 before they are planned. */
+  /**
+   * Units (task x merged adapter) the iteration needs, and how many have a loss (cache hits included); 0 before they
+   * are planned.
+   */
   readonly units: number;
   readonly evaluated: number;
   readonly clusters: MergedClusterView[];
@@ -132,11 +138,17 @@ export interface RunCost {
   readonly forwardPasses: number;
   /** Evaluations of the naive schedule: every task under every cluster, every iteration. */
   readonly naiveUnits: number;
-  /** Sum of the evaluated units' milliseconds, as the evaluator measured them (the Workers CPU time it bills, for the in-Worker path). */
+  /**
+   * Sum of the evaluated units' milliseconds, as the evaluator measured them (the Workers CPU time it bills, for the
+   * in-Worker path).
+   */
   readonly evaluationMs: number;
   /** Queue messages sent (first sends and re-sends), the similarity blocks' included. */
   readonly messages: number;
-  /** A large run's k-means start computed on the queue (src/runs/similarityBlocks.ts): blocks, and the multiply-adds the consumers counted. */
+  /**
+   * A large run's k-means start computed on the queue (src/runs/similarityBlocks.ts): blocks, and the multiply-adds the
+   * consumers counted.
+   */
   readonly similarity: { readonly blocks: number; readonly multiplyAdds: number };
   /** Merge tuning: candidate merges evaluated and the forward passes they took (also counted in forwardPasses). */
   readonly tuning: { readonly candidates: number; readonly forwardPasses: number };

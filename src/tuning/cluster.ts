@@ -17,7 +17,9 @@ import { clusterObjective, exampleFolds, foldObjective, subsetLoss } from "./fol
 import { mergeWeights, scaledMergeWeights } from "./weights";
 
 export interface ClusterTuningOptions {
-  /** The members' task indices in the run, sorted: each task's folds are seeded by its own index, whatever its cluster. */
+  /**
+   * The members' task indices in the run, sorted: each task's folds are seeded by its own index, whatever its cluster.
+   */
   readonly members: readonly number[];
   /** Few-shot examples of each member, in member order (the order of the merge weights). */
   readonly exampleCounts: readonly number[];

@@ -29,7 +29,10 @@ export function screenedMethods(base: MergeSettings, densities: readonly number[
   return [base, ...pruned];
 }
 
-/** Every screened merge of a cluster of `members` tasks: methods x scales, in that order (the first is D2C's own merge when scales[0] is 1). */
+/**
+ * Every screened merge of a cluster of `members` tasks: methods x scales, in that order (the first is D2C's own merge
+ * when scales[0] is 1).
+ */
 export function screenCandidates(
   methods: readonly MergeSettings[],
   scales: readonly number[],

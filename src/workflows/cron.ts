@@ -104,7 +104,10 @@ export async function recluster(env: Env, profile: StoredProfile): Promise<strin
     started = await startRun(env, { ...AUTO_RUN, profile: profile.id });
   }
   await stub.setAutoState({ runId: started.runId, catalogueVersion, outcome: null });
-  return `started run ${started.runId} (K=${started.k}, ${started.tasks} tasks${release ? `, warm from release ${release.version}` : ""})`;
+  return (
+    `started run ${started.runId} (K=${started.k}, ${started.tasks} ` +
+    `tasks${release ? `, warm from release ${release.version}` : ""})`
+  );
 }
 
 /**
@@ -133,5 +136,8 @@ async function decide(env: Env, profile: StoredProfile, runId: string): Promise<
       return `not published: ${e.message}`;
     throw e;
   }
-  return `published release ${release.version} (J ${run.result!.objective.toFixed(4)}${warm ? `, release's clusters ${before.toFixed(4)}` : ""})`;
+  return (
+    `published release ${release.version} (J ` +
+    `${run.result!.objective.toFixed(4)}${warm ? `, release's clusters ${before.toFixed(4)}` : ""})`
+  );
 }

@@ -75,7 +75,8 @@ export async function publishRun(
     throw new DomainError(
       "conflict",
       "catalogue_changed",
-      `run ${runId} was built from tasks the catalogue has changed since: ${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`,
+      `run ${runId} was built from tasks the catalogue has changed since: ` +
+        `${changed.map((t) => `${t.id} (${t.change})`).join(", ")}; start a new run`,
     );
   }
   if (subset && [...run.tasks].sort().join() !== [...subset.tasks].sort().join()) {

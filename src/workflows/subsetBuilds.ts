@@ -43,7 +43,10 @@ export async function retireSubsets(env: Env, profile: string, keys: readonly st
   for (const subset of keys) await subsetReleases(env, { profile, subset }).retire({ profile, subset });
 }
 
-/** Starts the subset's run (the index has marked it building); a build that cannot start is recorded as failed. Returns what it did. */
+/**
+ * Starts the subset's run (the index has marked it building); a build that cannot start is recorded as failed. Returns
+ * what it did.
+ */
 export async function buildSubset(env: Env, profileId: string, key: string): Promise<string> {
   const index = profileSubsets(env, profileId);
   try {

@@ -63,16 +63,19 @@ const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}console-${na
  * the wrapper's data attributes give the cell geometry in CSS pixels.
  */
 async function hoverCell(on: Page, wrapper: string, row: number, cluster: number) {
-  const point = (await on.evaluate(`(() => {
+  const point = (await on.evaluate(
+    `(() => {
     const chart = document.querySelector(${JSON.stringify(wrapper)}), d = chart.dataset;
     const canvas = chart.querySelector("canvas"), scroll = chart.querySelector(".scroll");
-    const x = Number(d.left) + (${cluster} + 0.5) * Number(d.cellWidth), y = Number(d.top) + (${row} + 0.5) * Number(d.rowHeight);
+    const x = Number(d.left) + (${cluster} + 0.5) * Number(d.cellWidth), y = Number(d.top) + (${row} + 0.5) * ` +
+      `Number(d.rowHeight);
     scroll.scrollTop = Math.max(0, y - scroll.clientHeight / 2);
     const inView = canvas.getBoundingClientRect();
     window.scrollBy(0, inView.top + y - innerHeight / 2);
     const at = canvas.getBoundingClientRect();
     return { x: at.left + x, y: at.top + y };
-  })()`)) as { x: number; y: number };
+  })()`,
+  )) as { x: number; y: number };
   await on.mouse.move(point.x, point.y);
 }
 
@@ -111,11 +114,14 @@ describe.skipIf(!hasChromium)("the console", () => {
     await page.goto(`${worker.url}/#runs`);
     await page.waitForSelector("#start-run");
     // (A script string: the Node tests' types have no DOM.)
-    await page.evaluate(`{
+    await page.evaluate(
+      `{
       const budget = document.querySelector("#start-run select[name=budget]");
-      budget.append(Object.assign(document.createElement("option"), { value: ${JSON.stringify(`profile:${id}`)}, textContent: "stale" }));
+      budget.append(Object.assign(document.createElement("option"), { value: ${JSON.stringify(`profile:${id}`)}, ` +
+        `textContent: "stale" }));
       budget.value = ${JSON.stringify(`profile:${id}`)};
-    }`);
+    }`,
+    );
     await page.click("#start-run button");
     await expect.poll(() => page.textContent("#error")).toBe(`/v1/runs: profile: no profile ${id}`);
     expect(await page.locator("img").count()).toBe(0);
@@ -138,7 +144,8 @@ describe.skipIf(!hasChromium)("the console", () => {
   });
 
   it("lists a profile's subset releases (per-device task sets) from GET /v1/profiles/:id", async () => {
-    // The Worker's answer with two subsets added: the page's table, not the server's building of them, is under test here.
+    // The Worker's answer with two subsets added: the page's table, not the server's building of them, is under test
+    // here.
     const subsets = [
       {
         key: "3f2a9c0d1e2b4a5c",
@@ -249,24 +256,28 @@ describe.skipIf(!hasChromium)("the console", () => {
     await shot("run");
   });
 
-  it("draws a 1,000 x 20 loss heatmap on one canvas in well under half a second, and names the cell under the pointer", async () => {
-    // A fresh page at twice the pixel density: the canvas must draw in device pixels.
-    const dense = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
-    dense.setDefaultTimeout(PAGE_TIMEOUT);
-    dense.on("pageerror", (e) => errors.push(e.message));
-    try {
-      await dense.goto(`${worker.url}/`);
-      const [N, K] = [1000, 20];
-      const tasks = Array.from({ length: N }, (_, r) => `task-${String(r).padStart(4, "0")}`);
-      // Deterministic losses in [0.5, 10.1]; null (not evaluated) where (7r + c) % 13 == 0, except under the task's own cluster r % K.
-      const loss = (r: number, c: number) =>
-        (7 * r + c) % 13 === 0 && c !== r % K ? null : 0.5 + ((31 * r + 17 * c) % 97) / 10;
-      const losses = Object.fromEntries(tasks.map((t, r) => [t, Array.from({ length: K }, (_, c) => loss(r, c))]));
-      const assignment = Object.fromEntries(tasks.map((t, r) => [t, r % K]));
-      // Row 1: its own cluster 1, and cluster 6 not evaluated ((7 + 6) % 13 == 0).
-      expect([loss(1, 1), loss(1, 6)].map((v) => v === null)).toEqual([false, true]);
-      // (A script string: the Node tests' types have no DOM.)
-      const drawn = (await dense.evaluate(`(async () => {
+  it(
+    "draws a 1,000 x 20 loss heatmap on one canvas in well under half a second, and names the " +
+      "cell under the pointer",
+    async () => {
+      // A fresh page at twice the pixel density: the canvas must draw in device pixels.
+      const dense = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
+      dense.setDefaultTimeout(PAGE_TIMEOUT);
+      dense.on("pageerror", (e) => errors.push(e.message));
+      try {
+        await dense.goto(`${worker.url}/`);
+        const [N, K] = [1000, 20];
+        const tasks = Array.from({ length: N }, (_, r) => `task-${String(r).padStart(4, "0")}`);
+        // Deterministic losses in [0.5, 10.1]; null (not evaluated) where (7r + c) % 13 == 0, except under the task's
+        // own cluster r % K.
+        const loss = (r: number, c: number) =>
+          (7 * r + c) % 13 === 0 && c !== r % K ? null : 0.5 + ((31 * r + 17 * c) % 97) / 10;
+        const losses = Object.fromEntries(tasks.map((t, r) => [t, Array.from({ length: K }, (_, c) => loss(r, c))]));
+        const assignment = Object.fromEntries(tasks.map((t, r) => [t, r % K]));
+        // Row 1: its own cluster 1, and cluster 6 not evaluated ((7 + 6) % 13 == 0).
+        expect([loss(1, 1), loss(1, 6)].map((v) => v === null)).toEqual([false, true]);
+        // (A script string: the Node tests' types have no DOM.)
+        const drawn = (await dense.evaluate(`(async () => {
         const { heatmap } = await import("/charts.js");
         const [tasks, losses, assignment] = ${JSON.stringify([tasks, losses, assignment])};
         const started = performance.now();
@@ -287,44 +298,45 @@ describe.skipIf(!hasChromium)("the console", () => {
           own: pixel(1, 1), empty: pixel(1, 6),
         };
       })()`)) as {
-        ms: number;
-        elements: number;
-        canvases: number;
-        rows: string;
-        clusters: string;
-        dpr: number;
-        backing: number;
-        css: number;
-        boxHeight: number;
-        contentHeight: number;
-        own: number[];
-        empty: number[];
-      };
-      console.log(
-        `heatmap of ${N} x ${K}: drawn and laid out in ${drawn.ms.toFixed(1)} ms, ${drawn.elements} elements`,
-      );
-      expect(drawn.ms).toBeLessThan(500);
-      expect(drawn.elements).toBeLessThan(50);
-      expect(drawn.canvases).toBe(1);
-      expect([drawn.rows, drawn.clusters]).toEqual(["1000", "20"]);
-      expect(drawn.dpr).toBe(2);
-      expect(drawn.backing).toBe(Math.round(drawn.css * 2));
-      // 1,000 rows scroll in a box of bounded height (style.css: .heatmap.compact).
-      expect(drawn.boxHeight).toBeLessThanOrEqual(480);
-      expect(drawn.contentHeight).toBeGreaterThan(drawn.boxHeight);
-      // A cell not evaluated is light grey (#f3f4f6), the task's own cluster shaded.
-      expect(drawn.empty).toEqual([0xf3, 0xf4, 0xf6, 255]);
-      expect(drawn.own).not.toEqual(drawn.empty);
-      await hoverCell(dense, "#dense", 999, 19);
-      await expect
-        .poll(() => dense.textContent("#dense .tooltip"))
-        .toBe(`task-0999 under cluster 19: ${loss(999, 19)?.toFixed(4)}`);
-      expect(await dense.isVisible("#dense .tooltip")).toBe(true);
-      await dense.screenshot({ path: `${ARTIFACTS}console-heatmap-1000.png` });
-    } finally {
-      await dense.close();
-    }
-  });
+          ms: number;
+          elements: number;
+          canvases: number;
+          rows: string;
+          clusters: string;
+          dpr: number;
+          backing: number;
+          css: number;
+          boxHeight: number;
+          contentHeight: number;
+          own: number[];
+          empty: number[];
+        };
+        console.log(
+          `heatmap of ${N} x ${K}: drawn and laid out in ${drawn.ms.toFixed(1)} ms, ${drawn.elements} elements`,
+        );
+        expect(drawn.ms).toBeLessThan(500);
+        expect(drawn.elements).toBeLessThan(50);
+        expect(drawn.canvases).toBe(1);
+        expect([drawn.rows, drawn.clusters]).toEqual(["1000", "20"]);
+        expect(drawn.dpr).toBe(2);
+        expect(drawn.backing).toBe(Math.round(drawn.css * 2));
+        // 1,000 rows scroll in a box of bounded height (style.css: .heatmap.compact).
+        expect(drawn.boxHeight).toBeLessThanOrEqual(480);
+        expect(drawn.contentHeight).toBeGreaterThan(drawn.boxHeight);
+        // A cell not evaluated is light grey (#f3f4f6), the task's own cluster shaded.
+        expect(drawn.empty).toEqual([0xf3, 0xf4, 0xf6, 255]);
+        expect(drawn.own).not.toEqual(drawn.empty);
+        await hoverCell(dense, "#dense", 999, 19);
+        await expect
+          .poll(() => dense.textContent("#dense .tooltip"))
+          .toBe(`task-0999 under cluster 19: ${loss(999, 19)?.toFixed(4)}`);
+        expect(await dense.isVisible("#dense .tooltip")).toBe(true);
+        await dense.screenshot({ path: `${ARTIFACTS}console-heatmap-1000.png` });
+      } finally {
+        await dense.close();
+      }
+    },
+  );
 
   it("evaluates the held-out report over the queue and shows it when every task reported", async () => {
     await page.click("#held-out");

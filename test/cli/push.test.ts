@@ -50,72 +50,86 @@ describe("d2c-edge push", () => {
     const result = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      "d2c-edge: profile: --model is required: the catalogue's tasks are for no model yet (see d2c-edge profile --help)\n",
+      "d2c-edge: profile: --model is required: the catalogue's tasks are for no model yet (see d2c-edge " +
+        "profile --help)\n",
     );
   });
 
-  it("pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, their examples and metadata", async () => {
-    expect(await tasks()).toEqual([]);
-    const result = await worker.cli(["push", FIXTURES]);
-    expect(result.stderr).toContain("model d2c-char-lm: registered");
-    expect(result.stdout).toContain("uploaded 40 of 40 tasks");
-    expect(result.stdout).not.toContain("refused");
-    expect(result.code).toBe(0);
+  it(
+    "pushes r2-fixtures into an empty catalogue: the model, exactly the 40 tasks, " + "their examples and metadata",
+    async () => {
+      expect(await tasks()).toEqual([]);
+      const result = await worker.cli(["push", FIXTURES]);
+      expect(result.stderr).toContain("model d2c-char-lm: registered");
+      expect(result.stdout).toContain("uploaded 40 of 40 tasks");
+      expect(result.stdout).not.toContain("refused");
+      expect(result.code).toBe(0);
 
-    const catalogue = (JSON.parse(await readFile(join(FIXTURES, "catalogue.json"), "utf8")) as { tasks: Task[] }).tasks;
-    const stored = await tasks();
-    expect(stored.map((t) => t.id)).toEqual(catalogue.map((t) => t.id).sort());
-    for (const task of stored) {
-      const entry = catalogue.find((t) => t.id === task.id)!;
-      expect([task.application, task.language]).toEqual([entry.application, entry.language]);
-      expect(task.adapterSha256).toBe(await sha256(join(FIXTURES, "adapters", task.id, "adapter_model.safetensors")));
-      for (const split of ["fewshot", "test"] as const) {
-        const file = join(FIXTURES, "examples", task.id, `${split}.jsonl`);
-        expect(task.examples[split]).toBe(await lines(file));
-        expect(task.examplesSha256[split]).toBe(await sha256(file));
+      const catalogue = (JSON.parse(await readFile(join(FIXTURES, "catalogue.json"), "utf8")) as { tasks: Task[] })
+        .tasks;
+      const stored = await tasks();
+      expect(stored.map((t) => t.id)).toEqual(catalogue.map((t) => t.id).sort());
+      for (const task of stored) {
+        const entry = catalogue.find((t) => t.id === task.id)!;
+        expect([task.application, task.language]).toEqual([entry.application, entry.language]);
+        expect(task.adapterSha256).toBe(await sha256(join(FIXTURES, "adapters", task.id, "adapter_model.safetensors")));
+        for (const split of ["fewshot", "test"] as const) {
+          const file = join(FIXTURES, "examples", task.id, `${split}.jsonl`);
+          expect(task.examples[split]).toBe(await lines(file));
+          expect(task.examplesSha256[split]).toBe(await sha256(file));
+        }
       }
-    }
-  });
+    },
+  );
 
-  it("pushes a flat folder with one broken adapter: that one refused with the server's reason, the rest uploaded, exit 1", async () => {
-    await taskFolder("flat-gec-fr", "gec-fr", true);
-    await writeFile(join(flat, "flat-gec-fr", "task.json"), JSON.stringify({ application: "gec", language: "fr" }));
-    await taskFolder("flat-qa-de", "qa-de", true);
-    await taskFolder("flat-reply-en", "reply-en", false);
-    const broken = await taskFolder("flat-broken", "gec-de", true);
-    const weights = await readFile(join(broken, "adapter_model.safetensors"));
-    await writeFile(join(broken, "adapter_model.safetensors"), weights.subarray(0, weights.byteLength - 100)); // truncated
+  it(
+    "pushes a flat folder with one broken adapter: that one refused with the server's reason, the " +
+      "rest uploaded, exit 1",
+    async () => {
+      await taskFolder("flat-gec-fr", "gec-fr", true);
+      await writeFile(join(flat, "flat-gec-fr", "task.json"), JSON.stringify({ application: "gec", language: "fr" }));
+      await taskFolder("flat-qa-de", "qa-de", true);
+      await taskFolder("flat-reply-en", "reply-en", false);
+      const broken = await taskFolder("flat-broken", "gec-de", true);
+      const weights = await readFile(join(broken, "adapter_model.safetensors"));
+      // truncated
+      await writeFile(join(broken, "adapter_model.safetensors"), weights.subarray(0, weights.byteLength - 100));
 
-    const result = await worker.cli(["push", flat, "--concurrency", "2"]);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain("uploaded 3 of 4 tasks: flat-gec-fr flat-qa-de flat-reply-en");
-    expect(result.stdout).toContain("without few-shot examples (runs leave them out): flat-reply-en");
-    expect(result.stdout).toContain("refused 1 task:");
+      const result = await worker.cli(["push", flat, "--concurrency", "2"]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain("uploaded 3 of 4 tasks: flat-gec-fr flat-qa-de flat-reply-en");
+      expect(result.stdout).toContain("without few-shot examples (runs leave them out): flat-reply-en");
+      expect(result.stdout).toContain("refused 1 task:");
 
-    // The reason shown is the server's own: the same upload, sent directly, says the same.
-    const form = new FormData();
-    form.set(
-      "adapter_config.json",
-      new Blob([await readFile(join(broken, "adapter_config.json"))]),
-      "adapter_config.json",
-    );
-    form.set(
-      "adapter_model.safetensors",
-      new Blob([await readFile(join(broken, "adapter_model.safetensors"))]),
-      "adapter_model.safetensors",
-    );
-    const direct = await worker.call("/v1/tasks/flat-broken/adapter", { method: "PUT", body: form });
-    const { error } = (await direct.json()) as { error: { code: string; message: string } };
-    expect(error.message).toContain("past the data section");
-    expect(result.stdout).toContain(`  flat-broken: adapter: ${error.message} (${direct.status} ${error.code})`);
+      // The reason shown is the server's own: the same upload, sent directly, says the same.
+      const form = new FormData();
+      form.set(
+        "adapter_config.json",
+        new Blob([await readFile(join(broken, "adapter_config.json"))]),
+        "adapter_config.json",
+      );
+      form.set(
+        "adapter_model.safetensors",
+        new Blob([await readFile(join(broken, "adapter_model.safetensors"))]),
+        "adapter_model.safetensors",
+      );
+      const direct = await worker.call("/v1/tasks/flat-broken/adapter", { method: "PUT", body: form });
+      const { error } = (await direct.json()) as { error: { code: string; message: string } };
+      expect(error.message).toContain("past the data section");
+      expect(result.stdout).toContain(`  flat-broken: adapter: ${error.message} (${direct.status} ${error.code})`);
 
-    const stored = new Map((await tasks()).map((t) => [t.id, t]));
-    expect(stored.size).toBe(43);
-    expect(stored.has("flat-broken")).toBe(false);
-    expect(stored.get("flat-gec-fr")).toMatchObject({ application: "gec", language: "fr", examples: { fewshot: 10 } });
-    expect(stored.get("flat-qa-de")?.examples.fewshot).toBeGreaterThan(0);
-    expect(stored.get("flat-reply-en")?.examples).toEqual({ fewshot: 0, test: 0 });
-  });
+      const stored = new Map((await tasks()).map((t) => [t.id, t]));
+      expect(stored.size).toBe(43);
+      expect(stored.has("flat-broken")).toBe(false);
+      expect(stored.get("flat-gec-fr")).toMatchObject({
+        application: "gec",
+        language: "fr",
+        examples: { fewshot: 10 },
+      });
+      expect(stored.get("flat-qa-de")?.examples.fewshot).toBeGreaterThan(0);
+      expect(stored.get("flat-reply-en")?.examples).toEqual({ fewshot: 0, test: 0 });
+    },
+  );
 
   it("refuses without a request a folder whose name is not a task id, or that lacks a PEFT file", async () => {
     const local = await mkdtemp(join(tmpdir(), "d2c-cli-local-"));
@@ -134,14 +148,17 @@ describe("d2c-edge push", () => {
     }
   });
 
-  it("fails in one line, without printing the token, when the token is wrong or the Worker is unreachable", async () => {
-    const wrong = await worker.cli(["push", FIXTURES], { env: { D2C_TOKEN: "not-the-token" } });
-    expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^d2c-edge: GET \/v1\/models\/d2c-char-lm: 401 \w+: .+\n$/);
-    expect(wrong.stdout + wrong.stderr).not.toContain("not-the-token");
+  it(
+    "fails in one line, without printing the token, " + "when the token is wrong or the Worker is unreachable",
+    async () => {
+      const wrong = await worker.cli(["push", FIXTURES], { env: { D2C_TOKEN: "not-the-token" } });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/^d2c-edge: GET \/v1\/models\/d2c-char-lm: 401 \w+: .+\n$/);
+      expect(wrong.stdout + wrong.stderr).not.toContain("not-the-token");
 
-    const unreachable = await worker.cli(["push", FIXTURES, "--url", "http://127.0.0.1:9"]);
-    expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^d2c-edge: cannot reach http:\/\/127\.0\.0\.1:9: .+\n$/);
-  });
+      const unreachable = await worker.cli(["push", FIXTURES, "--url", "http://127.0.0.1:9"]);
+      expect(unreachable.code).toBe(1);
+      expect(unreachable.stderr).toMatch(/^d2c-edge: cannot reach http:\/\/127\.0\.0\.1:9: .+\n$/);
+    },
+  );
 });

@@ -19,46 +19,59 @@ beforeAll(async () => {
 afterAll(() => worker?.dispose());
 
 describe("d2c-edge run and status", () => {
-  it("run prints the run id alone on stdout; status follows it live to done and prints J, clusters and cost", async () => {
-    // One start: the default's four are the Worker tests' to check (test/worker/runs.test.ts).
-    const started = await worker.cli(["run", "--k", "2", "--tasks", TASKS.join(","), "--seed", "0", "--restarts", "1"]);
-    expect(started.code).toBe(0);
-    expect(started.stdout).toMatch(/^run-[0-9a-f-]{36}\n$/);
-    runId = started.stdout.trim();
+  it(
+    "run prints the run id alone on stdout; status follows it live to done and prints J, " + "clusters and cost",
+    async () => {
+      // One start: the default's four are the Worker tests' to check (test/worker/runs.test.ts).
+      const started = await worker.cli([
+        "run",
+        "--k",
+        "2",
+        "--tasks",
+        TASKS.join(","),
+        "--seed",
+        "0",
+        "--restarts",
+        "1",
+      ]);
+      expect(started.code).toBe(0);
+      expect(started.stdout).toMatch(/^run-[0-9a-f-]{36}\n$/);
+      runId = started.stdout.trim();
 
-    const followed = await worker.cli(["status", runId]);
-    expect(followed.code).toBe(0);
-    const events = followed.stderr.split("\n");
-    expect(events[0]).toBe("started: d2c, K=2, 4 tasks");
-    expect(events).toContain("iteration 0: first assignment of 4 tasks");
-    expect(events.some((l) => /^iteration 0: merged 2 adapters \(/.test(l))).toBe(true);
-    expect(events.some((l) => /^iteration 0: J = \d\.\d{4}$/.test(l))).toBe(true);
-    expect(events.at(-2)).toBe("done");
+      const followed = await worker.cli(["status", runId]);
+      expect(followed.code).toBe(0);
+      const events = followed.stderr.split("\n");
+      expect(events[0]).toBe("started: d2c, K=2, 4 tasks");
+      expect(events).toContain("iteration 0: first assignment of 4 tasks");
+      expect(events.some((l) => /^iteration 0: merged 2 adapters \(/.test(l))).toBe(true);
+      expect(events.some((l) => /^iteration 0: J = \d\.\d{4}$/.test(l))).toBe(true);
+      expect(events.at(-2)).toBe("done");
 
-    const run = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
-      iterations: { objective: number }[];
-      result: { objective: number; clusters: { tasks: string[] }[] };
-    };
-    const summary = followed.stdout;
-    expect(summary).toMatch(
-      new RegExp(`^${runId}: done after \\d+\\.\\d s\\n  d2c, K=2, svd merge, seed 0, 4 tasks\\n`),
-    );
-    expect(summary).toContain(
-      `J per iteration: ${run.iterations.map((it, i) => `${i}: ${it.objective.toFixed(4)}`).join("  ")}`,
-    );
-    expect(summary).toContain(`J = ${run.result.objective.toFixed(4)}`);
-    for (const cluster of run.result.clusters) expect(summary).toContain(cluster.tasks.join(" "));
-    expect(summary).toMatch(
-      /cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/,
-    );
-    expect(summary).toMatch(
-      /s of evaluation CPU, \d+ queue messages; on Cloudflare about \$[0-9.e-]+ at list prices of \d{4}-\d{2}-\d{2}:/,
-    );
-    expect(summary).toMatch(/Queue operations +[\d,]+ operations/);
+      const run = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
+        iterations: { objective: number }[];
+        result: { objective: number; clusters: { tasks: string[] }[] };
+      };
+      const summary = followed.stdout;
+      expect(summary).toMatch(
+        new RegExp(`^${runId}: done after \\d+\\.\\d s\\n  d2c, K=2, svd merge, seed 0, 4 tasks\\n`),
+      );
+      expect(summary).toContain(
+        `J per iteration: ${run.iterations.map((it, i) => `${i}: ${it.objective.toFixed(4)}`).join("  ")}`,
+      );
+      expect(summary).toContain(`J = ${run.result.objective.toFixed(4)}`);
+      for (const cluster of run.result.clusters) expect(summary).toContain(cluster.tasks.join(" "));
+      expect(summary).toMatch(
+        /cost: \d+ evaluations \(\d+ from the loss cache\), \d+ forward passes; the naive schedule needs \d+/,
+      );
+      expect(summary).toMatch(
+        /s of evaluation CPU, \d+ queue messages; on Cloudflare about \$[0-9.e-]+ at list prices of \d{4}-\d{2}-\d{2}:/,
+      );
+      expect(summary).toMatch(/Queue operations +[\d,]+ operations/);
 
-    const json = await worker.cli(["status", runId, "--json"]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ runId, state: "done", tasks: [...TASKS].sort() });
-  });
+      const json = await worker.cli(["status", runId, "--json"]);
+      expect(JSON.parse(json.stdout)).toMatchObject({ runId, state: "done", tasks: [...TASKS].sort() });
+    },
+  );
 
   it("run --watch follows the run it started", async () => {
     const watched = await worker.cli(["run", "--k", "2", "--method", "kmeans", "--tasks", TASKS.join(","), "--watch"]);
@@ -82,30 +95,35 @@ describe("d2c-edge run and status", () => {
     expect(JSON.parse((await worker.cli(["runs", "--json"])).stdout)).toEqual({ runs });
   });
 
-  it("report starts the held-out report over the queue, follows it and prints one line per task and the mean", async () => {
-    const reported = await worker.cli(["report", runId]);
-    expect(reported.code).toBe(0);
-    const stored = (await (await worker.call(`/v1/runs/${runId}/report`)).json()) as {
-      state: string;
-      meanExactMatch: number;
-      forwardPasses: number;
-      tasks: { task: string; cluster: number; exactMatch: number; loss: number }[];
-    };
-    expect(stored.state).toBe("done");
-    expect(stored.tasks.map((t) => t.task)).toEqual([...TASKS].sort());
-    const lines = reported.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^task +cluster +exact match +loss$/);
-    for (const t of stored.tasks)
-      expect(lines).toContain(
-        `${t.task.padEnd(6)}  ${String(t.cluster).padStart(7)}  ${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
+  it(
+    "report starts the held-out report over the queue, " + "follows it and prints one line per task and the mean",
+    async () => {
+      const reported = await worker.cli(["report", runId]);
+      expect(reported.code).toBe(0);
+      const stored = (await (await worker.call(`/v1/runs/${runId}/report`)).json()) as {
+        state: string;
+        meanExactMatch: number;
+        forwardPasses: number;
+        tasks: { task: string; cluster: number; exactMatch: number; loss: number }[];
+      };
+      expect(stored.state).toBe("done");
+      expect(stored.tasks.map((t) => t.task)).toEqual([...TASKS].sort());
+      const lines = reported.stdout.trimEnd().split("\n");
+      expect(lines[0]).toMatch(/^task +cluster +exact match +loss$/);
+      for (const t of stored.tasks)
+        expect(lines).toContain(
+          `${t.task.padEnd(6)}  ${String(t.cluster).padStart(7)}  ` +
+            `${`${(100 * t.exactMatch).toFixed(1)}%`.padStart(11)}  ${t.loss.toFixed(4)}`,
+        );
+      expect(lines.at(-1)).toBe(
+        `mean exact match ${(100 * stored.meanExactMatch).toFixed(1)}% over 4 tasks (${stored.forwardPasses} ` +
+          `forward passes)`,
       );
-    expect(lines.at(-1)).toBe(
-      `mean exact match ${(100 * stored.meanExactMatch).toFixed(1)}% over 4 tasks (${stored.forwardPasses} forward passes)`,
-    );
-    // Kept with the run: asked again, the same report, no new evaluation.
-    const again = await worker.cli(["report", runId, "--json"]);
-    expect(JSON.parse(again.stdout)).toEqual(stored);
-  });
+      // Kept with the run: asked again, the same report, no new evaluation.
+      const again = await worker.cli(["report", runId, "--json"]);
+      expect(JSON.parse(again.stdout)).toEqual(stored);
+    },
+  );
 
   it("a GET of the events with a request body is refused with 400 before anything reads it", async () => {
     const url = new URL(`/v1/runs/${runId}/events`, worker.url);
@@ -141,7 +159,8 @@ describe("d2c-edge run and status", () => {
     const missing = await worker.cli(["status", "run-00000000-0000-0000-0000-000000000000"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(
-      "d2c-edge: GET /v1/runs/run-00000000-0000-0000-0000-000000000000/events: 404 unknown_run: no run run-00000000-0000-0000-0000-000000000000\n",
+      "d2c-edge: GET /v1/runs/run-00000000-0000-0000-0000-000000000000/events: 404 unknown_run: no run " +
+        "run-00000000-0000-0000-0000-000000000000\n",
     );
   });
 });
@@ -150,7 +169,8 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
   it("publishes the run to a profile; manifest shows it to a device, routing grouped by adapter", async () => {
     const profile = await worker.cli(["profile", "phones", "--max-adapters", "2"]);
     expect(profile.stdout).toBe(
-      "phones version 1: model d2c-char-lm, budget 2 adapters, fp16, formats peft, rank 8, match every device (the default profile)\n",
+      "phones version 1: model d2c-char-lm, budget 2 adapters, fp16, formats peft, rank 8, match every device " +
+        "(the default profile)\n",
     );
     const published = await worker.cli(["publish", "phones", runId]);
     expect(published.code).toBe(0);
@@ -226,43 +246,46 @@ describe("d2c-edge profile and profiles", () => {
       (p) => p.id === id,
     );
 
-  it("profile creates a profile (the catalogue's only model by default) that GET /v1/profiles returns as given", async () => {
-    const created = await worker.cli([
-      "profile",
-      "tablets",
-      "--max-adapters",
-      "3",
-      "--formats",
-      "peft,onnx_adapter",
-      "--min-ram-mb",
-      "4000",
-      "--socs",
-      "sd8g3,a18",
-      "--os",
-      "android",
-      "--auto",
-    ]);
-    expect(created.code).toBe(0);
-    expect(created.stdout).toBe(
-      "tablets version 1: model d2c-char-lm, budget 3 adapters, fp16, formats peft,onnx_adapter, rank 8, " +
-        "match ram >= 4000 MB, soc sd8g3|a18, os android, auto re-cluster\n",
-    );
-    expect(await stored("tablets")).toEqual({
-      id: "tablets",
-      version: 1,
-      updatedAt: expect.any(String),
-      modelId: "d2c-char-lm",
-      budget: { maxAdapters: 3 },
-      dtype: "fp16",
-      formats: ["peft", "onnx_adapter"],
-      rank: 8,
-      match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] },
-      autoRecluster: true,
-      maxSubsets: 32,
-      subsetQuorum: 2,
-      taskSets: {},
-    });
-  });
+  it(
+    "profile creates a profile (the catalogue's only model by default) that GET /v1/profiles " + "returns as given",
+    async () => {
+      const created = await worker.cli([
+        "profile",
+        "tablets",
+        "--max-adapters",
+        "3",
+        "--formats",
+        "peft,onnx_adapter",
+        "--min-ram-mb",
+        "4000",
+        "--socs",
+        "sd8g3,a18",
+        "--os",
+        "android",
+        "--auto",
+      ]);
+      expect(created.code).toBe(0);
+      expect(created.stdout).toBe(
+        "tablets version 1: model d2c-char-lm, budget 3 adapters, fp16, formats peft,onnx_adapter, rank 8, " +
+          "match ram >= 4000 MB, soc sd8g3|a18, os android, auto re-cluster\n",
+      );
+      expect(await stored("tablets")).toEqual({
+        id: "tablets",
+        version: 1,
+        updatedAt: expect.any(String),
+        modelId: "d2c-char-lm",
+        budget: { maxAdapters: 3 },
+        dtype: "fp16",
+        formats: ["peft", "onnx_adapter"],
+        rank: 8,
+        match: { minRamMb: 4000, socs: ["sd8g3", "a18"], os: ["android"] },
+        autoRecluster: true,
+        maxSubsets: 32,
+        subsetQuorum: 2,
+        taskSets: {},
+      });
+    },
+  );
 
   it("a second profile call replaces the profile and bumps its version", async () => {
     const replaced = await worker.cli([
@@ -296,34 +319,37 @@ describe("d2c-edge profile and profiles", () => {
     });
   });
 
-  it("a bad value exits 1 with the server's message and changes nothing; a missing budget is a usage error", async () => {
-    const refused = await worker.cli([
-      "profile",
-      "tablets",
-      "--max-adapters",
-      "2",
-      "--max-ram-mb",
-      "1",
-      "--min-ram-mb",
-      "9",
-    ]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe(
-      "d2c-edge: PUT /v1/profiles/tablets: 400 invalid_request: match: minRamMb 9 is above maxRamMb 1\n",
-    );
-    const model = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--model", "no-such-model"]);
-    expect(model.code).toBe(1);
-    expect(model.stderr).toBe(
-      "d2c-edge: PUT /v1/profiles/tablets: 404 unknown_model: modelId: no model no-such-model\n",
-    );
-    expect(await stored("tablets")).toMatchObject({ version: 2 });
+  it(
+    "a bad value exits 1 with the server's message and changes nothing; " + "a missing budget is a usage error",
+    async () => {
+      const refused = await worker.cli([
+        "profile",
+        "tablets",
+        "--max-adapters",
+        "2",
+        "--max-ram-mb",
+        "1",
+        "--min-ram-mb",
+        "9",
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        "d2c-edge: PUT /v1/profiles/tablets: 400 invalid_request: match: minRamMb 9 is above maxRamMb 1\n",
+      );
+      const model = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--model", "no-such-model"]);
+      expect(model.code).toBe(1);
+      expect(model.stderr).toBe(
+        "d2c-edge: PUT /v1/profiles/tablets: 404 unknown_model: modelId: no model no-such-model\n",
+      );
+      expect(await stored("tablets")).toMatchObject({ version: 2 });
 
-    const usage = await worker.cli(["profile", "tablets", "--rank", "4"]);
-    expect(usage.code).toBe(2);
-    expect(usage.stderr).toBe(
-      "d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n",
-    );
-  });
+      const usage = await worker.cli(["profile", "tablets", "--rank", "4"]);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toBe(
+        "d2c-edge: profile: a budget is required: --max-adapters N or --max-bytes N (see d2c-edge profile --help)\n",
+      );
+    },
+  );
 
   it("checks --formats against the formats the Worker ships (GET /v1/capabilities) before any PUT", async () => {
     const unknown = await worker.cli(["profile", "tablets", "--max-adapters", "2", "--formats", "peft,tflite"]);

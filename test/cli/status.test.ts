@@ -23,7 +23,8 @@ describe("describeTuned", () => {
       "tuned: svd, uniform weights x 1.5 (held-back loss 0.3143 screened, 0.3201 with CMA-ES's weights; 53 candidates)",
     );
     expect(describeTuned({ ...base, heldBackTuned: 0.3, weights: [0.5, 0.25], weightsKept: true })).toBe(
-      "tuned: svd, tuned weights 0.500 0.250 (held-back loss 0.3143 screened, 0.3000 with CMA-ES's weights; 53 candidates)",
+      "tuned: svd, tuned weights 0.500 0.250 (held-back loss 0.3143 screened, 0.3000 with CMA-ES's weights; " +
+        "53 candidates)",
     );
     // TIES's disjoint mean starts from weights 1, not 1/n.
     expect(

@@ -1,4 +1,7 @@
-/** `d2c-edge subsets` and `releases --subset`: the line for one subset release (no Worker), then the commands against the real Worker. */
+/**
+ * `d2c-edge subsets` and `releases --subset`: the line for one subset release (no Worker), then the commands against
+ * the real Worker.
+ */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeSubset } from "../../cli/subsets.ts";
 import type { SubsetView } from "../../src/delivery/subsetView.ts";
@@ -28,7 +31,8 @@ describe("describeSubset", () => {
       "held-out exact match",
     () => {
       expect(describeSubset(published)).toBe(
-        "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
+        "3f2a9c0d1e2b4a5c published, release 2, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need " +
+          "locales de,fr, apps mail, " +
           "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z, held-out exact match 71.3%",
       );
     },
@@ -43,7 +47,8 @@ describe("describeSubset", () => {
       outcome: "run failed: evaluator unreachable",
     };
     expect(describeSubset(failed)).toBe(
-      "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need locales de,fr, apps mail, " +
+      "3f2a9c0d1e2b4a5c failed, no release yet, 7 tasks (gec-de qa-de reply-de sum-de tone-de +2 more), need " +
+        "locales de,fr, apps mail, " +
         "9 networks, 12 reports, last 2026-12-01T08:00:00.000Z: run failed: evaluator unreachable",
     );
     const waiting: SubsetView = {
@@ -148,60 +153,65 @@ describe("d2c-edge subsets against the real Worker", () => {
     expect(subset.stderr).toMatch(/^d2c-edge: GET \/v1\/profiles\/phones\/subsets\/0123456789abcdef\/releases: 404 /);
   });
 
-  it("lists the subset a device's stated need built, with held-out exact match once its run is reported; releases --subset its own history", async () => {
-    // A German device with two apps: 2 tasks, within the budget of 2 adapters. The profile has no
-    // profile-wide release, so this device gets a 404 now, but its need is reported and built.
-    const asked = await fetch(`${worker.url}/v1/manifest?profile=phones&device=phone-1&locales=de&apps=gec,qa`);
-    expect(asked.status).toBe(404);
-    const subsetsOf = async () =>
-      ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
-    await expect
-      .poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 })
-      .toEqual(["published"]);
-    const [built] = await subsetsOf();
-    expect(built).toMatchObject({
-      tasks: ["gec-de", "qa-de"],
-      locales: ["de"],
-      apps: ["gec", "qa"],
-      demand: 1,
-      requests: 1,
-      release: { version: 1 },
-      heldOutExactMatch: null,
-    });
+  it(
+    "lists the subset a device's stated need built, with held-out exact match once its run is " +
+      "reported; releases --subset its own history",
+    async () => {
+      // A German device with two apps: 2 tasks, within the budget of 2 adapters. The profile has no
+      // profile-wide release, so this device gets a 404 now, but its need is reported and built.
+      const asked = await fetch(`${worker.url}/v1/manifest?profile=phones&device=phone-1&locales=de&apps=gec,qa`);
+      expect(asked.status).toBe(404);
+      const subsetsOf = async () =>
+        ((await (await worker.call("/v1/profiles/phones")).json()) as { subsets: SubsetView[] }).subsets;
+      await expect
+        .poll(async () => (await subsetsOf()).map((v) => v.state), { timeout: 60_000, interval: 250 })
+        .toEqual(["published"]);
+      const [built] = await subsetsOf();
+      expect(built).toMatchObject({
+        tasks: ["gec-de", "qa-de"],
+        locales: ["de"],
+        apps: ["gec", "qa"],
+        demand: 1,
+        requests: 1,
+        release: { version: 1 },
+        heldOutExactMatch: null,
+      });
 
-    const listed = await worker.cli(["subsets", "phones"]);
-    expect(listed.code).toBe(0);
-    expect(listed.stdout).toBe(
-      `${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, ` +
-        `1 report, last ${built.lastRequestedAt}\n`,
-    );
-    expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({
-      profile: "phones",
-      subsets: [built],
-    });
+      const listed = await worker.cli(["subsets", "phones"]);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toBe(
+        `${built.key} published, release 1, 2 tasks (gec-de qa-de), need locales de, apps gec,qa, 1 network, ` +
+          `1 report, last ${built.lastRequestedAt}\n`,
+      );
+      expect(JSON.parse((await worker.cli(["subsets", "phones", "--json"])).stdout)).toEqual({
+        profile: "phones",
+        subsets: [built],
+      });
 
-    // The held-out report of the subset's run: the line then carries its mean exact match.
-    expect(built.runId).not.toBeNull();
-    expect((await worker.cli(["report", built.runId!])).code).toBe(0);
-    const [reported] = await subsetsOf();
-    expect(reported.heldOutExactMatch).toEqual(expect.any(Number));
-    expect((await worker.cli(["subsets", "phones"])).stdout).toBe(`${describeSubset(reported)}\n`);
-    expect(describeSubset(reported)).toMatch(/, held-out exact match \d+\.\d%$/);
+      // The held-out report of the subset's run: the line then carries its mean exact match.
+      expect(built.runId).not.toBeNull();
+      expect((await worker.cli(["report", built.runId!])).code).toBe(0);
+      const [reported] = await subsetsOf();
+      expect(reported.heldOutExactMatch).toEqual(expect.any(Number));
+      expect((await worker.cli(["subsets", "phones"])).stdout).toBe(`${describeSubset(reported)}\n`);
+      expect(describeSubset(reported)).toMatch(/, held-out exact match \d+\.\d%$/);
 
-    const history = await worker.cli(["releases", "phones", "--subset", built.key]);
-    expect(history.code).toBe(0);
-    expect(history.stdout).toMatch(
-      new RegExp(
-        `^phones subset ${built.key} release 1: run ${built.runId}, 2 adapters for 2 tasks, J = \\d\\.\\d{4}, rollout 100%, \\d{4}-[^\\n]+\\n$`,
-      ),
-    );
-    const json = JSON.parse((await worker.cli(["releases", "phones", "--subset", built.key, "--json"])).stdout) as {
-      profile: string;
-      subset: string;
-      releases: { version: number }[];
-    };
-    expect(json).toMatchObject({ profile: "phones", subset: built.key, releases: [{ version: 1 }] });
-  });
+      const history = await worker.cli(["releases", "phones", "--subset", built.key]);
+      expect(history.code).toBe(0);
+      expect(history.stdout).toMatch(
+        new RegExp(
+          `^phones subset ${built.key} release 1: run ${built.runId}, 2 adapters for 2 tasks, J = \\d\\.\\d{4}, ` +
+            `rollout 100%, \\d{4}-[^\\n]+\\n$`,
+        ),
+      );
+      const json = JSON.parse((await worker.cli(["releases", "phones", "--subset", built.key, "--json"])).stdout) as {
+        profile: string;
+        subset: string;
+        releases: { version: number }[];
+      };
+      expect(json).toMatchObject({ profile: "phones", subset: built.key, releases: [{ version: 1 }] });
+    },
+  );
 
   it("is listed in the CLI's help", async () => {
     const help = await worker.cli(["--help"]);

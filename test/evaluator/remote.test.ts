@@ -103,88 +103,95 @@ afterAll(async () => {
 });
 
 describe("the evaluator service and the Worker's object route", () => {
-  it("reads models, merged adapters and examples for the evaluator's secret only, and refuses bad units clearly", async () => {
-    evaluator = await startEvaluator(evaluatorOptions());
-    expect(evaluator.output()).toMatch(
-      /^d2c-edge evaluator on http:\/\/127\.0\.0\.1:\d+: onnxruntime-node 1\.\d+\.\d+, (CPU execution provider \(CUDA: .+\)|CUDA execution provider .+), \d+ threads; reading through /m,
-    );
-    expect(evaluator.output()).not.toContain(SECRET);
+  it(
+    "reads models, merged adapters and examples for the evaluator's secret only, " + "and refuses bad units clearly",
+    async () => {
+      evaluator = await startEvaluator(evaluatorOptions());
+      expect(evaluator.output()).toMatch(
+        /^d2c-edge evaluator on http:\/\/127\.0\.0\.1:\d+: onnxruntime-node 1\.\d+\.\d+, (CPU execution provider \(CUDA: .+\)|CUDA execution provider .+), \d+ threads; reading through /m,
+      );
+      expect(evaluator.output()).not.toContain(SECRET);
 
-    const object = (key: string, token: string) =>
-      fetch(`${worker.url}/v1/evaluator/objects/${key}`, { headers: { authorization: `Bearer ${token}` } });
-    const model = await object("models/d2c-char-lm/model.json", SECRET);
-    expect(model.status).toBe(200);
-    const etag = model.headers.get("etag")!;
-    expect(etag).toMatch(/^"/);
-    expect((await model.json()) as { modelId: string }).toMatchObject({ modelId: "d2c-char-lm" });
-    const again = await fetch(`${worker.url}/v1/evaluator/objects/models/d2c-char-lm/model.json`, {
-      headers: { authorization: `Bearer ${SECRET}`, "if-none-match": etag },
-    });
-    expect(again.status).toBe(304);
-    expect((await object("examples/gec-de/fewshot.jsonl", SECRET)).status).toBe(200);
-    // The admin token is not the evaluator's secret; task adapters and blobs are not the evaluator's to read.
-    expect((await object("models/d2c-char-lm/model.json", TOKEN)).status).toBe(401);
-    const adapter = await object("adapters/gec-de/adapter_config.json", SECRET);
-    expect(adapter.status).toBe(404);
-    expect(((await adapter.json()) as { error: { code: string } }).error.code).toBe("not_readable");
-    expect((await object("models/../adapters/gec-de/adapter_config.json", SECRET)).status).toBe(404);
-
-    const unit = (body: unknown, secret = SECRET) =>
-      fetch(`${evaluator!.url}/v1/units`, {
-        method: "POST",
-        body: JSON.stringify(body),
-        headers: { authorization: `Bearer ${secret}` },
+      const object = (key: string, token: string) =>
+        fetch(`${worker.url}/v1/evaluator/objects/${key}`, { headers: { authorization: `Bearer ${token}` } });
+      const model = await object("models/d2c-char-lm/model.json", SECRET);
+      expect(model.status).toBe(200);
+      const etag = model.headers.get("etag")!;
+      expect(etag).toMatch(/^"/);
+      expect((await model.json()) as { modelId: string }).toMatchObject({ modelId: "d2c-char-lm" });
+      const again = await fetch(`${worker.url}/v1/evaluator/objects/models/d2c-char-lm/model.json`, {
+        headers: { authorization: `Bearer ${SECRET}`, "if-none-match": etag },
       });
-    const noSecret = await unit({}, "wrong");
-    expect(noSecret.status).toBe(401);
-    expect(await noSecret.json()).toEqual({
-      error: { code: "unauthorized", message: "the evaluator's bearer secret is required" },
-    });
-    const bad = await unit({
-      runId: "r",
-      unitId: "0:0:0",
-      modelId: "d2c-char-lm",
-      taskId: "gec-de",
-      split: "fewshot",
-      examplesSha256: "x",
-      mergedSha256: "y",
-    });
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: string; message: string } }).error).toEqual({
-      code: "invalid_unit",
-      message: "examplesSha256: a hex sha256",
-    });
-    expect((await fetch(`${evaluator.url}/v1/nothing`)).status).toBe(404);
-    expect(await health(evaluator.url)).toMatchObject({ ok: true, units: 0 });
-  });
+      expect(again.status).toBe(304);
+      expect((await object("examples/gec-de/fewshot.jsonl", SECRET)).status).toBe(200);
+      // The admin token is not the evaluator's secret; task adapters and blobs are not the evaluator's to read.
+      expect((await object("models/d2c-char-lm/model.json", TOKEN)).status).toBe(401);
+      const adapter = await object("adapters/gec-de/adapter_config.json", SECRET);
+      expect(adapter.status).toBe(404);
+      expect(((await adapter.json()) as { error: { code: string } }).error.code).toBe("not_readable");
+      expect((await object("models/../adapters/gec-de/adapter_config.json", SECRET)).status).toBe(404);
+
+      const unit = (body: unknown, secret = SECRET) =>
+        fetch(`${evaluator!.url}/v1/units`, {
+          method: "POST",
+          body: JSON.stringify(body),
+          headers: { authorization: `Bearer ${secret}` },
+        });
+      const noSecret = await unit({}, "wrong");
+      expect(noSecret.status).toBe(401);
+      expect(await noSecret.json()).toEqual({
+        error: { code: "unauthorized", message: "the evaluator's bearer secret is required" },
+      });
+      const bad = await unit({
+        runId: "r",
+        unitId: "0:0:0",
+        modelId: "d2c-char-lm",
+        taskId: "gec-de",
+        split: "fewshot",
+        examplesSha256: "x",
+        mergedSha256: "y",
+      });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string; message: string } }).error).toEqual({
+        code: "invalid_unit",
+        message: "examplesSha256: a hex sha256",
+      });
+      expect((await fetch(`${evaluator.url}/v1/nothing`)).status).toBe(404);
+      expect(await health(evaluator.url)).toMatchObject({ ok: true, units: 0 });
+    },
+  );
 });
 
 describe('runs with "evaluator": "remote"', () => {
   let remoteRun: RunStatus;
 
-  it("finish with the same assignment and J per iteration as the same run on the WASM path; the status names the evaluator", async () => {
-    const before = await health(evaluator!.url);
-    // 15 of the 40 tasks (every application, three languages): the same comparison at a third of the units.
-    const tasks = ["de", "fr", "ja"].flatMap((l) => ["gec", "qa", "reply", "sum", "tone"].map((a) => `${a}-${l}`));
-    const request = { k: 5, method: "d2c", seed: 0, cache: false, tasks };
-    // Both at once: the Queue carries both runs' units, the consumer evaluates one and forwards the other.
-    const [wasmId, remoteId] = [await startRun(request), await startRun({ ...request, evaluator: "remote" })];
-    const [wasm, remote] = await Promise.all([finished(wasmId, 300), finished(remoteId, 300)]);
-    remoteRun = remote;
-    expect(wasm).toMatchObject({ state: "done", evaluator: "wasm" });
-    expect(remote).toMatchObject({ state: "done", evaluator: "remote", reason: null });
-    expect(remote.iterations.length).toBe(wasm.iterations.length);
-    for (const [i, iteration] of remote.iterations.entries()) {
-      expect(await assignmentOf(remoteId, i)).toEqual(await assignmentOf(wasmId, i));
-      expect(Math.abs(iteration.objective! - wasm.iterations[i].objective!)).toBeLessThan(1e-3);
-    }
-    expect(remote.result!.assignment).toEqual(wasm.result!.assignment);
-    // Every pass the run counts was run by the service (each unit once), and every unit went there.
-    const after = await health(evaluator!.url);
-    expect(remote.cost.forwardPasses).toBe(after.forwardPasses - before.forwardPasses);
-    expect(after.units - before.units).toBe(remote.cost.units);
-    expect(remote.cost.cacheHits).toBe(0);
-  });
+  it(
+    "finish with the same assignment and J per iteration as the same run on the WASM path; the " +
+      "status names the evaluator",
+    async () => {
+      const before = await health(evaluator!.url);
+      // 15 of the 40 tasks (every application, three languages): the same comparison at a third of the units.
+      const tasks = ["de", "fr", "ja"].flatMap((l) => ["gec", "qa", "reply", "sum", "tone"].map((a) => `${a}-${l}`));
+      const request = { k: 5, method: "d2c", seed: 0, cache: false, tasks };
+      // Both at once: the Queue carries both runs' units, the consumer evaluates one and forwards the other.
+      const [wasmId, remoteId] = [await startRun(request), await startRun({ ...request, evaluator: "remote" })];
+      const [wasm, remote] = await Promise.all([finished(wasmId, 300), finished(remoteId, 300)]);
+      remoteRun = remote;
+      expect(wasm).toMatchObject({ state: "done", evaluator: "wasm" });
+      expect(remote).toMatchObject({ state: "done", evaluator: "remote", reason: null });
+      expect(remote.iterations.length).toBe(wasm.iterations.length);
+      for (const [i, iteration] of remote.iterations.entries()) {
+        expect(await assignmentOf(remoteId, i)).toEqual(await assignmentOf(wasmId, i));
+        expect(Math.abs(iteration.objective! - wasm.iterations[i].objective!)).toBeLessThan(1e-3);
+      }
+      expect(remote.result!.assignment).toEqual(wasm.result!.assignment);
+      // Every pass the run counts was run by the service (each unit once), and every unit went there.
+      const after = await health(evaluator!.url);
+      expect(remote.cost.forwardPasses).toBe(after.forwardPasses - before.forwardPasses);
+      expect(after.units - before.units).toBe(remote.cost.units);
+      expect(remote.cost.cacheHits).toBe(0);
+    },
+  );
 
   it("a unit evaluated by the service gives the Worker's own loss for it", async () => {
     const task = remoteRun.tasks[0];
@@ -260,80 +267,88 @@ describe('runs with "evaluator": "remote"', () => {
     }
   });
 
-  it("run without asking for a model registered for the service (external data, pushed with the CLI); such a model is refused for wasm", async () => {
-    const variant = join(FIXTURES, "variants/qwen-bias-tiny");
-    const folder = join(cacheDir, "qwen-external-folder");
-    await mkdir(folder);
-    for (const file of ["external/model.onnx", "external/model.onnx_data", "tokenizer.json", "tokenizer_config.json"])
-      await copyFile(join(variant, file), join(folder, basename(file)));
-    const pushed = await execFileAsync(
-      process.execPath,
-      [CLI, "model", "push", folder, "--id", "qwen-external", "--alias", "d2c/qwen-bias-tiny"],
-      { env: { ...process.env, D2C_URL: worker.url, D2C_TOKEN: TOKEN } },
-    );
-    expect(pushed.stdout).toMatch(/evaluator remote/);
-    const tasks = ["qwen-r0", "qwen-r1", "qwen-r2"];
-    for (const [i, task] of tasks.entries()) {
-      const form = new FormData();
-      for (const file of ["adapter_config.json", "adapter_model.safetensors"])
-        form.set(file, new Blob([await readFile(join(variant, `adapters/random-${i}/${file}`))]), file);
-      expect((await worker.call(`/v1/tasks/${task}/adapter`, { method: "PUT", body: form })).status).toBe(201);
-      const examples = await readFile(join(FIXTURES, "examples/gec-de/fewshot.jsonl"));
+  it(
+    "run without asking for a model registered for the service (external data, pushed with the " +
+      "CLI); such a model is refused for wasm",
+    async () => {
+      const variant = join(FIXTURES, "variants/qwen-bias-tiny");
+      const folder = join(cacheDir, "qwen-external-folder");
+      await mkdir(folder);
+      for (const file of ["external/model.onnx", "external/model.onnx_data", "tokenizer.json", "tokenizer_config.json"])
+        await copyFile(join(variant, file), join(folder, basename(file)));
+      const pushed = await execFileAsync(
+        process.execPath,
+        [CLI, "model", "push", folder, "--id", "qwen-external", "--alias", "d2c/qwen-bias-tiny"],
+        { env: { ...process.env, D2C_URL: worker.url, D2C_TOKEN: TOKEN } },
+      );
+      expect(pushed.stdout).toMatch(/evaluator remote/);
+      const tasks = ["qwen-r0", "qwen-r1", "qwen-r2"];
+      for (const [i, task] of tasks.entries()) {
+        const form = new FormData();
+        for (const file of ["adapter_config.json", "adapter_model.safetensors"])
+          form.set(file, new Blob([await readFile(join(variant, `adapters/random-${i}/${file}`))]), file);
+        expect((await worker.call(`/v1/tasks/${task}/adapter`, { method: "PUT", body: form })).status).toBe(201);
+        const examples = await readFile(join(FIXTURES, "examples/gec-de/fewshot.jsonl"));
+        expect(
+          (await worker.call(`/v1/tasks/${task}/examples?split=fewshot`, { method: "PUT", body: examples })).status,
+        ).toBe(201);
+      }
+      const refused = await worker.call("/v1/runs", post({ k: 2, tasks, evaluator: "wasm" }));
+      expect(refused.status).toBe(422);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("remote_model");
+
+      const before = await health(evaluator!.url);
+      const run = await finished(await startRun({ k: 2, method: "d2c", seed: 0, cache: false, tasks }), 120);
+      expect(run).toMatchObject({ state: "done", evaluator: "remote", modelId: "qwen-external" });
+      for (const iteration of run.iterations) {
+        for (const row of await lossRows(run.runId, iteration.iteration))
+          expect(row.losses.every((loss) => loss !== null && Number.isFinite(loss))).toBe(true);
+      }
+      expect((await health(evaluator!.url)).units - before.units).toBe(run.cost.units);
+    },
+  );
+
+  it(
+    "fail after the retries with a reason naming the evaluator when the service is down, " + "and publish nothing",
+    async () => {
+      await evaluator!.stop();
+      evaluator = undefined;
+      const runId = await startRun({
+        k: 2,
+        method: "d2c",
+        seed: 2,
+        cache: false,
+        tasks: ["gec-de", "qa-de", "reply-de", "sum-de"],
+        evaluator: "remote",
+      });
+      const run = await finished(runId, 120);
+      expect(run.state).toBe("failed");
+      expect(run.evaluator).toBe("remote");
+      expect(run.reason).toMatch(
+        new RegExp(
+          `^evaluation of task \\S+ under cluster \\d failed after 4 attempts: evaluator ` +
+            `http://127\\.0\\.0\\.1:${port} is unreachable`,
+        ),
+      );
+      expect(run.reason).not.toContain(SECRET);
+      expect(run.result).toBeNull();
+
       expect(
-        (await worker.call(`/v1/tasks/${task}/examples?split=fewshot`, { method: "PUT", body: examples })).status,
-      ).toBe(201);
-    }
-    const refused = await worker.call("/v1/runs", post({ k: 2, tasks, evaluator: "wasm" }));
-    expect(refused.status).toBe(422);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("remote_model");
-
-    const before = await health(evaluator!.url);
-    const run = await finished(await startRun({ k: 2, method: "d2c", seed: 0, cache: false, tasks }), 120);
-    expect(run).toMatchObject({ state: "done", evaluator: "remote", modelId: "qwen-external" });
-    for (const iteration of run.iterations) {
-      for (const row of await lossRows(run.runId, iteration.iteration))
-        expect(row.losses.every((loss) => loss !== null && Number.isFinite(loss))).toBe(true);
-    }
-    expect((await health(evaluator!.url)).units - before.units).toBe(run.cost.units);
-  });
-
-  it("fail after the retries with a reason naming the evaluator when the service is down, and publish nothing", async () => {
-    await evaluator!.stop();
-    evaluator = undefined;
-    const runId = await startRun({
-      k: 2,
-      method: "d2c",
-      seed: 2,
-      cache: false,
-      tasks: ["gec-de", "qa-de", "reply-de", "sum-de"],
-      evaluator: "remote",
-    });
-    const run = await finished(runId, 120);
-    expect(run.state).toBe("failed");
-    expect(run.evaluator).toBe("remote");
-    expect(run.reason).toMatch(
-      new RegExp(
-        `^evaluation of task \\S+ under cluster \\d failed after 4 attempts: evaluator http://127\\.0\\.0\\.1:${port} is unreachable`,
-      ),
-    );
-    expect(run.reason).not.toContain(SECRET);
-    expect(run.result).toBeNull();
-
-    expect(
-      (
-        await worker.call("/v1/profiles/remote-down", {
-          method: "PUT",
-          body: JSON.stringify({ modelId: "d2c-char-lm", budget: { maxAdapters: 2 }, formats: ["peft"] }),
-        })
-      ).status,
-    ).toBeLessThan(300);
-    const publish = await worker.call("/v1/profiles/remote-down/releases", post({ runId }));
-    expect(publish.status).toBe(409);
-    expect(((await publish.json()) as { error: { code: string } }).error.code).toBe("run_not_done");
-    expect(
-      ((await (await worker.call("/v1/profiles/remote-down/releases")).json()) as { releases: unknown[] }).releases,
-    ).toEqual([]);
-  });
+        (
+          await worker.call("/v1/profiles/remote-down", {
+            method: "PUT",
+            body: JSON.stringify({ modelId: "d2c-char-lm", budget: { maxAdapters: 2 }, formats: ["peft"] }),
+          })
+        ).status,
+      ).toBeLessThan(300);
+      const publish = await worker.call("/v1/profiles/remote-down/releases", post({ runId }));
+      expect(publish.status).toBe(409);
+      expect(((await publish.json()) as { error: { code: string } }).error.code).toBe("run_not_done");
+      expect(
+        ((await (await worker.call("/v1/profiles/remote-down/releases")).json()) as { releases: unknown[] }).releases,
+      ).toEqual([]);
+    },
+  );
 
   it("refuses an evaluator other than wasm and remote", async () => {
     const response = await worker.call("/v1/runs", post({ k: 2, evaluator: "gpu" }));

@@ -175,7 +175,8 @@ class ByteReader {
         return v.getFloat64(this.take(8, what), true);
       default:
         throw new Error(
-          `GGUF: ${what}: value type ${type} is not one GGUF defines${type === GgufValueType.ARRAY ? " inside an array" : ""}`,
+          `GGUF: ${what}: value type ${type} is not one GGUF ` +
+            `defines${type === GgufValueType.ARRAY ? " inside an array" : ""}`,
         );
     }
   }

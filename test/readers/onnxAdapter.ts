@@ -35,7 +35,8 @@ export function readOnnxAdapter(bytes: Uint8Array): OnnxAdapter {
   const bb = new ByteBuffer(bytes);
   if (!bb.__has_identifier(ONNX_ADAPTER_IDENTIFIER)) {
     throw new Error(
-      `.onnx_adapter: file identifier is ${JSON.stringify(bb.getBufferIdentifier())}, expected "${ONNX_ADAPTER_IDENTIFIER}"`,
+      `.onnx_adapter: file identifier is ${JSON.stringify(bb.getBufferIdentifier())}, expected ` +
+        `"${ONNX_ADAPTER_IDENTIFIER}"`,
     );
   }
   const root = table(bb, 0, "root table");

@@ -69,18 +69,21 @@ describe("task similarity in blocks (a large run's k-means start on the queue)",
     expect(similarityBlocks(3, 3)).toEqual([]);
   });
 
-  it("computes a block in slices (yielding to the isolate's requests) with the one-piece numbers, bit for bit", async () => {
-    const random = seededRandom(5);
-    const adapters = Array.from({ length: 12 }, (_, i) => randomAdapter(random, 1 + (i % 3)));
-    for (const [rows, cols, diagonal] of [
-      [adapters, adapters, true],
-      [adapters.slice(0, 7), adapters.slice(7), false],
-    ] as const) {
-      expect(Array.from(await gramInSlices(rows, cols, [target], diagonal))).toEqual(
-        Array.from(gramBlock(rows, cols, [target], diagonal)),
-      );
-    }
-  });
+  it(
+    "computes a block in slices (yielding to the isolate's requests) with the one-piece numbers, " + "bit for bit",
+    async () => {
+      const random = seededRandom(5);
+      const adapters = Array.from({ length: 12 }, (_, i) => randomAdapter(random, 1 + (i % 3)));
+      for (const [rows, cols, diagonal] of [
+        [adapters, adapters, true],
+        [adapters.slice(0, 7), adapters.slice(7), false],
+      ] as const) {
+        expect(Array.from(await gramInSlices(rows, cols, [target], diagonal))).toEqual(
+          Array.from(gramBlock(rows, cols, [target], diagonal)),
+        );
+      }
+    },
+  );
 });
 
 describe("k-means on task vectors", () => {

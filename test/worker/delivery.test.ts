@@ -90,37 +90,42 @@ describe("profiles and releases", () => {
     );
   });
 
-  it("publishes a run: every blob in R2, a manifest signed by the key at /v1/keys, routing for every task", async () => {
-    const published = await release("default", runA);
-    expect(published).toMatchObject({ version: 1, rollout: 100, tasks: TASKS.length, adapters: 4 });
-    const response = await manifestOf("profile=default&device=phone-1");
-    expect(response.status).toBe(200);
-    const signed = (await response.json()) as SignedManifest;
-    const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
-    const key = await crypto.subtle.importKey(
-      "raw",
-      Uint8Array.from(atob(keys[0].publicKey), (c) => c.charCodeAt(0)),
-      { name: "Ed25519" },
-      false,
-      ["verify"],
-    );
-    const signature = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
-    expect(signed.keyId).toBe(keys[0].keyId);
-    expect(await crypto.subtle.verify({ name: "Ed25519" }, key, signature, canonicalBytes(signed.manifest))).toBe(true);
-    const tampered = { ...signed.manifest, rollout: 99 };
-    expect(await crypto.subtle.verify({ name: "Ed25519" }, key, signature, canonicalBytes(tampered))).toBe(false);
-    expect(Object.keys(signed.manifest.routing).sort()).toEqual([...TASKS].sort());
-    expect(new Set(signed.manifest.adapters.map((a) => a.format))).toEqual(new Set(["peft", "onnx_adapter"]));
-    for (const adapter of signed.manifest.adapters) {
-      const blob = await call(adapter.url, { headers: {} });
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      expect(bytes.byteLength).toBe(adapter.bytes);
-      expect(await sha256Hex(bytes)).toBe(adapter.sha256);
-    }
-    const peft = signed.manifest.adapters.filter((a) => a.format === "peft");
-    for (const task of TASKS)
-      expect(peft.find((a) => a.sha256 === signed.manifest.routing[task])!.tasks).toContain(task);
-  });
+  it(
+    "publishes a run: every blob in R2, a manifest signed by the key at /v1/keys, " + "routing for every task",
+    async () => {
+      const published = await release("default", runA);
+      expect(published).toMatchObject({ version: 1, rollout: 100, tasks: TASKS.length, adapters: 4 });
+      const response = await manifestOf("profile=default&device=phone-1");
+      expect(response.status).toBe(200);
+      const signed = (await response.json()) as SignedManifest;
+      const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
+      const key = await crypto.subtle.importKey(
+        "raw",
+        Uint8Array.from(atob(keys[0].publicKey), (c) => c.charCodeAt(0)),
+        { name: "Ed25519" },
+        false,
+        ["verify"],
+      );
+      const signature = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
+      expect(signed.keyId).toBe(keys[0].keyId);
+      expect(await crypto.subtle.verify({ name: "Ed25519" }, key, signature, canonicalBytes(signed.manifest))).toBe(
+        true,
+      );
+      const tampered = { ...signed.manifest, rollout: 99 };
+      expect(await crypto.subtle.verify({ name: "Ed25519" }, key, signature, canonicalBytes(tampered))).toBe(false);
+      expect(Object.keys(signed.manifest.routing).sort()).toEqual([...TASKS].sort());
+      expect(new Set(signed.manifest.adapters.map((a) => a.format))).toEqual(new Set(["peft", "onnx_adapter"]));
+      for (const adapter of signed.manifest.adapters) {
+        const blob = await call(adapter.url, { headers: {} });
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        expect(bytes.byteLength).toBe(adapter.bytes);
+        expect(await sha256Hex(bytes)).toBe(adapter.sha256);
+      }
+      const peft = signed.manifest.adapters.filter((a) => a.format === "peft");
+      for (const task of TASKS)
+        expect(peft.find((a) => a.sha256 === signed.manifest.routing[task])!.tasks).toContain(task);
+    },
+  );
 
   it("answers 304 to a matching If-None-Match, and picks the profile from device traits", async () => {
     await release("flagship", runB);
@@ -227,7 +232,8 @@ describe("publishing safely, rollout and rollback", () => {
     expect(await rolloutBucket("default", "device-7")).toBe(buckets[7]);
     expect(await rolloutBucket("default", undefined)).toBe(100); // no id: never in a partial rollout
 
-    expect(await release("default", runB, 30)).toMatchObject({ version: 2, rollout: 30 }); // a staged rollout starts low
+    // a staged rollout starts low
+    expect(await release("default", runB, 30)).toMatchObject({ version: 2, rollout: 30 });
     const versionFor = async (device: string) =>
       ((await (await manifestOf(`profile=default&device=${device}`)).json()) as SignedManifest).manifest.version;
     const devices = Array.from({ length: 40 }, (_, i) => `device-${i}`);
@@ -359,7 +365,8 @@ describe("cron re-clustering", () => {
       (r) => r.task === "qa-de",
     );
     expect(placed!.cluster).toBeGreaterThanOrEqual(0);
-    expect(warm.iterations[0].clusters.reduce((n, c) => n + c.size, 0)).toBe(warm.tasks.length - 1); // merged without it
+    // merged without it
+    expect(warm.iterations[0].clusters.reduce((n, c) => n + c.size, 0)).toBe(warm.tasks.length - 1);
     await tick();
     const next = await auto();
     expect(next.release!.version).toBe(2);

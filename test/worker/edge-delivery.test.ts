@@ -66,34 +66,40 @@ beforeAll(async () => {
 });
 
 describe("manifests at the edge", () => {
-  it("answers 100 manifest requests of several profiles, rollout at 30%, without calling a Durable Object", async () => {
-    const counted = countingEnv();
-    const answers = new Map<number, number>();
-    for (let i = 0; i < 100; i++) {
-      const query =
-        i % 3 === 0
-          ? `profile=edge-a&device=d${i}`
-          : i % 3 === 1
-            ? `ramMb=2048&device=d${i}`
-            : `ramMb=16384&device=d${i}`;
-      const response = await callWith(counted.env, `/v1/manifest?${query}`);
-      expect(response.status).toBe(200);
-      const { manifest } = (await response.json()) as SignedManifest;
-      answers.set(manifest.version, (answers.get(manifest.version) ?? 0) + 1);
-    }
-    expect(counted.counts.durableObjectStubs).toBe(0);
-    expect(counted.counts.kvReads).toBeGreaterThan(0); // the wrapped bindings are the ones the path read
-    // edge-a's devices split between the staged release 2 and the full release 1.
-    expect([...answers.keys()].sort()).toEqual([1, 2]);
-  });
+  it(
+    "answers 100 manifest requests of several profiles, rollout at 30%, " + "without calling a Durable Object",
+    async () => {
+      const counted = countingEnv();
+      const answers = new Map<number, number>();
+      for (let i = 0; i < 100; i++) {
+        const query =
+          i % 3 === 0
+            ? `profile=edge-a&device=d${i}`
+            : i % 3 === 1
+              ? `ramMb=2048&device=d${i}`
+              : `ramMb=16384&device=d${i}`;
+        const response = await callWith(counted.env, `/v1/manifest?${query}`);
+        expect(response.status).toBe(200);
+        const { manifest } = (await response.json()) as SignedManifest;
+        answers.set(manifest.version, (answers.get(manifest.version) ?? 0) + 1);
+      }
+      expect(counted.counts.durableObjectStubs).toBe(0);
+      expect(counted.counts.kvReads).toBeGreaterThan(0); // the wrapped bindings are the ones the path read
+      // edge-a's devices split between the staged release 2 and the full release 1.
+      expect([...answers.keys()].sort()).toEqual([1, 2]);
+    },
+  );
 
-  it("keeps today's rollout buckets: a device in the 30% gets the staged release, one outside the full one", async () => {
-    const devices = Array.from({ length: 40 }, (_, i) => `phone-${i}`);
-    for (const device of devices) {
-      const staged = inRollout(await rolloutBucket("edge-a", device), 30);
-      expect(await versionFor("edge-a", device)).toBe(staged ? 2 : 1);
-    }
-  });
+  it(
+    "keeps today's rollout buckets: a device in the 30% gets the staged release, " + "one outside the full one",
+    async () => {
+      const devices = Array.from({ length: 40 }, (_, i) => `phone-${i}`);
+      for (const device of devices) {
+        const staged = inRollout(await rolloutBucket("edge-a", device), 30);
+        expect(await versionFor("edge-a", device)).toBe(staged ? 2 : 1);
+      }
+    },
+  );
 
   it("shows publish, rollout, rollback and a retired profile on the device path", async () => {
     const outside = [...Array(200).keys()].map((i) => `dev-${i}`);

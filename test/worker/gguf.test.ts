@@ -73,30 +73,34 @@ describe("toGgufLora / readGguf", () => {
     expect(custom.metadata.get("adapter.lora.alpha")).toEqual({ type: GgufValueType.FLOAT32, value: 16 });
   });
 
-  it("names 32 tensors blk.0..3 attn_{q,k,v,output}.weight.lora_{a,b}, ne [in, r] and [r, out], data 32-aligned and packed", () => {
-    const file = readGguf(toGgufLora(gecDe, targets, llama("fp32")));
-    const names = [0, 1, 2, 3].flatMap((n) =>
-      ["attn_q", "attn_k", "attn_v", "attn_output"].flatMap((p) => [
-        `blk.${n}.${p}.weight.lora_a`,
-        `blk.${n}.${p}.weight.lora_b`,
-      ]),
-    );
-    expect(file.tensors.map((t) => t.name)).toEqual(names);
-    expect(file.tensors.map((t) => t.dims)).toEqual(
-      targets.flatMap((t) => [
-        [t.in, 8],
-        [8, t.out],
-      ]),
-    );
-    expect(file.dataOffset % 32).toBe(0);
-    let next = 0;
-    for (const t of file.tensors) {
-      expect(t.type, t.name).toBe(GgmlType.F32);
-      expect(t.offset, t.name).toBe(next);
-      expect((file.dataOffset + t.offset) % 32, t.name).toBe(0);
-      next += Math.ceil(t.data.byteLength / 32) * 32;
-    }
-  });
+  it(
+    "names 32 tensors blk.0..3 attn_{q,k,v,output}.weight.lora_{a,b}, ne [in, r] and [r, out], data " +
+      "32-aligned and packed",
+    () => {
+      const file = readGguf(toGgufLora(gecDe, targets, llama("fp32")));
+      const names = [0, 1, 2, 3].flatMap((n) =>
+        ["attn_q", "attn_k", "attn_v", "attn_output"].flatMap((p) => [
+          `blk.${n}.${p}.weight.lora_a`,
+          `blk.${n}.${p}.weight.lora_b`,
+        ]),
+      );
+      expect(file.tensors.map((t) => t.name)).toEqual(names);
+      expect(file.tensors.map((t) => t.dims)).toEqual(
+        targets.flatMap((t) => [
+          [t.in, 8],
+          [8, t.out],
+        ]),
+      );
+      expect(file.dataOffset % 32).toBe(0);
+      let next = 0;
+      for (const t of file.tensors) {
+        expect(t.type, t.name).toBe(GgmlType.F32);
+        expect(t.offset, t.name).toBe(next);
+        expect((file.dataOffset + t.offset) % 32, t.name).toBe(0);
+        next += Math.ceil(t.data.byteLength / 32) * 32;
+      }
+    },
+  );
 
   it("round-trips fp32 bit for bit: A as is, B of v and o as is, B of q and k with its rows reordered", () => {
     const tensors = tensorsOf(readGguf(toGgufLora(merged, targets, llama("fp32"))));

@@ -81,14 +81,15 @@ describe("POST /v1/keys/next takes only canonical base64 (finding 9)", () => {
 
 describe("switch checks the next secret against the certified key (finding 4)", () => {
   it(
-    "signsFor: a secret signs for its own public key, and not for the key whose x it carries with another " + "key's d",
+    "signsFor: a secret signs for its own public key, " + "and not for the key whose x it carries with another key's d",
     async () => {
       const [own, other] = [await freshJwk(), await freshJwk()];
       expect(
         await signsFor(await manifestSigner(JSON.stringify(own)), own.x.replace(/-/g, "+").replace(/_/g, "/") + "="),
       ).toBe(true);
       const forged = await manifestSigner(JSON.stringify({ ...other, x: own.x }));
-      expect(forged.publicKey).toBe((await manifestSigner(JSON.stringify(own))).publicKey); // the x is what names the key
+      // the x is what names the key
+      expect(forged.publicKey).toBe((await manifestSigner(JSON.stringify(own))).publicKey);
       expect(await signsFor(forged, forged.publicKey)).toBe(false);
     },
   );

@@ -66,47 +66,54 @@ const client = (pins: Record<string, string>) =>
   });
 
 describe("key rotation", () => {
-  it("adds a next key certified by the current one; switching before that, or retiring the current key, is refused", async () => {
-    expect(oldManifest.keyId).toBe(first.keyId);
-    const early = await call("/v1/keys/switch", post());
-    expect(early.status).toBe(409);
-    expect(((await early.json()) as ErrorBody).error.message).toContain("no next key");
-    const bad = await call("/v1/keys/next", post({ publicKey: "AAAA" }));
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as ErrorBody).error.message).toContain("publicKey");
-    expect((await call("/v1/keys/next", post({ publicKey: next.publicKey }))).status).toBe(201);
-    const again = await call("/v1/keys/next", post({ publicKey: next.publicKey }));
-    expect(again.status).toBe(409);
-    const keys = await keyList();
-    expect(keys.map((k) => [k.keyId, k.status])).toEqual([
-      [first.keyId, "current"],
-      [next.keyId, "next"],
-    ]);
-    expect(keys[1].certificate).toMatchObject({
-      signedBy: first.keyId,
-      statement: { kind: "certify", keyId: next.keyId, publicKey: next.publicKey },
-    });
-    expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(409);
-    // Nothing switched: devices still get manifests signed by the first key.
-    expect((await served()).keyId).toBe(first.keyId);
-  });
+  it(
+    "adds a next key certified by the current one; switching before that, " + "or retiring the current key, is refused",
+    async () => {
+      expect(oldManifest.keyId).toBe(first.keyId);
+      const early = await call("/v1/keys/switch", post());
+      expect(early.status).toBe(409);
+      expect(((await early.json()) as ErrorBody).error.message).toContain("no next key");
+      const bad = await call("/v1/keys/next", post({ publicKey: "AAAA" }));
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as ErrorBody).error.message).toContain("publicKey");
+      expect((await call("/v1/keys/next", post({ publicKey: next.publicKey }))).status).toBe(201);
+      const again = await call("/v1/keys/next", post({ publicKey: next.publicKey }));
+      expect(again.status).toBe(409);
+      const keys = await keyList();
+      expect(keys.map((k) => [k.keyId, k.status])).toEqual([
+        [first.keyId, "current"],
+        [next.keyId, "next"],
+      ]);
+      expect(keys[1].certificate).toMatchObject({
+        signedBy: first.keyId,
+        statement: { kind: "certify", keyId: next.keyId, publicKey: next.publicKey },
+      });
+      expect((await call(`/v1/keys/${first.keyId}/retire`, post())).status).toBe(409);
+      // Nothing switched: devices still get manifests signed by the first key.
+      expect((await served()).keyId).toBe(first.keyId);
+    },
+  );
 
-  it("switches: served manifests are re-signed with the new key, and a client that pinned only the old key accepts them", async () => {
-    const pinnedOld = client({ [first.keyId]: first.publicKey });
-    expect(await pinnedOld.sync()).toMatchObject({ status: "updated", version: 1 });
-    const switched = await call("/v1/keys/switch", post());
-    expect(switched.status).toBe(200);
-    expect(((await switched.json()) as { resigned: number }).resigned).toBe(1);
-    expect((await keyList()).map((k) => [k.keyId, k.status])).toEqual([
-      [next.keyId, "current"],
-      [first.keyId, "previous"],
-    ]);
-    const resigned = await served();
-    expect(resigned).toMatchObject({ keyId: next.keyId, manifest: { version: 1 } });
-    // A new release, signed by the new key, reaches the device through the certificate.
-    expect((await call("/v1/profiles/rot/rollback", post({ version: 1 }))).status).toBe(201);
-    expect(await pinnedOld.sync()).toMatchObject({ status: "updated", version: 2 });
-  });
+  it(
+    "switches: served manifests are re-signed with the new key, and a client that pinned only the " +
+      "old key accepts them",
+    async () => {
+      const pinnedOld = client({ [first.keyId]: first.publicKey });
+      expect(await pinnedOld.sync()).toMatchObject({ status: "updated", version: 1 });
+      const switched = await call("/v1/keys/switch", post());
+      expect(switched.status).toBe(200);
+      expect(((await switched.json()) as { resigned: number }).resigned).toBe(1);
+      expect((await keyList()).map((k) => [k.keyId, k.status])).toEqual([
+        [next.keyId, "current"],
+        [first.keyId, "previous"],
+      ]);
+      const resigned = await served();
+      expect(resigned).toMatchObject({ keyId: next.keyId, manifest: { version: 1 } });
+      // A new release, signed by the new key, reaches the device through the certificate.
+      expect((await call("/v1/profiles/rot/rollback", post({ version: 1 }))).status).toBe(201);
+      expect(await pinnedOld.sync()).toMatchObject({ status: "updated", version: 2 });
+    },
+  );
 
   it("refuses a key whose certificate no trusted key signed", async () => {
     const verifier = new ManifestVerifier({ [first.keyId]: first.publicKey });
@@ -139,26 +146,29 @@ describe("key rotation", () => {
     await expect(verifier.verify(forged)).rejects.toThrow("neither pinned nor certified");
   });
 
-  it("retires the old key: devices that learn it refuse what it signed, even a manifest they were once given", async () => {
-    const verifier = new ManifestVerifier({ [first.keyId]: first.publicKey });
-    await verifier.verify(oldManifest); // trusted before the retirement is known
-    const retired = await call(`/v1/keys/${first.keyId}/retire`, post());
-    expect(retired.status).toBe(200);
-    const keys = await keyList();
-    expect(keys.find((k) => k.keyId === first.keyId)).toMatchObject({
-      status: "retired",
-      retirement: { signedBy: next.keyId, statement: { kind: "retire" } },
-    });
-    await verifier.learn(keys);
-    await expect(verifier.verify(oldManifest)).rejects.toThrow("retired");
-    await verifier.verify(await served()); // the new key, learned through its certificate, still verifies
-    // A retirement signed by the retired key itself proves nothing.
-    const other = new ManifestVerifier({ [first.keyId]: first.publicKey });
-    await other.learn(
-      keys.map((k) =>
-        k.keyId === first.keyId ? { ...k, retirement: { ...k.retirement!, signedBy: first.keyId } } : k,
-      ),
-    );
-    await other.verify(oldManifest);
-  });
+  it(
+    "retires the old key: devices that learn it refuse what it signed, " + "even a manifest they were once given",
+    async () => {
+      const verifier = new ManifestVerifier({ [first.keyId]: first.publicKey });
+      await verifier.verify(oldManifest); // trusted before the retirement is known
+      const retired = await call(`/v1/keys/${first.keyId}/retire`, post());
+      expect(retired.status).toBe(200);
+      const keys = await keyList();
+      expect(keys.find((k) => k.keyId === first.keyId)).toMatchObject({
+        status: "retired",
+        retirement: { signedBy: next.keyId, statement: { kind: "retire" } },
+      });
+      await verifier.learn(keys);
+      await expect(verifier.verify(oldManifest)).rejects.toThrow("retired");
+      await verifier.verify(await served()); // the new key, learned through its certificate, still verifies
+      // A retirement signed by the retired key itself proves nothing.
+      const other = new ManifestVerifier({ [first.keyId]: first.publicKey });
+      await other.learn(
+        keys.map((k) =>
+          k.keyId === first.keyId ? { ...k, retirement: { ...k.retirement!, signedBy: first.keyId } } : k,
+        ),
+      );
+      await other.verify(oldManifest);
+    },
+  );
 });

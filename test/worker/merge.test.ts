@@ -20,7 +20,10 @@ interface GoldenMerges {
   methods: Record<string, { density?: number }>;
 }
 
-/** Both sides are float32 factors computed in different orders: measured worst 9.0e-8 (ties_svd delta W), 1.2e-7 (linear A and B). */
+/**
+ * Both sides are float32 factors computed in different orders: measured worst 9.0e-8 (ties_svd delta W), 1.2e-7 (linear
+ * A and B).
+ */
 const PARITY = 1e-5;
 /** Identities that hold in exact arithmetic, up to float32 factors: measured worst ~1e-7. */
 const EXACT = 1e-6;
@@ -303,7 +306,8 @@ describe("errors", () => {
     const rank4 = synthetic(q(), 4, 9);
     expectRangeError(
       () => mergeAdapters([adapters[0], withModule(adapters[1], q().module, rank4)], targets, { method: "linear" }),
-      "linear merge of model.layers.0.self_attn.q_proj: ranks differ (adapter 0: 8, adapter 1: 4); use cat or the svd family",
+      "linear merge of model.layers.0.self_attn.q_proj: ranks differ (adapter 0: 8, adapter 1: 4); use cat or " +
+        "the svd family",
     );
   });
 });

@@ -13,7 +13,8 @@ import { RUN_MIGRATIONS } from "../../durable-objects/runTables";
 function emptied(sql: SqlStorage): SqlStorage {
   const tables = sql
     .exec<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name != 'sqlite_sequence'",
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name " +
+        "!= 'sqlite_sequence'",
     )
     .toArray();
   for (const { name } of tables) sql.exec(`DROP TABLE ${name}`);
@@ -33,7 +34,8 @@ describe("schema migrations", () => {
       sql.exec(`INSERT INTO units ${unit} VALUES ('0:1:1', 0, 1, 1, 'k2', 0.5, 'queue', 1, 1200, NULL)`);
       sql.exec(`INSERT INTO units ${unit} VALUES ('0:2:1', 0, 2, 1, 'k3', 0.7, 'cache', 0, 0, NULL)`);
       sql.exec(
-        "INSERT INTO report_units (task, cluster, merged_sha256, test_sha256, attempts, sent_at) VALUES (3, 1, 'm', 't', 1, 99)",
+        "INSERT INTO report_units (task, cluster, merged_sha256, test_sha256, attempts, sent_at) VALUES (3, " +
+          "1, 'm', 't', 1, 99)",
       );
 
       expect(migrate(sql, RUN_MIGRATIONS)).toBe(RUN_MIGRATIONS.length);

@@ -174,32 +174,41 @@ describe("pushed files", () => {
     expect(((await (await call("/v1/models/big-lm")).json()) as { evaluator: string }).evaluator).toBe("remote");
   });
 
-  it("refuses a part stream whose bytes do not match the digest, and a model.json naming a file never pushed", async () => {
-    const bytes = encode("not the promised bytes");
-    const sha256 = "0".repeat(64);
-    const started = (await (
-      await call("/v1/models/bad-lm/uploads", { method: "POST", body: JSON.stringify({ file: "model.onnx", sha256 }) })
-    ).json()) as { uploadId: string };
-    const part = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/parts/1?file=model.onnx&sha256=${sha256}`, {
-      method: "PUT",
-      headers: { ...ADMIN, "content-length": String(bytes.byteLength) },
-      body: bytes,
-    });
-    const complete = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/complete`, {
-      method: "POST",
-      body: JSON.stringify({ file: "model.onnx", sha256, parts: [await part.json()] }),
-    });
-    expect(await refused(complete, 400, "sha256_mismatch")).toContain(`not ${sha256}`);
-    expect(await env.BUCKET.head(`models/bad-lm/${sha256}/model.onnx`)).toBeNull();
-    const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`)));
-    const files = {
-      "model.json": encode(
-        JSON.stringify({ ...reference, modelId: "bad-lm", onnx: { file: `${sha256}/model.onnx`, sha256 } }),
-      ),
-      ...(await tokenizerFiles()),
-    };
-    expect(await refused(await register("bad-lm", files, "?evaluator=remote"), 409, "not_pushed")).toContain(
-      "push it first",
-    );
-  });
+  it(
+    "refuses a part stream whose bytes do not match the digest, " + "and a model.json naming a file never pushed",
+    async () => {
+      const bytes = encode("not the promised bytes");
+      const sha256 = "0".repeat(64);
+      const started = (await (
+        await call("/v1/models/bad-lm/uploads", {
+          method: "POST",
+          body: JSON.stringify({ file: "model.onnx", sha256 }),
+        })
+      ).json()) as { uploadId: string };
+      const part = await call(
+        `/v1/models/bad-lm/uploads/${started.uploadId}/parts/1?file=model.onnx&sha256=${sha256}`,
+        {
+          method: "PUT",
+          headers: { ...ADMIN, "content-length": String(bytes.byteLength) },
+          body: bytes,
+        },
+      );
+      const complete = await call(`/v1/models/bad-lm/uploads/${started.uploadId}/complete`, {
+        method: "POST",
+        body: JSON.stringify({ file: "model.onnx", sha256, parts: [await part.json()] }),
+      });
+      expect(await refused(complete, 400, "sha256_mismatch")).toContain(`not ${sha256}`);
+      expect(await env.BUCKET.head(`models/bad-lm/${sha256}/model.onnx`)).toBeNull();
+      const reference = JSON.parse(new TextDecoder().decode(await fixtureBytes(`${DIR}/model.json`)));
+      const files = {
+        "model.json": encode(
+          JSON.stringify({ ...reference, modelId: "bad-lm", onnx: { file: `${sha256}/model.onnx`, sha256 } }),
+        ),
+        ...(await tokenizerFiles()),
+      };
+      expect(await refused(await register("bad-lm", files, "?evaluator=remote"), 409, "not_pushed")).toContain(
+        "push it first",
+      );
+    },
+  );
 });

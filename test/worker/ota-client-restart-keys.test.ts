@@ -83,7 +83,8 @@ describe("the reference client keeps key retirements across a restart", () => {
       expect(await before.sync()).toMatchObject({ version: 1 });
       expect(await before.sync()).toMatchObject({ status: "unchanged", version: 1 });
 
-      // What the review saw: a state without the retirements (as the client wrote it until now) trusts the old key again.
+      // What the review saw: a state without the retirements (as the client wrote it until now) trusts the old key
+      // again.
       const unpersisted = await copyOf(store, ({ keys: _keys, ...state }) => state);
       expect(await client(unpersisted, hostile(false)).sync()).toMatchObject({ status: "updated", version: 99 });
 

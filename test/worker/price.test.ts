@@ -10,7 +10,8 @@ import {
 
 describe("estimateCost", () => {
   it("prices a run line by line and sums the lines", () => {
-    // One iteration at N = 1,000, K = 20 without pruning: 20,000 units, 1,250 messages of 16, 5 ms each, after a k-means start of 210 blocks.
+    // One iteration at N = 1,000, K = 20 without pruning: 20,000 units, 1,250 messages of 16, 5 ms each, after a
+    // k-means start of 210 blocks.
     const estimate = estimateCost({
       evaluatedUnits: 20_000,
       messages: 1_250 + 210,

@@ -233,77 +233,87 @@ describe("a rollout only grows (defect 4)", () => {
 });
 
 describe("profiles: bounded rules and delete (defect 6)", () => {
-  it(`refuses rule lists over ${MATCH_RULE_ENTRIES} entries or ${MATCH_RULE_CHARS} characters, naming the field`, async () => {
-    const huge = {
-      ...profileBody("huge", { maxAdapters: 1 }),
-      match: { socs: Array.from({ length: 150_000 }, (_, i) => `SM${i}`) },
-    };
-    const parsed = ProfileSchema.safeParse(huge);
-    expect(parsed.success).toBe(false);
-    expect(parsed.error!.issues[0].path).toEqual(["match", "socs"]);
+  it(
+    `refuses rule lists over ${MATCH_RULE_ENTRIES} entries ` + `or ${MATCH_RULE_CHARS} characters, naming the field`,
+    async () => {
+      const huge = {
+        ...profileBody("huge", { maxAdapters: 1 }),
+        match: { socs: Array.from({ length: 150_000 }, (_, i) => `SM${i}`) },
+      };
+      const parsed = ProfileSchema.safeParse(huge);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error!.issues[0].path).toEqual(["match", "socs"]);
 
-    const before = await snapshot("roomy");
-    const response = await call("/v1/profiles/huge", put(huge));
-    // The JSON body limit (src/api/validate.ts) may stop it first, with 413: either way, refused.
-    expect([400, 413]).toContain(response.status);
-    if (response.status === 400) expect(((await response.json()) as ErrorBody).error.message).toContain("match.socs");
-    const many = {
-      ...profileBody("many", { maxAdapters: 1 }),
-      match: { socs: Array.from({ length: MATCH_RULE_ENTRIES + 1 }, (_, i) => `SM${i}`) },
-    };
-    expect(await refusal(await call("/v1/profiles/many", put(many)), 400, "invalid_request")).toContain("match.socs");
-    const long = { ...profileBody("long", { maxAdapters: 1 }), match: { models: ["x".repeat(MATCH_RULE_CHARS + 1)] } };
-    expect(await refusal(await call("/v1/profiles/long", put(long)), 400, "invalid_request")).toContain(
-      "match.models.0",
-    );
-    expect(await snapshot("roomy")).toEqual(before);
-    const fits = {
-      ...profileBody("fits", { maxAdapters: 1 }),
-      match: { socs: Array.from({ length: MATCH_RULE_ENTRIES }, (_, i) => `SM${i}`) },
-    };
-    expect((await call("/v1/profiles/fits", put(fits))).status).toBe(200);
-  });
+      const before = await snapshot("roomy");
+      const response = await call("/v1/profiles/huge", put(huge));
+      // The JSON body limit (src/api/validate.ts) may stop it first, with 413: either way, refused.
+      expect([400, 413]).toContain(response.status);
+      if (response.status === 400) expect(((await response.json()) as ErrorBody).error.message).toContain("match.socs");
+      const many = {
+        ...profileBody("many", { maxAdapters: 1 }),
+        match: { socs: Array.from({ length: MATCH_RULE_ENTRIES + 1 }, (_, i) => `SM${i}`) },
+      };
+      expect(await refusal(await call("/v1/profiles/many", put(many)), 400, "invalid_request")).toContain("match.socs");
+      const long = {
+        ...profileBody("long", { maxAdapters: 1 }),
+        match: { models: ["x".repeat(MATCH_RULE_CHARS + 1)] },
+      };
+      expect(await refusal(await call("/v1/profiles/long", put(long)), 400, "invalid_request")).toContain(
+        "match.models.0",
+      );
+      expect(await snapshot("roomy")).toEqual(before);
+      const fits = {
+        ...profileBody("fits", { maxAdapters: 1 }),
+        match: { socs: Array.from({ length: MATCH_RULE_ENTRIES }, (_, i) => `SM${i}`) },
+      };
+      expect((await call("/v1/profiles/fits", put(fits))).status).toBe(200);
+    },
+  );
 
-  it("refuses to delete a profile with releases (409) unless retired; retired, devices get 404 and versions keep counting", async () => {
-    expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
-    await published("gone", runK2);
-    expect(await published("gone", runK2)).toMatchObject({ version: 2 });
-    const before = await snapshot("gone");
-    expect(await refusal(await call("/v1/profiles/gone", { method: "DELETE" }), 409, "profile_has_releases")).toContain(
-      "retire=true",
-    );
-    expect(await snapshot("gone")).toEqual(before);
-    expect((await manifestOf("os=gone")).status).toBe(200);
+  it(
+    "refuses to delete a profile with releases (409) unless retired; retired, devices get 404 and " +
+      "versions keep counting",
+    async () => {
+      expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
+      await published("gone", runK2);
+      expect(await published("gone", runK2)).toMatchObject({ version: 2 });
+      const before = await snapshot("gone");
+      expect(
+        await refusal(await call("/v1/profiles/gone", { method: "DELETE" }), 409, "profile_has_releases"),
+      ).toContain("retire=true");
+      expect(await snapshot("gone")).toEqual(before);
+      expect((await manifestOf("os=gone")).status).toBe(200);
 
-    const deleted = await call("/v1/profiles/gone?retire=true", { method: "DELETE" });
-    expect(await deleted.json()).toEqual({ deleted: "gone", retiredThrough: 2 });
-    expect(await refusal(await manifestOf("profile=gone"), 404, "no_profile")).toContain("gone");
-    expect((await manifestOf("os=gone")).status).toBe(404); // no other profile matches, so none at all
-    expect(
-      ((await (await call("/v1/profiles")).json()) as { profiles: Array<{ id: string }> }).profiles.map((p) => p.id),
-    ).not.toContain("gone");
-    expect((await call("/v1/profiles/gone", { method: "DELETE" })).status).toBe(404);
-    expect((await snapshot("roomy")).r2).toEqual(before.r2); // blobs are immutable and may be shared: they stay
+      const deleted = await call("/v1/profiles/gone?retire=true", { method: "DELETE" });
+      expect(await deleted.json()).toEqual({ deleted: "gone", retiredThrough: 2 });
+      expect(await refusal(await manifestOf("profile=gone"), 404, "no_profile")).toContain("gone");
+      expect((await manifestOf("os=gone")).status).toBe(404); // no other profile matches, so none at all
+      expect(
+        ((await (await call("/v1/profiles")).json()) as { profiles: Array<{ id: string }> }).profiles.map((p) => p.id),
+      ).not.toContain("gone");
+      expect((await call("/v1/profiles/gone", { method: "DELETE" })).status).toBe(404);
+      expect((await snapshot("roomy")).r2).toEqual(before.r2); // blobs are immutable and may be shared: they stay
 
-    // Created again under the same id: nothing retired is served, the next release is version 3.
-    expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
-    expect(await refusal(await manifestOf("profile=gone"), 404, "no_release")).toContain("gone");
-    expect(
-      await refusal(await call("/v1/profiles/gone/rollback", post({ version: 1 })), 404, "unknown_release"),
-    ).toContain("1");
-    expect(await published("gone", runK2)).toMatchObject({ version: 3 });
-    expect(((await (await call("/v1/profiles/gone")).json()) as { release: ReleaseSummary }).release.version).toBe(3);
+      // Created again under the same id: nothing retired is served, the next release is version 3.
+      expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
+      expect(await refusal(await manifestOf("profile=gone"), 404, "no_release")).toContain("gone");
+      expect(
+        await refusal(await call("/v1/profiles/gone/rollback", post({ version: 1 })), 404, "unknown_release"),
+      ).toContain("1");
+      expect(await published("gone", runK2)).toMatchObject({ version: 3 });
+      expect(((await (await call("/v1/profiles/gone")).json()) as { release: ReleaseSummary }).release.version).toBe(3);
 
-    // A profile without releases is simply deleted.
-    expect((await call("/v1/profiles/fresh", put(profileBody("fresh", { maxAdapters: 1 })))).status).toBe(200);
-    expect(await (await call("/v1/profiles/fresh", { method: "DELETE" })).json()).toEqual({
-      deleted: "fresh",
-      retiredThrough: 0,
-    });
-    expect(
-      await refusal(await call("/v1/profiles/roomy?retire=maybe", { method: "DELETE" }), 400, "invalid_request"),
-    ).toContain("retire");
-  });
+      // A profile without releases is simply deleted.
+      expect((await call("/v1/profiles/fresh", put(profileBody("fresh", { maxAdapters: 1 })))).status).toBe(200);
+      expect(await (await call("/v1/profiles/fresh", { method: "DELETE" })).json()).toEqual({
+        deleted: "fresh",
+        retiredThrough: 0,
+      });
+      expect(
+        await refusal(await call("/v1/profiles/roomy?retire=maybe", { method: "DELETE" }), 400, "invalid_request"),
+      ).toContain("retire");
+    },
+  );
 });
 
 describe("HTTP details of the device routes (defect 7)", () => {

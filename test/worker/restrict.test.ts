@@ -1,4 +1,7 @@
-/** A subset's warm start (src/clustering/restrict.ts): the profile's clusters restricted to a device's tasks, brought to K. */
+/**
+ * A subset's warm start (src/clustering/restrict.ts): the profile's clusters restricted to a device's tasks, brought to
+ * K.
+ */
 import { describe, expect, it } from "vitest";
 import { clustersOf } from "../../src/clustering/assignment";
 import { restrictClusters } from "../../src/clustering/restrict";

@@ -26,7 +26,8 @@ beforeAll(async () => {
       "adapter_config.json": await fixtureBytes(`adapters/${source}/adapter_config.json`),
       "adapter_model.safetensors": await fixtureBytes(`adapters/${source}/adapter_model.safetensors`),
     };
-    // Two examples per task: the test is about the run's orchestration and answers, and this keeps it to ~1/5 of the forward passes.
+    // Two examples per task: the test is about the run's orchestration and answers, and this keeps it to ~1/5 of the
+    // forward passes.
     const lines = new TextDecoder()
       .decode(await fixtureBytes(`examples/${source}/fewshot.jsonl`))
       .split("\n")
@@ -68,7 +69,9 @@ describe("a run over 200 tasks", () => {
     console.log(`GET /v1/runs/:id at N = 200, K = 10, 2 iterations: ${bytes} bytes`);
     const { cost } = JSON.parse(body) as RunStatus;
     console.log(
-      `cost: ${cost.units} units (${cost.cacheHits} cached), ${cost.forwardPasses} forward passes, ${(cost.evaluationMs / 1000).toFixed(1)} s evaluation, ${cost.messages} messages, ~$${cost.estimate.usd.toPrecision(3)}: ` +
+      `cost: ${cost.units} units (${cost.cacheHits} cached), ${cost.forwardPasses} forward passes, ` +
+        `${(cost.evaluationMs / 1000).toFixed(1)} s evaluation, ${cost.messages} messages, ` +
+        `~$${cost.estimate.usd.toPrecision(3)}: ` +
         cost.estimate.lines
           .map((l) => `${l.item} ${l.quantity.toPrecision(3)} ${l.unit} $${l.usd.toPrecision(2)}`)
           .join("; "),
@@ -118,7 +121,8 @@ describe("a run over 200 tasks", () => {
   }, 600_000);
 
   it("fails in its similarity phase naming a task whose stored adapter is unusable, before any unit", async () => {
-    // As an adapter stored before uploads bounded the scaled factors (see run-failures.test.ts): here it sits in a block on the queue.
+    // As an adapter stored before uploads bounded the scaled factors (see run-failures.test.ts): here it sits in a
+    // block on the queue.
     const task = tasks[137];
     const original = await (await env.BUCKET.get(adapterKey(task, "adapter_config.json")))!.text();
     const config = JSON.parse(original) as Record<string, unknown>;

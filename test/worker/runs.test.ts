@@ -139,111 +139,125 @@ describe("a D2C run", () => {
     expect(((await direct.json()) as { exactMatch: number }).exactMatch).toBe(one.exactMatch);
   });
 
-  it("pruned by default: later iterations evaluate fewer pairs, and the run ends on a full sweep where no task prefers another cluster", async () => {
-    const k = 4; // m = 2 other clusters per task: pruning is active from K = 4
-    const runId = await startRun({ k, method: "d2c", seed: 11, cache: false, maxIterations: 10 });
-    const status = await waitFor(runId, finished, 120);
-    expect(status.state).toBe("done");
-    expect(status.iterations[0]).toMatchObject({ full: true, units: TASKS.length * k });
-    for (const i of status.iterations.filter((i) => !i.full)) expect(i.units).toBe(TASKS.length * 3); // own + 2 others
-    const last = status.iterations.at(-1)!;
-    expect(last.full).toBe(true);
-    // The units the run counted are the ones evaluated: fewer than the naive schedule once an iteration was pruned.
-    expect(status.cost.units).toBe(status.iterations.reduce((s, i) => s + i.units, 0));
-    if (status.iterations.some((i) => !i.full)) expect(status.cost.units).toBeLessThan(status.cost.naiveUnits);
-    // The fixed point: under the final full sweep, every task's own cluster is its best.
-    const page = (await (
-      await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
-    ).json()) as LossPage;
-    const final = (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
-    const assignment = Object.fromEntries(page.rows.map((r) => [r.task, r.cluster]));
-    for (const row of page.rows)
-      expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[assignment[row.task]]);
-    if (final.result!.iteration === last.iteration) expect(final.result!.assignment).toEqual(assignment);
-  });
+  it(
+    "pruned by default: later iterations evaluate fewer pairs, and the run ends on a full sweep " +
+      "where no task prefers another cluster",
+    async () => {
+      const k = 4; // m = 2 other clusters per task: pruning is active from K = 4
+      const runId = await startRun({ k, method: "d2c", seed: 11, cache: false, maxIterations: 10 });
+      const status = await waitFor(runId, finished, 120);
+      expect(status.state).toBe("done");
+      expect(status.iterations[0]).toMatchObject({ full: true, units: TASKS.length * k });
+      // own + 2 others
+      for (const i of status.iterations.filter((i) => !i.full)) expect(i.units).toBe(TASKS.length * 3);
+      const last = status.iterations.at(-1)!;
+      expect(last.full).toBe(true);
+      // The units the run counted are the ones evaluated: fewer than the naive schedule once an iteration was pruned.
+      expect(status.cost.units).toBe(status.iterations.reduce((s, i) => s + i.units, 0));
+      if (status.iterations.some((i) => !i.full)) expect(status.cost.units).toBeLessThan(status.cost.naiveUnits);
+      // The fixed point: under the final full sweep, every task's own cluster is its best.
+      const page = (await (
+        await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
+      ).json()) as LossPage;
+      const final = (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
+      const assignment = Object.fromEntries(page.rows.map((r) => [r.task, r.cluster]));
+      for (const row of page.rows)
+        expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[assignment[row.task]]);
+      if (final.result!.iteration === last.iteration) expect(final.result!.assignment).toEqual(assignment);
+    },
+  );
 
-  it("ranks a pruned first iteration by task similarity when asked, and still ends on a full-sweep fixed point", async () => {
-    const bad = await call("/v1/runs", {
-      method: "POST",
-      body: JSON.stringify({ tasks: TASKS, k: 4, prune: { m: -1 } }),
-    });
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as ErrorBody).error.message).toContain("prune");
-    // 8 tasks in 4 clusters would get a full first iteration by default (clusters of 2); fullFirst: false asks for a pruned one.
-    const runId = await startRun({
-      k: 4,
-      method: "d2c",
-      seed: 11,
-      cache: false,
-      maxIterations: 10,
-      prune: { fullFirst: false },
-    });
-    const status = await waitFor(runId, finished, 120);
-    expect(status.state).toBe("done");
-    // A pruned sweep that moves nothing is widened within its iteration (then full; its event names the pruned units).
-    const events = await (await call(`/v1/runs/${runId}/events`)).text();
-    const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)].map(
-      (m) => JSON.parse(m[1]) as { iteration: number; units: number },
-    );
-    if (status.iterations[0].full) expect(widened[0]).toEqual({ iteration: 0, units: TASKS.length * 3 });
-    else expect(status.iterations[0]).toMatchObject({ full: false, units: TASKS.length * 3 });
-    // The similarities the k-means start computed are kept for the ranking, one row per task.
-    const rows = await runInDurableObject(clusterRun(env, runId), (_, state) =>
-      state.storage.sql
-        .exec<{ task: number; bytes: number }>("SELECT task, length(row) AS bytes FROM similarity ORDER BY task")
-        .toArray(),
-    );
-    expect(rows).toEqual(TASKS.map((_, task) => ({ task, bytes: 8 * TASKS.length })));
-    const last = status.iterations.at(-1)!;
-    expect(last.full).toBe(true);
-    const page = (await (
-      await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
-    ).json()) as LossPage;
-    for (const row of page.rows)
-      expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
-  });
+  it(
+    "ranks a pruned first iteration by task similarity when asked, " + "and still ends on a full-sweep fixed point",
+    async () => {
+      const bad = await call("/v1/runs", {
+        method: "POST",
+        body: JSON.stringify({ tasks: TASKS, k: 4, prune: { m: -1 } }),
+      });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as ErrorBody).error.message).toContain("prune");
+      // 8 tasks in 4 clusters would get a full first iteration by default (clusters of 2); fullFirst: false asks for a
+      // pruned one.
+      const runId = await startRun({
+        k: 4,
+        method: "d2c",
+        seed: 11,
+        cache: false,
+        maxIterations: 10,
+        prune: { fullFirst: false },
+      });
+      const status = await waitFor(runId, finished, 120);
+      expect(status.state).toBe("done");
+      // A pruned sweep that moves nothing is widened within its iteration (then full; its event names the pruned
+      // units).
+      const events = await (await call(`/v1/runs/${runId}/events`)).text();
+      const widened = [...events.matchAll(/event: widened\ndata: (.*)\n/g)].map(
+        (m) => JSON.parse(m[1]) as { iteration: number; units: number },
+      );
+      if (status.iterations[0].full) expect(widened[0]).toEqual({ iteration: 0, units: TASKS.length * 3 });
+      else expect(status.iterations[0]).toMatchObject({ full: false, units: TASKS.length * 3 });
+      // The similarities the k-means start computed are kept for the ranking, one row per task.
+      const rows = await runInDurableObject(clusterRun(env, runId), (_, state) =>
+        state.storage.sql
+          .exec<{ task: number; bytes: number }>("SELECT task, length(row) AS bytes FROM similarity ORDER BY task")
+          .toArray(),
+      );
+      expect(rows).toEqual(TASKS.map((_, task) => ({ task, bytes: 8 * TASKS.length })));
+      const last = status.iterations.at(-1)!;
+      expect(last.full).toBe(true);
+      const page = (await (
+        await call(`/v1/runs/${runId}/losses?iteration=${last.iteration}&limit=1000`)
+      ).json()) as LossPage;
+      for (const row of page.rows)
+        expect(Math.min(...(row.losses as number[]))).toBe((row.losses as number[])[row.cluster]);
+    },
+  );
 
-  it("restarts from seeded k-means starts in one run, sharing the loss cache, and keeps the lowest J of all", async () => {
-    const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
-    const status = await waitFor(
-      await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3, restartCriterion: "loss" }),
-      finished,
-      180,
-    );
-    expect(status).toMatchObject({ state: "done", restarts: 3, restartCriterion: "loss" });
-    const restarts = [...new Set(status.iterations.map((i) => i.restart))];
-    expect(restarts).toEqual([0, 1, 2]);
-    // Restart 0 is the single-start run, iteration for iteration.
-    expect(status.iterations.filter((i) => i.restart === 0).map((i) => i.objective)).toEqual(
-      single.iterations.map((i) => i.objective),
-    );
-    // Each later trajectory ends on its own full-sweep fixed point (or maxIterations) before the next starts.
-    for (const r of [1, 2]) expect(status.iterations.filter((i) => i.restart === r).at(-1)!.full).toBe(true);
-    const best = Math.min(...status.iterations.map((i) => i.objective!));
-    expect(status.result!.objective).toBe(best);
-    expect(best).toBeLessThanOrEqual(single.result!.objective);
-    // Restart 0 repeats the single-start run, whose losses the cache kept: no forward pass for those.
-    expect(status.cost.cacheHits).toBeGreaterThan(0);
+  it(
+    "restarts from seeded k-means starts in one run, sharing the loss cache, " + "and keeps the lowest J of all",
+    async () => {
+      const single = await waitFor(await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10 }), finished, 120);
+      const status = await waitFor(
+        await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3, restartCriterion: "loss" }),
+        finished,
+        180,
+      );
+      expect(status).toMatchObject({ state: "done", restarts: 3, restartCriterion: "loss" });
+      const restarts = [...new Set(status.iterations.map((i) => i.restart))];
+      expect(restarts).toEqual([0, 1, 2]);
+      // Restart 0 is the single-start run, iteration for iteration.
+      expect(status.iterations.filter((i) => i.restart === 0).map((i) => i.objective)).toEqual(
+        single.iterations.map((i) => i.objective),
+      );
+      // Each later trajectory ends on its own full-sweep fixed point (or maxIterations) before the next starts.
+      for (const r of [1, 2]) expect(status.iterations.filter((i) => i.restart === r).at(-1)!.full).toBe(true);
+      const best = Math.min(...status.iterations.map((i) => i.objective!));
+      expect(status.result!.objective).toBe(best);
+      expect(best).toBeLessThanOrEqual(single.result!.objective);
+      // Restart 0 repeats the single-start run, whose losses the cache kept: no forward pass for those.
+      expect(status.cost.cacheHits).toBeGreaterThan(0);
 
-    // By default the trajectory kept is the one whose best iteration gets the most few-shot examples right (J breaks ties).
-    const byExactMatch = await waitFor(
-      await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }),
-      finished,
-      180,
-    );
-    expect(byExactMatch.restartCriterion).toBe("exactMatch");
-    const bests = [0, 1, 2].map((r) =>
-      byExactMatch.iterations.filter((i) => i.restart === r).reduce((a, b) => (b.objective! < a.objective! ? b : a)),
-    );
-    expect(bests.every((b) => typeof b.fewShotExactMatch === "number")).toBe(true);
-    const kept = bests.reduce((a, b) =>
-      b.fewShotExactMatch! > a.fewShotExactMatch! ||
-      (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!)
-        ? b
-        : a,
-    );
-    expect(byExactMatch.result!.iteration).toBe(kept.iteration);
-  });
+      // By default the trajectory kept is the one whose best iteration gets the most few-shot examples right (J breaks
+      // ties).
+      const byExactMatch = await waitFor(
+        await startRun({ k: 3, method: "d2c", seed: 5, maxIterations: 10, restarts: 3 }),
+        finished,
+        180,
+      );
+      expect(byExactMatch.restartCriterion).toBe("exactMatch");
+      const bests = [0, 1, 2].map((r) =>
+        byExactMatch.iterations.filter((i) => i.restart === r).reduce((a, b) => (b.objective! < a.objective! ? b : a)),
+      );
+      expect(bests.every((b) => typeof b.fewShotExactMatch === "number")).toBe(true);
+      const kept = bests.reduce((a, b) =>
+        b.fewShotExactMatch! > a.fewShotExactMatch! ||
+        (b.fewShotExactMatch === a.fewShotExactMatch && b.objective! < a.objective!)
+          ? b
+          : a,
+      );
+      expect(byExactMatch.result!.iteration).toBe(kept.iteration);
+    },
+  );
 
   it("restarts 4 times by default up to 200 tasks and once above; a baseline starts once", async () => {
     const started = await call("/v1/runs", {
@@ -343,7 +357,8 @@ describe("a D2C run", () => {
     const passesBefore = forwardPassesRun();
     const runId = await startRun(config);
     await waitFor(runId, evaluating);
-    // Exact copies of every unit of the first iteration, grouped as the run groups them, sent while the originals are in flight.
+    // Exact copies of every unit of the first iteration, grouped as the run groups them, sent while the originals are
+    // in flight.
     const units = await runInDurableObject(clusterRun(env, runId), (_, state) => {
       const sql = state.storage.sql;
       const run = JSON.parse(sql.exec<{ config: string }>("SELECT config FROM run").one().config) as RunConfig;

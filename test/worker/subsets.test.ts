@@ -87,87 +87,96 @@ describe("per-device task sets", () => {
     expect(((await headers.json()) as { error: { message: string } }).error.message).toContain("apps");
   });
 
-  it("schedules one build for 20 simultaneous devices of a new need; then serves them their own adapters, signed", async () => {
-    const runsBefore = (await runsOf("phones")).length;
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`, `203.0.113.${i}`),
-      ),
-    );
-    for (const answer of answers) {
-      expect(answer.status).toBe(200);
-      expect(answer.headers.get("x-subset")).toBe("pending");
-      expect(((await answer.json()) as SignedManifest).manifest).toMatchObject({ profile: "phones", version: 2 });
-    }
-    await publishedSubset("phones", DE_EN_GEC_REPLY);
-    // Every device's report arrived (each isolate reports; tests set SUBSET_REPORT_MS 0), and built once.
-    const subset = (await until(subsetWith("phones", DE_EN_GEC_REPLY), (s) => s?.requests === 20))!;
-    expect(subset).toMatchObject({ locales: ["de", "en"], apps: ["gec", "reply"], demand: 20, released: true });
-    const runs = await runsOf("phones");
-    expect(runs.length - runsBefore).toBe(1);
-    const run = await statusOf(subset.runId!);
-    // Within the budget (4 tasks, 4 adapters): each task under its own adapter, one unit each.
-    expect(run).toMatchObject({ method: "own", k: 4, tasks: DE_EN_GEC_REPLY });
-    expect(run.iterations.map((i) => i.units)).toEqual([4]);
+  it(
+    "schedules one build for 20 simultaneous devices of a new need; " + "then serves them their own adapters, signed",
+    async () => {
+      const runsBefore = (await runsOf("phones")).length;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          device(`profile=phones&device=d${i}&locales=de,en&apps=gec,reply`, `203.0.113.${i}`),
+        ),
+      );
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.headers.get("x-subset")).toBe("pending");
+        expect(((await answer.json()) as SignedManifest).manifest).toMatchObject({ profile: "phones", version: 2 });
+      }
+      await publishedSubset("phones", DE_EN_GEC_REPLY);
+      // Every device's report arrived (each isolate reports; tests set SUBSET_REPORT_MS 0), and built once.
+      const subset = (await until(subsetWith("phones", DE_EN_GEC_REPLY), (s) => s?.requests === 20))!;
+      expect(subset).toMatchObject({ locales: ["de", "en"], apps: ["gec", "reply"], demand: 20, released: true });
+      const runs = await runsOf("phones");
+      expect(runs.length - runsBefore).toBe(1);
+      const run = await statusOf(subset.runId!);
+      // Within the budget (4 tasks, 4 adapters): each task under its own adapter, one unit each.
+      expect(run).toMatchObject({ method: "own", k: 4, tasks: DE_EN_GEC_REPLY });
+      expect(run.iterations.map((i) => i.units)).toEqual([4]);
 
-    const answer = await device("profile=phones&device=d1&locales=en,de&apps=reply,gec");
-    expect(answer.headers.get("x-subset")).toBe(subset.key);
-    const { manifest } = (await answer.json()) as SignedManifest;
-    expect(manifest).toMatchObject({ profile: "phones", subset: subset.key, version: 1 });
-    expect(Object.keys(manifest.routing).sort()).toEqual(DE_EN_GEC_REPLY);
-    expect(manifest.adapters.map((a) => a.tasks.length)).toEqual([1, 1, 1, 1]);
-    expect(new Set(Object.values(manifest.routing)).size).toBe(4);
-  });
+      const answer = await device("profile=phones&device=d1&locales=en,de&apps=reply,gec");
+      expect(answer.headers.get("x-subset")).toBe(subset.key);
+      const { manifest } = (await answer.json()) as SignedManifest;
+      expect(manifest).toMatchObject({ profile: "phones", subset: subset.key, version: 1 });
+      expect(Object.keys(manifest.routing).sort()).toEqual(DE_EN_GEC_REPLY);
+      expect(manifest.adapters.map((a) => a.tasks.length)).toEqual([1, 1, 1, 1]);
+      expect(new Set(Object.values(manifest.routing)).size).toBe(4);
+    },
+  );
 
-  it("lets the reference client switch from the profile-wide set to its own, all or nothing, and verify it", async () => {
-    const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
-    const options = {
-      baseUrl: "http://d2c.test",
-      profile: "phones",
-      publicKeys: { [keys[0].keyId]: keys[0].publicKey },
-      fetch: (r: Request) => exports.default.fetch(r),
-    };
-    const store = new MemoryStore();
-    // The same device first without needs (profile-wide, version 2), then stating them (its set's version 1).
-    expect(await new OtaClient({ ...options, deviceId: "phone-9", store }).sync()).toMatchObject({
-      status: "updated",
-      version: 2,
-    });
-    const client = new OtaClient({
-      ...options,
-      deviceId: "phone-9",
-      store,
-      needs: { locales: ["de", "en"], apps: ["gec", "reply"] },
-    });
-    const result = await client.sync();
-    expect(result).toMatchObject({ status: "updated", version: 1 });
-    expect(result.downloaded).toHaveLength(4);
-    expect((await client.current())?.subset).toBeDefined();
-    for (const task of DE_EN_GEC_REPLY) expect(await client.adapterFor(task)).not.toBeNull();
-    expect(await client.adapterFor("sum-de")).toBeNull();
-  });
+  it(
+    "lets the reference client switch from the profile-wide set to its own, all or nothing, " + "and verify it",
+    async () => {
+      const { keys } = (await (await call("/v1/keys", { headers: {} })).json()) as SigningKeys;
+      const options = {
+        baseUrl: "http://d2c.test",
+        profile: "phones",
+        publicKeys: { [keys[0].keyId]: keys[0].publicKey },
+        fetch: (r: Request) => exports.default.fetch(r),
+      };
+      const store = new MemoryStore();
+      // The same device first without needs (profile-wide, version 2), then stating them (its set's version 1).
+      expect(await new OtaClient({ ...options, deviceId: "phone-9", store }).sync()).toMatchObject({
+        status: "updated",
+        version: 2,
+      });
+      const client = new OtaClient({
+        ...options,
+        deviceId: "phone-9",
+        store,
+        needs: { locales: ["de", "en"], apps: ["gec", "reply"] },
+      });
+      const result = await client.sync();
+      expect(result).toMatchObject({ status: "updated", version: 1 });
+      expect(result.downloaded).toHaveLength(4);
+      expect((await client.current())?.subset).toBeDefined();
+      for (const task of DE_EN_GEC_REPLY) expect(await client.adapterFor(task)).not.toBeNull();
+      expect(await client.adapterFor("sum-de")).toBeNull();
+    },
+  );
 
-  it("clusters a need larger than the budget with D2C, warm from the profile-wide clusters restricted to it", async () => {
-    const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
-    expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe(
-      "pending",
-    );
-    expect((await subsetWith("phones", tasks)())?.state).not.toBe("published");
-    // the quorum: a second network
-    await device("profile=phones&device=d3&locales=de,en,fr&apps=gec,reply", "198.51.100.2");
-    const subset = await publishedSubset("phones", tasks);
-    const run = await statusOf(subset.runId!);
-    expect(run).toMatchObject({ method: "d2c", k: 4, tasks });
-    const warm = clustersOf(restrictClusters(profileWide.clusters, tasks, 4))
-      .map((c) => c.length)
-      .sort();
-    expect(run.iterations[0].clusters.map((c) => c.size).sort()).toEqual(warm);
-    const { manifest } = (await (
-      await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")
-    ).json()) as SignedManifest;
-    expect(Object.keys(manifest.routing).sort()).toEqual(tasks);
-    expect(manifest.adapters).toHaveLength(4);
-  });
+  it(
+    "clusters a need larger than the budget with D2C, " + "warm from the profile-wide clusters restricted to it",
+    async () => {
+      const tasks = ["gec-de", "gec-en", "gec-fr", "reply-de", "reply-en", "reply-fr"];
+      expect((await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")).headers.get("x-subset")).toBe(
+        "pending",
+      );
+      expect((await subsetWith("phones", tasks)())?.state).not.toBe("published");
+      // the quorum: a second network
+      await device("profile=phones&device=d3&locales=de,en,fr&apps=gec,reply", "198.51.100.2");
+      const subset = await publishedSubset("phones", tasks);
+      const run = await statusOf(subset.runId!);
+      expect(run).toMatchObject({ method: "d2c", k: 4, tasks });
+      const warm = clustersOf(restrictClusters(profileWide.clusters, tasks, 4))
+        .map((c) => c.length)
+        .sort();
+      expect(run.iterations[0].clusters.map((c) => c.size).sort()).toEqual(warm);
+      const { manifest } = (await (
+        await device("profile=phones&device=d2&locales=de,en,fr&apps=gec,reply")
+      ).json()) as SignedManifest;
+      expect(Object.keys(manifest.routing).sort()).toEqual(tasks);
+      expect(manifest.adapters).toHaveLength(4);
+    },
+  );
 
   it(
     "keeps at most maxSubsets stated needs per profile: a need asked for by more networks takes the place " +
@@ -227,7 +236,8 @@ describe("per-device task sets", () => {
     });
     const answer = await device("profile=kiosk&device=d4&taskSet=keyboard");
     expect(Object.keys(((await answer.json()) as SignedManifest).manifest.routing)).toEqual(["gec-en", "reply-en"]);
-    expect((await device("profile=kiosk&device=d4&taskSet=camera")).status).toBe(404); // no such set, and no profile-wide release
+    // no such set, and no profile-wide release
+    expect((await device("profile=kiosk&device=d4&taskSet=camera")).status).toBe(404);
   });
 
   it("builds a parts profile's task set as an alloc run over just its tasks: its own part files", async () => {

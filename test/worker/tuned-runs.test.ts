@@ -49,34 +49,38 @@ async function fewShotLoss(tasks: readonly string[], sha256: string): Promise<nu
 describe("a tuned run", () => {
   let first: RunStatus;
 
-  it("tunes each cluster's merge over the Queue; the weights it ships lower the cluster's few-shot loss against uniform ones", async () => {
-    first = await run(TUNED);
-    expect(first.state, first.reason ?? "").toBe("done");
-    const result = first.result!;
-    const uniform = first.iterations[result.iteration].clusters;
-    expect(first.cost.tuning.candidates).toBeGreaterThan(0);
-    let moved = 0;
-    for (const cluster of result.clusters) {
-      if (cluster.tasks.length < 2) continue;
-      const tuned = cluster.tuned!;
-      expect(tuned.weights).toHaveLength(cluster.tasks.length);
-      expect(tuned.merge.method).toBe("svd");
-      // Tuned weights ship only where they beat the screened start on held-back examples.
-      if (tuned.weightsKept) expect(tuned.heldBackTuned).toBeLessThan(tuned.heldBackScreened);
-      if (tuned.weights.every((w) => Math.abs(w - 1 / cluster.tasks.length) < 1e-12)) {
-        expect(cluster.sha256).toBe(uniform[cluster.cluster].sha256);
-        continue;
+  it(
+    "tunes each cluster's merge over the Queue; the weights it ships lower the cluster's few-shot " +
+      "loss against uniform ones",
+    async () => {
+      first = await run(TUNED);
+      expect(first.state, first.reason ?? "").toBe("done");
+      const result = first.result!;
+      const uniform = first.iterations[result.iteration].clusters;
+      expect(first.cost.tuning.candidates).toBeGreaterThan(0);
+      let moved = 0;
+      for (const cluster of result.clusters) {
+        if (cluster.tasks.length < 2) continue;
+        const tuned = cluster.tuned!;
+        expect(tuned.weights).toHaveLength(cluster.tasks.length);
+        expect(tuned.merge.method).toBe("svd");
+        // Tuned weights ship only where they beat the screened start on held-back examples.
+        if (tuned.weightsKept) expect(tuned.heldBackTuned).toBeLessThan(tuned.heldBackScreened);
+        if (tuned.weights.every((w) => Math.abs(w - 1 / cluster.tasks.length) < 1e-12)) {
+          expect(cluster.sha256).toBe(uniform[cluster.cluster].sha256);
+          continue;
+        }
+        moved++;
+        // Measured afresh by the Worker, on every few-shot example: lower than under uniform weights.
+        expect(await fewShotLoss(cluster.tasks, cluster.sha256)).toBeLessThan(
+          await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256),
+        );
       }
-      moved++;
-      // Measured afresh by the Worker, on every few-shot example: lower than under uniform weights.
-      expect(await fewShotLoss(cluster.tasks, cluster.sha256)).toBeLessThan(
-        await fewShotLoss(cluster.tasks, uniform[cluster.cluster].sha256),
-      );
-    }
-    expect(moved).toBeGreaterThan(0);
-    // What ships is what was tuned: J is the tuned merges' few-shot loss, below the uniform one.
-    expect(result.objective).toBeLessThan(result.untunedObjective!);
-  });
+      expect(moved).toBeGreaterThan(0);
+      // What ships is what was tuned: J is the tuned merges' few-shot loss, below the uniform one.
+      expect(result.objective).toBeLessThan(result.untunedObjective!);
+    },
+  );
 
   it("is reproducible for a seed: the same weights and adapters again", async () => {
     const again = await run(TUNED);

@@ -294,7 +294,9 @@ describe("cluster tuning (ask/tell)", () => {
     scaleCoordinate: true,
     seed: 4,
   };
-  /** A synthetic world: member i's loss is least at weights (0.6, 0.4, 0.2) (sum 1.2), plus a fixed per-example offset. */
+  /**
+   * A synthetic world: member i's loss is least at weights (0.6, 0.4, 0.2) (sum 1.2), plus a fixed per-example offset.
+   */
   const target = [0.6, 0.4, 0.2];
   const lossesOf = (merge: MergeOptions) =>
     members.map((_, i) =>

@@ -56,7 +56,8 @@ export function toPeft(
     }
     if (f.a.length !== r * inDim || f.b.length !== out * r) {
       throw new RangeError(
-        `module ${module}: A has ${f.a.length} values and B ${f.b.length}, expected [${r}, ${inDim}] and [${out}, ${r}]`,
+        `module ${module}: A has ${f.a.length} values and B ${f.b.length}, expected [${r}, ${inDim}] and ` +
+          `[${out}, ${r}]`,
       );
     }
     tensors[`base_model.model.${module}.lora_A.weight`] = tensorOf(f.a, [r, inDim], dtype);
