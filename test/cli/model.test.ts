@@ -50,7 +50,10 @@ describe("d2c-edge model push", () => {
       expect(pushed.code).toBe(0);
       expect(pushed.stderr).toContain("surgery: LoRA inputs added to 16 modules");
       expect(pushed.stdout).toMatch(
-        /^model char-lm-pushed: 16 LoRA targets, \d+ bytes in 1 file\(s\), evaluator wasm, aliases d2c\/char-lm-pushed\n$/,
+        new RegExp(
+          String.raw`^model char-lm-pushed: 16 LoRA targets, \d+ bytes in 1 file\(s\), ` +
+            String.raw`evaluator wasm, aliases d2c\/char-lm-pushed\n$`,
+        ),
       );
       const contract = await json<{ onnx: { file: string; sha256: string }; aliases: string[] }>(
         "/v1/models/char-lm-pushed",
@@ -98,7 +101,10 @@ describe("d2c-edge model push", () => {
     const pushed = await worker.cli(["model", "push", folder, "--alias", "d2c/qwen-bias-tiny"]);
     expect(pushed.code).toBe(0);
     expect(pushed.stdout).toMatch(
-      /^model qwen-external: 8 LoRA targets, \d+ bytes in 2 file\(s\), evaluator remote, aliases d2c\/qwen-bias-tiny\n$/,
+      new RegExp(
+        String.raw`^model qwen-external: 8 LoRA targets, \d+ bytes in 2 file\(s\), ` +
+          String.raw`evaluator remote, aliases d2c\/qwen-bias-tiny\n$`,
+      ),
     );
     const contract = await json<{
       onnx: { file: string; sha256: string; externalData: { file: string; sha256: string }[] };

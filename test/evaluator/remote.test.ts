@@ -108,7 +108,11 @@ describe("the evaluator service and the Worker's object route", () => {
     async () => {
       evaluator = await startEvaluator(evaluatorOptions());
       expect(evaluator.output()).toMatch(
-        /^d2c-edge evaluator on http:\/\/127\.0\.0\.1:\d+: onnxruntime-node 1\.\d+\.\d+, (CPU execution provider \(CUDA: .+\)|CUDA execution provider .+), \d+ threads; reading through /m,
+        new RegExp(
+          String.raw`^d2c-edge evaluator on http:\/\/127\.0\.0\.1:\d+: onnxruntime-node 1\.\d+\.\d+, ` +
+            String.raw`(CPU execution provider \(CUDA: .+\)|CUDA execution provider .+), \d+ threads; reading through `,
+          "m",
+        ),
       );
       expect(evaluator.output()).not.toContain(SECRET);
 
