@@ -207,8 +207,8 @@ export class ClusterRun extends DurableObject<Env> {
   }
 
   /**
-   * The watchdog, for every kind: re-sends the kind's items that never reported; false when one was
-   * sent MAX_SENDS times already, and the run (or its report) gave up on it. Returns the items re-sent.
+   * The watchdog, for every kind: re-sends the kind's items that never reported and returns them;
+   * null when one was sent MAX_SENDS times already, and the run (or its report) gave up on it.
    */
   private async resendOverdue(config: RunConfig, kind: WorkKind): Promise<WorkItem[] | null> {
     const { overdue, exhausted } = this.ledger.overdue(kind, config.unitTimeoutMs);

@@ -89,18 +89,8 @@ export class WorkLedger {
     return this.sql.exec<WorkItem>("SELECT * FROM work WHERE id = ?", id).toArray()[0] ?? null;
   }
 
-  isOpen(id: string): boolean {
-    return this.item(id)?.done_at === null;
-  }
-
   open(kind: WorkKind): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM work WHERE kind = ? AND done_at IS NULL", kind).one()
-      .n;
-  }
-
-  /** Sends made of a kind's items, all attempts counted. */
-  sends(kind: WorkKind): number {
-    return this.sql.exec<{ n: number }>("SELECT coalesce(sum(attempts), 0) AS n FROM work WHERE kind = ?", kind).one()
       .n;
   }
 

@@ -17,7 +17,7 @@ import { subsetRequested } from "./workflows/subsetBuilds";
 import { runFinished } from "./workflows/runFinished";
 import { evaluateCandidate, type CandidateMessage } from "./runs/tuneCandidates";
 import { evaluateUnit, type EvaluationUnit, type UnitMessage, type UnitReport } from "./runs/unit";
-import { isRunWork, type QueueMessage, type RunWorkMessage, type WorkKind } from "./queueMessages";
+import { isRunWork, MESSAGE_KINDS, type QueueMessage, type RunWorkMessage, type WorkKind } from "./queueMessages";
 
 type Run = ReturnType<typeof clusterRun>;
 
@@ -28,8 +28,6 @@ const isDeadLetter = (queue: string) => queue.endsWith("-dlq");
  * plus the first. The dead-letter delivery counts its own attempts from 1, so it cannot say.
  */
 const DELIVERIES = 4;
-
-const KINDS = new Set<string>(["unit", "report", "similarity", "candidate", "subset-requested", "run-finished"]);
 
 /** The run and the ledger ids a message of run work carries. */
 function leased(body: RunWorkMessage): { runId: string; kind: WorkKind; ids: string[] } {
@@ -47,7 +45,7 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
   // A message of no kind this code knows (sent by an older deploy) is dropped: the run's watchdog
   // re-sends its work in today's shape, and the cron takes up a subset message.
   const known = batch.messages.filter((m) => {
-    if (KINDS.has((m.body as { kind?: string } | null)?.kind ?? "")) return true;
+    if (MESSAGE_KINDS.has((m.body as { kind?: string } | null)?.kind ?? "")) return true;
     console.warn(`message ${m.id} has no known kind; dropped`);
     m.ack();
     return false;

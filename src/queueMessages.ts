@@ -10,7 +10,8 @@ import type { SimilarityMessage } from "./runs/similarityBlocks";
 import type { CandidateMessage } from "./runs/tuneCandidates";
 
 /** The kinds of a run's leased work: few-shot units, held-out units, Gram blocks, merge candidates. */
-export type WorkKind = "unit" | "report" | "similarity" | "candidate";
+export const WORK_KINDS = ["unit", "report", "similarity", "candidate"] as const;
+export type WorkKind = (typeof WORK_KINDS)[number];
 
 export type RunWorkMessage = UnitMessage | SimilarityMessage | CandidateMessage;
 
@@ -25,5 +26,8 @@ export interface RunFinished {
 
 export type QueueMessage = RunWorkMessage | SubsetRequested | RunFinished;
 
+/** Every kind a message can have; a body whose kind is not here was sent by other code. */
+export const MESSAGE_KINDS: ReadonlySet<string> = new Set([...WORK_KINDS, "subset-requested", "run-finished"]);
+
 export const isRunWork = (message: QueueMessage): message is RunWorkMessage =>
-  message.kind === "unit" || message.kind === "report" || message.kind === "similarity" || message.kind === "candidate";
+  (WORK_KINDS as readonly string[]).includes(message.kind);

@@ -4,31 +4,60 @@
  */
 import type { CachedLoss, CachedMerge } from "../runs/cached";
 
-const shard = (env: Env, key: string) => env.CLUSTER_CACHE.get(env.CLUSTER_CACHE.idFromName(`cache-${key[0] ?? "0"}`));
+const shardOf = (key: string) => key[0] ?? "0";
 
-function byShard<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+const shard = (env: Env, name: string) => env.CLUSTER_CACHE.get(env.CLUSTER_CACHE.idFromName(`cache-${name}`));
+
+/** Each shard's stub with its items, called in parallel. */
+async function perShard<T, R>(
+  env: Env,
+  items: readonly T[],
+  key: (item: T) => string,
+  call: (stub: ReturnType<typeof shard>, items: T[]) => Promise<R>,
+): Promise<R[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
-    const s = key(item)[0] ?? "0";
-    groups.set(s, [...(groups.get(s) ?? []), item]);
+    const name = shardOf(key(item));
+    const group = groups.get(name);
+    if (group) group.push(item);
+    else groups.set(name, [item]);
   }
-  return groups;
+  return Promise.all([...groups].map(([name, group]) => call(shard(env, name), group)));
 }
 
 export async function cachedMerges(env: Env, keys: readonly string[]): Promise<Record<string, CachedMerge>> {
-  const groups = [...byShard(keys, (k) => k).values()];
-  return Object.assign({}, ...(await Promise.all(groups.map((g) => shard(env, g[0]).cachedMerges(g)))));
+  return Object.assign(
+    {},
+    ...(await perShard(
+      env,
+      keys,
+      (k) => k,
+      (stub, g) => stub.cachedMerges(g),
+    )),
+  );
 }
 
 export async function recordMerge(env: Env, key: string, merge: CachedMerge): Promise<void> {
-  await shard(env, key).recordMerge(key, merge);
+  await shard(env, shardOf(key)).recordMerge(key, merge);
 }
 
 export async function cachedLosses(env: Env, keys: readonly string[]): Promise<Record<string, CachedLoss>> {
-  const groups = [...byShard(keys, (k) => k).values()];
-  return Object.assign({}, ...(await Promise.all(groups.map((g) => shard(env, g[0]).cachedLosses(g)))));
+  return Object.assign(
+    {},
+    ...(await perShard(
+      env,
+      keys,
+      (k) => k,
+      (stub, g) => stub.cachedLosses(g),
+    )),
+  );
 }
 
 export async function recordLosses(env: Env, entries: readonly (CachedLoss & { key: string })[]): Promise<void> {
-  await Promise.all([...byShard(entries, (e) => e.key).values()].map((g) => shard(env, g[0].key).recordLosses(g)));
+  await perShard(
+    env,
+    entries,
+    (e) => e.key,
+    (stub, g) => stub.recordLosses(g),
+  );
 }
