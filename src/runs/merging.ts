@@ -5,7 +5,7 @@
  * blame: in a merged cluster every member's loss goes non-finite with the merge, so the loss
  * alone would blame healthy tasks.
  */
-import { mergeAdapters, toPeft } from "../adapters/merge";
+import { mergeAdaptersInTurns, toPeft } from "../adapters/merge";
 import type { AdapterFactors, LoraTarget } from "../adapters/factors";
 import { DomainError } from "../errors";
 import { readAdapter } from "../storage/adapters";
@@ -23,7 +23,7 @@ export async function buildMergedAdapter(
   weights: readonly number[] = members.map(() => 1 / members.length),
 ): Promise<CachedMerge> {
   const adapters = await readMemberAdapters(bucket, targets, members);
-  const merged = mergeAdapters(adapters, targets, { ...merge, weights });
+  const merged = await mergeAdaptersInTurns(adapters, targets, { ...merge, weights });
   const bad = nonFiniteModule(merged);
   if (bad) {
     throw new DomainError(

@@ -7,6 +7,7 @@
  * 2 x SIMILARITY_BLOCK), computes its inner products (`gramBlock`) and reports them; the run
  * assembles the matrix, bit for bit the one `taskSimilarity` computes in one piece.
  */
+import { nextTurn } from "../eventLoop";
 import { cosineFromGram, gramBlock } from "../clustering/taskVectors";
 import { loadTokenizer } from "../inference/model";
 import type { AdapterFactors, LoraTarget } from "../adapters/factors";
@@ -114,7 +115,7 @@ export async function gramInSlices(
           if (diagonal && i !== j) gram[j * m + i] += dot;
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextTurn();
     }
   }
   return gram;
