@@ -15,8 +15,7 @@ import { DurableObject } from "cloudflare:workers";
 import { changedTasks } from "../src/runs/pinned";
 import { DomainError } from "../src/errors";
 import { clustersOf } from "../src/clustering/assignment";
-import { objective, placeNewTasks, type LossMatrix } from "../src/clustering/d2c";
-import { keptIteration, restartSeed, startState, step, type Step } from "../src/clustering/policy";
+import { restartSeed, startState } from "../src/clustering/policy";
 import type { RunConfig } from "../src/runs/config";
 import { initialAssignment, startsFromKMeans } from "../src/runs/initial";
 import type { CandidateResult } from "../src/runs/tuneCandidates";
@@ -28,7 +27,6 @@ import { clusterKey } from "../src/runs/keys";
 import { buildMergedAdapter } from "../src/runs/merging";
 import { buildPartAdapters, partKey } from "../src/runs/partAdapters";
 import { partConfigName } from "../src/budget/candidates";
-import { allocate } from "../src/budget/allocate";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
 import type { UnitMessage, UnitReport } from "../src/runs/unit";
 import type { RunFinished, WorkKind } from "../src/queueMessages";
@@ -38,7 +36,8 @@ import * as cache from "../src/storage/clusterCache";
 import { RunListeners, storedEvents, type RunEvent } from "./runEvents";
 import { HeldOutReport } from "./runReport";
 import { SimilarityBlocks } from "./runSimilarity";
-import { iterationLosses, policySettings, policyState } from "./runPolicy";
+import { keptIterationOf, policySettings, reassignStep } from "./runPolicy";
+import { partAllocation } from "./runParts";
 import { lossPage, runStatus } from "./runStatus";
 import * as tables from "./runTables";
 import type { RunPhase, RunState } from "./runTables";
@@ -395,24 +394,12 @@ export class ClusterRun extends DurableObject<Env> {
 
   /** The knapsack over every task's measured parts (src/budget/allocate.ts); the run is done. */
   private async allocateParts(config: RunConfig): Promise<void> {
-    const options = config.tasks.map(() => [] as { iteration: number; bytes: number; loss: number }[]);
-    for (const u of this.sql.exec<{ task: number; iteration: number; bytes: number; loss: number }>(
-      "SELECT u.task, u.iteration, c.bytes, u.loss FROM units u JOIN clusters c ON c.iteration = " +
-        "u.iteration AND c.cluster = u.cluster ORDER BY u.iteration",
-    )) {
-      options[u.task].push(u);
-    }
-    // The base model's option (0 bytes) always fits.
-    const { choices, bytes } = allocate(options, config.parts!.maxBytes)!;
+    const { choices, ...allocated } = partAllocation(this.sql, config);
     this.commit(() => {
-      choices.forEach((o, t) =>
-        this.sql.exec("INSERT OR REPLACE INTO parts (task, iteration) VALUES (?, ?)", t, options[t][o].iteration),
+      choices.forEach((iteration, t) =>
+        this.sql.exec("INSERT OR REPLACE INTO parts (task, iteration) VALUES (?, ?)", t, iteration),
       );
-      this.emit("allocated", {
-        bytes,
-        maxBytes: config.parts!.maxBytes,
-        withParts: choices.filter((o, t) => options[t][o].bytes > 0).length,
-      });
+      this.emit("allocated", allocated);
     });
     await this.finish("done", null, 0);
   }
@@ -440,10 +427,8 @@ export class ClusterRun extends DurableObject<Env> {
         .filter((u) => u.source === "queue")
         .map((u) => ({ key: u.loss_key, loss: u.loss!, tokens: u.tokens!, exactMatch: u.exact_match })),
     );
-    const losses = iterationLosses(this.sql, config, iteration);
     const settings = policySettings(config);
-    const outcome =
-      config.method === "d2c" ? this.d2cStep(config, iteration, losses) : this.baselineStep(config, iteration, losses);
+    const outcome = reassignStep(this.sql, config, iteration);
     if (outcome.decision === "widen") {
       // The rest of the full sweep joins this iteration's units, and the iteration is evaluated again.
       const planned = await plannedUnits(this.env, this.sql, this.ledger, config, iteration, true);
@@ -485,13 +470,7 @@ export class ClusterRun extends DurableObject<Env> {
     });
     if (next) return this.wake();
     if (config.parts) return this.allocateParts(config);
-    const iterations = this.sql
-      .exec<{ objective: number; exact_match: number | null }>(
-        "SELECT objective, exact_match FROM iterations ORDER BY iteration",
-      )
-      .toArray()
-      .map((r) => ({ objective: r.objective, exactMatch: r.exact_match }));
-    const best = this.keptIteration(config, iterations);
+    const best = keptIterationOf(this.sql, config);
     if (!config.tune) return this.finish("done", null, best);
     // The best clustering's merges are tuned before the run is done (src/tuning/clusterTuner.ts).
     this.commit(() => {
@@ -500,28 +479,6 @@ export class ClusterRun extends DurableObject<Env> {
       this.emit("tune", { iteration: best });
     });
     await this.wake();
-  }
-
-  /** D2C's iteration as the policy decides it (src/clustering/policy.ts): widen, next, restart or done. */
-  private d2cStep(config: RunConfig, iteration: number, losses: LossMatrix): Step {
-    const state = policyState(this.sql, config, iteration);
-    // Only a restart's k-means start reads the similarities.
-    const restarting = state.restart + 1 < (config.restarts ?? 1);
-    const similarity = restarting ? tables.readSimilarity(this.sql, config.tasks.length) : null;
-    return step(policySettings(config), state, losses, similarity);
-  }
-
-  /**
-   * A baseline evaluates its start once (new tasks placed); an alloc run measures one part
-   * configuration per iteration, all of them, every task alone.
-   */
-  private baselineStep(config: RunConfig, iteration: number, losses: LossMatrix): Step {
-    const assignment = placeNewTasks(losses, tables.assignmentOf(this.sql, iteration));
-    const scored = { assignment, objective: objective(losses, assignment) };
-    if (config.parts && iteration + 1 < config.maxIterations) {
-      return { decision: "next", scored, state: { restart: 0, iteration: iteration + 1, assignment, full: true } };
-    }
-    return { decision: "done", scored, fixedPoint: true };
   }
 
   /**
@@ -558,23 +515,6 @@ export class ClusterRun extends DurableObject<Env> {
 
   private async wake(at = Date.now()): Promise<void> {
     if (tables.readRun(this.sql)?.state === "running") await this.ctx.storage.setAlarm(at);
-  }
-
-  /**
-   * The iteration the run keeps, as the policy keeps it: its lowest J, or with restarts, the best
-   * iteration of the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
-   * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
-   */
-  private keptIteration(
-    config: RunConfig,
-    iterations: readonly { objective: number; exactMatch: number | null }[],
-  ): number {
-    const restartOf = tables.restartOfIterations(this.sql);
-    return keptIteration(
-      iterations.map((it, i) => ({ restart: restartOf(i), objective: it.objective })),
-      config.restartCriterion ?? "exactMatch",
-      (i) => iterations[i].exactMatch,
-    );
   }
 
   private advance(phase: RunPhase): void {

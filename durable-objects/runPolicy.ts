@@ -1,10 +1,18 @@
 /**
  * A D2C run's policy (src/clustering/policy.ts) as its tables hold it: the settings from the
  * run's config, the state of an iteration, and the trajectory's earlier iterations that rank a
- * pruned one. The ClusterRun object plans, reassigns, widens and ends through these alone.
+ * pruned one. The ClusterRun object plans, reassigns, widens and ends through these alone; a
+ * baseline's and an alloc run's iterations are decided here too.
  */
-import type { LossMatrix } from "../src/clustering/d2c";
-import type { Measured, PolicySettings, PolicyState } from "../src/clustering/policy";
+import { objective, placeNewTasks, type LossMatrix } from "../src/clustering/d2c";
+import {
+  keptIteration,
+  step,
+  type Measured,
+  type PolicySettings,
+  type PolicyState,
+  type Step,
+} from "../src/clustering/policy";
 import type { RunConfig } from "../src/runs/config";
 import * as tables from "./runTables";
 
@@ -47,4 +55,47 @@ export function earlierIterations(sql: SqlStorage, config: RunConfig, iteration:
     earlier.push({ clusters, losses: iterationLosses(sql, config, i) });
   }
   return earlier;
+}
+
+/** The reassign phase's decision over the iteration's losses: widen, next, restart or done. */
+export function reassignStep(sql: SqlStorage, config: RunConfig, iteration: number): Step {
+  const losses = iterationLosses(sql, config, iteration);
+  if (config.method !== "d2c") return baselineStep(sql, config, iteration, losses);
+  const state = policyState(sql, config, iteration);
+  // Only a restart's k-means start reads the similarities.
+  const restarting = state.restart + 1 < (config.restarts ?? 1);
+  const similarity = restarting ? tables.readSimilarity(sql, config.tasks.length) : null;
+  return step(policySettings(config), state, losses, similarity);
+}
+
+/**
+ * A baseline evaluates its start once (new tasks placed); an alloc run measures one part
+ * configuration per iteration, all of them, every task alone.
+ */
+function baselineStep(sql: SqlStorage, config: RunConfig, iteration: number, losses: LossMatrix): Step {
+  const assignment = placeNewTasks(losses, tables.assignmentOf(sql, iteration));
+  const scored = { assignment, objective: objective(losses, assignment) };
+  if (config.parts && iteration + 1 < config.maxIterations) {
+    return { decision: "next", scored, state: { restart: 0, iteration: iteration + 1, assignment, full: true } };
+  }
+  return { decision: "done", scored, fixedPoint: true };
+}
+
+/**
+ * The iteration the run keeps, as the policy keeps it: its lowest J, or with restarts, the best
+ * iteration of the trajectory `keptRestart` picks by the run's criterion: few-shot exact match by default,
+ * which needs every kept unit's exact match (losses cached before it was kept have none: then J decides).
+ */
+export function keptIterationOf(sql: SqlStorage, config: RunConfig): number {
+  const iterations = sql
+    .exec<{ objective: number; exact_match: number | null }>(
+      "SELECT objective, exact_match FROM iterations ORDER BY iteration",
+    )
+    .toArray();
+  const restartOf = tables.restartOfIterations(sql);
+  return keptIteration(
+    iterations.map((it, i) => ({ restart: restartOf(i), objective: it.objective })),
+    config.restartCriterion ?? "exactMatch",
+    (i) => iterations[i].exact_match,
+  );
 }
