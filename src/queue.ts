@@ -10,7 +10,7 @@
  * evaluator service (`evaluator: "remote"`) are forwarded to it, the same lease around them.
  */
 import { DomainError } from "./errors";
-import { nextTurn } from "./eventLoop";
+import { IDLE_AFTER_UNIT_MS, nextTurn } from "./eventLoop";
 import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
 import { computeBlock, type SimilarityMessage } from "./runs/similarityBlocks";
@@ -166,11 +166,11 @@ async function unitMessage(message: Message<UnitMessage>, env: Env, remote: bool
     const todo = units.filter((u) => claimed.has(u.unitId));
     if (remote) await Promise.all(todo.map(evaluateOne));
     else {
-      // A unit is ~35 ms of CPU and its reads are often cache hits (microtasks): a turn between units
-      // lets requests in, instead of holding the isolate for the message's 16.
+      // A unit is ~40 ms of CPU and its reads are often cache hits (microtasks): idle time between
+      // units lets requests in, instead of holding the isolate for the message's 16.
       for (const unit of todo) {
         await evaluateOne(unit);
-        await nextTurn();
+        await nextTurn(IDLE_AFTER_UNIT_MS);
       }
     }
     if (reports.length) await run.reportUnits(kind, reports);
