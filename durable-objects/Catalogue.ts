@@ -15,7 +15,8 @@ import * as keys from "./signingKeys";
 import { nameTaken, resolveName, type NameTaken } from "../src/models/names";
 import * as uploads from "./pushedUploads";
 import type { PushedUpload } from "../src/models/pushedUpload";
-import type { RunSummary } from "../src/runs/config";
+import type { RunOutcome, RunSummary } from "../src/runs/config";
+import * as runIndex from "./runIndex";
 
 interface TaskRow extends Record<string, SqlStorageValue> {
   id: string;
@@ -29,7 +30,26 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   test: number;
   fewshot_sha256: string;
   test_sha256: string;
+  config_sha256: string;
   updated_at: string;
+}
+
+/** A write's answer: the catalogue version after it, and whether it found everything already as sent. */
+export interface Write {
+  readonly catalogueVersion: number;
+  readonly unchanged: boolean;
+}
+
+/** The task holds this upload: the same files (by digest) for the same model, tagged as the upload tags it. */
+function holdsAdapter(row: TaskRow, upload: AdapterUpload): boolean {
+  const sameTag = (stored: string | null, sent: string | undefined) => sent === undefined || sent === stored;
+  return (
+    row.adapter_sha256 === upload.adapterSha256 &&
+    row.config_sha256 === upload.configSha256 &&
+    row.model_id === upload.modelId &&
+    sameTag(row.application, upload.application) &&
+    sameTag(row.language, upload.language)
+  );
 }
 
 const toTask = (r: TaskRow): TaskRecord => ({
@@ -55,7 +75,9 @@ const TASKS_PUBLISH_DELAY_MS = 1_000;
  * The catalogue's schema, in order (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state
  * from before versioning has that shape); 2: the task change log runs read instead of every task,
  * and the loss and merge caches gone to their own objects (./ClusterCache.ts; entries are
- * recomputed on a miss, so none are carried over).
+ * recomputed on a miss, so none are carried over); 3: the digest of each task's adapter_config.json,
+ * so an identical upload is told from a changed one ('' on tasks stored before: their next upload is
+ * a change); 4: the runs index's outcome columns (./runIndex.ts).
  */
 const CATALOGUE_MIGRATIONS: readonly Migration[] = [
   (sql) => {
@@ -87,6 +109,8 @@ const CATALOGUE_MIGRATIONS: readonly Migration[] = [
     CREATE INDEX task_changes_by_version ON task_changes (version);
     DROP TABLE merges;
     DROP TABLE losses;`),
+  (sql) => sql.exec("ALTER TABLE tasks ADD COLUMN config_sha256 TEXT NOT NULL DEFAULT ''"),
+  runIndex.addOutcomeColumns,
 ];
 
 export class Catalogue extends DurableObject<Env> {
@@ -212,15 +236,29 @@ export class Catalogue extends DurableObject<Env> {
     return uploads.claimStale(this.sql, before, (modelId) => this.model(modelId));
   }
 
-  /** Creates the task or replaces its adapter; its examples stay. Returns the new version. */
-  putAdapter(upload: AdapterUpload): number {
+  /**
+   * The catalogue version when the task already holds exactly this upload (same files by digest, same
+   * model, and the application and language it names), else null: asked before the blobs are written.
+   */
+  unchangedAdapter(upload: AdapterUpload): number | null {
+    const row = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", upload.taskId).toArray()[0];
+    return row && holdsAdapter(row, upload) ? this.version : null;
+  }
+
+  /**
+   * Creates the task or replaces its adapter; its examples stay. An upload the task already holds
+   * changes nothing (a concurrent identical upload got there first), and keeps the version.
+   */
+  putAdapter(upload: AdapterUpload): Write {
+    const unchanged = this.unchangedAdapter(upload);
+    if (unchanged !== null) return { catalogueVersion: unchanged, unchanged: true };
     this.sql.exec(
-      `INSERT INTO tasks (id, model_id, application, language, rank, bytes, adapter_sha256, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO tasks (id, model_id, application, language, rank, bytes, adapter_sha256, config_sha256, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
          application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
-         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = ` +
-        `excluded.updated_at`,
+         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256,
+         config_sha256 = excluded.config_sha256, updated_at = excluded.updated_at`,
       upload.taskId,
       upload.modelId,
       upload.application ?? null,
@@ -228,22 +266,29 @@ export class Catalogue extends DurableObject<Env> {
       upload.rank,
       upload.bytes,
       upload.adapterSha256,
+      upload.configSha256,
       new Date().toISOString(),
     );
-    return this.bumpTask(upload.taskId);
+    return { catalogueVersion: this.bumpTask(upload.taskId), unchanged: false };
   }
 
-  /** Records a split's example count and digest; null when the task does not exist. */
-  putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): number | null {
+  /**
+   * Records a split's example count and digest; the same digest as stored changes nothing and keeps
+   * the version. Null when the task does not exist.
+   */
+  putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): Write | null {
     const column = split === "fewshot" ? "fewshot" : "test";
-    const changed = this.sql.exec(
+    const task = this.task(taskId);
+    if (!task) return null;
+    if (task.examplesSha256[split] === examples.sha256) return { catalogueVersion: this.version, unchanged: true };
+    this.sql.exec(
       `UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
       examples.count,
       examples.sha256,
       new Date().toISOString(),
       taskId,
-    ).rowsWritten;
-    return changed ? this.bumpTask(taskId) : null;
+    );
+    return { catalogueVersion: this.bumpTask(taskId), unchanged: false };
   }
 
   task(taskId: string): TaskRecord | null {
@@ -344,20 +389,17 @@ export class Catalogue extends DurableObject<Env> {
     return change;
   }
 
-  /** The index of clustering runs (their state lives in each ClusterRun object). */
-  recordRun(run: RunSummary): void {
-    this.sql.exec(
-      "INSERT OR REPLACE INTO runs (id, created_at, summary) VALUES (?, ?, ?)",
-      run.runId,
-      run.createdAt,
-      JSON.stringify(run),
-    );
+  /** The index of clustering runs (./runIndex.ts; their state lives in each ClusterRun object). */
+  recordRun(run: runIndex.RunRequestSummary): void {
+    runIndex.recordRun(this.sql, run);
+  }
+
+  /** How a run went (src/workflows/runIndex.ts); false when the index has no such run. */
+  recordRunOutcome(runId: string, outcome: RunOutcome): boolean {
+    return runIndex.recordOutcome(this.sql, runId, outcome);
   }
 
   runs(limit: number): RunSummary[] {
-    return this.sql
-      .exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
-      .toArray()
-      .map((r) => JSON.parse(r.summary) as RunSummary);
+    return runIndex.listRuns(this.sql, limit);
   }
 }
