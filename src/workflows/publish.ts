@@ -3,10 +3,10 @@
  * checked before the first write: the run's pinned tasks against today's catalogue (409), the
  * profile's adapter budget (422), then every blob is encoded in memory and the byte budget
  * checked (422); a parts profile's release is its tasks' part files, counted byte for byte. Only
- * then are the blobs written to R2 (content-addressed by sha256) and the
- * profile's Releases object commits the manifest that names them. A run that already is the
- * newest release, as asked (same rollout, profile version and model), is answered unchanged. A failure while writing leaves
- * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
+ * then are the blobs written to R2 (content-addressed by sha256) and the profile's Releases object
+ * commits the manifest that names them. A failure while writing leaves the current manifest
+ * untouched; blobs already written are harmless, immutable and unreferenced. A run that already
+ * is the newest release as asked (same rollout, profile version and model) is answered unchanged.
  */
 import { DomainError } from "../errors";
 import type { ModelContract } from "../inference/contract";

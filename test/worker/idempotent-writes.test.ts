@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 describe("uploads", () => {
-  it("answers an identical adapter upload 200 unchanged, writing nothing; a changed one bumps the version", async () => {
+  it("answers an identical adapter upload 200 unchanged, writing nothing; a change bumps the version", async () => {
     const before = await versionNow();
     const { env, counts } = countingEnv();
     const again = await callWith(env, "/v1/tasks/gec-de/adapter?application=gec&language=de", {
