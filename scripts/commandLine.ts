@@ -70,6 +70,11 @@ export async function runScript(
   main: (args: { values: Values; positionals: string[] }) => Promise<number | undefined> | number | undefined,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
+  // A reader that stops early (`| head -1`) ends the script quietly, as it does the CLI.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     const args = parseScriptArgs(script, argv);
     if (!args) {
