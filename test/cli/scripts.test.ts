@@ -51,7 +51,7 @@ describe("every script's command line", () => {
     });
   }
 
-  it("documents that the token is better given by D2C_TOKEN or .dev.vars than on npm's echoed command line", async () => {
+  it("documents D2C_TOKEN and .dev.vars as better than --token on the command line npm echoes", async () => {
     const help = await runNode([...SCRIPTS["npm run seed"], "--help"], cwd);
     expect(help.stdout).toContain("--token TOKEN");
     expect(help.stdout).toContain("prefer those two");
