@@ -17,53 +17,8 @@ import * as uploads from "./pushedUploads";
 import type { PushedUpload } from "../src/models/pushedUpload";
 import type { RunOutcome, RunSummary } from "../src/runs/config";
 import * as runIndex from "./runIndex";
-
-interface TaskRow extends Record<string, SqlStorageValue> {
-  id: string;
-  model_id: string;
-  application: string | null;
-  language: string | null;
-  rank: number;
-  bytes: number;
-  adapter_sha256: string;
-  fewshot: number;
-  test: number;
-  fewshot_sha256: string;
-  test_sha256: string;
-  config_sha256: string;
-  updated_at: string;
-}
-
-/** A write's answer: the catalogue version after it, and whether it found everything already as sent. */
-export interface Write {
-  readonly catalogueVersion: number;
-  readonly unchanged: boolean;
-}
-
-/** The task holds this upload: the same files (by digest) for the same model, tagged as the upload tags it. */
-function holdsAdapter(row: TaskRow, upload: AdapterUpload): boolean {
-  const sameTag = (stored: string | null, sent: string | undefined) => sent === undefined || sent === stored;
-  return (
-    row.adapter_sha256 === upload.adapterSha256 &&
-    row.config_sha256 === upload.configSha256 &&
-    row.model_id === upload.modelId &&
-    sameTag(row.application, upload.application) &&
-    sameTag(row.language, upload.language)
-  );
-}
-
-const toTask = (r: TaskRow): TaskRecord => ({
-  id: r.id,
-  modelId: r.model_id,
-  ...(r.application === null ? {} : { application: r.application }),
-  ...(r.language === null ? {} : { language: r.language }),
-  rank: r.rank,
-  bytes: r.bytes,
-  adapterSha256: r.adapter_sha256,
-  examples: { fewshot: r.fewshot, test: r.test },
-  examplesSha256: { fewshot: r.fewshot_sha256, test: r.test_sha256 },
-  updatedAt: r.updated_at,
-});
+import * as taskRows from "./taskRows";
+import type { Write } from "./taskRows";
 
 /**
  * Task changes reach the device path's task lists (src/delivery/readModel.ts) at most this late,
@@ -241,8 +196,7 @@ export class Catalogue extends DurableObject<Env> {
    * model, and the application and language it names), else null: asked before the blobs are written.
    */
   unchangedAdapter(upload: AdapterUpload): number | null {
-    const row = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", upload.taskId).toArray()[0];
-    return row && holdsAdapter(row, upload) ? this.version : null;
+    return taskRows.holdsAdapter(this.sql, upload) ? this.version : null;
   }
 
   /**
@@ -250,25 +204,8 @@ export class Catalogue extends DurableObject<Env> {
    * changes nothing (a concurrent identical upload got there first), and keeps the version.
    */
   putAdapter(upload: AdapterUpload): Write {
-    const unchanged = this.unchangedAdapter(upload);
-    if (unchanged !== null) return { catalogueVersion: unchanged, unchanged: true };
-    this.sql.exec(
-      `INSERT INTO tasks (id, model_id, application, language, rank, bytes, adapter_sha256, config_sha256, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
-         application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
-         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256,
-         config_sha256 = excluded.config_sha256, updated_at = excluded.updated_at`,
-      upload.taskId,
-      upload.modelId,
-      upload.application ?? null,
-      upload.language ?? null,
-      upload.rank,
-      upload.bytes,
-      upload.adapterSha256,
-      upload.configSha256,
-      new Date().toISOString(),
-    );
+    if (taskRows.holdsAdapter(this.sql, upload)) return { catalogueVersion: this.version, unchanged: true };
+    taskRows.writeAdapter(this.sql, upload);
     return { catalogueVersion: this.bumpTask(upload.taskId), unchanged: false };
   }
 
@@ -277,27 +214,19 @@ export class Catalogue extends DurableObject<Env> {
    * the version. Null when the task does not exist.
    */
   putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): Write | null {
-    const column = split === "fewshot" ? "fewshot" : "test";
     const task = this.task(taskId);
     if (!task) return null;
     if (task.examplesSha256[split] === examples.sha256) return { catalogueVersion: this.version, unchanged: true };
-    this.sql.exec(
-      `UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
-      examples.count,
-      examples.sha256,
-      new Date().toISOString(),
-      taskId,
-    );
+    taskRows.writeExamples(this.sql, taskId, split, examples);
     return { catalogueVersion: this.bumpTask(taskId), unchanged: false };
   }
 
   task(taskId: string): TaskRecord | null {
-    const row = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", taskId).toArray()[0];
-    return row ? toTask(row) : null;
+    return taskRows.findTask(this.sql, taskId);
   }
 
   list(): { tasks: TaskRecord[]; catalogueVersion: number } {
-    const tasks = this.sql.exec<TaskRow>("SELECT * FROM tasks ORDER BY id").toArray().map(toTask);
+    const tasks = taskRows.listTasks(this.sql);
     return { tasks, catalogueVersion: this.version };
   }
 
