@@ -14,6 +14,8 @@ interface Outcome {
   /** Why the task (or one of its files) was refused; absent when everything went up. */
   readonly refused?: string;
   readonly splits: string[];
+  /** The server already held the adapter and every split exactly as pushed: nothing changed (200 unchanged). */
+  readonly unchanged: boolean;
 }
 
 export const push: Command = {
@@ -26,7 +28,9 @@ export const push: Command = {
                { "tasks": [{ "id", "application", "language" }] }
   flat         <dir>/<task>/{adapter_config.json,adapter_model.safetensors} with optional
                fewshot.jsonl, test.jsonl, task.json { "application"?, "language"? }
-The task id is the folder's name. Exit code 1 when anything was refused.
+The task id is the folder's name. A task the server already holds exactly as pushed (its files'
+sha256 digests) is reported unchanged, and the catalogue version stays. Exit code 1 when anything
+was refused.
 
 Options:
   --concurrency N  tasks uploaded at once (default 4)`,
@@ -51,19 +55,25 @@ Options:
       bar.step(
         outcome.refused
           ? `${task.id} refused`
-          : `${task.id} uploaded${outcome.splits.length ? ` with ${outcome.splits.join(", ")}` : ""}`,
+          : outcome.unchanged
+            ? `${task.id}: unchanged`
+            : `${task.id} uploaded${outcome.splits.length ? ` with ${outcome.splits.join(", ")}` : ""}`,
       );
       return outcome;
     });
     bar.finish();
-    const uploaded = outcomes.filter((o) => !o.refused);
+    const accepted = outcomes.filter((o) => !o.refused);
+    const uploaded = accepted.filter((o) => !o.unchanged);
+    const unchanged = accepted.filter((o) => o.unchanged);
     const refused = outcomes.filter((o) => o.refused);
     console.log(`pushed ${plan.layout} layout from ${positionals[0]} to ${api.url}`);
     console.log(
       `uploaded ${uploaded.length} of ${outcomes.length} ` +
         `tasks${uploaded.length ? `: ${uploaded.map((o) => o.id).join(" ")}` : ""}`,
     );
-    const noFewshot = uploaded.filter((o) => !o.splits.includes("fewshot"));
+    if (unchanged.length)
+      console.log(`unchanged ${unchanged.length} of ${outcomes.length} tasks (the server held them as pushed)`);
+    const noFewshot = accepted.filter((o) => !o.splits.includes("fewshot"));
     if (noFewshot.length)
       console.log(`without few-shot examples (runs leave them out): ${noFewshot.map((o) => o.id).join(" ")}`);
     if (refused.length + refusedModels.length) {
@@ -92,15 +102,18 @@ async function registerModel(api: Api, model: ModelFolder): Promise<string> {
 }
 
 async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
-  if (task.problem) return { id: task.id, refused: `${task.problem} (not sent)`, splits: [] };
+  if (task.problem) return { id: task.id, refused: `${task.problem} (not sent)`, splits: [], unchanged: false };
   const query = new URLSearchParams({
     ...(task.application && { application: task.application }),
     ...(task.language && { language: task.language }),
   });
   const splits: string[] = [];
-  const step = async (what: string, request: () => Promise<unknown>): Promise<string | undefined> => {
+  let unchanged = true;
+  const step = async (what: string, request: () => Promise<Response>): Promise<string | undefined> => {
     try {
-      await request();
+      // 200 { unchanged: true } is an upload the server already held; 201 a change.
+      const answer = (await (await request()).json()) as { unchanged?: boolean };
+      if (answer.unchanged !== true) unchanged = false;
       return undefined;
     } catch (e) {
       if (refusal(e)) return `${what}: ${e.reason} (${e.status} ${e.code})`;
@@ -109,7 +122,7 @@ async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
   };
   const body = await filesForm(task.adapterDir, ADAPTER_FILES);
   const refused = await step("adapter", () => api.send("PUT", `/v1/tasks/${task.id}/adapter?${query}`, { body }));
-  if (refused) return { id: task.id, refused, splits };
+  if (refused) return { id: task.id, refused, splits, unchanged: false };
   for (const split of SPLITS) {
     const path = task.examples[split];
     if (!path) continue;
@@ -117,10 +130,10 @@ async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
     const failed = await step(`${split}.jsonl`, () =>
       api.send("PUT", `/v1/tasks/${task.id}/examples?split=${split}`, { body: examples }),
     );
-    if (failed) return { id: task.id, refused: failed, splits };
+    if (failed) return { id: task.id, refused: failed, splits, unchanged: false };
     splits.push(split);
   }
-  return { id: task.id, splits };
+  return { id: task.id, splits, unchanged };
 }
 
 /**

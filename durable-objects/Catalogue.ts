@@ -15,35 +15,10 @@ import * as keys from "./signingKeys";
 import { nameTaken, resolveName, type NameTaken } from "../src/models/names";
 import * as uploads from "./pushedUploads";
 import type { PushedUpload } from "../src/models/pushedUpload";
-import type { RunSummary } from "../src/runs/config";
-
-interface TaskRow extends Record<string, SqlStorageValue> {
-  id: string;
-  model_id: string;
-  application: string | null;
-  language: string | null;
-  rank: number;
-  bytes: number;
-  adapter_sha256: string;
-  fewshot: number;
-  test: number;
-  fewshot_sha256: string;
-  test_sha256: string;
-  updated_at: string;
-}
-
-const toTask = (r: TaskRow): TaskRecord => ({
-  id: r.id,
-  modelId: r.model_id,
-  ...(r.application === null ? {} : { application: r.application }),
-  ...(r.language === null ? {} : { language: r.language }),
-  rank: r.rank,
-  bytes: r.bytes,
-  adapterSha256: r.adapter_sha256,
-  examples: { fewshot: r.fewshot, test: r.test },
-  examplesSha256: { fewshot: r.fewshot_sha256, test: r.test_sha256 },
-  updatedAt: r.updated_at,
-});
+import type { RunOutcome, RunSummary } from "../src/runs/config";
+import * as runIndex from "./runIndex";
+import * as taskRows from "./taskRows";
+import type { Write } from "./taskRows";
 
 /**
  * Task changes reach the device path's task lists (src/delivery/readModel.ts) at most this late,
@@ -55,7 +30,9 @@ const TASKS_PUBLISH_DELAY_MS = 1_000;
  * The catalogue's schema, in order (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state
  * from before versioning has that shape); 2: the task change log runs read instead of every task,
  * and the loss and merge caches gone to their own objects (./ClusterCache.ts; entries are
- * recomputed on a miss, so none are carried over).
+ * recomputed on a miss, so none are carried over); 3: the digest of each task's adapter_config.json,
+ * so an identical upload is told from a changed one ('' on tasks stored before: their next upload is
+ * a change); 4: the runs index's outcome columns (./runIndex.ts).
  */
 const CATALOGUE_MIGRATIONS: readonly Migration[] = [
   (sql) => {
@@ -87,6 +64,8 @@ const CATALOGUE_MIGRATIONS: readonly Migration[] = [
     CREATE INDEX task_changes_by_version ON task_changes (version);
     DROP TABLE merges;
     DROP TABLE losses;`),
+  (sql) => sql.exec("ALTER TABLE tasks ADD COLUMN config_sha256 TEXT NOT NULL DEFAULT ''"),
+  runIndex.addOutcomeColumns,
 ];
 
 export class Catalogue extends DurableObject<Env> {
@@ -212,47 +191,42 @@ export class Catalogue extends DurableObject<Env> {
     return uploads.claimStale(this.sql, before, (modelId) => this.model(modelId));
   }
 
-  /** Creates the task or replaces its adapter; its examples stay. Returns the new version. */
-  putAdapter(upload: AdapterUpload): number {
-    this.sql.exec(
-      `INSERT INTO tasks (id, model_id, application, language, rank, bytes, adapter_sha256, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET model_id = excluded.model_id,
-         application = coalesce(excluded.application, application), language = coalesce(excluded.language, language),
-         rank = excluded.rank, bytes = excluded.bytes, adapter_sha256 = excluded.adapter_sha256, updated_at = ` +
-        `excluded.updated_at`,
-      upload.taskId,
-      upload.modelId,
-      upload.application ?? null,
-      upload.language ?? null,
-      upload.rank,
-      upload.bytes,
-      upload.adapterSha256,
-      new Date().toISOString(),
-    );
-    return this.bumpTask(upload.taskId);
+  /**
+   * The catalogue version when the task already holds exactly this upload (same files by digest, same
+   * model, and the application and language it names), else null: asked before the blobs are written.
+   */
+  unchangedAdapter(upload: AdapterUpload): number | null {
+    return taskRows.holdsAdapter(this.sql, upload) ? this.version : null;
   }
 
-  /** Records a split's example count and digest; null when the task does not exist. */
-  putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): number | null {
-    const column = split === "fewshot" ? "fewshot" : "test";
-    const changed = this.sql.exec(
-      `UPDATE tasks SET ${column} = ?, ${column}_sha256 = ?, updated_at = ? WHERE id = ?`,
-      examples.count,
-      examples.sha256,
-      new Date().toISOString(),
-      taskId,
-    ).rowsWritten;
-    return changed ? this.bumpTask(taskId) : null;
+  /**
+   * Creates the task or replaces its adapter; its examples stay. An upload the task already holds
+   * changes nothing (a concurrent identical upload got there first), and keeps the version.
+   */
+  putAdapter(upload: AdapterUpload): Write {
+    if (taskRows.holdsAdapter(this.sql, upload)) return { catalogueVersion: this.version, unchanged: true };
+    taskRows.writeAdapter(this.sql, upload);
+    return { catalogueVersion: this.bumpTask(upload.taskId), unchanged: false };
+  }
+
+  /**
+   * Records a split's example count and digest; the same digest as stored changes nothing and keeps
+   * the version. Null when the task does not exist.
+   */
+  putExamples(taskId: string, split: Split, examples: { count: number; sha256: string }): Write | null {
+    const task = this.task(taskId);
+    if (!task) return null;
+    if (task.examplesSha256[split] === examples.sha256) return { catalogueVersion: this.version, unchanged: true };
+    taskRows.writeExamples(this.sql, taskId, split, examples);
+    return { catalogueVersion: this.bumpTask(taskId), unchanged: false };
   }
 
   task(taskId: string): TaskRecord | null {
-    const row = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", taskId).toArray()[0];
-    return row ? toTask(row) : null;
+    return taskRows.findTask(this.sql, taskId);
   }
 
   list(): { tasks: TaskRecord[]; catalogueVersion: number } {
-    const tasks = this.sql.exec<TaskRow>("SELECT * FROM tasks ORDER BY id").toArray().map(toTask);
+    const tasks = taskRows.listTasks(this.sql);
     return { tasks, catalogueVersion: this.version };
   }
 
@@ -344,20 +318,17 @@ export class Catalogue extends DurableObject<Env> {
     return change;
   }
 
-  /** The index of clustering runs (their state lives in each ClusterRun object). */
-  recordRun(run: RunSummary): void {
-    this.sql.exec(
-      "INSERT OR REPLACE INTO runs (id, created_at, summary) VALUES (?, ?, ?)",
-      run.runId,
-      run.createdAt,
-      JSON.stringify(run),
-    );
+  /** The index of clustering runs (./runIndex.ts; their state lives in each ClusterRun object). */
+  recordRun(run: runIndex.RunRequestSummary): void {
+    runIndex.recordRun(this.sql, run);
+  }
+
+  /** How a run went (src/workflows/runIndex.ts); false when the index has no such run. */
+  recordRunOutcome(runId: string, outcome: RunOutcome): boolean {
+    return runIndex.recordOutcome(this.sql, runId, outcome);
   }
 
   runs(limit: number): RunSummary[] {
-    return this.sql
-      .exec<{ summary: string }>("SELECT summary FROM runs ORDER BY created_at DESC LIMIT ?", limit)
-      .toArray()
-      .map((r) => JSON.parse(r.summary) as RunSummary);
+    return runIndex.listRuns(this.sql, limit);
   }
 }

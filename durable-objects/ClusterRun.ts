@@ -29,7 +29,7 @@ import { buildPartAdapters, partKey } from "../src/runs/partAdapters";
 import { partConfigName } from "../src/budget/candidates";
 import type { LossPage, ReportView, RunStatus } from "../src/runs/status";
 import type { UnitMessage, UnitReport } from "../src/runs/unit";
-import type { RunFinished, WorkKind } from "../src/queueMessages";
+import type { ReportFinished, RunFinished, WorkKind } from "../src/queueMessages";
 import { catalogue } from "../src/storage/catalogue";
 import type { CachedMerge } from "../src/runs/cached";
 import * as cache from "../src/storage/clusterCache";
@@ -120,7 +120,10 @@ export class ClusterRun extends DurableObject<Env> {
     const run = tables.readRun(this.sql);
     if (!run) return;
     if (kind === "report") {
+      const going = this.report.state === "running";
       for (const { unitId, result } of reports) this.report.record(run.parsed, unitId, result);
+      if (going && this.report.state === "done")
+        await this.announce({ kind: "report-finished", runId: run.parsed.runId });
       return;
     }
     if (run.state !== "running") return;
@@ -545,9 +548,13 @@ export class ClusterRun extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     if (!ended) return;
     // Whoever waits for the run goes on from this message; should the send fail, the cron finds the run ended.
-    const announced: RunFinished = { kind: "run-finished", runId: this.config()!.runId };
+    await this.announce({ kind: "run-finished", runId: this.config()!.runId });
+  }
+
+  /** The run's or its report's end, to whoever listens (src/workflows/runFinished.ts); a failed send is logged. */
+  private async announce(announced: RunFinished | ReportFinished): Promise<void> {
     await this.env.EVALUATIONS.send(announced).catch((e: unknown) =>
-      console.warn(`${announced.runId}: end not announced`, e),
+      console.warn(`${announced.runId}: ${announced.kind} not announced`, e),
     );
   }
 

@@ -7,10 +7,16 @@
  * and each one's releases (./SubsetReleases.ts); this object never writes what they serve.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { ReleaseSummary } from "../src/delivery/release";
+import type { PublishedRelease, ReleaseSummary } from "../src/delivery/release";
 import type { ProfileReleases } from "../src/delivery/readModel";
 import { migrate, type Migration } from "./migrations";
-import { createReleaseTables, ReleaseHistory, type ReleaseInput, type RolloutChange } from "./releaseHistory";
+import {
+  createReleaseTables,
+  ReleaseHistory,
+  type ReleaseInput,
+  type ReleaseProbe,
+  type RolloutChange,
+} from "./releaseHistory";
 
 export interface AutoState {
   readonly runId: string | null;
@@ -39,8 +45,12 @@ export class Releases extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => void migrate(this.sql, MIGRATIONS));
   }
 
-  commit(profile: string, input: ReleaseInput): Promise<ReleaseSummary> {
+  commit(profile: string, input: ReleaseInput): Promise<PublishedRelease> {
     return this.releasesOf(profile).commit(input);
+  }
+
+  sameAsNewest(profile: string, probe: ReleaseProbe): ReleaseSummary | null {
+    return this.releasesOf(profile).sameAsNewest(probe);
   }
 
   publish(profile: string): Promise<ProfileReleases> {

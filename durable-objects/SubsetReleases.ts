@@ -5,11 +5,11 @@
  * own refuses, so no caller can make it write another set's, or the profile's, manifests.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { ReleaseSummary } from "../src/delivery/release";
+import type { PublishedRelease, ReleaseSummary } from "../src/delivery/release";
 import type { SubsetScope } from "../src/delivery/subsetView";
 import type { ProfileReleases } from "../src/delivery/readModel";
 import { migrate, type Migration } from "./migrations";
-import { createReleaseTables, ReleaseHistory, type ReleaseInput } from "./releaseHistory";
+import { createReleaseTables, ReleaseHistory, type ReleaseInput, type ReleaseProbe } from "./releaseHistory";
 
 /** The set a SubsetReleases object keeps: its profile and its key (src/delivery/needs.ts). */
 /** The schema (./migrations.ts). 1: as issue 21 left it (IF NOT EXISTS: state from before versioning). */
@@ -32,8 +32,12 @@ export class SubsetReleases extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => void migrate(this.sql, MIGRATIONS));
   }
 
-  commit(scope: SubsetScope, input: ReleaseInput): Promise<ReleaseSummary> {
+  commit(scope: SubsetScope, input: ReleaseInput): Promise<PublishedRelease> {
     return this.releasesOf(scope).commit(input);
+  }
+
+  sameAsNewest(scope: SubsetScope, probe: ReleaseProbe): ReleaseSummary | null {
+    return this.releasesOf(scope).sameAsNewest(probe);
   }
 
   publish(scope: SubsetScope): Promise<ProfileReleases> {

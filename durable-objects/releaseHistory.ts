@@ -7,7 +7,7 @@
  * its target names, so a subset's history can never overwrite what a whole profile is served.
  */
 import type { Manifest, ManifestAdapter, ManifestModel } from "../src/delivery/manifest";
-import type { ReleaseSummary } from "../src/delivery/release";
+import type { PublishedRelease, ReleaseSummary } from "../src/delivery/release";
 import { releasesKey, subsetReleasesKey, type ManifestVariant, type ProfileReleases } from "../src/delivery/readModel";
 import { rolloutRefusal } from "../src/delivery/rollout";
 import { currentSigner } from "../src/delivery/currentSigner";
@@ -38,6 +38,9 @@ export interface ReleaseInput {
   readonly objective: number;
   readonly rollout?: number;
 }
+
+/** What makes two publications of a run one release: the run, the rollout asked, the profile version, the model. */
+export type ReleaseProbe = Pick<ReleaseInput, "runId" | "profileVersion" | "model" | "rollout">;
 
 /** `setRollout`'s answer: the release re-signed, or why the change was refused. */
 export type RolloutChange = { readonly release: ReleaseSummary } | { readonly refused: string };
@@ -77,8 +80,13 @@ export class ReleaseHistory {
     private readonly target: ReleaseTarget,
   ) {}
 
-  /** Signs and stores a new release; it becomes the current manifest in the same transaction. */
-  async commit(input: ReleaseInput): Promise<ReleaseSummary> {
+  /**
+   * Signs and stores a new release; it becomes the current manifest in the same transaction. When
+   * the newest release already is this one (`sameAsNewest`), it is answered instead, unchanged.
+   */
+  async commit(input: ReleaseInput): Promise<PublishedRelease> {
+    const same = this.sameAsNewest(input);
+    if (same) return { ...same, unchanged: true };
     const version = this.nextVersion();
     const manifest = this.manifestOf(
       version,
@@ -107,7 +115,26 @@ export class ReleaseHistory {
       JSON.stringify(input.clusters),
     );
     await this.publish();
-    return summary(this.row(version)!);
+    return { ...summary(this.row(version)!), unchanged: false };
+  }
+
+  /**
+   * The newest release when publishing `probe` would make it again: the same run at the same rollout,
+   * built under the same profile version for the same base model (a run's blobs are content-addressed
+   * and its tasks pinned, so the manifest would name the same adapters). Else null.
+   */
+  sameAsNewest(probe: ReleaseProbe): ReleaseSummary | null {
+    const newest = this.newest();
+    if (!newest) return null;
+    const model = (JSON.parse(newest.manifest) as Manifest).model;
+    const same =
+      newest.run_id === probe.runId &&
+      newest.rollout === (probe.rollout ?? 100) &&
+      newest.profile_version === probe.profileVersion &&
+      model.id === probe.model.id &&
+      model.sha256 === probe.model.sha256 &&
+      JSON.stringify(model.loraTargets) === JSON.stringify(probe.model.loraTargets);
+    return same ? summary(newest) : null;
   }
 
   /** What devices may be served: the newest release and the newest full one before it. */

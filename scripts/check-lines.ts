@@ -7,25 +7,40 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { runScript, type Script } from "./commandLine.ts";
+
+const SCRIPT: Script = {
+  name: "npm run check:lines",
+  usage: `
+
+Lists every git-tracked code line over 120 characters (generated code and r2-fixtures aside) as
+file:line: length, and fails if there is one.`,
+  options: {},
+};
 
 const MAX = 120;
 const CODE = /\.(ts|js|mjs|py|sh|toml|jsonc|html)$|^\.ci\/run$/;
 const EXCLUDED = /^src\/models\/gen\/|worker-configuration\.d\.ts|^r2-fixtures\//;
 
-const files = execFileSync("git", ["ls-files"], { encoding: "utf8" })
-  .split("\n")
-  .filter((file) => CODE.test(file) && !EXCLUDED.test(file));
-let over = 0;
-for (const file of files) {
-  readFileSync(file, "utf8")
+function main(): number {
+  const files = execFileSync("git", ["ls-files"], { encoding: "utf8" })
     .split("\n")
-    .forEach((text, i) => {
-      if (text.length <= MAX) return;
-      console.log(`${file}:${i + 1}: ${text.length}`);
-      over++;
-    });
+    .filter((file) => CODE.test(file) && !EXCLUDED.test(file));
+  let over = 0;
+  for (const file of files) {
+    readFileSync(file, "utf8")
+      .split("\n")
+      .forEach((text, i) => {
+        if (text.length <= MAX) return;
+        console.log(`${file}:${i + 1}: ${text.length}`);
+        over++;
+      });
+  }
+  if (over > 0) {
+    console.error(`check:lines: ${over} line(s) over ${MAX} characters (wrap them)`);
+    return 1;
+  }
+  return 0;
 }
-if (over > 0) {
-  console.error(`check:lines: ${over} line(s) over ${MAX} characters (wrap them)`);
-  process.exit(1);
-}
+
+await runScript(SCRIPT, main);

@@ -1,12 +1,29 @@
 /**
  * Seeds a running Worker with the reference world in r2-fixtures/, through the same upload API
  * a user calls (one validated path into the catalogue). Idempotent: what is there is skipped.
+ * The Worker and the token are found as the CLI finds them (cli/api.ts `connect`).
  *
- *   node scripts/seed.ts [--url http://127.0.0.1:8787] [--token <ADMIN_TOKEN>] [--dir r2-fixtures]
+ *   npm run seed [-- --url http://127.0.0.1:8787] [--dir r2-fixtures]
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { connect, HttpError, type Api } from "../cli/api.ts";
+import { text } from "../cli/command.ts";
+import { CliError, CONNECTION_OPTIONS, CONNECTION_USAGE, runScript, type Script } from "./commandLine.ts";
+
+export const SEED: Script = {
+  name: "npm run seed",
+  usage: `[-- --url URL] [--dir DIR]
+
+Uploads the reference world (or a scale world from \`npm run world\`) to a running Worker: its model,
+then each task's adapter and examples. Tasks already there with both example splits are skipped,
+so a second seed uploads nothing.
+
+Options:
+  --dir DIR        the world, in the r2-fixtures layout (default r2-fixtures)
+${CONNECTION_USAGE}`,
+  options: { ...CONNECTION_OPTIONS, dir: { type: "string" } },
+};
 
 interface CatalogueEntry {
   id: string;
@@ -20,25 +37,26 @@ interface Task {
   examplesSha256?: { fewshot: string; test: string };
 }
 
-export async function seed(url: string, token: string, dir: string): Promise<{ uploaded: number; skipped: number }> {
-  const auth = { authorization: `Bearer ${token}` };
-  const file = async (key: string) => new Blob([await readFile(join(dir, key))]);
-  const send = async (path: string, init: RequestInit) => {
-    const response = await fetch(url + path, { ...init, headers: { ...auth, ...init.headers } });
-    if (!response.ok) throw new Error(`${init.method} ${path}: ${response.status} ${await response.text()}`);
-    return response;
-  };
-  const entries = (JSON.parse(await readFile(join(dir, "catalogue.json"), "utf8")) as { tasks: CatalogueEntry[] })
-    .tasks;
-  const present = new Map(
-    ((await (await send("/v1/tasks", { method: "GET" })).json()) as { tasks: Task[] }).tasks.map((t) => [t.id, t]),
-  );
+/** Seeds the Worker at `url` (default $D2C_URL, else 8787) with `token` (default $D2C_TOKEN, else .dev.vars). */
+export async function seed(
+  url: string | undefined,
+  token: string | undefined,
+  dir: string,
+): Promise<{ uploaded: number; skipped: number }> {
+  return seedWith(connect(url, token), dir);
+}
+
+async function seedWith(api: Api, dir: string): Promise<{ uploaded: number; skipped: number }> {
+  const file = async (key: string) => new Blob([await worldFile(join(dir, key))]);
+  const catalogue = JSON.parse((await worldFile(join(dir, "catalogue.json"))).toString("utf8"));
+  const entries = (catalogue as { tasks: CatalogueEntry[] }).tasks;
+  const present = new Map((await api.json<{ tasks: Task[] }>("GET", "/v1/tasks")).tasks.map((t) => [t.id, t]));
   for (const modelId of new Set(entries.map((e) => e.modelId))) {
-    if ((await fetch(`${url}/v1/models/${modelId}`, { headers: auth })).ok) continue;
+    if (await registered(api, modelId)) continue;
     const body = new FormData();
     for (const f of ["model.onnx", "model.json", "tokenizer.json", "tokenizer_config.json"])
       body.set(f, await file(`models/${modelId}/${f}`), f);
-    await send(`/v1/models/${modelId}`, { method: "PUT", body });
+    await api.send("PUT", `/v1/models/${modelId}`, { body });
   }
   let uploaded = 0;
   for (const entry of entries) {
@@ -60,29 +78,42 @@ export async function seed(url: string, token: string, dir: string): Promise<{ u
         ...(entry.application && { application: entry.application }),
         ...(entry.language && { language: entry.language }),
       });
-      await send(`/v1/tasks/${entry.id}/adapter?${query}`, { method: "PUT", body });
+      await api.send("PUT", `/v1/tasks/${entry.id}/adapter?${query}`, { body });
     }
     for (const split of ["fewshot", "test"] as const) {
-      await send(`/v1/tasks/${entry.id}/examples?split=${split}`, {
-        method: "PUT",
-        body: await file(`examples/${entry.id}/${split}.jsonl`),
-      });
+      const body = await file(`examples/${entry.id}/${split}.jsonl`);
+      await api.send("PUT", `/v1/tasks/${entry.id}/examples?split=${split}`, { body });
     }
     uploaded++;
   }
   return { uploaded, skipped: entries.length - uploaded };
 }
 
+/** A model the Worker has already; a refusal other than 404 is the seed's error. */
+async function registered(api: Api, modelId: string): Promise<boolean> {
+  try {
+    await api.send("GET", `/v1/models/${modelId}`);
+    return true;
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 404) return false;
+    throw e;
+  }
+}
+
+/** A file of the world, or the seed's one-line error when it is not there. */
+async function worldFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (is --dir a world?)`);
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      url: { type: "string", default: "http://127.0.0.1:8787" },
-      token: { type: "string" },
-      dir: { type: "string", default: "r2-fixtures" },
-    },
+  await runScript(SEED, async ({ values }) => {
+    const api = connect(text(values, "url"), text(values, "token"));
+    const { uploaded, skipped } = await seedWith(api, text(values, "dir") ?? "r2-fixtures");
+    console.log(`seeded ${api.url}: ${uploaded} tasks uploaded, ${skipped} already there`);
+    return 0;
   });
-  const token = values.token ?? process.env.ADMIN_TOKEN;
-  if (!token) throw new Error("give --token or ADMIN_TOKEN");
-  const { uploaded, skipped } = await seed(values.url!, token, values.dir!);
-  console.log(`seeded ${uploaded} tasks, ${skipped} already there`);
 }

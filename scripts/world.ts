@@ -9,7 +9,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { text } from "../cli/command.ts";
+import { CliError, runScript, UsageError, type Script } from "./commandLine.ts";
 import { parsePeftConfig, peftToFactors } from "../src/adapters/peft.ts";
 import { toPeft } from "../src/adapters/merge/peftExport.ts";
 import type { ModelContract } from "../src/inference/contract.ts";
@@ -62,15 +63,16 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
     throw new RangeError(`--noise-rank must be a positive integer, got ${options.noiseRank}`);
   if (!Number.isInteger(options.test) || options.test < 1)
     throw new RangeError(`--test must be a positive integer, got ${options.test}`);
+  if (!existsSync(join(from, "catalogue.json"))) throw new CliError(`${from} has no catalogue.json: give a world`);
   // A leftover adapters/<task>/ from a larger world would be pushed along with this one.
   if (existsSync(out) && readdirSync(out).length > 0)
-    throw new Error(`${out} is not empty: give a new or empty directory`);
+    throw new CliError(`${out} is not empty: give a new or empty directory`);
 
   const catalogue = (JSON.parse(readFileSync(join(from, "catalogue.json"), "utf8")) as { tasks: CatalogueEntry[] })
     .tasks;
   const modelId = catalogue[0].modelId;
   if (catalogue.some((t) => t.modelId !== modelId))
-    throw new Error(`${from}: tasks of more than one model; the scale world derives from one`);
+    throw new CliError(`${from}: tasks of more than one model; the scale world derives from one`);
   const modelDir = join(from, "models", modelId);
   const targets = (JSON.parse(readFileSync(join(modelDir, "model.json"), "utf8")) as ModelContract).loraTargets;
   const sources = catalogue.map((t): SourceTask => {
@@ -154,30 +156,60 @@ export function generateWorld(options: WorldOptions): { tasks: WorldTaskRecord[]
   return { tasks: records };
 }
 
+export const WORLD: Script = {
+  name: "npm run world",
+  usage: `-- --n N --out DIR [--seed S] [--from DIR] [--test N] [--mix-max W] [--noise F] [--noise-rank R]
+
+Writes N synthetic tasks derived from the trained ones, in the r2-fixtures layout (for npm run seed
+-- --dir DIR, npx d2c-edge push DIR, npm run experiment -- --fixtures DIR). The same seed gives the
+same bytes; DIR/README.md says how they were made.
+
+Options:
+  --n N            tasks to write, 1-99999 (required)
+  --out DIR        a new or empty directory (required)
+  --seed S         an integer in [0, 2^32) (default 0)
+  --from DIR       the trained world they derive from (default ${WORLD_DEFAULTS.from})
+  --test N         held-out examples per task (default ${WORLD_DEFAULTS.test})
+  --mix-max W      a sibling's weight is uniform in [0, W] (default ${WORLD_DEFAULTS.mixMax})
+  --noise F        the random perturbation's size, a fraction of the source's (default ${WORLD_DEFAULTS.noise})
+  --noise-rank R   the perturbation's rank (default ${WORLD_DEFAULTS.noiseRank})`,
+  options: {
+    n: { type: "string" },
+    seed: { type: "string" },
+    out: { type: "string" },
+    from: { type: "string" },
+    test: { type: "string" },
+    "mix-max": { type: "string" },
+    noise: { type: "string" },
+    "noise-rank": { type: "string" },
+  },
+};
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      n: { type: "string" },
-      seed: { type: "string", default: "0" },
-      out: { type: "string" },
-      from: { type: "string", default: WORLD_DEFAULTS.from },
-      test: { type: "string", default: String(WORLD_DEFAULTS.test) },
-      "mix-max": { type: "string", default: String(WORLD_DEFAULTS.mixMax) },
-      noise: { type: "string", default: String(WORLD_DEFAULTS.noise) },
-      "noise-rank": { type: "string", default: String(WORLD_DEFAULTS.noiseRank) },
-    },
+  await runScript(WORLD, ({ values }) => {
+    const [n, out] = [text(values, "n"), text(values, "out")];
+    if (!n || !out) throw new UsageError("--n and --out are required");
+    const from = text(values, "from") ?? WORLD_DEFAULTS.from;
+    const number = (name: string, fallback: number) => Number(text(values, name) ?? fallback);
+    const started = performance.now();
+    let tasks: WorldTaskRecord[];
+    try {
+      ({ tasks } = generateWorld({
+        n: Number(n),
+        seed: number("seed", 0),
+        out,
+        from,
+        test: number("test", WORLD_DEFAULTS.test),
+        mixMax: number("mix-max", WORLD_DEFAULTS.mixMax),
+        noise: number("noise", WORLD_DEFAULTS.noise),
+        noiseRank: number("noise-rank", WORLD_DEFAULTS.noiseRank),
+      }));
+    } catch (e) {
+      // generateWorld's RangeErrors name the option that is out of range.
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
+    console.log(`wrote ${tasks.length} tasks to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
   });
-  if (!values.n || !values.out) throw new Error("usage: npm run world -- --n 1000 --seed 0 --out DIR");
-  const started = performance.now();
-  const { tasks } = generateWorld({
-    n: Number(values.n),
-    seed: Number(values.seed),
-    out: values.out,
-    from: values.from!,
-    test: Number(values.test),
-    mixMax: Number(values["mix-max"]),
-    noise: Number(values.noise),
-    noiseRank: Number(values["noise-rank"]),
-  });
-  console.log(`wrote ${tasks.length} tasks to ${values.out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

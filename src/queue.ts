@@ -15,7 +15,7 @@ import { clusterRun } from "./storage/runs";
 import { evaluateRemotely } from "./runs/remoteUnit";
 import { computeBlock, type SimilarityMessage } from "./runs/similarityBlocks";
 import { subsetRequested } from "./workflows/subsetBuilds";
-import { runFinished } from "./workflows/runFinished";
+import { reportFinished, runFinished } from "./workflows/runFinished";
 import { evaluateCandidate, type CandidateMessage } from "./runs/tuneCandidates";
 import { evaluateUnit, type EvaluationUnit, type UnitMessage, type UnitReport } from "./runs/unit";
 import { isRunWork, MESSAGE_KINDS, type QueueMessage, type RunWorkMessage, type WorkKind } from "./queueMessages";
@@ -69,6 +69,7 @@ export async function queue(batch: MessageBatch<QueueMessage>, env: Env): Promis
     const body = message.body;
     if (body.kind === "subset-requested") await workflowMessage(message, () => subsetRequested(env, body));
     else if (body.kind === "run-finished") await workflowMessage(message, () => runFinished(env, body.runId));
+    else if (body.kind === "report-finished") await workflowMessage(message, () => reportFinished(env, body.runId));
     else if (body.kind === "similarity") await runWork(message, body, env, (run) => similarityBlock(run, body, env));
     else if (body.kind === "candidate") await runWork(message, body, env, (run) => candidate(run, body, env));
   }

@@ -1,8 +1,8 @@
 /**
  * Every message the evaluations queue carries, told apart by `kind`. A run's work (few-shot units,
  * held-out units, similarity blocks, tuning candidates) is leased through the run's ledger
- * (durable-objects/workLedger.ts), whose rows carry the same kind; a device's need and a run's end
- * are not leased: the cron takes up what they miss.
+ * (durable-objects/workLedger.ts), whose rows carry the same kind; a device's need and a run's or
+ * its report's end are not leased: the cron, or the next runs listing, takes up what they miss.
  */
 import type { SubsetRequested } from "./delivery/subsetMessages";
 import type { UnitMessage } from "./runs/evaluationUnit";
@@ -24,10 +24,21 @@ export interface RunFinished {
   readonly runId: string;
 }
 
-export type QueueMessage = RunWorkMessage | SubsetRequested | RunFinished;
+/** A run's held-out report is done: the runs index takes its mean exact match (src/workflows/runFinished.ts). */
+export interface ReportFinished {
+  readonly kind: "report-finished";
+  readonly runId: string;
+}
+
+export type QueueMessage = RunWorkMessage | SubsetRequested | RunFinished | ReportFinished;
 
 /** Every kind a message can have; a body whose kind is not here was sent by other code. */
-export const MESSAGE_KINDS: ReadonlySet<string> = new Set([...WORK_KINDS, "subset-requested", "run-finished"]);
+export const MESSAGE_KINDS: ReadonlySet<string> = new Set([
+  ...WORK_KINDS,
+  "subset-requested",
+  "run-finished",
+  "report-finished",
+]);
 
 export const isRunWork = (message: QueueMessage): message is RunWorkMessage =>
   (WORK_KINDS as readonly string[]).includes(message.kind);

@@ -287,5 +287,8 @@ async function describeFailure(response: Response): Promise<string> {
 }
 
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // A network failure says why only in its cause: "fetch failed: connect ECONNREFUSED 127.0.0.1:8787".
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
 }

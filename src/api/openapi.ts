@@ -145,7 +145,14 @@ const PATHS: Record<string, Record<string, Operation>> = {
       params: ["taskId"],
       query: ["application", "language"],
       multipart: ["adapter_config.json", "adapter_model.safetensors"],
-      responses: { "201": "{ taskId, adapterSha256, catalogueVersion }", "413": "too large", ...ERRORS },
+      responses: {
+        "201": "{ taskId, adapterSha256, catalogueVersion, unchanged: false }: the task is new or changed",
+        "200":
+          "{ taskId, adapterSha256, catalogueVersion, unchanged: true }: the task already held these files (by " +
+          "sha256 of each) for this model, tagged as asked; nothing written, the catalogue version unchanged",
+        "413": "too large",
+        ...ERRORS,
+      },
     },
   },
   "/v1/tasks/{taskId}/examples": {
@@ -155,7 +162,13 @@ const PATHS: Record<string, Record<string, Operation>> = {
       params: ["taskId"],
       query: ["split"],
       raw: "application/x-ndjson",
-      responses: { "201": "{ taskId, split, examples, catalogueVersion }", ...ERRORS },
+      responses: {
+        "201": "{ taskId, split, examples, catalogueVersion, unchanged: false }",
+        "200":
+          "{ taskId, split, examples, catalogueVersion, unchanged: true }: the split already held these bytes (by " +
+          "sha256); nothing written, the catalogue version unchanged",
+        ...ERRORS,
+      },
     },
   },
   "/v1/evaluate": {
@@ -169,7 +182,19 @@ const PATHS: Record<string, Record<string, Operation>> = {
     },
   },
   "/v1/runs": {
-    get: { summary: "Recent clustering runs", admin: true, responses: { "200": "{ runs }", ...ERRORS } },
+    get: {
+      summary:
+        "The 100 newest clustering runs, newest first, with how each went (a field the run has no value for is " +
+        "absent; state too, on a run indexed before the index kept it, until a listing reads it from the run)",
+      admin: true,
+      responses: {
+        "200":
+          "{ runs: [{ runId, createdAt, method, k, tasks, profile?, state?: running | done | failed | cancelled, " +
+          "objective? (J of what ships), heldOut? (the report's mean exact match, once done), finishedAt?, " +
+          "durationSeconds?, estimatedUsd? }] }",
+        ...ERRORS,
+      },
+    },
     post: {
       summary: "Start a clustering run (D2C or a baseline)",
       admin: true,
@@ -274,12 +299,15 @@ const PATHS: Record<string, Record<string, Operation>> = {
   },
   "/v1/profiles/{profileId}/releases": {
     post: {
-      summary: "Publish a finished run: blobs first, then the signed manifest",
+      summary:
+        "Publish a finished run: blobs first, then the signed manifest. Publishing the run that already is the " +
+        "newest release, at the same rollout, profile version and base model, makes no new version",
       admin: true,
       params: ["profileId"],
       body: PublishRequest,
       responses: {
-        "201": "the release",
+        "201": "the new release, with unchanged: false",
+        "200": "the newest release, with unchanged: true: it already is this run as asked",
         "409": "the run is not done, or tasks it was built from changed since",
         "422": "the run does not fit the profile's budget (maxAdapters; maxBytes in every offered format)",
         ...ERRORS,

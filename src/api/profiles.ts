@@ -179,7 +179,8 @@ async function existingSubset(env: Env, profileId: string, key: string): Promise
 
 profiles.post("/:profileId/releases", async (c) => {
   const { runId, rollout } = await jsonBody(c.req.raw, PublishRequest);
-  return c.json(await publishRun(c.env, c.env.BUCKET, c.req.param("profileId"), runId, rollout), 201);
+  const release = await publishRun(c.env, c.env.BUCKET, c.req.param("profileId"), runId, rollout);
+  return c.json(release, release.unchanged ? 200 : 201);
 });
 
 profiles.get("/:profileId/releases", async (c) => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { RunRequest, startRun } from "../runs/start";
 import { catalogue } from "../storage/catalogue";
 import { clusterRun } from "../storage/runs";
+import { listRuns } from "../workflows/runIndex";
 import { requireAdmin } from "./auth";
 import { ApiError } from "./errors";
 import { issueMessage, jsonBody } from "./validate";
@@ -13,7 +14,7 @@ export const runs = new Hono<{ Bindings: Env }>();
 
 runs.use("*", requireAdmin);
 
-runs.get("/", async (c) => c.json({ runs: await catalogue(c.env).runs(100) }));
+runs.get("/", async (c) => c.json({ runs: await listRuns(c.env, 100) }));
 
 runs.post("/", async (c) => {
   const request = await jsonBody(c.req.raw, RunRequest);

@@ -62,22 +62,26 @@ tasks.put("/:taskId/adapter", async (c) => {
   // The factors as the model will use them (scaled) are checked; an AdapterError renders as 400/422.
   const config = parsePeftConfig(configJson);
   peftToFactors(config, files["adapter_model.safetensors"], contract.loraTargets);
-  const rank = config.r;
   const adapterSha256 = await sha256Hex(files["adapter_model.safetensors"]);
-  await c.env.BUCKET.put(adapterKey(taskId, "adapter_model.safetensors"), files["adapter_model.safetensors"], {
-    sha256: adapterSha256,
-  });
-  await c.env.BUCKET.put(adapterKey(taskId, "adapter_config.json"), files["adapter_config.json"]);
-  const catalogueVersion = await catalogue(c.env).putAdapter({
+  const upload = {
     taskId,
     modelId,
     application: c.req.query("application"),
     language: c.req.query("language"),
-    rank,
+    rank: config.r,
     bytes: files["adapter_model.safetensors"].byteLength,
     adapterSha256,
+    configSha256: await sha256Hex(files["adapter_config.json"]),
+  };
+  // An identical re-upload (a re-run push) writes nothing: no blob, no catalogue version, no re-clustering.
+  const held = await catalogue(c.env).unchangedAdapter(upload);
+  if (held !== null) return c.json({ taskId, adapterSha256, catalogueVersion: held, unchanged: true }, 200);
+  await c.env.BUCKET.put(adapterKey(taskId, "adapter_model.safetensors"), files["adapter_model.safetensors"], {
+    sha256: adapterSha256,
   });
-  return c.json({ taskId, adapterSha256, catalogueVersion }, 201);
+  await c.env.BUCKET.put(adapterKey(taskId, "adapter_config.json"), files["adapter_config.json"]);
+  const { catalogueVersion, unchanged } = await catalogue(c.env).putAdapter(upload);
+  return c.json({ taskId, adapterSha256, catalogueVersion, unchanged }, unchanged ? 200 : 201);
 });
 
 tasks.put("/:taskId/examples", limitedBody(EXAMPLES_LIMIT, "the examples"), async (c) => {
@@ -110,11 +114,13 @@ tasks.put("/:taskId/examples", limitedBody(EXAMPLES_LIMIT, "the examples"), asyn
       );
     }
   });
+  const sha256 = await sha256Hex(body);
+  const answer = (catalogueVersion: number, unchanged: boolean) =>
+    c.json({ taskId, split, examples: examples.length, catalogueVersion, unchanged }, unchanged ? 200 : 201);
+  // The same examples as stored: nothing is written, the version stays (see the adapter route).
+  if (task.examplesSha256[split] === sha256) return answer(await catalogue(c.env).version, true);
   await c.env.BUCKET.put(examplesKey(taskId, split), body);
-  const catalogueVersion = await catalogue(c.env).putExamples(taskId, split, {
-    count: examples.length,
-    sha256: await sha256Hex(body),
-  });
-  if (catalogueVersion === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
-  return c.json({ taskId, split, examples: examples.length, catalogueVersion }, 201);
+  const write = await catalogue(c.env).putExamples(taskId, split, { count: examples.length, sha256 });
+  if (write === null) throw new ApiError(404, "unknown_task", `task ${taskId} was deleted meanwhile`);
+  return answer(write.catalogueVersion, write.unchanged);
 });

@@ -15,4 +15,8 @@ export interface TaskRecord {
 }
 
 /** What an adapter upload sets; the examples and the time are the catalogue's to keep. */
-export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "examplesSha256" | "updatedAt"> & { taskId: string };
+export type AdapterUpload = Omit<TaskRecord, "id" | "examples" | "examplesSha256" | "updatedAt"> & {
+  taskId: string;
+  /** sha256 of adapter_config.json as sent: with adapterSha256, what tells an identical upload from a change. */
+  configSha256: string;
+};

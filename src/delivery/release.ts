@@ -15,3 +15,11 @@ export interface ReleaseSummary {
   readonly adapters: number;
   readonly clusters: string[][];
 }
+
+/**
+ * What publishing answers: the release, and whether the newest release already was this run as
+ * asked (`unchanged`: no new version, 200) or a new version was made (201).
+ */
+export interface PublishedRelease extends ReleaseSummary {
+  readonly unchanged: boolean;
+}

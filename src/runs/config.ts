@@ -4,6 +4,7 @@ import type { MergeSettings } from "../adapters/merge";
 import type { PruneSettings } from "../clustering/pruned";
 import type { RestartCriterion } from "../tuning/restarts";
 import type { PartConfig } from "../budget/candidates";
+import type { RunState } from "./status";
 
 /**
  * "own": each task its own adapter (K = N), the 100%-storage baseline and a small per-device task
@@ -125,12 +126,31 @@ export interface RunConfig {
   readonly createdAt: string;
 }
 
-/** A line of the runs index (`GET /v1/runs`); plain data, shared with the CLI. */
-export interface RunSummary {
+/** A line of the runs index (`GET /v1/runs`); plain data, shared with the CLI and the console. */
+export interface RunSummary extends Partial<RunOutcome> {
   readonly runId: string;
   readonly createdAt: string;
   readonly method: string;
   readonly k: number;
   readonly tasks: number;
   readonly profile?: string;
+}
+
+/**
+ * What the runs index keeps of how a run went: "running" from its start, the rest once it ends
+ * (src/workflows/runIndex.ts), `heldOut` once its report is done. A field the run has no value
+ * for is absent; so is `state` on a row indexed before the index kept it and not read since.
+ */
+export interface RunOutcome {
+  readonly state: RunState;
+  /** J of what ships: the kept iteration's mean few-shot loss (`result.objective` of GET /v1/runs/:id). */
+  readonly objective?: number;
+  /** Mean held-out exact match of the run's report, once the report is done. */
+  readonly heldOut?: number;
+  /** ISO time the run stopped (done, failed or cancelled). */
+  readonly finishedAt?: string;
+  /** From start to stop. */
+  readonly durationSeconds?: number;
+  /** What the run cost at list prices (`cost.estimate.usd` of GET /v1/runs/:id), once it stopped. */
+  readonly estimatedUsd?: number;
 }

@@ -3,9 +3,10 @@
  * checked before the first write: the run's pinned tasks against today's catalogue (409), the
  * profile's adapter budget (422), then every blob is encoded in memory and the byte budget
  * checked (422); a parts profile's release is its tasks' part files, counted byte for byte. Only
- * then are the blobs written to R2 (content-addressed by sha256) and the
- * profile's Releases object commits the manifest that names them. A failure while writing leaves
- * the current manifest untouched; blobs already written are harmless, immutable and unreferenced.
+ * then are the blobs written to R2 (content-addressed by sha256) and the profile's Releases object
+ * commits the manifest that names them. A failure while writing leaves the current manifest
+ * untouched; blobs already written are harmless, immutable and unreferenced. A run that already
+ * is the newest release as asked (same rollout, profile version and model) is answered unchanged.
  */
 import { DomainError } from "../errors";
 import type { ModelContract } from "../inference/contract";
@@ -17,7 +18,7 @@ import { catalogue } from "../storage/catalogue";
 import { clusterRun, releases, subsetReleases } from "../storage/runs";
 import { sha256Hex } from "../storage/sha256";
 import type { ClusterView } from "../runs/status";
-import type { ReleaseSummary } from "../delivery/release";
+import type { PublishedRelease } from "../delivery/release";
 import { modelDigest } from "../models/digest";
 import { checkAdapterBudget, checkByteBudget } from "../delivery/budget";
 import { encodeAdapter } from "../delivery/encode";
@@ -43,7 +44,7 @@ export async function publishRun(
   runId: string,
   rollout = 100,
   subset?: { key: string; tasks: readonly string[] },
-): Promise<ReleaseSummary> {
+): Promise<PublishedRelease> {
   if (!env.MANIFEST_SIGNING_KEY)
     throw new DomainError(
       "unavailable",
@@ -97,6 +98,18 @@ export async function publishRun(
     );
   }
   checkAdapterBudget(profile, runId, result.clusters.length);
+  // A parts release carries the shapes the client reads its part files with.
+  const digest = await modelDigest(model.onnx);
+  const manifestModel = shipsParts(profile)
+    ? { id: model.modelId, sha256: digest, loraTargets: model.loraTargets }
+    : { id: model.modelId, sha256: digest };
+  // Published already as asked: answered before any blob is encoded (commit checks again, for a concurrent twin).
+  const probe = { runId, profileVersion: profile.version, model: manifestModel, rollout };
+  const scope = subset && { profile: profileId, subset: subset.key };
+  const newest = scope
+    ? await subsetReleases(env, scope).sameAsNewest(scope, probe)
+    : await releases(env, profileId).sameAsNewest(profileId, probe);
+  if (newest) return { ...newest, unchanged: true };
   const served = result.clusters.map((c) => run.tasks.filter((t) => result.assignment[t] === c.cluster));
   // A subset within the budget ships each task's own adapter as uploaded: its one-member "merge" is only a refactoring.
   const own = subset !== undefined && served.every((tasks) => tasks.length === 1) && !shipsParts(profile);
@@ -118,15 +131,11 @@ export async function publishRun(
   const routing = shipsParts(profile)
     ? Object.fromEntries(withParts.map((c, i) => [c.tasks[0], blobs[i][0].sha256]))
     : Object.fromEntries(run.tasks.map((t) => [t, blobs[result.assignment[t]][0].sha256]));
-  const digest = await modelDigest(model.onnx);
   const input = {
     runId,
     catalogueVersion: run.catalogueVersion,
     profileVersion: profile.version,
-    // A parts release carries the shapes the client reads its part files with.
-    model: shipsParts(profile)
-      ? { id: model.modelId, sha256: digest, loraTargets: model.loraTargets }
-      : { id: model.modelId, sha256: digest },
+    model: manifestModel,
     routing,
     adapters: blobs.flat(),
     ...(shipsParts(profile) ? { unadapted: run.tasks.filter((t) => !Object.hasOwn(routing, t)) } : {}),
@@ -134,9 +143,7 @@ export async function publishRun(
     objective: result.objective,
     rollout,
   };
-  if (!subset) return releases(env, profileId).commit(profileId, input);
-  const scope = { profile: profileId, subset: subset.key };
-  return subsetReleases(env, scope).commit(scope, input);
+  return scope ? subsetReleases(env, scope).commit(scope, input) : releases(env, profileId).commit(profileId, input);
 }
 
 /**

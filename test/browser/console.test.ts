@@ -346,12 +346,23 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.locator("#report tr").count()).toBe(40 + 1);
   });
 
-  it("publishes the run twice and rolls back to the first release", async () => {
-    for (const version of [1, 2]) {
+  it("publishes the run (twice: one release, issue 23), stages another and rolls back to the first", async () => {
+    const releases = async () =>
+      ((await (await worker.call("/v1/profiles/phones/releases")).json()) as { releases: { version: number }[] })
+        .releases;
+    for (let click = 0; click < 2; click++) {
       await page.selectOption("#profile", "phones");
       await page.click("#publish");
-      await expect.poll(() => page.textContent("#report")).toContain(`Published release ${version}`);
+      await expect.poll(() => page.textContent("#report")).toContain("Published release 1");
     }
+    expect((await releases()).map((r) => r.version)).toEqual([1]);
+    // The same run at another rollout is another release: one to roll back from.
+    const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
+    const staged = await worker.call("/v1/profiles/phones/releases", {
+      method: "POST",
+      body: JSON.stringify({ runId, rollout: 50 }),
+    });
+    expect(staged.status).toBe(201);
     await page.goto(`${worker.url}/#profiles`);
     await page.waitForSelector("button.rollback[data-version='1']");
     await page.click("button.rollback[data-version='1']");

@@ -3,8 +3,14 @@ import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURES, startTestWorker, type TestWorker } from "./worker";
+import { FIXTURES, startTestWorker, TOKEN, type TestWorker } from "./worker";
+import { runNode } from "./scriptRunner";
+
+const SEED = fileURLToPath(new URL("../../scripts/seed.ts", import.meta.url));
+const seedScript = (args: string[], cwd: string, env: Record<string, string | undefined>) =>
+  runNode([SEED, ...args], cwd, env);
 
 interface Task {
   id: string;
@@ -81,6 +87,36 @@ describe("d2c-edge push", () => {
       }
     },
   );
+
+  it("pushes r2-fixtures again: every task unchanged, the catalogue version where the first push left it", async () => {
+    const version = async () =>
+      ((await (await worker.call("/v1/tasks")).json()) as { catalogueVersion: number }).catalogueVersion;
+    const before = await version();
+    const result = await worker.cli(["push", FIXTURES]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("model d2c-char-lm: already registered");
+    expect(result.stderr).toMatch(/\] gec-de: unchanged\n/);
+    expect(result.stdout).toContain("uploaded 0 of 40 tasks\n");
+    expect(result.stdout).toContain("unchanged 40 of 40 tasks");
+    expect(await version()).toBe(before);
+  });
+
+  it("seeds as the CLI connects: D2C_URL, the token from ./.dev.vars, one line without one", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "d2c-seed-cwd-"));
+    try {
+      const env = { D2C_URL: worker.url, D2C_TOKEN: undefined };
+      const missing = await seedScript(["--dir", FIXTURES], cwd, env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/^npm run seed: GET \/v1\/tasks: 401 \w+: .*no token: pass --token.*\n$/);
+      await writeFile(join(cwd, ".dev.vars"), `ADMIN_TOKEN=${TOKEN}\n`);
+      const seeded = await seedScript(["--dir", FIXTURES], cwd, env);
+      expect(seeded.stderr).toBe("");
+      expect(seeded.stdout).toBe(`seeded ${worker.url}: 0 tasks uploaded, 40 already there\n`);
+      expect(seeded.code).toBe(0);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
 
   it(
     "pushes a flat folder with one broken adapter: that one refused with the server's reason, the " +

@@ -276,7 +276,7 @@ describe("profiles: bounded rules and delete (defect 6)", () => {
     async () => {
       expect((await call("/v1/profiles/gone", put(profileBody("gone", { maxAdapters: 5 })))).status).toBe(200);
       await published("gone", runK2);
-      expect(await published("gone", runK2)).toMatchObject({ version: 2 });
+      expect(await published("gone", runK3)).toMatchObject({ version: 2 });
       const before = await snapshot("gone");
       expect(
         await refusal(await call("/v1/profiles/gone", { method: "DELETE" }), 409, "profile_has_releases"),

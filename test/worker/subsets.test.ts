@@ -58,8 +58,12 @@ beforeAll(async () => {
     expect(
       (await call(`/v1/profiles/${id}`, put({ modelId: MODEL, budget: { maxAdapters: 4 }, maxSubsets }))).status,
     ).toBe(200);
-    for (let i = 0; i < 2; i++)
-      profileWide = (await (await call(`/v1/profiles/${id}/releases`, json({ runId }))).json()) as ReleaseSummary;
+    // Two versions (staged, then everyone; the same run at the same rollout would be one): the profile-wide
+    // stream is at 2 where a subset's own starts at 1.
+    for (const rollout of [50, 100])
+      profileWide = (await (
+        await call(`/v1/profiles/${id}/releases`, json({ runId, rollout }))
+      ).json()) as ReleaseSummary;
   }
   expect(profileWide.version).toBe(2);
 });
