@@ -13,7 +13,7 @@ import { PLAIN_FILE } from "../src/models/graphCheck.ts";
 import { addLoraInputs, loraInputsOf } from "../src/models/surgery.ts";
 import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../src/models/workerMemory.ts";
 import type { Api } from "./api.ts";
-import { integer, list, text, type Command } from "./command.ts";
+import { integer, list, printJson, text, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { ProgressBar } from "./progressBar.ts";
 
@@ -40,7 +40,8 @@ Options:
   --evaluator E      wasm (the Worker's onnxruntime-web) or remote (the evaluator service);
                      default: wasm when the model fits a Worker, else remote
   --targets a,b      module names to add LoRA inputs to
-  --max-sequence N   where the graph does not fix it`,
+  --max-sequence N   where the graph does not fix it
+  --json             print PUT /v1/models/:id's answer as JSON (the surgery's and upload's notes stay on stderr)`,
   options: {
     id: { type: "string" },
     alias: { type: "string", multiple: true },
@@ -130,6 +131,10 @@ Options:
       `/v1/models/${modelId}`,
       { body: form },
     );
+    if (values.json) {
+      printJson(registered);
+      return 0;
+    }
     console.log(
       `model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ` +
         `${files.length} file(s), evaluator ${registered.evaluator}` +
