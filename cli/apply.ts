@@ -8,12 +8,17 @@ import type { Profile, StoredProfile } from "../src/delivery/profiles.ts";
 import type { RunSummary } from "../src/runs/config.ts";
 import type { RunStatus } from "../src/runs/status.ts";
 import type { Api } from "./api.ts";
-import { readApplyConfig, type ApplyConfig, type RunEntry } from "./applyConfig.ts";
-import { whyStart } from "./applyRuns.ts";
+import type { ApplyConfig, RunEntry } from "./applyConfig.ts";
 import { printJson, text, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { profileChanges, storedForm } from "./profileDiff.ts";
 import { matchTasks } from "./taskPatterns.ts";
+
+/** The server's schemas and the YAML parser, loaded when apply runs: every other command starts without them. */
+const load = async () => ({
+  ...(await import("./applyConfig.ts")),
+  ...(await import("./applyRuns.ts")),
+  ...(await import("./profileDiff.ts")),
+});
 
 interface ProfileOutcome {
   readonly id: string;
@@ -65,13 +70,17 @@ Options:
     if (!file) throw new UsageError("-f FILE is required");
     const dryRun = values["dry-run"] === true;
     const json = values.json === true;
+    const { readApplyConfig, whyStart, profileChanges, storedForm } = await load();
     const config = await readApplyConfig(file);
     const say = (line: string) => {
       if (!json) console.log(line);
     };
     const catalogue = await api.json<{ tasks: TaskRecord[]; catalogueVersion: number }>("GET", "/v1/tasks");
     const stored = (await api.json<{ profiles: StoredProfile[] }>("GET", "/v1/profiles")).profiles;
-    const plan = planProfiles(config, stored, catalogue.tasks);
+    const plan = planProfiles(config, stored, catalogue.tasks, (before, body, refused) => {
+      const wanted = storedForm(body, refused);
+      return { wanted, changes: profileChanges(before, wanted) };
+    });
     // Every run's patterns and profile are checked before the first write.
     const runTasks = config.runs.map((entry) => tasksOf(entry, plan, stored, catalogue.tasks));
 
@@ -131,7 +140,19 @@ interface PlannedProfile {
   readonly changes: string[];
 }
 
-function planProfiles(config: ApplyConfig, stored: StoredProfile[], tasks: TaskRecord[]): PlannedProfile[] {
+/** How a body compares with the stored profile (cli/profileDiff.ts, passed in as it is loaded late). */
+type Compare = (
+  before: StoredProfile | undefined,
+  body: Record<string, unknown>,
+  refused: (field: string, message: string) => Error,
+) => { wanted: Profile; changes: string[] };
+
+function planProfiles(
+  config: ApplyConfig,
+  stored: StoredProfile[],
+  tasks: TaskRecord[],
+  compare: Compare,
+): PlannedProfile[] {
   const models = [...new Set(tasks.map((t) => t.modelId))].sort();
   return config.profiles.map(({ id, body }) => {
     if (body.modelId === undefined && models.length !== 1)
@@ -140,9 +161,9 @@ function planProfiles(config: ApplyConfig, stored: StoredProfile[], tasks: TaskR
           `${models.length ? `models ${models.join(", ")}` : "no model yet"}`,
       );
     const full = { modelId: models[0], ...body };
-    const wanted = storedForm(full, (field, message) => new UsageError(`profiles.${id}.${field}: ${message}`));
     const before = stored.find((p) => p.id === id);
-    return { id, body: full, wanted, before, changes: profileChanges(before, wanted) };
+    const refused = (field: string, message: string) => new UsageError(`profiles.${id}.${field}: ${message}`);
+    return { id, body: full, before, ...compare(before, full, refused) };
   });
 }
 

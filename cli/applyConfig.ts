@@ -55,10 +55,12 @@ export async function readApplyConfig(file: string): Promise<ApplyConfig> {
     throw new CliError(`-f ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : e}`);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length) {
     const error = doc.errors[0];
-    throw new UsageError(`${file}:${error.linePos?.[0].line ?? 1}: ${error.message.split("\n")[0]}`);
+    // The message's first line, without the position it ends with (the prefix says it).
+    const message = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    throw new UsageError(`${file}:${error.linePos?.[0].line ?? 1}: ${message}`);
   }
   const fail = (path: readonly (string | number)[], message: string): never => {
     const field = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");

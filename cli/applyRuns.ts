@@ -31,8 +31,8 @@ export function whyStart(entry: RunEntry, context: RunContext): string | null {
   if (context.profileUpdatedAt === null) return `profile ${entry.profile} changes`;
   if (Date.parse(run.createdAt) < Date.parse(context.profileUpdatedAt))
     return `profile ${entry.profile} changed after ${run.runId} started`;
-  if (run.catalogueVersion !== context.catalogueVersion)
-    return `the catalogue changed after ${run.runId} started (version ${run.catalogueVersion} -> ${context.catalogueVersion})`;
+  const [was, now] = [run.catalogueVersion, context.catalogueVersion];
+  if (was !== now) return `the catalogue changed after ${run.runId} started (version ${was} -> ${now})`;
   const changed = settingChanges(entry, run, context.tasks);
   return changed.length ? `${changed.join(", ")} (the newest is ${run.runId})` : null;
 }

@@ -61,8 +61,24 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
+/**
+ * Options every command takes may come before the command too (`d2c-edge --url U runs --json`, as
+ * wrangler and kubectl allow): they are moved after it, where the command's parser reads them.
+ */
+function commandFirst(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--json" || /^--(url|token)=/.test(arg)) leading.push(arg);
+    else if ((arg === "--url" || arg === "--token") && i + 1 < argv.length) leading.push(arg, argv[++i]);
+    else break;
+  }
+  return i === argv.length ? [...argv] : [argv[i], ...leading, ...argv.slice(i + 1)];
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = commandFirst(argv);
   if (name === undefined) {
     process.stderr.write(HELP);
     return 2;

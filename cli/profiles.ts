@@ -4,7 +4,6 @@ import { HttpError, type Api } from "./api.ts";
 import { capabilitiesOf, checkedFormats } from "./capabilities.ts";
 import { definedOnly, integer, list, listing, printJson, text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
-import { dryRunRefusal, profileChanges, storedForm } from "./profileDiff.ts";
 
 /** One line: id, version, model, budget, what it ships, and which devices it matches. */
 export const describe = (p: StoredProfile) => {
@@ -110,6 +109,8 @@ Match (every rule given must hold for a device; none: the profile matches every 
 
 /** What `PUT /v1/profiles/:id` with `body` would change, from GETs only. */
 async function dryPut(api: Api, id: string, body: Record<string, unknown>, json: boolean): Promise<number> {
+  // The server's profile schema, loaded only for a dry run: other commands start without it.
+  const { dryRunRefusal, profileChanges, storedForm } = await import("./profileDiff.ts");
   const wanted = storedForm(body, dryRunRefusal);
   await api.send("GET", `/v1/models/${encodeURIComponent(wanted.modelId)}`).catch((e: unknown) => {
     if (e instanceof HttpError && e.status === 404) throw dryRunRefusal("modelId", `no model ${wanted.modelId}`);
