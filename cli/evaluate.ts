@@ -62,7 +62,8 @@ Options:
     console.log(
       `${task} under ${adapter === "none" ? "the base model" : `adapter ${adapter}`}${part}, ${split ?? "fewshot"} ` +
         `split: ${exact}loss ${result.loss.toFixed(4)} over ${result.examples} examples ` +
-        `(${result.tokens} tokens, ${result.forwardPasses} forward passes, ${result.ms} ms)`,
+        `(${result.tokens} tokens, ${result.forwardPasses} forward pass${result.forwardPasses === 1 ? "" : "es"}, ` +
+        `${result.ms} ms)`,
     );
     return 0;
   },

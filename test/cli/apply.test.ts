@@ -96,14 +96,16 @@ describe("d2c-edge apply", () => {
     expect(same.stdout).toBe("watches version 1 is already so: a PUT would only bump its version; nothing was sent\n");
     const more = await worker.cli(["profile", "watches", "--max-adapters", "4", "--formats", "peft,gguf", "--dry-run"]);
     expect(more.stdout).toBe(
-      "would change watches (version 1 -> 2); nothing was sent:\n  budget.maxAdapters: 2 -> 4\n  formats: peft -> peft,gguf\n",
+      "would change watches (version 1 -> 2); nothing was sent:\n" +
+        "  budget.maxAdapters: 2 -> 4\n  formats: peft -> peft,gguf\n",
     );
     expect(await version("watches")).toBe(1);
 
     const dry = await worker.cli(["publish", "watches", firstRun, "--dry-run", "--rollout", "10"]);
     expect(dry.stdout).toMatch(
       new RegExp(
-        `^would publish ${firstRun} to watches as a new release: 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 10%; nothing was sent\\n$`,
+        `^would publish ${firstRun} to watches as a new release: 2 adapters for 4 tasks, ` +
+          "J = \\d\\.\\d{4}, rollout 10%; nothing was sent\\n$",
       ),
     );
     expect((await get<{ releases: unknown[] }>("/v1/profiles/watches/releases")).releases).toEqual([]);
@@ -113,11 +115,12 @@ describe("d2c-edge apply", () => {
     expect(already.stdout).toContain(`watches release 1 already ships ${firstRun} as the newest release`);
   });
 
-  it("a changed file: --dry-run sends nothing; apply changes the profile and starts a run; cancel stops it", async () => {
+  it("a changed file: --dry-run sends nothing; apply changes the profile, starts a run; cancel stops it", async () => {
     const path = await file("second.yaml", SECOND);
     const dry = await worker.cli(["apply", "-f", path, "--dry-run"]);
     expect(dry.stdout).toBe(
-      "profile watches: would be changed:\n  budget.maxAdapters: 2 -> 3\nrun for watches: would start (profile watches changes)\n",
+      "profile watches: would be changed:\n  budget.maxAdapters: 2 -> 3\n" +
+        "run for watches: would start (profile watches changes)\n",
     );
     expect(await version("watches")).toBe(1);
     expect(await runsIndex()).toHaveLength(1);
@@ -126,7 +129,8 @@ describe("d2c-edge apply", () => {
     expect(applied.stdout).toMatch(
       new RegExp(
         "^profile watches: changed, version 2:\\n  budget.maxAdapters: 2 -> 3\\n" +
-          `run for watches: started run-[0-9a-f-]{36}, K=3 over 16 tasks \\(profile watches changed after ${firstRun} started\\)\\n$`,
+          "run for watches: started run-[0-9a-f-]{36}, K=3 over 16 tasks " +
+          `\\(profile watches changed after ${firstRun} started\\)\\n$`,
       ),
     );
     expect(await version("watches")).toBe(2);
@@ -149,7 +153,8 @@ describe("d2c-edge apply", () => {
     const retried = await worker.cli(["apply", "-f", path]);
     expect(retried.stdout).toMatch(
       new RegExp(
-        `^run for watches: started run-[0-9a-f-]{36}, K=3 over 16 tasks \\(the newest, ${second.runId}, cancelled\\)\\n$`,
+        "^run for watches: started run-[0-9a-f-]{36}, K=3 over 16 tasks " +
+          `\\(the newest, ${second.runId}, cancelled\\)\\n$`,
       ),
     );
     const [third] = await runsIndex();
@@ -204,7 +209,7 @@ describe("d2c-edge run --tasks patterns", () => {
     expect(await runsIndex()).toEqual(before);
   });
 
-  it("--tasks globs and --tasks-from (comments, blank lines) choose the run's tasks; --json is the POST's answer", async () => {
+  it("--tasks globs and --tasks-from (comments, blank lines) choose the tasks; --json: the POST's answer", async () => {
     const from = await file("tasks.txt", "# the German ones\ngec-d?\n\nqa-de   # and one more\n");
     const started = await worker.cli([
       "run",
