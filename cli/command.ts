@@ -22,6 +22,8 @@ export interface Command {
   readonly options: ParseArgsOptionsConfig;
   /** Names of the required positional arguments, in order. */
   readonly positionals: readonly string[];
+  /** Names of optional positional arguments after the required ones (`tasks [list|show|delete] [taskId]`). */
+  readonly optional?: readonly string[];
   /** Resolves to the process exit code. */
   run(invocation: Invocation): Promise<number>;
 }
@@ -30,15 +32,18 @@ const CONNECTION: ParseArgsOptionsConfig = {
   url: { type: "string" },
   token: { type: "string" },
   help: { type: "boolean", short: "h" },
+  // Every command answers in JSON on request, so a script never parses the lines meant for people.
+  json: { type: "boolean" },
 };
 
 export const CONNECTION_HELP = `  --url URL        the Worker (default $D2C_URL, else http://127.0.0.1:8787)
-  --token TOKEN    admin token (default $D2C_TOKEN, else ADMIN_TOKEN in ./.dev.vars)`;
+  --token TOKEN    admin token (default $D2C_TOKEN, else ADMIN_TOKEN in ./.dev.vars)
+  --json           the server's answer(s) as JSON on stdout and nothing else there (progress stays on stderr)`;
 
 export function helpOf(command: Command): string {
   return (
     `usage: d2c-edge ${command.name} ` +
-    `${command.usage}\n\n${command.summary}\n\n${command.help}\n\nConnection:\n${CONNECTION_HELP}\n`
+    `${command.usage}\n\n${command.summary}\n\n${command.help}\n\nEvery command:\n${CONNECTION_HELP}\n`
   );
 }
 
@@ -65,8 +70,8 @@ export function parse(command: Command, argv: string[]): Invocation | null {
         .join(" ")}`,
     );
   }
-  if (positionals.length > command.positionals.length)
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[command.positionals.length])}`);
+  const most = command.positionals.length + (command.optional?.length ?? 0);
+  if (positionals.length > most) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[most])}`);
   return { values, positionals, api: connect(text(values, "url"), text(values, "token")) };
 }
 
@@ -103,6 +108,11 @@ export function list(values: Values, name: string): string[] | undefined {
 /** `fields` without its undefined entries (the server's schemas are strict about what is sent). */
 export function definedOnly<T extends Record<string, unknown>>(fields: T): Partial<T> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The answer as JSON on stdout, for `--json`. */
+export function printJson(answer: unknown): void {
+  console.log(JSON.stringify(answer, null, 2));
 }
 
 /** A command that GETs a list and prints one line per item (with `--json`, the answer as it came). */

@@ -1,6 +1,6 @@
 /**
- * `d2c-edge keys <step>`: the signing-key rotation of docs/decisions/0009-key-rotation.md.
- *   list      the keys devices are told about, with their status
+ * `d2c-edge keys [step]`: the signing-key rotation of docs/decisions/0009-key-rotation.md.
+ *   list      (the default) the keys devices are told about, with their status
  *   add-next  make a key pair here, keep the private key in a file, have the current key certify the public one
  *   switch    sign with the next key from now on (after its secret is set and devices have synced)
  *   retire    withdraw an old key (--key-id), after the switch
@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { link, rm, writeFile } from "node:fs/promises";
 import type { SigningKey } from "../src/delivery/keys.ts";
 import { HttpError, type Api } from "./api.ts";
-import { text, type Command } from "./command.ts";
+import { printJson, text, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 
 const line = (k: SigningKey) =>
@@ -20,9 +20,11 @@ const line = (k: SigningKey) =>
 
 export const keys: Command = {
   name: "keys",
-  usage: "<list | add-next | switch | retire> [--key-id ID] [--out FILE]",
+  usage: "[list | add-next | switch | retire] [--key-id ID] [--out FILE] [--json]",
   summary: "List the manifest-signing keys, or take a step of a key rotation.",
-  help: `Steps, in order (docs/decisions/0009-key-rotation.md):
+  help: `\`d2c-edge keys\` alone lists the keys (as \`keys list\`): id, status, public key, who certified it.
+
+Steps, in order (docs/decisions/0009-key-rotation.md):
   add-next   makes an Ed25519 key pair and registers the public key as next, certified by the
              current key; the private key (JWK) is in --out (default
              ./manifest-signing-key-next.jwk, mode 600, never overwritten) only once the server
@@ -33,19 +35,27 @@ export const keys: Command = {
 
 Options:
   --key-id ID      the key to retire
-  --out FILE       where add-next writes the private key`,
+  --out FILE       where add-next writes the private key
+  --json           print the server's answer (the key list; add-next: with privateKeyFile) as JSON`,
   options: { "key-id": { type: "string" }, out: { type: "string" } },
-  positionals: ["step"],
-  async run({ values, positionals: [step], api }) {
+  positionals: [],
+  optional: ["step"],
+  async run({ values, positionals: [step = "list"], api }) {
+    const json = values.json === true;
     switch (step) {
       case "list": {
-        for (const k of (await api.json<{ keys: SigningKey[] }>("GET", "/v1/keys", { admin: false })).keys)
-          console.log(line(k));
+        const listed = await api.json<{ keys: SigningKey[] }>("GET", "/v1/keys", { admin: false });
+        if (json) printJson(listed);
+        else for (const k of listed.keys) console.log(line(k));
         return 0;
       }
       case "add-next": {
         const out = text(values, "out") ?? "manifest-signing-key-next.jwk";
-        const added = await addNext(api, out);
+        const { added, keys: listed } = await addNext(api, out);
+        if (json) {
+          printJson({ keys: listed, privateKeyFile: out });
+          return 0;
+        }
         console.log(line(added));
         console.log(
           `private key in ${out}; next: npx wrangler secret put MANIFEST_SIGNING_KEY_NEXT < ${out}, let ` +
@@ -55,6 +65,10 @@ Options:
       }
       case "switch": {
         const switched = await api.json<{ keys: SigningKey[]; resigned: number }>("POST", "/v1/keys/switch");
+        if (json) {
+          printJson(switched);
+          return 0;
+        }
         for (const k of switched.keys) console.log(line(k));
         console.log(`${switched.resigned} served manifests re-signed with ${switched.keys[0].keyId}`);
         return 0;
@@ -62,9 +76,9 @@ Options:
       case "retire": {
         const keyId = text(values, "key-id");
         if (!keyId) throw new UsageError("retire needs --key-id <id>");
-        for (const k of (await api.json<{ keys: SigningKey[] }>("POST", `/v1/keys/${encodeURIComponent(keyId)}/retire`))
-          .keys)
-          console.log(line(k));
+        const retired = await api.json<{ keys: SigningKey[] }>("POST", `/v1/keys/${encodeURIComponent(keyId)}/retire`);
+        if (json) printJson(retired);
+        else for (const k of retired.keys) console.log(line(k));
         return 0;
       }
       default:
@@ -78,7 +92,7 @@ Options:
  * on disk (`out`.pending, mode 600) before the server hears of the key, so an accepted key is
  * never lost, and at `out` only after the server accepted it, so a refusal leaves no file.
  */
-async function addNext(api: Api, out: string): Promise<SigningKey> {
+async function addNext(api: Api, out: string): Promise<{ added: SigningKey; keys: SigningKey[] }> {
   // Refused before anything: an existing file may be the key of an earlier rotation.
   if (existsSync(out))
     throw new CliError(
@@ -123,5 +137,5 @@ async function addNext(api: Api, out: string): Promise<SigningKey> {
     );
   }
   await rm(pending);
-  return added;
+  return { added, keys: listed };
 }

@@ -8,14 +8,18 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import type { ModelContract } from "../src/inference/contract.ts";
-import { deriveContract } from "../src/models/contract.ts";
-import { PLAIN_FILE } from "../src/models/graphCheck.ts";
-import { addLoraInputs, loraInputsOf } from "../src/models/surgery.ts";
-import { estimatedWorkerMemory, WORKER_MEMORY_LIMIT } from "../src/models/workerMemory.ts";
 import type { Api } from "./api.ts";
-import { integer, list, text, type Command } from "./command.ts";
+import { integer, list, printJson, text, type Command } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { ProgressBar } from "./progressBar.ts";
+
+/** The graph surgery and the model rules, loaded when a model is pushed: every other command starts without them. */
+const modelCode = async () => ({
+  ...(await import("../src/models/contract.ts")),
+  ...(await import("../src/models/graphCheck.ts")),
+  ...(await import("../src/models/surgery.ts")),
+  ...(await import("../src/models/workerMemory.ts")),
+});
 
 interface PushFile {
   readonly file: string;
@@ -40,7 +44,8 @@ Options:
   --evaluator E      wasm (the Worker's onnxruntime-web) or remote (the evaluator service);
                      default: wasm when the model fits a Worker, else remote
   --targets a,b      module names to add LoRA inputs to
-  --max-sequence N   where the graph does not fix it`,
+  --max-sequence N   where the graph does not fix it
+  --json             print PUT /v1/models/:id's answer as JSON (the surgery's and upload's notes stay on stderr)`,
   options: {
     id: { type: "string" },
     alias: { type: "string", multiple: true },
@@ -52,7 +57,10 @@ Options:
   async run({ values, positionals: [action, dir], api }) {
     if (action !== "push") throw new UsageError(`unknown action ${JSON.stringify(action)}: the one action is push`);
     const modelId = text(values, "id") ?? basename(dir.replace(/\/+$/, ""));
-    const read = (file: string) => readFileSync(inFolder(dir, file));
+    const { deriveContract, PLAIN_FILE, addLoraInputs, loraInputsOf, estimatedWorkerMemory, WORKER_MEMORY_LIMIT } =
+      await modelCode();
+    const inFolder = (file: string, what?: string) => pathInFolder(dir, file, PLAIN_FILE, what);
+    const read = (file: string) => readFileSync(inFolder(file));
     for (const file of ["model.onnx", "tokenizer.json", "tokenizer_config.json"]) {
       if (!existsSync(join(dir, file))) throw new UsageError(`${join(dir, file)} is missing`);
     }
@@ -91,7 +99,7 @@ Options:
     }
     const files: PushFile[] = [{ file: "model.onnx", sha256: sha256Of(onnx), bytes: onnx.byteLength, source: onnx }];
     // Every location is checked before any is read: the graph names them, and the graph is the input.
-    const externalPaths = external.map((file) => inFolder(dir, file, "model.onnx refers to external data"));
+    const externalPaths = external.map((file) => inFolder(file, "model.onnx refers to external data"));
     for (const [i, file] of external.entries())
       files.push({
         file,
@@ -130,6 +138,10 @@ Options:
       `/v1/models/${modelId}`,
       { body: form },
     );
+    if (values.json) {
+      printJson(registered);
+      return 0;
+    }
     console.log(
       `model ${registered.modelId}: ${registered.loraTargets} LoRA targets, ${totalBytes} bytes in ` +
         `${files.length} file(s), evaluator ${registered.evaluator}` +
@@ -143,9 +155,9 @@ Options:
  * The path of `file` in the model's folder: a plain name (as the Worker takes them,
  * src/models/graphCheck.ts) that stays inside the folder once symlinks are resolved.
  */
-function inFolder(dir: string, file: string, what = "file"): string {
+function pathInFolder(dir: string, file: string, plainName: RegExp, what = "file"): string {
   const path = join(dir, file);
-  if (!PLAIN_FILE.test(file))
+  if (!plainName.test(file))
     throw new UsageError(
       `${what} ${JSON.stringify(file)}, which is not a plain file name beside model.onnx in ${dir}: nothing ` +
         `was read or sent`,

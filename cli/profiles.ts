@@ -1,12 +1,12 @@
 /** Device profile commands: `profile` creates or replaces one (PUT /v1/profiles/:id), `profiles` lists them. */
 import type { StoredProfile } from "../src/delivery/profiles.ts";
-import type { Api } from "./api.ts";
+import { HttpError, type Api } from "./api.ts";
 import { capabilitiesOf, checkedFormats } from "./capabilities.ts";
-import { definedOnly, integer, list, listing, text, type Command } from "./command.ts";
+import { definedOnly, integer, list, listing, printJson, text, type Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 
 /** One line: id, version, model, budget, what it ships, and which devices it matches. */
-const describe = (p: StoredProfile) => {
+export const describe = (p: StoredProfile) => {
   const budget = [
     p.budget.maxAdapters && `${p.budget.maxAdapters} adapters`,
     p.budget.maxBytes && `${p.budget.maxBytes} B`,
@@ -32,7 +32,7 @@ const describe = (p: StoredProfile) => {
 
 export const profile: Command = {
   name: "profile",
-  usage: "<profileId> (--max-adapters N | --max-bytes N) [options] [--json]",
+  usage: "<profileId> (--max-adapters N | --max-bytes N) [options] [--dry-run] [--json]",
   summary: "Create or replace a device profile (PUT /v1/profiles/:id) and print it; each change bumps its version.",
   help: `The whole profile is replaced: an option left out takes its default.
 
@@ -50,6 +50,7 @@ Options:
   --max-subsets N    devices' stated needs kept built (default 32; 0: devices' needs are ignored)
   --subset-quorum N  distinct networks that must ask for a need before it is built (default 2; 1: the first request)
   --task-set name=a,b  a task set devices may ask for by name (taskSet=name); repeatable
+  --dry-run          say what the PUT would change, field by field (from GET /v1/profiles), send nothing
   --json             print the stored profile as JSON
 Match (every rule given must hold for a device; none: the profile matches every device):
   --min-ram-mb N, --max-ram-mb N
@@ -71,6 +72,7 @@ Match (every rule given must hold for a device; none: the profile matches every 
     "max-subsets": { type: "string" },
     "subset-quorum": { type: "string" },
     "task-set": { type: "string", multiple: true },
+    "dry-run": { type: "boolean" },
   },
   positionals: ["profileId"],
   async run({ values, positionals: [id], api }) {
@@ -98,11 +100,41 @@ Match (every rule given must hold for a device; none: the profile matches every 
       taskSets: taskSets(values["task-set"]),
       autoRecluster: values.auto === true ? true : undefined,
     });
+    if (values["dry-run"]) return dryPut(api, id, body, values.json === true);
     const stored = await api.json<StoredProfile>("PUT", `/v1/profiles/${id}`, { json: body });
     console.log(values.json ? JSON.stringify(stored, null, 2) : describe(stored));
     return 0;
   },
 };
+
+/** What `PUT /v1/profiles/:id` with `body` would change, from GETs only. */
+async function dryPut(api: Api, id: string, body: Record<string, unknown>, json: boolean): Promise<number> {
+  // The server's profile schema, loaded only for a dry run: other commands start without it.
+  const { dryRunRefusal, profileChanges, storedForm } = await import("./profileDiff.ts");
+  const wanted = storedForm(body, dryRunRefusal);
+  await api.send("GET", `/v1/models/${encodeURIComponent(wanted.modelId)}`).catch((e: unknown) => {
+    if (e instanceof HttpError && e.status === 404) throw dryRunRefusal("modelId", `no model ${wanted.modelId}`);
+    throw e;
+  });
+  const stored = (await api.json<{ profiles: StoredProfile[] }>("GET", "/v1/profiles")).profiles.find(
+    (p) => p.id === id,
+  );
+  const changes = profileChanges(stored, wanted);
+  if (json) {
+    printJson({ dryRun: true, profileId: id, current: stored ?? null, wouldStore: wanted, changes });
+    return 0;
+  }
+  if (!stored) {
+    const created = { ...wanted, id, version: 1, updatedAt: "" };
+    console.log(`would create ${describe(created)}; nothing was sent`);
+  } else if (changes.length === 0) {
+    console.log(`${id} version ${stored.version} is already so: a PUT would only bump its version; nothing was sent`);
+  } else {
+    console.log(`would change ${id} (version ${stored.version} -> ${stored.version + 1}); nothing was sent:`);
+    for (const change of changes) console.log(`  ${change}`);
+  }
+  return 0;
+}
 
 /** `--formats`, checked against the formats the Worker ships (GET /v1/capabilities) before the PUT. */
 async function formatsOption(api: Api, formats: string[] | undefined): Promise<readonly string[] | undefined> {

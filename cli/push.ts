@@ -5,8 +5,9 @@
 import { openAsBlob } from "node:fs";
 import { join } from "node:path";
 import { HttpError, type Api } from "./api.ts";
-import { integer, type Command } from "./command.ts";
+import { integer, printJson, type Command } from "./command.ts";
 import { ProgressBar } from "./progressBar.ts";
+import { dryPush } from "./pushDryRun.ts";
 import { ADAPTER_FILES, MODEL_FILES, SPLITS, planPush, type ModelFolder, type TaskFolder } from "./taskFolders.ts";
 
 interface Outcome {
@@ -16,11 +17,13 @@ interface Outcome {
   readonly splits: string[];
   /** The server already held the adapter and every split exactly as pushed: nothing changed (200 unchanged). */
   readonly unchanged: boolean;
+  /** The server's answer to each upload that went through: adapter, fewshot, test. */
+  readonly answers: Record<string, unknown>;
 }
 
 export const push: Command = {
   name: "push",
-  usage: "<dir> [--concurrency N]",
+  usage: "<dir> [--concurrency N] [--dry-run] [--json]",
   summary: "Upload every PEFT adapter folder under <dir> with its examples; report what was refused and why.",
   help: `Layouts:
   r2-fixtures  <dir>/models/<modelId>/ (registered first when missing), <dir>/adapters/<task>/,
@@ -33,20 +36,29 @@ sha256 digests) is reported unchanged, and the catalogue version stays. Exit cod
 was refused.
 
 Options:
-  --concurrency N  tasks uploaded at once (default 4)`,
-  options: { concurrency: { type: "string" } },
+  --concurrency N  tasks uploaded at once (default 4)
+  --dry-run        compare the folders with the catalogue by sha256 (GET /v1/tasks, GET /v1/models/:id)
+                   and say which tasks are new, changed (which files) or unchanged; send nothing
+  --json           print, per model and task, the server's answers to its uploads (or, with --dry-run,
+                   the comparison) as JSON`,
+  options: { concurrency: { type: "string" }, "dry-run": { type: "boolean" } },
   positionals: ["dir"],
   async run({ values, positionals, api }) {
     const concurrency = integer(values, "concurrency", 1) ?? 4;
     const plan = await planPush(positionals[0]);
+    if (values["dry-run"]) return dryPush(api, plan, positionals[0], values.json === true);
     const bar = new ProgressBar(plan.tasks.length, "tasks");
     const refusedModels: string[] = [];
+    const models: { id: string; outcome: string; answer?: unknown }[] = [];
     for (const model of plan.models) {
       try {
-        bar.note(`model ${model.id}: ${await registerModel(api, model)}`);
+        const { outcome, answer } = await registerModel(api, model);
+        models.push({ id: model.id, outcome, ...(answer === undefined ? {} : { answer }) });
+        bar.note(`model ${model.id}: ${outcome}`);
       } catch (e) {
         if (!refusal(e)) throw e;
         refusedModels.push(`model ${model.id}: ${e.message}`);
+        models.push({ id: model.id, outcome: `refused: ${e.message}` });
         bar.note(`model ${model.id}: refused`);
       }
     }
@@ -62,6 +74,11 @@ Options:
       return outcome;
     });
     bar.finish();
+    const failed = refusedModels.length + outcomes.filter((o) => o.refused).length ? 1 : 0;
+    if (values.json) {
+      printJson({ url: api.url, layout: plan.layout, models, tasks: outcomes });
+      return failed;
+    }
     const accepted = outcomes.filter((o) => !o.refused);
     const uploaded = accepted.filter((o) => !o.unchanged);
     const unchanged = accepted.filter((o) => o.unchanged);
@@ -86,33 +103,36 @@ Options:
       for (const line of refusedModels) console.log(`  ${line}`);
       for (const o of refused) console.log(`  ${o.id}: ${o.refused}`);
     }
-    return refused.length + refusedModels.length ? 1 : 0;
+    return failed;
   },
 };
 
-/** "registered" or "already registered"; throws HttpError when the server refuses it. */
-async function registerModel(api: Api, model: ModelFolder): Promise<string> {
+/** "registered" (with the server's answer) or "already registered"; throws HttpError when the server refuses it. */
+async function registerModel(api: Api, model: ModelFolder): Promise<{ outcome: string; answer?: unknown }> {
   const existing = await api.send("GET", `/v1/models/${model.id}`).catch((e: unknown) => {
     if (e instanceof HttpError && e.status === 404) return null;
     throw e;
   });
-  if (existing) return "already registered";
-  await api.send("PUT", `/v1/models/${model.id}`, { body: await filesForm(model.dir, MODEL_FILES) });
-  return "registered";
+  if (existing) return { outcome: "already registered" };
+  const answer = await api.json("PUT", `/v1/models/${model.id}`, { body: await filesForm(model.dir, MODEL_FILES) });
+  return { outcome: "registered", answer };
 }
 
 async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
-  if (task.problem) return { id: task.id, refused: `${task.problem} (not sent)`, splits: [], unchanged: false };
+  if (task.problem)
+    return { id: task.id, refused: `${task.problem} (not sent)`, splits: [], unchanged: false, answers: {} };
   const query = new URLSearchParams({
     ...(task.application && { application: task.application }),
     ...(task.language && { language: task.language }),
   });
   const splits: string[] = [];
   let unchanged = true;
+  const answers: Record<string, unknown> = {};
   const step = async (what: string, request: () => Promise<Response>): Promise<string | undefined> => {
     try {
       // 200 { unchanged: true } is an upload the server already held; 201 a change.
       const answer = (await (await request()).json()) as { unchanged?: boolean };
+      answers[what.replace(/\.jsonl$/, "")] = answer;
       if (answer.unchanged !== true) unchanged = false;
       return undefined;
     } catch (e) {
@@ -122,7 +142,7 @@ async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
   };
   const body = await filesForm(task.adapterDir, ADAPTER_FILES);
   const refused = await step("adapter", () => api.send("PUT", `/v1/tasks/${task.id}/adapter?${query}`, { body }));
-  if (refused) return { id: task.id, refused, splits, unchanged: false };
+  if (refused) return { id: task.id, refused, splits, unchanged: false, answers };
   for (const split of SPLITS) {
     const path = task.examples[split];
     if (!path) continue;
@@ -130,10 +150,10 @@ async function pushTask(api: Api, task: TaskFolder): Promise<Outcome> {
     const failed = await step(`${split}.jsonl`, () =>
       api.send("PUT", `/v1/tasks/${task.id}/examples?split=${split}`, { body: examples }),
     );
-    if (failed) return { id: task.id, refused: failed, splits, unchanged: false };
+    if (failed) return { id: task.id, refused: failed, splits, unchanged: false, answers };
     splits.push(split);
   }
-  return { id: task.id, splits, unchanged };
+  return { id: task.id, splits, unchanged, answers };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Release commands of a device profile: publish, rollback, rollout, releases (the profile's, or one subset release's).
  */
-import { text, type Command } from "./command.ts";
-import { UsageError } from "./errors.ts";
+import type { Api } from "./api.ts";
+import { printJson, text, type Command } from "./command.ts";
+import { CliError, UsageError } from "./errors.ts";
+import type { RunStatus } from "../src/runs/status.ts";
 import type { SignedManifest } from "../src/delivery/manifest.ts";
 import type { ReleaseSummary as Release } from "../src/delivery/release.ts";
 import { inRollout, rolloutBucket } from "../src/delivery/rollout.ts";
@@ -25,7 +27,7 @@ const WAIT_POLL_MS = 2_000;
 
 export const publish: Command = {
   name: "publish",
-  usage: "<profileId> <runId> [--rollout P]",
+  usage: "<profileId> <runId> [--rollout P] [--wait] [--dry-run] [--json]",
   summary: "Publish a finished run to a device profile: blobs first, then the signed manifest (a new release).",
   help: `Prints the new release.
 
@@ -33,14 +35,18 @@ Options:
   --rollout P      the percentage of devices the release starts at (default 100); \`rollout\` can only raise it
   --wait           then poll the device path (GET /v1/manifest, as a device in the rollout) until it
                    serves the new version: devices read an edge copy that can be about 2 minutes late
-                   (docs/decisions/0008-edge-read-model.md); gives up after ${WAIT_SECONDS} s`,
-  options: { rollout: { type: "string" }, wait: { type: "boolean" } },
+                   (docs/decisions/0008-edge-read-model.md); gives up after ${WAIT_SECONDS} s
+  --dry-run        say what would be published (from GETs of the run and the profile), send nothing
+  --json           print the new release as JSON (with --wait, the wait's outcome goes to stderr)`,
+  options: { rollout: { type: "string" }, wait: { type: "boolean" }, "dry-run": { type: "boolean" } },
   positionals: ["profileId", "runId"],
   async run({ values, positionals: [profile, runId], api }) {
     const rollout = typeof values.rollout === "string" ? numberArg(values.rollout, "rollout") : undefined;
+    if (values["dry-run"]) return dryPublish(api, profile, runId, rollout ?? 100, values.json === true);
     const body = rollout === undefined ? { runId } : { runId, rollout };
     const release = await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: body });
-    console.log(describe(profile, release));
+    if (values.json) printJson(release);
+    else console.log(describe(profile, release));
     if (!values.wait) return 0;
     const started = Date.now();
     const device = await deviceInRollout(profile, release.rollout);
@@ -50,7 +56,9 @@ Options:
         .catch(() => null);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       if (served && served.manifest.version >= release.version) {
-        console.log(`devices see release ${served.manifest.version} after ${seconds} s`);
+        (values.json ? console.error : console.log)(
+          `devices see release ${served.manifest.version} after ${seconds} s`,
+        );
         return 0;
       }
       if (Date.now() - started > WAIT_SECONDS * 1000) {
@@ -63,6 +71,34 @@ Options:
     }
   },
 };
+
+/** What publish would do, from GETs only: the run must be done; the profile's newest release may already ship it. */
+async function dryPublish(api: Api, profile: string, runId: string, rollout: number, json: boolean): Promise<number> {
+  const run = await api.json<RunStatus>("GET", `/v1/runs/${encodeURIComponent(runId)}`);
+  const stored = await api.json<{ release: Release | null }>("GET", `/v1/profiles/${encodeURIComponent(profile)}`);
+  if (run.state !== "done" || !run.result)
+    throw new CliError(`${runId} is ${run.state}: publishing it would be refused (a release needs a finished run)`);
+  const newest = stored.release;
+  const already = newest?.kind === "publish" && newest.runId === runId;
+  if (json) {
+    printJson({ dryRun: true, profile, runId, rollout, newestRelease: newest, alreadyNewest: already });
+    return 0;
+  }
+  if (already) {
+    console.log(
+      `${profile} release ${newest.version} already ships ${runId} as the newest release: publishing it again ` +
+        `makes no new version; nothing was sent`,
+    );
+    return 0;
+  }
+  const r = run.result;
+  console.log(
+    `would publish ${runId} to ${profile} as a new release${newest ? ` after release ${newest.version}` : ""}: ` +
+      `${r.clusters.length} adapters for ${run.tasks.length} tasks, J = ${r.objective.toFixed(4)}, ` +
+      `rollout ${rollout}%; nothing was sent`,
+  );
+  return 0;
+}
 
 /** A device id in the release's rollout (its stable bucket below the percentage), to ask as. */
 async function deviceInRollout(profile: string, percent: number): Promise<string> {
@@ -81,14 +117,14 @@ function releaseAction(
     name,
     summary,
     help,
-    usage: `<profileId> <${field}>`,
+    usage: `<profileId> <${field}> [--json]`,
     options: {},
     positionals: ["profileId", field],
-    async run({ positionals: [profile, value], api }) {
+    async run({ values, positionals: [profile, value], api }) {
       const body = { [field]: numberArg(value, field) };
-      console.log(
-        describe(profile, await api.json<Release>("POST", `/v1/profiles/${profile}/${name}`, { json: body })),
-      );
+      const release = await api.json<Release>("POST", `/v1/profiles/${profile}/${name}`, { json: body });
+      if (values.json) printJson(release);
+      else console.log(describe(profile, release));
       return 0;
     },
   };
@@ -123,7 +159,7 @@ export const releases: Command = {
     const path = `/v1/profiles/${profile}${scope}/releases`;
     const answer = await api.json<{ releases: Release[] }>("GET", path);
     const name = subset === undefined ? profile : `${profile} subset ${subset}`;
-    if (values.json) console.log(JSON.stringify(answer, null, 2));
+    if (values.json) printJson(answer);
     else if (answer.releases.length === 0) console.log(`${name} has no release yet`);
     else for (const r of answer.releases) console.log(`${describe(name, r)}, ${r.createdAt}`);
     return 0;

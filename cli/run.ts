@@ -1,8 +1,11 @@
 /** `d2c-edge run`: starts a clustering run (POST /v1/runs) and prints its id. */
-import { decimal, definedOnly, integer, list, text, type Command } from "./command.ts";
+import type { TaskRecord } from "../src/catalogue/task.ts";
+import type { Api } from "./api.ts";
+import { decimal, definedOnly, integer, list, printJson, text, type Command, type Values } from "./command.ts";
 import { capabilitiesOf } from "./capabilities.ts";
 import { UsageError } from "./errors.ts";
 import { watchRun } from "./status.ts";
+import { isGlob, matchTasks, patternsFromFile } from "./taskPatterns.ts";
 
 export const run: Command = {
   name: "run",
@@ -25,10 +28,14 @@ Options:
                      N CMA-ES candidates per held-back fold and cluster
   --seed N           default 0
   --max-iterations N D2C iterations at most (default 10)
-  --tasks a,b,...    these tasks only (default every task with few-shot examples)
+  --tasks a,b,...    these tasks only (default every task with few-shot examples); ids or globs
+                     (* any characters, ? one: --tasks 'qa-*,gec-??'), matched against GET /v1/tasks
+                     (the tasks of --model when given); a pattern that matches nothing is a usage error
+  --tasks-from FILE  the same, one id or glob a line (# starts a comment); adds to --tasks
   --model M          the tasks of base model M (needed when the catalogue has several)
   --evaluator E      wasm (the Worker) or remote (the evaluator service); default the model's
-  --watch            then follow it as \`d2c-edge status\` does`,
+  --watch            then follow it as \`d2c-edge status\` does
+  --json             print POST /v1/runs's answer (with --watch, the finished run's GET /v1/runs/:id)`,
   options: {
     k: { type: "string" },
     profile: { type: "string" },
@@ -42,6 +49,7 @@ Options:
     seed: { type: "string" },
     "max-iterations": { type: "string" },
     tasks: { type: "string" },
+    "tasks-from": { type: "string" },
     model: { type: "string" },
     evaluator: { type: "string" },
     restarts: { type: "string" },
@@ -56,7 +64,7 @@ Options:
       method: text(values, "method"),
       seed: integer(values, "seed"),
       maxIterations: integer(values, "max-iterations", 1),
-      tasks: list(values, "tasks"),
+      tasks: await chosenTasks(api, values),
       modelId: text(values, "model"),
       evaluator: text(values, "evaluator"),
       restarts: integer(values, "restarts", 1),
@@ -79,8 +87,30 @@ Options:
       request.merge = { method: merge.method ?? (await capabilitiesOf(api)).defaultMergeMethod, ...merge };
     }
     const started = await api.json<{ runId: string; k: number; tasks: number }>("POST", "/v1/runs", { json: request });
-    console.log(started.runId);
+    const json = values.json === true;
+    if (json && values.watch !== true) printJson(started);
+    else if (!json) console.log(started.runId);
     console.error(`started ${started.runId}: K=${started.k} over ${started.tasks} tasks`);
-    return values.watch === true ? watchRun(api, started.runId, false) : 0;
+    return values.watch === true ? watchRun(api, started.runId, json) : 0;
   },
 };
+
+/**
+ * The request's task ids: plain ids go as given (the server names an unknown one); globs and
+ * `--tasks-from` are matched against the catalogue first, so the run gets ids only.
+ */
+async function chosenTasks(api: Api, values: Values): Promise<string[] | undefined> {
+  const given = list(values, "tasks") ?? [];
+  const file = text(values, "tasks-from");
+  const fromFile = file === undefined ? [] : await patternsFromFile(file);
+  if (file === undefined && !given.some(isGlob)) return given.length ? given : undefined;
+  const { tasks } = await api.json<{ tasks: TaskRecord[] }>("GET", "/v1/tasks");
+  const model = text(values, "model");
+  const candidates = model === undefined ? tasks : tasks.filter((t) => t.modelId === model);
+  return [
+    ...new Set([
+      ...matchTasks(given, candidates, "--tasks"),
+      ...matchTasks(fromFile, candidates, `--tasks-from ${file}`),
+    ]),
+  ].sort();
+}

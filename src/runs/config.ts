@@ -134,6 +134,16 @@ export interface RunSummary extends Partial<RunOutcome> {
   readonly k: number;
   readonly tasks: number;
   readonly profile?: string;
+  /** Where the run is; absent in index entries written before the index kept it. */
+  readonly state?: "running" | "done" | "failed" | "cancelled";
+  /** Few-shot J of the result, once done. */
+  readonly objective?: number;
+  /** Mean held-out exact match (0..1), once a report is done. */
+  readonly heldOut?: number;
+  readonly finishedAt?: string;
+  readonly durationSeconds?: number;
+  /** What the run costs on Cloudflare at list prices (src/runs/price.ts). */
+  readonly estimatedUsd?: number;
 }
 
 /**

@@ -83,15 +83,29 @@ describe("d2c-edge run and status", () => {
     expect(watched.stderr).toContain("started: kmeans, K=2, 4 tasks");
   });
 
-  it("runs lists the runs started by run, newest first, one line each", async () => {
+  it("runs lists the runs started by run, newest first, aligned; '-' where the server reports nothing", async () => {
     const listed = await worker.cli(["runs"]);
     expect(listed.code).toBe(0);
-    const { runs } = (await (await worker.call("/v1/runs")).json()) as { runs: { runId: string; createdAt: string }[] };
+    const { runs } = (await (await worker.call("/v1/runs")).json()) as {
+      runs: { runId: string; createdAt: string; state?: string; objective?: number; durationSeconds?: number }[];
+    };
     expect(runs.map((r) => r.runId)).toEqual([watchedId, runId]);
-    expect(listed.stdout).toBe(
-      `${watchedId}  ${runs[0].createdAt}  kmeans, K=2, 4 tasks\n` +
-        `${runId}  ${runs[1].createdAt}  d2c, K=2, 4 tasks\n`,
-    );
+    const [header, ...rows] = listed.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^run +started +state +method +K +tasks +J +held-out +duration +cost +profile$/);
+    expect(rows).toHaveLength(2);
+    for (const [i, run] of runs.entries()) {
+      const cells = rows[i].split(/ {2,}/);
+      expect(cells.slice(0, 4)).toEqual([
+        run.runId,
+        run.createdAt.replace(/\.\d+Z$/, "Z"),
+        run.state ?? "-",
+        i ? "d2c" : "kmeans",
+      ]);
+      expect(cells.slice(4, 7)).toEqual(["2", "4", run.objective === undefined ? "-" : run.objective.toFixed(4)]);
+      expect(cells.at(-1)).toBe("-"); // started without a profile
+      // Right-aligned numbers end where their header does.
+      expect(rows[i].indexOf(" 4 ") + 1).toBe(header.indexOf("tasks") + "tasks".length - 1);
+    }
     expect(JSON.parse((await worker.cli(["runs", "--json"])).stdout)).toEqual({ runs });
   });
 
