@@ -227,8 +227,9 @@ export class ClusterRun extends DurableObject<Env> {
     return overdue;
   }
 
+  /** Cancels a running run; an ended one stays as it ended (its report, if any, goes on). */
   async cancel(): Promise<RunStatus | null> {
-    await this.finish("cancelled", "cancelled by request");
+    if (tables.readRun(this.sql)?.state === "running") await this.finish("cancelled", "cancelled by request");
     return this.status();
   }
 

@@ -236,7 +236,16 @@ const PATHS: Record<string, Record<string, Operation>> = {
     },
   },
   "/v1/runs/{runId}/cancel": {
-    post: { summary: "Cancel a run", admin: true, params: ["runId"], responses: { "200": "the run", ...ERRORS } },
+    post: {
+      summary: "Cancel a running run",
+      admin: true,
+      params: ["runId"],
+      responses: {
+        "200": "the run, cancelled",
+        "409": "run_ended: the run already ended (it stays as it was)",
+        ...ERRORS,
+      },
+    },
   },
   "/v1/runs/{runId}/report": {
     post: {

@@ -75,7 +75,10 @@ runs.get("/:runId/events", async (c) => {
 
 runs.post("/:runId/cancel", async (c) => {
   const { run } = await existingRun(c.env, c.req.param("runId"));
-  return c.json(await run.cancel());
+  const status = await run.cancel();
+  if (status && status.state !== "cancelled")
+    throw new ApiError(409, "run_ended", `run ${c.req.param("runId")} already ended: ${status.state}`);
+  return c.json(status);
 });
 
 /**

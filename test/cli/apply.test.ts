@@ -144,7 +144,9 @@ describe("d2c-edge apply", () => {
     const twice = await worker.cli(["cancel", second.runId]);
     expect(twice).toMatchObject({
       code: 1,
-      stderr: `d2c-edge: ${second.runId} already ended (cancelled): nothing to cancel\n`,
+      stderr:
+        `d2c-edge: POST /v1/runs/${second.runId}/cancel: 409 run_ended: ` +
+        `run ${second.runId} already ended: cancelled\n`,
     });
     expect((await worker.cli(["cancel", firstRun])).code).toBe(1);
     expect((await get<Run>(`/v1/runs/${firstRun}`)).state).toBe("done");

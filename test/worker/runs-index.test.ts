@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/runs/config";
 import { catalogue } from "../../src/storage/catalogue";
 import type { RunStatus } from "../../src/runs/status";
-import { call, registerModel, until, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, registerModel, statusOf, until, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr"];
 
@@ -71,6 +71,13 @@ describe("the runs index", () => {
     expect(report.state).toBe("done");
     expect(scored!.heldOut).toBe(report.meanExactMatch);
     expect(scored!.heldOut).toBeGreaterThan(0);
+
+    // Cancelling the ended run is refused and changes nothing, in the run or in the index.
+    const cancel = await call(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    expect(cancel.status).toBe(409);
+    expect(((await cancel.json()) as { error: { code: string } }).error.code).toBe("run_ended");
+    expect((await statusOf(runId)).state).toBe("done");
+    expect(await indexed(runId)).toEqual(scored);
   });
 
   it("records a cancelled run as cancelled, with no J", async () => {
