@@ -58,8 +58,13 @@ export function runForm({ profiles, tasks, can, schema, preset = "" }) {
       h("label", null, "method ", select("method", can.runMethods, can.defaultRunMethod)),
       h("label", null, "merge ", mergeSelect),
       mergeParameters,
-      number("seed", { name: "seed", value: 0 }),
-      number("max iterations", { name: "maxIterations", min: 1, max: 50, value: 10 }),
+      number("seed", { name: "seed", max: schema.properties.seed.maximum, value: schema.properties.seed.default }),
+      number("max iterations", {
+        name: "maxIterations",
+        min: schema.properties.maxIterations.minimum,
+        max: schema.properties.maxIterations.maximum,
+        value: schema.properties.maxIterations.default,
+      }),
     ),
     h("div", { class: "row" }, h("label", null, "tasks ", taskInput), preview),
     h(
