@@ -12,12 +12,42 @@ export function setAdminToken(token) {
   localStorage.setItem(TOKEN_KEY, token);
 }
 
-/** @param {string} message */
-export function showError(message) {
+/** How long a refusal stays on screen unless something clears it first. */
+const ERROR_MS = 6000;
+let errorTimer = 0;
+/**
+ * What the banner shows: a refusal of the token, or of one request (method and path).
+ * @type {{ token: boolean, request: string } | null}
+ */
+let shown = null;
+
+/**
+ * Shows `message` in the red banner for ERROR_MS; a newer message restarts the time.
+ * @param {string} message @param {{ token?: boolean, request?: string }} [cause]
+ */
+export function showError(message, cause = {}) {
   const bar = /** @type {HTMLElement} */ (document.getElementById("error"));
   bar.textContent = message;
   bar.hidden = false;
-  setTimeout(() => (bar.hidden = true), 6000);
+  shown = { token: cause.token ?? false, request: cause.request ?? "" };
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(clearError, ERROR_MS);
+}
+
+export function clearError() {
+  clearTimeout(errorTimer);
+  shown = null;
+  /** @type {HTMLElement} */ (document.getElementById("error")).hidden = true;
+}
+
+/**
+ * A success clears the banner when it answers what the banner said: any success once the token was
+ * refused (the token works now), else a success of the very request that was refused (a retry worked).
+ * Another request's success leaves it, so a refused POST stays readable while the page refreshes itself.
+ * @param {string} request
+ */
+function succeeded(request) {
+  if (shown && (shown.token || shown.request === request)) clearError();
 }
 
 /**
@@ -32,11 +62,13 @@ export async function api(path, init = {}) {
     headers: { authorization: `Bearer ${adminToken()}`, ...(init.body ? { "content-type": "application/json" } : {}) },
   });
   const body = await response.json().catch(() => null);
+  const request = `${init.method ?? "GET"} ${path}`;
   if (!response.ok) {
     const message = body?.error?.message ?? `${response.status} ${response.statusText}`;
-    showError(`${path}: ${message}`);
+    showError(`${path}: ${message}`, { token: response.status === 401, request });
     throw new Error(message);
   }
+  succeeded(request);
   return body;
 }
 
@@ -54,6 +86,25 @@ export function capabilities() {
     throw e;
   });
   return capabilitiesOnce;
+}
+
+/** @type {Promise<any> | undefined} */
+let runRequestOnce;
+
+/**
+ * The JSON schema of POST /v1/runs' body, from the OpenAPI document (generated from the zod schema
+ * that validates the request): the run form's tune and restart options, their bounds and defaults.
+ * @returns {Promise<any>}
+ */
+export function runRequestSchema() {
+  runRequestOnce ??= fetch("/openapi.json")
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`/openapi.json: ${r.status}`))))
+    .then((doc) => doc.paths["/v1/runs"].post.requestBody.content["application/json"].schema)
+    .catch((e) => {
+      runRequestOnce = undefined;
+      throw e;
+    });
+  return runRequestOnce;
 }
 
 /**

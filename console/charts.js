@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * Small charts drawn by hand: a line chart and a membership grid as SVG elements, the loss heatmap on a canvas. No
- * library needed.
+ * Small charts drawn by hand: a line chart as SVG elements, the loss heatmap on a canvas (the membership grid is
+ * membership.js). No library needed.
  */
 import { h, svg } from "./dom.js";
 
@@ -223,44 +223,3 @@ export function heatmap(tasks, losses, assignment) {
 const LABELLED_ROWS = 60;
 const FONT = "11px system-ui, sans-serif";
 const INK = "#1d2330"; // style.css --ink
-
-/**
- * Where each task went, laid out by application (rows) and language (columns) when the tasks
- * carry them; otherwise one row.
- * @param {{ id: string, application?: string, language?: string }[]} tasks
- * @param {Record<string, number>} assignment
- */
-export function membershipGrid(tasks, assignment) {
-  const apps = [...new Set(tasks.map((t) => t.application ?? "tasks"))].sort();
-  const langs = [...new Set(tasks.map((t) => t.language ?? t.id))].sort();
-  const cell = 34,
-    L = 60,
-    T = 22;
-  const cells = tasks
-    .filter((t) => t.id in assignment)
-    .map((t) => {
-      const x = L + langs.indexOf(t.language ?? t.id) * cell,
-        y = T + apps.indexOf(t.application ?? "tasks") * cell;
-      const c = assignment[t.id];
-      return [
-        svg(
-          "rect",
-          { x, y, width: cell - 3, height: cell - 3, rx: 4, fill: clusterColour(c) },
-          svg("title", null, `${t.id}: cluster ${c}`),
-        ),
-        svg("text", { x: x + cell / 2 - 1, y: y + cell / 2 + 3, "text-anchor": "middle", fill: "#fff" }, c),
-      ];
-    });
-  return svg(
-    "svg",
-    {
-      width: L + langs.length * cell + 10,
-      height: T + apps.length * cell + 10,
-      role: "img",
-      "aria-label": "cluster membership",
-    },
-    langs.map((l, i) => svg("text", { x: L + i * cell + cell / 2, y: T - 6, "text-anchor": "middle" }, l)),
-    apps.map((a, i) => svg("text", { x: L - 6, y: T + i * cell + cell / 2 + 3, "text-anchor": "end" }, a)),
-    cells,
-  );
-}

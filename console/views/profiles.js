@@ -5,6 +5,7 @@
  */
 import { api, capabilities } from "../api-client.js";
 import { h, note } from "../dom.js";
+import { matchRules } from "../matchRules.js";
 
 /** @param {HTMLElement} root */
 export async function renderProfiles(root) {
@@ -110,6 +111,7 @@ export async function renderProfiles(root) {
       });
     }
     const columns = ["version", "created", "rollout", "kind", "run", "tasks", "adapters", "J", ""];
+    const rules = matchRules(p.match);
     return h(
       "section",
       { class: "profile", "data-profile": p.id },
@@ -121,9 +123,17 @@ export async function renderProfiles(root) {
         h(
           "span",
           { class: "muted" },
-          `v${p.version}: ${p.modelId}, ${budget}, ${p.dtype}, ${p.formats.join(" + ")}, match ` +
-            `${JSON.stringify(p.match)}${p.autoRecluster ? ", auto re-cluster" : ""}`,
+          `v${p.version}: ${p.modelId}, ${budget}, ${p.dtype}, ${p.formats.join(" + ")}` +
+            `${p.autoRecluster ? ", auto re-cluster" : ""}`,
         ),
+      ),
+      h(
+        "p",
+        { class: "match" },
+        "Serves ",
+        rules.length
+          ? ["devices with ", rules.map((rule, i) => [i ? " and " : "", h("span", { class: "rule" }, rule)])]
+          : "every device (no match rules)",
       ),
       rollout,
       h(
@@ -145,7 +155,7 @@ export async function renderProfiles(root) {
               `${r.kind}${r.sourceVersion ? ` of ${r.sourceVersion}` : ""}`,
             ].map((v) => h("td", null, v)),
             h("td", null, h("a", { href: `#run/${r.runId}` }, r.runId.slice(4, 12))),
-            [r.tasks, r.adapters, r.objective.toFixed(3)].map((v) => h("td", null, v)),
+            [r.tasks, adapterCount(r), r.objective.toFixed(3)].map((v) => h("td", null, v)),
             h(
               "td",
               null,
@@ -168,6 +178,15 @@ export async function renderProfiles(root) {
     );
   });
   root.replaceChildren(h("h2", null, "Device profiles"), form, ...sections);
+}
+
+/**
+ * A release's merged adapters, and its blobs where they differ (one per adapter and format), as
+ * the CLI's `releases` states them: "5 adapters (10 blobs)". @param {{ adapters: number, clusters: unknown[] }} r
+ */
+function adapterCount(r) {
+  const adapters = `${r.clusters.length} ${r.clusters.length === 1 ? "adapter" : "adapters"}`;
+  return r.adapters === r.clusters.length ? adapters : `${adapters} (${r.adapters} blobs)`;
 }
 
 /**

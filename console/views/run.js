@@ -1,8 +1,9 @@
 // @ts-check
 /** One run, live: progress, J per iteration, the loss heatmap of any iteration, where tasks went. */
 import { api, capabilities, lossMatrix, streamEvents } from "../api-client.js";
-import { clusterColour, heatmap, lineChart, membershipGrid } from "../charts.js";
+import { clusterColour, heatmap, lineChart } from "../charts.js";
 import { h, note } from "../dom.js";
+import { membershipGrid } from "../membership.js";
 
 /** @param {HTMLElement} root @param {string} runId @param {AbortSignal} signal */
 export async function renderRun(root, runId, signal) {
@@ -11,6 +12,7 @@ export async function renderRun(root, runId, signal) {
   /** @type {any} */
   let status = await api(`/v1/runs/${runId}`);
   let shown = -1; // iteration in the heatmap; -1 follows the newest
+  let pickedCell = ""; // the membership grid's cell listed underneath, kept as the run redraws
   const part = (/** @type {string} */ id) => h("div", { id });
   const [summary, bar, objective, membership, heat, clustersPart, actions, report] = [
     "summary",
@@ -32,7 +34,12 @@ export async function renderRun(root, runId, signal) {
       "div",
       { class: "charts" },
       h("figure", null, h("figcaption", null, "J (mean few-shot loss) per iteration"), objective),
-      h("figure", null, h("figcaption", null, "where tasks went (application x language)"), membership),
+      h(
+        "figure",
+        null,
+        h("figcaption", null, "where tasks went (application x language; a cell lists its tasks)"),
+        membership,
+      ),
     ),
     h("h3", null, "Loss heatmap: tasks x clusters ", select),
     note(
@@ -135,10 +142,12 @@ export async function renderRun(root, runId, signal) {
 
   /** @param {Record<string, number>} assignment @param {any[]} clusters */
   function drawClusters(assignment, clusters) {
+    const inRun = new Set(status.tasks);
     membership.replaceChildren(
       membershipGrid(
-        tasks.filter((/** @type {any} */ t) => status.tasks.includes(t.id)),
+        tasks.filter((/** @type {any} */ t) => inRun.has(t.id)),
         assignment,
+        { picked: pickedCell, onPick: (cell) => (pickedCell = cell) },
       ),
     );
     if (status.result?.budget) return drawParts(status.result);
@@ -284,14 +293,17 @@ export async function renderRun(root, runId, signal) {
       method: "POST",
       body: JSON.stringify({ runId }),
     }).catch(() => null);
+    // `unchanged`: the profile's newest release already is this run, as asked; no version was made.
     if (release)
       report.replaceChildren(
         h(
           "p",
           { id: "published" },
-          `Published release ${release.version} of profile `,
+          release.unchanged
+            ? `Release ${release.version} of profile `
+            : `Published release ${release.version} of profile `,
           h("a", { href: "#profiles" }, profile),
-          ".",
+          release.unchanged ? " already is this run: nothing to publish." : ".",
         ),
       );
   }

@@ -1,101 +1,95 @@
 // @ts-check
-import { api, capabilities } from "../api-client.js";
+/** Start a run; the recent runs at a glance: state, method, K, J, held-out score, duration, cost. */
+import { api, capabilities, runRequestSchema } from "../api-client.js";
 import { h } from "../dom.js";
+import { runForm } from "./runForm.js";
 
-/** @param {string} name @param {string[]} options @param {string} chosen the server's default */
-const select = (name, options, chosen) =>
-  h(
-    "select",
-    { name },
-    options.map((o) => h("option", { selected: o === chosen }, o)),
-  );
-/** @param {string} label @param {import("../dom.js").Attrs} attrs */
-const number = (label, attrs) =>
-  h("label", null, label, " ", h("input", { type: "number", min: 0, style: { width: "5em" }, ...attrs }));
+/** How often the list is read again while a run in it is running. */
+const REFRESH_MS = 3000;
+/** A figure the runs index does not have (yet, or for a run indexed before it kept one). */
+const ABSENT = "—";
+const COLUMNS = ["run", "started", "state", "method", "K", "tasks", "J", "held-out", "duration", "cost", "profile", ""];
 
-/** Start a run; recent runs. @param {HTMLElement} root */
-export async function renderRuns(root) {
-  const [{ runs }, { profiles }, { tasks }, can] = await Promise.all([
+/**
+ * @param {HTMLElement} root @param {string} preset task patterns for the form (from the catalogue)
+ * @param {AbortSignal} signal ends the refreshing when the view changes
+ */
+export async function renderRuns(root, preset, signal) {
+  const [{ runs }, { profiles }, { tasks }, can, schema] = await Promise.all([
     api("/v1/runs"),
     api("/v1/profiles"),
     api("/v1/tasks"),
     capabilities(),
+    runRequestSchema(),
   ]);
-  const mergeMethods = can.mergeMethods.map((/** @type {{ name: string }} */ m) => m.name);
-  const form = h(
-    "form",
-    { class: "inline", id: "start-run" },
-    h(
-      "label",
-      null,
-      "budget ",
-      h(
-        "select",
-        { name: "budget" },
-        h("option", { value: "k" }, "K adapters"),
-        profiles.map((/** @type {any} */ p) => h("option", { value: `profile:${p.id}` }, `profile ${p.id}`)),
-      ),
-    ),
-    number("K", { name: "k", min: 1, max: tasks.length, value: 5 }),
-    h("label", null, "method ", select("method", can.runMethods, can.defaultRunMethod)),
-    h("label", null, "merge ", select("merge", mergeMethods, can.defaultMergeMethod)),
-    number("seed", { name: "seed", value: 0 }),
-    number("max iterations", { name: "maxIterations", min: 1, max: 50, value: 10 }),
-    // Empty: the server's default (4 starts up to 200 tasks, else 1).
-    number("restarts", { name: "restarts", min: 1, max: 16, placeholder: "auto" }),
-    h("button", { class: "primary", type: "submit" }, "Start run"),
-  );
+  const body = h("tbody");
+  const draw = (/** @type {any[]} */ list) => body.replaceChildren(...list.map((r) => runRow(r, refresh)));
+  async function refresh() {
+    const answer = await api("/v1/runs").catch(() => null);
+    if (answer && !signal.aborted) draw(answer.runs);
+    return answer?.runs ?? [];
+  }
+  draw(runs);
   root.replaceChildren(
     h("h2", null, "Clustering runs"),
-    form,
+    runForm({ profiles, tasks, can, schema, preset: decodeURIComponent(preset) }),
     h(
       "table",
-      null,
+      { id: "runs" },
       h(
         "thead",
         null,
         h(
           "tr",
           null,
-          ["run", "started", "method", "K", "tasks", "profile"].map((c) => h("th", null, c)),
+          COLUMNS.map((c) => h("th", null, c)),
         ),
       ),
-      h(
-        "tbody",
-        null,
-        runs.map((/** @type {any} */ r) =>
-          h(
-            "tr",
-            null,
-            h("td", null, h("a", { href: `#run/${r.runId}` }, r.runId.slice(4, 12))),
-            [new Date(r.createdAt).toLocaleString(), r.method, r.k, r.tasks, r.profile ?? ""].map((v) =>
-              h("td", null, v),
-            ),
-          ),
-        ),
-      ),
+      body,
     ),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const f = new FormData(form);
-    const budget = String(f.get("budget"));
-    const method = String(f.get("method"));
-    const restarts = String(f.get("restarts") ?? "");
-    const body = {
-      ...(restarts ? { restarts: Number(restarts) } : {}),
-      method,
-      seed: Number(f.get("seed")),
-      maxIterations: Number(f.get("maxIterations")),
-      merge: { method: String(f.get("merge")) },
-      ...(method === "merge-all" || method === "own"
-        ? {}
-        : budget === "k"
-          ? { k: Number(f.get("k")) }
-          : { profile: budget.slice("profile:".length) }),
-    };
-    // A refused run: api() has shown the server's message.
-    const started = await api("/v1/runs", { method: "POST", body: JSON.stringify(body) }).catch(() => null);
-    if (started) location.hash = `#run/${started.runId}`;
-  });
+  // The index learns a run's end from the run itself; while one is running, read the list again.
+  let shown = runs;
+  while (shown.some((/** @type {any} */ r) => r.state === "running") && !signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS));
+    if (!signal.aborted) shown = await refresh();
+  }
+}
+
+/**
+ * One run of GET /v1/runs; a figure it lacks shows as ABSENT. @param {any} r
+ * @param {() => Promise<unknown>} refresh reads the list again (after a cancel)
+ */
+function runRow(r, refresh) {
+  const cancel = async () => {
+    // A refusal (the run ended meanwhile): api() has shown the server's message.
+    await api(`/v1/runs/${r.runId}/cancel`, { method: "POST" }).catch(() => null);
+    await refresh();
+  };
+  return h(
+    "tr",
+    { "data-run": r.runId },
+    h("td", null, h("a", { href: `#run/${r.runId}` }, r.runId.slice(4, 12))),
+    h("td", { title: r.createdAt }, new Date(r.createdAt).toLocaleString()),
+    h("td", { class: "run-state" }, r.state ? h("span", { class: `state ${r.state}` }, r.state) : ABSENT),
+    [
+      r.method,
+      r.k,
+      r.tasks,
+      r.objective === undefined ? ABSENT : r.objective.toFixed(4),
+      r.heldOut === undefined ? ABSENT : `${(100 * r.heldOut).toFixed(1)}%`,
+      r.durationSeconds === undefined ? ABSENT : duration(r.durationSeconds),
+      r.estimatedUsd === undefined ? ABSENT : `$${r.estimatedUsd.toPrecision(2)}`,
+      r.profile ?? ABSENT,
+    ].map((v) => h("td", null, v)),
+    h("td", null, r.state === "running" ? h("button", { class: "cancel", onclick: cancel }, "Cancel") : null),
+  );
+}
+
+/** A run's length in its two largest units: "48.2 s", "3 min 12 s", "1 h 5 min". @param {number} seconds */
+export function duration(seconds) {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
 }

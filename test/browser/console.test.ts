@@ -3,60 +3,31 @@
  * seeded with the fixtures: start a run, watch it finish, read the heatmap, publish, roll back.
  * Screenshots of each page go to test-artifacts/ (not committed).
  */
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seed } from "../../scripts/seed.ts";
-import { startWorker, type LocalWorker } from "../node/worker.ts";
+import type { LocalWorker } from "../node/worker.ts";
+import { ARTIFACTS, hasChromium, openConsole, PAGE_TIMEOUT, type ConsoleSession } from "./session.ts";
 
-const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
-const CHROMIUM = "/usr/bin/chromium";
-// A machine without Debian's Chromium skips these, loudly; .ci/run installs it, so CI never does.
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`${CHROMIUM} is missing: the console's browser tests are skipped (apt-get install chromium)`);
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-const PAGE_TIMEOUT = 120_000;
+let session: ConsoleSession;
 let worker: LocalWorker;
 let browser: Browser;
 let page: Page;
-const errors: string[] = [];
-/** What Chromium refused under the console's Content-Security-Policy (console/_headers). */
-const cspViolations: string[] = [];
+let errors: string[];
+let cspViolations: string[];
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  await mkdir(ARTIFACTS, { recursive: true });
-  // Tests read the manifest right after changing it: no per-isolate memo of the read model.
-  worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" } });
-  await seed(worker.url, worker.token, "r2-fixtures");
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  // Playwright's 30 s default is shorter than the Worker's answer while a run's units share its one
-  // isolate and the 2 cores with the other vitest worker; the waits that are the point name their own.
-  page.setDefaultTimeout(PAGE_TIMEOUT);
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => {
-    if (m.text().includes("Content Security Policy")) cspViolations.push(m.text());
-  });
+  session = await openConsole();
+  ({ worker, browser, page, errors, cspViolations } = session);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await worker?.dispose();
+  await session?.close();
 });
 
-const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}console-${name}.png`, fullPage: true });
+const shot = (name: string) => session.shot(name);
+/** The D2C run the console starts (its list row, report and releases are checked after it). */
+let d2cRun = "";
 
 /**
  * Puts the pointer over one cell of a heatmap (charts.js), scrolling its box and the page to it;
@@ -80,14 +51,58 @@ async function hoverCell(on: Page, wrapper: string, row: number, cluster: number
 }
 
 describe.skipIf(!hasChromium)("the console", () => {
-  it("asks for the token, then lists the 40 tasks of the catalogue", async () => {
+  it("asks for the token, shows a wrong one's refusal, and clears it as the right one lists the 40 tasks", async () => {
     await page.goto(`${worker.url}/`);
     await expect.poll(() => page.textContent("#view")).toContain("Admin token");
+    await page.fill("#token", "not-the-admin-token");
+    await page.click("#token-form button");
+    await page.waitForSelector("#error:not([hidden])");
+    expect(await page.textContent("#error")).toMatch(/^\/v1\/tasks: /);
     await page.fill("#token", worker.token);
     await page.click("#token-form button");
     await page.waitForSelector("#tasks tbody tr");
+    // The first success clears the token's refusal: it is not left over the working page for its 6 s.
+    expect(await page.isHidden("#error")).toBe(true);
     expect(await page.locator("#tasks tbody tr").count()).toBe(40);
     await shot("catalogue");
+  });
+
+  it("searches the catalogue by id, filters it by model, application and language, runs what it shows", async () => {
+    const { tasks } = (await (await worker.call("/v1/tasks")).json()) as {
+      tasks: { id: string; modelId: string; application: string; language: string }[];
+    };
+    const shown = () => page.$$eval("#tasks tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-task")));
+    // By id, without case.
+    await page.fill("#filter input[name=q]", "-DE");
+    const german = tasks.map((t) => t.id).filter((id) => id.includes("-de"));
+    expect(german.length).toBeGreaterThan(1);
+    await expect.poll(shown).toEqual(german);
+    expect(await page.textContent("#shown")).toBe(`${german.length} of 40 tasks`);
+    await page.fill("#filter input[name=q]", "no-such-task");
+    await expect.poll(shown).toEqual([]);
+    expect(await page.isHidden("#run-these")).toBe(true);
+    // Each filter offers the values the catalogue has, and they combine.
+    await page.fill("#filter input[name=q]", "");
+    const options = (name: string) =>
+      page.$$eval(`#filter select[name=${name}] option`, (os) =>
+        os.map((o) => o.getAttribute("value") ?? o.textContent),
+      );
+    expect(await options("modelId")).toEqual(["", ...new Set(tasks.map((t) => t.modelId))]);
+    expect(await options("application")).toEqual(["", ...[...new Set(tasks.map((t) => t.application))].sort()]);
+    await page.selectOption("#filter select[name=application]", "qa");
+    const qa = tasks.filter((t) => t.application === "qa").map((t) => t.id);
+    await expect.poll(shown).toEqual(qa);
+    await page.selectOption("#filter select[name=language]", "it");
+    await expect.poll(shown).toEqual(["qa-it"]);
+    await page.selectOption("#filter select[name=modelId]", tasks[0].modelId);
+    await expect.poll(shown).toEqual(["qa-it"]);
+    // The shown tasks become the run form's task list.
+    await page.selectOption("#filter select[name=language]", "");
+    await expect.poll(shown).toEqual(qa);
+    await page.click("#run-these");
+    await page.waitForSelector("#start-run input[name=tasks]");
+    expect(await page.inputValue("#start-run input[name=tasks]")).toBe(qa.join(", "));
+    expect(await page.textContent("#task-preview")).toBe(`${qa.length} of 40 tasks: ${qa.join(" ")}`);
   });
 
   it("serves the console with a Content-Security-Policy: same-origin scripts, styles and fetches only", async () => {
@@ -122,7 +137,7 @@ describe.skipIf(!hasChromium)("the console", () => {
       budget.value = ${JSON.stringify(`profile:${id}`)};
     }`,
     );
-    await page.click("#start-run button");
+    await page.click("#start-run button[type=submit]");
     await expect.poll(() => page.textContent("#error")).toBe(`/v1/runs: profile: no profile ${id}`);
     expect(await page.locator("img").count()).toBe(0);
     // A view whose load fails shows the server's message in place of the view, as text too.
@@ -132,15 +147,47 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.title()).toBe("d2c-edge console");
   });
 
-  it("creates a device profile", async () => {
+  it("creates a device profile and states its match rules in words", async () => {
     await page.goto(`${worker.url}/#profiles`);
     await page.fill("#new-profile input[name=id]", "phones");
     await page.fill("#new-profile input[name=maxAdapters]", "5");
+    await page.fill("#new-profile input[name=minRamMb]", "2048");
+    // Two formats: its releases have two blobs per merged adapter (the adapter counts below).
+    await page.selectOption("#new-profile select[name=formats]", "peft,onnx_adapter");
     await page.click("#new-profile button");
     await page.waitForSelector("section.profile[data-profile=phones]");
+    const phones = "section.profile[data-profile=phones]";
+    expect(await page.textContent(`${phones} p.match`)).toBe("Serves devices with RAM at least 2048 MB");
     // No device has stated a need yet: a note in place of the table.
-    expect(await page.textContent("section.profile[data-profile=phones] div.subsets")).toContain("no subset releases");
+    expect(await page.textContent(`${phones} div.subsets`)).toContain("no subset releases");
+    // Every rule, and a profile with none.
+    const put = (id: string, match: object) =>
+      worker.call(`/v1/profiles/${id}`, {
+        method: "PUT",
+        body: JSON.stringify({ modelId: "d2c-char-lm", budget: { maxAdapters: 3 }, match }),
+      });
+    const tablets = {
+      minRamMb: 6144,
+      maxRamMb: 16384,
+      socs: ["sm8650", "Tensor-G3"],
+      models: ["Pixel 9"],
+      os: ["android"],
+    };
+    expect((await put("tablets", tablets)).status).toBe(200);
+    expect((await put("anything", {})).status).toBe(200);
+    await page.reload();
+    await page.waitForSelector("section.profile[data-profile=tablets]");
+    expect(await page.textContent("section.profile[data-profile=tablets] p.match")).toBe(
+      "Serves devices with RAM at least 6144 MB and RAM at most 16384 MB and SoC sm8650 or Tensor-G3 and " +
+        "model Pixel 9 and OS android",
+    );
+    expect(await page.textContent("section.profile[data-profile=anything] p.match")).toBe(
+      "Serves every device (no match rules)",
+    );
+    expect(await page.textContent("#view")).not.toContain("{");
     await shot("profiles-new");
+    for (const id of ["tablets", "anything"])
+      expect((await worker.call(`/v1/profiles/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
   });
 
   it("lists a profile's subset releases (per-device task sets) from GET /v1/profiles/:id", async () => {
@@ -223,13 +270,13 @@ describe.skipIf(!hasChromium)("the console", () => {
     }
   });
 
-  it("starts a D2C run, follows it to done, and shows the loss heatmap", async () => {
+  it("starts a D2C run, follows it to done, and shows the loss heatmap and where each task went", async () => {
     await page.goto(`${worker.url}/#runs`);
     await page.fill("#start-run input[name=k]", "5");
     // One start: the default's four are the Worker tests' to check.
     await page.fill("#start-run input[name=restarts]", "1");
     await shot("runs");
-    await page.click("#start-run button");
+    await page.click("#start-run button[type=submit]");
     await page.waitForSelector("#run-state");
     await page.waitForSelector("#run-state.done", { timeout: 180_000 });
     await page.waitForSelector('#heatmap .heatmap canvas[role=img][aria-label="loss heatmap"]');
@@ -239,8 +286,19 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.textContent("#summary")).toContain("K=5");
     // The pointer over a cell the Worker has a loss for names the task, the cluster and the loss.
     const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
-    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as { tasks: string[]; restarts: number };
+    d2cRun = runId;
+    const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as {
+      tasks: string[];
+      restarts: number;
+      result: { assignment: Record<string, number> };
+    };
     expect(status.restarts).toBe(1);
+    // One task per application and language here: each cell is its task's square, in the task's result cluster.
+    const grid = await page.$$eval("#membership g.cell rect[data-task]", (rects) =>
+      Object.fromEntries(rects.map((r) => [r.getAttribute("data-task"), Number(r.getAttribute("data-cluster"))])),
+    );
+    expect(grid).toEqual(status.result.assignment);
+    expect(await page.locator("#membership g.cell").count()).toBe(40);
     const matrix = (await (await worker.call(`/v1/runs/${runId}/losses?limit=1000`)).json()) as {
       rows: { task: string; losses: (number | null)[] }[];
     };
@@ -346,28 +404,99 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(await page.locator("#report tr").count()).toBe(40 + 1);
   });
 
-  it("publishes the run (twice: one release, issue 23), stages another and rolls back to the first", async () => {
-    const releases = async () =>
-      ((await (await worker.call("/v1/profiles/phones/releases")).json()) as { releases: { version: number }[] })
-        .releases;
-    for (let click = 0; click < 2; click++) {
-      await page.selectOption("#profile", "phones");
+  it("answers a publish of the run that already is the profile's newest release with that release", async () => {
+    // Needs the server's idempotent publish (issue 23 item 2): without it the second click makes release 2.
+    const profile = { modelId: "d2c-char-lm", budget: { maxAdapters: 5 } };
+    expect((await worker.call("/v1/profiles/watches", { method: "PUT", body: JSON.stringify(profile) })).status).toBe(
+      200,
+    );
+    try {
+      await page.reload();
+      await page.waitForSelector("#publish");
+      await page.selectOption("#profile", "watches");
       await page.click("#publish");
-      await expect.poll(() => page.textContent("#report")).toContain("Published release 1");
+      await expect.poll(() => page.textContent("#report")).toBe("Published release 1 of profile watches.");
+      await page.click("#publish");
+      await expect
+        .poll(() => page.textContent("#report"))
+        .toBe("Release 1 of profile watches already is this run: nothing to publish.");
+    } finally {
+      await worker.call("/v1/profiles/watches?retire=true", { method: "DELETE" });
     }
-    expect((await releases()).map((r) => r.version)).toEqual([1]);
-    // The same run at another rollout is another release: one to roll back from.
-    const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
-    const staged = await worker.call("/v1/profiles/phones/releases", {
-      method: "POST",
-      body: JSON.stringify({ runId, rollout: 50 }),
-    });
-    expect(staged.status).toBe(201);
+  });
+
+  it("lists the finished run with its state, method, K, J, held-out score, duration and cost", async () => {
+    const status = (await (await worker.call(`/v1/runs/${d2cRun}`)).json()) as {
+      ms: number;
+      result: { objective: number };
+      report: { meanExactMatch: number };
+      cost: { estimate: { usd: number } };
+    };
+    const row = `#runs tr[data-run="${d2cRun}"]`;
+    const cells = async () => {
+      await page.reload();
+      await page.waitForSelector(row);
+      return page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
+    };
+    await page.goto(`${worker.url}/#runs`);
+    // The index gains the held-out score once the report's end has gone through the queue.
+    await expect
+      .poll(cells, { timeout: 60_000 })
+      .toEqual([
+        d2cRun.slice(4, 12),
+        expect.any(String),
+        "done",
+        "d2c",
+        "5",
+        "40",
+        status.result.objective.toFixed(4),
+        `${(100 * status.report.meanExactMatch).toFixed(1)}%`,
+        duration(status.ms / 1000),
+        `$${status.cost.estimate.usd.toPrecision(2)}`,
+        "—",
+        "",
+      ]);
+    expect(await page.locator(`${row} .state.done`).count()).toBe(1);
+    await shot("runs-list");
+  });
+
+  it("publishes the run, again under a changed profile, counts adapters as the CLI does, and rolls back", async () => {
+    await page.goto(`${worker.url}/#run/${d2cRun}`);
+    await page.waitForSelector("#publish");
+    await page.selectOption("#profile", "phones");
+    await page.click("#publish");
+    await expect.poll(() => page.textContent("#report")).toBe("Published release 1 of profile phones.");
+    // A new version of the profile (another match rule) takes a new release of the same run.
+    const phones = { modelId: "d2c-char-lm", budget: { maxAdapters: 5 }, formats: ["peft", "onnx_adapter"] };
+    const changed = { ...phones, match: { minRamMb: 3072 } };
+    expect((await worker.call("/v1/profiles/phones", { method: "PUT", body: JSON.stringify(changed) })).status).toBe(
+      200,
+    );
+    await page.reload();
+    await page.waitForSelector("#publish");
+    await page.selectOption("#profile", "phones");
+    await page.click("#publish");
+    await expect.poll(() => page.textContent("#report")).toBe("Published release 2 of profile phones.");
     await page.goto(`${worker.url}/#profiles`);
     await page.waitForSelector("button.rollback[data-version='1']");
+    expect(await page.textContent("section.profile[data-profile=phones] p.match")).toBe(
+      "Serves devices with RAM at least 3072 MB",
+    );
     await page.click("button.rollback[data-version='1']");
     await page.waitForSelector("tr[data-version='3']");
     expect(await page.textContent("tr[data-version='3']")).toContain("rollback of 1");
+    // The adapters column as `npx d2c-edge releases` words it: merged adapters, then blobs (two formats each).
+    const { releases } = (await (await worker.call("/v1/profiles/phones/releases")).json()) as {
+      releases: { version: number; adapters: number; clusters: string[][] }[];
+    };
+    const adaptersColumn = 6;
+    for (const r of releases) {
+      expect(r.adapters).toBe(2 * r.clusters.length);
+      expect(await page.textContent(`tr[data-version='${r.version}'] td:nth-child(${adaptersColumn + 1})`)).toBe(
+        `${r.clusters.length} adapters (${r.adapters} blobs)`,
+      );
+    }
+    expect(await page.textContent("tr[data-version='1'] td:nth-child(7)")).toBe("5 adapters (10 blobs)");
     await shot("profiles");
   });
 
@@ -407,6 +536,72 @@ describe.skipIf(!hasChromium)("the console", () => {
     await shot("run-parts");
   });
 
+  it("starts a run on chosen tasks with restarts and tuned merges, and cancels it from the runs list", async () => {
+    const form = "#start-run";
+    await page.goto(`${worker.url}/#runs`);
+    await page.waitForSelector(form);
+    // A pattern that matches nothing is named, and nothing starts.
+    await page.fill(`${form} input[name=tasks]`, "qa-*, nope-*");
+    await expect.poll(() => page.textContent("#task-preview")).toBe("no task matches nope-*");
+    await page.click(`${form} button[type=submit]`);
+    await expect.poll(() => page.textContent("#error")).toBe("start run: no task matches nope-*");
+    expect(page.url()).toMatch(/#runs$/);
+    const { tasks } = (await (await worker.call("/v1/tasks")).json()) as { tasks: { id: string }[] };
+    const chosen = tasks.map((t) => t.id).filter((id) => id.startsWith("qa-") && id !== "qa-ja");
+    await page.fill(`${form} input[name=tasks]`, "qa-*, !qa-ja");
+    await expect
+      .poll(() => page.textContent("#task-preview"))
+      .toBe(`${chosen.length} of 40 tasks: ${chosen.join(" ")}`);
+    await page.fill(`${form} input[name=k]`, "2");
+    await page.fill(`${form} input[name=restarts]`, "2");
+    await page.selectOption(`${form} select[name=restartCriterion]`, "loss");
+    // The merge method's parameters are the registry's (GET /v1/capabilities): ties_svd's density, not svd's.
+    await page.selectOption(`${form} select[name=merge]`, "ties_svd");
+    await page.waitForSelector(`${form} input[name="merge.density"]`);
+    await page.selectOption(`${form} select[name=merge]`, "svd");
+    expect(await page.locator(`${form} input[name="merge.density"]`).count()).toBe(0);
+    await page.fill(`${form} input[name="merge.rank"]`, "4");
+    await page.check(`${form} input[name=tune]`);
+    await page.fill(`${form} input[name="tune.budget"]`, "2");
+    await page.fill(`${form} input[name="tune.scales"]`, "1, 1.5");
+    await page.uncheck(`${form} input[name="tune.scaleCoordinate"]`);
+    await shot("run-form");
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForURL(/#run\/run-/);
+    const runId = decodeURIComponent(/#run\/(.+)$/.exec(page.url())?.[1] ?? "");
+    try {
+      const status = (await (await worker.call(`/v1/runs/${runId}`)).json()) as Record<string, unknown>;
+      // The knobs left empty take the request schema's defaults (the OpenAPI document's, as the form read them).
+      const doc = (await (await fetch(`${worker.url}/openapi.json`)).json()) as {
+        paths: Record<string, { post: { requestBody: { content: Record<string, { schema: JsonSchema }> } } }>;
+      };
+      const tuneDefaults = Object.fromEntries(
+        Object.entries(
+          doc.paths["/v1/runs"].post.requestBody.content["application/json"].schema.properties.merge.properties.tune
+            .properties,
+        ).map(([name, p]) => [name, p.default]),
+      );
+      expect(status).toMatchObject({
+        tasks: chosen,
+        k: 2,
+        restarts: 2,
+        restartCriterion: "loss",
+        merge: { method: "svd", rank: 4 },
+        tune: { ...tuneDefaults, budget: 2, scales: [1, 1.5], scaleCoordinate: false },
+      });
+      // Cancelled from its row in the list (the row's state is the server's runs index, issue 23 item 3's fields).
+      await page.goto(`${worker.url}/#runs`);
+      const row = `#runs tr[data-run="${runId}"]`;
+      await page.waitForSelector(`${row} button.cancel`, { timeout: 30_000 });
+      await page.click(`${row} button.cancel`);
+      await expect.poll(() => page.textContent(`${row} td.run-state`)).toBe("cancelled");
+      expect(await page.locator(`${row} button.cancel`).count()).toBe(0);
+    } finally {
+      await worker.call(`/v1/runs/${runId}/cancel`, { method: "POST" });
+    }
+    expect(((await (await worker.call(`/v1/runs/${runId}`)).json()) as { state: string }).state).toBe("cancelled");
+  });
+
   it("plots score against storage and renders the API reference", async () => {
     await page.goto(`${worker.url}/#results`);
     await page.waitForSelector("svg polyline");
@@ -419,3 +614,17 @@ describe.skipIf(!hasChromium)("the console", () => {
     expect(cspViolations).toEqual([]);
   });
 });
+
+/** A JSON schema as z.toJSONSchema writes the request's (only what the tests read). */
+interface JsonSchema {
+  properties: Record<string, JsonSchema>;
+  default?: unknown;
+}
+
+/** A run's length as the runs list states it: seconds to a tenth under a minute, then whole units. */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
