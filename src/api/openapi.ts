@@ -178,7 +178,10 @@ const PATHS: Record<string, Record<string, Operation>> = {
         "compressed to a private part (part: { rank, dtype })",
       admin: true,
       body: EvaluateRequest,
-      responses: { "200": "{ loss, exactMatch?, examples, tokens, ms, partBytes? }", ...ERRORS },
+      responses: {
+        "200": "{ loss, exactMatch?, examples, tokens, forwardPasses, exampleLosses, ms, partBytes? }",
+        ...ERRORS,
+      },
     },
   },
   "/v1/runs": {
