@@ -227,10 +227,11 @@ export class ClusterRun extends DurableObject<Env> {
     return overdue;
   }
 
-  /** Cancels a running run; an ended one stays as it ended (its report, if any, goes on). */
-  async cancel(): Promise<RunStatus | null> {
-    if (tables.readRun(this.sql)?.state === "running") await this.finish("cancelled", "cancelled by request");
-    return this.status();
+  /** Cancels a running run; an ended one stays as it ended (its report, if any, goes on): `cancelled` false. */
+  async cancel(): Promise<{ cancelled: boolean; status: RunStatus | null }> {
+    const running = tables.readRun(this.sql)?.state === "running";
+    if (running) await this.finish("cancelled", "cancelled by request");
+    return { cancelled: running, status: this.status() };
   }
 
   /**

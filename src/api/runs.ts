@@ -75,9 +75,8 @@ runs.get("/:runId/events", async (c) => {
 
 runs.post("/:runId/cancel", async (c) => {
   const { run } = await existingRun(c.env, c.req.param("runId"));
-  const status = await run.cancel();
-  if (status && status.state !== "cancelled")
-    throw new ApiError(409, "run_ended", `run ${c.req.param("runId")} already ended: ${status.state}`);
+  const { cancelled, status } = await run.cancel();
+  if (!cancelled) throw new ApiError(409, "run_ended", `run ${c.req.param("runId")} already ended: ${status?.state}`);
   return c.json(status);
 });
 
