@@ -44,9 +44,14 @@ Options:
     const rollout = typeof values.rollout === "string" ? numberArg(values.rollout, "rollout") : undefined;
     if (values["dry-run"]) return dryPublish(api, profile, runId, rollout ?? 100, values.json === true);
     const body = rollout === undefined ? { runId } : { runId, rollout };
-    const release = await api.json<Release>("POST", `/v1/profiles/${profile}/releases`, { json: body });
+    const release = await api.json<Release & { unchanged?: boolean }>("POST", `/v1/profiles/${profile}/releases`, {
+      json: body,
+    });
     if (values.json) printJson(release);
-    else console.log(describe(profile, release));
+    else
+      console.log(
+        `${describe(profile, release)}${release.unchanged ? " (already the newest release: nothing published)" : ""}`,
+      );
     if (!values.wait) return 0;
     const started = Date.now();
     const device = await deviceInRollout(profile, release.rollout);

@@ -191,6 +191,11 @@ describe("d2c-edge publish, manifest, rollout, rollback, releases", () => {
     expect(published.stdout).toMatch(
       new RegExp(`^phones release 1: run ${runId}, 2 adapters for 4 tasks, J = \\d\\.\\d{4}, rollout 100%\\n$`),
     );
+    // Publishing it again is the same release 1, said so (the server's 200 unchanged).
+    const again = await worker.cli(["publish", "phones", runId]);
+    expect(again.stdout).toMatch(
+      new RegExp(`^phones release 1: run ${runId}, .* \\(already the newest release: nothing published\\)\\n$`),
+    );
 
     // A device needs no token: none in the environment, no .dev.vars in the working directory.
     const shown = await worker.cli(["manifest", "--device", "phone-1", "--ram-mb", "8192"], {
