@@ -47,6 +47,7 @@ export default defineConfig({
                 MANIFEST_SIGNING_KEY: signingKey,
                 MANIFEST_SIGNING_KEY_NEXT: nextSigningKey,
                 READ_MODEL_ISOLATE_MS: "0",
+                UNIT_IDLE_MS: "0",
                 SUBSET_REPORT_MS: "0",
               },
               // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.

@@ -169,9 +169,10 @@ async function unitMessage(message: Message<UnitMessage>, env: Env, remote: bool
     else {
       // A unit is ~40 ms of CPU and its reads are often cache hits (microtasks): idle time between
       // units lets requests in, instead of holding the isolate for the message's 16.
+      const idleMs = env.UNIT_IDLE_MS === undefined ? IDLE_AFTER_UNIT_MS : Number(env.UNIT_IDLE_MS);
       for (const unit of todo) {
         await evaluateOne(unit);
-        await nextTurn(IDLE_AFTER_UNIT_MS);
+        await nextTurn(idleMs);
       }
     }
     if (reports.length) await run.reportUnits(kind, reports);

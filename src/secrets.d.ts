@@ -18,6 +18,12 @@ interface Env {
    */
   READ_MODEL_ISOLATE_MS?: string;
   /**
+   * Idle time after each forward pass of a run's units, ms (default IDLE_AFTER_UNIT_MS, 5; the workerd tests set 0:
+   * their requests do not wait behind a run, and the idle time only lengthened the suite). Optional, so not in
+   * wrangler.toml.
+   */
+  UNIT_IDLE_MS?: string;
+  /**
    * How often one isolate reports a device need to the Queue, ms (default 60000; tests set 0). Optional, so not in
    * wrangler.toml.
    */
