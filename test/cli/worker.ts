@@ -2,20 +2,16 @@
  * The CLI run against a real local Worker (test/node/worker.ts) as a child process, the way
  * `npx d2c-edge` runs it.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker, TOKEN, type LocalWorker } from "../node/worker.ts";
+import { runNode, type ScriptResult } from "./scriptRunner.ts";
 
 export { FIXTURES, TOKEN } from "../node/worker.ts";
 const CLI = fileURLToPath(new URL("../../cli/d2c-edge.ts", import.meta.url));
-export interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliResult = ScriptResult;
 
 export interface CliOptions {
   /** Working directory (where the CLI looks for .dev.vars); default a directory without one. */
@@ -44,16 +40,6 @@ export async function startTestWorker(): Promise<TestWorker> {
 }
 
 function runCli(args: readonly string[], cwd: string, extra: Record<string, string | undefined>): Promise<CliResult> {
-  const env = { ...process.env, ...extra };
-  for (const [name, value] of Object.entries(extra)) if (value === undefined) delete env[name];
   // process.execPath is the pinned Node 24 (vitest runs on it), as `npx d2c-edge` would use.
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode([CLI, ...args], cwd, extra);
 }

@@ -40,6 +40,20 @@ export async function uploadExamples(taskId: string, split: "fewshot" | "test", 
   return call(`/v1/tasks/${taskId}/examples?split=${split}`, { method: "PUT", headers: ADMIN, body });
 }
 
+/** Registers the base model and uploads each task's adapter and both example splits, each answered 201. */
+export async function seedTasks(tasks: readonly string[]): Promise<void> {
+  const created = async (response: Promise<Response>, what: string) => {
+    const answer = await response;
+    if (answer.status !== 201) throw new Error(`${what}: ${answer.status} ${await answer.text()}`);
+  };
+  await created(registerModel(), "base model");
+  for (const task of tasks) {
+    await created(uploadAdapter(task), `${task} adapter`);
+    await created(uploadExamples(task, "fewshot"), `${task} few-shot examples`);
+    await created(uploadExamples(task, "test"), `${task} test examples`);
+  }
+}
+
 export const statusOf = async (runId: string) => (await (await call(`/v1/runs/${runId}`)).json()) as RunStatus;
 
 export const finished = (s: RunStatus) => s.state !== "running";

@@ -9,18 +9,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/runs/config";
 import { catalogue } from "../../src/storage/catalogue";
 import type { RunStatus } from "../../src/runs/status";
-import { call, registerModel, statusOf, until, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { call, seedTasks, statusOf, until, waitFor } from "./api";
 
 const TASKS = ["gec-de", "gec-fr", "reply-de", "reply-fr"];
 
-beforeAll(async () => {
-  expect((await registerModel()).status).toBe(201);
-  for (const task of TASKS) {
-    expect((await uploadAdapter(task)).status).toBe(201);
-    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
-    expect((await uploadExamples(task, "test")).status).toBe(201);
-  }
-});
+beforeAll(() => seedTasks(TASKS));
 
 async function startRun(body: Record<string, unknown>): Promise<string> {
   const response = await call("/v1/runs", { method: "POST", body: JSON.stringify({ tasks: TASKS, ...body }) });

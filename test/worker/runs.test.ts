@@ -23,21 +23,14 @@ import type { LossPage, ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
 import { defaultRestarts } from "../../src/runs/start";
 import { unitMessages, type EvaluationUnit } from "../../src/runs/unit";
-import { ADMIN, call, finished, registerModel, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { ADMIN, call, finished, seedTasks, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 
 /** Two applications x four languages: D2C should find structure here. */
 const TASKS = ["gec-de", "gec-fr", "gec-ja", "gec-en", "reply-de", "reply-fr", "reply-ja", "reply-en"];
 
-beforeAll(async () => {
-  expect((await registerModel()).status).toBe(201);
-  for (const task of TASKS) {
-    expect((await uploadAdapter(task)).status).toBe(201);
-    expect((await uploadExamples(task, "fewshot")).status).toBe(201);
-    expect((await uploadExamples(task, "test")).status).toBe(201);
-  }
-});
+beforeAll(() => seedTasks(TASKS));
 
 /** One start unless the test says (the default restarts are their own test). */
 async function startRun(body: Record<string, unknown>): Promise<string> {
