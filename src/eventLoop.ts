@@ -13,9 +13,8 @@ export function nextTurn(idleMs = 0): Promise<void> {
 }
 
 /**
- * The idle time after each forward pass of a run's units. Measured at N = 1,000 under `npm start`
- * (GET /v1/tasks polled once a second during evaluation): p50 about 600 ms with no idle time,
- * about 230 ms at 2 ms and about 130 ms at 5 ms, for about 11% of the consumer's wall time (5 ms
- * beside a ~40 ms forward pass).
+ * The idle time after each forward pass of a run's units: about 11% of the consumer's wall time beside a ~40 ms
+ * forward pass. With it, `npm run bench:worker-scale` at N = 1,000 measured the API's p95 during the run at
+ * 840.3 ms, against 1,360 ms with none (docs/worker-scale.json, README).
  */
 export const IDLE_AFTER_UNIT_MS = 5;

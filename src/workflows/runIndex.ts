@@ -15,12 +15,19 @@ import { clusterRun } from "../storage/runs";
  */
 const REFRESHED_PER_LISTING = 20;
 
-/** Copies the run's outcome into the index and returns it; null for a run with no status. */
-export async function indexRunOutcome(env: Env, runId: string): Promise<RunOutcome | null> {
+/**
+ * Copies the run's outcome into the index and returns it; null for a run with no status. An outcome still in
+ * the state the index holds (`indexed`: a run still running) is not written again.
+ */
+export async function indexRunOutcome(
+  env: Env,
+  runId: string,
+  indexed?: RunSummary["state"],
+): Promise<RunOutcome | null> {
   const status = await clusterRun(env, runId).status();
   if (!status) return null;
   const outcome = runOutcome(status);
-  await catalogue(env).recordRunOutcome(runId, outcome);
+  if (outcome.state !== indexed) await catalogue(env).recordRunOutcome(runId, outcome);
   return outcome;
 }
 
@@ -29,7 +36,7 @@ export async function listRuns(env: Env, limit: number): Promise<RunSummary[]> {
   const rows = await catalogue(env).runs(limit);
   const stale = rows.filter((r) => r.state === undefined || r.state === "running").slice(0, REFRESHED_PER_LISTING);
   const outcomes = new Map(
-    await Promise.all(stale.map(async (r) => [r.runId, await indexRunOutcome(env, r.runId)] as const)),
+    await Promise.all(stale.map(async (r) => [r.runId, await indexRunOutcome(env, r.runId, r.state)] as const)),
   );
   // An outcome only gains fields as the run goes on, so it is laid over the row as it was.
   return rows.map((r) => ({ ...r, ...outcomes.get(r.runId) }));
