@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { defineConfig } from "vitest/config";
+import { ortWasmBytes, ortWasmFromBinding, testQueueConsumers } from "./test/node/workerdTests.ts";
 
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
 // A signing key made for this test run only: no key, test or real, lives in the repo.
@@ -36,7 +37,9 @@ export default defineConfig({
         test: { name: "fixtures", include: ["test/fixtures/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
+        // onnxruntime's wasm from a binding and a 50 ms queue batch timeout: CI's time (test/node/workerdTests.ts).
         plugins: [
+          ortWasmFromBinding(),
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
@@ -50,8 +53,10 @@ export default defineConfig({
                 UNIT_IDLE_MS: "0",
                 SUBSET_REPORT_MS: "0",
               },
-              // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
+              queueConsumers: testQueueConsumers("./wrangler.toml"),
               serviceBindings: {
+                ORT_WASM: ortWasmBytes,
+                // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
                 FIXTURES: async (request: Request) => {
                   const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
                   if (key.includes("..")) return new Response("bad key", { status: 400 });

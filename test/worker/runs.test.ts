@@ -23,7 +23,7 @@ import type { LossPage, ReportView, RunStatus } from "../../src/runs/status";
 import type { RunConfig } from "../../src/runs/config";
 import { defaultRestarts } from "../../src/runs/start";
 import { unitMessages, type EvaluationUnit } from "../../src/runs/unit";
-import { ADMIN, call, finished, seedTasks, statusOf, uploadAdapter, uploadExamples, waitFor } from "./api";
+import { ADMIN, call, finished, seedTasks, statusOf, until, uploadAdapter, uploadExamples, waitFor } from "./api";
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -274,12 +274,25 @@ describe("a D2C run", () => {
     });
     const run = clusterRun(env, runId);
     await waitFor(runId, evaluating);
-    // Pretend the pending units were sent long ago and lost, and the queue silent since.
-    const lost = await runInDurableObject(run, (_, state) => {
-      state.storage.sql.exec("UPDATE work SET done_at = 1 WHERE done_at IS NOT NULL");
-      return state.storage.sql.exec("UPDATE work SET sent_at = 0 WHERE kind = 'unit' AND done_at IS NULL").rowsWritten;
-    });
+    // Pretend the units not yet claimed were sent long ago and lost: claimed, as by a consumer that died, so their
+    // deliveries are dropped as duplicates, and nothing can report them until the alarm re-sends them.
+    const inRun = <T>(read: (sql: SqlStorage) => T) => runInDurableObject(run, (_, state) => read(state.storage.sql));
+    const open = "kind = 'unit' AND done_at IS NULL";
+    const { lost, inFlight } = await inRun((sql) => ({
+      inFlight: sql.exec<{ id: string }>(`SELECT id FROM work WHERE ${open} AND claimed_at IS NOT NULL`).toArray(),
+      lost: sql.exec(`UPDATE work SET sent_at = 0, claimed_at = ? WHERE ${open} AND claimed_at IS NULL`, Date.now())
+        .rowsWritten,
+    }));
     expect(lost).toBeGreaterThan(0);
+    // The evaluations already running report; from then on the queue has been silent since long ago.
+    const running = JSON.stringify(inFlight.map((u) => u.id));
+    const stillRunning =
+      "SELECT count(*) AS n FROM work WHERE done_at IS NULL AND id IN (SELECT value FROM json_each(?))";
+    await until(
+      () => inRun((sql) => sql.exec<{ n: number }>(stillRunning, running).one().n),
+      (n) => n === 0,
+    );
+    await inRun((sql) => sql.exec("UPDATE work SET done_at = 1 WHERE done_at IS NOT NULL"));
     expect(await runDurableObjectAlarm(run)).toBe(true);
     const resent = await runInDurableObject(
       run,
