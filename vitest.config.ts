@@ -17,12 +17,51 @@ const nextSigningKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.
  * projects whose files each boot a real Worker and take minutes go first, so the run does not end
  * on one of them while the other worker idles (docs/ci-time.md); within a project, vitest's order.
  */
-const PROJECT_ORDER = ["evaluator", "browser", "cli", "worker", "fixtures"];
+const PROJECT_ORDER = ["evaluator", "browser", "cli", "worker", "units", "fixtures"];
 class SlowProjectsFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (file: TestSpecification) => PROJECT_ORDER.indexOf(file.project.name);
     return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
   }
+}
+
+/**
+ * The Worker's bindings in workerd (local R2, Durable Objects, Queues) for a project of tests, with
+ * onnxruntime's wasm from a binding and a 50 ms queue batch timeout: CI's time (test/node/workerdTests.ts).
+ */
+function workerdPlugins() {
+  return [
+    ortWasmFromBinding(),
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own
+        // test).
+        bindings: {
+          ADMIN_TOKEN: "test-admin-token",
+          MANIFEST_SIGNING_KEY: signingKey,
+          MANIFEST_SIGNING_KEY_NEXT: nextSigningKey,
+          READ_MODEL_ISOLATE_MS: "0",
+          UNIT_IDLE_MS: "0",
+          SUBSET_REPORT_MS: "0",
+        },
+        queueConsumers: testQueueConsumers("./wrangler.toml"),
+        serviceBindings: {
+          ORT_WASM: ortWasmBytes,
+          // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
+          FIXTURES: async (request: Request) => {
+            const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
+            if (key.includes("..")) return new Response("bad key", { status: 400 });
+            try {
+              return new Response(await readFile(new URL(key, fixtures)));
+            } catch {
+              return new Response("missing", { status: 404 });
+            }
+          },
+        },
+      },
+    }),
+  ];
 }
 
 export default defineConfig({
@@ -37,40 +76,20 @@ export default defineConfig({
         test: { name: "fixtures", include: ["test/fixtures/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
-        // onnxruntime's wasm from a binding and a 50 ms queue batch timeout: CI's time (test/node/workerdTests.ts).
-        plugins: [
-          ortWasmFromBinding(),
-          cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own
-              // test).
-              bindings: {
-                ADMIN_TOKEN: "test-admin-token",
-                MANIFEST_SIGNING_KEY: signingKey,
-                MANIFEST_SIGNING_KEY_NEXT: nextSigningKey,
-                READ_MODEL_ISOLATE_MS: "0",
-                UNIT_IDLE_MS: "0",
-                SUBSET_REPORT_MS: "0",
-              },
-              queueConsumers: testQueueConsumers("./wrangler.toml"),
-              serviceBindings: {
-                ORT_WASM: ortWasmBytes,
-                // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
-                FIXTURES: async (request: Request) => {
-                  const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
-                  if (key.includes("..")) return new Response("bad key", { status: 400 });
-                  try {
-                    return new Response(await readFile(new URL(key, fixtures)));
-                  } catch {
-                    return new Response("missing", { status: 404 });
-                  }
-                },
-              },
-            },
-          }),
-        ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+        // Each file its own runtime and storage (vitest's isolation): what it writes, no other file sees.
+        plugins: workerdPlugins(),
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // Tests that write no storage and read only the fixtures: one runtime for all of them
+        // (isolate: false), not a workerd process and a Worker's start each.
+        plugins: workerdPlugins(),
+        test: { name: "units", include: ["test/units/**/*.test.ts"], isolate: false, testTimeout: 60_000 },
       },
       {
         // The CLI as a child process against the real Worker (wrangler's unstable_startWorker), in Node.

@@ -16,7 +16,7 @@ import { scoreBatch } from "../../src/inference/loss";
 import { createSession, ort } from "../../src/inference/ort";
 import type { Example } from "../../src/storage/examples";
 import { addLoraInputs, loraInputsOf, type SurgeryResult } from "../../src/models/surgery";
-import { fixtureBytes, fixtureJson } from "./seed";
+import { fixtureBytes, fixtureJson } from "../worker/seed";
 
 const MODEL = "models/d2c-char-lm";
 const ADAPTERS = ["gec-de", "reply-ja", "qa-en"];

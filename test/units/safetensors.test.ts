@@ -1,7 +1,7 @@
 /** The safetensors reader and writer against every fixture adapter (written by the Python tool). */
 import { describe, expect, it } from "vitest";
 import { readSafetensors, writeSafetensors, type TensorInput } from "../../src/adapters/safetensors";
-import { fixtureBytes, fixtureJson } from "./seed";
+import { fixtureBytes, fixtureJson } from "../worker/seed";
 
 describe("safetensors", () => {
   it("round-trips every fixture adapter byte-identically", async () => {

@@ -11,7 +11,7 @@ import { deltaW, denseSvdMerge } from "../../src/adapters/merge/svd";
 import { parsePeftConfig, peftToFactors } from "../../src/adapters/peft";
 import { zeroFactors, type AdapterFactors, type LoraFactors, type LoraTarget } from "../../src/adapters/factors";
 import { readSafetensors, toFloat32 } from "../../src/adapters/safetensors";
-import { fixtureBytes, fixtureJson } from "./seed";
+import { fixtureBytes, fixtureJson } from "../worker/seed";
 
 interface GoldenMerges {
   adapters: string[];

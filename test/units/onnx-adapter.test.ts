@@ -11,7 +11,7 @@ import type { AdapterFactors, LoraTarget } from "../../src/adapters/factors";
 import { floatToHalf, halfToFloat, toFloat32 } from "../../src/adapters/safetensors";
 import { OnnxDataType, toOnnxAdapter } from "../../src/delivery/onnxAdapter";
 import { readOnnxAdapter, type OnnxAdapterParameter } from "../readers/onnxAdapter";
-import { fixtureBytes, fixtureJson } from "./seed";
+import { fixtureBytes, fixtureJson } from "../worker/seed";
 
 /** binary16 keeps 11 significant bits: round-to-nearest is within 2^-11 relative (normal range). */
 const HALF_RELATIVE = 1e-3;
