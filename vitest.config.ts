@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { defineConfig } from "vitest/config";
-import { ortWasmBytes, ortWasmFromBinding, testQueueConsumers } from "./test/node/workerdTests.ts";
+import { serveOrtWasm, ortWasmFromBinding, testQueueConsumers } from "./test/node/workerdTests.ts";
 
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
 // A signing key made for this test run only: no key, test or real, lives in the repo.
@@ -47,7 +47,7 @@ function workerdPlugins() {
         },
         queueConsumers: testQueueConsumers("./wrangler.toml"),
         serviceBindings: {
-          ORT_WASM: ortWasmBytes,
+          ORT_WASM: serveOrtWasm,
           // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.
           FIXTURES: async (request: Request) => {
             const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
@@ -86,8 +86,8 @@ export default defineConfig({
         },
       },
       {
-        // Tests that write no storage and read only the fixtures: one runtime for all of them
-        // (isolate: false), not a workerd process and a Worker's start each.
+        // Tests that write no storage and read only the fixtures share a runtime per vitest worker
+        // (isolate: false), not a workerd process each. A test that writes storage belongs in test/worker.
         plugins: workerdPlugins(),
         test: { name: "units", include: ["test/units/**/*.test.ts"], isolate: false, testTimeout: 60_000 },
       },

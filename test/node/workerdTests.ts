@@ -1,7 +1,7 @@
 /**
  * Two things the workerd test runtime does differently from `wrangler dev`, for CI's time alone
- * (docs/ci-time.md). Neither changes what a test exercises: the same onnxruntime module and the
- * same local Queues, with the Worker's own loader and consumers. Loaded by vitest.config.ts, in Node.
+ * (docs/ci-time.md): the same onnxruntime module reaches the Worker's own loader another way, and the
+ * same local Queues deliver a partial batch sooner (so in smaller batches). Loaded by vitest.config.ts.
  */
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -11,8 +11,8 @@ import { unstable_readConfig } from "wrangler";
 const ORT_WASM = "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 const ORT_WASM_ID = "\0d2c-ort-wasm";
 
-/** onnxruntime's wasm file, served to the test runtime by the ORT_WASM service binding. */
-export const ortWasmBytes = async () => new Response(await readFile(createRequire(import.meta.url).resolve(ORT_WASM)));
+/** The ORT_WASM service binding: onnxruntime's wasm file, as it is on disk. */
+export const serveOrtWasm = async () => new Response(await readFile(createRequire(import.meta.url).resolve(ORT_WASM)));
 
 /**
  * The test runtime receives each imported module from vitest-plugin's module fallback as JSON, a
