@@ -26,13 +26,13 @@ beforeAll(async () => {
       "adapter_config.json": await fixtureBytes(`adapters/${source}/adapter_config.json`),
       "adapter_model.safetensors": await fixtureBytes(`adapters/${source}/adapter_model.safetensors`),
     };
-    // Two examples per task: the test is about the run's orchestration and answers, and this keeps it to ~1/5 of the
-    // forward passes.
+    // One example per task: the test is about the run's orchestration and answers, and this keeps each forward pass
+    // to a batch of one.
     const lines = new TextDecoder()
       .decode(await fixtureBytes(`examples/${source}/fewshot.jsonl`))
       .split("\n")
       .filter(Boolean);
-    const fewshot = new TextEncoder().encode(`${lines.slice(0, 2).join("\n")}\n`);
+    const fewshot = new TextEncoder().encode(`${lines.slice(0, 1).join("\n")}\n`);
     for (let copy = 0; copy < COPIES; copy++) {
       const id = `${source}-${copy}`;
       expect((await uploadAdapter(id, files)).status).toBe(201);
