@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { defineConfig } from "vitest/config";
-import { serveOrtWasm, ortWasmFromBinding, testQueueConsumers } from "./test/node/ciTime.ts";
+import { serveOrtWasm, ortWasmFromBinding, testQueueConsumers } from "./test/node/workerdTests.ts";
 
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
 // A signing key made for this test run only: no key, test or real, lives in the repo.
@@ -27,7 +27,7 @@ class SlowProjectsFirst extends BaseSequencer {
 
 /**
  * The Worker's bindings in workerd (local R2, Durable Objects, Queues) for a project of tests, with
- * onnxruntime's wasm from a binding and a 50 ms queue batch timeout: CI's time (test/node/ciTime.ts).
+ * onnxruntime's wasm from a binding and a 50 ms queue batch timeout: CI's time (test/node/workerdTests.ts).
  */
 function workerdPlugins() {
   return [

@@ -8,7 +8,6 @@ import { mkdir } from "node:fs/promises";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { seed } from "../../scripts/seed.ts";
 import { startWorker, type LocalWorker } from "../node/worker.ts";
-import { TEST_BATCH_TIMEOUT_S } from "../node/ciTime.ts";
 
 export const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -48,7 +47,7 @@ export interface ConsoleSession {
 export async function openConsole(): Promise<ConsoleSession> {
   await mkdir(ARTIFACTS, { recursive: true });
   // Tests read the manifest right after changing it: no per-isolate memo of the read model.
-  const worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" }, batchTimeoutSeconds: TEST_BATCH_TIMEOUT_S });
+  const worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" } });
   await seed(worker.url, worker.token, "r2-fixtures");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

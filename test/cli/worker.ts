@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker, TOKEN, type LocalWorker } from "../node/worker.ts";
-import { TEST_BATCH_TIMEOUT_S } from "../node/ciTime.ts";
 import { runNode, type ScriptResult } from "./scriptRunner.ts";
 
 export { FIXTURES, TOKEN } from "../node/worker.ts";
@@ -27,7 +26,7 @@ export interface TestWorker extends LocalWorker {
 
 export async function startTestWorker(): Promise<TestWorker> {
   // Tests read the manifest right after changing it: no per-isolate memo of the read model.
-  const worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" }, batchTimeoutSeconds: TEST_BATCH_TIMEOUT_S });
+  const worker = await startWorker({ vars: { READ_MODEL_ISOLATE_MS: "0" } });
   const home = await mkdtemp(join(tmpdir(), "d2c-cli-cwd-"));
   return {
     ...worker,

@@ -16,7 +16,6 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LossPage, LossRow, RunStatus } from "../../src/runs/status.ts";
 import { seed } from "../../scripts/seed.ts";
-import { TEST_BATCH_TIMEOUT_S } from "../node/ciTime.ts";
 import { FIXTURES, startWorker, TOKEN, type LocalWorker } from "../node/worker.ts";
 import { freePort, startEvaluator, type EvaluatorProcess } from "./service.ts";
 
@@ -93,7 +92,6 @@ beforeAll(async () => {
   worker = await startWorker({
     vars: { EVALUATOR_URL: `http://127.0.0.1:${port}` },
     secrets: { EVALUATOR_SECRET: SECRET },
-    batchTimeoutSeconds: TEST_BATCH_TIMEOUT_S,
   });
   await seed(worker.url, TOKEN, FIXTURES);
 });

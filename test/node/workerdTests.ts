@@ -1,7 +1,7 @@
 /**
- * Where the tests' Workers differ from `npm start`, for CI's time alone (docs/ci-time.md): in
- * workerd the same onnxruntime module reaches the Worker's own loader another way, and in every
- * test the same local Queues deliver a partial batch sooner (so in smaller batches). In Node.
+ * Two things the workerd test runtime does differently from `wrangler dev`, for CI's time alone
+ * (docs/ci-time.md): the same onnxruntime module reaches the Worker's own loader another way, and the
+ * same local Queues deliver a partial batch sooner (so in smaller batches). Loaded by vitest.config.ts.
  */
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -46,11 +46,8 @@ interface QueueConsumer {
   dead_letter_queue?: string;
 }
 
-/**
- * Seconds a local Queue holds a batch that is not full before it delivers it, in tests (the workerd
- * tests' consumers below; the CLI, browser and evaluator tests' `startWorker`).
- */
-export const TEST_BATCH_TIMEOUT_S = 0.05;
+/** Seconds a local Queue holds a batch that is not full before it delivers it, in tests. */
+const TEST_BATCH_TIMEOUT_S = 0.05;
 
 /**
  * wrangler.toml's queue consumers with a 50 ms batch timeout. A run's phases wait on the queue one
