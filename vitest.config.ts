@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
 import { serveOrtWasm, ortWasmFromBinding, testQueueConsumers } from "./test/node/workerdTests.ts";
 
 const fixtures = new URL("./r2-fixtures/", import.meta.url);
+const WRANGLER_CONFIG = "./wrangler.toml";
 // A signing key made for this test run only: no key, test or real, lives in the repo.
 const signingKey = JSON.stringify(generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }));
 // The key a rotation test switches to (test/worker/key-rotation.test.ts), as an operator's `wrangler secret put
@@ -33,7 +34,7 @@ function workerdPlugins() {
   return [
     ortWasmFromBinding(),
     cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
+      wrangler: { configPath: WRANGLER_CONFIG },
       miniflare: {
         // READ_MODEL_ISOLATE_MS 0: tests read the device path right after changing it (the memo has its own
         // test).
@@ -45,7 +46,7 @@ function workerdPlugins() {
           UNIT_IDLE_MS: "0",
           SUBSET_REPORT_MS: "0",
         },
-        queueConsumers: testQueueConsumers("./wrangler.toml"),
+        queueConsumers: testQueueConsumers(WRANGLER_CONFIG),
         serviceBindings: {
           ORT_WASM: serveOrtWasm,
           // Test-only: GET /<key> reads r2-fixtures/<key> from disk, for seeding local R2.

@@ -27,9 +27,12 @@ export interface Write {
   readonly unchanged: boolean;
 }
 
+const taskRow = (sql: SqlStorage, taskId: string): TaskRow | undefined =>
+  sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", taskId).toArray()[0];
+
 /** The task holds this upload: the same files (by digest) for the same model, tagged as the upload tags it. */
 export function holdsAdapter(sql: SqlStorage, upload: AdapterUpload): boolean {
-  const row = sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", upload.taskId).toArray()[0];
+  const row = taskRow(sql, upload.taskId);
   if (!row) return false;
   const sameTag = (stored: string | null, sent: string | undefined) => sent === undefined || sent === stored;
   return (
@@ -55,7 +58,7 @@ const toTask = (r: TaskRow): TaskRecord => ({
 });
 
 export function findTask(sql: SqlStorage, taskId: string): TaskRecord | null {
-  const row = sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", taskId).toArray()[0];
+  const row = taskRow(sql, taskId);
   return row ? toTask(row) : null;
 }
 

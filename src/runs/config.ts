@@ -126,7 +126,10 @@ export interface RunConfig {
   readonly createdAt: string;
 }
 
-/** A line of the runs index (`GET /v1/runs`); plain data, shared with the CLI and the console. */
+/**
+ * A line of the runs index (`GET /v1/runs`): what the run was asked, and how it went (RunOutcome, below);
+ * plain data, shared with the CLI and the console.
+ */
 export interface RunSummary extends Partial<RunOutcome> {
   readonly runId: string;
   readonly createdAt: string;
@@ -134,16 +137,6 @@ export interface RunSummary extends Partial<RunOutcome> {
   readonly k: number;
   readonly tasks: number;
   readonly profile?: string;
-  /** Where the run is; absent in index entries written before the index kept it. */
-  readonly state?: "running" | "done" | "failed" | "cancelled";
-  /** Few-shot J of the result, once done. */
-  readonly objective?: number;
-  /** Mean held-out exact match (0..1), once a report is done. */
-  readonly heldOut?: number;
-  readonly finishedAt?: string;
-  readonly durationSeconds?: number;
-  /** What the run costs on Cloudflare at list prices (src/runs/price.ts). */
-  readonly estimatedUsd?: number;
 }
 
 /**
